@@ -1,0 +1,358 @@
+"""Reading fluorescence tables and writing arrays and tables atomically.
+
+Everything here is plain Python/numpy/pandas: no Snakemake. Errors raised by the
+readers are :class:`InputError` and name the file, the row/column and the fix.
+
+Row and column numbers in messages are 1-based, as a spreadsheet shows them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+class InputError(ValueError):
+    """Bad input data: the message names the file, the place and the fix."""
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """How a fluorescence CSV is laid out.
+
+    header: "auto", True or False: whether the first line holds column names.
+    index_column: "auto", True or False: whether the first column holds labels
+        (neuron names, or frame numbers/times for the transposed layout).
+    orientation: "neurons_x_frames" (one row per neuron, the default) or
+        "frames_x_neurons" (one row per frame).
+    """
+
+    header: bool | str = "auto"
+    index_column: bool | str = "auto"
+    orientation: str = "neurons_x_frames"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _first_lines(path: Path, n: int) -> list[list[str]]:
+    rows = []
+    with open(path, newline="") as handle:
+        for line in handle:
+            if line.strip():
+                rows.append([cell.strip() for cell in line.rstrip("\r\n").split(",")])
+            if len(rows) >= n:
+                break
+    return rows
+
+
+def _looks_like_axis(values: list[str]) -> bool:
+    """True if the cells are evenly spaced and increasing (a counter or a time axis).
+
+    Fluorescence never climbs by exactly the same step on every line, so such a
+    first column is a row index (0,1,2,... or 1,2,3,...) or frame times.
+    """
+    try:
+        numbers = np.array([float(v) for v in values])
+    except ValueError:
+        return False
+    if numbers.size < 3:
+        return False
+    steps = np.diff(numbers)
+    return bool(steps[0] > 0 and np.allclose(steps, steps[0], rtol=1e-6, atol=1e-9))
+
+
+_INDEX_NAMES = re.compile(
+    r"^(|index|idx|id|neuron|neuron_id|cell|roi|frame|frames|t|time|time_s|time_ms|timestamp)$", re.I
+)
+
+
+def detect_layout(path: Path, layout: TableLayout) -> tuple[bool, bool]:
+    """Decide (has_header, has_index_column) for a CSV, resolving "auto".
+
+    A header is detected when the first line has any non-numeric cell. An index
+    column is detected when the first column (below any header) has a non-numeric
+    cell, or increases by a constant step (a counter or frame times, never a
+    trace), or when its header cell is empty or reads like an index ("time_s",
+    "frame", "neuron", "roi", ...).
+    """
+    lines = _first_lines(path, 50)
+    if not lines:
+        raise InputError(f"{path}: the file is empty; expected a table of fluorescence values.")
+    first = lines[0]
+    if layout.header == "auto":
+        # A first cell that is empty or text with numbers after it is a corner label.
+        has_header = any(not _is_number(cell) for cell in first[1:]) or (
+            len(first) == 1 and not _is_number(first[0])
+        )
+    else:
+        has_header = bool(layout.header)
+    body = lines[1:] if has_header else lines
+    if layout.index_column == "auto":
+        first_column = [row[0] for row in body if row]
+        has_index = bool(first_column) and (
+            any(not _is_number(v) for v in first_column)
+            or (_looks_like_axis(first_column) and len(body[0]) > 1)
+        )
+        if has_header and not has_index and first and _INDEX_NAMES.match(first[0]):
+            has_index = True
+    else:
+        has_index = bool(layout.index_column)
+    return has_header, has_index
+
+
+def _count_data_lines(path: Path) -> int:
+    count = 0
+    last = b"\n"
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 24):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (0 if last == b"\n" else 1)
+
+
+def _locate_bad_cell(path: Path, has_header: bool, has_index: bool, rows_per_chunk: int) -> str:
+    """Find the first cell that is not a number (slow path, only after a failure)."""
+    reader = pd.read_csv(
+        path,
+        header=0 if has_header else None,
+        index_col=0 if has_index else None,
+        dtype=str,
+        chunksize=rows_per_chunk,
+        keep_default_na=False,
+    )
+    done = 0
+    for chunk in reader:
+        cells = chunk.to_numpy().ravel()
+        numbers = pd.to_numeric(pd.Series(cells), errors="coerce").to_numpy()
+        missing = np.isin(np.char.lower(cells.astype(str)), ["", "nan", "na", "n/a"])
+        bad = np.flatnonzero(np.isnan(numbers) & ~missing)
+        if bad.size:
+            i, j = divmod(int(bad[0]), chunk.shape[1])
+            return (
+                f"{path}: line {done + i + 1 + int(has_header)}, column {j + 1 + int(has_index)}: "
+                f"{cells[bad[0]]!r} is not a number. Every cell must be a number: fix or remove "
+                "that cell, or set input.header / input.index_column in config.yaml if that line "
+                "or column holds labels."
+            )
+        done += chunk.shape[0]
+    return f"{path}: could not read the table as numbers; check its delimiter (a comma is expected)."
+
+
+def read_fluorescence_csv(
+    path: str | os.PathLike,
+    layout: TableLayout = TableLayout(),
+    allow_missing: bool = False,
+    rows_per_chunk: int = 1000,
+) -> tuple[np.ndarray, list[str] | None, list[str]]:
+    """Read a fluorescence CSV into a float32 array of shape (neurons, frames).
+
+    The file is read in chunks of `rows_per_chunk` lines by pandas' C parser, so
+    peak memory is the output array plus one chunk.
+
+    allow_missing: keep empty/NaN cells as NaN (to be interpolated) instead of
+        raising.
+    Returns (traces, neuron_labels or None, notes) where notes describe what was
+    detected (header, index column) for the log.
+    Raises InputError for a missing or empty file, a non-numeric or missing cell
+    (naming line and column), ragged rows, or a table with no neurons or a single
+    frame.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found; check the `path` column of the session sheet.")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty; expected a table of fluorescence values.")
+    has_header, has_index = detect_layout(path, layout)
+    notes = [
+        f"header row: {'yes' if has_header else 'no'}",
+        f"index column: {'yes' if has_index else 'no'}",
+    ]
+    first_lines = _first_lines(path, 1 + int(has_header))
+    header_names = first_lines[0] if has_header else None
+    if len(first_lines) <= int(has_header):
+        raise InputError(f"{path}: the table has no data lines below its header.")
+    n_columns = len(first_lines[-1]) - int(has_index)
+    n_lines = _count_data_lines(path) - int(has_header)
+    if n_columns <= 0:
+        raise InputError(f"{path}: the table has no data columns besides its index column.")
+    out = np.empty((n_lines, n_columns), dtype=np.float32)
+    labels: list[str] = []
+    filled = 0
+    try:
+        reader = pd.read_csv(
+            path,
+            header=0 if has_header else None,
+            index_col=0 if has_index else None,
+            dtype={i: np.float64 for i in range(int(has_index), n_columns + int(has_index))}
+            if not has_header
+            else None,
+            chunksize=rows_per_chunk,
+            skip_blank_lines=True,
+            engine="c",
+        )
+        for chunk in reader:
+            if chunk.shape[1] != n_columns:
+                raise InputError(
+                    f"{path}: a line near line {filled + 1 + int(has_header)} has "
+                    f"{chunk.shape[1] + int(has_index)} cells but the first data line has "
+                    f"{n_columns + int(has_index)}; every line needs the same number of cells."
+                )
+            values = chunk.to_numpy(dtype=np.float64)
+            out[filled : filled + values.shape[0]] = values
+            if has_index:
+                labels.extend(str(v) for v in chunk.index)
+            filled += values.shape[0]
+    except (ValueError, TypeError) as error:
+        if isinstance(error, InputError):
+            raise
+        raise InputError(_locate_bad_cell(path, has_header, has_index, rows_per_chunk)) from None
+    except pd.errors.ParserError as error:
+        raise InputError(
+            f"{path}: not a well-formed CSV ({error}); every line needs the same number of "
+            "comma-separated cells."
+        ) from None
+    out = out[:filled]
+    finite = np.isfinite(out)
+    if not allow_missing and not finite.all():
+        i, j = np.argwhere(~finite)[0]
+        raise InputError(
+            f"{path}: line {i + 1 + int(has_header)}, column {j + 1 + int(has_index)} is empty, "
+            f"NaN or infinite ({int((~finite).sum())} such cells in all). Fill them in, or set "
+            "input.missing_values: interpolate in config.yaml to interpolate them in time."
+        )
+    if layout.orientation == "frames_x_neurons":
+        out = np.ascontiguousarray(out.T)
+        neuron_labels = header_names[int(has_index) :] if has_header else None
+    else:
+        neuron_labels = labels if has_index else None
+    if out.shape[0] == 0:
+        raise InputError(f"{path}: the table holds no neurons.")
+    if out.shape[1] < 2:
+        raise InputError(
+            f"{path}: only {out.shape[1]} frame per neuron; a recording needs at least 2 frames "
+            "(if the file has one line per frame, set input.orientation: frames_x_neurons)."
+        )
+    return out, neuron_labels, notes
+
+
+def interpolate_missing(traces: np.ndarray) -> tuple[np.ndarray, int]:
+    """Fill NaN/inf samples of each neuron by linear interpolation in time.
+
+    Returns (filled traces, number of samples filled). A neuron with no finite
+    sample raises InputError.
+    """
+    traces = np.array(traces, dtype=np.float32, copy=True)
+    bad = ~np.isfinite(traces)
+    n_bad = int(bad.sum())
+    if n_bad == 0:
+        return traces, 0
+    frames = np.arange(traces.shape[1])
+    for neuron in np.flatnonzero(bad.any(axis=1)):
+        good = ~bad[neuron]
+        if not good.any():
+            raise InputError(f"neuron {neuron} has no finite sample; remove it from the input.")
+        traces[neuron, bad[neuron]] = np.interp(frames[bad[neuron]], frames[good], traces[neuron, good])
+    return traces, n_bad
+
+
+def _atomic_target(path: Path) -> tuple[int, str]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Save an array as .npy atomically (temporary file, then rename)."""
+    path = Path(path)
+    fd, tmp = _atomic_target(path)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, np.ascontiguousarray(array))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """Save arrays into an uncompressed .npz atomically."""
+    path = Path(path)
+    fd, tmp = _atomic_target(path)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_table(path: str | os.PathLike, table: pd.DataFrame) -> None:
+    """Save a tidy table atomically; tab-separated if the name ends in .tsv."""
+    path = Path(path)
+    fd, tmp = _atomic_target(path)
+    sep = "\t" if path.suffix == ".tsv" else ","
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            table.to_csv(handle, sep=sep, index=False, float_format="%.6g", lineterminator="\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_json(path: str | os.PathLike, data: dict) -> None:
+    """Save a dict as pretty JSON atomically."""
+    path = Path(path)
+    fd, tmp = _atomic_target(path)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def open_npy_writer(path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float32):
+    """Open a memory-mapped .npy under a temporary name for piecewise writing.
+
+    Returns (array, commit) where commit() flushes and renames it into place.
+    """
+    path = Path(path)
+    fd, tmp = _atomic_target(path)
+    os.close(fd)
+    array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+
+    def commit() -> None:
+        array.flush()
+        os.replace(tmp, path)
+
+    return array, commit
+
+
+def load_npy(path: str | os.PathLike, rows: slice | None = None) -> np.ndarray:
+    """Load a .npy memory-mapped (never unpickling), optionally only some rows."""
+    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    if rows is not None:
+        return np.array(array[rows])
+    return array
+
+
+def load_json(path: str | os.PathLike) -> dict:
+    """Read a JSON file into a dict."""
+    with open(path) as handle:
+        return json.load(handle)

@@ -1,0 +1,212 @@
+"""Seeded synthetic calcium-imaging sessions with planted ground truth.
+
+Spike trains (background firing, co-firing ensembles, stimulus-locked neurons)
+are convolved with a calcium kernel and turned into raw fluorescence with a
+per-neuron resting level, a slow multiplicative drift, bleaching and Gaussian
+noise:
+
+    F[n, t] = F0[n] · drift[n, t] · (1 + ΔF/F[n, t]) + noise,
+    ΔF/F[n, :] = amplitude_dff · (spikes[n, :] ⊛ kernel).
+
+Everything random comes from `numpy.random.Generator`s seeded by the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.signal import fftconvolve, windows
+
+KERNEL_SHAPES = ("boxcar", "triangular", "exponential", "double_exponential")
+
+
+def calcium_kernel(
+    shape: str,
+    frame_rate_hz: float,
+    tau_decay_s: float = 1.25,
+    tau_rise_s: float = 0.1,
+    width_s: float | None = None,
+    normalize: str = "peak",
+) -> np.ndarray:
+    """Response of the indicator to one spike, sampled at `frame_rate_hz`.
+
+    shape: "boxcar" or "triangular" (flat or triangular window of width_s
+        seconds), "exponential" (exp(-t/tau_decay_s)), or "double_exponential"
+        (exp(-t/tau_decay_s) − exp(-t/tau_rise_s)).
+    width_s: kernel length in seconds (default: 5 · tau_decay_s for the
+        exponentials, tau_decay_s for the windows).
+    normalize: "peak" (maximum 1: amplitudes are ΔF/F per spike) or "sum"
+        (area 1, as in the spike-inference tutorial).
+    """
+    if width_s is None:
+        width_s = 5 * tau_decay_s if "exponential" in shape else tau_decay_s
+    n = max(1, int(round(width_s * frame_rate_hz)))
+    t = np.arange(n) / frame_rate_hz
+    if shape == "boxcar":
+        kernel = windows.boxcar(n)
+    elif shape == "triangular":
+        kernel = windows.triang(n)
+    elif shape == "exponential":
+        kernel = np.exp(-t / tau_decay_s)
+    elif shape == "double_exponential":
+        kernel = np.exp(-t / tau_decay_s) - np.exp(-t / tau_rise_s)
+    else:
+        raise ValueError(f"unknown kernel shape {shape!r}; choose one of {KERNEL_SHAPES}")
+    if normalize == "peak":
+        return kernel / kernel.max()
+    if normalize == "sum":
+        return kernel / kernel.sum()
+    raise ValueError("normalize must be 'peak' or 'sum'")
+
+
+@dataclass
+class SessionDesign:
+    """What to plant in a synthetic session (rates in Hz, times in seconds)."""
+
+    n_neurons: int = 80
+    n_frames: int = 3000
+    frame_rate_hz: float = 5.0
+    tau_decay_s: float = 1.25
+    tau_rise_s: float = 0.1
+    kernel_shape: str = "double_exponential"
+    background_rate_hz: float = 0.03
+    amplitude_dff: tuple[float, float] = (0.6, 1.2)
+    noise_sd_dff: float = 0.08
+    resting_f: tuple[float, float] = (300.0, 1200.0)
+    drift_dff: float = 0.25
+    drift_period_s: tuple[float, float] = (60.0, 240.0)
+    bleaching_fraction: float = 0.15
+    n_ensembles: int = 3
+    ensemble_size: int = 10
+    ensemble_activations: int = 12
+    ensemble_participation: float = 0.9
+    stimuli: tuple[str, ...] = ()
+    stimulus_repeats: int = 8
+    stimulus_duration_s: float = 2.0
+    neurons_per_stimulus: int = 6
+    stimulus_rate_hz: float = 2.0
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class SessionPlan:
+    """Session-wide draws: who belongs to which ensemble, when things happen."""
+
+    ensemble_members: list[np.ndarray]
+    ensemble_onsets_s: list[np.ndarray]
+    stimulus_table: pd.DataFrame
+    tuned_neurons: dict[str, np.ndarray]
+
+
+def plan_session(design: SessionDesign, rng: np.random.Generator) -> SessionPlan:
+    """Draw ensemble members and activation times, and the stimulus schedule.
+
+    Ensembles and stimulus-tuned neurons are disjoint sets of neurons.
+    """
+    duration_s = design.n_frames / design.frame_rate_hz
+    order = rng.permutation(design.n_neurons)
+    members, onsets = [], []
+    used = 0
+    for _ in range(design.n_ensembles):
+        chosen = np.sort(order[used : used + design.ensemble_size])
+        used += design.ensemble_size
+        members.append(chosen)
+        onsets.append(np.sort(rng.uniform(2.0, duration_s - 2.0, design.ensemble_activations)))
+    tuned: dict[str, np.ndarray] = {}
+    rows = []
+    if design.stimuli:
+        n_presentations = design.stimulus_repeats * len(design.stimuli)
+        slot_s = (duration_s - 10.0) / n_presentations
+        labels = np.tile(np.array(design.stimuli), design.stimulus_repeats)
+        labels = labels[rng.permutation(labels.size)]
+        for i, label in enumerate(labels):
+            onset = 5.0 + i * slot_s + rng.uniform(0, max(slot_s - design.stimulus_duration_s, 0) / 2)
+            rows.append((str(label), round(onset, 3), design.stimulus_duration_s))
+        for label in design.stimuli:
+            tuned[label] = np.sort(order[used : used + design.neurons_per_stimulus])
+            used += design.neurons_per_stimulus
+    stimulus_table = pd.DataFrame(rows, columns=["stimulus", "onset_s", "duration_s"])
+    return SessionPlan(members, onsets, stimulus_table, tuned)
+
+
+def simulate_spikes(
+    design: SessionDesign, plan: SessionPlan, neurons: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Spike counts per frame, (len(neurons), n_frames) int16, for the given neurons."""
+    fs = design.frame_rate_hz
+    counts = rng.poisson(design.background_rate_hz / fs, (len(neurons), design.n_frames))
+    index = {int(n): i for i, n in enumerate(neurons)}
+    for members, onsets in zip(plan.ensemble_members, plan.ensemble_onsets_s, strict=True):
+        for neuron in members:
+            if int(neuron) not in index:
+                continue
+            fires = rng.random(onsets.size) < design.ensemble_participation
+            jitter = rng.integers(-1, 2, onsets.size)
+            frames = np.clip(np.round(onsets * fs).astype(int) + jitter, 0, design.n_frames - 1)
+            n_spikes = rng.integers(1, 4, onsets.size)
+            np.add.at(counts[index[int(neuron)]], frames[fires], n_spikes[fires])
+    table = plan.stimulus_table
+    for label, tuned in plan.tuned_neurons.items():
+        on = np.zeros(design.n_frames, dtype=bool)
+        for onset, duration in table.loc[table.stimulus == label, ["onset_s", "duration_s"]].to_numpy():
+            on[int(round(onset * fs)) : int(round((onset + duration) * fs))] = True
+        for neuron in tuned:
+            if int(neuron) in index:
+                counts[index[int(neuron)], on] += rng.poisson(design.stimulus_rate_hz / fs, on.sum())
+    return counts.astype(np.int16)
+
+
+def simulate_fluorescence(
+    design: SessionDesign, spikes: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw fluorescence (neurons, frames) float32 and its noiseless ΔF/F."""
+    fs = design.frame_rate_hz
+    n, n_frames = spikes.shape
+    kernel = calcium_kernel(design.kernel_shape, fs, design.tau_decay_s, design.tau_rise_s)
+    amplitude = rng.uniform(*design.amplitude_dff, (n, 1))
+    dff = amplitude * fftconvolve(spikes.astype(np.float64), kernel[None, :], axes=1)[:, :n_frames]
+    t = np.arange(n_frames) / fs
+    period = rng.uniform(*design.drift_period_s, (n, 1))
+    phase = rng.uniform(0, 2 * np.pi, (n, 1))
+    drift = 1 + design.drift_dff * 0.5 * np.sin(2 * np.pi * t / period + phase)
+    bleach = 1 - design.bleaching_fraction * (1 - np.exp(-t / (t[-1] + 1 / fs)))
+    resting = rng.uniform(*design.resting_f, (n, 1))
+    noise = rng.normal(0.0, design.noise_sd_dff, (n, n_frames))
+    fluorescence = resting * drift * bleach * (1 + dff + noise)
+    return fluorescence.astype(np.float32), dff.astype(np.float32)
+
+
+def simulate_session(design: SessionDesign, seed: int, neurons_per_block: int = 1000):
+    """Yield (first_neuron, fluorescence block, spike block) and return the plan.
+
+    A generator, so that a large session is produced block by block in bounded
+    memory; each block has its own RNG stream derived from (seed, block), so the
+    output does not depend on memory limits beyond the block size.
+    Use `plan = yield from simulate_session(...)` or `simulate_session_arrays`.
+    """
+    plan = plan_session(design, np.random.default_rng([seed, 0]))
+    for block, first in enumerate(range(0, design.n_neurons, neurons_per_block)):
+        neurons = np.arange(first, min(first + neurons_per_block, design.n_neurons))
+        rng = np.random.default_rng([seed, 1, block])
+        spikes = simulate_spikes(design, plan, neurons, rng)
+        fluorescence, _ = simulate_fluorescence(design, spikes, rng)
+        yield first, fluorescence, spikes
+    return plan
+
+
+def simulate_session_arrays(design: SessionDesign, seed: int):
+    """The whole session in memory: (fluorescence, spikes, plan). For small sessions."""
+    fluorescence = np.empty((design.n_neurons, design.n_frames), dtype=np.float32)
+    spikes = np.empty((design.n_neurons, design.n_frames), dtype=np.int16)
+    blocks = simulate_session(design, seed)
+    while True:
+        try:
+            first, f_block, s_block = next(blocks)
+        except StopIteration as stop:
+            plan = stop.value
+            break
+        fluorescence[first : first + len(f_block)] = f_block
+        spikes[first : first + len(s_block)] = s_block
+    return fluorescence, spikes, plan

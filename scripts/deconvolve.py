@@ -1,0 +1,39 @@
+"""OASIS deconvolution of one shard: inferred calcium, spike amplitudes and a per-neuron table."""
+
+import numpy as np
+import pandas as pd
+
+from calcium.deconvolve import ar_to_time_constants, deconvolve_traces
+from calcium.io import load_json, load_npy, save_npy, save_table
+from calcium.logs import log_to, reported_errors
+from calcium.shards import shard_rows
+
+log = log_to(snakemake.log[0])
+settings = snakemake.params.oasis
+frame_rate_hz = snakemake.params.frame_rate_hz
+facts = load_json(snakemake.input.facts)
+rows = shard_rows(int(snakemake.wildcards.shard), facts["n_neurons"], snakemake.params.neurons_per_shard)
+neurons = np.arange(rows.start, rows.stop)
+
+with reported_errors(log, f"session {snakemake.wildcards.session}"):
+    result = deconvolve_traces(
+        load_npy(snakemake.input.traces, slice(None)), frame_rate_hz, neuron_ids=neurons, **settings
+    )
+taus = np.array([ar_to_time_constants(g1, g2, frame_rate_hz) for g1, g2 in result.g])
+table = pd.DataFrame(
+    {
+        "neuron": neurons,
+        "baseline_dff": result.baseline,
+        "g1": result.g[:, 0],
+        "g2": result.g[:, 1],
+        "tau_decay_s": taus[:, 0],
+        "tau_rise_s": taus[:, 1],
+        "lambda": result.lam,
+        "noise_sd_dff": result.noise_sd,
+        "spike_sum_dff": result.spikes.sum(axis=1),
+    }
+)
+log.info("deconvolved neurons %d-%d with %s", rows.start, rows.stop - 1, settings)
+save_npy(snakemake.output.calcium, result.calcium)
+save_npy(snakemake.output.spikes, result.spikes)
+save_table(snakemake.output.table, table)

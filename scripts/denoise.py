@@ -1,0 +1,12 @@
+"""Wavelet-denoise the detrended ΔF/F of one shard."""
+
+from calcium.denoise import wavelet_denoise
+from calcium.io import load_npy, save_npy
+from calcium.logs import log_to, reported_errors
+
+log = log_to(snakemake.log[0])
+settings = snakemake.params.denoise
+with reported_errors(log, f"session {snakemake.wildcards.session}"):
+    denoised = wavelet_denoise(load_npy(snakemake.input[0], slice(None)), **settings)
+log.info("denoised %d neurons with %s", denoised.shape[0], settings)
+save_npy(snakemake.output[0], denoised)

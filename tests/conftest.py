@@ -1,0 +1,62 @@
+"""Shared fixtures: a private copy of the workflow to run Snakemake in."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+BIN = Path(sys.executable).parent
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "workflow", "scripts", "envs", "resources"]
+
+
+def tool(name: str) -> str:
+    """Path of a command installed beside the running Python (the project's venv)."""
+    found = BIN / name
+    return str(found) if found.exists() else name
+
+
+def copy_workflow(destination: Path) -> Path:
+    """Copy the workflow and its bundled data into `destination` (a fresh working dir)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run Snakemake in `workdir`; returns the finished process (stdout+stderr in .stdout)."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.run(
+        [tool("snakemake"), "--cores", "2", *args],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+@pytest.fixture
+def workflow_copy(tmp_path: Path) -> Path:
+    return copy_workflow(tmp_path / "run")
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory) -> Path:
+    """One full run of the workflow on the bundled data, shared by the tests that read it."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("default") / "run")
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stdout[-5000:]
+    return workdir

@@ -1,0 +1,130 @@
+"""Every rule names a conda env that exists, parses, pins its packages and covers its imports."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO
+
+RULES_DIR = REPO / "workflow" / "rules"
+LIBRARY = REPO / "scripts" / "calcium"
+
+# import name -> accepted package names (conda-forge or PyPI)
+PACKAGES = {
+    "numpy": {"numpy"},
+    "scipy": {"scipy"},
+    "pandas": {"pandas"},
+    "pywt": {"pywavelets"},
+    "matplotlib": {"matplotlib", "matplotlib-base"},
+    "oasis": {"oasis-deconv"},
+    "sklearn": {"scikit-learn"},
+    "yaml": {"pyyaml"},
+}
+
+
+def rules_with_env_and_script():
+    found = []
+    for smk in sorted(RULES_DIR.glob("*.smk")):
+        text = smk.read_text()
+        blocks = re.split(r"^(?=(?:rule|checkpoint) \w+:)", text, flags=re.M)
+        for block in blocks:
+            name = re.match(r"(?:rule|checkpoint) (\w+):", block)
+            if not name:
+                continue
+            conda = re.search(r'^\s+conda:\s*\n\s+"([^"]+)"', block, flags=re.M)
+            script = re.search(r'^\s+script:\s*\n\s+"([^"]+)"', block, flags=re.M)
+            found.append((name.group(1), smk, conda and conda.group(1), script and script.group(1)))
+    return found
+
+
+RULES = rules_with_env_and_script()
+
+
+def imported_modules(path: Path, seen: set[Path] | None = None) -> set[str]:
+    """Top-level modules imported by a script and, recursively, by the library it uses."""
+    seen = seen if seen is not None else set()
+    if path in seen:
+        return set()
+    seen.add(path)
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative import inside the library
+                names = ["calcium." + (node.module or "")]
+            else:
+                names = [node.module or ""]
+        for name in names:
+            top = name.split(".")[0]
+            if top == "calcium":
+                parts = name.split(".")[1:]
+                target = LIBRARY.joinpath(*parts).with_suffix(".py") if parts and parts[0] else None
+                if target and target.exists():
+                    modules |= imported_modules(target, seen)
+            else:
+                modules.add(top)
+    return modules
+
+
+def env_packages(env_file: Path) -> dict[str, str]:
+    spec = yaml.safe_load(env_file.read_text())
+    assert isinstance(spec, dict) and spec.get("channels") and spec.get("dependencies"), env_file
+    packages = {}
+    for dependency in spec["dependencies"]:
+        if isinstance(dependency, dict):
+            for pip_dependency in dependency.get("pip", []):
+                name, _, version = pip_dependency.partition("==")
+                packages[name.strip().lower()] = version.strip()
+        else:
+            match = re.match(r"^([A-Za-z0-9_.-]+)\s*=*\s*([0-9][^\s]*)?$", dependency.strip())
+            assert match, f"{env_file}: cannot parse dependency {dependency!r}"
+            packages[match.group(1).lower()] = match.group(2) or ""
+    return packages
+
+
+def test_every_rule_has_an_env_and_a_script():
+    assert len(RULES) >= 8
+    for name, smk, conda, script in RULES:
+        assert conda, f"rule {name} in {smk.name} names no conda env"
+        assert script, f"rule {name} in {smk.name} names no script"
+
+
+@pytest.mark.parametrize(("name", "smk", "conda", "script"), RULES, ids=[r[0] for r in RULES])
+def test_env_covers_the_script_imports(name, smk, conda, script):
+    env_file = (smk.parent / conda).resolve()
+    script_file = (smk.parent / script).resolve()
+    assert env_file.exists(), f"rule {name}: {env_file} does not exist"
+    assert script_file.exists(), f"rule {name}: {script_file} does not exist"
+    packages = env_packages(env_file)
+    assert "python" in packages
+    for package, version in packages.items():
+        if package != "pip":
+            assert version, f"{env_file.name}: {package} is not pinned"
+    third_party = {
+        m for m in imported_modules(script_file) if m not in sys.stdlib_module_names and m != "snakemake"
+    }
+    for module in third_party:
+        assert module in PACKAGES, f"rule {name}: unknown import {module!r}; add it to PACKAGES"
+        assert PACKAGES[module] & set(packages), f"rule {name}: {env_file.name} lacks {module}"
+
+
+def test_env_pins_match_requirements():
+    """The virtualenv (requirements.txt) and the conda envs run the same versions."""
+    pins = {}
+    for line in (REPO / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name, version = line.split("==")
+            pins[name.lower()] = version
+    pins["matplotlib-base"] = pins["matplotlib"]
+    for env_file in sorted((REPO / "envs").glob("*.yaml")):
+        for package, version in env_packages(env_file).items():
+            if package in pins:
+                assert version == pins[package], f"{env_file.name}: {package} {version} != {pins[package]}"

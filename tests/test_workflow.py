@@ -1,0 +1,277 @@
+"""The workflow end to end: outputs, determinism, bad input, lint and format."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, copy_workflow, snakemake, tool
+
+SIGNAL_STAGES = ["dff", "detrended", "denoised", "calcium", "spikes"]
+
+
+def sessions(workdir):
+    return pd.read_csv(workdir / "resources" / "sessions.tsv", sep="\t")
+
+
+def test_every_output_exists_and_is_sane(default_run):
+    for row in sessions(default_run).itertuples():
+        out = default_run / "results" / row.session
+        facts = json.loads((out / "ingest" / "recording.json").read_text())
+        raw = np.loadtxt(default_run / row.path, delimiter=",", dtype=np.float32)
+        assert (facts["n_neurons"], facts["n_frames"]) == raw.shape
+        assert facts["duration_s"] == pytest.approx(raw.shape[1] / row.frame_rate_hz)
+        ingested = np.load(out / "ingest" / "fluorescence.npy")
+        np.testing.assert_allclose(ingested, raw, rtol=1e-6)
+        for stage in SIGNAL_STAGES:
+            array = np.load(out / f"{stage}.npy", allow_pickle=False)
+            assert array.shape == raw.shape and array.dtype == np.float32, stage
+            assert np.isfinite(array).all(), stage
+        dff = np.load(out / "dff.npy")
+        # F0 is the lower quartile: a quarter of each neuron's ΔF/F is at or below 0.
+        np.testing.assert_allclose(np.mean(dff <= 1e-6, axis=1), 0.25, atol=0.01)
+        assert (np.load(out / "spikes.npy") >= 0).all()
+        table = pd.read_csv(out / "deconvolution.tsv", sep="\t")
+        assert list(table.neuron) == list(range(raw.shape[0]))
+        assert {"baseline_dff", "g1", "tau_decay_s", "lambda", "noise_sd_dff"} <= set(table.columns)
+        spike_table = pd.read_csv(out / "spike_times.csv")
+        assert list(spike_table.columns) == ["neuron", "frame", "time_s", "amplitude_dff"]
+        np.testing.assert_allclose(spike_table.time_s, spike_table.frame / row.frame_rate_hz)
+        arrays = np.load(out / "spike_times.npz", allow_pickle=False)
+        assert len(arrays.files) == raw.shape[0]
+        assert sum(arrays[k].size for k in arrays.files) == len(spike_table)
+        assert (out / "figures" / "traces.png").stat().st_size > 10_000
+
+
+def test_inferred_spikes_match_planted_spikes(default_run):
+    """The default chain recovers the synthetic data's planted spikes (±1 frame)."""
+    for row in sessions(default_run).itertuples():
+        truth = pd.read_csv(default_run / "resources" / "truth" / f"{row.session}.spikes.csv")
+        found = pd.read_csv(default_run / "results" / row.session / "spike_times.csv")
+        hits = recalled = 0
+        for neuron, true_frames in truth.groupby("neuron").frame:
+            inferred = found.frame[found.neuron == neuron].to_numpy()
+            if inferred.size:
+                distance = np.abs(true_frames.to_numpy()[:, None] - inferred[None, :])
+                recalled += int((distance.min(axis=1) <= 1).sum())
+        for neuron, inferred_frames in found.groupby("neuron").frame:
+            true_frames = truth.frame[truth.neuron == neuron].to_numpy()
+            if true_frames.size:
+                distance = np.abs(inferred_frames.to_numpy()[:, None] - true_frames[None, :])
+                hits += int((distance.min(axis=1) <= 1).sum())
+        recall = recalled / len(truth)
+        precision = hits / len(found)
+        assert recall > 0.8 and precision > 0.8, (row.session, recall, precision)
+
+
+def test_nothing_to_do_after_a_complete_run(default_run):
+    result = snakemake(default_run, "--dry-run")
+    assert result.returncode == 0, result.stdout
+    assert "Nothing to be done" in result.stdout
+
+
+def test_sharding_does_not_change_results(default_run, tmp_path):
+    workdir = copy_workflow(tmp_path / "sharded")
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config["neurons_per_shard"] = 7
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (workdir / "results" / "s1" / "shards" / "0011" / "spikes.npy").exists()
+    for stage in SIGNAL_STAGES:
+        np.testing.assert_array_equal(
+            np.load(workdir / "results" / "s1" / f"{stage}.npy"),
+            np.load(default_run / "results" / "s1" / f"{stage}.npy"),
+        )
+    pd.testing.assert_frame_equal(
+        pd.read_csv(workdir / "results" / "s1" / "spike_times.csv"),
+        pd.read_csv(default_run / "results" / "s1" / "spike_times.csv"),
+    )
+
+
+def _checksums(workdir):
+    files = sorted(
+        p
+        for p in (workdir / "results").rglob("*")
+        if p.suffix in (".npy", ".npz", ".csv", ".tsv", ".json") and "benchmarks" not in p.parts
+    )
+    return {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def test_two_runs_are_byte_identical_with_estimated_time_constants(tmp_path):
+    """OASIS's random fallback (estimated time constants) is seeded: runs repeat exactly."""
+    sums = []
+    for name in ("first", "second"):
+        workdir = copy_workflow(tmp_path / name)
+        config = yaml.safe_load((workdir / "config.yaml").read_text())
+        config["deconvolution"]["estimate_time_constants"] = True
+        config["deconvolution"]["ar_order"] = 2
+        (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+        result = snakemake(workdir, "--until", "gather_spike_times")
+        assert result.returncode == 0, result.stdout[-3000:]
+        sums.append(_checksums(workdir))
+    assert sums[0] and sums[0] == sums[1]
+
+
+def _edit_config(workdir, edit):
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    edit(config)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def _fails_before_any_output(workdir, *expected):
+    result = snakemake(workdir)
+    assert result.returncode != 0
+    for text in expected:
+        assert text in result.stdout, result.stdout[-3000:]
+    assert not (workdir / "results").exists() or not any(
+        p.suffix == ".npy" for p in (workdir / "results").rglob("*")
+    )
+    return result
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda c: c.update(bogus=1), ["config is invalid", "'bogus' was unexpected"]),
+        (lambda c: c.update(neurons_per_shard="many"), ["neurons_per_shard", "not of type 'integer'"]),
+        (lambda c: c["dff"].update(percentile=150), ["dff.percentile", "150"]),
+        (lambda c: c["spike_times"].update(method="magic"), ["spike_times.method", "magic"]),
+    ],
+    ids=["unknown-key", "wrong-type", "out-of-range", "unknown-method"],
+)
+def test_bad_config_stops_before_anything_runs(workflow_copy, edit, expected):
+    _edit_config(workflow_copy, edit)
+    _fails_before_any_output(workflow_copy, *expected)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("session", "a/b", ["line 2", "session", "does not match"]),
+        ("session", "has space", ["line 2", "session"]),
+        ("frame_rate_hz", "0", ["frame_rate_hz", "less than or equal to the minimum"]),
+        ("frame_rate_hz", "fast", ["frame_rate_hz", "'fast' is not a number"]),
+        ("path", "resources/missing.csv", ["resources/missing.csv", "missing or empty"]),
+        ("input_kind", "spikes", ["input_kind"]),
+        ("indicator", "GFP", ["unknown indicator 'GFP'"]),
+    ],
+)
+def test_bad_session_sheet_stops_before_anything_runs(workflow_copy, column, value, expected):
+    sheet_path = workflow_copy / "resources" / "sessions.tsv"
+    sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
+    sheet.loc[0, column] = value
+    sheet.to_csv(sheet_path, sep="\t", index=False)
+    _fails_before_any_output(workflow_copy, "sessions.tsv", *expected)
+
+
+def test_empty_csv_stops_before_anything_runs(workflow_copy):
+    (workflow_copy / "resources" / "s2.csv").write_text("")
+    _fails_before_any_output(workflow_copy, "resources/s2.csv", "missing or empty")
+
+
+def _only_session(workdir, session):
+    sheet_path = workdir / "resources" / "sessions.tsv"
+    sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
+    sheet[sheet.session == session].to_csv(sheet_path, sep="\t", index=False)
+
+
+def test_non_numeric_cell_is_reported_with_line_and_column(workflow_copy):
+    _only_session(workflow_copy, "s2")
+    csv = workflow_copy / "resources" / "s2.csv"
+    lines = csv.read_text().splitlines()
+    cells = lines[4].split(",")
+    cells[7] = "12,3".replace(",", ";")
+    lines[4] = ",".join(cells)
+    csv.write_text("\n".join(lines) + "\n")
+    _fails_before_any_output(workflow_copy, "s2.csv: line 5, column 8", "'12;3' is not a number")
+
+
+def test_nan_cell_stops_unless_interpolation_is_asked_for(workflow_copy):
+    _only_session(workflow_copy, "s2")
+    csv = workflow_copy / "resources" / "s2.csv"
+    lines = csv.read_text().splitlines()
+    cells = lines[2].split(",")
+    cells[10] = "NaN"
+    lines[2] = ",".join(cells)
+    csv.write_text("\n".join(lines) + "\n")
+    _fails_before_any_output(workflow_copy, "line 3, column 11", "missing_values: interpolate")
+    _edit_config(workflow_copy, lambda c: c["input"].update(missing_values="interpolate"))
+    result = snakemake(workflow_copy, "--until", "ingest")
+    assert result.returncode == 0, result.stdout[-3000:]
+    facts = json.loads((workflow_copy / "results" / "s2" / "ingest" / "recording.json").read_text())
+    assert facts["nan_count"] == 1
+
+
+def test_background_subtracted_input_names_the_neurons_with_low_f0(workflow_copy):
+    _only_session(workflow_copy, "s2")
+    csv = workflow_copy / "resources" / "s2.csv"
+    traces = np.loadtxt(csv, delimiter=",")
+    traces[[3, 5]] -= np.percentile(traces[[3, 5]], 50, axis=1, keepdims=True)
+    np.savetxt(csv, traces, fmt="%.2f", delimiter=",")
+    result = snakemake(workflow_copy)
+    assert result.returncode != 0
+    assert "2 neuron(s): 3, 5" in result.stdout, result.stdout[-3000:]
+    assert not list((workflow_copy / "results" / "s2").rglob("dff.npy"))
+
+
+def test_dff_input_skips_the_dff_stage(workflow_copy):
+    """A session given as ΔF/F is passed through unchanged to detrending."""
+    _only_session(workflow_copy, "s2")
+    sheet_path = workflow_copy / "resources" / "sessions.tsv"
+    sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
+    sheet.loc[:, "input_kind"] = "dff"
+    sheet.to_csv(sheet_path, sep="\t", index=False)
+    result = snakemake(workflow_copy, "results/s2/dff.npy")
+    assert result.returncode == 0, result.stdout[-3000:]
+    out = workflow_copy / "results" / "s2"
+    np.testing.assert_array_equal(np.load(out / "dff.npy"), np.load(out / "ingest" / "fluorescence.npy"))
+
+
+def test_transposed_input_with_header_and_time_column(workflow_copy):
+    """frames x neurons with a header row and a time column gives the same traces."""
+    _only_session(workflow_copy, "s2")
+    csv = workflow_copy / "resources" / "s2.csv"
+    traces = np.loadtxt(csv, delimiter=",", dtype=np.float32)
+    table = pd.DataFrame(traces.T, columns=[f"roi_{i}" for i in range(traces.shape[0])])
+    table.insert(0, "time_s", np.arange(traces.shape[1]) / 8.0)
+    table.to_csv(csv, index=False, float_format="%.1f")
+    _edit_config(workflow_copy, lambda c: c["input"].update(orientation="frames_x_neurons"))
+    result = snakemake(workflow_copy, "--until", "ingest")
+    assert result.returncode == 0, result.stdout[-3000:]
+    out = workflow_copy / "results" / "s2" / "ingest"
+    np.testing.assert_allclose(np.load(out / "fluorescence.npy"), traces, rtol=1e-6)
+    labels = pd.read_csv(out / "neurons.tsv", sep="\t").label
+    assert labels.iloc[0] == "roi_0" and len(labels) == traces.shape[0]
+
+
+def test_snakemake_lint_is_clean():
+    result = subprocess.run(
+        [tool("snakemake"), "--lint"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations" in result.stdout + result.stderr
+
+
+def test_snakefiles_are_formatted():
+    rules = sorted(str(p) for p in (REPO / "workflow" / "rules").glob("*.smk"))
+    result = subprocess.run(
+        [tool("snakefmt"), "--check", "Snakefile", *rules], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_python_passes_ruff():
+    for command in (["check"], ["format", "--check"]):
+        result = subprocess.run(
+            [tool("ruff"), *command, "scripts", "tests"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,23 @@
+checkpoint ingest:
+    input:
+        raw_csv,
+    output:
+        traces="results/{session}/ingest/fluorescence.npy",
+        facts="results/{session}/ingest/recording.json",
+        neurons="results/{session}/ingest/neurons.tsv",
+    log:
+        "results/logs/{session}/ingest.log",
+    benchmark:
+        "results/benchmarks/{session}/ingest.tsv"
+    conda:
+        "../../envs/signal.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input: max(1000, int(4 * input.size_mb)),
+        runtime=lambda wc, input: max(10, int(input.size_mb / 20)),
+    params:
+        layout=config["input"],
+        frame_rate_hz=frame_rate_hz,
+        input_kind=lambda wc: sessions.loc[wc.session, "input_kind"],
+    script:
+        "../../scripts/ingest.py"
