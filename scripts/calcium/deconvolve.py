@@ -11,6 +11,7 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
+from oasis.functions import GetSn
 from oasis.functions import deconvolve as oasis_deconvolve
 from oasis.oasis_methods import oasisAR1, oasisAR2
 
@@ -25,7 +26,8 @@ class Deconvolution(NamedTuple):
     baseline: (neurons,) fluorescence baseline b.
     g: (neurons, 2) AR coefficients (g2 = 0 for AR(1)).
     lam: (neurons,) Lagrange multiplier of the sparsity penalty.
-    noise_sd: (neurons,) noise SD sn used by the constraint (input units).
+    noise_sd: (neurons,) noise SD sn (OASIS's power-spectral estimate, the one the
+        noise constraint uses when sn is not given; input units).
     """
 
     calcium: np.ndarray
@@ -77,7 +79,7 @@ def deconvolve_traces(
         the fitted lambda, forcing every s_t to be 0 or >= s_min.
     optimize_g: number of large isolated events used to refine g (0: none).
     seed: seeds numpy's global RNG, which OASIS draws from when an estimated time
-        constant is out of range, per neuron as seed + neuron id, so the result of
+        constant is out of range, per neuron with [seed, neuron id], so the result of
         a neuron does not depend on the other neurons or on the sharding. The
         caller's global RNG state is restored afterwards.
     neuron_ids: global ids of the rows (default 0..n-1).
@@ -96,6 +98,8 @@ def deconvolve_traces(
     lam = np.zeros(n_neurons)
     noise_sd = np.zeros(n_neurons)
     kwargs: dict = {"penalty": PENALTIES[penalty], "optimize_g": optimize_g}
+    if ar_order == 2 and tau_decay_s is not None and not tau_rise_s:
+        raise ValueError("ar_order=2 with a fixed tau_decay_s needs tau_rise_s > 0")
     if tau_decay_s is None:
         kwargs["g"] = (None,) * ar_order
     else:
@@ -109,14 +113,14 @@ def deconvolve_traces(
             warnings.simplefilter("ignore", RuntimeWarning)
             for row in range(n_neurons):
                 y = traces[row]
-                np.random.seed((int(seed) + int(ids[row])) % 2**32)  # noqa: NPY002
+                np.random.seed([int(seed), int(ids[row])])  # noqa: NPY002
                 if not np.any(y != y[0]):
                     baseline[row] = y[0]
                     g_all[row, 0] = np.nan
                     continue
                 c, s, b, g, lam_row = oasis_deconvolve(y, **kwargs)
                 g = tuple(float(v) for v in np.atleast_1d(g))
-                sn = _noise_sd(y, c, b)
+                sn = float(GetSn(y))
                 if s_min > 0:
                     if len(g) == 1:
                         c, s = oasisAR1(y - b, g[0], lam=lam_row, s_min=s_min)
@@ -131,8 +135,3 @@ def deconvolve_traces(
     finally:
         np.random.set_state(state)  # noqa: NPY002
     return Deconvolution(calcium, spikes, baseline, g_all, lam, noise_sd)
-
-
-def _noise_sd(y: np.ndarray, c: np.ndarray, b: float) -> float:
-    """SD of the residual y - b - c (≈ sn by the noise constraint)."""
-    return float(np.std(y - b - c))

@@ -47,6 +47,11 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _is_text(cell: str) -> bool:
+    """A non-empty cell that is not a number (an empty cell is a missing value, not a label)."""
+    return cell != "" and not _is_number(cell)
+
+
 def _first_lines(path: Path, n: int) -> list[list[str]]:
     rows = []
     with open(path, newline="") as handle:
@@ -58,11 +63,11 @@ def _first_lines(path: Path, n: int) -> list[list[str]]:
     return rows
 
 
-def _looks_like_axis(values: list[str]) -> bool:
-    """True if the cells are evenly spaced and increasing (a counter or a time axis).
+def _looks_like_axis(values: list[str], times_allowed: bool) -> bool:
+    """True if the cells count 0,1,2,... or 1,2,3,... (a row counter), or, when
+    `times_allowed` (one line per frame), increase by a constant step (frame times).
 
-    Fluorescence never climbs by exactly the same step on every line, so such a
-    first column is a row index (0,1,2,... or 1,2,3,...) or frame times.
+    Fluorescence never climbs by exactly the same step on every line.
     """
     try:
         numbers = np.array([float(v) for v in values])
@@ -71,7 +76,9 @@ def _looks_like_axis(values: list[str]) -> bool:
     if numbers.size < 3:
         return False
     steps = np.diff(numbers)
-    return bool(steps[0] > 0 and np.allclose(steps, steps[0], rtol=1e-6, atol=1e-9))
+    if np.all(steps == 1) and numbers[0] in (0.0, 1.0):
+        return True
+    return bool(times_allowed and steps[0] > 0 and np.allclose(steps, steps[0], rtol=1e-6, atol=1e-9))
 
 
 _INDEX_NAMES = re.compile(
@@ -84,9 +91,9 @@ def detect_layout(path: Path, layout: TableLayout) -> tuple[bool, bool]:
 
     A header is detected when the first line has any non-numeric cell. An index
     column is detected when the first column (below any header) has a non-numeric
-    cell, or increases by a constant step (a counter or frame times, never a
-    trace), or when its header cell is empty or reads like an index ("time_s",
-    "frame", "neuron", "roi", ...).
+    cell, counts 0,1,2,... or 1,2,3,..., or (one line per frame) increases by a
+    constant step (frame times, never a trace), or when its header cell is empty
+    or reads like an index ("time_s", "frame", "neuron", "roi", ...).
     """
     lines = _first_lines(path, 50)
     if not lines:
@@ -94,17 +101,15 @@ def detect_layout(path: Path, layout: TableLayout) -> tuple[bool, bool]:
     first = lines[0]
     if layout.header == "auto":
         # A first cell that is empty or text with numbers after it is a corner label.
-        has_header = any(not _is_number(cell) for cell in first[1:]) or (
-            len(first) == 1 and not _is_number(first[0])
-        )
+        has_header = any(_is_text(cell) for cell in first[1:]) or (len(first) == 1 and _is_text(first[0]))
     else:
         has_header = bool(layout.header)
     body = lines[1:] if has_header else lines
     if layout.index_column == "auto":
         first_column = [row[0] for row in body if row]
         has_index = bool(first_column) and (
-            any(not _is_number(v) for v in first_column)
-            or (_looks_like_axis(first_column) and len(body[0]) > 1)
+            any(_is_text(v) for v in first_column)
+            or (_looks_like_axis(first_column, layout.orientation == "frames_x_neurons") and len(body[0]) > 1)
         )
         if has_header and not has_index and first and _INDEX_NAMES.match(first[0]):
             has_index = True
@@ -121,6 +126,21 @@ def _count_data_lines(path: Path) -> int:
             count += chunk.count(b"\n")
             last = chunk[-1:]
     return count + (0 if last == b"\n" else 1)
+
+
+def _ragged_line(path: Path, n_cells: int) -> str | None:
+    """Describe the first line whose number of cells differs from n_cells (None if none)."""
+    with open(path, newline="") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            cells = line.count(",") + 1
+            if cells != n_cells:
+                return (
+                    f"{path}: line {number} has {cells} cells but the first data line has "
+                    f"{n_cells}; every line needs the same number of comma-separated cells."
+                )
+    return None
 
 
 def _locate_bad_cell(path: Path, has_header: bool, has_index: bool, rows_per_chunk: int) -> str:
@@ -215,17 +235,21 @@ def read_fluorescence_csv(
             if has_index:
                 labels.extend(str(v) for v in chunk.index)
             filled += values.shape[0]
-    except (ValueError, TypeError) as error:
-        if isinstance(error, InputError):
-            raise
-        raise InputError(_locate_bad_cell(path, has_header, has_index, rows_per_chunk)) from None
-    except pd.errors.ParserError as error:
+    except InputError:
+        raise
+    except pd.errors.ParserError:
         raise InputError(
-            f"{path}: not a well-formed CSV ({error}); every line needs the same number of "
-            "comma-separated cells."
+            _ragged_line(path, n_columns + int(has_index)) or f"{path}: not a well-formed CSV."
         ) from None
+    except (ValueError, TypeError):
+        raise InputError(_locate_bad_cell(path, has_header, has_index, rows_per_chunk)) from None
     out = out[:filled]
     finite = np.isfinite(out)
+    if not finite.all():
+        # pandas pads short lines with NaN: tell a ragged line from a missing value.
+        ragged = _ragged_line(path, n_columns + int(has_index))
+        if ragged:
+            raise InputError(ragged)
     if not allow_missing and not finite.all():
         i, j = np.argwhere(~finite)[0]
         raise InputError(
@@ -356,3 +380,9 @@ def load_json(path: str | os.PathLike) -> dict:
     """Read a JSON file into a dict."""
     with open(path) as handle:
         return json.load(handle)
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a table written by `save_table` (tab-separated if the name ends in .tsv)."""
+    path = Path(path)
+    return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")

@@ -131,17 +131,27 @@ def plan_session(design: SessionDesign, rng: np.random.Generator) -> SessionPlan
     return SessionPlan(members, onsets, stimulus_table, tuned)
 
 
+def neuron_rngs(seed: int, neurons: np.ndarray) -> list[np.random.Generator]:
+    """One independent random stream per neuron, from (seed, neuron id)."""
+    return [np.random.default_rng([seed, 1, int(n)]) for n in neurons]
+
+
 def simulate_spikes(
-    design: SessionDesign, plan: SessionPlan, neurons: np.ndarray, rng: np.random.Generator
+    design: SessionDesign, plan: SessionPlan, neurons: np.ndarray, rngs: list[np.random.Generator]
 ) -> np.ndarray:
-    """Spike counts per frame, (len(neurons), n_frames) int16, for the given neurons."""
+    """Spike counts per frame, (len(neurons), n_frames) int16, for the given neurons.
+
+    rngs: one generator per neuron (see `neuron_rngs`), so that a neuron's spikes
+    do not depend on which other neurons are simulated with it.
+    """
     fs = design.frame_rate_hz
-    counts = rng.poisson(design.background_rate_hz / fs, (len(neurons), design.n_frames))
+    counts = np.stack([rng.poisson(design.background_rate_hz / fs, design.n_frames) for rng in rngs])
     index = {int(n): i for i, n in enumerate(neurons)}
     for members, onsets in zip(plan.ensemble_members, plan.ensemble_onsets_s, strict=True):
         for neuron in members:
             if int(neuron) not in index:
                 continue
+            rng = rngs[index[int(neuron)]]
             fires = rng.random(onsets.size) < design.ensemble_participation
             jitter = rng.integers(-1, 2, onsets.size)
             frames = np.clip(np.round(onsets * fs).astype(int) + jitter, 0, design.n_frames - 1)
@@ -154,26 +164,39 @@ def simulate_spikes(
             on[int(round(onset * fs)) : int(round((onset + duration) * fs))] = True
         for neuron in tuned:
             if int(neuron) in index:
+                rng = rngs[index[int(neuron)]]
                 counts[index[int(neuron)], on] += rng.poisson(design.stimulus_rate_hz / fs, on.sum())
     return counts.astype(np.int16)
 
 
 def simulate_fluorescence(
-    design: SessionDesign, spikes: np.ndarray, rng: np.random.Generator
+    design: SessionDesign, spikes: np.ndarray, rngs: list[np.random.Generator]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Raw fluorescence (neurons, frames) float32 and its noiseless ΔF/F."""
+    """Raw fluorescence (neurons, frames) float32 and its noiseless ΔF/F (one generator per neuron)."""
     fs = design.frame_rate_hz
     n, n_frames = spikes.shape
     kernel = calcium_kernel(design.kernel_shape, fs, design.tau_decay_s, design.tau_rise_s)
-    amplitude = rng.uniform(*design.amplitude_dff, (n, 1))
+    draws = np.array(
+        [
+            (
+                rng.uniform(*design.amplitude_dff),
+                rng.uniform(*design.drift_period_s),
+                rng.uniform(0, 2 * np.pi),
+                rng.uniform(*design.resting_f),
+            )
+            for rng in rngs
+        ]
+    ).reshape(n, 4)
+    amplitude, period, phase, resting = (draws[:, i : i + 1] for i in range(4))
     dff = amplitude * fftconvolve(spikes.astype(np.float64), kernel[None, :], axes=1)[:, :n_frames]
     t = np.arange(n_frames) / fs
-    period = rng.uniform(*design.drift_period_s, (n, 1))
-    phase = rng.uniform(0, 2 * np.pi, (n, 1))
     drift = 1 + design.drift_dff * 0.5 * np.sin(2 * np.pi * t / period + phase)
     bleach = 1 - design.bleaching_fraction * (1 - np.exp(-t / (t[-1] + 1 / fs)))
-    resting = rng.uniform(*design.resting_f, (n, 1))
-    noise = rng.normal(0.0, design.noise_sd_dff, (n, n_frames))
+    noise = (
+        np.stack([rng.normal(0.0, design.noise_sd_dff, n_frames) for rng in rngs])
+        if n
+        else np.zeros((0, n_frames))
+    )
     fluorescence = resting * drift * bleach * (1 + dff + noise)
     return fluorescence.astype(np.float32), dff.astype(np.float32)
 
@@ -182,16 +205,16 @@ def simulate_session(design: SessionDesign, seed: int, neurons_per_block: int = 
     """Yield (first_neuron, fluorescence block, spike block) and return the plan.
 
     A generator, so that a large session is produced block by block in bounded
-    memory; each block has its own RNG stream derived from (seed, block), so the
-    output does not depend on memory limits beyond the block size.
+    memory. Every neuron has its own random stream from (seed, neuron), so the
+    output does not depend on the block size.
     Use `plan = yield from simulate_session(...)` or `simulate_session_arrays`.
     """
     plan = plan_session(design, np.random.default_rng([seed, 0]))
-    for block, first in enumerate(range(0, design.n_neurons, neurons_per_block)):
+    for first in range(0, design.n_neurons, neurons_per_block):
         neurons = np.arange(first, min(first + neurons_per_block, design.n_neurons))
-        rng = np.random.default_rng([seed, 1, block])
-        spikes = simulate_spikes(design, plan, neurons, rng)
-        fluorescence, _ = simulate_fluorescence(design, spikes, rng)
+        rngs = neuron_rngs(seed, neurons)
+        spikes = simulate_spikes(design, plan, neurons, rngs)
+        fluorescence, _ = simulate_fluorescence(design, spikes, rngs)
         yield first, fluorescence, spikes
     return plan
 

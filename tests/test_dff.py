@@ -1,0 +1,147 @@
+"""Unit tests for calcium.dff: baseline F0 and ΔF/F."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from calcium.dff import BaselineError, baseline_f0, delta_f_over_f
+
+
+def _quiet_majority_dff(rng, n_neurons, n_frames, active_fraction=0.15):
+    """ΔF/F that is exactly 0 on most frames, with positive exponential transients."""
+    x = np.zeros((n_neurons, n_frames))
+    kernel = np.exp(-np.arange(20) / 5.0)
+    for row in range(n_neurons):
+        n_events = int(active_fraction * n_frames / len(kernel))
+        onsets = rng.choice(n_frames - len(kernel), n_events, replace=False)
+        for onset in onsets:
+            x[row, onset : onset + len(kernel)] += rng.uniform(0.5, 2.0) * kernel
+    return x
+
+
+def test_dff_recovers_planted_relative_change():
+    rng = np.random.default_rng(0)
+    n_neurons, n_frames = 8, 2000
+    x = _quiet_majority_dff(rng, n_neurons, n_frames)
+    assert np.mean(x == 0, axis=1).min() >= 0.75  # the 25th percentile of 1 + x is 1
+    f0 = rng.uniform(100.0, 2000.0, (n_neurons, 1))
+    fluorescence = f0 * (1 + x)
+    estimated_f0 = baseline_f0(fluorescence)
+    assert estimated_f0.shape == (n_neurons, 1)
+    np.testing.assert_allclose(estimated_f0, f0, rtol=1e-5)
+    dff = delta_f_over_f(fluorescence, estimated_f0)
+    assert dff.shape == (n_neurons, n_frames)
+    np.testing.assert_allclose(dff, x, rtol=1e-5, atol=1e-5)
+
+
+def test_baseline_percentile_argument_is_used():
+    trace = np.arange(1.0, 101.0)[None, :]  # 1..100
+    assert baseline_f0(trace, percentile=0.0)[0, 0] == pytest.approx(1.0)
+    assert baseline_f0(trace, percentile=100.0)[0, 0] == pytest.approx(100.0)
+    assert baseline_f0(trace, percentile=50.0)[0, 0] == pytest.approx(50.5)
+
+
+def test_sliding_baseline_follows_bleaching():
+    rng = np.random.default_rng(1)
+    fs, duration_s, tau_bleach_s = 10.0, 300.0, 200.0
+    t = np.arange(int(fs * duration_s)) / fs
+    f0 = rng.uniform(200.0, 800.0, (5, 1))
+    bleaching = f0 * np.exp(-t / tau_bleach_s)[None, :]
+    sliding = baseline_f0(bleaching, window_s=10.0, frame_rate_hz=fs)
+    assert sliding.shape == bleaching.shape
+    dff = delta_f_over_f(bleaching, sliding)
+    # A 10 s window on a 200 s decay: the 25th percentile lags by 10/4/200 = 1.25 %,
+    # plus up to 10/2/200 = 2.5 % at the ends where F0 is held.
+    assert np.abs(dff).max() < 0.05
+    # A single global F0 cannot follow it (a 4.5-fold decay over the recording).
+    global_dff = delta_f_over_f(bleaching, baseline_f0(bleaching))
+    assert np.abs(global_dff).max() > 0.3
+
+
+def test_sliding_baseline_ignores_transients_on_a_bleaching_trace():
+    rng = np.random.default_rng(2)
+    fs, n_frames = 10.0, 4000
+    t = np.arange(n_frames) / fs
+    x = _quiet_majority_dff(rng, 4, n_frames, active_fraction=0.1)
+    tau_bleach_s, window_s = 300.0, 20.0
+    rest = 500.0 * np.exp(-t / tau_bleach_s)[None, :]
+    fluorescence = rest * (1 + x)
+    dff = delta_f_over_f(fluorescence, baseline_f0(fluorescence, window_s=window_s, frame_rate_hz=fs))
+    # (1 + ΔF/F) / (1 + x) = rest / F0: the relative error of F0. A 25th percentile
+    # lags the window centre by window/4 (1.7 %); within window/2 of either end
+    # F0 is held, adding up to another (window/2) / tau (3.3 %).
+    relative = np.abs((1 + dff) / (1 + x) - 1)
+    lag = window_s / 4 / tau_bleach_s
+    edge = window_s / 2 / tau_bleach_s
+    assert relative.max() < lag + edge + 0.005
+    interior = slice(int(window_s * fs), n_frames - int(window_s * fs))
+    assert relative[:, interior].max() < lag + 0.005
+
+
+def test_sliding_baseline_needs_a_frame_rate():
+    with pytest.raises(ValueError, match="frame_rate_hz"):
+        baseline_f0(np.ones((2, 100)), window_s=5.0)
+    with pytest.raises(ValueError, match="frame_rate_hz"):
+        baseline_f0(np.ones((2, 100)), window_s=5.0, frame_rate_hz=0.0)
+
+
+def _listed_ids(message):
+    match = re.search(r"neuron\(s\): ([^.]*)\.", message)
+    assert match, message
+    return [int(v) for v in match.group(1).split(", ")]
+
+
+def test_low_f0_error_names_offending_neurons():
+    fluorescence = np.full((5, 100), 300.0)
+    fluorescence[1] = -20.0  # background-subtracted neuron
+    fluorescence[3] = 1e-4  # below min_f0
+    f0 = baseline_f0(fluorescence)
+    ids = np.array([101, 202, 303, 404, 505])
+    with pytest.raises(BaselineError) as info:
+        delta_f_over_f(fluorescence, f0, min_f0=1e-3, neuron_ids=ids)
+    message = str(info.value)
+    assert _listed_ids(message) == [202, 404]
+    assert "2 neuron(s)" in message
+    # Default ids are row numbers.
+    with pytest.raises(BaselineError) as info:
+        delta_f_over_f(fluorescence, f0, min_f0=1e-3)
+    assert _listed_ids(str(info.value)) == [1, 3]
+
+
+def test_low_f0_error_with_a_sliding_baseline():
+    fluorescence = np.full((3, 200), 50.0)
+    fluorescence[2, :100] = 0.0  # F0 dips to 0 in part of the recording only
+    f0 = baseline_f0(fluorescence, window_s=2.0, frame_rate_hz=10.0)
+    with pytest.raises(BaselineError) as info:
+        delta_f_over_f(fluorescence, f0, neuron_ids=[7, 8, 9])
+    assert _listed_ids(str(info.value)) == [9]
+
+
+def test_low_f0_error_truncates_long_lists():
+    fluorescence = np.zeros((25, 10))
+    with pytest.raises(BaselineError) as info:
+        delta_f_over_f(fluorescence, baseline_f0(fluorescence))
+    message = str(info.value)
+    assert "25 neuron(s)" in message
+    assert message.count(", ") >= 19 and " ..." in message
+    assert ", 20," not in message and ", 19 ..." in message
+
+
+def test_low_f0_clip_gives_finite_output_and_keeps_good_neurons():
+    rng = np.random.default_rng(3)
+    fluorescence = rng.uniform(100.0, 200.0, (4, 500))
+    fluorescence[0] -= 150.0  # some values negative, F0 around 0 or below
+    f0 = baseline_f0(fluorescence)
+    assert f0[0, 0] < 1e-3
+    clipped = delta_f_over_f(fluorescence, f0, min_f0=1e-3, low_f0="clip")
+    assert np.isfinite(clipped).all()
+    np.testing.assert_allclose(clipped[0], (fluorescence[0] - 1e-3) / 1e-3, rtol=1e-4)
+    np.testing.assert_allclose(clipped[1:], delta_f_over_f(fluorescence[1:], f0[1:]), rtol=1e-6)
+
+
+def test_unknown_low_f0_policy_raises():
+    with pytest.raises(ValueError, match="low_f0"):
+        delta_f_over_f(np.zeros((2, 10)), np.zeros((2, 1)), low_f0="ignore")
