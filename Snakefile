@@ -14,6 +14,9 @@ include: "workflow/rules/ingest.smk"
 include: "workflow/rules/signal.smk"
 include: "workflow/rules/deconvolution.smk"
 include: "workflow/rules/gather.smk"
+include: "workflow/rules/events.smk"
+include: "workflow/rules/coactivity.smk"
+include: "workflow/rules/ensembles.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -69,6 +69,89 @@ def test_inferred_spikes_match_planted_spikes(default_run):
         assert recall > 0.8 and precision > 0.8, (row.session, recall, precision)
 
 
+POPULATION_OUTPUTS = [
+    "events/events.csv",
+    "events/event_thresholds.tsv",
+    "events/features.csv",
+    "events/features_summary.csv",
+    "population/coactivity.csv",
+    "population/null_shuffles.csv",
+    "population/null_histogram.csv",
+    "population/null_threshold.json",
+    "population/ensemble_events.csv",
+    "population/ensemble_event_neurons.csv",
+    "ensembles/ensemble_events.csv",
+    "ensembles/ensemble_members.csv",
+    "ensembles/ensembles.csv",
+    "ensembles/similarity.npy",
+    "ensembles/clustering.json",
+    "figures/events.png",
+    "figures/raster.png",
+    "figures/features.png",
+    "figures/coactivity.png",
+    "figures/similarity.png",
+    "figures/ensembles.png",
+]
+
+
+def test_population_outputs_are_tidy_and_consistent(default_run):
+    for row in sessions(default_run).itertuples():
+        out = default_run / "results" / row.session
+        for name in POPULATION_OUTPUTS:
+            assert (out / name).exists(), name
+        facts = json.loads((out / "ingest" / "recording.json").read_text())
+        events = pd.read_csv(out / "events" / "events.csv")
+        assert {"neuron", "onset_s", "peak_s", "amplitude_dff", "fwhm_s", "area_dff_s"} <= set(events.columns)
+        assert (events.onset_frame <= events.peak_frame).all() and (
+            events.peak_frame <= events.end_frame
+        ).all()
+        features = pd.read_csv(out / "events" / "features.csv")
+        assert list(features.neuron) == list(range(facts["n_neurons"]))
+        assert features.event_count.sum() == len(events)
+        coactivity = pd.read_csv(out / "population" / "coactivity.csv")
+        assert list(coactivity.columns) == ["bin", "start_s", "end_s", "n_active", "fraction_active"]
+        assert coactivity.start_s.iloc[-1] < facts["duration_s"] <= coactivity.end_s.iloc[-1] + 1e-9
+        shuffles = pd.read_csv(out / "population" / "null_shuffles.csv")
+        assert len(shuffles) == 1000
+        threshold = json.loads((out / "population" / "null_threshold.json").read_text())
+        ensemble_events = pd.read_csv(out / "population" / "ensemble_events.csv")
+        assert (ensemble_events.n_active > threshold["threshold_n_active"]).all()
+        significant = coactivity[coactivity.n_active > threshold["threshold_n_active"]]
+        assert list(ensemble_events.bin) == list(significant.bin)
+
+
+def test_planted_ensembles_are_recovered(default_run):
+    """Each planted ensemble is matched by a detected one with Jaccard >= 0.8 over members."""
+    for row in sessions(default_run).itertuples():
+        planted = pd.read_csv(default_run / "resources" / "truth" / f"{row.session}.ensembles.csv")
+        members = pd.read_csv(default_run / "results" / row.session / "ensembles" / "ensemble_members.csv")
+        found = [set(g.neuron) for _, g in members[members.member].groupby("ensemble")]
+        for ensemble, group in planted.groupby("ensemble"):
+            truth = set(group.neuron)
+            best = max((len(truth & f) / len(truth | f) for f in found), default=0.0)
+            assert best >= 0.8, (row.session, ensemble, best)
+
+
+def test_silent_session_writes_empty_tables_with_headers(workflow_copy):
+    """No events at all: every output exists, tables have their headers, nothing crashes."""
+    _only_session(workflow_copy, "s2")
+    rng = np.random.default_rng(3)
+    quiet = 500.0 * (1 + 0.01 * rng.standard_normal((12, 1200)))
+    np.savetxt(workflow_copy / "resources" / "s2.csv", quiet, fmt="%.3f", delimiter=",")
+    result = snakemake(workflow_copy)
+    assert result.returncode == 0, result.stdout[-3000:]
+    out = workflow_copy / "results" / "s2"
+    events = pd.read_csv(out / "events" / "events.csv")
+    assert len(events) == 0 and "onset_s" in events.columns
+    assert len(pd.read_csv(out / "population" / "ensemble_events.csv")) == 0
+    ensembles = pd.read_csv(out / "ensembles" / "ensembles.csv")
+    assert len(ensembles) == 0 and "members" in ensembles.columns
+    features = pd.read_csv(out / "events" / "features.csv")
+    assert len(features) == 12 and (features.event_count == 0).all()
+    for name in POPULATION_OUTPUTS:
+        assert (out / name).exists(), name
+
+
 def test_nothing_to_do_after_a_complete_run(default_run):
     result = snakemake(default_run, "--dry-run")
     assert result.returncode == 0, result.stdout

@@ -74,3 +74,172 @@ def save_figure(figure, path: str, dpi: int = 110) -> None:
         raise
     finally:
         plt.close(figure)
+
+
+def events_on_traces_figure(time_s, traces, events, thresholds, neuron_ids, title: str = ""):
+    """Example traces (ΔF/F) with threshold lines, event spans shaded and peaks marked.
+
+    traces: (examples, frames); events: events table (all neurons);
+    thresholds: per-neuron table with neuron, baseline_dff, threshold_dff.
+    """
+    n = len(neuron_ids)
+    figure, axes = plt.subplots(n, 1, figsize=(12, 1.6 * n + 0.6), sharex=True, squeeze=False)
+    axes = axes[:, 0]
+    for ax, neuron, trace in zip(axes, neuron_ids, traces, strict=True):
+        ax.plot(time_s, trace, lw=0.6, color="tab:blue")
+        row = thresholds[thresholds.neuron == neuron]
+        if len(row):
+            ax.axhline(float(row.threshold_dff.iloc[0]), color="tab:red", lw=0.7, ls="--", label="threshold")
+            ax.axhline(float(row.baseline_dff.iloc[0]), color="0.5", lw=0.5, label="baseline")
+        mine = events[(events.neuron == neuron) & events.peak_s.between(time_s[0], time_s[-1])]
+        for onset, end in zip(mine.onset_s, mine.end_s, strict=True):
+            ax.axvspan(onset, end, color="tab:orange", alpha=0.25, lw=0)
+        ax.plot(
+            mine.peak_s,
+            mine.amplitude_dff + (row.baseline_dff.iloc[0] if len(row) else 0),
+            "v",
+            color="k",
+            ms=3,
+        )
+        ax.set_ylabel("ΔF/F", fontsize=8)
+        ax.text(
+            0.005, 0.92, f"neuron {neuron}: {len(mine)} events", transform=ax.transAxes, fontsize=7, va="top"
+        )
+        ax.tick_params(labelsize=7)
+    axes[0].legend(loc="upper right", fontsize=6, frameon=False)
+    axes[-1].set_xlabel("time (s)")
+    axes[-1].set_xlim(time_s[0], time_s[-1])
+    if title:
+        figure.suptitle(title, fontsize=9)
+    figure.tight_layout(h_pad=0.2)
+    return figure
+
+
+ENSEMBLE_COLOURS = plt.get_cmap("tab10").colors
+
+
+def raster_figure(events, n_neurons: int, duration_s: float, ensemble_events=None, title: str = ""):
+    """Raster of event onsets (x: time in s, y: neuron) with ensemble events shaded by ensemble."""
+    figure, ax = plt.subplots(figsize=(12, max(3.0, min(10.0, 0.05 * n_neurons + 2))))
+    if ensemble_events is not None and len(ensemble_events):
+        width = float(ensemble_events.end_s.iloc[0] - ensemble_events.start_s.iloc[0])
+        for label, group in ensemble_events.groupby("ensemble"):
+            colour = "0.8" if label < 0 else ENSEMBLE_COLOURS[int(label) % 10]
+            for start in group.start_s:
+                ax.axvspan(start, start + width, color=colour, alpha=0.5, lw=0)
+            ax.plot(
+                [],
+                [],
+                color=colour,
+                lw=6,
+                alpha=0.5,
+                label="no ensemble" if label < 0 else f"ensemble {label}",
+            )
+        ax.legend(loc="upper right", fontsize=7, frameon=False, ncol=4)
+    ax.scatter(events.onset_s, events.neuron, s=2, c="k", marker="|", linewidths=0.6)
+    ax.set_xlim(0, duration_s)
+    ax.set_ylim(-0.5, n_neurons - 0.5)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("neuron")
+    if title:
+        ax.set_title(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def feature_distributions_figure(features, columns: list[tuple[str, str]], title: str = ""):
+    """Histograms of per-neuron features; columns: [(column, axis label with unit)]."""
+    n = len(columns)
+    n_cols = 4
+    n_rows = -(-n // n_cols)
+    figure, axes = plt.subplots(n_rows, n_cols, figsize=(12, 2.4 * n_rows + 0.5), squeeze=False)
+    for ax, (column, label) in zip(axes.ravel(), columns, strict=False):
+        values = features[column].to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        ax.hist(values, bins=20, color="tab:blue", alpha=0.8)
+        ax.set_xlabel(label, fontsize=8)
+        ax.set_ylabel("neurons", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    if title:
+        figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def coactivity_figure(start_s, n_active, threshold: float, null_hist, n_neurons: int, title: str = ""):
+    """Coactivity per bin with the null threshold, and the null distribution beside it.
+
+    null_hist: table with n_active and fraction (pooled null distribution).
+    """
+    figure, (ax, ax_null) = plt.subplots(
+        1, 2, figsize=(12, 3.4), gridspec_kw={"width_ratios": [5, 1]}, sharey=True
+    )
+    ax.plot(start_s, n_active, lw=0.6, color="k", drawstyle="steps-post")
+    above = n_active > threshold
+    ax.plot(
+        np.asarray(start_s)[above],
+        np.asarray(n_active)[above],
+        "o",
+        ms=3,
+        color="tab:red",
+        label="ensemble events",
+    )
+    ax.axhline(threshold, color="tab:red", ls="--", lw=0.8, label=f"null threshold ({threshold:g})")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("active neurons per bin")
+    ax.set_xlim(0, float(np.max(start_s)) if len(start_s) else 1)
+    ax.legend(loc="upper right", fontsize=7, frameon=False)
+    ax_null.barh(null_hist.n_active, null_hist.fraction, color="0.5", height=0.8)
+    ax_null.axhline(threshold, color="tab:red", ls="--", lw=0.8)
+    ax_null.set_xscale("log")
+    ax_null.set_xlabel("fraction of null bins")
+    if title:
+        ax.set_title(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def similarity_figure(similarity, order, labels, title: str = ""):
+    """Jaccard similarity between ensemble events, ordered by the clustering, with ensemble labels."""
+    figure, ax = plt.subplots(figsize=(6.5, 5.5))
+    if len(order) == 0:
+        ax.text(0.5, 0.5, "no ensemble events", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xlabel("ensemble event")
+        ax.set_ylabel("ensemble event")
+    else:
+        ordered = similarity[np.ix_(order, order)]
+        image = ax.imshow(ordered, cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+        figure.colorbar(image, ax=ax, label="Jaccard similarity")
+        ticks = np.arange(len(order))
+        ax.set_xticks(ticks, [str(labels[i]) if labels[i] >= 0 else "-" for i in order], fontsize=5)
+        ax.set_yticks(ticks, [str(i) for i in order], fontsize=5)
+        ax.set_xlabel("ensemble event, labelled by ensemble (- none)")
+        ax.set_ylabel("ensemble event (index)")
+    if title:
+        ax.set_title(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def membership_figure(participation, min_participation: float, title: str = ""):
+    """Participation of each neuron (x) in each ensemble (y); members outlined."""
+    n_ensembles, n_neurons = participation.shape
+    figure, ax = plt.subplots(figsize=(12, 1.0 + 0.5 * max(n_ensembles, 1)))
+    if n_ensembles == 0:
+        ax.text(0.5, 0.5, "no ensembles", ha="center", va="center", transform=ax.transAxes)
+    else:
+        image = ax.imshow(participation, aspect="auto", cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
+        members = np.argwhere(participation >= min_participation)
+        ax.scatter(
+            members[:, 1], members[:, 0], s=12, facecolors="none", edgecolors="tab:red", linewidths=0.7
+        )
+        ax.set_yticks(range(n_ensembles), [f"ensemble {e}" for e in range(n_ensembles)], fontsize=7)
+        figure.colorbar(image, ax=ax, label="fraction of events", pad=0.01)
+    ax.set_xlabel("neuron")
+    ax.set_xlim(-0.5, n_neurons - 0.5)
+    if title:
+        ax.set_title(title, fontsize=9)
+    figure.tight_layout()
+    return figure

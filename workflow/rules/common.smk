@@ -180,6 +180,13 @@ def deconvolution_input(wildcards):
     return f"results/{wildcards.session}/shards/{wildcards.shard}/{name}.npy"
 
 
+EVENT_TRACE = config["events"]["input"]
+
+
+def event_input(wildcards):
+    return f"results/{wildcards.session}/shards/{wildcards.shard}/{EVENT_TRACE}.npy"
+
+
 def deconvolution_params(wildcards):
     """OASIS settings with the time constants resolved from the indicator."""
     settings = dict(config["deconvolution"])
@@ -222,6 +229,14 @@ def get_final_output():
                 "spike_times.csv",
                 "spike_times.npz",
                 "figures/traces.png",
+                "events/features_summary.csv",
+                "ensembles/ensembles.csv",
+                "figures/events.png",
+                "figures/raster.png",
+                "figures/features.png",
+                "figures/coactivity.png",
+                "figures/similarity.png",
+                "figures/ensembles.png",
             ],
         )
     return outputs

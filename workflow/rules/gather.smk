@@ -20,9 +20,9 @@ rule gather_traces:
 
 rule gather_deconvolution:
     input:
-        shard_files("deconvolution.tsv"),
+        table=shard_files("deconvolution.tsv"),
     output:
-        "results/{session}/deconvolution.tsv",
+        table="results/{session}/deconvolution.tsv",
     log:
         "results/logs/{session}/gather_deconvolution.log",
     benchmark:

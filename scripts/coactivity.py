@@ -1,0 +1,33 @@
+"""Coactivity: number of neurons with an event in each bin."""
+
+import numpy as np
+import pandas as pd
+
+from calcium.coactivity import coactivity, raster_from_events
+from calcium.io import load_json, read_table, save_table
+from calcium.logs import log_to
+
+log = log_to(snakemake.log[0])
+facts = load_json(snakemake.input.facts)
+settings = snakemake.params.coactivity
+raster = raster_from_events(
+    read_table(snakemake.input.events),
+    facts["n_neurons"],
+    facts["n_frames"],
+    facts["frame_rate_hz"],
+    settings["bin_s"],
+    settings["event_time"],
+)
+n_active = coactivity(raster)
+bins = np.arange(raster.n_bins)
+table = pd.DataFrame(
+    {
+        "bin": bins,
+        "start_s": bins * settings["bin_s"],
+        "end_s": np.minimum((bins + 1) * settings["bin_s"], facts["duration_s"]),
+        "n_active": n_active,
+        "fraction_active": n_active / facts["n_neurons"],
+    }
+)
+save_table(snakemake.output[0], table)
+log.info("%d bins of %s s; max %d active neurons", raster.n_bins, settings["bin_s"], int(n_active.max()))
