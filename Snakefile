@@ -17,6 +17,7 @@ include: "workflow/rules/gather.smk"
 include: "workflow/rules/events.smk"
 include: "workflow/rules/coactivity.smk"
 include: "workflow/rules/ensembles.smk"
+include: "workflow/rules/stimulus.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -132,6 +132,57 @@ def test_planted_ensembles_are_recovered(default_run):
             assert best >= 0.8, (row.session, ensemble, best)
 
 
+STIMULUS_OUTPUTS = [
+    "regressors.csv",
+    "stimuli.csv",
+    "regression.csv",
+    "stimulus_responses.csv",
+    "regressors.png",
+    "r2.png",
+    "heatmaps.png",
+    "response_types.png",
+]
+
+
+def test_stimulus_analysis_recovers_planted_response_types(default_run):
+    """s1 has a stimulus table: planted tuned neurons get their stimulus; s2 has none and skips."""
+    out = default_run / "results" / "s1" / "stimulus"
+    for name in STIMULUS_OUTPUTS:
+        assert (out / name).exists(), name
+    regression = pd.read_csv(out / "regression.csv")
+    assert {"neuron", "r2", "selected", "response_type", "coef_looming", "coef_dimming", "coef_prey"} <= set(
+        regression.columns
+    )
+    tuning = pd.read_csv(default_run / "resources" / "truth" / "s1.tuning.csv")
+    right = np.mean(
+        [
+            regression.response_type[n] == label
+            for n, label in zip(tuning.neuron, tuning.stimulus, strict=True)
+        ]
+    )
+    assert right >= 0.9
+    untuned = regression[~regression.neuron.isin(tuning.neuron)]
+    assert untuned.selected.mean() <= 0.1
+    responses = pd.read_csv(out / "stimulus_responses.csv")
+    assert len(responses) == 3 * len(regression)
+    assert not (default_run / "results" / "s2" / "stimulus").exists()
+
+
+def test_bad_stimulus_table_names_the_file_and_line(workflow_copy):
+    stimuli = workflow_copy / "resources" / "s1.stimuli.csv"
+    table = pd.read_csv(stimuli)
+    table.loc[2, "onset_s"] = 9999.0
+    table.to_csv(stimuli, index=False)
+    result = snakemake(workflow_copy, "--keep-going")
+    assert result.returncode != 0
+    assert "s1.stimuli.csv: line 4: onset 9999.0 s is outside the recording" in result.stdout, result.stdout[
+        -3000:
+    ]
+    # The other outputs were made and kept; the stimulus ones were not.
+    assert (workflow_copy / "results" / "s1" / "spike_times.csv").exists()
+    assert not (workflow_copy / "results" / "s1" / "stimulus" / "regressors.csv").exists()
+
+
 def test_silent_session_writes_empty_tables_with_headers(workflow_copy):
     """No events at all: every output exists, tables have their headers, nothing crashes."""
     _only_session(workflow_copy, "s2")

@@ -59,6 +59,7 @@ def detect_events(
     k_sigma: float = 5.0,
     min_amplitude_dff: float = 0.0,
     min_prominence_sd: float = 3.0,
+    min_prominence_fraction: float = 0.25,
     max_fwhm_s: float = 5.0,
     onset_sd: float = 1.0,
     neuron_ids: np.ndarray | None = None,
@@ -69,6 +70,9 @@ def detect_events(
     k_sigma, min_amplitude_dff: threshold (see `event_thresholds`).
     min_prominence_sd: a peak must rise at least this many σ above the deeper of
         the troughs that separate it from higher peaks (scipy's prominence).
+    min_prominence_fraction: ... and at least this fraction of its own height
+        above the baseline (keeps noise wiggles on plateaus and decays from
+        becoming events; a second spike's peak stands out by far more).
     max_fwhm_s: events whose full width at half maximum (half the prominence)
         exceeds this are flagged (exceeds_max_fwhm), not dropped: a single
         GCaMP6s transient lasts < 5 s, so wider ones are merged bursts,
@@ -93,9 +97,23 @@ def detect_events(
         sd = thresholds.noise_sd_dff.iat[row]
         prominence = max(min_prominence_sd * sd, np.finfo(float).eps)
         peaks, props = find_peaks(x, height=thresholds.threshold_dff.iat[row], prominence=prominence)
+        # Noise wiggles on a long plateau or a decay reach a few SD of prominence;
+        # a real peak of a compound transient stands out by a fraction of its height.
+        keep = props["prominences"] >= min_prominence_fraction * (x[peaks] - baseline)
+        peaks = peaks[keep]
+        props = {key: value[keep] for key, value in props.items()}
         if peaks.size == 0:
             continue
-        half = peak_widths(x, peaks, rel_height=0.5, prominence_data=_prominence_data(props))
+        # FWHM at half the height above the baseline, or half the prominence for
+        # a peak riding on an earlier one (scipy's prominence alone reaches down
+        # to the deepest noise sample anywhere around, not to the baseline).
+        height_above = np.minimum(props["prominences"], x[peaks] - baseline)
+        half = peak_widths(
+            x,
+            peaks,
+            rel_height=0.5,
+            prominence_data=(height_above, props["left_bases"], props["right_bases"]),
+        )
         onset, end = _event_bounds(x, peaks, baseline + onset_sd * sd)
         excess = np.concatenate([[0.0], np.cumsum(np.maximum(x - baseline, 0.0))])
         area = (excess[end + 1] - excess[onset]) / frame_rate_hz

@@ -243,3 +243,111 @@ def membership_figure(participation, min_participation: float, title: str = ""):
         ax.set_title(title, fontsize=9)
     figure.tight_layout()
     return figure
+
+
+def regressors_figure(time_s, labels, boxcars, regressors, title: str = ""):
+    """Each stimulus's boxcar and its kernel-convolved regressor over time."""
+    n = len(labels)
+    figure, axes = plt.subplots(n, 1, figsize=(12, 1.4 * n + 0.8), sharex=True, squeeze=False)
+    for ax, label, box, reg in zip(axes[:, 0], labels, boxcars, regressors, strict=True):
+        ax.fill_between(time_s, 0, box, step="post", color="0.85", label="stimulus on")
+        ax.plot(
+            time_s,
+            reg / (reg.max() if reg.max() > 0 else 1),
+            color="tab:red",
+            lw=0.8,
+            label="convolved regressor",
+        )
+        ax.set_ylabel(f"{label}\n(normalised)", fontsize=8)
+        ax.set_ylim(-0.05, 1.15)
+    axes[0, 0].legend(loc="upper right", fontsize=7, frameon=False, ncol=2)
+    axes[-1, 0].set_xlabel("time (s)")
+    axes[-1, 0].set_xlim(time_s[0], time_s[-1])
+    if title:
+        figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def r2_histogram_figure(r2, min_r2: float, title: str = ""):
+    """Histogram of per-neuron R² with the selection threshold."""
+    figure, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(r2, bins=np.linspace(0, max(1e-3, float(np.max(r2)) if len(r2) else 1), 30), color="tab:blue")
+    ax.axvline(min_r2, color="tab:red", ls="--", lw=0.8, label=f"threshold R² = {min_r2:g}")
+    ax.set_xlabel("R² of the stimulus regression")
+    ax.set_ylabel("neurons")
+    ax.legend(fontsize=7, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def heatmaps_figure(time_s, panels, table, title: str = ""):
+    """Heat maps (neurons x time) of z-scored ΔF/F with stimulus onsets marked.
+
+    panels: [(panel title, (neurons, bins) z-scored array, y tick labels or None)].
+    table: stimulus table (stimulus, onset_s); onsets are drawn as coloured lines.
+    """
+    n = len(panels)
+    heights = [max(1.0, min(6.0, 0.04 * max(p[1].shape[0], 1))) for p in panels]
+    figure, axes = plt.subplots(
+        n, 1, figsize=(12, sum(heights) + 1.5 * n), squeeze=False, gridspec_kw={"height_ratios": heights}
+    )
+    colours = {label: ENSEMBLE_COLOURS[i % 10] for i, label in enumerate(dict.fromkeys(table.stimulus))}
+    for ax, (name, values, ticks) in zip(axes[:, 0], panels, strict=True):
+        if values.shape[0] == 0:
+            ax.text(0.5, 0.5, f"{name}: no neurons", ha="center", va="center", transform=ax.transAxes)
+            ax.set_yticks([])
+        else:
+            image = ax.imshow(
+                values,
+                aspect="auto",
+                cmap="magma",
+                vmin=-1,
+                vmax=4,
+                interpolation="nearest",
+                extent=(time_s[0], time_s[-1], values.shape[0] - 0.5, -0.5),
+            )
+            figure.colorbar(image, ax=ax, label="z-scored ΔF/F", pad=0.01)
+            if ticks is not None and len(ticks) <= 60:
+                ax.set_yticks(range(len(ticks)), ticks, fontsize=5)
+        for label, onset in zip(table.stimulus, table.onset_s, strict=True):
+            ax.axvline(onset, color=colours[label], lw=0.8)
+        ax.set_title(name, fontsize=8)
+        ax.set_ylabel("neuron (clustered order)", fontsize=8)
+    for label, colour in colours.items():
+        axes[0, 0].plot([], [], color=colour, label=f"{label} onset")
+    axes[0, 0].legend(loc="upper right", fontsize=6, frameon=False, ncol=len(colours))
+    axes[-1, 0].set_xlabel("time (s)")
+    if title:
+        figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def response_examples_figure(time_s, examples, table, title: str = ""):
+    """Example neurons per response type with their fitted regressor model overlaid.
+
+    examples: [(response type, neuron, trace, fitted model trace)].
+    """
+    n = max(len(examples), 1)
+    figure, axes = plt.subplots(n, 1, figsize=(12, 1.6 * n + 0.6), sharex=True, squeeze=False)
+    for ax, (kind, neuron, trace, model) in zip(axes[:, 0], examples, strict=False):
+        ax.plot(time_s, trace, lw=0.6, color="tab:blue", label="ΔF/F")
+        ax.plot(time_s, model, lw=1.0, color="tab:red", label="regressors × coefficients")
+        for onset, offset, label in zip(table.onset_s, table.offset_s, table.stimulus, strict=True):
+            if label == kind:
+                ax.axvspan(onset, offset, color="0.85", lw=0)
+        ax.set_ylabel("ΔF/F", fontsize=8)
+        ax.text(0.005, 0.92, f"neuron {neuron}: {kind}", transform=ax.transAxes, fontsize=7, va="top")
+    if not examples:
+        axes[0, 0].text(
+            0.5, 0.5, "no stimulus-locked neurons", ha="center", va="center", transform=axes[0, 0].transAxes
+        )
+    axes[0, 0].legend(loc="upper right", fontsize=6, frameon=False)
+    axes[-1, 0].set_xlabel("time (s)")
+    if title:
+        figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    return figure

@@ -205,6 +205,25 @@ def deconvolution_params(wildcards):
     return settings
 
 
+def stimulus_table(wildcards):
+    return sessions.loc[wildcards.session, "stimuli"]
+
+
+def stimulus_trace(wildcards):
+    return f"results/{wildcards.session}/{config['stimulus']['input']}.npy"
+
+
+def stimulus_kernel(wildcards):
+    """Regressor kernel with its time constants resolved from the session's indicator."""
+    settings = config["stimulus"]
+    kinetics = indicator_kinetics(sessions.loc[wildcards.session, "indicator"])
+    return {
+        "shape": settings["kernel"],
+        "tau_decay_s": settings["tau_decay_s"] or kinetics.tau_decay_s,
+        "tau_rise_s": settings["tau_rise_s"] or kinetics.tau_rise_s,
+    }
+
+
 def shard_mem_mb(wildcards, input):
     """Memory for one shard job: a few copies of the shard (float64 work arrays)."""
     per_neuron_mb = 0
@@ -239,4 +258,10 @@ def get_final_output():
                 "figures/ensembles.png",
             ],
         )
+        if sessions.loc[session, "stimuli"]:
+            outputs += expand(
+                "results/{session}/stimulus/{name}",
+                session=session,
+                name=["regression.csv", "stimulus_responses.csv", "regressors.png"],
+            )
     return outputs

@@ -1,0 +1,151 @@
+"""Stimulus regressors, regression, response types and stimulus-locked responses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from calcium.detrend import detrend
+from calcium.dff import baseline_f0, delta_f_over_f
+from calcium.io import InputError
+from calcium.kernels import calcium_kernel
+from calcium.regressors import (
+    cluster_order,
+    convolve_regressors,
+    fit_regressors,
+    response_types,
+    stimulus_boxcars,
+    stimulus_responses,
+    validate_stimulus_table,
+)
+from calcium.synthetic import SessionDesign, simulate_session_arrays
+
+FS = 5.0
+
+
+def _table(rows, columns=("stimulus", "onset_s", "duration_s")):
+    return pd.DataFrame(rows, columns=list(columns))
+
+
+def test_boxcar_is_one_exactly_while_the_stimulus_is_on():
+    table = validate_stimulus_table(
+        _table([("a", 1.0, 2.0), ("b", 4.0, 1.0), ("a", 6.1, 0.5)]), 10.0, "t.csv"
+    )
+    labels, boxcars = stimulus_boxcars(table, 50, FS)
+    assert labels == ["a", "b"]
+    time_s = np.arange(50) / FS
+    expected_a = ((time_s >= 1.0) & (time_s < 3.0)) | ((time_s >= 6.1) & (time_s < 6.6))
+    np.testing.assert_array_equal(boxcars[0], expected_a.astype(float))
+    np.testing.assert_array_equal(boxcars[1], ((time_s >= 4.0) & (time_s < 5.0)).astype(float))
+
+
+def test_regressor_is_the_hand_computed_causal_convolution():
+    table = validate_stimulus_table(_table([("a", 2.0, 1.0), ("a", 9.0, 2.0)]), 20.0, "t.csv")
+    _, boxcars = stimulus_boxcars(table, 100, FS)
+    kernel = calcium_kernel("double_exponential", FS, 1.25, 0.1)
+    regressor = convolve_regressors(boxcars, kernel)[0]
+    by_hand = np.zeros(100)
+    for t in range(100):
+        for lag in range(min(t + 1, kernel.size)):
+            by_hand[t] += boxcars[0, t - lag] * kernel[lag]
+    np.testing.assert_allclose(regressor, by_hand, atol=1e-10)
+    assert regressor[: int(2.0 * FS)].max() == pytest.approx(0.0, abs=1e-12)  # causal
+
+
+@pytest.mark.parametrize(
+    ("rows", "columns", "message"),
+    [
+        ([("a", 1.0, 2.0, 3)], ("stimulus", "onset_s", "duration_s", "colour"), "unknown column"),
+        ([("a", 1.0, -2.0)], ("stimulus", "onset_s", "duration_s"), "line 2"),
+        ([("a", 1.0, 2.0), ("b", 50.0, 1.0)], ("stimulus", "onset_s", "duration_s"), "line 3"),
+        ([("a", "soon", 2.0)], ("stimulus", "onset_s", "duration_s"), "'soon' is not a number"),
+        ([("a", 1.0)], ("stimulus", "onset_s"), "offset_s or duration_s"),
+        ([("a", 3.0, 2.0)], ("stimulus", "onset_s", "offset_s"), "positive"),
+    ],
+)
+def test_bad_stimulus_tables_name_the_file_and_line(rows, columns, message):
+    with pytest.raises(InputError, match=message) as info:
+        validate_stimulus_table(_table(rows, columns), 20.0, "stim.csv")
+    assert "stim.csv" in str(info.value)
+
+
+def test_offsets_past_the_end_are_clipped_and_offset_and_duration_agree():
+    table = validate_stimulus_table(
+        _table([("a", 18.0, 19.0)], ("stimulus", "onset_s", "offset_s")), 18.5, "t.csv"
+    )
+    assert table.offset_s.iat[0] == 18.5 and table.duration_s.iat[0] == pytest.approx(0.5)
+
+
+@pytest.fixture(scope="module")
+def planted_session():
+    design = SessionDesign(
+        n_neurons=60,
+        n_frames=3000,
+        frame_rate_hz=FS,
+        stimuli=("looming", "dimming", "prey"),
+        n_ensembles=1,
+        ensemble_size=6,
+    )
+    fluorescence, _, plan = simulate_session_arrays(design, seed=11)
+    dff = delta_f_over_f(fluorescence, baseline_f0(fluorescence))
+    return detrend(dff, FS), plan, design
+
+
+def test_planted_response_types_are_recovered(planted_session):
+    traces, plan, design = planted_session
+    table = validate_stimulus_table(plan.stimulus_table, design.n_frames / FS, "planted")
+    labels, boxcars = stimulus_boxcars(table, design.n_frames, FS)
+    regressors = convolve_regressors(boxcars, calcium_kernel("double_exponential", FS, 1.25, 0.1))
+    fit = fit_regressors(traces, regressors)
+    selected, types = response_types(fit, labels, min_r2=0.05)
+    planted = {int(n): label for label, neurons in plan.tuned_neurons.items() for n in neurons}
+    right = np.mean([types[n] == label for n, label in planted.items()])
+    assert right >= 0.9
+    untuned = np.setdiff1d(np.arange(traces.shape[0]), list(planted))
+    assert selected[untuned].mean() <= 0.1
+    assert fit.r2.shape == (60,) and fit.coefficients.shape == (60, 3)
+    assert np.all((fit.r2 >= 0) & (fit.r2 <= 1))
+
+
+def test_r2_of_an_exact_linear_combination_is_one_and_of_a_constant_is_zero():
+    rng = np.random.default_rng(0)
+    regressors = rng.random((2, 200))
+    traces = np.vstack([0.5 + 2 * regressors[0] - regressors[1], np.full(200, 3.0)])
+    fit = fit_regressors(traces, regressors)
+    assert fit.r2[0] == pytest.approx(1.0)
+    np.testing.assert_allclose(fit.coefficients[0], [2, -1], atol=1e-9)
+    assert fit.r2[1] == 0.0
+
+
+def test_stimulus_responses_average_the_window_minus_the_baseline():
+    traces = np.zeros((2, 100))
+    traces[0, 25:40] = 1.0  # response after the onset at 5 s
+    traces[1, :] = 0.5  # constant: no response after baseline subtraction
+    table = validate_stimulus_table(_table([("a", 5.0, 1.0)]), 20.0, "t.csv")
+    responses = stimulus_responses(traces, table, FS, window_s=(0.0, 3.0), baseline_s=(-2.0, 0.0))
+    assert list(responses.columns) == [
+        "neuron",
+        "stimulus",
+        "n_presentations",
+        "mean_response_dff",
+        "sem_response_dff",
+    ]
+    assert responses.mean_response_dff.tolist() == pytest.approx([1.0, 0.0])
+    assert (responses.n_presentations == 1).all()
+
+
+def test_cluster_order_puts_correlated_neurons_together():
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal(300), rng.standard_normal(300)
+    traces = np.vstack(
+        [
+            a + 0.1 * rng.standard_normal(300) if i % 2 == 0 else b + 0.1 * rng.standard_normal(300)
+            for i in range(8)
+        ]
+        + [np.zeros(300)]
+    )
+    order = cluster_order(traces)
+    assert sorted(order.tolist()) == list(range(9)) and order[-1] == 8  # constant trace last
+    groups = (order[:-1] % 2).tolist()
+    assert groups in ([0] * 4 + [1] * 4, [1] * 4 + [0] * 4)
