@@ -15,7 +15,7 @@ rule coactivity:
         mem_mb=2000,
         runtime=10,
     params:
-        coactivity=config["coactivity"],
+        coactivity=settings("coactivity"),
     script:
         "../../scripts/coactivity.py"
 
@@ -39,7 +39,7 @@ rule coactivity_null:
         mem_mb=4000,
         runtime=30,
     params:
-        coactivity=config["coactivity"],
-        null=config["coactivity_null"],
+        coactivity=settings("coactivity"),
+        null=settings("coactivity_null"),
     script:
         "../../scripts/coactivity_null.py"

@@ -117,6 +117,19 @@ def _read_session_sheet(path):
 
 sessions = _read_session_sheet(config["sessions"])
 
+
+def _sorted(value):
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    return value
+
+
+def settings(section):
+    """A config section for params:, with keys sorted so that reordering config.yaml
+    (or a tool rewriting it) does not look like a parameter change to Snakemake."""
+    return _sorted(config[section])
+
+
 SIGNAL_STAGES = ["dff", "detrended", "denoised", "calcium", "spikes"]
 
 
@@ -171,7 +184,7 @@ def dff_params(wildcards):
     """ΔF/F parameters; none for sessions that are ΔF/F already (nothing to re-run)."""
     if sessions.loc[wildcards.session, "input_kind"] == "dff":
         return {"input_kind": "dff"}
-    return {"input_kind": "raw", **config["dff"]}
+    return _sorted({"input_kind": "raw", **config["dff"]})
 
 
 def deconvolution_input(wildcards):
@@ -202,7 +215,7 @@ def deconvolution_params(wildcards):
             settings["tau_rise_s"] = kinetics.tau_rise_s
         if settings["ar_order"] == 1:
             settings["tau_rise_s"] = None
-    return settings
+    return _sorted(settings)
 
 
 def stimulus_table(wildcards):

@@ -19,7 +19,7 @@ rule deconvolve:
     params:
         oasis=deconvolution_params,
         frame_rate_hz=frame_rate_hz,
-        neurons_per_shard=config["neurons_per_shard"],
+        neurons_per_shard=settings("neurons_per_shard"),
     script:
         "../../scripts/deconvolve.py"
 
@@ -41,8 +41,8 @@ rule spike_times:
         mem_mb=shard_mem_mb,
         runtime=30,
     params:
-        thresholds=config["spike_times"],
+        thresholds=settings("spike_times"),
         frame_rate_hz=frame_rate_hz,
-        neurons_per_shard=config["neurons_per_shard"],
+        neurons_per_shard=settings("neurons_per_shard"),
     script:
         "../../scripts/spike_times.py"

@@ -18,7 +18,7 @@ rule ensemble_events:
         mem_mb=2000,
         runtime=10,
     params:
-        coactivity=config["coactivity"],
+        coactivity=settings("coactivity"),
     script:
         "../../scripts/ensemble_events.py"
 
@@ -45,6 +45,6 @@ rule ensembles:
         mem_mb=2000,
         runtime=30,
     params:
-        ensembles=config["ensembles"],
+        ensembles=settings("ensembles"),
     script:
         "../../scripts/ensembles.py"

@@ -16,9 +16,9 @@ rule events:
         mem_mb=shard_mem_mb,
         runtime=30,
     params:
-        events=config["events"],
+        events=settings("events"),
         frame_rate_hz=frame_rate_hz,
-        neurons_per_shard=config["neurons_per_shard"],
+        neurons_per_shard=settings("neurons_per_shard"),
     script:
         "../../scripts/events.py"
 
@@ -64,6 +64,6 @@ rule features:
         runtime=10,
     params:
         burst_iei_s=config["events"]["burst_iei_s"],
-        coactivity=config["coactivity"],
+        coactivity=settings("coactivity"),
     script:
         "../../scripts/features.py"

@@ -26,7 +26,7 @@ rule trace_figure:
         mem_mb=1000,
         runtime=10,
     params:
-        figures=config["figures"],
+        figures=settings("figures"),
         frame_rate_hz=frame_rate_hz,
         input_kind=lambda wc: sessions.loc[wc.session, "input_kind"],
     script:
@@ -58,7 +58,7 @@ rule events_figure:
         mem_mb=1000,
         runtime=10,
     params:
-        figures=config["figures"],
+        figures=settings("figures"),
         trace=config["events"]["input"],
     script:
         "../../scripts/events_figure.py"

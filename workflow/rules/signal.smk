@@ -17,7 +17,7 @@ rule dff:
     params:
         dff=dff_params,
         frame_rate_hz=frame_rate_hz,
-        neurons_per_shard=config["neurons_per_shard"],
+        neurons_per_shard=settings("neurons_per_shard"),
     script:
         "../../scripts/dff.py"
 
@@ -38,7 +38,7 @@ rule detrend:
         mem_mb=shard_mem_mb,
         runtime=30,
     params:
-        detrend=config["detrend"],
+        detrend=settings("detrend"),
         frame_rate_hz=frame_rate_hz,
     script:
         "../../scripts/detrend.py"
@@ -60,6 +60,6 @@ rule denoise:
         mem_mb=shard_mem_mb,
         runtime=30,
     params:
-        denoise=config["denoise"],
+        denoise=settings("denoise"),
     script:
         "../../scripts/denoise.py"

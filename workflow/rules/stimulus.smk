@@ -41,7 +41,7 @@ rule regression:
         mem_mb=lambda wc, input: max(1000, int(3 * input.size_mb)),
         runtime=30,
     params:
-        stimulus=config["stimulus"],
+        stimulus=settings("stimulus"),
     script:
         "../../scripts/regression.py"
 
@@ -93,6 +93,6 @@ rule stimulus_figures:
         mem_mb=lambda wc, input: max(1000, int(3 * input.size_mb)),
         runtime=30,
     params:
-        stimulus=config["stimulus"],
+        stimulus=settings("stimulus"),
     script:
         "../../scripts/stimulus_figures.py"

@@ -1,0 +1,170 @@
+"""Re-runs after parameter changes, byte-identical repeats, resuming a killed run, the report."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+import yaml
+from conftest import copy_workflow, snakemake, tool
+
+DATA_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".json")
+
+
+def checksums(workdir):
+    """sha256 of every table and array under results/ (not logs or benchmarks)."""
+    files = sorted(
+        p
+        for p in (workdir / "results").rglob("*")
+        if p.suffix in DATA_SUFFIXES and not {"logs", "benchmarks"} & set(p.parts)
+    )
+    return {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def planned_rules(workdir) -> dict[str, int]:
+    """Rules (and job counts) a dry run would execute, from its "Job stats" table."""
+    result = snakemake(workdir, "--dry-run")
+    assert result.returncode == 0, result.stdout[-3000:]
+    if "Nothing to be done" in result.stdout:
+        return {}
+    lines = result.stdout.split("Job stats:", 1)[1].splitlines()
+    counts = {}
+    for line in lines[3:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        if parts[0] != "total":
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.fixture
+def finished_copy(default_run, tmp_path):
+    """A copy of the finished default run (outputs, metadata and mtimes kept)."""
+    destination = tmp_path / "finished"
+    shutil.copytree(default_run, destination, symlinks=True)
+    return destination
+
+
+def edit_config(workdir, edit):
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    edit(config)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_unchanged_config_plans_nothing(finished_copy):
+    assert planned_rules(finished_copy) == {}
+
+
+def test_ensemble_parameter_reruns_only_the_ensemble_rules(finished_copy):
+    edit_config(finished_copy, lambda c: c["ensembles"].update(min_participation=0.6))
+    planned = planned_rules(finished_copy)
+    assert set(planned) == {"ensembles", "raster_figure", "similarity_figure", "membership_figure", "all"}
+    assert planned["ensembles"] == 2  # both sessions
+
+
+def test_null_parameter_reruns_the_null_and_what_depends_on_it(finished_copy):
+    edit_config(finished_copy, lambda c: c["coactivity_null"].update(n_shuffles=500))
+    planned = set(planned_rules(finished_copy))
+    assert planned == {
+        "coactivity_null",
+        "ensemble_events",
+        "ensembles",
+        "features",
+        "coactivity_figure",
+        "raster_figure",
+        "similarity_figure",
+        "membership_figure",
+        "features_figure",
+        "all",
+    }
+
+
+def test_dff_parameter_reruns_everything_downstream_of_dff(finished_copy):
+    edit_config(finished_copy, lambda c: c["dff"].update(percentile=20))
+    planned = planned_rules(finished_copy)
+    assert "ingest" not in planned and "regressors" not in planned
+    downstream = {
+        "dff",
+        "detrend",
+        "denoise",
+        "deconvolve",
+        "spike_times",
+        "events",
+        "gather_traces",
+        "gather_events",
+        "coactivity",
+        "coactivity_null",
+        "ensembles",
+        "features",
+        "regression",
+        "trace_figure",
+        "stimulus_figures",
+    }
+    assert downstream <= set(planned)
+    assert planned["gather_traces"] == 10  # 5 stages x 2 sessions
+
+
+def test_two_clean_runs_are_byte_identical(default_run, tmp_path):
+    again = copy_workflow(tmp_path / "again")
+    result = snakemake(again)
+    assert result.returncode == 0, result.stdout[-3000:]
+    first, second = checksums(default_run), checksums(again)
+    assert len(first) > 50
+    assert first == second
+
+
+def test_killed_run_resumes_to_the_same_outputs(default_run, tmp_path):
+    workdir = copy_workflow(tmp_path / "killed")
+    process = subprocess.Popen(
+        [tool("snakemake"), "--cores", "1"],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    marker = workdir / "results" / "s1" / "detrended.npy"
+    deadline = time.monotonic() + 300
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, "the run finished before it could be interrupted"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (workdir / "results" / "s1" / "figures" / "ensembles.png").exists()
+    kept = workdir / "results" / "s1" / "ingest" / "fluorescence.npy"
+    kept_mtime = kept.stat().st_mtime_ns
+    # A killed run leaves its lock behind; unlock, then finish what was incomplete.
+    assert snakemake(workdir, "--unlock").returncode == 0
+    result = snakemake(workdir, "--rerun-incomplete")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert kept.stat().st_mtime_ns == kept_mtime  # finished outputs were kept, not redone
+    assert checksums(workdir) == checksums(default_run)
+
+
+def test_report_holds_every_figure_with_its_caption(default_run):
+    result = subprocess.run(
+        [tool("snakemake"), "--report", "report.html"],
+        cwd=default_run,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    html = (default_run / "report.html").read_text(errors="replace")
+    assert len(html) > 1_000_000  # figures are embedded
+    for text in (
+        "Signal chain",
+        "Coactivity and ensembles",
+        "Stimulus-locked",
+        "circular shifts",
+        "Jaccard similarity",
+        "traces.png",
+        "heatmaps.png",
+    ):
+        assert text in html, text
