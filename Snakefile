@@ -18,6 +18,7 @@ include: "workflow/rules/events.smk"
 include: "workflow/rules/coactivity.smk"
 include: "workflow/rules/ensembles.smk"
 include: "workflow/rules/stimulus.smk"
+include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/figures.smk"
 
 

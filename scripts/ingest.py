@@ -1,13 +1,17 @@
-"""Validate a session's fluorescence CSV once and store it as float32 .npy (neurons x frames)."""
+"""Validate a session's fluorescence (CSV or .npy) once; store it as float32 .npy (neurons x frames)."""
 
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 
 from calcium.io import (
     TableLayout,
     interpolate_missing,
+    open_npy_writer,
     read_fluorescence_csv,
+    read_fluorescence_npy,
     save_json,
-    save_npy,
     save_table,
 )
 from calcium.logs import log_to, reported_errors
@@ -16,20 +20,32 @@ log = log_to(snakemake.log[0])
 session = snakemake.wildcards.session
 layout = snakemake.params.layout
 frame_rate_hz = snakemake.params.frame_rate_hz
+source = Path(snakemake.input[0])
+allow_missing = layout["missing_values"] == "interpolate"
 
 with reported_errors(log, f"session {session}"):
-    traces, labels, notes = read_fluorescence_csv(
-        snakemake.input[0],
-        TableLayout(layout["header"], layout["index_column"], layout["orientation"]),
-        allow_missing=layout["missing_values"] == "interpolate",
-    )
-    traces, n_filled = interpolate_missing(traces)
-n_neurons, n_frames = traces.shape
-log.info("%s: %d neurons x %d frames; %s", snakemake.input[0], n_neurons, n_frames, "; ".join(notes))
+    if source.suffix == ".npy":
+        traces = read_fluorescence_npy(source, layout["orientation"], allow_missing)
+        labels, notes = None, ["binary .npy input"]
+    else:
+        traces, labels, notes = read_fluorescence_csv(
+            source,
+            TableLayout(layout["header"], layout["index_column"], layout["orientation"]),
+            allow_missing=allow_missing,
+        )
+    n_neurons, n_frames = traces.shape
+    # Copy in blocks of neurons: bounded memory for memory-mapped inputs.
+    out, commit = open_npy_writer(snakemake.output.traces, (n_neurons, n_frames))
+    n_filled = 0
+    for first in range(0, n_neurons, 256):
+        block, filled = interpolate_missing(np.asarray(traces[first : first + 256], dtype=np.float32), first)
+        out[first : first + 256] = block
+        n_filled += filled
+    commit()
+log.info("%s: %d neurons x %d frames; %s", source, n_neurons, n_frames, "; ".join(notes))
 if n_filled:
     log.warning("session %s: interpolated %d missing/non-finite samples", session, n_filled)
 
-save_npy(snakemake.output.traces, traces)
 save_table(
     snakemake.output.neurons,
     pd.DataFrame({"neuron": range(n_neurons), "label": labels or [str(i) for i in range(n_neurons)]}),
@@ -38,7 +54,7 @@ save_json(
     snakemake.output.facts,
     {
         "session": session,
-        "source": str(snakemake.input[0]),
+        "source": str(source),
         "input_kind": snakemake.params.input_kind,
         "n_neurons": n_neurons,
         "n_frames": n_frames,

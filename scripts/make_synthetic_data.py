@@ -16,6 +16,7 @@ Large sessions are written block by block in bounded memory.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -55,22 +56,31 @@ PRESETS = {
 }
 
 
-def write_session(out: Path, session: str, indicator: str, seed: int, **design_args) -> dict:
+def write_session(
+    out: Path, session: str, indicator: str, seed: int, file_format: str = "csv", **design_args
+) -> dict:
     kinetics = indicator_kinetics(indicator)
     design = SessionDesign(tau_decay_s=kinetics.tau_decay_s, tau_rise_s=kinetics.tau_rise_s, **design_args)
     truth = out / "truth"
     truth.mkdir(parents=True, exist_ok=True)
-    csv_path = out / f"{session}.csv"
+    data_path = out / f"{session}.{file_format}"
     spike_rows = []
     blocks = simulate_session(design, seed)
-    with open(csv_path, "w") as handle:
+    if file_format == "npy":
+        array = np.lib.format.open_memmap(
+            data_path, mode="w+", dtype=np.float32, shape=(design.n_neurons, design.n_frames)
+        )
+    with open(data_path, "w") if file_format == "csv" else open(os.devnull, "w") as handle:
         while True:
             try:
                 first, fluorescence, spikes = next(blocks)
             except StopIteration as stop:
                 plan = stop.value
                 break
-            np.savetxt(handle, fluorescence, fmt="%.1f", delimiter=",")
+            if file_format == "npy":
+                array[first : first + len(fluorescence)] = np.round(fluorescence, 1)
+            else:
+                np.savetxt(handle, fluorescence, fmt="%.1f", delimiter=",")
             neuron, frame = np.nonzero(spikes)
             spike_rows.append(
                 pd.DataFrame(
@@ -82,6 +92,9 @@ def write_session(out: Path, session: str, indicator: str, seed: int, **design_a
                     }
                 )
             )
+    if file_format == "npy":
+        array.flush()
+        del array
     pd.concat(spike_rows).to_csv(truth / f"{session}.spikes.csv", index=False)
     pd.DataFrame(
         [(k, n) for k, members in enumerate(plan.ensemble_members) for n in members],
@@ -102,11 +115,12 @@ def write_session(out: Path, session: str, indicator: str, seed: int, **design_a
         stimuli = stimuli_path.as_posix()
     return {
         "session": session,
-        "path": csv_path.as_posix(),
+        "path": data_path.as_posix(),
         "frame_rate_hz": design.frame_rate_hz,
         "indicator": indicator,
         "input_kind": "raw",
         "stimuli": stimuli,
+        "ground_truth": (truth / f"{session}.spikes.csv").as_posix(),
     }
 
 
@@ -124,6 +138,12 @@ def main(argv=None) -> None:
     parser.add_argument("--frame-rate-hz", type=float, default=4.8)
     parser.add_argument("--n-ensembles", type=int, default=4)
     parser.add_argument("--ensemble-size", type=int, default=12)
+    parser.add_argument(
+        "--format",
+        choices=["csv", "npy"],
+        default="csv",
+        help="csv (text) or npy (float32, fast for large sessions)",
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.preset:

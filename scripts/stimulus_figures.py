@@ -6,6 +6,7 @@ from calcium.io import load_json, load_npy, read_table
 from calcium.logs import log_to
 from calcium.plots import (
     heatmaps_figure,
+    neurons_shown,
     r2_histogram_figure,
     regressors_figure,
     response_examples_figure,
@@ -39,11 +40,16 @@ binned = downsample(np.asarray(traces), factor)
 sd = binned.std(axis=1, keepdims=True)
 z = (binned - binned.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1)
 binned_time = np.arange(z.shape[1]) * factor / fs
-order_all = cluster_order(z)
+shown = neurons_shown(z.shape[0], snakemake.params.max_neurons)
+order_all = shown[cluster_order(z[shown])]
 chosen = np.flatnonzero(table.selected.to_numpy())
 order_selected = chosen[cluster_order(z[chosen])] if chosen.size else chosen
 panels = [
-    ("all neurons", z[order_all], None),
+    (
+        f"all neurons ({shown.size} of {z.shape[0]} shown)" if shown.size < z.shape[0] else "all neurons",
+        z[order_all],
+        None,
+    ),
     (
         f"stimulus-locked neurons (R² ≥ {settings['min_r2']:g})",
         z[order_selected],

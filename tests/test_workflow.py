@@ -183,9 +183,54 @@ def test_bad_stimulus_table_names_the_file_and_line(workflow_copy):
     assert not (workflow_copy / "results" / "s1" / "stimulus" / "regressors.csv").exists()
 
 
+def test_evaluation_scores_the_planted_spikes(default_run):
+    for row in sessions(default_run).itertuples():
+        out = default_run / "results" / row.session / "evaluation"
+        table = pd.read_csv(out / "evaluation.csv")
+        assert list(table.columns) == [
+            "neuron",
+            "n_true_spikes",
+            "n_inferred_spikes",
+            "correlation_40ms",
+            "precision",
+            "recall",
+            "f1",
+        ]
+        truth = pd.read_csv(default_run / row.ground_truth)
+        assert table.n_true_spikes.sum() == truth.n_spikes.sum()
+        summary = pd.read_csv(out / "summary.csv")
+        assert summary.median_correlation_40ms.iloc[0] > 0.8
+        assert summary.median_recall.iloc[0] > 0.8
+        assert (out / "evaluation.png").stat().st_size > 10_000
+
+
+def test_npy_input_gives_the_same_traces_as_csv(workflow_copy):
+    _only_session(workflow_copy, "s2")
+    traces = np.loadtxt(workflow_copy / "resources" / "s2.csv", delimiter=",", dtype=np.float32)
+    np.save(workflow_copy / "resources" / "s2.npy", traces)
+    sheet_path = workflow_copy / "resources" / "sessions.tsv"
+    sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
+    sheet.loc[:, "path"] = "resources/s2.npy"
+    sheet.to_csv(sheet_path, sep="\t", index=False)
+    result = snakemake(workflow_copy, "results/s2/ingest/fluorescence.npy")
+    assert result.returncode == 0, result.stdout[-3000:]
+    np.testing.assert_array_equal(
+        np.load(workflow_copy / "results" / "s2" / "ingest" / "fluorescence.npy"), traces
+    )
+    pickled = workflow_copy / "resources" / "s2.npy"
+    np.save(pickled, np.array([traces[0], "text"], dtype=object), allow_pickle=True)
+    result = snakemake(workflow_copy, "results/s2/ingest/fluorescence.npy", "--forceall")
+    assert result.returncode != 0
+    assert "pickled arrays are refused" in result.stdout, result.stdout[-3000:]
+
+
 def test_silent_session_writes_empty_tables_with_headers(workflow_copy):
     """No events at all: every output exists, tables have their headers, nothing crashes."""
     _only_session(workflow_copy, "s2")
+    sheet_path = workflow_copy / "resources" / "sessions.tsv"
+    sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
+    sheet.loc[:, "ground_truth"] = ""  # the planted spikes belong to the replaced traces
+    sheet.to_csv(sheet_path, sep="\t", index=False)
     rng = np.random.default_rng(3)
     quiet = 500.0 * (1 + 0.01 * rng.standard_normal((12, 1200)))
     np.savetxt(workflow_copy / "resources" / "s2.csv", quiet, fmt="%.3f", delimiter=",")
@@ -403,7 +448,7 @@ def test_snakefiles_are_formatted():
 def test_python_passes_ruff():
     for command in (["check"], ["format", "--check"]):
         result = subprocess.run(
-            [tool("ruff"), *command, "scripts", "tests"],
+            [tool("ruff"), *command, "scripts", "tests", "benchmarks"],
             cwd=REPO,
             capture_output=True,
             text=True,

@@ -65,7 +65,7 @@ def coactivity(raster: ActiveBins) -> np.ndarray:
 
 
 def circular_shift_null(
-    raster: ActiveBins, n_shuffles: int = 1000, seed: int = 0, shuffles_per_block: int = 64
+    raster: ActiveBins, n_shuffles: int = 1000, seed: int = 0, shuffles_per_block: int | None = None
 ) -> np.ndarray:
     """Coactivity of `n_shuffles` surrogates, (n_shuffles, n_bins) int32.
 
@@ -73,19 +73,29 @@ def circular_shift_null(
     its own offset drawn uniformly from 0..n_bins-1: each neuron keeps its event
     count and the autocorrelation of its train, while coincidences between
     neurons become chance. Offsets come from numpy.random.default_rng(seed).
-    Only the event indices are shifted; memory is O(shuffles_per_block · events).
+    Only the event indices are shifted (never a dense neurons x bins matrix);
+    memory is O(shuffles_per_block x active bins); by default blocks hold about
+    2^22 shifted events (16 shuffles of a 324-neuron session; fewer for more).
     """
     rng = np.random.default_rng(seed)
     n_bins = raster.n_bins
     null = np.zeros((n_shuffles, n_bins), dtype=np.int32)
-    offsets = rng.integers(0, n_bins, size=(n_shuffles, raster.n_neurons))
+    offsets = rng.integers(0, n_bins, size=(n_shuffles, raster.n_neurons), dtype=np.intp)
     if raster.bins.size == 0:
         return null
+    if shuffles_per_block is None:
+        shuffles_per_block = int(np.clip(2**22 // raster.bins.size, 1, 16))
+    order = np.argsort(raster.neurons, kind="stable")  # already sorted by `active_bins`
+    bins = raster.bins[order].astype(np.intp)
+    per_neuron = np.bincount(raster.neurons, minlength=raster.n_neurons)
     for first in range(0, n_shuffles, shuffles_per_block):
         block = offsets[first : first + shuffles_per_block]
-        shifted = (raster.bins[None, :] + block[:, raster.neurons]) % n_bins
-        flat = shifted + (np.arange(block.shape[0]) * n_bins)[:, None]
-        counts = np.bincount(flat.ravel(), minlength=block.shape[0] * n_bins)
+        # Each event takes its neuron's offset (events are grouped by neuron).
+        shifted = np.repeat(block, per_neuron, axis=1)
+        shifted += bins
+        shifted -= n_bins * (shifted >= n_bins)  # modulo without a division
+        shifted += (np.arange(block.shape[0], dtype=np.intp) * n_bins)[:, None]
+        counts = np.bincount(shifted.ravel(), minlength=block.shape[0] * n_bins)
         null[first : first + block.shape[0]] = counts.reshape(block.shape[0], n_bins)
     return null
 

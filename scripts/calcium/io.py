@@ -272,11 +272,50 @@ def read_fluorescence_csv(
     return out, neuron_labels, notes
 
 
-def interpolate_missing(traces: np.ndarray) -> tuple[np.ndarray, int]:
+def read_fluorescence_npy(
+    path: str | os.PathLike, orientation: str = "neurons_x_frames", allow_missing: bool = False
+) -> np.ndarray:
+    """Open a 2-D numeric .npy (e.g. Suite2p's F.npy) memory-mapped, never unpickling.
+
+    Returns a (neurons, frames) view (transposed for frames_x_neurons); the caller
+    copies it in blocks, so memory stays bounded for recordings larger than RAM.
+    Raises InputError for object/pickled arrays, non-numeric dtypes, wrong
+    dimensionality, too few frames, or (unless allow_missing) non-finite values.
+    """
+    path = Path(path)
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as error:
+        raise InputError(f"{path}: not a plain numeric .npy ({error}); pickled arrays are refused.") from None
+    if not np.issubdtype(array.dtype, np.number) or array.ndim != 2:
+        raise InputError(
+            f"{path}: expected a 2-D numeric array (neurons x frames), got dtype {array.dtype} and "
+            f"shape {array.shape}."
+        )
+    if orientation == "frames_x_neurons":
+        array = array.T
+    if array.shape[0] == 0:
+        raise InputError(f"{path}: the array holds no neurons.")
+    if array.shape[1] < 2:
+        raise InputError(f"{path}: only {array.shape[1]} frame per neuron; a recording needs at least 2.")
+    if not allow_missing:
+        for first in range(0, array.shape[0], 256):
+            block = np.asarray(array[first : first + 256])
+            bad = ~np.isfinite(block)
+            if bad.any():
+                i, j = np.argwhere(bad)[0]
+                raise InputError(
+                    f"{path}: neuron {first + i}, frame {j} is {block[i, j]!r}; fill it in, or set "
+                    "input.missing_values: interpolate in config.yaml."
+                )
+    return array
+
+
+def interpolate_missing(traces: np.ndarray, first_neuron: int = 0) -> tuple[np.ndarray, int]:
     """Fill NaN/inf samples of each neuron by linear interpolation in time.
 
     Returns (filled traces, number of samples filled). A neuron with no finite
-    sample raises InputError.
+    sample raises InputError (named as first_neuron + its row).
     """
     traces = np.array(traces, dtype=np.float32, copy=True)
     bad = ~np.isfinite(traces)
@@ -287,7 +326,9 @@ def interpolate_missing(traces: np.ndarray) -> tuple[np.ndarray, int]:
     for neuron in np.flatnonzero(bad.any(axis=1)):
         good = ~bad[neuron]
         if not good.any():
-            raise InputError(f"neuron {neuron} has no finite sample; remove it from the input.")
+            raise InputError(
+                f"neuron {first_neuron + neuron} has no finite sample; remove it from the input."
+            )
         traces[neuron, bad[neuron]] = np.interp(frames[bad[neuron]], frames[good], traces[neuron, good])
     return traces, n_bad
 

@@ -15,6 +15,7 @@ def calcium_kernel(
     tau_rise_s: float = 0.1,
     width_s: float | None = None,
     normalize: str = "peak",
+    first_sample_frames: float = 0.0,
 ) -> np.ndarray:
     """Response of the indicator to one spike, sampled at `frame_rate_hz`.
 
@@ -25,11 +26,14 @@ def calcium_kernel(
         exponentials, tau_decay_s for the windows).
     normalize: "peak" (maximum 1: amplitudes are ΔF/F per spike) or "sum"
         (area 1, as in the spike-inference tutorial).
+    first_sample_frames: time of the first sample after the spike, in frames
+        (0: at the spike, where a double exponential is still 0; 0.5: mid-frame,
+        as for a spike at a random time within its frame).
     """
     if width_s is None:
         width_s = 5 * tau_decay_s if "exponential" in shape else tau_decay_s
     n = max(1, int(round(width_s * frame_rate_hz)))
-    t = np.arange(n) / frame_rate_hz
+    t = (np.arange(n) + first_sample_frames) / frame_rate_hz
     if shape == "boxcar":
         kernel = windows.boxcar(n)
     elif shape == "triangular":

@@ -8,6 +8,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+
+def neurons_shown(n_neurons: int, max_neurons: int) -> np.ndarray:
+    """At most max_neurons neuron indices, evenly spaced over 0..n_neurons-1."""
+    if n_neurons <= max_neurons:
+        return np.arange(n_neurons)
+    return np.unique(np.linspace(0, n_neurons - 1, max_neurons).round().astype(np.int64))
+
+
 STEP_COLOURS = ("0.3", "tab:blue", "tab:green", "tab:purple", "tab:orange")
 
 
@@ -349,5 +357,38 @@ def response_examples_figure(time_s, examples, table, title: str = ""):
     axes[-1, 0].set_xlabel("time (s)")
     if title:
         figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def evaluation_figure(
+    time_s, trace, calcium, spikes, inferred_times, true_times, neuron: int, title: str = ""
+):
+    """One neuron: ΔF/F with the OASIS fit, inferred s with spike times, and the true spikes."""
+    figure, axes = plt.subplots(
+        3, 1, figsize=(12, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 2, 1]}
+    )
+    axes[0].plot(time_s, trace, lw=0.6, color="0.3", label="detrended ΔF/F")
+    axes[0].plot(time_s, calcium, lw=0.9, color="tab:orange", label="OASIS calcium")
+    axes[0].set_ylabel("ΔF/F")
+    axes[0].legend(loc="upper right", fontsize=7, frameon=False)
+    axes[1].plot(time_s, spikes, lw=0.7, color="tab:blue", label="inferred s")
+    top = float(np.max(spikes)) if len(spikes) and np.max(spikes) > 0 else 1.0
+    axes[1].plot(
+        inferred_times,
+        np.full(len(inferred_times), 1.05 * top),
+        "|",
+        color="tab:blue",
+        ms=6,
+        label="inferred spike times",
+    )
+    axes[1].set_ylabel("s (ΔF/F)")
+    axes[1].legend(loc="upper right", fontsize=7, frameon=False)
+    axes[2].eventplot([true_times], colors="k", lineoffsets=0.5, linelengths=0.8)
+    axes[2].set_yticks([])
+    axes[2].set_ylabel("true\nspikes", fontsize=8)
+    axes[2].set_xlabel("time (s)")
+    axes[2].set_xlim(time_s[0], time_s[-1])
+    figure.suptitle(title or f"neuron {neuron}", fontsize=9)
     figure.tight_layout()
     return figure

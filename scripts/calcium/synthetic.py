@@ -136,7 +136,10 @@ def simulate_fluorescence(
     """Raw fluorescence (neurons, frames) float32 and its noiseless ΔF/F (one generator per neuron)."""
     fs = design.frame_rate_hz
     n, n_frames = spikes.shape
-    kernel = calcium_kernel(design.kernel_shape, fs, design.tau_decay_s, design.tau_rise_s)
+    # Spikes fall anywhere within their frame: sample the kernel half a frame after them.
+    kernel = calcium_kernel(
+        design.kernel_shape, fs, design.tau_decay_s, design.tau_rise_s, first_sample_frames=0.5
+    )
     draws = np.array(
         [
             (

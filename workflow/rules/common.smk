@@ -66,8 +66,9 @@ def _read_session_sheet(path):
         skip_blank_lines=True,
     )
     sheet.columns = [c.strip() for c in sheet.columns]
-    if "stimuli" not in sheet.columns:
-        sheet["stimuli"] = ""
+    for optional in ("stimuli", "ground_truth"):
+        if optional not in sheet.columns:
+            sheet[optional] = ""
     for column in ("frame_rate_hz",):
         if column not in sheet.columns:
             continue
@@ -99,12 +100,13 @@ def _read_session_sheet(path):
                 f"{path}: session {row.session}: the fluorescence file {data} is missing or "
                 "empty; fix the `path` column (relative to the working directory)."
             )
-        stimuli = Path(row.stimuli) if row.stimuli else None
-        if stimuli is not None and not stimuli.exists():
-            raise ValueError(
-                f"{path}: session {row.session}: the stimulus table {stimuli} does not exist; "
-                "fix or empty the `stimuli` column."
-            )
+        for column in ("stimuli", "ground_truth"):
+            extra = getattr(row, column)
+            if extra and not Path(extra).exists():
+                raise ValueError(
+                    f"{path}: session {row.session}: the {column} file {extra} does not exist; "
+                    f"fix or empty the `{column}` column."
+                )
         if config["deconvolution"]["tau_decay_s"] is None:
             try:
                 indicator_kinetics(row.indicator)
@@ -218,6 +220,10 @@ def deconvolution_params(wildcards):
     return _sorted(settings)
 
 
+def ground_truth(wildcards):
+    return sessions.loc[wildcards.session, "ground_truth"]
+
+
 def stimulus_table(wildcards):
     return sessions.loc[wildcards.session, "stimuli"]
 
@@ -271,6 +277,12 @@ def get_final_output():
                 "figures/ensembles.png",
             ],
         )
+        if sessions.loc[session, "ground_truth"]:
+            outputs += expand(
+                "results/{session}/evaluation/{name}",
+                session=session,
+                name=["evaluation.csv", "summary.csv", "evaluation.png"],
+            )
         if sessions.loc[session, "stimuli"]:
             outputs += expand(
                 "results/{session}/stimulus/{name}",

@@ -87,6 +87,8 @@ rule raster_figure:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        max_neurons=config["figures"]["max_neurons"],
     script:
         "../../scripts/raster_figure.py"
 

@@ -94,5 +94,6 @@ rule stimulus_figures:
         runtime=30,
     params:
         stimulus=settings("stimulus"),
+        max_neurons=config["figures"]["max_neurons"],
     script:
         "../../scripts/stimulus_figures.py"

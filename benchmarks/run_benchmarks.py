@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Benchmark the whole workflow on seeded synthetic sessions of several sizes.
+
+    .venv/bin/python benchmarks/run_benchmarks.py                  # 324x15000 and 1000x50000
+    .venv/bin/python benchmarks/run_benchmarks.py --sizes 324x15000@4.8 10000x100000@30
+
+For each size: generates a session with scripts/make_synthetic_data.py (seeded),
+runs the workflow on it in a fresh working directory under --out, and reads
+Snakemake's per-job `benchmark:` tables. Writes to --out:
+  - rules.csv: one row per (size, rule): jobs, total and max wall time (s), max RSS (MB)
+  - summary.csv and summary.md: one row per size: wall time of the run, the slowest
+    job's RSS, throughput (neuron-frames per second), the OASIS compute floor
+    (0.5 µs per sample per core) and how close the run comes to it,
+    and the time of 1000 circular-shift null shuffles on that session.
+The machine (CPU model, cores, memory) is recorded in summary.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+OASIS_FLOOR_S_PER_SAMPLE = 0.5e-6  # per core, measured for OASIS AR(1) on this class of machine
+
+
+def parse_size(text: str) -> tuple[int, int, float]:
+    """'324x15000@4.8' -> (neurons, frames, frame rate in Hz)."""
+    shape, _, rate = text.partition("@")
+    neurons, frames = (int(v) for v in shape.lower().split("x"))
+    return neurons, frames, float(rate or 4.8)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {memory_gb:.0f} GiB, Python {platform.python_version()}"
+
+
+def null_shuffle_time(session_dir: Path, session: str, bin_s: float, repeats: int = 5) -> float:
+    """Best-of-`repeats` seconds for 1000 circular-shift shuffles of the session's events."""
+    from calcium.coactivity import circular_shift_null, raster_from_events
+    from calcium.io import load_json
+
+    events = pd.read_csv(session_dir / "results" / session / "events" / "events.csv")
+    facts = load_json(session_dir / "results" / session / "ingest" / "recording.json")
+    raster = raster_from_events(events, facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], bin_s)
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        circular_shift_null(raster, 1000, seed=0)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def run_size(
+    size: str, out: Path, cores: int, neurons_per_shard: int, keep: bool, file_format: str
+) -> tuple[dict, pd.DataFrame]:
+    n_neurons, n_frames, rate = parse_size(size)
+    session = f"n{n_neurons}_t{n_frames}"
+    workdir = out / session
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    for name in ("Snakefile", "workflow", "scripts", "envs"):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, workdir / name)
+    data = workdir / "data"
+    start = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "make_synthetic_data.py"),
+            "--out",
+            str(data),
+            "--session",
+            session,
+            "--n-neurons",
+            str(n_neurons),
+            "--n-frames",
+            str(n_frames),
+            "--frame-rate-hz",
+            str(rate),
+            "--seed",
+            "7",
+            "--format",
+            file_format,
+        ],
+        check=True,
+    )
+    generate_s = time.perf_counter() - start
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["sessions"] = "data/sessions.tsv"
+    config["neurons_per_shard"] = neurons_per_shard
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    snakemake = Path(sys.executable).parent / "snakemake"
+    start = time.perf_counter()
+    subprocess.run([str(snakemake), "--cores", str(cores), "--quiet", "rules"], cwd=workdir, check=True)
+    wall_s = time.perf_counter() - start
+
+    rows = []
+    for path in (workdir / "results" / "benchmarks").rglob("*.tsv"):
+        table = pd.read_csv(path, sep="\t")
+        rule = path.stem
+        rows.append({"rule": rule, "s": float(table.s.iloc[0]), "max_rss_mb": float(table.max_rss.iloc[0])})
+    jobs = pd.DataFrame(rows)
+    per_rule = (
+        jobs.groupby("rule")
+        .agg(jobs=("s", "size"), total_s=("s", "sum"), max_s=("s", "max"), max_rss_mb=("max_rss_mb", "max"))
+        .reset_index()
+        .sort_values("total_s", ascending=False)
+    )
+    per_rule.insert(0, "size", size)
+    samples = n_neurons * n_frames
+    floor_s = samples * OASIS_FLOOR_S_PER_SAMPLE / cores
+    summary = {
+        "size": size,
+        "input": file_format,
+        "neurons": n_neurons,
+        "frames": n_frames,
+        "frame_rate_hz": rate,
+        "generate_s": round(generate_s, 1),
+        "workflow_wall_s": round(wall_s, 1),
+        "jobs": int(len(jobs)),
+        "max_job_rss_mb": round(float(jobs.max_rss_mb.max()), 0),
+        "neuron_frames_per_s": round(samples / wall_s, 0),
+        "oasis_floor_s": round(floor_s, 1),
+        "floor_over_wall": round(floor_s / wall_s, 3),
+        "null_1000_shuffles_s": round(null_shuffle_time(workdir, session, config["coactivity"]["bin_s"]), 3),
+    }
+    if not keep:
+        shutil.rmtree(workdir / "results" / session / "shards", ignore_errors=True)
+        shutil.rmtree(data, ignore_errors=True)
+    return summary, per_rule
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", nargs="+", default=["324x15000@4.8", "1000x50000@30"])
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
+    parser.add_argument("--cores", type=int, default=os.cpu_count())
+    parser.add_argument("--neurons-per-shard", type=int, default=250)
+    parser.add_argument("--keep", action="store_true", help="keep generated data and shard intermediates")
+    parser.add_argument(
+        "--format",
+        choices=["csv", "npy"],
+        default="csv",
+        help="input file format; npy skips text parsing for sessions of 10^9 samples",
+    )
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    summaries, rules = [], []
+    for size in args.sizes:
+        summary, per_rule = run_size(
+            size, args.out, args.cores, args.neurons_per_shard, args.keep, args.format
+        )
+        print(summary, flush=True)
+        summaries.append(summary)
+        rules.append(per_rule)
+    summary = pd.DataFrame(summaries)
+    summary.to_csv(args.out / "summary.csv", index=False)
+    pd.concat(rules).to_csv(args.out / "rules.csv", index=False)
+    with open(args.out / "summary.md", "w") as handle:
+        handle.write(f"Machine: {machine()}; {args.cores} cores used; {time.strftime('%Y-%m-%d')}\n\n")
+        handle.write(summary.to_markdown(index=False) if _has_tabulate() else summary.to_string(index=False))
+        handle.write("\n")
+    print((args.out / "summary.md").read_text())
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Score the inferred spikes against ground-truth spike times; table, summary and figure."""
+
+import numpy as np
+import pandas as pd
+
+from calcium.evaluation import score_neurons
+from calcium.io import InputError, load_json, load_npy, read_table, save_table
+from calcium.logs import log_to, reported_errors
+from calcium.plots import evaluation_figure, save_figure
+
+log = log_to(snakemake.log[0])
+facts = load_json(snakemake.input.facts)
+settings = snakemake.params.evaluation
+fs = facts["frame_rate_hz"]
+with reported_errors(log, f"session {snakemake.wildcards.session}"):
+    truth = pd.read_csv(snakemake.input.truth)
+    if "spike_time_s" in truth.columns and "neuron" not in truth.columns:
+        truth = pd.DataFrame({"neuron": 0, "time_s": truth.spike_time_s})
+    if not {"neuron", "time_s"} <= set(truth.columns):
+        raise InputError(
+            f"{snakemake.input.truth}: ground truth needs columns neuron,time_s (or spike_time_s for one "
+            f"neuron); found {list(truth.columns)}."
+        )
+    if "n_spikes" in truth.columns:  # several spikes in one frame: one row each
+        truth = truth.loc[truth.index.repeat(truth.n_spikes.astype(int))]
+    true_times = {int(n): g.time_s.to_numpy(dtype=float) for n, g in truth.groupby("neuron")}
+    found = read_table(snakemake.input.spike_times)
+    inferred_times = {int(n): g.time_s.to_numpy(dtype=float) for n, g in found.groupby("neuron")}
+    spikes = load_npy(snakemake.input.spikes)
+    table = pd.DataFrame(
+        score_neurons(spikes, fs, inferred_times, true_times, settings["bin_s"], settings["tolerance_s"])
+    )
+save_table(snakemake.output.table, table)
+summary = pd.DataFrame(
+    [
+        {
+            "session": snakemake.wildcards.session,
+            "n_neurons_scored": len(table),
+            "median_correlation_40ms": float(table.correlation_40ms.median()),
+            "mean_correlation_40ms": float(table.correlation_40ms.mean()),
+            "median_f1": float(table.f1.median()),
+            "median_precision": float(table.precision.median()),
+            "median_recall": float(table.recall.median()),
+        }
+    ]
+)
+save_table(snakemake.output.summary, summary)
+
+neuron = int(table.sort_values("n_true_spikes", ascending=False).neuron.iloc[0])
+stop = min(facts["n_frames"], int(round(settings["example_s"] * fs)))
+time_s = np.arange(stop) / fs
+end_s = stop / fs
+figure = evaluation_figure(
+    time_s,
+    load_npy(snakemake.input.traces)[neuron, :stop],
+    load_npy(snakemake.input.calcium)[neuron, :stop],
+    np.asarray(spikes[neuron, :stop]),
+    inferred_times.get(neuron, np.zeros(0))[inferred_times.get(neuron, np.zeros(0)) < end_s],
+    true_times[neuron][true_times[neuron] < end_s],
+    neuron,
+    title=f"session {snakemake.wildcards.session}, neuron {neuron}: r(40 ms) = "
+    f"{table.correlation_40ms[table.neuron == neuron].iloc[0]:.2f}",
+)
+save_figure(figure, snakemake.output.figure)
+log.info("scored %d neurons: median r %.3f", len(table), summary.median_correlation_40ms.iloc[0])
