@@ -3,13 +3,14 @@
 import numpy as np
 import pandas as pd
 
-from calcium.deconvolve import ar_to_time_constants, deconvolve_traces
+from calcium.deconvolve import ar_to_time_constants, deconvolve_traces, smooth_activity
 from calcium.io import load_json, load_npy, save_npy, save_table
 from calcium.logs import log_to, reported_errors
 from calcium.shards import shard_rows
 
 log = log_to(snakemake.log[0])
-settings = snakemake.params.oasis
+settings = dict(snakemake.params.oasis)
+smoothing_s = settings.pop("smoothing_s")
 frame_rate_hz = snakemake.params.frame_rate_hz
 facts = load_json(snakemake.input.facts)
 rows = shard_rows(int(snakemake.wildcards.shard), facts["n_neurons"], snakemake.params.neurons_per_shard)
@@ -36,4 +37,5 @@ table = pd.DataFrame(
 log.info("deconvolved neurons %d-%d with %s", rows.start, rows.stop - 1, settings)
 save_npy(snakemake.output.calcium, result.calcium)
 save_npy(snakemake.output.spikes, result.spikes)
+save_npy(snakemake.output.activity, smooth_activity(result.spikes, frame_rate_hz, smoothing_s))
 save_table(snakemake.output.table, table)

@@ -26,7 +26,7 @@ with reported_errors(log, f"session {snakemake.wildcards.session}"):
     true_times = {int(n): g.time_s.to_numpy(dtype=float) for n, g in truth.groupby("neuron")}
     found = read_table(snakemake.input.spike_times)
     inferred_times = {int(n): g.time_s.to_numpy(dtype=float) for n, g in found.groupby("neuron")}
-    spikes = load_npy(snakemake.input.spikes)
+    spikes = load_npy(snakemake.input.activity)
     table = pd.DataFrame(
         score_neurons(spikes, fs, inferred_times, true_times, settings["bin_s"], settings["tolerance_s"])
     )

@@ -193,3 +193,22 @@ def test_time_constants_of_invalid_coefficients_are_nan():
     assert math.isnan(ar_to_time_constants(-0.5, 0.0, FS)[0])  # oscillating
     decay, rise = ar_to_time_constants(1.0, -0.5, FS)  # complex roots
     assert math.isnan(decay) and math.isnan(rise)
+
+
+def test_smoothed_activity_keeps_the_total_and_spreads_each_spike():
+    from calcium.deconvolve import smooth_activity
+
+    spikes = np.zeros((2, 400), dtype=np.float32)
+    spikes[0, 200] = 2.0
+    activity = smooth_activity(spikes, frame_rate_hz=100.0, smoothing_s=0.05)
+    assert activity.sum() == pytest.approx(2.0, rel=1e-4)
+    assert activity[0].argmax() == 200 and activity[0, 200] < 2.0
+    # SD 0.05 s at 100 Hz = 5 frames: about 68% of the mass within ±5 frames.
+    assert activity[0, 195:206].sum() / 2.0 == pytest.approx(0.68, abs=0.05)
+    np.testing.assert_array_equal(smooth_activity(spikes, 100.0, 0.0), spikes)
+
+
+def test_s_min_with_ar2_is_refused():
+    traces, _, _ = _simulate(seed=1, n_neurons=1)
+    with pytest.raises(ValueError, match="AR\\(1\\) only"):
+        deconvolve_traces(traces, FS, ar_order=2, tau_decay_s=1.0, tau_rise_s=0.1, s_min=0.2)

@@ -107,7 +107,7 @@ def test_dff_parameter_reruns_everything_downstream_of_dff(finished_copy):
         "stimulus_figures",
     }
     assert downstream <= set(planned)
-    assert planned["gather_traces"] == 10  # 5 stages x 2 sessions
+    assert planned["gather_traces"] == 12  # 6 stages x 2 sessions
 
 
 def test_two_clean_runs_are_byte_identical(default_run, tmp_path):
@@ -128,7 +128,7 @@ def test_killed_run_resumes_to_the_same_outputs(default_run, tmp_path):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    marker = workdir / "results" / "s1" / "detrended.npy"
+    marker = workdir / "results" / "s1" / "shards" / "0000" / "detrended.npy"
     deadline = time.monotonic() + 300
     while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import REPO, copy_workflow, snakemake, tool
 
-SIGNAL_STAGES = ["dff", "detrended", "denoised", "calcium", "spikes"]
+SIGNAL_STAGES = ["dff", "detrended", "denoised", "calcium", "spikes", "activity"]
 
 
 def sessions(workdir):

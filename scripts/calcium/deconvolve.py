@@ -13,7 +13,8 @@ from typing import NamedTuple
 import numpy as np
 from oasis.functions import GetSn
 from oasis.functions import deconvolve as oasis_deconvolve
-from oasis.oasis_methods import oasisAR1, oasisAR2
+from oasis.oasis_methods import oasisAR1
+from scipy.ndimage import gaussian_filter1d
 
 PENALTIES = {"l1": 1, "l0": 0}
 
@@ -98,6 +99,11 @@ def deconvolve_traces(
     lam = np.zeros(n_neurons)
     noise_sd = np.zeros(n_neurons)
     kwargs: dict = {"penalty": PENALTIES[penalty], "optimize_g": optimize_g}
+    if ar_order == 2 and s_min > 0:
+        raise ValueError(
+            "deconvolution.s_min is supported with AR(1) only (re-solving AR(2) with OASIS's lambda "
+            "and s_min destroys s); set ar_order: 1 or s_min: 0"
+        )
     if ar_order == 2 and tau_decay_s is not None and not tau_rise_s:
         raise ValueError("ar_order=2 with a fixed tau_decay_s needs tau_rise_s > 0")
     if tau_decay_s is None:
@@ -122,10 +128,7 @@ def deconvolve_traces(
                 g = tuple(float(v) for v in np.atleast_1d(g))
                 sn = float(GetSn(y))
                 if s_min > 0:
-                    if len(g) == 1:
-                        c, s = oasisAR1(y - b, g[0], lam=lam_row, s_min=s_min)
-                    else:
-                        c, s = oasisAR2(y - b, g[0], g[1], lam=lam_row, s_min=s_min)
+                    c, s = oasisAR1(y - b, g[0], lam=lam_row, s_min=s_min)
                 calcium[row] = c
                 spikes[row] = np.maximum(s, 0.0)  # s >= 0 by the model; drop -1e-31 round-off
                 baseline[row] = b
@@ -135,3 +138,19 @@ def deconvolve_traces(
     finally:
         np.random.set_state(state)  # noqa: NPY002
     return Deconvolution(calcium, spikes, baseline, g_all, lam, noise_sd)
+
+
+def smooth_activity(spikes: np.ndarray, frame_rate_hz: float, smoothing_s: float = 0.05) -> np.ndarray:
+    """Spike-rate estimate: each row of s convolved with a Gaussian of SD smoothing_s seconds.
+
+    Keeps the sum of s (a count-like quantity) and spreads it over the timing
+    uncertainty of deconvolution, which raises its correlation with true spike
+    counts in short bins (measured on GCaMP6s ground truth: +0.1 to +0.2 at 0.05 s).
+    smoothing_s = 0 returns s unchanged. Returns float32 (neurons, frames).
+    """
+    spikes = np.asarray(spikes, dtype=np.float32)
+    if smoothing_s <= 0:
+        return spikes.copy()
+    return gaussian_filter1d(spikes, sigma=smoothing_s * frame_rate_hz, axis=1, mode="constant").astype(
+        np.float32
+    )

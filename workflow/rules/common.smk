@@ -132,7 +132,7 @@ def settings(section):
     return _sorted(config[section])
 
 
-SIGNAL_STAGES = ["dff", "detrended", "denoised", "calcium", "spikes"]
+SIGNAL_STAGES = ["dff", "detrended", "denoised", "calcium", "spikes", "activity"]
 
 
 wildcard_constraints:
@@ -207,6 +207,9 @@ def deconvolution_params(wildcards):
     settings = dict(config["deconvolution"])
     settings.pop("input")
     kinetics = indicator_kinetics(sessions.loc[wildcards.session, "indicator"])
+    if settings["ar_order"] == "auto":
+        rise_s = settings["tau_rise_s"] or kinetics.tau_rise_s
+        settings["ar_order"] = 2 if rise_s * frame_rate_hz(wildcards) >= 1 else 1
     if settings.pop("estimate_time_constants"):
         settings["tau_decay_s"] = None
         settings["tau_rise_s"] = None

@@ -5,6 +5,7 @@ rule deconvolve:
     output:
         calcium="results/{session}/shards/{shard}/calcium.npy",
         spikes="results/{session}/shards/{shard}/spikes.npy",
+        activity="results/{session}/shards/{shard}/activity.npy",
         table="results/{session}/shards/{shard}/deconvolution.tsv",
     log:
         "results/logs/{session}/shards/{shard}/deconvolve.log",

@@ -1,6 +1,7 @@
 rule evaluate:
     input:
         spikes="results/{session}/spikes.npy",
+        activity="results/{session}/activity.npy",
         spike_times="results/{session}/spike_times.csv",
         calcium="results/{session}/calcium.npy",
         traces="results/{session}/detrended.npy",
