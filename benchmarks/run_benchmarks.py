@@ -168,6 +168,7 @@ def main(argv=None) -> None:
         help="input file format; npy skips text parsing for sessions of 10^9 samples",
     )
     args = parser.parse_args(argv)
+    args.out = args.out.resolve()  # the generator writes paths the workflow resolves from its own directory
     args.out.mkdir(parents=True, exist_ok=True)
     summaries, rules = [], []
     for size in args.sizes:

@@ -1,18 +1,17 @@
 """Concatenate a stage's shards into one session array, written piecewise (bounded memory)."""
 
-from calcium.io import load_json, load_npy, open_npy_writer
+from calcium.io import load_json, load_npy, npy_writer
 from calcium.logs import log_to
 
 log = log_to(snakemake.log[0])
 facts = load_json(snakemake.input.facts)
 shape = (facts["n_neurons"], facts["n_frames"])
-out, commit = open_npy_writer(snakemake.output[0], shape)
-row = 0
-for path in snakemake.input.shards:
-    block = load_npy(path)
-    out[row : row + block.shape[0]] = block
-    row += block.shape[0]
-if row != shape[0]:
-    raise SystemExit(f"shards hold {row} neurons, the session {shape[0]}")
-commit()
+with npy_writer(snakemake.output[0], shape) as out:
+    row = 0
+    for path in snakemake.input.shards:
+        block = load_npy(path)
+        out[row : row + block.shape[0]] = block
+        row += block.shape[0]
+    if row != shape[0]:
+        raise SystemExit(f"shards hold {row} neurons, the session {shape[0]}")
 log.info("gathered %d shards into %s %s", len(snakemake.input.shards), snakemake.output[0], shape)

@@ -6,11 +6,13 @@ import numpy as np
 import pandas as pd
 
 from calcium.io import (
+    InputError,
     TableLayout,
     interpolate_missing,
-    open_npy_writer,
+    npy_writer,
     read_fluorescence_csv,
     read_fluorescence_npy,
+    read_suite2p,
     save_json,
     save_table,
 )
@@ -24,8 +26,11 @@ source = Path(snakemake.input[0])
 allow_missing = layout["missing_values"] == "interpolate"
 
 with reported_errors(log, f"session {session}"):
-    if source.suffix == ".npy":
-        traces = read_fluorescence_npy(source, layout["orientation"], allow_missing)
+    if source.is_dir():
+        traces, labels = read_suite2p(source, layout["neuropil_coefficient"], layout["suite2p_cells_only"])
+        notes = [f"Suite2p folder: F - {layout['neuropil_coefficient']} x Fneu, {len(labels)} ROIs"]
+    elif source.suffix == ".npy":
+        traces = read_fluorescence_npy(source, layout["orientation"])
         labels, notes = None, ["binary .npy input"]
     else:
         traces, labels, notes = read_fluorescence_csv(
@@ -35,13 +40,19 @@ with reported_errors(log, f"session {session}"):
         )
     n_neurons, n_frames = traces.shape
     # Copy in blocks of neurons: bounded memory for memory-mapped inputs.
-    out, commit = open_npy_writer(snakemake.output.traces, (n_neurons, n_frames))
     n_filled = 0
-    for first in range(0, n_neurons, 256):
-        block, filled = interpolate_missing(np.asarray(traces[first : first + 256], dtype=np.float32), first)
-        out[first : first + 256] = block
-        n_filled += filled
-    commit()
+    with npy_writer(snakemake.output.traces, (n_neurons, n_frames)) as out:
+        for first in range(0, n_neurons, 256):
+            raw = np.asarray(traces[first : first + 256], dtype=np.float32)
+            if not allow_missing and not np.isfinite(raw).all():
+                i, j = np.argwhere(~np.isfinite(raw))[0]
+                raise InputError(
+                    f"{source}: neuron {first + i}, frame {j} is not finite; fill it in, or set "
+                    "input.missing_values: interpolate in config.yaml."
+                )
+            block, filled = interpolate_missing(raw, first)
+            out[first : first + 256] = block
+            n_filled += filled
 log.info("%s: %d neurons x %d frames; %s", source, n_neurons, n_frames, "; ".join(notes))
 if n_filled:
     log.warning("session %s: interpolated %d missing/non-finite samples", session, n_filled)

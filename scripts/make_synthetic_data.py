@@ -159,6 +159,7 @@ def main(argv=None) -> None:
                 frame_rate_hz=args.frame_rate_hz,
                 n_ensembles=args.n_ensembles,
                 ensemble_size=args.ensemble_size,
+                file_format=args.format,
             )
         ]
     rows = [write_session(args.out, **spec) for spec in specs]

@@ -15,7 +15,7 @@ from calcium.io import (
     interpolate_missing,
     load_json,
     load_npy,
-    open_npy_writer,
+    npy_writer,
     read_fluorescence_csv,
     save_json,
     save_npy,
@@ -348,17 +348,23 @@ def test_failed_save_leaves_nothing_behind(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_open_npy_writer_creates_file_only_on_commit(tmp_path):
+def test_npy_writer_creates_the_file_only_when_the_block_completes(tmp_path):
     target = tmp_path / "big.npy"
-    array, commit = open_npy_writer(target, (4, 7), dtype=np.float32)
     planted = np.arange(28, dtype=np.float32).reshape(4, 7)
-    array[:2] = planted[:2]
-    array[2:] = planted[2:]
-    assert not target.exists()
-    commit()
+    with npy_writer(target, (4, 7), dtype=np.float32) as array:
+        array[:2] = planted[:2]
+        array[2:] = planted[2:]
+        assert not target.exists()
     assert target.exists()
     _only(tmp_path, "big.npy")
     np.testing.assert_array_equal(np.load(target), planted)
+
+
+def test_npy_writer_leaves_nothing_behind_on_error(tmp_path):
+    with pytest.raises(RuntimeError), npy_writer(tmp_path / "big.npy", (4, 7)) as array:
+        array[0] = 1.0
+        raise RuntimeError("job failed half-way")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_load_npy_refuses_pickles(tmp_path):

@@ -149,3 +149,28 @@ def test_cluster_order_puts_correlated_neurons_together():
     assert sorted(order.tolist()) == list(range(9)) and order[-1] == 8  # constant trace last
     groups = (order[:-1] % 2).tolist()
     assert groups in ([0] * 4 + [1] * 4, [1] * 4 + [0] * 4)
+
+
+def test_stimulus_table_from_a_square_wave_channel():
+    time_s = np.arange(0, 20, 0.01)
+    values = np.where(((time_s >= 2) & (time_s < 4)) | ((time_s >= 10) & (time_s < 13)), 3.3, 0.0)
+    values += np.random.default_rng(0).normal(0, 0.05, values.size)
+    values[1500] = 3.3  # a one-sample glitch
+    from calcium.regressors import stimulus_table_from_channel
+
+    table = stimulus_table_from_channel(time_s, values, label="grating", min_duration_s=0.1)
+    assert table.stimulus.tolist() == ["grating", "grating"]
+    np.testing.assert_allclose(table.onset_s, [2.0, 10.0], atol=0.011)
+    np.testing.assert_allclose(table.duration_s, [2.0, 3.0], atol=0.011)
+    # The glitch is a presentation without the minimum duration.
+    assert len(stimulus_table_from_channel(time_s, values)) == 3
+    # Pulses closer than the merge gap become one presentation (the glitch 2 s later too:
+    # merging comes before the duration filter).
+    merged = stimulus_table_from_channel(time_s, values, label="grating", min_duration_s=0.1, merge_gap_s=7.0)
+    np.testing.assert_allclose(merged[["onset_s", "offset_s"]].to_numpy(), [[2.0, 15.01]], atol=0.011)
+    merged = stimulus_table_from_channel(time_s, values, label="grating", min_duration_s=0.1, merge_gap_s=1.0)
+    np.testing.assert_allclose(
+        merged[["onset_s", "offset_s"]].to_numpy(), [[2.0, 4.0], [10.0, 13.0]], atol=0.011
+    )
+    # The table is valid input for the stimulus analysis.
+    assert len(validate_stimulus_table(table, 20.0, "derived")) == 2

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, copy_workflow, snakemake, tool
+from conftest import REPO, SHARED, copy_workflow, snakemake, tool
 
 SIGNAL_STAGES = ["dff", "detrended", "denoised", "calcium", "spikes", "activity"]
 
@@ -222,6 +222,58 @@ def test_npy_input_gives_the_same_traces_as_csv(workflow_copy):
     result = snakemake(workflow_copy, "results/s2/ingest/fluorescence.npy", "--forceall")
     assert result.returncode != 0
     assert "pickled arrays are refused" in result.stdout, result.stdout[-3000:]
+
+
+def test_suite2p_folder_input_is_neuropil_corrected_cells_only(workflow_copy):
+    _only_session(workflow_copy, "s2")
+    traces = np.loadtxt(workflow_copy / "resources" / "s2.csv", delimiter=",", dtype=np.float32)
+    rng = np.random.default_rng(4)
+    neuropil = rng.uniform(50, 150, traces.shape).astype(np.float32)
+    folder = workflow_copy / "resources" / "suite2p" / "plane0"
+    folder.mkdir(parents=True)
+    np.save(folder / "F.npy", traces + 0.7 * neuropil)
+    np.save(folder / "Fneu.npy", neuropil)
+    iscell = np.ones((traces.shape[0], 2), dtype=np.float32)
+    iscell[[3, 7], 0] = 0.0
+    np.save(folder / "iscell.npy", iscell)
+    sheet_path = workflow_copy / "resources" / "sessions.tsv"
+    sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
+    sheet.loc[:, "path"] = "resources/suite2p/plane0"
+    sheet.loc[:, "ground_truth"] = ""
+    sheet.to_csv(sheet_path, sep="\t", index=False)
+    result = snakemake(workflow_copy, "results/s2/ingest/fluorescence.npy")
+    assert result.returncode == 0, result.stdout[-3000:]
+    out = workflow_copy / "results" / "s2" / "ingest"
+    cells = np.setdiff1d(np.arange(traces.shape[0]), [3, 7])
+    np.testing.assert_allclose(np.load(out / "fluorescence.npy"), traces[cells], rtol=1e-5, atol=1e-3)
+    labels = pd.read_csv(out / "neurons.tsv", sep="\t").label.tolist()
+    assert labels == [f"roi_{i}" for i in cells]
+
+
+@pytest.mark.skipif(
+    not (SHARED / "data" / "population" / "suite2p-gratings-30hz").exists(), reason="no ../shared"
+)
+def test_real_suite2p_folder_runs_through_the_signal_chain(workflow_copy):
+    folder = SHARED / "data" / "population" / "suite2p-gratings-30hz"
+    sheet_path = workflow_copy / "resources" / "sessions.tsv"
+    pd.DataFrame(
+        [
+            {
+                "session": "gratings",
+                "path": str(folder),
+                "frame_rate_hz": 30.4241,
+                "indicator": "GCaMP6s",
+                "input_kind": "raw",
+                "stimuli": "",
+                "ground_truth": "",
+            }
+        ]
+    ).to_csv(sheet_path, sep="\t", index=False)
+    result = snakemake(workflow_copy, "results/gratings/spike_times.csv", "results/gratings/dff.npy")
+    assert result.returncode == 0, result.stdout[-3000:]
+    facts = json.loads((workflow_copy / "results" / "gratings" / "ingest" / "recording.json").read_text())
+    assert (facts["n_neurons"], facts["n_frames"]) == (20, 24600)  # the 20 ROIs iscell marks as cells
+    assert np.isfinite(np.load(workflow_copy / "results" / "gratings" / "dff.npy")).all()
 
 
 def test_silent_session_writes_empty_tables_with_headers(workflow_copy):

@@ -8,6 +8,7 @@ Row and column numbers in messages are 1-based, as a spreadsheet shows them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -272,15 +273,13 @@ def read_fluorescence_csv(
     return out, neuron_labels, notes
 
 
-def read_fluorescence_npy(
-    path: str | os.PathLike, orientation: str = "neurons_x_frames", allow_missing: bool = False
-) -> np.ndarray:
+def read_fluorescence_npy(path: str | os.PathLike, orientation: str = "neurons_x_frames") -> np.ndarray:
     """Open a 2-D numeric .npy (e.g. Suite2p's F.npy) memory-mapped, never unpickling.
 
     Returns a (neurons, frames) view (transposed for frames_x_neurons); the caller
     copies it in blocks, so memory stays bounded for recordings larger than RAM.
     Raises InputError for object/pickled arrays, non-numeric dtypes, wrong
-    dimensionality, too few frames, or (unless allow_missing) non-finite values.
+    dimensionality or too few frames (non-finite values are checked while copying).
     """
     path = Path(path)
     try:
@@ -298,17 +297,73 @@ def read_fluorescence_npy(
         raise InputError(f"{path}: the array holds no neurons.")
     if array.shape[1] < 2:
         raise InputError(f"{path}: only {array.shape[1]} frame per neuron; a recording needs at least 2.")
-    if not allow_missing:
-        for first in range(0, array.shape[0], 256):
-            block = np.asarray(array[first : first + 256])
-            bad = ~np.isfinite(block)
-            if bad.any():
-                i, j = np.argwhere(bad)[0]
-                raise InputError(
-                    f"{path}: neuron {first + i}, frame {j} is {block[i, j]!r}; fill it in, or set "
-                    "input.missing_values: interpolate in config.yaml."
-                )
     return array
+
+
+class NeuropilCorrected:
+    """Lazy (cells, frames) view of Suite2p traces: F − r·Fneu for the chosen ROIs.
+
+    Indexing with a slice of rows reads only those ROIs from the memory-mapped
+    F.npy and Fneu.npy and returns float32.
+    """
+
+    def __init__(self, fluorescence: np.ndarray, neuropil: np.ndarray, rois: np.ndarray, coefficient: float):
+        self.fluorescence = fluorescence
+        self.neuropil = neuropil
+        self.rois = rois
+        self.coefficient = coefficient
+        self.shape = (len(rois), fluorescence.shape[1])
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        chosen = self.rois[rows]
+        f = np.asarray(self.fluorescence[chosen], dtype=np.float32)
+        return f - np.float32(self.coefficient) * np.asarray(self.neuropil[chosen], dtype=np.float32)
+
+
+def read_suite2p(
+    folder: str | os.PathLike, neuropil_coefficient: float = 0.7, cells_only: bool = True
+) -> tuple[NeuropilCorrected, list[str]]:
+    """Neuropil-corrected fluorescence from a Suite2p output folder (plane folder).
+
+    Reads F.npy, Fneu.npy and (if cells_only) iscell.npy memory-mapped, never
+    unpickling; ops.npy is not read (it is a pickle): the frame rate comes from the
+    session sheet. Returns (lazy traces F − r·Fneu of the kept ROIs, ROI labels
+    "roi_<index in F.npy>"). Raises InputError naming the folder and file.
+    """
+    folder = Path(folder)
+    arrays = {}
+    for name in ("F.npy", "Fneu.npy") + (("iscell.npy",) if cells_only else ()):
+        path = folder / name
+        if not path.exists():
+            raise InputError(f"{folder}: no {name}; a Suite2p folder holds F.npy, Fneu.npy and iscell.npy.")
+        try:
+            arrays[name] = np.load(path, mmap_mode="r", allow_pickle=False)
+        except ValueError as error:
+            raise InputError(f"{path}: not a plain numeric .npy ({error}).") from None
+    fluorescence, neuropil = arrays["F.npy"], arrays["Fneu.npy"]
+    if fluorescence.ndim != 2 or fluorescence.shape != neuropil.shape:
+        raise InputError(
+            f"{folder}: F.npy {fluorescence.shape} and Fneu.npy {neuropil.shape} must be 2-D arrays "
+            "of one shape."
+        )
+    rois = np.arange(fluorescence.shape[0])
+    if cells_only:
+        iscell = np.asarray(arrays["iscell.npy"])
+        flags = iscell[:, 0] if iscell.ndim == 2 else iscell
+        if flags.shape[0] != fluorescence.shape[0]:
+            raise InputError(
+                f"{folder}: iscell.npy has {flags.shape[0]} rows but F.npy {fluorescence.shape[0]} ROIs."
+            )
+        rois = rois[flags > 0.5]
+    if rois.size == 0:
+        raise InputError(
+            f"{folder}: no ROI is classified as a cell in iscell.npy (set input.suite2p_cells_only: false)."
+        )
+    if fluorescence.shape[1] < 2:
+        raise InputError(
+            f"{folder}: F.npy holds {fluorescence.shape[1]} frame(s); a recording needs at least 2."
+        )
+    return NeuropilCorrected(fluorescence, neuropil, rois, neuropil_coefficient), [f"roi_{i}" for i in rois]
 
 
 def interpolate_missing(traces: np.ndarray, first_neuron: int = 0) -> tuple[np.ndarray, int]:
@@ -392,21 +447,26 @@ def save_json(path: str | os.PathLike, data: dict) -> None:
         raise
 
 
-def open_npy_writer(path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float32):
-    """Open a memory-mapped .npy under a temporary name for piecewise writing.
+@contextlib.contextmanager
+def npy_writer(path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float32):
+    """Write a .npy piecewise through a memory map, atomically.
 
-    Returns (array, commit) where commit() flushes and renames it into place.
+    Yields the memory-mapped array (under a temporary name); on leaving the
+    block it is flushed and renamed to `path`, or deleted if an exception
+    escaped, so a failed job never leaves a partial file.
     """
     path = Path(path)
     fd, tmp = _atomic_target(path)
     os.close(fd)
-    array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
-
-    def commit() -> None:
+    try:
+        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+        yield array
         array.flush()
+        del array
         os.replace(tmp, path)
-
-    return array, commit
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def load_npy(path: str | os.PathLike, rows: slice | None = None) -> np.ndarray:
