@@ -26,10 +26,19 @@ with reported_errors(log, f"session {snakemake.wildcards.session}"):
     true_times = {int(n): g.time_s.to_numpy(dtype=float) for n, g in truth.groupby("neuron")}
     found = read_table(snakemake.input.spike_times)
     inferred_times = {int(n): g.time_s.to_numpy(dtype=float) for n, g in found.groupby("neuron")}
-    spikes = load_npy(snakemake.input.activity)
-    table = pd.DataFrame(
-        score_neurons(spikes, fs, inferred_times, true_times, settings["bin_s"], settings["tolerance_s"])
-    )
+    outside = [n for n in true_times if not 0 <= n < facts["n_neurons"]]
+    if outside:
+        raise InputError(
+            f"{snakemake.input.truth}: ground truth names neuron {outside[0]}, but the session has "
+            f"{facts['n_neurons']} (ids 0..{facts['n_neurons'] - 1})."
+        )
+    rows = []
+    for first in range(0, facts["n_neurons"], 1000):  # blocks of neurons: bounded memory
+        block = load_npy(snakemake.input.activity, slice(first, first + 1000))
+        rows += score_neurons(
+            block, fs, inferred_times, true_times, settings["bin_s"], settings["tolerance_s"], first
+        )
+    table = pd.DataFrame(rows)
 save_table(snakemake.output.table, table)
 summary = pd.DataFrame(
     [
@@ -52,9 +61,9 @@ time_s = np.arange(stop) / fs
 end_s = stop / fs
 figure = evaluation_figure(
     time_s,
-    load_npy(snakemake.input.traces)[neuron, :stop],
-    load_npy(snakemake.input.calcium)[neuron, :stop],
-    np.asarray(spikes[neuron, :stop]),
+    load_npy(snakemake.input.traces, slice(neuron, neuron + 1))[0, :stop],
+    load_npy(snakemake.input.calcium, slice(neuron, neuron + 1))[0, :stop],
+    load_npy(snakemake.input.activity, slice(neuron, neuron + 1))[0, :stop],
     inferred_times.get(neuron, np.zeros(0))[inferred_times.get(neuron, np.zeros(0)) < end_s],
     true_times[neuron][true_times[neuron] < end_s],
     neuron,

@@ -12,6 +12,7 @@ from calcium.io import (
     npy_writer,
     read_fluorescence_csv,
     read_fluorescence_npy,
+    read_npy_rows,
     read_suite2p,
     save_json,
     save_table,
@@ -39,11 +40,15 @@ with reported_errors(log, f"session {session}"):
             allow_missing=allow_missing,
         )
     n_neurons, n_frames = traces.shape
-    # Copy in blocks of neurons: bounded memory for memory-mapped inputs.
+    # A plain (neurons x frames) .npy is read by offset, block by block: bounded memory.
+    plain_npy = source.suffix == ".npy" and layout["orientation"] == "neurons_x_frames"
+    # Copy in blocks of neurons, written straight to the file: bounded memory.
     n_filled = 0
     with npy_writer(snakemake.output.traces, (n_neurons, n_frames)) as out:
         for first in range(0, n_neurons, 256):
-            raw = np.asarray(traces[first : first + 256], dtype=np.float32)
+            rows = slice(first, first + 256)
+            raw = read_npy_rows(source, rows) if plain_npy else np.asarray(traces[rows])
+            raw = raw.astype(np.float32, copy=False)
             if not allow_missing and not np.isfinite(raw).all():
                 i, j = np.argwhere(~np.isfinite(raw))[0]
                 raise InputError(
@@ -51,7 +56,7 @@ with reported_errors(log, f"session {session}"):
                     "input.missing_values: interpolate in config.yaml."
                 )
             block, filled = interpolate_missing(raw, first)
-            out[first : first + 256] = block
+            out.append(block)
             n_filled += filled
 log.info("%s: %d neurons x %d frames; %s", source, n_neurons, n_frames, "; ".join(notes))
 if n_filled:

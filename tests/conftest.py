@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -14,6 +15,19 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 BIN = Path(sys.executable).parent
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "workflow", "scripts", "envs", "resources"]
+
+
+DATA_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".json")
+
+
+def checksums(workdir: Path) -> dict[str, str]:
+    """sha256 of every table and array under results/ (not logs or benchmarks)."""
+    files = sorted(
+        p
+        for p in (workdir / "results").rglob("*")
+        if p.suffix in DATA_SUFFIXES and not {"logs", "benchmarks"} & set(p.parts)
+    )
+    return {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def tool(name: str) -> str:

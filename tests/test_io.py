@@ -351,9 +351,9 @@ def test_failed_save_leaves_nothing_behind(tmp_path):
 def test_npy_writer_creates_the_file_only_when_the_block_completes(tmp_path):
     target = tmp_path / "big.npy"
     planted = np.arange(28, dtype=np.float32).reshape(4, 7)
-    with npy_writer(target, (4, 7), dtype=np.float32) as array:
-        array[:2] = planted[:2]
-        array[2:] = planted[2:]
+    with npy_writer(target, (4, 7), dtype=np.float32) as writer:
+        writer.append(planted[:2])
+        writer.append(planted[2:])
         assert not target.exists()
     assert target.exists()
     _only(tmp_path, "big.npy")
@@ -361,10 +361,23 @@ def test_npy_writer_creates_the_file_only_when_the_block_completes(tmp_path):
 
 
 def test_npy_writer_leaves_nothing_behind_on_error(tmp_path):
-    with pytest.raises(RuntimeError), npy_writer(tmp_path / "big.npy", (4, 7)) as array:
-        array[0] = 1.0
+    with pytest.raises(RuntimeError), npy_writer(tmp_path / "big.npy", (4, 7)) as writer:
+        writer.append(np.ones((1, 7)))
         raise RuntimeError("job failed half-way")
     assert list(tmp_path.iterdir()) == []
+    # Missing rows are an error too, and leave nothing behind.
+    with pytest.raises(ValueError, match="3 of 4 rows"), npy_writer(tmp_path / "big.npy", (4, 7)) as writer:
+        writer.append(np.ones((3, 7)))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("rows", [slice(0, 3), slice(2, 5), slice(4, None), slice(None), slice(7, 9)])
+def test_read_npy_rows_matches_slicing(tmp_path, rows):
+    from calcium.io import read_npy_rows
+
+    planted = np.random.default_rng(0).standard_normal((6, 11)).astype(np.float32)
+    np.save(tmp_path / "a.npy", planted)
+    np.testing.assert_array_equal(read_npy_rows(tmp_path / "a.npy", rows), planted[rows])
 
 
 def test_load_npy_refuses_pickles(tmp_path):

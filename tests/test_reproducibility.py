@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import signal
@@ -11,19 +10,7 @@ import time
 
 import pytest
 import yaml
-from conftest import copy_workflow, snakemake, tool
-
-DATA_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".json")
-
-
-def checksums(workdir):
-    """sha256 of every table and array under results/ (not logs or benchmarks)."""
-    files = sorted(
-        p
-        for p in (workdir / "results").rglob("*")
-        if p.suffix in DATA_SUFFIXES and not {"logs", "benchmarks"} & set(p.parts)
-    )
-    return {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+from conftest import checksums, copy_workflow, snakemake, tool
 
 
 def planned_rules(workdir) -> dict[str, int]:

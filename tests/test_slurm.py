@@ -7,20 +7,18 @@ CALCIUM_REQUIRE_SLURM=1 (CI), which turns the skip into a failure.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 import subprocess
 
 import pytest
-from conftest import BIN, REPO, copy_workflow, tool
+from conftest import BIN, REPO, checksums, copy_workflow, tool
 
 REQUIRE_SLURM = os.environ.get("CALCIUM_REQUIRE_SLURM") == "1"
 PARTITION = "debug"  # profiles/slurm/config.yaml: default-resources: slurm_partition
 LOCAL_RULES = {"all"}  # rules Snakemake runs itself (localrule: True)
 TIMEOUT_S = 900
-DATA_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".json")
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) ")
 FINISHED = re.compile(r"Finished jobid: (\d+) \(Rule: (\w+)\)")
 
@@ -54,16 +52,6 @@ def require_slurm() -> None:
     if REQUIRE_SLURM:
         pytest.fail(f"CALCIUM_REQUIRE_SLURM=1 but no usable SLURM cluster: {problem}; {hint}")
     pytest.skip(f"no SLURM cluster: {problem}; {hint} (CALCIUM_REQUIRE_SLURM=1 fails instead)")
-
-
-def checksums(workdir) -> dict[str, str]:
-    """sha256 of every table and array under results/ (not logs or benchmarks)."""
-    files = sorted(
-        p
-        for p in (workdir / "results").rglob("*")
-        if p.suffix in DATA_SUFFIXES and not {"logs", "benchmarks"} & set(p.parts)
-    )
-    return {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def job_state(slurm_id: str) -> str:

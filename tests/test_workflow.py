@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 
@@ -10,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, SHARED, copy_workflow, snakemake, tool
+from conftest import REPO, SHARED, checksums, copy_workflow, snakemake, tool
 
 SIGNAL_STAGES = ["dff", "detrended", "denoised", "calcium", "spikes", "activity"]
 
@@ -325,15 +324,6 @@ def test_sharding_does_not_change_results(default_run, tmp_path):
     )
 
 
-def _checksums(workdir):
-    files = sorted(
-        p
-        for p in (workdir / "results").rglob("*")
-        if p.suffix in (".npy", ".npz", ".csv", ".tsv", ".json") and "benchmarks" not in p.parts
-    )
-    return {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-
-
 def test_two_runs_are_byte_identical_with_estimated_time_constants(tmp_path):
     """OASIS's random fallback (estimated time constants) is seeded: runs repeat exactly."""
     sums = []
@@ -345,7 +335,7 @@ def test_two_runs_are_byte_identical_with_estimated_time_constants(tmp_path):
         (workdir / "config.yaml").write_text(yaml.safe_dump(config))
         result = snakemake(workdir, "--until", "gather_spike_times")
         assert result.returncode == 0, result.stdout[-3000:]
-        sums.append(_checksums(workdir))
+        sums.append(checksums(workdir))
     assert sums[0] and sums[0] == sums[1]
 
 

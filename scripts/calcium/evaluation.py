@@ -79,16 +79,18 @@ def score_neurons(
     true_times: dict[int, np.ndarray],
     bin_s: float = 0.04,
     tolerance_s: float = 0.1,
+    first_neuron: int = 0,
 ) -> list[dict]:
-    """Scores of every neuron that has ground truth: one dict (a table row) per neuron.
+    """Scores of the neurons with ground truth among rows of `spikes`: one dict (table row) each.
 
-    spikes: (neurons, frames) inferred amplitudes; inferred_times / true_times:
-    spike times (s) per neuron id.
+    spikes: (neurons, frames) inferred amplitudes of neurons first_neuron,
+    first_neuron + 1, ...; inferred_times / true_times: spike times (s) per neuron id.
+    Neurons of true_times outside the block are skipped (score blocks in turn).
     """
     rows = []
     for neuron in sorted(true_times):
-        if not 0 <= neuron < spikes.shape[0]:
-            raise ValueError(f"ground truth names neuron {neuron}, but the session has {spikes.shape[0]}")
+        if not first_neuron <= neuron < first_neuron + spikes.shape[0]:
+            continue
         truth = np.asarray(true_times[neuron], dtype=float)
         inferred = np.asarray(inferred_times.get(neuron, np.zeros(0)), dtype=float)
         scores = precision_recall_f1(inferred, truth, tolerance_s)
@@ -97,7 +99,9 @@ def score_neurons(
                 "neuron": neuron,
                 "n_true_spikes": int(truth.size),
                 "n_inferred_spikes": int(inferred.size),
-                "correlation_40ms": spikefinder_correlation(spikes[neuron], frame_rate_hz, truth, bin_s),
+                "correlation_40ms": spikefinder_correlation(
+                    spikes[neuron - first_neuron], frame_rate_hz, truth, bin_s
+                ),
                 "precision": scores["precision"],
                 "recall": scores["recall"],
                 "f1": scores["f1"],

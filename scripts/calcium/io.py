@@ -447,34 +447,76 @@ def save_json(path: str | os.PathLike, data: dict) -> None:
         raise
 
 
+class NpyRowWriter:
+    """Appends row blocks to a .npy being written; see `npy_writer`."""
+
+    def __init__(self, handle, shape: tuple[int, ...], dtype):
+        self.handle = handle
+        self.shape = shape
+        self.dtype = np.dtype(dtype)
+        self.rows = 0
+
+    def append(self, block: np.ndarray) -> None:
+        block = np.ascontiguousarray(block, dtype=self.dtype)
+        if block.shape[1:] != self.shape[1:] or self.rows + block.shape[0] > self.shape[0]:
+            raise ValueError(f"block {block.shape} does not fit rows {self.rows}.. of {self.shape}")
+        self.handle.write(block.tobytes())
+        self.rows += block.shape[0]
+
+
 @contextlib.contextmanager
 def npy_writer(path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float32):
-    """Write a .npy piecewise through a memory map, atomically.
+    """Write a .npy row block by row block (`.append(block)`), atomically.
 
-    Yields the memory-mapped array (under a temporary name); on leaving the
-    block it is flushed and renamed to `path`, or deleted if an exception
-    escaped, so a failed job never leaves a partial file.
+    Rows go straight to the file (no memory map), so memory stays at one block
+    however large the array. On leaving the block the file is renamed to `path`
+    if every row was written; if an exception escaped (or rows are missing) the
+    temporary file is deleted, so a failed job never leaves a partial file.
     """
     path = Path(path)
     fd, tmp = _atomic_target(path)
-    os.close(fd)
     try:
-        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
-        yield array
-        array.flush()
-        del array
+        with os.fdopen(fd, "wb") as handle:
+            header = {
+                "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                "fortran_order": False,
+                "shape": shape,
+            }
+            np.lib.format.write_array_header_1_0(handle, header)
+            writer = NpyRowWriter(handle, shape, dtype)
+            yield writer
+            if writer.rows != shape[0]:
+                raise ValueError(f"{path}: {writer.rows} of {shape[0]} rows written")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def read_npy_rows(path: str | os.PathLike, rows: slice) -> np.ndarray:
+    """Rows [start, stop) of a C-ordered 2-D .npy, read with one seek (no memory map kept).
+
+    Reading by offset keeps a job's resident memory at the rows it asked for.
+    """
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        shape, fortran_order, dtype = readers[version](handle) if version in readers else ((), True, None)
+        if fortran_order or len(shape) != 2 or dtype.hasobject:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+            return np.array(array[rows])
+        start, stop, _ = rows.indices(shape[0])
+        stop = max(stop, start)
+        handle.seek(start * shape[1] * dtype.itemsize, os.SEEK_CUR)
+        data = np.fromfile(handle, dtype=dtype, count=(stop - start) * shape[1])
+    return data.reshape(stop - start, shape[1])
+
+
 def load_npy(path: str | os.PathLike, rows: slice | None = None) -> np.ndarray:
-    """Load a .npy memory-mapped (never unpickling), optionally only some rows."""
-    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    """Load a .npy (never unpickling): memory-mapped, or only rows [start, stop) read into memory."""
     if rows is not None:
-        return np.array(array[rows])
-    return array
+        return read_npy_rows(path, rows)
+    return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
 def load_json(path: str | os.PathLike) -> dict:

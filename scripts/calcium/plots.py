@@ -326,7 +326,10 @@ def heatmaps_figure(time_s, panels, table, title: str = ""):
         ax.set_ylabel("neuron (clustered order)", fontsize=8)
     for label, colour in colours.items():
         axes[0, 0].plot([], [], color=colour, label=f"{label} onset")
-    axes[0, 0].legend(loc="upper right", fontsize=6, frameon=False, ncol=len(colours))
+    # Above the image: legend text on the dark heat map would be unreadable.
+    axes[0, 0].legend(
+        loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=6, frameon=False, ncol=len(colours)
+    )
     axes[-1, 0].set_xlabel("time (s)")
     if title:
         figure.suptitle(title, fontsize=9)
