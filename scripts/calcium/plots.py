@@ -375,7 +375,7 @@ def evaluation_figure(
     axes[0].plot(time_s, calcium, lw=0.9, color="tab:orange", label="OASIS calcium")
     axes[0].set_ylabel("ΔF/F")
     axes[0].legend(loc="upper right", fontsize=7, frameon=False)
-    axes[1].plot(time_s, spikes, lw=0.7, color="tab:blue", label="inferred s")
+    axes[1].plot(time_s, spikes, lw=0.7, color="tab:blue", label="inferred activity (s, smoothed)")
     top = float(np.max(spikes)) if len(spikes) and np.max(spikes) > 0 else 1.0
     axes[1].plot(
         inferred_times,
