@@ -3,21 +3,14 @@
 import numpy as np
 import pandas as pd
 
-from calcium.coactivity import coactivity, raster_from_events
+from calcium.coactivity import coactivity, session_raster
 from calcium.io import load_json, read_table, save_table
 from calcium.logs import log_to
 
 log = log_to(snakemake.log[0])
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.coactivity
-raster = raster_from_events(
-    read_table(snakemake.input.events),
-    facts["n_neurons"],
-    facts["n_frames"],
-    facts["frame_rate_hz"],
-    settings["bin_s"],
-    settings["event_time"],
-)
+raster = session_raster(read_table(snakemake.input.events), facts, settings)
 n_active = coactivity(raster)
 bins = np.arange(raster.n_bins)
 table = pd.DataFrame(

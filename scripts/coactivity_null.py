@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from calcium.coactivity import circular_shift_null, null_threshold, raster_from_events
+from calcium.coactivity import circular_shift_null, null_threshold, session_raster
 from calcium.io import load_json, read_table, save_json, save_table
 from calcium.logs import log_to
 
@@ -11,14 +11,7 @@ log = log_to(snakemake.log[0])
 facts = load_json(snakemake.input.facts)
 binning = snakemake.params.coactivity
 settings = snakemake.params.null
-raster = raster_from_events(
-    read_table(snakemake.input.events),
-    facts["n_neurons"],
-    facts["n_frames"],
-    facts["frame_rate_hz"],
-    binning["bin_s"],
-    binning["event_time"],
-)
+raster = session_raster(read_table(snakemake.input.events), facts, binning)
 null = circular_shift_null(raster, settings["n_shuffles"], settings["seed"])
 threshold = null_threshold(null, settings["percentile"], settings["statistic"])
 save_table(

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from calcium.coactivity import contributions, raster_from_events
+from calcium.coactivity import contributions, session_raster
 from calcium.io import load_json, read_table, save_table
 from calcium.logs import log_to
 
@@ -13,14 +13,7 @@ binning = snakemake.params.coactivity
 threshold = load_json(snakemake.input.threshold)["threshold_n_active"]
 table = read_table(snakemake.input.coactivity)
 significant = table[table.n_active > threshold].reset_index(drop=True)
-raster = raster_from_events(
-    read_table(snakemake.input.events),
-    facts["n_neurons"],
-    facts["n_frames"],
-    facts["frame_rate_hz"],
-    binning["bin_s"],
-    binning["event_time"],
-)
+raster = session_raster(read_table(snakemake.input.events), facts, binning)
 matrix = contributions(raster, significant.bin.to_numpy())
 event, neuron = np.nonzero(matrix)
 save_table(

@@ -1,6 +1,6 @@
 """Per-neuron event features (with population coupling) and their session averages."""
 
-from calcium.coactivity import raster_from_events
+from calcium.coactivity import session_raster
 from calcium.features import event_features, population_coupling, session_summary
 from calcium.io import load_json, read_table, save_table
 from calcium.logs import log_to
@@ -13,14 +13,7 @@ ensemble_events = read_table(snakemake.input.ensemble_events)
 features = event_features(
     events, facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], snakemake.params.burst_iei_s
 )
-raster = raster_from_events(
-    events,
-    facts["n_neurons"],
-    facts["n_frames"],
-    facts["frame_rate_hz"],
-    binning["bin_s"],
-    binning["event_time"],
-)
+raster = session_raster(events, facts, binning)
 features = features.merge(population_coupling(raster, ensemble_events.bin.to_numpy()), on="neuron")
 save_table(snakemake.output.features, features)
 summary = session_summary(
