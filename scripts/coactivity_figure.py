@@ -4,7 +4,7 @@ from calcium.io import load_json, read_table
 from calcium.logs import log_to
 from calcium.plots import coactivity_figure, save_figure
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 table = read_table(snakemake.input.coactivity)
 null = load_json(snakemake.input.threshold)

@@ -7,7 +7,7 @@ from calcium.coactivity import circular_shift_null, null_threshold, session_rast
 from calcium.io import load_json, read_table, save_json, save_table
 from calcium.logs import log_to
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 binning = snakemake.params.coactivity
 settings = snakemake.params.null

@@ -5,10 +5,10 @@ import pandas as pd
 
 from calcium.deconvolve import ar_to_time_constants, deconvolve_traces, smooth_activity
 from calcium.io import load_json, load_npy, save_npy, save_table
-from calcium.logs import log_to, reported_errors
+from calcium.logs import log_to
 from calcium.shards import shard_rows
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 settings = dict(snakemake.params.oasis)
 smoothing_s = settings.pop("smoothing_s")
 frame_rate_hz = snakemake.params.frame_rate_hz
@@ -16,10 +16,9 @@ facts = load_json(snakemake.input.facts)
 rows = shard_rows(int(snakemake.wildcards.shard), facts["n_neurons"], snakemake.params.neurons_per_shard)
 neurons = np.arange(rows.start, rows.stop)
 
-with reported_errors(log, f"session {snakemake.wildcards.session}"):
-    result = deconvolve_traces(
-        load_npy(snakemake.input.traces, slice(None)), frame_rate_hz, neuron_ids=neurons, **settings
-    )
+result = deconvolve_traces(
+    load_npy(snakemake.input.traces, slice(None)), frame_rate_hz, neuron_ids=neurons, **settings
+)
 taus = np.array([ar_to_time_constants(g1, g2, frame_rate_hz) for g1, g2 in result.g])
 table = pd.DataFrame(
     {

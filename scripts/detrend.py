@@ -2,19 +2,18 @@
 
 from calcium.detrend import detrend
 from calcium.io import load_npy, save_npy
-from calcium.logs import log_to, reported_errors
+from calcium.logs import log_to
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 settings = snakemake.params.detrend
-with reported_errors(log, f"session {snakemake.wildcards.session}"):
-    detrended = detrend(
-        load_npy(snakemake.input[0], slice(None)),
-        snakemake.params.frame_rate_hz,
-        method=settings["method"],
-        slow_drift_s=settings["slow_drift_s"],
-        percentile=settings["percentile"],
-        highpass_order=settings["highpass_order"],
-    )
+detrended = detrend(
+    load_npy(snakemake.input[0], slice(None)),
+    snakemake.params.frame_rate_hz,
+    method=settings["method"],
+    slow_drift_s=settings["slow_drift_s"],
+    percentile=settings["percentile"],
+    highpass_order=settings["highpass_order"],
+)
 log.info(
     "detrended %d neurons (%s, slow_drift_s=%s)",
     detrended.shape[0],

@@ -7,7 +7,7 @@ from calcium.ensembles import cluster_ensemble_events, ensemble_membership
 from calcium.io import load_json, read_table, save_json, save_npy, save_table
 from calcium.logs import log_to
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = dict(snakemake.params.ensembles)
 min_participation = settings.pop("min_participation")

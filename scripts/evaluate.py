@@ -4,41 +4,29 @@ import numpy as np
 import pandas as pd
 
 from calcium.evaluation import score_neurons
-from calcium.io import InputError, load_json, load_npy, read_table, save_table
-from calcium.logs import log_to, reported_errors
+from calcium.input_tables import parse_ground_truth, read_user_table
+from calcium.io import load_json, load_npy, read_table, save_table
+from calcium.logs import log_to
 from calcium.plots import evaluation_figure, save_figure
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.evaluation
 fs = facts["frame_rate_hz"]
-with reported_errors(log, f"session {snakemake.wildcards.session}"):
-    truth = pd.read_csv(snakemake.input.truth)
-    if "spike_time_s" in truth.columns and "neuron" not in truth.columns:
-        truth = pd.DataFrame({"neuron": 0, "time_s": truth.spike_time_s})
-    if not {"neuron", "time_s"} <= set(truth.columns):
-        raise InputError(
-            f"{snakemake.input.truth}: ground truth needs columns neuron,time_s (or spike_time_s for one "
-            f"neuron); found {list(truth.columns)}."
-        )
-    if "n_spikes" in truth.columns:  # several spikes in one frame: one row each
-        truth = truth.loc[truth.index.repeat(truth.n_spikes.astype(int))]
-    true_times = {int(n): g.time_s.to_numpy(dtype=float) for n, g in truth.groupby("neuron")}
-    found = read_table(snakemake.input.spike_times)
-    inferred_times = {int(n): g.time_s.to_numpy(dtype=float) for n, g in found.groupby("neuron")}
-    outside = [n for n in true_times if not 0 <= n < facts["n_neurons"]]
-    if outside:
-        raise InputError(
-            f"{snakemake.input.truth}: ground truth names neuron {outside[0]}, but the session has "
-            f"{facts['n_neurons']} (ids 0..{facts['n_neurons'] - 1})."
-        )
-    rows = []
-    for first in range(0, facts["n_neurons"], 1000):  # blocks of neurons: bounded memory
-        block = load_npy(snakemake.input.activity, slice(first, first + 1000))
-        rows += score_neurons(
-            block, fs, inferred_times, true_times, settings["bin_s"], settings["tolerance_s"], first
-        )
-    table = pd.DataFrame(rows)
+true_times = parse_ground_truth(
+    read_user_table(snakemake.input.truth, "ground-truth file"),
+    str(snakemake.input.truth),
+    facts["n_neurons"],
+)
+found = read_table(snakemake.input.spike_times)
+inferred_times = {int(n): g.time_s.to_numpy(dtype=float) for n, g in found.groupby("neuron")}
+rows = []
+for first in range(0, facts["n_neurons"], 1000):  # blocks of neurons: bounded memory
+    block = load_npy(snakemake.input.activity, slice(first, first + 1000))
+    rows += score_neurons(
+        block, fs, inferred_times, true_times, settings["bin_s"], settings["tolerance_s"], first
+    )
+table = pd.DataFrame(rows)
 save_table(snakemake.output.table, table)
 summary = pd.DataFrame(
     [

@@ -4,22 +4,22 @@ import numpy as np
 
 from calcium.events import detect_events
 from calcium.io import load_json, load_npy, save_table
-from calcium.logs import log_to, reported_errors
+from calcium.logs import log_to
 from calcium.shards import shard_rows
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 settings = dict(snakemake.params.events)
 settings.pop("burst_iei_s")
 settings.pop("input")
 facts = load_json(snakemake.input.facts)
 rows = shard_rows(int(snakemake.wildcards.shard), facts["n_neurons"], snakemake.params.neurons_per_shard)
-with reported_errors(log, f"session {snakemake.wildcards.session}"):
-    events, thresholds = detect_events(
-        load_npy(snakemake.input.traces, slice(None)),
-        snakemake.params.frame_rate_hz,
-        neuron_ids=np.arange(rows.start, rows.stop),
-        **settings,
-    )
+events, thresholds = detect_events(
+    load_npy(snakemake.input.traces, slice(None)),
+    snakemake.params.frame_rate_hz,
+    neuron_ids=np.arange(rows.start, rows.stop),
+    start_time_s=facts.get("start_time_s", 0.0),
+    **settings,
+)
 log.info(
     "%d events in neurons %d-%d (%d flagged wide)",
     len(events),

@@ -4,21 +4,18 @@ import numpy as np
 
 from calcium.io import load_json, load_npy, read_table
 from calcium.logs import log_to
-from calcium.plots import events_on_traces_figure, save_figure
+from calcium.plots import events_on_traces_figure, example_view, save_figure
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.figures
 fs = facts["frame_rate_hz"]
-neurons = [n for n in settings["example_neurons"] if n < facts["n_neurons"]] or [0]
-frames = np.arange(facts["n_frames"])
-if settings["time_window_s"]:
-    start_s, end_s = settings["time_window_s"]
-    chosen = frames[(frames / fs >= start_s) & (frames / fs <= end_s)]
-    frames = chosen if chosen.size >= 2 else frames
-traces = load_npy(snakemake.input.traces)[neurons][:, frames[0] : frames[-1] + 1]
+neurons, span = example_view(
+    facts["n_neurons"], facts["n_frames"], fs, settings["example_neurons"], settings["time_window_s"]
+)
+traces = load_npy(snakemake.input.traces)[neurons, span]
 figure = events_on_traces_figure(
-    frames / fs,
+    facts.get("start_time_s", 0.0) + np.arange(span.start, span.stop) / fs,
     traces,
     read_table(snakemake.input.events),
     read_table(snakemake.input.thresholds),

@@ -5,7 +5,7 @@ from calcium.features import event_features, population_coupling, session_summar
 from calcium.io import load_json, read_table, save_table
 from calcium.logs import log_to
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 binning = snakemake.params.coactivity
 events = read_table(snakemake.input.events)

@@ -4,7 +4,7 @@ from calcium.io import read_table
 from calcium.logs import log_to
 from calcium.plots import feature_distributions_figure, save_figure
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 columns = [
     ("event_rate_per_min", "event rate (events/min)"),
     ("mean_amplitude_dff", "mean amplitude (ΔF/F)"),

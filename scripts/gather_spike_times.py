@@ -6,9 +6,12 @@ from calcium.io import load_json, read_table, save_npz, save_table
 from calcium.logs import log_to
 from calcium.spikes import spike_times_by_neuron
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 table = pd.concat([read_table(path) for path in snakemake.input.shards], ignore_index=True)
 save_table(snakemake.output.table, table)
-save_npz(snakemake.output.arrays, **spike_times_by_neuron(table, facts["n_neurons"]))
+arrays = spike_times_by_neuron(
+    table, facts["n_neurons"], facts["frame_rate_hz"], facts.get("start_time_s", 0.0)
+)
+save_npz(snakemake.output.arrays, **arrays)
 log.info("%d spikes in %d neurons", len(table), facts["n_neurons"])

@@ -3,7 +3,7 @@
 from calcium.io import load_json, load_npy, npy_writer
 from calcium.logs import log_to
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 shape = (facts["n_neurons"], facts["n_frames"])
 with npy_writer(snakemake.output[0], shape) as out:

@@ -1,80 +1,57 @@
-"""Validate a session's fluorescence (CSV or .npy) once; store it as float32 .npy (neurons x frames)."""
+"""Validate a session's fluorescence (CSV, .npy or Suite2p folder) once; store it as float32 .npy."""
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from calcium.io import (
-    InputError,
-    TableLayout,
-    interpolate_missing,
-    npy_writer,
-    read_fluorescence_csv,
-    read_fluorescence_npy,
-    read_npy_rows,
-    read_suite2p,
-    save_json,
-    save_table,
+from calcium.ingest import (
+    InputSettings,
+    check_plausible_shape,
+    checked_block,
+    open_input,
+    probe_input,
+    recording_start_s,
 )
-from calcium.logs import log_to, reported_errors
+from calcium.io import npy_writer, read_npy_rows, save_json, save_table
+from calcium.logs import log_to
 
-log = log_to(snakemake.log[0])
-session = snakemake.wildcards.session
-layout = snakemake.params.layout
+log = log_to(snakemake.log[0], snakemake.wildcards)
+settings = InputSettings.from_config(snakemake.params.input_settings)
 frame_rate_hz = snakemake.params.frame_rate_hz
 source = Path(snakemake.input[0])
-allow_missing = layout["missing_values"] == "interpolate"
+allow_missing = settings.missing_values == "interpolate"
 
-with reported_errors(log, f"session {session}"):
-    if source.is_dir():
-        traces, labels = read_suite2p(source, layout["neuropil_coefficient"], layout["suite2p_cells_only"])
-        notes = [f"Suite2p folder: F - {layout['neuropil_coefficient']} x Fneu, {len(labels)} ROIs"]
-    elif source.suffix == ".npy":
-        traces = read_fluorescence_npy(source, layout["orientation"])
-        labels, notes = None, ["binary .npy input"]
-    else:
-        traces, labels, notes = read_fluorescence_csv(
-            source,
-            TableLayout(layout["header"], layout["index_column"], layout["orientation"]),
-            allow_missing=allow_missing,
-        )
-    n_neurons, n_frames = traces.shape
-    # A plain (neurons x frames) .npy is read by offset, block by block: bounded memory.
-    plain_npy = source.suffix == ".npy" and layout["orientation"] == "neurons_x_frames"
-    # Copy in blocks of neurons, written straight to the file: bounded memory.
-    n_filled = 0
-    with npy_writer(snakemake.output.traces, (n_neurons, n_frames)) as out:
-        for first in range(0, n_neurons, 256):
-            rows = slice(first, first + 256)
-            raw = read_npy_rows(source, rows) if plain_npy else np.asarray(traces[rows])
-            raw = raw.astype(np.float32, copy=False)
-            if not allow_missing and not np.isfinite(raw).all():
-                i, j = np.argwhere(~np.isfinite(raw))[0]
-                raise InputError(
-                    f"{source}: neuron {first + i}, frame {j} is not finite; fill it in, or set "
-                    "input.missing_values: interpolate in config.yaml."
-                )
-            block, filled = interpolate_missing(raw, first)
-            out.append(block)
-            n_filled += filled
-log.info("%s: %d neurons x %d frames; %s", source, n_neurons, n_frames, "; ".join(notes))
+shape = probe_input(source, settings)
+check_plausible_shape(shape, frame_rate_hz, settings, str(source))
+start_time_s = recording_start_s(shape, frame_rate_hz, str(source))
+opened = open_input(source, settings)
+n_neurons, n_frames = opened.rows.shape
+# A plain (neurons x frames) .npy is read by offset, block by block: bounded memory.
+by_offset = source.suffix == ".npy" and not settings.layout.one_row_per_frame
+n_filled = 0
+with npy_writer(snakemake.output.traces, (n_neurons, n_frames)) as out:
+    for first in range(0, n_neurons, 256):
+        rows = slice(first, first + 256)
+        raw = read_npy_rows(source, rows) if by_offset else opened.rows[rows]
+        block, filled = checked_block(raw, first, allow_missing, str(source))
+        out.append(block)
+        n_filled += filled
+log.info("%s: %d neurons x %d frames; %s", source, n_neurons, n_frames, "; ".join(opened.notes))
 if n_filled:
-    log.warning("session %s: interpolated %d missing/non-finite samples", session, n_filled)
+    log.warning("interpolated %d missing/non-finite samples of %s", n_filled, source)
 
-save_table(
-    snakemake.output.neurons,
-    pd.DataFrame({"neuron": range(n_neurons), "label": labels or [str(i) for i in range(n_neurons)]}),
-)
+labels = opened.labels or [str(i) for i in range(n_neurons)]
+save_table(snakemake.output.neurons, pd.DataFrame({"neuron": range(n_neurons), "label": labels}))
 save_json(
     snakemake.output.facts,
     {
-        "session": session,
+        "session": snakemake.wildcards.session,
         "source": str(source),
         "input_kind": snakemake.params.input_kind,
         "n_neurons": n_neurons,
         "n_frames": n_frames,
         "frame_rate_hz": frame_rate_hz,
+        "start_time_s": start_time_s,
         "duration_s": n_frames / frame_rate_hz,
         "nan_count": n_filled,
     },

@@ -6,7 +6,7 @@ from calcium.io import load_json, read_table
 from calcium.logs import log_to
 from calcium.plots import membership_figure, save_figure
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 clustering = load_json(snakemake.input.clustering)
 members = read_table(snakemake.input.members)

@@ -6,7 +6,7 @@ from calcium.io import load_json, read_table
 from calcium.logs import log_to
 from calcium.plots import neurons_shown, raster_figure, save_figure
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 events = read_table(snakemake.input.events)
 title = f"session {snakemake.wildcards.session}"

@@ -7,13 +7,15 @@ from calcium.io import load_json, load_npy, read_table, save_table
 from calcium.logs import log_to
 from calcium.regressors import Regression, fit_regressors, response_types, stimulus_responses
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.stimulus
 long = read_table(snakemake.input.regressors)
 labels = list(dict.fromkeys(long.stimulus))
 regressors = np.stack([long.regressor[long.stimulus == label].to_numpy() for label in labels])
 stimuli = read_table(snakemake.input.table)
+start_s = facts.get("start_time_s", 0.0)  # the table is on the recording's clock
+stimuli = stimuli.assign(onset_s=stimuli.onset_s - start_s, offset_s=stimuli.offset_s - start_s)
 window = tuple(settings["response_window_s"])
 baseline = tuple(settings["baseline_window_s"]) if settings["baseline_window_s"] else None
 fits, responses = [], []

@@ -4,7 +4,7 @@ from calcium.io import load_json, load_npy, read_table
 from calcium.logs import log_to
 from calcium.plots import save_figure, similarity_figure
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 clustering = load_json(snakemake.input.clustering)
 labels = read_table(snakemake.input.labels).ensemble.to_numpy()
 figure = similarity_figure(

@@ -3,19 +3,19 @@
 import numpy as np
 
 from calcium.io import load_json, load_npy, save_table
-from calcium.logs import log_to, reported_errors
+from calcium.logs import log_to
 from calcium.shards import shard_rows
 from calcium.spikes import detect_spikes
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 rows = shard_rows(int(snakemake.wildcards.shard), facts["n_neurons"], snakemake.params.neurons_per_shard)
-with reported_errors(log, f"session {snakemake.wildcards.session}"):
-    table = detect_spikes(
-        load_npy(snakemake.input.spikes, slice(None)),
-        snakemake.params.frame_rate_hz,
-        neuron_ids=np.arange(rows.start, rows.stop),
-        **snakemake.params.thresholds,
-    )
+table = detect_spikes(
+    load_npy(snakemake.input.spikes, slice(None)),
+    snakemake.params.frame_rate_hz,
+    neuron_ids=np.arange(rows.start, rows.stop),
+    start_time_s=facts.get("start_time_s", 0.0),
+    **snakemake.params.thresholds,
+)
 log.info("%d spikes in neurons %d-%d", len(table), rows.start, rows.stop - 1)
 save_table(snakemake.output[0], table)

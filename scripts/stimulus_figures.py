@@ -14,12 +14,12 @@ from calcium.plots import (
 )
 from calcium.regressors import cluster_order, downsample
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.stimulus
 session = snakemake.wildcards.session
 fs = facts["frame_rate_hz"]
-time_s = np.arange(facts["n_frames"]) / fs
+time_s = facts.get("start_time_s", 0.0) + np.arange(facts["n_frames"]) / fs
 long = read_table(snakemake.input.regressors)
 labels = list(dict.fromkeys(long.stimulus))
 boxcars = np.stack([long.boxcar[long.stimulus == label].to_numpy() for label in labels])
@@ -39,7 +39,7 @@ factor = max(1, int(round(settings["heatmap_bin_s"] * fs)))
 binned = downsample(np.asarray(traces), factor)
 sd = binned.std(axis=1, keepdims=True)
 z = (binned - binned.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1)
-binned_time = np.arange(z.shape[1]) * factor / fs
+binned_time = facts.get("start_time_s", 0.0) + np.arange(z.shape[1]) * factor / fs
 shown = neurons_shown(z.shape[0], snakemake.params.max_neurons)
 order_all = shown[cluster_order(z[shown])]
 chosen = np.flatnonzero(table.selected.to_numpy())

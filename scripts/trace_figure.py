@@ -5,20 +5,15 @@ import pandas as pd
 
 from calcium.io import load_json, load_npy
 from calcium.logs import log_to
-from calcium.plots import save_figure, trace_steps_figure
+from calcium.plots import example_view, save_figure, trace_steps_figure
 
-log = log_to(snakemake.log[0])
+log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.figures
 fs = snakemake.params.frame_rate_hz
-neurons = [n for n in settings["example_neurons"] if n < facts["n_neurons"]] or [0]
-frames = np.arange(facts["n_frames"])
-if settings["time_window_s"]:
-    start_s, end_s = settings["time_window_s"]
-    frames = frames[(frames / fs >= start_s) & (frames / fs <= end_s)]
-    if frames.size < 2:
-        frames = np.arange(facts["n_frames"])
-span = slice(frames[0], frames[-1] + 1)
+neurons, span = example_view(
+    facts["n_neurons"], facts["n_frames"], fs, settings["example_neurons"], settings["time_window_s"]
+)
 raw_name = "input ΔF/F" if snakemake.params.input_kind == "dff" else "raw F"
 raw_unit = "ΔF/F" if snakemake.params.input_kind == "dff" else "F (a.u.)"
 steps = [
@@ -29,7 +24,7 @@ steps = [
     ("OASIS calcium + spike times", "c (ΔF/F)", load_npy(snakemake.input.calcium)[neurons, span]),
 ]
 spikes = pd.read_csv(snakemake.input.spike_times)
-times = frames / fs
+times = facts.get("start_time_s", 0.0) + np.arange(span.start, span.stop) / fs
 spike_times = [
     spikes.time_s[(spikes.neuron == n) & spikes.time_s.between(times[0], times[-1])].to_numpy()
     for n in neurons

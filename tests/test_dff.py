@@ -89,7 +89,7 @@ def test_sliding_baseline_needs_a_frame_rate():
 
 
 def _listed_ids(message):
-    match = re.search(r"neuron\(s\): ([^.]*)\.", message)
+    match = re.search(r"output tables\): ([^.]*)\.", message)
     assert match, message
     return [int(v) for v in match.group(1).split(", ")]
 

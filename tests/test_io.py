@@ -1,4 +1,4 @@
-"""Unit tests for calcium.io: reading fluorescence CSVs and atomic writers."""
+"""Unit tests for reading fluorescence CSVs (calcium.input_csv) and the atomic writers (calcium.io)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from calcium.errors import InputError
+from calcium.ingest import interpolate_missing
+from calcium.input_csv import TableLayout, read_fluorescence_csv
 from calcium.io import (
-    InputError,
-    TableLayout,
-    interpolate_missing,
     load_json,
     load_npy,
     npy_writer,
-    read_fluorescence_csv,
     save_json,
     save_npy,
     save_npz,
@@ -45,7 +44,7 @@ def _format(values):
 def test_neurons_x_frames_without_header(tmp_path):
     truth = _planted()
     path = _write_rows(tmp_path / "f.csv", [_format(row) for row in truth])
-    traces, labels, notes = read_fluorescence_csv(path)
+    traces, labels, _, notes = read_fluorescence_csv(path)
     assert traces.dtype == np.float32
     np.testing.assert_array_equal(traces, truth)
     assert labels is None
@@ -56,7 +55,7 @@ def test_header_line_is_skipped(tmp_path):
     truth = _planted()
     header = [f"t{i}" for i in range(truth.shape[1])]
     path = _write_rows(tmp_path / "f.csv", [header] + [_format(row) for row in truth])
-    traces, labels, notes = read_fluorescence_csv(path)
+    traces, labels, _, notes = read_fluorescence_csv(path)
     np.testing.assert_array_equal(traces, truth)
     assert labels is None
     assert "header row: yes" in notes
@@ -70,7 +69,7 @@ def test_text_index_column_gives_labels(tmp_path, with_header):
     if with_header:
         rows.insert(0, ["neuron"] + [f"t{i}" for i in range(truth.shape[1])])
     path = _write_rows(tmp_path / "f.csv", rows)
-    traces, labels, notes = read_fluorescence_csv(path)
+    traces, labels, _, notes = read_fluorescence_csv(path)
     np.testing.assert_array_equal(traces, truth)
     assert labels == names
     assert "index column: yes" in notes
@@ -81,7 +80,7 @@ def test_counter_index_column_is_dropped(tmp_path, first):
     truth = _planted(n_neurons=6)
     rows = [[first + i, *_format(row)] for i, row in enumerate(truth)]
     path = _write_rows(tmp_path / "f.csv", rows)
-    traces, labels, _ = read_fluorescence_csv(path)
+    traces, labels, _, _ = read_fluorescence_csv(path)
     # The counter column is not a frame of fluorescence.
     assert traces.shape == truth.shape
     np.testing.assert_array_equal(traces, truth)
@@ -93,7 +92,7 @@ def test_frames_x_neurons_is_transposed_and_header_names_label_neurons(tmp_path)
     names = ["roi_a", "roi_b", "roi_c", "roi_d"]
     rows = [["frame", *names]] + [[t, *_format(truth[:, t])] for t in range(truth.shape[1])]
     path = _write_rows(tmp_path / "f.csv", rows)
-    traces, labels, _ = read_fluorescence_csv(path, TableLayout(orientation="frames_x_neurons"))
+    traces, labels, _, _ = read_fluorescence_csv(path, TableLayout(orientation="frames_x_neurons"))
     assert traces.shape == (4, 10)
     np.testing.assert_array_equal(traces, truth)
     assert labels == names
@@ -103,7 +102,7 @@ def test_frames_x_neurons_is_transposed_and_header_names_label_neurons(tmp_path)
 def test_frames_x_neurons_without_header_or_index(tmp_path):
     truth = _planted(n_neurons=3, n_frames=8)
     path = _write_rows(tmp_path / "f.csv", [_format(truth[:, t]) for t in range(truth.shape[1])])
-    traces, labels, _ = read_fluorescence_csv(path, TableLayout(orientation="frames_x_neurons"))
+    traces, labels, _, _ = read_fluorescence_csv(path, TableLayout(orientation="frames_x_neurons"))
     np.testing.assert_array_equal(traces, truth)
     assert labels is None
 
@@ -113,7 +112,7 @@ def test_explicit_layout_overrides_detection(tmp_path):
     truth = _planted(n_neurons=4)
     rows = [_format(np.arange(truth.shape[1]) + 0.5)] + [_format(row) for row in truth]
     path = _write_rows(tmp_path / "f.csv", rows)
-    traces, _, _ = read_fluorescence_csv(path, TableLayout(header=True, index_column=False))
+    traces, _, _, _ = read_fluorescence_csv(path, TableLayout(header=True, index_column=False))
     np.testing.assert_array_equal(traces, truth)
 
 
@@ -210,7 +209,7 @@ def test_missing_cells_are_interpolated_linearly(tmp_path):
     rows[1][2] = "nan"
     rows[2][3] = ""  # between 4 and 16 -> 10 (not the planted 8: linear in time)
     path = _write_rows(tmp_path / "f.csv", rows)
-    traces, _, _ = read_fluorescence_csv(path, allow_missing=True)
+    traces, _, _, _ = read_fluorescence_csv(path, allow_missing=True)
     assert traces.shape == truth.shape
     assert np.isnan(traces[1, 1]) and np.isnan(traces[1, 2]) and np.isnan(traces[2, 3])
     filled, n_filled = interpolate_missing(traces)
@@ -229,7 +228,7 @@ def test_empty_cell_on_first_line_is_not_a_header(tmp_path, allow_missing):
     rows = [["1.5", "", "3.5", "4.5"], ["5.5", "6.5", "7.5", "8.5"], ["9.5", "10.5", "11.5", "12.5"]]
     path = _write_rows(tmp_path / "f.csv", rows)
     if allow_missing:
-        traces, _, _ = read_fluorescence_csv(path, allow_missing=True)
+        traces, _, _, _ = read_fluorescence_csv(path, allow_missing=True)
         assert traces.shape == (3, 4)
     else:
         with pytest.raises(InputError, match="missing_values"):
@@ -241,7 +240,7 @@ def test_empty_cell_in_first_column_is_not_an_index(tmp_path, allow_missing):
     rows = [["1.5", "2.5", "3.5", "4.5"], ["", "6.5", "7.5", "8.5"], ["9.5", "10.5", "11.5", "12.5"]]
     path = _write_rows(tmp_path / "f.csv", rows)
     if allow_missing:
-        traces, labels, _ = read_fluorescence_csv(path, allow_missing=True)
+        traces, labels, _, _ = read_fluorescence_csv(path, allow_missing=True)
         assert traces.shape == (3, 4)
         assert labels is None
     else:
@@ -256,7 +255,7 @@ def test_interpolate_missing_holds_edges_and_rejects_all_nan_rows():
     np.testing.assert_array_equal(filled, [[2.0, 2.0, 3.0, 3.0]])
     clean, none = interpolate_missing(np.ones((2, 3)))
     assert none == 0 and np.all(clean == 1)
-    with pytest.raises(InputError, match="neuron 1"):
+    with pytest.raises(InputError, match="neuron id 1 "):
         interpolate_missing(np.array([[1.0, 2.0], [np.nan, np.nan]]))
 
 

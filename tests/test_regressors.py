@@ -8,7 +8,8 @@ import pytest
 
 from calcium.detrend import detrend
 from calcium.dff import baseline_f0, delta_f_over_f
-from calcium.io import InputError
+from calcium.errors import InputError
+from calcium.input_tables import parse_stimulus_table
 from calcium.kernels import calcium_kernel
 from calcium.regressors import (
     cluster_order,
@@ -17,7 +18,6 @@ from calcium.regressors import (
     response_types,
     stimulus_boxcars,
     stimulus_responses,
-    validate_stimulus_table,
 )
 from calcium.synthetic import SessionDesign, simulate_session_arrays
 
@@ -29,9 +29,7 @@ def _table(rows, columns=("stimulus", "onset_s", "duration_s")):
 
 
 def test_boxcar_is_one_exactly_while_the_stimulus_is_on():
-    table = validate_stimulus_table(
-        _table([("a", 1.0, 2.0), ("b", 4.0, 1.0), ("a", 6.1, 0.5)]), 10.0, "t.csv"
-    )
+    table = parse_stimulus_table(_table([("a", 1.0, 2.0), ("b", 4.0, 1.0), ("a", 6.1, 0.5)]), "t.csv", 10.0)
     labels, boxcars = stimulus_boxcars(table, 50, FS)
     assert labels == ["a", "b"]
     time_s = np.arange(50) / FS
@@ -41,7 +39,7 @@ def test_boxcar_is_one_exactly_while_the_stimulus_is_on():
 
 
 def test_regressor_is_the_hand_computed_causal_convolution():
-    table = validate_stimulus_table(_table([("a", 2.0, 1.0), ("a", 9.0, 2.0)]), 20.0, "t.csv")
+    table = parse_stimulus_table(_table([("a", 2.0, 1.0), ("a", 9.0, 2.0)]), "t.csv", 20.0)
     _, boxcars = stimulus_boxcars(table, 100, FS)
     kernel = calcium_kernel("double_exponential", FS, 1.25, 0.1)
     regressor = convolve_regressors(boxcars, kernel)[0]
@@ -59,20 +57,20 @@ def test_regressor_is_the_hand_computed_causal_convolution():
         ([("a", 1.0, 2.0, 3)], ("stimulus", "onset_s", "duration_s", "colour"), "unknown column"),
         ([("a", 1.0, -2.0)], ("stimulus", "onset_s", "duration_s"), "line 2"),
         ([("a", 1.0, 2.0), ("b", 50.0, 1.0)], ("stimulus", "onset_s", "duration_s"), "line 3"),
-        ([("a", "soon", 2.0)], ("stimulus", "onset_s", "duration_s"), "'soon' is not a number"),
+        ([("a", "soon", 2.0)], ("stimulus", "onset_s", "duration_s"), "'soon' is not a finite number"),
         ([("a", 1.0)], ("stimulus", "onset_s"), "offset_s or duration_s"),
         ([("a", 3.0, 2.0)], ("stimulus", "onset_s", "offset_s"), "positive"),
     ],
 )
 def test_bad_stimulus_tables_name_the_file_and_line(rows, columns, message):
     with pytest.raises(InputError, match=message) as info:
-        validate_stimulus_table(_table(rows, columns), 20.0, "stim.csv")
+        parse_stimulus_table(_table(rows, columns), "stim.csv", 20.0)
     assert "stim.csv" in str(info.value)
 
 
 def test_offsets_past_the_end_are_clipped_and_offset_and_duration_agree():
-    table = validate_stimulus_table(
-        _table([("a", 18.0, 19.0)], ("stimulus", "onset_s", "offset_s")), 18.5, "t.csv"
+    table = parse_stimulus_table(
+        _table([("a", 18.0, 19.0)], ("stimulus", "onset_s", "offset_s")), "t.csv", 18.5
     )
     assert table.offset_s.iat[0] == 18.5 and table.duration_s.iat[0] == pytest.approx(0.5)
 
@@ -94,7 +92,7 @@ def planted_session():
 
 def test_planted_response_types_are_recovered(planted_session):
     traces, plan, design = planted_session
-    table = validate_stimulus_table(plan.stimulus_table, design.n_frames / FS, "planted")
+    table = parse_stimulus_table(plan.stimulus_table, "planted", design.n_frames / FS)
     labels, boxcars = stimulus_boxcars(table, design.n_frames, FS)
     regressors = convolve_regressors(boxcars, calcium_kernel("double_exponential", FS, 1.25, 0.1))
     fit = fit_regressors(traces, regressors)
@@ -122,7 +120,7 @@ def test_stimulus_responses_average_the_window_minus_the_baseline():
     traces = np.zeros((2, 100))
     traces[0, 25:40] = 1.0  # response after the onset at 5 s
     traces[1, :] = 0.5  # constant: no response after baseline subtraction
-    table = validate_stimulus_table(_table([("a", 5.0, 1.0)]), 20.0, "t.csv")
+    table = parse_stimulus_table(_table([("a", 5.0, 1.0)]), "t.csv", 20.0)
     responses = stimulus_responses(traces, table, FS, window_s=(0.0, 3.0), baseline_s=(-2.0, 0.0))
     assert list(responses.columns) == [
         "neuron",
@@ -173,4 +171,4 @@ def test_stimulus_table_from_a_square_wave_channel():
         merged[["onset_s", "offset_s"]].to_numpy(), [[2.0, 4.0], [10.0, 13.0]], atol=0.011
     )
     # The table is valid input for the stimulus analysis.
-    assert len(validate_stimulus_table(table, 20.0, "derived")) == 2
+    assert len(parse_stimulus_table(table, "derived", 20.0)) == 2

@@ -128,7 +128,7 @@ def test_spike_times_by_neuron_matches_table_including_empty_neurons():
     table = detect_spikes(s, FS, method="absolute", absolute=0.5)
     # Shuffle the table: the function must not rely on its order.
     shuffled = table.sample(frac=1.0, random_state=np.random.default_rng(3).integers(2**31))
-    times = spike_times_by_neuron(shuffled, n_neurons)
+    times = spike_times_by_neuron(shuffled, n_neurons, FS)
     assert list(times) == [f"neuron_{i:02d}" for i in range(n_neurons)]
     assert list(times) == sorted(times)
     for i in range(n_neurons):
@@ -141,11 +141,21 @@ def test_spike_times_by_neuron_matches_table_including_empty_neurons():
 
 
 def test_spike_times_by_neuron_keeps_time_order_and_handles_empty_tables():
-    table = pd.DataFrame({"neuron": [1, 0, 1, 1], "time_s": [0.5, 2.0, 1.5, 3.0], "frame": [0, 0, 0, 0]})
-    times = spike_times_by_neuron(table, 3)
-    np.testing.assert_array_equal(times["neuron_0"], [2.0])
-    np.testing.assert_array_equal(times["neuron_1"], [0.5, 1.5, 3.0])
+    table = pd.DataFrame({"neuron": [1, 0, 1, 1], "frame": [1, 4, 3, 6]})
+    times = spike_times_by_neuron(table, 3, frame_rate_hz=2.0, start_time_s=10.0)
+    np.testing.assert_array_equal(times["neuron_0"], [12.0])
+    np.testing.assert_array_equal(times["neuron_1"], [10.5, 11.5, 13.0])
     assert times["neuron_2"].size == 0
-    empty = spike_times_by_neuron(pd.DataFrame({"neuron": [], "time_s": []}), 2)
+    empty = spike_times_by_neuron(pd.DataFrame({"neuron": [], "frame": []}), 2, 2.0)
     assert list(empty) == ["neuron_0", "neuron_1"]
     assert all(v.size == 0 for v in empty.values())
+
+
+def test_spike_times_are_on_the_recording_clock_at_full_precision():
+    """time_s = start + frame / rate exactly; a frame at 324001 / 30 s is not rounded to 10800 s."""
+    s = np.zeros((1, 324_002), dtype=np.float32)
+    s[0, 324_001] = 1.0
+    table = detect_spikes(s, 30.0, method="absolute", absolute=0.5, start_time_s=0.008)
+    assert table.time_s.iloc[0] == 0.008 + 324_001 / 30.0
+    times = spike_times_by_neuron(table, 1, 30.0, 0.008)
+    assert times["neuron_0"][0] == table.time_s.iloc[0]

@@ -167,19 +167,12 @@ def test_stimulus_analysis_recovers_planted_response_types(default_run):
     assert not (default_run / "results" / "s2" / "stimulus").exists()
 
 
-def test_bad_stimulus_table_names_the_file_and_line(workflow_copy):
+def test_bad_stimulus_table_stops_the_run_before_any_job(workflow_copy):
     stimuli = workflow_copy / "resources" / "s1.stimuli.csv"
     table = pd.read_csv(stimuli)
     table.loc[2, "onset_s"] = 9999.0
     table.to_csv(stimuli, index=False)
-    result = snakemake(workflow_copy, "--keep-going")
-    assert result.returncode != 0
-    assert "s1.stimuli.csv: line 4: onset 9999.0 s is outside the recording" in result.stdout, result.stdout[
-        -3000:
-    ]
-    # The other outputs were made and kept; the stimulus ones were not.
-    assert (workflow_copy / "results" / "s1" / "spike_times.csv").exists()
-    assert not (workflow_copy / "results" / "s1" / "stimulus" / "regressors.csv").exists()
+    _fails_before_any_output(workflow_copy, "s1.stimuli.csv: line 4: onset 9999.0 s is outside the recording")
 
 
 def test_evaluation_scores_the_planted_spikes(default_run):
@@ -376,9 +369,10 @@ def test_bad_config_stops_before_anything_runs(workflow_copy, edit, expected):
     [
         ("session", "a/b", ["line 2", "session", "does not match"]),
         ("session", "has space", ["line 2", "session"]),
-        ("frame_rate_hz", "0", ["frame_rate_hz", "less than or equal to the minimum"]),
+        ("frame_rate_hz", "0", ["line 2, column frame_rate_hz: '0' is not a finite rate > 0 Hz"]),
+        ("frame_rate_hz", "nan", ["line 2, column frame_rate_hz: 'nan' is not a finite rate > 0 Hz"]),
         ("frame_rate_hz", "fast", ["frame_rate_hz", "'fast' is not a number"]),
-        ("path", "resources/missing.csv", ["resources/missing.csv", "missing or empty"]),
+        ("path", "resources/missing.csv", ["resources/missing.csv does not exist"]),
         ("input_kind", "spikes", ["input_kind"]),
         ("indicator", "GFP", ["unknown indicator 'GFP'"]),
     ],
@@ -393,7 +387,7 @@ def test_bad_session_sheet_stops_before_anything_runs(workflow_copy, column, val
 
 def test_empty_csv_stops_before_anything_runs(workflow_copy):
     (workflow_copy / "resources" / "s2.csv").write_text("")
-    _fails_before_any_output(workflow_copy, "resources/s2.csv", "missing or empty")
+    _fails_before_any_output(workflow_copy, "resources/s2.csv is empty")
 
 
 def _only_session(workdir, session):
@@ -437,7 +431,9 @@ def test_background_subtracted_input_names_the_neurons_with_low_f0(workflow_copy
     np.savetxt(csv, traces, fmt="%.2f", delimiter=",")
     result = snakemake(workflow_copy)
     assert result.returncode != 0
-    assert "2 neuron(s): 3, 5" in result.stdout, result.stdout[-3000:]
+    assert "2 neuron(s) (ids counted from 0, as in the output tables): 3, 5" in result.stdout, result.stdout[
+        -3000:
+    ]
     assert not list((workflow_copy / "results" / "s2").rglob("dff.npy"))
 
 
@@ -496,3 +492,16 @@ def test_python_passes_ruff():
             text=True,
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_unknown_indicator_runs_once_its_kinetics_are_given(workflow_copy):
+    """The message's advice works: with time constants in config.yaml the indicator is never looked up."""
+    _only_session(workflow_copy, "s2")
+    sheet_path = workflow_copy / "resources" / "sessions.tsv"
+    sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
+    sheet.loc[:, "indicator"] = "MyNewSensor"
+    sheet.to_csv(sheet_path, sep="\t", index=False)
+    _fails_before_any_output(workflow_copy, "unknown indicator 'MyNewSensor'", "deconvolution.tau_decay_s")
+    _edit_config(workflow_copy, lambda c: c["deconvolution"].update(tau_decay_s=0.6, tau_rise_s=0.05))
+    result = snakemake(workflow_copy, "results/s2/shards/0000/spikes.npy")
+    assert result.returncode == 0, result.stdout[-3000:]

@@ -16,6 +16,8 @@ from oasis.functions import deconvolve as oasis_deconvolve
 from oasis.oasis_methods import oasisAR1
 from scipy.ndimage import gaussian_filter1d
 
+from .errors import ConfigError
+
 PENALTIES = {"l1": 1, "l0": 0}
 
 
@@ -100,12 +102,12 @@ def deconvolve_traces(
     noise_sd = np.zeros(n_neurons)
     kwargs: dict = {"penalty": PENALTIES[penalty], "optimize_g": optimize_g}
     if ar_order == 2 and s_min > 0:
-        raise ValueError(
+        raise ConfigError(
             "deconvolution.s_min is supported with AR(1) only (re-solving AR(2) with OASIS's lambda "
             "and s_min destroys s); set ar_order: 1 or s_min: 0"
         )
     if ar_order == 2 and tau_decay_s is not None and not tau_rise_s:
-        raise ValueError("ar_order=2 with a fixed tau_decay_s needs tau_rise_s > 0")
+        raise ConfigError("ar_order=2 with a fixed tau_decay_s needs tau_rise_s > 0")
     if tau_decay_s is None:
         kwargs["g"] = (None,) * ar_order
     else:

@@ -6,6 +6,7 @@ import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
 from .baseline import running_percentile
+from .errors import ConfigError
 
 DETREND_METHODS = ("percentile", "highpass", "none")
 
@@ -58,7 +59,7 @@ def detrend(
         cutoff_hz = 1.0 / slow_drift_s
         nyquist_hz = frame_rate_hz / 2.0
         if cutoff_hz >= nyquist_hz:
-            raise ValueError(
+            raise ConfigError(
                 f"detrend.slow_drift_s={slow_drift_s} s is too short for a {frame_rate_hz} Hz "
                 "recording (cut-off at or above Nyquist)"
             )

@@ -63,6 +63,7 @@ def detect_events(
     max_fwhm_s: float = 5.0,
     onset_sd: float = 1.0,
     neuron_ids: np.ndarray | None = None,
+    start_time_s: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Detect calcium events in each row of `traces` (ΔF/F).
 
@@ -80,6 +81,7 @@ def detect_events(
     onset_sd: the trace is "at rest" at or below baseline + onset_sd·σ; an
         event starts at the first frame of its rise out of rest (or at the
         trough after the previous peak of a compound transient).
+    start_time_s: time of frame 0 (s); `_s` columns are start_time_s + frame / rate.
     Returns (events, thresholds). events: one row per event with EVENT_COLUMNS
     (amplitude = peak − baseline; area = ∫(trace − baseline) from onset to the
     end of the event, in ΔF/F·s). thresholds: one row per neuron (neuron,
@@ -124,11 +126,11 @@ def detect_events(
                 {
                     "neuron": ids[row],
                     "onset_frame": onset,
-                    "onset_s": onset / frame_rate_hz,
+                    "onset_s": start_time_s + onset / frame_rate_hz,
                     "peak_frame": peaks,
-                    "peak_s": peaks / frame_rate_hz,
+                    "peak_s": start_time_s + peaks / frame_rate_hz,
                     "end_frame": end,
-                    "end_s": end / frame_rate_hz,
+                    "end_s": start_time_s + end / frame_rate_hz,
                     "amplitude_dff": x[peaks] - baseline,
                     "prominence_dff": props["prominences"],
                     "fwhm_s": fwhm_s,
@@ -163,10 +165,6 @@ def _event_bounds(x: np.ndarray, peaks: np.ndarray, rest_level: float) -> tuple[
         onset[1:] = np.maximum(onset[1:], troughs)
         end[:-1] = np.minimum(end[:-1], troughs)
     return np.clip(onset, 0, peaks), np.clip(end, peaks, x.size - 1)
-
-
-def _prominence_data(props: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return props["prominences"], props["left_bases"], props["right_bases"]
 
 
 def empty_events() -> pd.DataFrame:

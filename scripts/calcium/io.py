@@ -1,450 +1,117 @@
-"""Reading fluorescence tables and writing arrays and tables atomically.
+"""The workflow's own files: arrays, tables and JSON written atomically, and read back.
 
-Everything here is plain Python/numpy/pandas: no Snakemake. Errors raised by the
-readers are :class:`InputError` and name the file, the row/column and the fix.
-
-Row and column numbers in messages are 1-based, as a spreadsheet shows them.
+Every writer goes through `atomic_output`: a temporary file beside the target,
+renamed into place only when complete. Reading user inputs is elsewhere
+(`calcium.ingest`, `calcium.input_csv`, `calcium.input_arrays`, `calcium.input_tables`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import json
 import os
-import re
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-
-class InputError(ValueError):
-    """Bad input data: the message names the file, the place and the fix."""
+from .errors import OutputError
 
 
-@dataclass(frozen=True)
-class TableLayout:
-    """How a fluorescence CSV is laid out.
-
-    header: "auto", True or False: whether the first line holds column names.
-    index_column: "auto", True or False: whether the first column holds labels
-        (neuron names, or frame numbers/times for the transposed layout).
-    orientation: "neurons_x_frames" (one row per neuron, the default) or
-        "frames_x_neurons" (one row per frame).
-    """
-
-    header: bool | str = "auto"
-    index_column: bool | str = "auto"
-    orientation: str = "neurons_x_frames"
-
-
-def _is_number(text: str) -> bool:
+def _read_umask() -> int:
+    """The process's file-creation mask, read without changing it where Linux allows."""
     try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
-def _is_text(cell: str) -> bool:
-    """A non-empty cell that is not a number (an empty cell is a missing value, not a label)."""
-    return cell != "" and not _is_number(cell)
+# Temporary files are created 0600 (tempfile.mkstemp); results get the mode a plain
+# open() would have given them, so group members can read them on a shared server.
+_OUTPUT_MODE = 0o666 & ~_read_umask()
 
 
-def _first_lines(path: Path, n: int) -> list[list[str]]:
-    rows = []
-    with open(path, newline="") as handle:
-        for line in handle:
-            if line.strip():
-                rows.append([cell.strip() for cell in line.rstrip("\r\n").split(",")])
-            if len(rows) >= n:
-                break
-    return rows
+# Write failures that are the storage's, not the workflow's: reported as one line.
+_STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
-def _looks_like_axis(values: list[str], times_allowed: bool) -> bool:
-    """True if the cells count 0,1,2,... or 1,2,3,... (a row counter), or, when
-    `times_allowed` (one line per frame), increase by a constant step (frame times).
-
-    Fluorescence never climbs by exactly the same step on every line.
-    """
-    try:
-        numbers = np.array([float(v) for v in values])
-    except ValueError:
-        return False
-    if numbers.size < 3:
-        return False
-    steps = np.diff(numbers)
-    if np.all(steps == 1) and numbers[0] in (0.0, 1.0):
-        return True
-    return bool(times_allowed and steps[0] > 0 and np.allclose(steps, steps[0], rtol=1e-6, atol=1e-9))
+def stale_temporaries(path: Path) -> list[Path]:
+    """Temporary files that an interrupted write of `path` left beside it."""
+    return sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
 
 
-_INDEX_NAMES = re.compile(
-    r"^(|index|idx|id|neuron|neuron_id|cell|roi|frame|frames|t|time|time_s|time_ms|timestamp)$", re.I
-)
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, text: bool = False):
+    """Write `path` through a temporary file in the same folder, renamed into place on success.
 
-
-def detect_layout(path: Path, layout: TableLayout) -> tuple[bool, bool]:
-    """Decide (has_header, has_index_column) for a CSV, resolving "auto".
-
-    A header is detected when the first line has any non-numeric cell. An index
-    column is detected when the first column (below any header) has a non-numeric
-    cell, counts 0,1,2,... or 1,2,3,..., or (one line per frame) increases by a
-    constant step (frame times, never a trace), or when its header cell is empty
-    or reads like an index ("time_s", "frame", "neuron", "roi", ...).
-    """
-    lines = _first_lines(path, 50)
-    if not lines:
-        raise InputError(f"{path}: the file is empty; expected a table of fluorescence values.")
-    first = lines[0]
-    if layout.header == "auto":
-        # A first cell that is empty or text with numbers after it is a corner label.
-        has_header = any(_is_text(cell) for cell in first[1:]) or (len(first) == 1 and _is_text(first[0]))
-    else:
-        has_header = bool(layout.header)
-    body = lines[1:] if has_header else lines
-    if layout.index_column == "auto":
-        first_column = [row[0] for row in body if row]
-        has_index = bool(first_column) and (
-            any(_is_text(v) for v in first_column)
-            or (_looks_like_axis(first_column, layout.orientation == "frames_x_neurons") and len(body[0]) > 1)
-        )
-        if has_header and not has_index and first and _INDEX_NAMES.match(first[0]):
-            has_index = True
-    else:
-        has_index = bool(layout.index_column)
-    return has_header, has_index
-
-
-def _count_data_lines(path: Path) -> int:
-    count = 0
-    last = b"\n"
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 24):
-            count += chunk.count(b"\n")
-            last = chunk[-1:]
-    return count + (0 if last == b"\n" else 1)
-
-
-def _ragged_line(path: Path, n_cells: int) -> str | None:
-    """Describe the first line whose number of cells differs from n_cells (None if none)."""
-    with open(path, newline="") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            cells = line.count(",") + 1
-            if cells != n_cells:
-                return (
-                    f"{path}: line {number} has {cells} cells but the first data line has "
-                    f"{n_cells}; every line needs the same number of comma-separated cells."
-                )
-    return None
-
-
-def _locate_bad_cell(path: Path, has_header: bool, has_index: bool, rows_per_chunk: int) -> str:
-    """Find the first cell that is not a number (slow path, only after a failure)."""
-    reader = pd.read_csv(
-        path,
-        header=0 if has_header else None,
-        index_col=0 if has_index else None,
-        dtype=str,
-        chunksize=rows_per_chunk,
-        keep_default_na=False,
-    )
-    done = 0
-    for chunk in reader:
-        cells = chunk.to_numpy().ravel()
-        numbers = pd.to_numeric(pd.Series(cells), errors="coerce").to_numpy()
-        missing = np.isin(np.char.lower(cells.astype(str)), ["", "nan", "na", "n/a"])
-        bad = np.flatnonzero(np.isnan(numbers) & ~missing)
-        if bad.size:
-            i, j = divmod(int(bad[0]), chunk.shape[1])
-            return (
-                f"{path}: line {done + i + 1 + int(has_header)}, column {j + 1 + int(has_index)}: "
-                f"{cells[bad[0]]!r} is not a number. Every cell must be a number: fix or remove "
-                "that cell, or set input.header / input.index_column in config.yaml if that line "
-                "or column holds labels."
-            )
-        done += chunk.shape[0]
-    return f"{path}: could not read the table as numbers; check its delimiter (a comma is expected)."
-
-
-def read_fluorescence_csv(
-    path: str | os.PathLike,
-    layout: TableLayout = TableLayout(),
-    allow_missing: bool = False,
-    rows_per_chunk: int = 1000,
-) -> tuple[np.ndarray, list[str] | None, list[str]]:
-    """Read a fluorescence CSV into a float32 array of shape (neurons, frames).
-
-    The file is read in chunks of `rows_per_chunk` lines by pandas' C parser, so
-    peak memory is the output array plus one chunk.
-
-    allow_missing: keep empty/NaN cells as NaN (to be interpolated) instead of
-        raising.
-    Returns (traces, neuron_labels or None, notes) where notes describe what was
-    detected (header, index column) for the log.
-    Raises InputError for a missing or empty file, a non-numeric or missing cell
-    (naming line and column), ragged rows, or a table with no neurons or a single
-    frame.
+    Yields an open handle (binary, or text with newline="" if `text`). If the block
+    raises, the temporary file is deleted and `path` is left as it was, so a failed job
+    never leaves a half-written output and earlier results stay. Temporary files left
+    by a killed earlier attempt at `path` are removed first. The result gets the mode
+    the umask gives (as for a plain open()), not mkstemp's 0600.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file not found; check the `path` column of the session sheet.")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty; expected a table of fluorescence values.")
-    has_header, has_index = detect_layout(path, layout)
-    notes = [
-        f"header row: {'yes' if has_header else 'no'}",
-        f"index column: {'yes' if has_index else 'no'}",
-    ]
-    first_lines = _first_lines(path, 1 + int(has_header))
-    header_names = first_lines[0] if has_header else None
-    if len(first_lines) <= int(has_header):
-        raise InputError(f"{path}: the table has no data lines below its header.")
-    n_columns = len(first_lines[-1]) - int(has_index)
-    n_lines = _count_data_lines(path) - int(has_header)
-    if n_columns <= 0:
-        raise InputError(f"{path}: the table has no data columns besides its index column.")
-    out = np.empty((n_lines, n_columns), dtype=np.float32)
-    labels: list[str] = []
-    filled = 0
     try:
-        reader = pd.read_csv(
-            path,
-            header=0 if has_header else None,
-            index_col=0 if has_index else None,
-            dtype={i: np.float64 for i in range(int(has_index), n_columns + int(has_index))}
-            if not has_header
-            else None,
-            chunksize=rows_per_chunk,
-            skip_blank_lines=True,
-            engine="c",
-        )
-        for chunk in reader:
-            if chunk.shape[1] != n_columns:
-                raise InputError(
-                    f"{path}: a line near line {filled + 1 + int(has_header)} has "
-                    f"{chunk.shape[1] + int(has_index)} cells but the first data line has "
-                    f"{n_columns + int(has_index)}; every line needs the same number of cells."
-                )
-            values = chunk.to_numpy(dtype=np.float64)
-            out[filled : filled + values.shape[0]] = values
-            if has_index:
-                labels.extend(str(v) for v in chunk.index)
-            filled += values.shape[0]
-    except InputError:
-        raise
-    except pd.errors.ParserError:
-        raise InputError(
-            _ragged_line(path, n_columns + int(has_index)) or f"{path}: not a well-formed CSV."
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in stale_temporaries(path):
+            stale.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise OutputError(
+            f"{path}: cannot be written ({error.strerror or error}); check that its folder is writable "
+            "and the disk is not full."
         ) from None
-    except (ValueError, TypeError):
-        raise InputError(_locate_bad_cell(path, has_header, has_index, rows_per_chunk)) from None
-    out = out[:filled]
-    finite = np.isfinite(out)
-    if not finite.all():
-        # pandas pads short lines with NaN: tell a ragged line from a missing value.
-        ragged = _ragged_line(path, n_columns + int(has_index))
-        if ragged:
-            raise InputError(ragged)
-    if not allow_missing and not finite.all():
-        i, j = np.argwhere(~finite)[0]
-        raise InputError(
-            f"{path}: line {i + 1 + int(has_header)}, column {j + 1 + int(has_index)} is empty, "
-            f"NaN or infinite ({int((~finite).sum())} such cells in all). Fill them in, or set "
-            "input.missing_values: interpolate in config.yaml to interpolate them in time."
-        )
-    if layout.orientation == "frames_x_neurons":
-        out = np.ascontiguousarray(out.T)
-        neuron_labels = header_names[int(has_index) :] if has_header else None
-    else:
-        neuron_labels = labels if has_index else None
-    if out.shape[0] == 0:
-        raise InputError(f"{path}: the table holds no neurons.")
-    if out.shape[1] < 2:
-        raise InputError(
-            f"{path}: only {out.shape[1]} frame per neuron; a recording needs at least 2 frames "
-            "(if the file has one line per frame, set input.orientation: frames_x_neurons)."
-        )
-    return out, neuron_labels, notes
-
-
-def read_fluorescence_npy(path: str | os.PathLike, orientation: str = "neurons_x_frames") -> np.ndarray:
-    """Open a 2-D numeric .npy (e.g. Suite2p's F.npy) memory-mapped, never unpickling.
-
-    Returns a (neurons, frames) view (transposed for frames_x_neurons); the caller
-    copies it in blocks, so memory stays bounded for recordings larger than RAM.
-    Raises InputError for object/pickled arrays, non-numeric dtypes, wrong
-    dimensionality or too few frames (non-finite values are checked while copying).
-    """
-    path = Path(path)
     try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as error:
-        raise InputError(f"{path}: not a plain numeric .npy ({error}); pickled arrays are refused.") from None
-    if not np.issubdtype(array.dtype, np.number) or array.ndim != 2:
-        raise InputError(
-            f"{path}: expected a 2-D numeric array (neurons x frames), got dtype {array.dtype} and "
-            f"shape {array.shape}."
-        )
-    if orientation == "frames_x_neurons":
-        array = array.T
-    if array.shape[0] == 0:
-        raise InputError(f"{path}: the array holds no neurons.")
-    if array.shape[1] < 2:
-        raise InputError(f"{path}: only {array.shape[1]} frame per neuron; a recording needs at least 2.")
-    return array
-
-
-class NeuropilCorrected:
-    """Lazy (cells, frames) view of Suite2p traces: F − r·Fneu for the chosen ROIs.
-
-    Indexing with a slice of rows reads only those ROIs from the memory-mapped
-    F.npy and Fneu.npy and returns float32.
-    """
-
-    def __init__(self, fluorescence: np.ndarray, neuropil: np.ndarray, rois: np.ndarray, coefficient: float):
-        self.fluorescence = fluorescence
-        self.neuropil = neuropil
-        self.rois = rois
-        self.coefficient = coefficient
-        self.shape = (len(rois), fluorescence.shape[1])
-
-    def __getitem__(self, rows: slice) -> np.ndarray:
-        chosen = self.rois[rows]
-        f = np.asarray(self.fluorescence[chosen], dtype=np.float32)
-        return f - np.float32(self.coefficient) * np.asarray(self.neuropil[chosen], dtype=np.float32)
-
-
-def read_suite2p(
-    folder: str | os.PathLike, neuropil_coefficient: float = 0.7, cells_only: bool = True
-) -> tuple[NeuropilCorrected, list[str]]:
-    """Neuropil-corrected fluorescence from a Suite2p output folder (plane folder).
-
-    Reads F.npy, Fneu.npy and (if cells_only) iscell.npy memory-mapped, never
-    unpickling; ops.npy is not read (it is a pickle): the frame rate comes from the
-    session sheet. Returns (lazy traces F − r·Fneu of the kept ROIs, ROI labels
-    "roi_<index in F.npy>"). Raises InputError naming the folder and file.
-    """
-    folder = Path(folder)
-    arrays = {}
-    for name in ("F.npy", "Fneu.npy") + (("iscell.npy",) if cells_only else ()):
-        path = folder / name
-        if not path.exists():
-            raise InputError(f"{folder}: no {name}; a Suite2p folder holds F.npy, Fneu.npy and iscell.npy.")
-        try:
-            arrays[name] = np.load(path, mmap_mode="r", allow_pickle=False)
-        except ValueError as error:
-            raise InputError(f"{path}: not a plain numeric .npy ({error}).") from None
-    fluorescence, neuropil = arrays["F.npy"], arrays["Fneu.npy"]
-    if fluorescence.ndim != 2 or fluorescence.shape != neuropil.shape:
-        raise InputError(
-            f"{folder}: F.npy {fluorescence.shape} and Fneu.npy {neuropil.shape} must be 2-D arrays "
-            "of one shape."
-        )
-    rois = np.arange(fluorescence.shape[0])
-    if cells_only:
-        iscell = np.asarray(arrays["iscell.npy"])
-        flags = iscell[:, 0] if iscell.ndim == 2 else iscell
-        if flags.shape[0] != fluorescence.shape[0]:
-            raise InputError(
-                f"{folder}: iscell.npy has {flags.shape[0]} rows but F.npy {fluorescence.shape[0]} ROIs."
-            )
-        rois = rois[flags > 0.5]
-    if rois.size == 0:
-        raise InputError(
-            f"{folder}: no ROI is classified as a cell in iscell.npy (set input.suite2p_cells_only: false)."
-        )
-    if fluorescence.shape[1] < 2:
-        raise InputError(
-            f"{folder}: F.npy holds {fluorescence.shape[1]} frame(s); a recording needs at least 2."
-        )
-    return NeuropilCorrected(fluorescence, neuropil, rois, neuropil_coefficient), [f"roi_{i}" for i in rois]
-
-
-def interpolate_missing(traces: np.ndarray, first_neuron: int = 0) -> tuple[np.ndarray, int]:
-    """Fill NaN/inf samples of each neuron by linear interpolation in time.
-
-    Returns (filled traces, number of samples filled). A neuron with no finite
-    sample raises InputError (named as first_neuron + its row).
-    """
-    traces = np.array(traces, dtype=np.float32, copy=True)
-    bad = ~np.isfinite(traces)
-    n_bad = int(bad.sum())
-    if n_bad == 0:
-        return traces, 0
-    frames = np.arange(traces.shape[1])
-    for neuron in np.flatnonzero(bad.any(axis=1)):
-        good = ~bad[neuron]
-        if not good.any():
-            raise InputError(
-                f"neuron {first_neuron + neuron} has no finite sample; remove it from the input."
-            )
-        traces[neuron, bad[neuron]] = np.interp(frames[bad[neuron]], frames[good], traces[neuron, good])
-    return traces, n_bad
-
-
-def _atomic_target(path: Path) -> tuple[int, str]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-
-
-def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
-    """Save an array as .npy atomically (temporary file, then rename)."""
-    path = Path(path)
-    fd, tmp = _atomic_target(path)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, np.ascontiguousarray(array))
+        with os.fdopen(fd, "w" if text else "wb", **({"newline": ""} if text else {})) as handle:
+            yield handle
+        os.chmod(tmp, _OUTPUT_MODE)
         os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        if error.errno in _STORAGE_ERRORS:
+            raise OutputError(f"{path}: writing failed ({error.strerror}); no partial file left.") from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Save an array as .npy atomically (see `atomic_output`)."""
+    with atomic_output(path) as handle:
+        np.save(handle, np.ascontiguousarray(array))
 
 
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     """Save arrays into an uncompressed .npz atomically."""
-    path = Path(path)
-    fd, tmp = _atomic_target(path)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as handle:
+        np.savez(handle, **arrays)
 
 
 def save_table(path: str | os.PathLike, table: pd.DataFrame) -> None:
-    """Save a tidy table atomically; tab-separated if the name ends in .tsv."""
-    path = Path(path)
-    fd, tmp = _atomic_target(path)
-    sep = "\t" if path.suffix == ".tsv" else ","
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            table.to_csv(handle, sep=sep, index=False, float_format="%.6g", lineterminator="\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Save a tidy table atomically; tab-separated if the name ends in .tsv.
+
+    Floats are written at full precision (the shortest text that reads back to the
+    same float64), so times and amplitudes survive a round trip exactly.
+    """
+    sep = "\t" if Path(path).suffix == ".tsv" else ","
+    with atomic_output(path, text=True) as handle:
+        table.to_csv(handle, sep=sep, index=False, lineterminator="\n")
 
 
 def save_json(path: str | os.PathLike, data: dict) -> None:
-    """Save a dict as pretty JSON atomically."""
-    path = Path(path)
-    fd, tmp = _atomic_target(path)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Save a dict as pretty JSON atomically; NaN/inf are refused (they are not JSON)."""
+    with atomic_output(path, text=True) as handle:
+        json.dump(data, handle, indent=2, sort_keys=True, allow_nan=False)
+        handle.write("\n")
 
 
 class NpyRowWriter:
@@ -473,24 +140,17 @@ def npy_writer(path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float32
     if every row was written; if an exception escaped (or rows are missing) the
     temporary file is deleted, so a failed job never leaves a partial file.
     """
-    path = Path(path)
-    fd, tmp = _atomic_target(path)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            header = {
-                "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
-                "fortran_order": False,
-                "shape": shape,
-            }
-            np.lib.format.write_array_header_1_0(handle, header)
-            writer = NpyRowWriter(handle, shape, dtype)
-            yield writer
-            if writer.rows != shape[0]:
-                raise ValueError(f"{path}: {writer.rows} of {shape[0]} rows written")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as handle:
+        header = {
+            "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+            "fortran_order": False,
+            "shape": shape,
+        }
+        np.lib.format.write_array_header_1_0(handle, header)
+        writer = NpyRowWriter(handle, shape, dtype)
+        yield writer
+        if writer.rows != shape[0]:
+            raise ValueError(f"{path}: {writer.rows} of {shape[0]} rows written")
 
 
 def read_npy_rows(path: str | os.PathLike, rows: slice) -> np.ndarray:

@@ -16,6 +16,31 @@ def neurons_shown(n_neurons: int, max_neurons: int) -> np.ndarray:
     return np.unique(np.linspace(0, n_neurons - 1, max_neurons).round().astype(np.int64))
 
 
+def example_view(
+    n_neurons: int,
+    n_frames: int,
+    frame_rate_hz: float,
+    example_neurons: list[int] | None = None,
+    time_window_s: list[float] | None = None,
+) -> tuple[list[int], slice]:
+    """Neurons and frames drawn in a session's example figures.
+
+    example_neurons: neuron ids, or None for the first four (fewer if the session
+        has fewer); ids beyond the session are dropped.
+    time_window_s: [start, end] in seconds from the first frame, or None for all
+        frames; a window holding fewer than 2 frames falls back to all frames.
+    Returns (neuron ids, slice of frames).
+    """
+    neurons = [n for n in (example_neurons or range(4)) if n < n_neurons] or [0]
+    frames = slice(0, n_frames)
+    if time_window_s:
+        first = max(0, int(np.ceil(time_window_s[0] * frame_rate_hz - 1e-9)))
+        last = min(n_frames - 1, int(np.floor(time_window_s[1] * frame_rate_hz + 1e-9)))
+        if last - first >= 1:
+            frames = slice(first, last + 1)
+    return neurons, frames
+
+
 STEP_COLOURS = ("0.3", "tab:blue", "tab:green", "tab:purple", "tab:orange")
 
 
@@ -65,21 +90,12 @@ def trace_steps_figure(
 
 
 def save_figure(figure, path: str, dpi: int = 110) -> None:
-    """Save a figure atomically as PNG (temporary name, then rename) and close it."""
-    import os
-    import tempfile
-    from pathlib import Path
+    """Save a figure atomically as PNG (see `calcium.io.atomic_output`) and close it."""
+    from .io import atomic_output
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
     try:
-        figure.savefig(tmp, dpi=dpi, metadata={"Software": None})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with atomic_output(path) as handle:
+            figure.savefig(handle, format="png", dpi=dpi, metadata={"Software": None})
     finally:
         plt.close(figure)
 

@@ -53,6 +53,7 @@ def detect_spikes(
     min_height: float = 0.0,
     min_distance_s: float = 0.0,
     neuron_ids: np.ndarray | None = None,
+    start_time_s: float = 0.0,
 ) -> pd.DataFrame:
     """Spike frames where s exceeds a per-neuron threshold (see `spike_thresholds`).
 
@@ -60,8 +61,8 @@ def detect_spikes(
     (and above 0) is a spike, as in thresholding OASIS output. "peaks" keeps the
     local maxima of s at least `min_height` high and `min_distance_s` seconds
     apart (scipy.signal.find_peaks).
-    Returns a tidy table, one row per spike: neuron, frame, time_s (= frame /
-    frame_rate_hz), amplitude_dff (s at that frame, in the units of the
+    Returns a tidy table, one row per spike: neuron, frame, time_s (= start_time_s +
+    frame / frame_rate_hz, the recording's clock), amplitude_dff (s at that frame, in the units of the
     deconvolved trace: ΔF/F per frame), sorted by neuron then frame.
     """
     spikes = np.asarray(spikes, dtype=np.float32)
@@ -85,18 +86,22 @@ def detect_spikes(
         {
             "neuron": ids[rows].astype(np.int64),
             "frame": frames.astype(np.int64),
-            "time_s": frames / float(frame_rate_hz),
+            "time_s": start_time_s + frames / float(frame_rate_hz),
             "amplitude_dff": spikes[rows, frames].astype(np.float64),
         }
     )
 
 
-def spike_times_by_neuron(table: pd.DataFrame, n_neurons: int) -> dict[str, np.ndarray]:
+def spike_times_by_neuron(
+    table: pd.DataFrame, n_neurons: int, frame_rate_hz: float, start_time_s: float = 0.0
+) -> dict[str, np.ndarray]:
     """One float64 array of spike times (s) per neuron, keyed 'neuron_<id>' (ids 0..n-1).
 
-    Suitable for np.savez: plain arrays, no pickled objects.
+    Times are computed from the table's `frame` column (start_time_s + frame /
+    frame_rate_hz), not read back from text. Plain arrays (no pickled objects),
+    suitable for np.savez.
     """
-    times = table["time_s"].to_numpy(dtype=np.float64)
+    times = start_time_s + table["frame"].to_numpy(dtype=np.float64) / float(frame_rate_hz)
     neurons = table["neuron"].to_numpy()
     order = np.argsort(neurons, kind="stable")
     bounds = np.searchsorted(neurons[order], np.arange(n_neurons + 1))

@@ -4,120 +4,74 @@ The only place that knows how the session sheet and config map to file paths.
 """
 
 import json
-import math
+import os
 import re
 import sys
 from pathlib import Path
 
-import pandas as pd
+import yaml
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from calcium.indicators import indicator_kinetics  # noqa: E402
+from calcium.errors import UserError  # noqa: E402
+from calcium.ingest import InputSettings  # noqa: E402
+from calcium.settings import (  # noqa: E402
+    check_config,
+    check_session_settings,
+    deconvolution_settings,
+    stimulus_kernel,
+)
 from calcium.shards import shard_count, shard_name  # noqa: E402
+from calcium.sheet import (  # noqa: E402
+    check_session,
+    check_writable,
+    read_session_sheet,
+    schema_errors,
+)
 
 
-def _schema_errors(instance, schema_file):
-    """One line per violation: where (config key path) and what is wrong."""
-    import jsonschema
-    import yaml
+def _schema(name):
+    with open(workflow.source_path(f"../schemas/{name}.schema.yaml")) as handle:
+        return yaml.safe_load(handle)
 
-    with open(workflow.source_path(schema_file)) as handle:
-        schema = yaml.safe_load(handle)
-    validator = jsonschema.Draft202012Validator(schema)
-    lines = []
-    for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.path)):
-        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        hint = (
-            error.schema.get("description", "")
-            if isinstance(error.schema, dict)
-            else ""
+
+def _load_sessions():
+    """Validate config and session sheet, and (in the main process) every session's inputs.
+
+    Problems stop the run before any job with one message naming the file, line or key.
+    """
+    errors = schema_errors(config, _schema("config"))
+    if errors:
+        raise UserError(
+            "config is invalid (see workflow/schemas/config.schema.yaml for every key, its unit "
+            "and default):\n" + "\n".join(errors)
         )
-        if not error.absolute_path:
-            hint = ""
-        lines.append(f"  {where}: {error.message}" + (f" ({hint})" if hint else ""))
-    return lines
-
-
-_config_errors = _schema_errors(config, "../schemas/config.schema.yaml")
-if _config_errors:
-    raise ValueError(
-        "config is invalid (see workflow/schemas/config.schema.yaml for every key, its unit "
-        "and default):\n" + "\n".join(_config_errors)
-    )
-validate(config, workflow.source_path("../schemas/config.schema.yaml"))
-
-
-def _read_session_sheet(path):
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(
-            f"config key `sessions`: the session sheet {path} does not exist; point it to a "
-            "TSV/CSV with columns session, path, frame_rate_hz, indicator, input_kind."
-        )
-    sep = "\t" if path.suffix in (".tsv", ".txt") else ","
-    sheet = pd.read_csv(
-        path,
-        sep=sep,
-        dtype=str,
-        keep_default_na=False,
-        comment="#",
-        skip_blank_lines=True,
-    )
-    sheet.columns = [c.strip() for c in sheet.columns]
-    for optional in ("stimuli", "ground_truth"):
-        if optional not in sheet.columns:
-            sheet[optional] = ""
-    for column in ("frame_rate_hz",):
-        if column not in sheet.columns:
-            continue
-        for i, value in enumerate(sheet[column], start=2):
+    validate(config, workflow.source_path("../schemas/config.schema.yaml"))  # fills in defaults
+    check_config(config)
+    sheet = read_session_sheet(config["sessions"], _schema("sessions"))
+    if workflow.is_main_process:  # jobs on a cluster node skip the file checks done at submission
+        check_writable("results")
+        settings = InputSettings.from_config(config["input"])
+        for row in sheet.to_dict("records"):
+            inputs = check_session(row, settings, config["sessions"])
+            where = f"{config['sessions']}: session {row['session']}"
             try:
-                float(value)
-            except ValueError:
-                raise ValueError(
-                    f"{path}: line {i}, column {column}: {value!r} is not a number; give the "
-                    "imaging rate in Hz."
-                ) from None
-        sheet[column] = sheet[column].astype(float)
-    if sheet.empty:
-        raise ValueError(f"{path}: the session sheet lists no sessions.")
-    for line, record in enumerate(sheet.to_dict("records"), start=2):
-        errors = _schema_errors(record, "../schemas/sessions.schema.yaml")
-        if errors:
-            raise ValueError(
-                f"{path}: line {line} does not match workflow/schemas/sessions.schema.yaml:\n"
-                + "\n".join(errors)
-            )
-    duplicated = sheet.session[sheet.session.duplicated()].tolist()
-    if duplicated:
-        raise ValueError(f"{path}: session ids must be unique; repeated: {duplicated}")
-    for row in sheet.itertuples():
-        data = Path(row.path)
-        if not data.exists() or data.stat().st_size == 0:
-            raise ValueError(
-                f"{path}: session {row.session}: the fluorescence file {data} is missing or "
-                "empty; fix the `path` column (relative to the working directory)."
-            )
-        for column in ("stimuli", "ground_truth"):
-            extra = getattr(row, column)
-            if extra and not Path(extra).exists():
-                raise ValueError(
-                    f"{path}: session {row.session}: the {column} file {extra} does not exist; "
-                    f"fix or empty the `{column}` column."
+                check_session_settings(
+                    config, inputs.frame_rate_hz, inputs.n_neurons, inputs.n_frames, row["input_kind"]
                 )
-        if config["deconvolution"]["tau_decay_s"] is None:
-            try:
-                indicator_kinetics(row.indicator)
-            except KeyError as error:
-                raise ValueError(
-                    f"{path}: session {row.session}: {error.args[0]}"
-                ) from None
-    return sheet.set_index("session", drop=False)
+                deconvolution_settings(config["deconvolution"], row["indicator"], inputs.frame_rate_hz)
+                if row["stimuli"]:
+                    stimulus_kernel(config["stimulus"], row["indicator"])
+            except UserError as error:
+                raise UserError(f"{where}: {error}") from None
+    return sheet
 
 
-sessions = _read_session_sheet(config["sessions"])
+try:
+    sessions = _load_sessions()
+except UserError as error:
+    raise SystemExit(f"Error: {error}") from None
 
 
 def _sorted(value):
@@ -139,10 +93,6 @@ wildcard_constraints:
     session="|".join(re.escape(s) for s in sessions.index),
     shard=r"\d{4}",
     stage="|".join(SIGNAL_STAGES),
-
-
-def session_row(wildcards):
-    return sessions.loc[wildcards.session]
 
 
 def frame_rate_hz(wildcards):
@@ -203,24 +153,9 @@ def event_input(wildcards):
 
 
 def deconvolution_params(wildcards):
-    """OASIS settings with the time constants resolved from the indicator."""
-    settings = dict(config["deconvolution"])
-    settings.pop("input")
-    kinetics = indicator_kinetics(sessions.loc[wildcards.session, "indicator"])
-    if settings["ar_order"] == "auto":
-        rise_s = settings["tau_rise_s"] or kinetics.tau_rise_s
-        settings["ar_order"] = 2 if rise_s * frame_rate_hz(wildcards) >= 1 else 1
-    if settings.pop("estimate_time_constants"):
-        settings["tau_decay_s"] = None
-        settings["tau_rise_s"] = None
-    else:
-        if settings["tau_decay_s"] is None:
-            settings["tau_decay_s"] = kinetics.tau_decay_s
-        if settings["tau_rise_s"] is None:
-            settings["tau_rise_s"] = kinetics.tau_rise_s
-        if settings["ar_order"] == 1:
-            settings["tau_rise_s"] = None
-    return _sorted(settings)
+    """OASIS settings with the AR order and time constants resolved for the session."""
+    row = sessions.loc[wildcards.session]
+    return deconvolution_settings(config["deconvolution"], row.indicator, float(row.frame_rate_hz))
 
 
 def ground_truth(wildcards):
@@ -235,15 +170,9 @@ def stimulus_trace(wildcards):
     return f"results/{wildcards.session}/{config['stimulus']['input']}.npy"
 
 
-def stimulus_kernel(wildcards):
+def stimulus_kernel_params(wildcards):
     """Regressor kernel with its time constants resolved from the session's indicator."""
-    settings = config["stimulus"]
-    kinetics = indicator_kinetics(sessions.loc[wildcards.session, "indicator"])
-    return {
-        "shape": settings["kernel"],
-        "tau_decay_s": settings["tau_decay_s"] or kinetics.tau_decay_s,
-        "tau_rise_s": settings["tau_rise_s"] or kinetics.tau_rise_s,
-    }
+    return stimulus_kernel(config["stimulus"], sessions.loc[wildcards.session, "indicator"])
 
 
 def shard_mem_mb(wildcards, input):

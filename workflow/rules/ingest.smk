@@ -16,7 +16,7 @@ checkpoint ingest:
         mem_mb=lambda wc, input: max(1000, int(4 * input.size_mb)),
         runtime=lambda wc, input: max(10, int(input.size_mb / 20)),
     params:
-        layout=settings("input"),
+        input_settings=settings("input"),
         frame_rate_hz=frame_rate_hz,
         input_kind=lambda wc: sessions.loc[wc.session, "input_kind"],
     script:

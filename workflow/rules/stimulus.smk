@@ -16,7 +16,7 @@ rule regressors:
         mem_mb=1000,
         runtime=10,
     params:
-        kernel=stimulus_kernel,
+        kernel=stimulus_kernel_params,
     script:
         "../../scripts/regressors.py"
 

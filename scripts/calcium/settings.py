@@ -1,0 +1,148 @@
+"""Config values that pass the schema but cannot work, and per-session settings resolved from it.
+
+`check_config` refuses combinations that mean nothing whatever the data (a
+window whose end is before its start); `check_session_settings` refuses values
+that mean nothing for one session's frame rate and size. `deconvolution_settings`
+and `stimulus_kernel` fill in what the config leaves to the session's indicator,
+looking the indicator up only where a value is missing. Errors are
+:class:`calcium.errors.ConfigError` naming the config key and the fix.
+"""
+
+from __future__ import annotations
+
+from .errors import ConfigError
+from .indicators import INDICATOR_KINETICS, Kinetics, indicator_kinetics
+
+# A window must hold at least this many frames for a percentile over it to differ from the trace.
+MIN_WINDOW_FRAMES = 3
+
+
+def _ordered(config: dict, section: str, key: str) -> None:
+    window = config[section][key]
+    if window is not None and not window[0] < window[1]:
+        raise ConfigError(
+            f"config {section}.{key}: {window} must be [start, end] with start < end (seconds)."
+        )
+
+
+def check_config(config: dict) -> None:
+    """Refuse config values that are meaningless whatever the session (windows out of order)."""
+    _ordered(config, "stimulus", "response_window_s")
+    _ordered(config, "stimulus", "baseline_window_s")
+    _ordered(config, "figures", "time_window_s")
+
+
+def kinetics_for(indicator: str, needed_by: list[str]) -> Kinetics:
+    """The indicator's kinetics, or a ConfigError naming the config keys that would replace them."""
+    try:
+        return indicator_kinetics(indicator)
+    except KeyError:
+        raise ConfigError(
+            f"unknown indicator {indicator!r} (known: {', '.join(INDICATOR_KINETICS)}); give its kinetics "
+            f"in config.yaml: {', '.join(needed_by)}."
+        ) from None
+
+
+def deconvolution_settings(section: dict, indicator: str, frame_rate_hz: float) -> dict:
+    """OASIS settings for one session: the `deconvolution` config section with the AR order and
+    time constants resolved.
+
+    ar_order "auto" becomes 2 when the rise time spans at least one frame, else 1.
+    Time constants left null come from the indicator (not looked up when given),
+    or are estimated by OASIS when estimate_time_constants is true.
+    Returns the keyword arguments of `calcium.deconvolve.deconvolve_traces` plus
+    smoothing_s, keys sorted.
+    """
+    settings = {key: value for key, value in section.items() if key != "input"}
+    rise_s, decay_s = settings["tau_rise_s"], settings["tau_decay_s"]
+    estimate = settings.pop("estimate_time_constants")
+    order = settings["ar_order"]
+    needed = []
+    if decay_s is None and not estimate:
+        needed.append("deconvolution.tau_decay_s")
+    if rise_s is None and (order == "auto" or (order == 2 and not estimate)):
+        needed.append("deconvolution.tau_rise_s" + (" (or ar_order: 1 or 2)" if order == "auto" else ""))
+    kinetics = kinetics_for(indicator, needed) if needed else None
+    if rise_s is None and kinetics is not None:
+        rise_s = kinetics.tau_rise_s
+    if decay_s is None and kinetics is not None:
+        decay_s = kinetics.tau_decay_s
+    if settings["ar_order"] == "auto":
+        settings["ar_order"] = 2 if rise_s * frame_rate_hz >= 1 else 1
+    if estimate:
+        decay_s = rise_s = None
+    elif settings["ar_order"] == 1:
+        rise_s = None
+    settings["tau_decay_s"], settings["tau_rise_s"] = decay_s, rise_s
+    if settings["ar_order"] == 2 and settings["s_min"] > 0:
+        raise ConfigError(
+            "config deconvolution.s_min is supported with AR(1) only (re-solving AR(2) with OASIS's "
+            f"lambda and s_min destroys s), and AR(2) is used at {frame_rate_hz:g} Hz; set "
+            "deconvolution.ar_order: 1 or deconvolution.s_min: 0."
+        )
+    return dict(sorted(settings.items()))
+
+
+def stimulus_kernel(section: dict, indicator: str) -> dict:
+    """Response-kernel settings for the stimulus regressors: shape and time constants.
+
+    Time constants left null come from the indicator (looked up only then).
+    """
+    needed = [f"stimulus.{key}" for key in ("tau_decay_s", "tau_rise_s") if section[key] is None]
+    if section["kernel"] == "exponential":
+        needed = [key for key in needed if key.endswith("decay_s")]
+    kinetics = kinetics_for(indicator, needed) if needed else None
+    return {
+        "shape": section["kernel"],
+        "tau_decay_s": section["tau_decay_s"] or kinetics.tau_decay_s,
+        "tau_rise_s": section["tau_rise_s"] or (kinetics.tau_rise_s if kinetics else 0.0),
+    }
+
+
+def check_session_settings(
+    config: dict,
+    frame_rate_hz: float,
+    n_neurons: int,
+    n_frames: int,
+    input_kind: str = "raw",
+) -> None:
+    """Refuse config values that mean nothing for a session of this frame rate and size."""
+    duration_s = n_frames / frame_rate_hz
+    window_s = config["dff"]["window_s"]
+    if input_kind == "raw" and window_s is not None and window_s * frame_rate_hz < MIN_WINDOW_FRAMES:
+        raise ConfigError(
+            f"config dff.window_s: {window_s} s spans {window_s * frame_rate_hz:.3g} frame(s) at "
+            f"{frame_rate_hz:g} Hz; a sliding F0 needs a window of at least {MIN_WINDOW_FRAMES} frames "
+            "(tens of seconds is typical), or null for one F0 over the whole recording."
+        )
+    detrend = config["detrend"]
+    if detrend["method"] != "none" and detrend["slow_drift_s"] * frame_rate_hz < MIN_WINDOW_FRAMES:
+        raise ConfigError(
+            f"config detrend.slow_drift_s: {detrend['slow_drift_s']} s spans fewer than {MIN_WINDOW_FRAMES} "
+            f"frames at {frame_rate_hz:g} Hz; drifts are slower than transients (20 s is typical)."
+        )
+    if detrend["method"] == "highpass" and 1.0 / detrend["slow_drift_s"] >= frame_rate_hz / 2:
+        raise ConfigError(
+            f"config detrend.slow_drift_s: {detrend['slow_drift_s']} s puts the high-pass cut-off at or "
+            f"above the Nyquist frequency of a {frame_rate_hz:g} Hz recording; use a longer value."
+        )
+    bin_s = config["coactivity"]["bin_s"]
+    if bin_s > duration_s:
+        raise ConfigError(
+            f"config coactivity.bin_s: {bin_s} s is longer than the recording ({duration_s:.4g} s); "
+            "coactivity needs many bins (0.5 s is typical)."
+        )
+    figures = config["figures"]
+    examples = figures["example_neurons"] or []
+    outside = [n for n in examples if n >= n_neurons]
+    if outside:
+        raise ConfigError(
+            f"config figures.example_neurons: {outside} are not neuron ids of this session, which has "
+            f"{n_neurons} neuron(s) (ids 0..{n_neurons - 1}); use null for the first four."
+        )
+    window = figures["time_window_s"]
+    if window is not None and window[0] >= duration_s:
+        raise ConfigError(
+            f"config figures.time_window_s: {window} starts after the recording ends ({duration_s:.4g} s "
+            "from its first frame)."
+        )
