@@ -64,9 +64,10 @@ def delta_f_over_f(
             shown = ", ".join(str(i) for i in bad[:20]) + (" ..." if len(bad) > 20 else "")
             raise BaselineError(
                 f"F0 (the baseline percentile) is below dff.min_f0={min_f0} for {len(bad)} "
-                f"neuron(s) (ids counted from 0, as in the output tables): {shown}. ΔF/F needs a positive baseline: give raw (not "
-                "background-subtracted) fluorescence, set input_kind to dff if the traces "
-                "are ΔF/F already, or set dff.low_f0: clip in config.yaml."
+                f"neuron(s) (ids counted from 0, as in the output tables): {shown}. ΔF/F needs a "
+                "positive baseline: give raw (not background-subtracted) fluorescence, set "
+                "input_kind to dff if the traces are ΔF/F already, or set dff.low_f0: clip in "
+                "config.yaml."
             )
         if low_f0 != "clip":
             raise ValueError(f"low_f0 must be 'error' or 'clip', not {low_f0!r}")
