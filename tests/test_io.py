@@ -384,3 +384,24 @@ def test_load_npy_refuses_pickles(tmp_path):
     np.save(path, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     with pytest.raises(ValueError):
         load_npy(path)
+
+
+def test_lines_with_compensating_cell_counts_are_ragged_not_shifted(tmp_path):
+    """One line a cell short and the next a cell long have the right total: still refused."""
+    truth = _planted(n_neurons=4, n_frames=12)
+    rows = [_format(row) for row in truth]
+    rows[1] = rows[1][:-1]
+    rows[2] = rows[2] + ["1.000"]
+    path = _write_rows(tmp_path / "f.csv", rows)
+    with pytest.raises(InputError, match="line 2 has 11 cells"):
+        read_fluorescence_csv(path)
+
+
+def test_large_wide_table_is_read_in_blocks_exactly(tmp_path):
+    from calcium.input_csv import _read_plain_numbers
+
+    truth = _planted(n_neurons=30, n_frames=500)
+    path = _write_rows(tmp_path / "f.csv", [_format(row) for row in truth])
+    out = np.empty(truth.shape, dtype=np.float32)
+    assert _read_plain_numbers(path, 0, truth.shape[1], out, chunk_bytes=10_000) == truth.shape[0]
+    np.testing.assert_array_equal(out, truth)

@@ -6,6 +6,7 @@ Errors are :class:`calcium.errors.InputError` and name the file, the line/column
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from dataclasses import dataclass
@@ -281,6 +282,82 @@ def _locate_bad_cell(path: Path, has_header: bool, has_index: bool, rows_per_chu
     return f"{path}: could not read the table as numbers; check its delimiter (a comma is expected)."
 
 
+def _read_plain_numbers(
+    path: Path, skip_lines: int, n_columns: int, out: np.ndarray, chunk_bytes: int = 1 << 26
+) -> int:
+    """Fast path for a table of numbers only (no index column): fill `out` row by row.
+
+    Wide tables (one line per neuron, thousands of columns) are slow in pandas' parser,
+    which works column by column; here each block of lines becomes one column of numbers
+    (commas replaced by line breaks) and is reshaped. Blocks of `chunk_bytes` keep memory
+    bounded. Raises ValueError for a cell that is not a number (the caller then locates
+    it) and InputError for a ragged line. Returns the number of rows filled.
+    """
+    filled = 0
+    with open(path, "rb") as handle:
+        skipped = 0
+        while skipped < skip_lines:
+            line = handle.readline()
+            if not line:
+                break
+            skipped += bool(line.strip())
+        carry = b""
+        while True:
+            chunk = handle.read(chunk_bytes)
+            data = carry + chunk
+            if chunk:
+                cut = data.rfind(b"\n") + 1
+                data, carry = data[:cut], data[cut:]
+                if not data:
+                    continue
+            elif not data:
+                break
+            else:
+                carry = b""
+            data = data.replace(b"\r", b"")
+            while b"\n\n" in data:  # blank lines are skipped, as by the reader with an index column
+                data = data.replace(b"\n\n", b"\n")
+            data = data.lstrip(b"\n")
+            if not data:
+                continue
+            if not data.endswith(b"\n"):
+                data += b"\n"
+            n_rows = _check_cells_per_line(path, data, n_columns)
+            values = pd.read_csv(
+                io.BytesIO(data.replace(b",", b"\n")),
+                header=None,
+                names=["value"],
+                dtype=np.float64,
+                skip_blank_lines=False,
+                engine="c",
+            )["value"].to_numpy()
+            block = values.reshape(n_rows, n_columns)
+            _check_float32_range(path, block, filled + skip_lines, 0)
+            out[filled : filled + n_rows] = block
+            filled += n_rows
+    return filled
+
+
+def _check_cells_per_line(path: Path, data: bytes, n_columns: int) -> int:
+    """Number of lines in `data` (each ending in a line break), refusing any with another cell count."""
+    commas = np.fromiter((line.count(b",") for line in data.split(b"\n")[:-1]), dtype=np.int64)
+    if np.any(commas != n_columns - 1):
+        raise InputError(_ragged_line(path, n_columns) or f"{path}: lines differ in their number of cells.")
+    return int(commas.size)
+
+
+def _check_float32_range(path: Path, values: np.ndarray, lines_before: int, index_columns: int) -> None:
+    """Refuse finite values that overflow float32 (naming the 1-based line and column)."""
+    huge = np.abs(np.where(np.isfinite(values), values, 0.0)) > FLOAT32_MAX
+    if huge.any():
+        i, j = np.argwhere(huge)[0]
+        raise InputError(
+            f"{path}: line {lines_before + i + 1}, column {j + 1 + index_columns}: {values[i, j]:g} is "
+            "beyond the range of 32-bit floats (±3.4e38) in which traces are stored; rescale the data "
+            "(e.g. divide by a constant)."
+        )
+
+
 class CsvTable(NamedTuple):
     """A fluorescence CSV read into memory.
 
@@ -304,8 +381,8 @@ def read_fluorescence_csv(
 ) -> CsvTable:
     """Read a fluorescence CSV into a float32 array of shape (neurons, frames).
 
-    The file is read in chunks of `rows_per_chunk` lines by pandas' C parser, so
-    peak memory is the output array plus one chunk.
+    The file is read in blocks (of 64 MiB of text, or of `rows_per_chunk` lines when
+    it has an index column), so peak memory is the output array plus one block.
 
     allow_missing: keep empty/NaN cells as NaN (to be interpolated) instead of
         raising.
@@ -330,37 +407,29 @@ def read_fluorescence_csv(
     labels: list[str] = []
     filled = 0
     try:
-        reader = pd.read_csv(
-            path,
-            header=0 if has_header else None,
-            index_col=0 if has_index else None,
-            dtype={i: np.float64 for i in range(int(has_index), n_columns + int(has_index))}
-            if not has_header
-            else None,
-            chunksize=rows_per_chunk,
-            skip_blank_lines=True,
-            engine="c",
-        )
-        for chunk in reader:
-            if chunk.shape[1] != n_columns:
-                raise InputError(
-                    f"{path}: a line near line {filled + 1 + int(has_header)} has "
-                    f"{chunk.shape[1] + int(has_index)} cells but the first data line has "
-                    f"{n_columns + int(has_index)}; every line needs the same number of cells."
-                )
-            values = chunk.to_numpy(dtype=np.float64)
-            huge = np.abs(np.where(np.isfinite(values), values, 0.0)) > FLOAT32_MAX
-            if huge.any():
-                i, j = np.argwhere(huge)[0]
-                raise InputError(
-                    f"{path}: line {filled + i + 1 + int(has_header)}, column {j + 1 + int(has_index)}: "
-                    f"{values[i, j]:g} is beyond the range of 32-bit floats (±3.4e38) in which traces "
-                    "are stored; rescale the data (e.g. divide by a constant)."
-                )
-            out[filled : filled + values.shape[0]] = values
-            if has_index:
+        if not has_index:
+            filled = _read_plain_numbers(path, int(has_header), n_columns, out)
+        else:
+            reader = pd.read_csv(
+                path,
+                header=0 if has_header else None,
+                index_col=0,
+                chunksize=rows_per_chunk,
+                skip_blank_lines=True,
+                engine="c",
+            )
+            for chunk in reader:
+                if chunk.shape[1] != n_columns:
+                    raise InputError(
+                        f"{path}: a line near line {filled + 1 + int(has_header)} has "
+                        f"{chunk.shape[1] + 1} cells but the first data line has "
+                        f"{n_columns + 1}; every line needs the same number of cells."
+                    )
+                values = chunk.to_numpy(dtype=np.float64)
+                _check_float32_range(path, values, filled + int(has_header), 1)
+                out[filled : filled + values.shape[0]] = values
                 labels.extend(str(v) for v in chunk.index)
-            filled += values.shape[0]
+                filled += values.shape[0]
     except InputError:
         raise
     except pd.errors.ParserError:
