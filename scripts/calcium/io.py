@@ -447,6 +447,19 @@ def save_json(path: str | os.PathLike, data: dict) -> None:
         raise
 
 
+def save_text(path: str | os.PathLike, text: str) -> None:
+    """Save UTF-8 text (e.g. an HTML page) atomically."""
+    path = Path(path)
+    fd, tmp = _atomic_target(path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 class NpyRowWriter:
     """Appends row blocks to a .npy being written; see `npy_writer`."""
 

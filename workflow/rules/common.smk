@@ -278,6 +278,7 @@ def get_final_output():
                 "figures/coactivity.png",
                 "figures/similarity.png",
                 "figures/ensembles.png",
+                "browser.html",
             ],
         )
         if sessions.loc[session, "ground_truth"]:
