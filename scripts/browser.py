@@ -7,7 +7,6 @@ and tables and returns the page.
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from calcium.browser import DenseTrace, SessionData, build_page
 from calcium.dff import baseline_f0

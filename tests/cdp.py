@@ -83,7 +83,9 @@ class Chromium:
         self.session: str | None = None
         targets = self.send("Target.getTargets")["targetInfos"]
         page = next(t for t in targets if t["type"] == "page")
-        self.session = self.send("Target.attachToTarget", targetId=page["targetId"], flatten=True)["sessionId"]
+        self.session = self.send("Target.attachToTarget", targetId=page["targetId"], flatten=True)[
+            "sessionId"
+        ]
         for domain in ("Page", "Runtime", "Log"):
             self.send(f"{domain}.enable")
 
@@ -144,7 +146,9 @@ class Chromium:
 
     def evaluate(self, expression: str, await_promise: bool = False):
         """Value of a JavaScript expression in the page (JSON-serialisable values only)."""
-        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=await_promise)
+        result = self.send(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=await_promise
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression[:80]}: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -167,9 +171,12 @@ class Chromium:
             self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
 
     def key(self, key: str, code: str | None = None, key_code: int | None = None) -> None:
+        """Press and release a key (e.g. "ArrowRight", 39; "Enter", 13), as a user would."""
         extra = {"windowsVirtualKeyCode": key_code, "nativeVirtualKeyCode": key_code} if key_code else {}
-        for kind in ("rawKeyDown", "keyUp"):
-            self.send("Input.dispatchKeyEvent", type=kind, key=key, code=code or key, **extra)
+        text = {"Enter": "\r"}.get(key, key if len(key) == 1 else "")
+        down = {"type": "keyDown", "text": text} if text else {"type": "rawKeyDown"}
+        self.send("Input.dispatchKeyEvent", key=key, code=code or key, **down, **extra)
+        self.send("Input.dispatchKeyEvent", type="keyUp", key=key, code=code or key, **extra)
 
     def screenshot(self, path: Path, full_page: bool = True) -> None:
         """PNG of the viewport, or of the whole page (its full height) when full_page."""
@@ -189,7 +196,11 @@ class Chromium:
         for method, params in self.events:
             if method == "Runtime.exceptionThrown":
                 found.append(json.dumps(params["exceptionDetails"])[:500])
-            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "warning", "assert"):
+            elif method == "Runtime.consoleAPICalled" and params.get("type") in (
+                "error",
+                "warning",
+                "assert",
+            ):
                 found.append(json.dumps(params.get("args"))[:500])
             elif method == "Log.entryAdded" and params["entry"].get("level") in ("error", "warning"):
                 found.append(params["entry"].get("text", "")[:500])

@@ -171,7 +171,13 @@ def quantise(values: np.ndarray, dtype: str = "int16") -> tuple[np.ndarray, np.n
     lo = np.where(any_finite, np.min(np.where(finite, v, np.inf), axis=1, initial=np.inf), 0.0)
     hi = np.where(any_finite, np.max(np.where(finite, v, -np.inf), axis=1, initial=-np.inf), 0.0)
     if dtype == "int16":
-        offset, scale, low_code, high_code, missing = (lo + hi) / 2, (hi - lo) / INT16_LEVELS, -32767, 32767, MISSING_INT16
+        offset, scale, low_code, high_code, missing = (
+            (lo + hi) / 2,
+            (hi - lo) / INT16_LEVELS,
+            -32767,
+            32767,
+            MISSING_INT16,
+        )
     elif dtype == "uint8":
         offset, scale, low_code, high_code, missing = lo, (hi - lo) / UINT8_LEVELS, 0, 254, MISSING_UINT8
     else:
@@ -310,7 +316,9 @@ def packed_size_bound(raw_bytes: int) -> int:
     return 4 * (-(-compressed // 3))
 
 
-def encode_frame_lists(neurons: np.ndarray, frames: np.ndarray, n_neurons: int) -> tuple[np.ndarray, np.ndarray]:
+def encode_frame_lists(
+    neurons: np.ndarray, frames: np.ndarray, n_neurons: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-neuron sorted frame lists: (counts (n_neurons,) int32, deltas from `delta_encode`)."""
     neurons = np.asarray(neurons, dtype=np.int64)
     frames = np.asarray(frames, dtype=np.int64)
@@ -430,7 +438,9 @@ class SessionData:
 
 def _table_parts(data: SessionData, n_neurons: int, n_frames: int) -> dict[str, np.ndarray | bytes]:
     parts: dict[str, np.ndarray | bytes] = {}
-    counts, deltas = encode_frame_lists(data.spikes.neuron.to_numpy(), data.spikes.frame.to_numpy(), n_neurons)
+    counts, deltas = encode_frame_lists(
+        data.spikes.neuron.to_numpy(), data.spikes.frame.to_numpy(), n_neurons
+    )
     parts["spike_counts"], parts["spike_frames"] = counts, deltas
     parts.update(encode_events(data.events, n_neurons))
     if data.f0 is not None:
@@ -522,7 +532,9 @@ def build_page(
     n_neurons, n_frames = data.traces[0].rows.shape
     for trace in data.traces:
         if tuple(trace.rows.shape) != (n_neurons, n_frames):
-            raise ValueError(f"trace {trace.key} has shape {trace.rows.shape}, expected {(n_neurons, n_frames)}")
+            raise ValueError(
+                f"trace {trace.key} has shape {trace.rows.shape}, expected {(n_neurons, n_frames)}"
+            )
     if len(data.labels) != n_neurons:
         raise ValueError(f"{len(data.labels)} labels for {n_neurons} neurons")
     table_index, table_payload, table_raw = pack(_table_parts(data, n_neurons, n_frames))
