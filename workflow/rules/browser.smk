@@ -1,17 +1,6 @@
 BROWSER_ASSETS = "workflow/resources/browser"
 
 
-def browser_stimulus_inputs(wildcards):
-    """The stimulus tables of sessions that have stimuli (none otherwise)."""
-    if not sessions.loc[wildcards.session, "stimuli"]:
-        return {}
-    return {
-        "stimuli": f"results/{wildcards.session}/stimulus/stimuli.csv",
-        "regressors": f"results/{wildcards.session}/stimulus/regressors.csv",
-        "regression": f"results/{wildcards.session}/stimulus/regression.csv",
-    }
-
-
 rule browser:
     input:
         unpack(browser_stimulus_inputs),
