@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
+import subprocess
+import zipfile
 import zlib
 
 import numpy as np
 import pandas as pd
 import pytest
 from cdp import Chromium, find_chromium
-from conftest import REPO
+from conftest import REPO, tool
 
 from calcium.browser import (
     MISSING_INT16,
@@ -230,6 +233,25 @@ def synthetic_session(rng, n_neurons, n_frames, fs=20.0, noise=0.1):
     return data
 
 
+def page_parts(html, group):
+    """The arrays a page carries in one of its groups (decoded as the page does)."""
+    manifest = json.loads(html.split('id="manifest">')[1].split("</script>")[0])
+    return unpack(manifest["groups"][group], html.split(f'id="data-{group}">')[1].split("</script>")[0])
+
+
+def test_session_without_events_spikes_or_ensembles_builds():
+    rng = np.random.default_rng(7)
+    data = synthetic_session(rng, 3, 500)
+    data.events = data.events.iloc[:0]
+    data.spikes = data.spikes.iloc[:0]
+    data.ensembles = pd.DataFrame(columns=["ensemble", "n_events", "n_members", "members"])
+    template, assets = page_assets()
+    html, info = build_page(data, template, assets)
+    parts = page_parts(html, "tables")
+    np.testing.assert_array_equal(parts["event_counts"], [0, 0, 0])
+    np.testing.assert_array_equal(parts["spike_counts"], [0, 0, 0])
+
+
 def test_page_stays_under_max_bytes_even_for_incompressible_traces():
     rng = np.random.default_rng(5)
     data = synthetic_session(rng, 40, 30_000)
@@ -406,11 +428,6 @@ def test_session_browser_of_the_workflow_in_chromium(default_run, chromium_path,
 
 def test_report_links_and_zip_report_holds_the_browser(default_run, tmp_path):
     """The single-file report links each session's page; the zip report carries the page itself."""
-    import subprocess
-    import zipfile
-
-    from conftest import tool
-
     for name in ("report.html", "report.zip"):
         result = subprocess.run(
             [tool("snakemake"), "--report", str(tmp_path / name)],

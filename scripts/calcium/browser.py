@@ -472,16 +472,17 @@ def _dense_parts(data: SessionData, resolution: Resolution, block_neurons: int) 
     n_neurons = data.traces[0].rows.shape[0]
     parts: dict[str, np.ndarray] = {}
     for trace in data.traces:
-        codes = np.empty((n_neurons, resolution.n_slots), dtype=resolution.dtype)
-        offset = np.empty(n_neurons)
-        scale = np.empty(n_neurons)
-        for start in range(0, n_neurons, block_neurons):
-            stop = min(start + block_neurons, n_neurons)
-            block = min_max_envelope(np.asarray(trace.rows[start:stop]), resolution.frames_per_column)
-            codes[start:stop], offset[start:stop], scale[start:stop] = quantise(block, resolution.dtype)
-        parts[f"trace_{trace.key}"] = codes
-        parts[f"trace_{trace.key}_offset"] = offset
-        parts[f"trace_{trace.key}_scale"] = scale
+        parts[f"trace_{trace.key}"] = np.empty((n_neurons, resolution.n_slots), dtype=resolution.dtype)
+        parts[f"trace_{trace.key}_offset"] = np.empty(n_neurons)
+        parts[f"trace_{trace.key}_scale"] = np.empty(n_neurons)
+    for start in range(0, n_neurons, block_neurons):  # one block of neurons of every trace at a time
+        rows = slice(start, min(start + block_neurons, n_neurons))
+        for trace in data.traces:
+            block = min_max_envelope(np.asarray(trace.rows[rows]), resolution.frames_per_column)
+            codes, offset, scale = quantise(block, resolution.dtype)
+            parts[f"trace_{trace.key}"][rows] = codes
+            parts[f"trace_{trace.key}_offset"][rows] = offset
+            parts[f"trace_{trace.key}_scale"][rows] = scale
     if data.regressors:
         n_frames = data.traces[0].rows.shape[1]
         at = slot_frames(n_frames, resolution.frames_per_column)
