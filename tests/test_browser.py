@@ -420,9 +420,23 @@ def test_session_browser_of_the_workflow_in_chromium(default_run, chromium_path,
         browser.screenshot(tmp_path / "raster.png")
         browser.send("Input.dispatchMouseEvent", type="mouseMoved", x=at["x"], y=at["y"])
         browser.click(at["x"], at["y"])
-        browser.wait_for(
-            f"sessionBrowser.view === 'traces' && sessionBrowser.state().neuron === {target}", timeout_s=10
+        opened = f"sessionBrowser.view === 'traces' && sessionBrowser.state().neuron === {target}"
+        browser.wait_for(opened, timeout_s=10)
+
+        # rows grouped by ensemble: a click still opens the neuron drawn in that row
+        target = int(pd.read_csv(results / "ensembles" / "ensembles.csv").members.iloc[-1].split()[-1])
+        browser.evaluate("document.getElementById('tab-raster').click()")
+        browser.evaluate(
+            "(() => { const s = document.getElementById('raster-order'); s.value = 'ensemble';"
+            " s.dispatchEvent(new Event('change')); })()"
         )
+        at = browser.evaluate(f"sessionBrowser.rasterRowCentre({target})")
+        assert at["y"] < browser.evaluate("sessionBrowser.rasterRowCentre(79)")["y"] or target == 79
+        browser.screenshot(tmp_path / "raster_by_ensemble.png")
+        browser.send("Input.dispatchMouseEvent", type="mouseMoved", x=at["x"], y=at["y"])
+        browser.click(at["x"], at["y"])
+        opened = f"sessionBrowser.view === 'traces' && sessionBrowser.state().neuron === {target}"
+        browser.wait_for(opened, timeout_s=10)
         assert browser.errors() == []
 
 

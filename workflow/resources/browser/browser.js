@@ -564,6 +564,11 @@
     const tickH = Math.max(1, Math.floor(rowPx * 0.8));
     const tickW = Math.max(1, Math.round(window.devicePixelRatio || 1));
     const rgb = ENSEMBLE_COLOURS.map(hexRgb);
+    // Several neurons per pixel row: a pixel's darkness is the fraction of its neurons with an
+    // event there (square root, so single events stay visible); ensemble ticks are drawn on top.
+    const rowsPerPixel = Math.max(1, (ymax - ymin) / h);
+    const count = new Float32Array(w * h);
+    const colour = new Int16Array(w * h).fill(-1);
     const T = raster.ticks;
     for (let j = 0; j < T.time.length; j++) {
       const t = T.time[j];
@@ -572,14 +577,21 @@
       if (row < ymin - 0.5 || row > ymax + 0.5) continue;
       const x = Math.floor(((t - xmin) / (xmax - xmin)) * (w - 1));
       const yc = ((row - ymin) / (ymax - ymin)) * h; // row 0 at the top
-      const y0 = Math.max(0, Math.round(yc - tickH / 2)), y1 = Math.min(h, y0 + tickH);
-      const c = T.colour[j] >= 0 ? rgb[T.colour[j] % rgb.length] : [20, 20, 20];
+      const y0 = Math.max(0, Math.min(h - 1, Math.round(yc - tickH / 2))), y1 = Math.min(h, y0 + tickH);
       for (let y = y0; y < y1; y++) {
         for (let dx = 0; dx < tickW && x + dx < w; dx++) {
-          const p = 4 * (y * w + x + dx);
-          px[p] = c[0]; px[p + 1] = c[1]; px[p + 2] = c[2]; px[p + 3] = 255;
+          const p = y * w + x + dx;
+          count[p] += 1;
+          if (T.colour[j] >= 0) colour[p] = T.colour[j];
         }
       }
+    }
+    for (let p = 0; p < w * h; p++) {
+      if (count[p] === 0) continue;
+      const c = colour[p] >= 0 ? rgb[colour[p] % rgb.length] : [20, 20, 20];
+      const q = 4 * p;
+      px[q] = c[0]; px[q + 1] = c[1]; px[q + 2] = c[2];
+      px[q + 3] = colour[p] >= 0 ? 255 : Math.round(255 * Math.min(1, Math.sqrt(count[p] / rowsPerPixel)));
     }
     const canvas = document.createElement("canvas");
     canvas.width = w; canvas.height = h;
@@ -621,6 +633,7 @@
       axes: [
         { label: "time (s)", labelSize: 16, size: 32 },
         { label: raster.order === "neuron" ? "neuron (index)" : "neuron (grouped by ensemble)", labelSize: 18, size: 60,
+          incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000],
           values: (u, splits) => splits.map((v) => (Number.isInteger(v) && v >= 0 && v < N ? String(raster.neuronAt[v]) : "")) },
       ],
       cursor: { drag: { x: true, y: true, uni: 20 }, sync: { key: "raster" }, points: { show: false } },
