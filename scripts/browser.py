@@ -13,7 +13,7 @@ from calcium.dff import baseline_f0
 from calcium.io import load_json, read_npy_rows, read_table, save_text
 from calcium.logs import log_to, reported_errors
 
-BLOCK = 256  # neurons read at a time
+MAX_BLOCK_SAMPLES = 8_000_000  # samples read and decimated at a time (bounds memory: ~0.4 GB)
 
 
 class NpyRows:
@@ -44,6 +44,7 @@ dff_settings = params.dff
 with reported_errors(log, f"session {session}"):
     raw = NpyRows(inp.raw)
     n_neurons = raw.shape[0]
+    BLOCK = max(1, min(256, MAX_BLOCK_SAMPLES // raw.shape[1]))
     traces = []
     f0 = None
     if dff_settings["input_kind"] == "dff":

@@ -541,6 +541,7 @@
   function hexRgb(hex) { return [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16)); }
 
   function drawRaster(u) {
+    const began = performance.now();
     const { left, top, width, height } = u.bbox;
     const ctx = u.ctx;
     const table = D.tables.ensemble_events;
@@ -598,6 +599,7 @@
     canvas.getContext("2d").putImageData(image, 0, 0);
     ctx.drawImage(canvas, left, top);
     ctx.restore();
+    api.raster_draw_ms = performance.now() - began;
   }
 
   function buildRaster() {
