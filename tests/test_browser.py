@@ -252,6 +252,13 @@ def test_session_without_events_spikes_or_ensembles_builds():
     np.testing.assert_array_equal(parts["spike_counts"], [0, 0, 0])
 
 
+def test_same_session_gives_the_same_page():
+    template, assets = page_assets()
+    first, _ = build_page(synthetic_session(np.random.default_rng(8), 4, 3000), template, assets)
+    again, _ = build_page(synthetic_session(np.random.default_rng(8), 4, 3000), template, assets)
+    assert first == again
+
+
 def test_page_stays_under_max_bytes_even_for_incompressible_traces():
     rng = np.random.default_rng(5)
     data = synthetic_session(rng, 40, 30_000)

@@ -751,8 +751,8 @@
       const target = e.target;
       const typing = target && (target.tagName === "INPUT" || target.tagName === "SELECT" || target.tagName === "TEXTAREA");
       if (typing || api.view !== "traces") return;
-      if (e.key === "ArrowRight" || e.key === "ArrowDown") { selectNeuron(current + 1); e.preventDefault(); }
-      if (e.key === "ArrowLeft" || e.key === "ArrowUp") { selectNeuron(current - 1); e.preventDefault(); }
+      if (e.key === "ArrowRight") { selectNeuron(current + 1); e.preventDefault(); }
+      if (e.key === "ArrowLeft") { selectNeuron(current - 1); e.preventDefault(); }
     });
     for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => showView(tab.dataset.view));
     $("raster-order").addEventListener("change", (e) => { raster.order = e.target.value; buildRaster(); });
