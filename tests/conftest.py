@@ -17,7 +17,7 @@ BIN = Path(sys.executable).parent
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "workflow", "scripts", "envs", "resources"]
 
 
-DATA_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".json")
+DATA_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".json", ".html")
 
 
 def checksums(workdir: Path) -> dict[str, str]:

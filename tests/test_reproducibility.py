@@ -51,7 +51,14 @@ def test_unchanged_config_plans_nothing(finished_copy):
 def test_ensemble_parameter_reruns_only_the_ensemble_rules(finished_copy):
     edit_config(finished_copy, lambda c: c["ensembles"].update(min_participation=0.6))
     planned = planned_rules(finished_copy)
-    assert set(planned) == {"ensembles", "raster_figure", "similarity_figure", "membership_figure", "all"}
+    assert set(planned) == {
+        "ensembles",
+        "raster_figure",
+        "similarity_figure",
+        "membership_figure",
+        "browser",
+        "all",
+    }
     assert planned["ensembles"] == 2  # both sessions
 
 
@@ -68,6 +75,7 @@ def test_null_parameter_reruns_the_null_and_what_depends_on_it(finished_copy):
         "similarity_figure",
         "membership_figure",
         "features_figure",
+        "browser",
         "all",
     }
 
@@ -92,6 +100,7 @@ def test_dff_parameter_reruns_everything_downstream_of_dff(finished_copy):
         "regression",
         "trace_figure",
         "stimulus_figures",
+        "browser",
     }
     assert downstream <= set(planned)
     assert planned["gather_traces"] == 12  # 6 stages x 2 sessions

@@ -114,6 +114,12 @@ def save_json(path: str | os.PathLike, data: dict) -> None:
         handle.write("\n")
 
 
+def save_text(path: str | os.PathLike, text: str) -> None:
+    """Save UTF-8 text (e.g. an HTML page) atomically."""
+    with atomic_output(path) as handle:
+        handle.write(text.encode("utf-8"))
+
+
 class NpyRowWriter:
     """Appends row blocks to a .npy being written; see `npy_writer`."""
 

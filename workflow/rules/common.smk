@@ -175,6 +175,17 @@ def stimulus_kernel_params(wildcards):
     return stimulus_kernel(config["stimulus"], sessions.loc[wildcards.session, "indicator"])
 
 
+def browser_stimulus_inputs(wildcards):
+    """The stimulus tables of sessions that have stimuli (none otherwise)."""
+    if not sessions.loc[wildcards.session, "stimuli"]:
+        return {}
+    return {
+        "stimuli": f"results/{wildcards.session}/stimulus/stimuli.csv",
+        "regressors": f"results/{wildcards.session}/stimulus/regressors.csv",
+        "regression": f"results/{wildcards.session}/stimulus/regression.csv",
+    }
+
+
 def shard_mem_mb(wildcards, input):
     """Memory for one shard job: a few copies of the shard (float64 work arrays)."""
     per_neuron_mb = 0
@@ -207,6 +218,7 @@ def get_final_output():
                 "figures/coactivity.png",
                 "figures/similarity.png",
                 "figures/ensembles.png",
+                "browser.html",
             ],
         )
         if sessions.loc[session, "ground_truth"]:

@@ -1,0 +1,470 @@
+"""The session browser: decimation, packing, the size rule, and the page in headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import zipfile
+import zlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from cdp import Chromium, find_chromium
+from conftest import REPO, tool
+
+from calcium.browser import (
+    MISSING_INT16,
+    MISSING_UINT8,
+    DenseTrace,
+    SessionData,
+    build_page,
+    choose_resolution,
+    delta_decode,
+    delta_encode,
+    dense_bytes,
+    dequantise,
+    min_max_envelope,
+    pack,
+    packed_size_bound,
+    quantise,
+    render_page,
+    slot_frames,
+    unpack,
+)
+from calcium.dff import baseline_f0
+
+ASSETS = REPO / "workflow" / "resources" / "browser"
+
+
+# ---------------------------------------------------------------- library
+
+
+def spiky_traces(rng, n_neurons, n_frames, rate=0.01):
+    """Noise with sparse, tall single-frame spikes; returns (traces, spike mask)."""
+    traces = rng.normal(0, 0.1, (n_neurons, n_frames))
+    spikes = rng.random((n_neurons, n_frames)) < rate
+    traces[spikes] += rng.uniform(1, 5, spikes.sum())
+    return traces, spikes
+
+
+def test_envelope_keeps_every_spike_peak_and_column_extremes():
+    rng = np.random.default_rng(0)
+    traces, spikes = spiky_traces(rng, 5, 10_007)
+    k = 13
+    env = min_max_envelope(traces, k)
+    n_cols = -(-10_007 // k)
+    assert env.shape == (5, 2 * n_cols)
+    columns = np.pad(traces, ((0, 0), (0, n_cols * k - 10_007)), mode="edge").reshape(5, n_cols, k)
+    pairs = env.reshape(5, n_cols, 2)
+    np.testing.assert_array_equal(pairs.max(axis=2), columns.max(axis=2))
+    np.testing.assert_array_equal(pairs.min(axis=2), columns.min(axis=2))
+    neuron, frame = np.nonzero(spikes)
+    # every spike is at most the maximum drawn in its column, and the tallest one is drawn exactly
+    assert np.all(pairs.max(axis=2)[neuron, frame // k] >= traces[neuron, frame])
+    tallest = traces[neuron, frame] == columns.max(axis=2)[neuron, frame // k]
+    assert tallest.sum() > 0.9 * frame.size
+    # the two values keep their temporal order
+    low_first = columns.argmin(axis=2) <= columns.argmax(axis=2)
+    np.testing.assert_array_equal(
+        pairs[..., 0] == columns.min(axis=2), low_first | (pairs[..., 0] == pairs[..., 1])
+    )
+
+
+def test_envelope_is_exact_when_not_decimated_and_handles_nan():
+    rng = np.random.default_rng(1)
+    traces = rng.normal(size=(3, 50))
+    np.testing.assert_array_equal(min_max_envelope(traces, 1), traces)
+    traces[0, :10] = np.nan
+    env = min_max_envelope(traces, 10)
+    assert np.isnan(env[0, :2]).all() and np.isfinite(env[0, 2:]).all()
+    np.testing.assert_allclose(slot_frames(50, 1), np.arange(50))
+    at = slot_frames(23, 10)  # columns of 10, 10 and 3 frames
+    np.testing.assert_allclose(at, [2.25, 6.75, 12.25, 16.75, 20.5, 21.5])
+
+
+@pytest.mark.parametrize("dtype, levels", [("int16", 65534), ("uint8", 254)])
+def test_quantisation_error_is_half_a_step_and_missing_values_survive(dtype, levels):
+    rng = np.random.default_rng(2)
+    values = rng.normal(0, [[1], [100], [1e-3]], (3, 1000))
+    values[1, 5] = np.nan
+    constant = np.full((1, 10), 3.5)
+    codes, offset, scale = quantise(values, dtype)
+    assert codes.dtype == np.dtype(dtype)
+    back = dequantise(codes, offset, scale)
+    span = np.nanmax(values, axis=1) - np.nanmin(values, axis=1)
+    np.testing.assert_allclose(scale, span / levels)
+    assert np.isnan(back[1, 5]) and codes[1, 5] == (MISSING_INT16 if dtype == "int16" else MISSING_UINT8)
+    error = np.abs(np.nan_to_num(back - values))
+    assert np.all(error <= scale[:, None] / 2 * (1 + 1e-9))
+    codes, offset, scale = quantise(constant, dtype)
+    np.testing.assert_array_equal(dequantise(codes, offset, scale), constant)
+
+
+def test_pack_round_trip_keeps_every_dtype_aligned():
+    rng = np.random.default_rng(3)
+    parts = {
+        "u8": rng.integers(0, 255, 17).astype(np.uint8),
+        "i16": rng.integers(-30000, 30000, (3, 5)).astype(np.int16),
+        "u16": rng.integers(0, 65535, 9).astype(np.uint16),
+        "i32": rng.integers(-(2**31), 2**31 - 1, 4).astype(np.int32),
+        "u32": rng.integers(0, 2**32 - 1, 3).astype(np.uint32),
+        "f32": rng.normal(size=7).astype(np.float32),
+        "f64": rng.normal(size=(2, 3)),
+        "json": '{"é":[1,null]}'.encode(),
+        "empty": np.zeros(0, dtype=np.int32),
+    }
+    index, payload, raw = pack(parts)
+    assert all(entry["offset"] % 8 == 0 for entry in index.values())
+    assert raw == max(e["offset"] + e["nbytes"] for e in index.values())
+    back = unpack(index, payload)
+    for name, part in parts.items():
+        if isinstance(part, bytes):
+            assert back[name] == part
+        else:
+            assert back[name].dtype == part.dtype
+            np.testing.assert_array_equal(back[name], part)
+    with pytest.raises(ValueError, match="cannot be packed"):
+        pack({"bad": np.zeros(2, dtype=np.complex64)})
+
+
+def test_delta_coding_round_trip():
+    counts = np.array([3, 0, 2, 4, 0])
+    frames = np.array([5, 5, 90, 0, 70_000, 1, 2, 3, 200_000])
+    deltas = delta_encode(frames, counts)
+    assert deltas.dtype == np.uint32  # 70,000 and 199,997 do not fit 16 bits
+    np.testing.assert_array_equal(delta_decode(deltas, counts), frames)
+    small = delta_encode(np.array([10, 20, 7]), np.array([2, 1]))
+    assert small.dtype == np.uint16
+    np.testing.assert_array_equal(small, [10, 10, 7])
+    with pytest.raises(ValueError, match="sorted"):
+        delta_encode(np.array([5, 3]), np.array([2]))
+
+
+def test_packed_size_bound_holds_for_incompressible_data():
+    rng = np.random.default_rng(4)
+    for n in (0, 1, 1000, 100_000, 1_000_000):
+        data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+        assert len(base64.b64encode(zlib.compress(data, 6))) <= packed_size_bound(n)
+
+
+def test_size_rule_picks_the_finest_storage_that_fits():
+    # fits at 16 bits per frame
+    full = choose_resolution(80, 3000, 6, dense_bytes(80, 6, 3000, "int16"))
+    assert (full.frames_per_column, full.n_slots, full.dtype) == (1, 3000, "int16")
+    # one byte less: every frame at 8 bits
+    assert choose_resolution(80, 3000, 6, dense_bytes(80, 6, 3000, "int16") - 1).dtype == "uint8"
+    # 10,000 neurons x 100,000 frames x 6 traces into 50 MB: an envelope, the widest that fits
+    budget = 50_000_000
+    res = choose_resolution(10_000, 100_000, 6, budget, shared_rows=3)
+    assert res.frames_per_column > 1 and res.dtype == "uint8"
+    assert dense_bytes(10_000, 6, res.n_slots, "uint8", 3) <= budget
+    columns_fitting = (budget - 16 * 60_000) // (60_000 + 12) // 2
+    assert res.n_slots // 2 <= columns_fitting
+    assert res.frames_per_column == -(-100_000 // columns_fitting)
+    with pytest.raises(ValueError, match="browser.max_mb"):
+        choose_resolution(10_000, 100_000, 6, 1_000_000)
+
+
+def test_render_page_fills_placeholders_and_refuses_script_breaks():
+    page = render_page("<title>/*@A@*/</title><p>/*@B@*/</p>", {"A": "x /*@B@*/", "B": "y"})
+    assert page == "<title>x /*@B@*/</title><p>y</p>"  # inserted text is not searched again
+    with pytest.raises(ValueError, match="placeholders"):
+        render_page("/*@A@*/", {})
+    with pytest.raises(ValueError, match="script"):
+        render_page("/*@A@*/", {"A": "</script><script>alert(1)"})
+
+
+def page_assets():
+    read = lambda name: (ASSETS / name).read_text(encoding="utf-8")  # noqa: E731
+    return read("page.html"), {
+        "style": read("uPlot.min.css") + read("browser.css"),
+        "script": read("uPlot.iife.min.js") + "\n" + read("browser.js"),
+    }
+
+
+def synthetic_session(rng, n_neurons, n_frames, fs=20.0, noise=0.1):
+    """Arrays and tables shaped like the workflow's outputs (no workflow run)."""
+    dff, spikes = spiky_traces(rng, n_neurons, n_frames)
+    dff *= noise / 0.1
+    raw = 500 * (1 + dff)
+    neuron, frame = np.nonzero(spikes)
+    events = pd.DataFrame(
+        {
+            "neuron": neuron,
+            "onset_frame": np.maximum(frame - 1, 0),
+            "peak_frame": frame,
+            "end_frame": np.minimum(frame + 3, n_frames - 1),
+            "amplitude_dff": dff[neuron, frame],
+            "fwhm_s": rng.uniform(0.1, 2, neuron.size),
+            "exceeds_max_fwhm": rng.random(neuron.size) < 0.2,
+            "below_min_fwhm": rng.random(neuron.size) < 0.2,
+        }
+    )
+    traces = [
+        DenseTrace("raw", "raw F", "F (a.u.)", raw),
+        DenseTrace("dff", "ΔF/F", "ΔF/F", dff),
+        DenseTrace("detrended", "detrended ΔF/F", "ΔF/F", dff - 0.01),
+        DenseTrace("denoised", "wavelet-denoised ΔF/F", "ΔF/F", dff * 0.9),
+        DenseTrace("calcium", "OASIS calcium c", "ΔF/F", np.maximum(dff, 0)),
+        DenseTrace("spikes", "OASIS spike amplitude s", "s (ΔF/F)", np.where(spikes, dff, 0.0)),
+    ]
+    data = SessionData(
+        session="synthetic",
+        frame_rate_hz=fs,
+        start_time_s=0.0,
+        traces=traces,
+        labels=[f"roi_{i}" for i in range(n_neurons)],
+        spikes=pd.DataFrame({"neuron": neuron, "frame": frame}),
+        events=events,
+        f0=np.full(n_neurons, 500.0),
+        neuron_tables={
+            "features": pd.DataFrame({"neuron": np.arange(n_neurons), "event_count": spikes.sum(1)})
+        },
+        roles={
+            "events": "detrended",
+            "stimulus": "detrended",
+            "deconvolution": "detrended",
+            "event_time": "onset",
+        },
+    )
+    return data
+
+
+def page_parts(html, group):
+    """The arrays a page carries in one of its groups (decoded as the page does)."""
+    manifest = json.loads(html.split('id="manifest">')[1].split("</script>")[0])
+    return unpack(manifest["groups"][group], html.split(f'id="data-{group}">')[1].split("</script>")[0])
+
+
+def test_session_without_events_spikes_or_ensembles_builds():
+    rng = np.random.default_rng(7)
+    data = synthetic_session(rng, 3, 500)
+    data.events = data.events.iloc[:0]
+    data.spikes = data.spikes.iloc[:0]
+    data.ensembles = pd.DataFrame(columns=["ensemble", "n_events", "n_members", "members"])
+    template, assets = page_assets()
+    html, info = build_page(data, template, assets)
+    parts = page_parts(html, "tables")
+    np.testing.assert_array_equal(parts["event_counts"], [0, 0, 0])
+    np.testing.assert_array_equal(parts["spike_counts"], [0, 0, 0])
+
+
+def test_same_session_gives_the_same_page():
+    template, assets = page_assets()
+    first, _ = build_page(synthetic_session(np.random.default_rng(8), 4, 3000), template, assets)
+    again, _ = build_page(synthetic_session(np.random.default_rng(8), 4, 3000), template, assets)
+    assert first == again
+
+
+def test_page_stays_under_max_bytes_even_for_incompressible_traces():
+    rng = np.random.default_rng(5)
+    data = synthetic_session(rng, 40, 30_000)
+    for trace in data.traces:  # white noise: nothing to compress
+        trace.rows = rng.uniform(-1, 1, trace.rows.shape)
+    template, assets = page_assets()
+    html, info = build_page(data, template, assets, max_bytes=3_000_000)
+    assert len(html.encode()) <= 3_000_000
+    assert info["resolution"].frames_per_column > 1
+    # the same session with room to spare is stored frame by frame
+    html, info = build_page(data, template, assets, max_bytes=30_000_000)
+    assert info["resolution"].full and info["resolution"].dtype == "int16"
+
+
+# ---------------------------------------------------------------- in a real browser
+
+
+@pytest.fixture
+def chromium_path():
+    found = find_chromium()
+    if found is None:
+        if os.environ.get("CI_REQUIRE_BROWSER") == "1":
+            pytest.fail("CI_REQUIRE_BROWSER=1 but no Chromium found (apt-get install chromium)")
+        pytest.skip("headless Chromium not installed (apt-get install chromium); CI installs it")
+    return found
+
+
+READY = "window.sessionBrowser && (sessionBrowser.ready || sessionBrowser.error)"
+
+
+def open_page(browser, path):
+    browser.open(path.resolve().as_uri())
+    browser.wait_for(READY, timeout_s=60)
+    assert browser.evaluate("sessionBrowser.error") is None
+
+
+def type_neuron(browser, neuron):
+    """Select a neuron as a user does: type its number into the box and press Enter."""
+    browser.evaluate(
+        "(() => { const box = document.getElementById('neuron-number'); box.focus(); box.select(); })()"
+    )
+    browser.send("Input.insertText", text=str(neuron))
+    browser.key("Enter", key_code=13)
+    browser.wait_for(f"sessionBrowser.state().neuron === {neuron}", timeout_s=10)
+
+
+def chart(state, key):
+    return next(c for c in state["charts"] if c["key"] == key)
+
+
+def series(state, key, label_start):
+    return np.array(
+        [
+            np.nan if v is None else v
+            for v in next(s for s in chart(state, key)["series"] if s["label"].startswith(label_start))[
+                "values"
+            ]
+        ],
+        dtype=float,
+    )
+
+
+def assert_drawn(drawn, expected, dtype="int16"):
+    """Drawn values equal the arrays up to the page's quantisation (half a step)."""
+    expected = np.asarray(expected, dtype=float)
+    levels = 65534 if dtype == "int16" else 254
+    step = (expected.max() - expected.min()) / levels
+    assert drawn.shape == expected.shape
+    np.testing.assert_allclose(drawn, expected, atol=step / 2 * 1.001 + 1e-12, rtol=0)
+
+
+def test_envelope_page_in_chromium_draws_the_decimated_arrays(chromium_path, tmp_path):
+    rng = np.random.default_rng(6)
+    data = synthetic_session(rng, 8, 20_000)
+    template, assets = page_assets()
+    html, info = build_page(data, template, assets, max_bytes=700_000)
+    res = info["resolution"]
+    assert res.frames_per_column > 1
+    page = tmp_path / "envelope.html"
+    page.write_text(html, encoding="utf-8")
+    with Chromium(chromium_path) as browser:
+        open_page(browser, page)
+        type_neuron(browser, 5)
+        state = browser.evaluate("sessionBrowser.state()")
+        np.testing.assert_allclose(
+            chart(state, "dff")["x"], slot_frames(20_000, res.frames_per_column) / 20.0
+        )
+        for trace in data.traces:
+            if trace.key == "calcium":
+                drawn = series(state, "calcium", "calcium c")
+            elif trace.key == "spikes":
+                drawn = series(state, "spikes", "spike amplitude")
+            else:
+                drawn = series(state, trace.key, trace.label)
+            assert_drawn(drawn, min_max_envelope(trace.rows[5:6], res.frames_per_column)[0], "uint8")
+        # every spike of neuron 5 is marked in its column at the top of the drawn envelope
+        spike_frames = np.sort(data.spikes.frame[data.spikes.neuron == 5].to_numpy())
+        assert state["spikes"] == spike_frames.tolist()
+        marks = series(state, "spikes", "spike times")
+        s_drawn = series(state, "spikes", "spike amplitude")
+        columns = spike_frames // res.frames_per_column
+        assert np.unique(columns).size == np.isfinite(marks).sum()
+        assert np.all(
+            np.nanmax(s_drawn.reshape(-1, 2)[columns], axis=1)
+            == np.nanmax(marks.reshape(-1, 2)[columns], axis=1)
+        )
+        # flagged events are drawn as their own series
+        detrended = chart(state, "detrended")
+        labels = [s["label"] for s in detrended["series"]]
+        assert any("too wide" in label for label in labels) and any("too narrow" in label for label in labels)
+        browser.screenshot(tmp_path / "envelope.png")
+        assert browser.errors() == []
+
+
+def test_session_browser_of_the_workflow_in_chromium(default_run, chromium_path, tmp_path):
+    results = default_run / "results" / "s1"
+    page = results / "browser.html"
+    assert page.stat().st_size < 20e6
+    neuron = 7
+    with Chromium(chromium_path) as browser:
+        open_page(browser, page)
+        type_neuron(browser, neuron)
+        state = browser.evaluate("sessionBrowser.state()")
+        assert state["resolution"]["frames_per_column"] == 1  # the example is small: every frame
+        raw = np.load(results / "ingest" / "fluorescence.npy")
+        fs = 5.0
+        np.testing.assert_allclose(chart(state, "raw")["x"], np.arange(raw.shape[1]) / fs)
+        assert_drawn(series(state, "raw", "raw F"), raw[neuron])
+        f0 = baseline_f0(raw[neuron : neuron + 1], 25.0)[0, 0]
+        np.testing.assert_allclose(series(state, "raw", "F0"), f0, rtol=1e-6)
+        for key in ("dff", "detrended", "denoised"):
+            expected = np.load(results / f"{key}.npy")[neuron]
+            label = {"dff": "ΔF/F", "detrended": "detrended", "denoised": "wavelet"}[key]
+            assert_drawn(series(state, key, label), expected)
+        assert_drawn(series(state, "calcium", "calcium c"), np.load(results / "calcium.npy")[neuron])
+        assert_drawn(series(state, "spikes", "spike amplitude"), np.load(results / "spikes.npy")[neuron])
+        spikes = pd.read_csv(results / "spike_times.csv")
+        assert state["spikes"] == sorted(spikes.frame[spikes.neuron == neuron].tolist())
+        events = pd.read_csv(results / "events" / "events.csv")
+        mine = events[events.neuron == neuron].sort_values("onset_frame")
+        assert [e["onset"] for e in state["events"]] == mine.onset_frame.tolist()
+        assert [e["peak"] for e in state["events"]] == mine.peak_frame.tolist()
+        assert [e["end"] for e in state["events"]] == mine.end_frame.tolist()
+        peaks = series(state, "detrended", "event peak")
+        wide = series(state, "detrended", "peak, too wide")
+        assert np.isfinite(peaks).sum() + np.isfinite(wide).sum() == len(mine)
+        # the regression fit drawn is intercept + sum of coefficient x regressor
+        regression = pd.read_csv(results / "stimulus" / "regression.csv").set_index("neuron").loc[neuron]
+        regressors = pd.read_csv(results / "stimulus" / "regressors.csv")
+        fit = regression.intercept_dff + sum(
+            regression[f"coef_{name}"] * group.sort_values("frame").regressor.to_numpy()
+            for name, group in regressors.groupby("stimulus")
+        )
+        np.testing.assert_allclose(series(state, "detrended", "regression fit"), fit, atol=1e-5)
+        assert "response_type" in state["side_text"] and "event_count" in state["side_text"]
+        browser.screenshot(tmp_path / "traces.png")
+
+        browser.evaluate("document.activeElement.blur()")
+        browser.key("ArrowRight", key_code=39)
+        browser.wait_for(f"sessionBrowser.state().neuron === {neuron + 1}", timeout_s=10)
+
+        browser.evaluate("document.getElementById('tab-raster').click()")
+        browser.wait_for("sessionBrowser.view === 'raster'")
+        target = 12
+        at = browser.evaluate(f"sessionBrowser.rasterRowCentre({target})")
+        browser.screenshot(tmp_path / "raster.png")
+        browser.send("Input.dispatchMouseEvent", type="mouseMoved", x=at["x"], y=at["y"])
+        browser.click(at["x"], at["y"])
+        opened = f"sessionBrowser.view === 'traces' && sessionBrowser.state().neuron === {target}"
+        browser.wait_for(opened, timeout_s=10)
+
+        # rows grouped by ensemble: a click still opens the neuron drawn in that row
+        target = int(pd.read_csv(results / "ensembles" / "ensembles.csv").members.iloc[-1].split()[-1])
+        browser.evaluate("document.getElementById('tab-raster').click()")
+        browser.evaluate(
+            "(() => { const s = document.getElementById('raster-order'); s.value = 'ensemble';"
+            " s.dispatchEvent(new Event('change')); })()"
+        )
+        at = browser.evaluate(f"sessionBrowser.rasterRowCentre({target})")
+        assert at["y"] < browser.evaluate("sessionBrowser.rasterRowCentre(79)")["y"] or target == 79
+        browser.screenshot(tmp_path / "raster_by_ensemble.png")
+        browser.send("Input.dispatchMouseEvent", type="mouseMoved", x=at["x"], y=at["y"])
+        browser.click(at["x"], at["y"])
+        opened = f"sessionBrowser.view === 'traces' && sessionBrowser.state().neuron === {target}"
+        browser.wait_for(opened, timeout_s=10)
+        assert browser.errors() == []
+
+
+def test_report_links_and_zip_report_holds_the_browser(default_run, tmp_path):
+    """The single-file report links each session's page; the zip report carries the page itself."""
+    for name in ("report.html", "report.zip"):
+        result = subprocess.run(
+            [tool("snakemake"), "--report", str(tmp_path / name)],
+            cwd=default_run,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stdout[-3000:]
+    html = (tmp_path / "report.html").read_text(errors="replace")
+    assert "6. Session browser" in html
+    for session in ("s1", "s2"):
+        assert f'href=\\"results/{session}/browser.html\\"' in html
+    with zipfile.ZipFile(tmp_path / "report.zip") as archive:
+        pages = [n for n in archive.namelist() if n.endswith("/browser.html")]
+        assert len(pages) == 2
+        inside = {archive.read(n) for n in pages}
+    assert inside == {(default_run / "results" / s / "browser.html").read_bytes() for s in ("s1", "s2")}

@@ -1,0 +1,829 @@
+/* Session browser: decodes the page's inline data and draws it with uPlot.
+ *
+ * Data: a JSON manifest and two base64 payloads (zlib-deflated buffers of typed arrays and JSON,
+ * written by scripts/calcium/browser.py). Charts: uPlot (vendored, MIT). The only drawing done
+ * here by hand is annotation inside uPlot's draw hook (stimulus bands, event spans, and the
+ * raster's bitmap of event ticks, which stays fast for millions of events).
+ *
+ * Test hook: window.sessionBrowser (ready, error, selectNeuron, showView, state()).
+ */
+"use strict";
+(function () {
+  const M = JSON.parse(document.getElementById("manifest").textContent);
+  const TYPES = {
+    uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array, int16: Int16Array,
+    uint32: Uint32Array, int32: Int32Array, float32: Float32Array, float64: Float64Array,
+  };
+  const STIMULUS_COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f"];
+  const ENSEMBLE_COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f"];
+  const api = { ready: false, error: null };
+  window.sessionBrowser = api;
+
+  const $ = (id) => document.getElementById(id);
+  const fs = M.frame_rate_hz;
+  const t0 = M.start_time_s;
+  const N = M.n_neurons;
+  const R = M.resolution;
+  const frameTime = (f) => t0 + f / fs;
+
+  function fail(error) {
+    api.error = String(error && error.stack ? error.stack : error);
+    const status = $("status");
+    status.textContent = "The browser could not start: " + (error && error.message ? error.message : error);
+    status.className = "status error";
+    console.error(error);
+  }
+
+  async function inflate(text) {
+    text = text.trim();
+    let bytes;
+    if (typeof Uint8Array.fromBase64 === "function") {
+      bytes = Uint8Array.fromBase64(text);
+    } else {
+      const binary = atob(text);
+      bytes = new Uint8Array(binary.length);
+      for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    }
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+    return await new Response(stream).arrayBuffer();
+  }
+
+  function unpack(buffer, index) {
+    const out = {};
+    for (const [name, e] of Object.entries(index)) {
+      if (e.dtype === "bytes") {
+        out[name] = new TextDecoder().decode(new Uint8Array(buffer, e.offset, e.nbytes));
+      } else {
+        const T = TYPES[e.dtype];
+        out[name] = new T(buffer, e.offset, e.nbytes / T.BYTES_PER_ELEMENT);
+      }
+    }
+    return out;
+  }
+
+  /* Per-neuron frame lists stored as counts + deltas: start offsets and absolute frames. */
+  function frameLists(counts, deltas) {
+    const start = new Int32Array(counts.length + 1);
+    for (let i = 0; i < counts.length; i++) start[i + 1] = start[i] + counts[i];
+    const frames = new Int32Array(deltas.length);
+    for (let i = 0; i < counts.length; i++) {
+      let f = 0;
+      for (let j = start[i]; j < start[i + 1]; j++) {
+        f = j === start[i] ? deltas[j] : f + deltas[j];
+        frames[j] = f;
+      }
+    }
+    return { start, frames };
+  }
+
+  function columnOf(table, name) {
+    if (!table) return null;
+    const j = table.columns.indexOf(name);
+    return j < 0 ? null : table.data[j];
+  }
+
+  function fmt(value) {
+    if (value === null || value === undefined) return "–";
+    if (typeof value === "boolean") return value ? "yes" : "no";
+    if (typeof value === "number") {
+      if (Number.isInteger(value)) return String(value);
+      const a = Math.abs(value);
+      return a !== 0 && (a < 1e-3 || a >= 1e5) ? value.toExponential(3) : value.toPrecision(4).replace(/\.?0+$/, "");
+    }
+    return String(value);
+  }
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v);
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  // ---------------------------------------------------------------- data
+  const D = {};
+
+  async function load() {
+    const [tablesBuffer, tracesBuffer] = await Promise.all([
+      inflate($("data-tables").textContent),
+      inflate($("data-traces").textContent),
+    ]);
+    $("data-tables").textContent = "";
+    $("data-traces").textContent = "";
+    const P = unpack(tablesBuffer, M.groups.tables);
+    D.traces = unpack(tracesBuffer, M.groups.traces);
+    D.tables = JSON.parse(P.tables);
+    D.labels = D.tables.labels;
+    D.spikes = frameLists(P.spike_counts, P.spike_frames);
+    const ev = frameLists(P.event_counts, P.event_onset);
+    D.events = {
+      start: ev.start, onset: ev.frames, rise: P.event_rise, fall: P.event_fall,
+      amplitude: P.event_amplitude_dff, fwhm: P.event_fwhm_s, flags: P.event_flags,
+    };
+    D.f0 = P.f0 || null;
+    D.coactivity = P.coactivity || null;
+    D.coactivityStart = P.coactivity_start_s || null;
+    D.x = slotTimes();
+    D.stimuli = stimulusBands();
+    D.members = membership();
+  }
+
+  /* Times (s) at which the stored values are drawn (see calcium.browser.slot_frames). */
+  function slotTimes() {
+    const k = R.frames_per_column, T = M.n_frames;
+    const x = new Float64Array(R.n_slots);
+    if (k === 1) {
+      for (let j = 0; j < T; j++) x[j] = frameTime(j);
+    } else {
+      for (let c = 0, a = 0; a < T; c++, a += k) {
+        const m = Math.min(k, T - a);
+        x[2 * c] = frameTime(a + (m - 1) / 4);
+        x[2 * c + 1] = frameTime(a + (3 * (m - 1)) / 4);
+      }
+    }
+    return x;
+  }
+
+  /* Decoded values of trace `key` of neuron i (null where missing). */
+  function traceValues(key, i) {
+    const codes = D.traces["trace_" + key];
+    const offset = D.traces["trace_" + key + "_offset"][i];
+    const scale = D.traces["trace_" + key + "_scale"][i];
+    const S = R.n_slots;
+    const out = new Array(S);
+    for (let j = 0, b = i * S; j < S; j++) {
+      const c = codes[b + j];
+      out[j] = c === R.missing ? null : offset + scale * c;
+    }
+    return out;
+  }
+
+  /* Slot where a marker for frame f goes: the frame itself, or in an envelope the higher
+   * (peaks, spikes) or lower (onsets, ends) of the two values of its column. */
+  function slotOf(f, values, high) {
+    if (R.frames_per_column === 1) return f;
+    const s = 2 * Math.floor(f / R.frames_per_column);
+    const a = values[s], b = values[s + 1];
+    if (a === null) return s + 1;
+    if (b === null) return s;
+    return (high ? b > a : b < a) ? s + 1 : s;
+  }
+
+  function stimulusBands() {
+    const table = D.tables.stimuli;
+    if (!table) return { bands: [], colours: {} };
+    const names = columnOf(table, "stimulus"), on = columnOf(table, "onset_s"), off = columnOf(table, "offset_s");
+    const colours = {};
+    const bands = [];
+    for (let r = 0; r < names.length; r++) {
+      if (!(names[r] in colours)) colours[names[r]] = STIMULUS_COLOURS[Object.keys(colours).length % STIMULUS_COLOURS.length];
+      bands.push({ name: names[r], start: on[r], end: off[r], colour: colours[names[r]] });
+    }
+    return { bands, colours };
+  }
+
+  function membership() {
+    const table = D.tables.ensemble_members;
+    const ofNeuron = new Map(); // neuron -> [{ensemble, participation, member}]
+    if (!table) return ofNeuron;
+    const ens = columnOf(table, "ensemble"), neu = columnOf(table, "neuron");
+    const part = columnOf(table, "participation"), mem = columnOf(table, "member");
+    for (let r = 0; r < ens.length; r++) {
+      if (!ofNeuron.has(neu[r])) ofNeuron.set(neu[r], []);
+      ofNeuron.get(neu[r]).push({ ensemble: ens[r], participation: part ? part[r] : null, member: mem ? !!mem[r] : true });
+    }
+    return ofNeuron;
+  }
+
+  function neuronEvents(i) {
+    const E = D.events, out = [];
+    for (let j = E.start[i]; j < E.start[i + 1]; j++) {
+      const onset = E.onset[j], peak = onset + E.rise[j], end = peak + E.fall[j];
+      out.push({ onset, peak, end, amplitude: E.amplitude[j], fwhm: E.fwhm[j], flags: E.flags[j] });
+    }
+    return out;
+  }
+
+  function neuronSpikes(i) {
+    return Array.from(D.spikes.frames.subarray(D.spikes.start[i], D.spikes.start[i + 1]));
+  }
+
+  function tableRow(name, i) {
+    const table = D.tables.neuron_tables[name];
+    if (!table) return null;
+    const row = {};
+    table.columns.forEach((c, j) => { row[c] = table.data[j][i]; });
+    return row;
+  }
+
+  // ---------------------------------------------------------------- traces view
+  const charts = []; // {u, title}
+  let current = 0;
+  let xRange = null; // shared zoom [min, max] or null
+  let syncing = false;
+
+  function traceMeta(key) { return M.traces.find((t) => t.key === key) || null; }
+
+  function bandsHook(extra) {
+    return (u) => {
+      const ctx = u.ctx, { top, height } = u.bbox;
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(u.bbox.left, top, u.bbox.width, height);
+      ctx.clip();
+      for (const b of D.stimuli.bands) {
+        const x0 = u.valToPos(b.start, "x", true), x1 = u.valToPos(b.end, "x", true);
+        ctx.fillStyle = b.colour + "33";
+        ctx.fillRect(x0, top, Math.max(1, x1 - x0), height);
+      }
+      if (extra) extra(u, ctx);
+      ctx.restore();
+    };
+  }
+
+  function eventSpans(events) {
+    return (u, ctx) => {
+      const { top, height } = u.bbox;
+      for (const e of events) {
+        const x0 = u.valToPos(frameTime(e.onset), "x", true), x1 = u.valToPos(frameTime(e.end), "x", true);
+        ctx.fillStyle = e.flags & M.flags.exceeds_max_fwhm ? "rgba(230,120,0,0.16)"
+          : e.flags & M.flags.below_min_fwhm ? "rgba(123,31,162,0.16)" : "rgba(200,30,30,0.08)";
+        ctx.fillRect(x0, top, Math.max(1, x1 - x0), height);
+      }
+    };
+  }
+
+  function markerSeries(label, colour, size, hollow) {
+    return {
+      label, stroke: colour, fill: hollow ? "#fff" : colour, width: 0, paths: () => null,
+      points: { show: true, size, width: hollow ? 2 : 1, stroke: colour, fill: hollow ? "#fff" : colour },
+    };
+  }
+
+  function lineSeries(label, colour, width, dash) {
+    const s = { label, stroke: colour, width: width || 1, points: { show: false } };
+    if (dash) s.dash = dash;
+    return s;
+  }
+
+  /* The panels of neuron i: [{title, unit, series: [uPlot series], values: [arrays], extra}]. */
+  function panelsFor(i) {
+    const panels = [];
+    const roles = M.roles || {};
+    const events = neuronEvents(i);
+    const regression = tableRow("regression", i);
+    const deconv = tableRow("deconvolution", i);
+    for (const meta of M.traces) {
+      const key = meta.key;
+      if (key === "f0" || key === "calcium" || key === "spikes") continue;
+      const values = traceValues(key, i);
+      const panel = { key, title: meta.label, unit: meta.unit, series: [lineSeries(meta.label, "#333", 1)], values: [values], extra: null };
+      if (key === "raw" && (D.f0 || traceMeta("f0"))) {
+        const f0 = D.f0 ? new Array(R.n_slots).fill(D.f0[i]) : traceValues("f0", i);
+        panel.series.push(lineSeries(D.f0 ? "F0 = " + fmt(D.f0[i]) : "F0 (sliding)", "#e15759", 2, [6, 4]));
+        panel.values.push(f0);
+      }
+      if (key === roles.stimulus && regression && M.regressors.length) {
+        const fit = new Array(R.n_slots).fill(regression.intercept_dff || 0);
+        for (const name of M.regressors) {
+          const coef = regression["coef_" + name];
+          const r = D.traces["regressor_" + name];
+          if (coef === null || coef === undefined || !r) continue;
+          for (let j = 0; j < fit.length; j++) fit[j] += coef * r[j];
+        }
+        panel.series.push(lineSeries("regression fit (R² " + fmt(regression.r2) + ")", "#1f77b4", 2));
+        panel.values.push(fit);
+        panel.title += ", stimulus regression fit";
+      }
+      if (key === roles.events) {
+        const marks = {
+          onset: new Array(R.n_slots).fill(null), peak: new Array(R.n_slots).fill(null),
+          wide: new Array(R.n_slots).fill(null), narrow: new Array(R.n_slots).fill(null), end: new Array(R.n_slots).fill(null),
+        };
+        for (const e of events) {
+          let s = slotOf(e.onset, values, false); marks.onset[s] = values[s];
+          s = slotOf(e.end, values, false); marks.end[s] = values[s];
+          s = slotOf(e.peak, values, true);
+          const kind = e.flags & M.flags.exceeds_max_fwhm ? "wide" : e.flags & M.flags.below_min_fwhm ? "narrow" : "peak";
+          marks[kind][s] = values[s];
+        }
+        panel.series.push(markerSeries("event onset", "#2ca02c", 6, false));
+        panel.values.push(marks.onset);
+        panel.series.push(markerSeries("event peak", "#d62728", 7, false));
+        panel.values.push(marks.peak);
+        panel.series.push(markerSeries("peak, too wide (FWHM > max)", "#e67e00", 9, true));
+        panel.values.push(marks.wide);
+        if (M.has_below_min_fwhm) {
+          panel.series.push(markerSeries("peak, too narrow (FWHM < min)", "#7b1fa2", 9, true));
+          panel.values.push(marks.narrow);
+        }
+        panel.series.push(markerSeries("event end", "#7f7f7f", 6, false));
+        panel.values.push(marks.end);
+        panel.extra = eventSpans(events);
+        panel.title += ", calcium events (" + events.length + ")";
+      }
+      panels.push(panel);
+    }
+    if (traceMeta("calcium")) {
+      const inputKey = roles.deconvolution;
+      const baseline = deconv && deconv.baseline_dff !== null && deconv.baseline_dff !== undefined ? deconv.baseline_dff : 0;
+      const panel = { key: "calcium", title: "OASIS calcium c on its input", unit: "ΔF/F", series: [], values: [], extra: null };
+      if (inputKey && traceMeta(inputKey)) {
+        const input = traceValues(inputKey, i).map((v) => (v === null ? null : v - baseline));
+        panel.series.push(lineSeries(traceMeta(inputKey).label + " − baseline b (" + fmt(baseline) + ")", "#9e9e9e", 1));
+        panel.values.push(input);
+      }
+      panel.series.push(lineSeries("calcium c", "#d62728", 1.5));
+      panel.values.push(traceValues("calcium", i));
+      panels.push(panel);
+    }
+    if (traceMeta("spikes")) {
+      const s = traceValues("spikes", i);
+      const marks = new Array(R.n_slots).fill(null);
+      const spikes = neuronSpikes(i);
+      for (const f of spikes) { const j = slotOf(f, s, true); marks[j] = s[j]; }
+      panels.push({
+        key: "spikes", title: "OASIS spike amplitudes s and spike times", unit: "s (ΔF/F)",
+        series: [
+          { label: "spike amplitude s", stroke: "#555", fill: "#555", width: 1, paths: uPlot.paths.bars({ size: [0.9, 6, 1] }), points: { show: false } },
+          markerSeries("spike times (" + spikes.length + ")", "#9467bd", 6, false),
+        ],
+        values: [s, marks], extra: null,
+      });
+    }
+    return panels;
+  }
+
+  function chartWidth(container) { return Math.max(400, container.clientWidth - 4); }
+
+  function makeTraceChart(panel, width, height) {
+    const box = el("div", { class: "panel" }, el("div", { class: "panel-title" }, panel.title));
+    $("charts").append(box);
+    const opts = {
+      width, height,
+      scales: { x: { time: false } },
+      series: [{ label: "time (s)", value: (u, v) => (v === null ? "–" : v.toFixed(2)) }, ...panel.series],
+      axes: [
+        { label: "time (s)", labelSize: 16, size: 32 },
+        { label: panel.unit, labelSize: 18, size: 56 },
+      ],
+      cursor: { sync: { key: "traces", setSeries: false }, drag: { x: true, y: false } },
+      legend: { show: true, live: true },
+      hooks: {
+        draw: [bandsHook(panel.extra)],
+        setScale: [(u, key) => {
+          if (key !== "x" || syncing) return;
+          const full = u.scales.x.min <= D.x[0] && u.scales.x.max >= D.x[D.x.length - 1];
+          xRange = full ? null : [u.scales.x.min, u.scales.x.max];
+          syncing = true;
+          for (const c of charts) if (c.u !== u) c.u.setScale("x", { min: u.scales.x.min, max: u.scales.x.max });
+          syncing = false;
+        }],
+      },
+    };
+    const u = new uPlot(opts, [D.x, ...panel.values], box);
+    charts.push({ u, panel });
+  }
+
+  function drawNeuron(i) {
+    for (const c of charts) c.u.destroy();
+    charts.length = 0;
+    $("charts").innerHTML = "";
+    const panels = panelsFor(i);
+    const width = chartWidth($("charts"));
+    const height = Math.max(120, Math.min(190, Math.floor((window.innerHeight - 230) / Math.min(panels.length, 4))));
+    syncing = true;
+    for (const panel of panels) makeTraceChart(panel, width, height);
+    if (xRange) for (const c of charts) c.u.setScale("x", { min: xRange[0], max: xRange[1] });
+    syncing = false;
+  }
+
+  function setZoom(min, max) {
+    xRange = [min, max];
+    syncing = true;
+    for (const c of charts) c.u.setScale("x", { min, max });
+    syncing = false;
+  }
+
+  function resetZoom() {
+    xRange = null;
+    setZoom(D.x[0], D.x[D.x.length - 1]);
+    xRange = null;
+  }
+
+  function keyValueTable(row, skip) {
+    const body = el("tbody");
+    for (const [k, v] of Object.entries(row)) {
+      if (skip && skip.includes(k)) continue;
+      body.append(el("tr", {}, el("td", {}, k), el("td", { class: "num" }, fmt(v))));
+    }
+    return el("table", {}, body);
+  }
+
+  function neuronLink(n) {
+    return el("a", { class: "neuron-link", title: "label " + D.labels[n], onclick: () => { showView("traces"); selectNeuron(n); } }, String(n));
+  }
+
+  function drawSide(i) {
+    const side = $("side");
+    side.innerHTML = "";
+    side.append(el("h2", {}, "Neuron " + i + (D.labels[i] !== String(i) ? " · " + D.labels[i] : "")));
+    const titles = { features: "Event features", regression: "Stimulus regression", thresholds: "Event detection", deconvolution: "OASIS deconvolution" };
+    for (const name of Object.keys(D.tables.neuron_tables)) {
+      const row = tableRow(name, i);
+      if (!row) continue;
+      side.append(el("h3", {}, titles[name] || name), keyValueTable(row, ["neuron"]));
+    }
+    const memberships = (D.members.get(i) || []).filter((m) => m.member);
+    side.append(el("h3", {}, "Ensembles"));
+    side.append(el("div", {}, memberships.length
+      ? memberships.map((m) => "ensemble " + m.ensemble + " (participation " + fmt(m.participation) + ")").join("; ")
+      : "member of no ensemble"));
+    const events = neuronEvents(i);
+    side.append(el("h3", {}, "Events (" + events.length + "; click one to zoom to it)"));
+    const head = el("tr", {}, ...["#", "onset (s)", "peak (s)", "end (s)", "amp. (ΔF/F)", "FWHM (s)", "flag"].map((h) => el("th", { class: "num" }, h)));
+    const body = el("tbody");
+    events.forEach((e, j) => {
+      const wide = e.flags & M.flags.exceeds_max_fwhm, narrow = e.flags & M.flags.below_min_fwhm;
+      const cls = "clickable" + (wide ? " flag-wide" : narrow ? " flag-narrow" : "");
+      body.append(el("tr", { class: cls, onclick: () => {
+        const a = frameTime(e.onset), b = frameTime(e.end), pad = Math.max(5, (b - a) * 2);
+        setZoom(a - pad, b + pad);
+      } },
+      el("td", { class: "num" }, j), el("td", { class: "num" }, frameTime(e.onset).toFixed(2)),
+      el("td", { class: "num" }, frameTime(e.peak).toFixed(2)), el("td", { class: "num" }, frameTime(e.end).toFixed(2)),
+      el("td", { class: "num" }, fmt(e.amplitude)), el("td", { class: "num" }, fmt(e.fwhm)),
+      el("td", {}, wide ? "too wide" : narrow ? "too narrow" : "")));
+    });
+    side.append(el("table", {}, el("thead", {}, head), body));
+  }
+
+  function selectNeuron(i) {
+    i = Math.max(0, Math.min(N - 1, Math.round(Number(i))));
+    if (!Number.isFinite(i)) return;
+    current = i;
+    $("neuron-number").value = i;
+    $("neuron-slider").value = i;
+    drawNeuron(i);
+    drawSide(i);
+    if (history.replaceState) history.replaceState(null, "", "#neuron=" + i);
+  }
+
+  function searchLabel(text) {
+    text = text.trim();
+    const out = $("search-result");
+    if (!text) { out.textContent = ""; return; }
+    let hit = D.labels.indexOf(text);
+    if (hit < 0) {
+      const lower = text.toLowerCase();
+      hit = D.labels.findIndex((l) => l.toLowerCase().includes(lower));
+    }
+    if (hit < 0) { out.textContent = "no neuron labelled “" + text + "”"; return; }
+    out.textContent = "→ neuron " + hit + " (" + D.labels[hit] + ")";
+    selectNeuron(hit);
+  }
+
+  // ---------------------------------------------------------------- raster view
+  const raster = { u: null, co: null, order: "neuron", rowOf: null, neuronAt: null, colours: null, ticks: null };
+
+  function rasterOrder(kind) {
+    const rank = new Float64Array(N);
+    for (let n = 0; n < N; n++) rank[n] = n;
+    if (kind === "ensemble") {
+      for (let n = 0; n < N; n++) {
+        const m = (D.members.get(n) || []).filter((x) => x.member);
+        rank[n] = m.length ? Math.min(...m.map((x) => x.ensemble)) * N + n : 1e12 + n;
+      }
+    }
+    const neuronAt = Array.from({ length: N }, (_, n) => n).sort((a, b) => rank[a] - rank[b]);
+    const rowOf = new Int32Array(N);
+    neuronAt.forEach((n, r) => { rowOf[n] = r; });
+    raster.neuronAt = neuronAt;
+    raster.rowOf = rowOf;
+  }
+
+  /* Each event's tick: its time and the colour index of the ensemble it takes part in
+   * (the event falls in an ensemble event of an ensemble the neuron is a member of), or -1. */
+  function rasterTicks() {
+    const E = D.events, total = E.onset.length;
+    const time = new Float64Array(total), neuron = new Int32Array(total), colour = new Int16Array(total).fill(-1);
+    const usePeak = (M.roles || {}).event_time === "peak";
+    const table = D.tables.ensemble_events;
+    const starts = columnOf(table, "start_s") || [], ends = columnOf(table, "end_s") || [], labels = columnOf(table, "ensemble") || [];
+    const order = starts.map((_, r) => r).sort((a, b) => starts[a] - starts[b]);
+    const memberOf = new Map();
+    for (const [n, list] of D.members) memberOf.set(n, new Set(list.filter((m) => m.member).map((m) => m.ensemble)));
+    for (let n = 0; n < N; n++) {
+      for (let j = E.start[n]; j < E.start[n + 1]; j++) {
+        const f = E.onset[j] + (usePeak ? E.rise[j] : 0);
+        time[j] = frameTime(f);
+        neuron[j] = n;
+        const mine = memberOf.get(n);
+        if (!mine || !order.length) continue;
+        let lo = 0, hi = order.length - 1, found = -1;
+        while (lo <= hi) {
+          const mid = (lo + hi) >> 1;
+          if (starts[order[mid]] <= time[j]) { found = mid; lo = mid + 1; } else hi = mid - 1;
+        }
+        if (found >= 0 && time[j] < ends[order[found]] && mine.has(labels[order[found]])) colour[j] = labels[order[found]];
+      }
+    }
+    raster.ticks = { time, neuron, colour };
+  }
+
+  function hexRgb(hex) { return [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16)); }
+
+  function drawRaster(u) {
+    const began = performance.now();
+    const { left, top, width, height } = u.bbox;
+    const ctx = u.ctx;
+    const table = D.tables.ensemble_events;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left, top, width, height);
+    ctx.clip();
+    if (table) {
+      const s = columnOf(table, "start_s"), e = columnOf(table, "end_s"), lab = columnOf(table, "ensemble");
+      for (let r = 0; r < s.length; r++) {
+        const x0 = u.valToPos(s[r], "x", true), x1 = u.valToPos(e[r], "x", true);
+        ctx.fillStyle = lab[r] >= 0 ? ENSEMBLE_COLOURS[lab[r] % ENSEMBLE_COLOURS.length] + "30" : "#00000014";
+        ctx.fillRect(x0, top, Math.max(1, x1 - x0), height);
+      }
+    }
+    const w = Math.max(1, Math.round(width)), h = Math.max(1, Math.round(height));
+    const image = new ImageData(w, h);
+    const px = image.data;
+    const xmin = u.scales.x.min, xmax = u.scales.x.max, ymin = u.scales.y.min, ymax = u.scales.y.max;
+    const rowPx = h / (ymax - ymin);
+    const tickH = Math.max(1, Math.floor(rowPx * 0.8));
+    const tickW = Math.max(1, Math.round(window.devicePixelRatio || 1));
+    const rgb = ENSEMBLE_COLOURS.map(hexRgb);
+    // Several neurons per pixel row: a pixel's darkness is the fraction of its neurons with an
+    // event there (square root, so single events stay visible); ensemble ticks are drawn on top.
+    const rowsPerPixel = Math.max(1, (ymax - ymin) / h);
+    const count = new Float32Array(w * h);
+    const colour = new Int16Array(w * h).fill(-1);
+    const T = raster.ticks;
+    for (let j = 0; j < T.time.length; j++) {
+      const t = T.time[j];
+      if (t < xmin || t > xmax) continue;
+      const row = raster.rowOf[T.neuron[j]];
+      if (row < ymin - 0.5 || row > ymax + 0.5) continue;
+      const x = Math.floor(((t - xmin) / (xmax - xmin)) * (w - 1));
+      const yc = ((row - ymin) / (ymax - ymin)) * h; // row 0 at the top
+      const y0 = Math.max(0, Math.min(h - 1, Math.round(yc - tickH / 2))), y1 = Math.min(h, y0 + tickH);
+      for (let y = y0; y < y1; y++) {
+        for (let dx = 0; dx < tickW && x + dx < w; dx++) {
+          const p = y * w + x + dx;
+          count[p] += 1;
+          if (T.colour[j] >= 0) colour[p] = T.colour[j];
+        }
+      }
+    }
+    for (let p = 0; p < w * h; p++) {
+      if (count[p] === 0) continue;
+      const c = colour[p] >= 0 ? rgb[colour[p] % rgb.length] : [20, 20, 20];
+      const q = 4 * p;
+      px[q] = c[0]; px[q + 1] = c[1]; px[q + 2] = c[2];
+      px[q + 3] = colour[p] >= 0 ? 255 : Math.round(255 * Math.min(1, Math.sqrt(count[p] / rowsPerPixel)));
+    }
+    const canvas = document.createElement("canvas");
+    canvas.width = w; canvas.height = h;
+    canvas.getContext("2d").putImageData(image, 0, 0);
+    ctx.drawImage(canvas, left, top);
+    ctx.restore();
+    api.raster_draw_ms = performance.now() - began;
+  }
+
+  function buildRaster() {
+    const box = $("raster-charts");
+    box.innerHTML = "";
+    if (raster.u) raster.u.destroy();
+    if (raster.co) raster.co.destroy();
+    if (!raster.ticks) rasterTicks();
+    rasterOrder(raster.order);
+    const tEnd = frameTime(M.n_frames - 1);
+    const width = chartWidth(box);
+    const height = Math.max(300, window.innerHeight - 330);
+    let syncingRaster = false;
+    const syncX = (u, key) => {
+      if (key !== "x" || syncingRaster) return;
+      syncingRaster = true;
+      for (const other of [raster.u, raster.co]) if (other && other !== u) other.setScale("x", { min: u.scales.x.min, max: u.scales.x.max });
+      syncingRaster = false;
+    };
+    box.append(el("div", { class: "panel-title" }, "Raster of calcium events (" + ((M.roles || {}).event_time || "onset") + " times); shaded: ensemble events"));
+    const holder = el("div");
+    box.append(holder);
+    raster.u = new uPlot({
+      width, height,
+      scales: {
+        x: { time: false },
+        y: { auto: false, dir: -1, range: (u, min, max) => (min === null || !isFinite(min) ? [-0.5, N - 0.5] : [min, max]) },
+      },
+      series: [
+        { label: "time (s)", value: (u, v) => (v === null ? "–" : v.toFixed(2)) },
+        { label: "neuron", stroke: "transparent", points: { show: false }, value: (u, v) => "" },
+      ],
+      axes: [
+        { label: "time (s)", labelSize: 16, size: 32 },
+        { label: raster.order === "neuron" ? "neuron (index)" : "neuron (grouped by ensemble)", labelSize: 18, size: 60,
+          incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000],
+          values: (u, splits) => splits.map((v) => (Number.isInteger(v) && v >= 0 && v < N ? String(raster.neuronAt[v]) : "")) },
+      ],
+      cursor: { drag: { x: true, y: true, uni: 20 }, sync: { key: "raster" }, points: { show: false } },
+      legend: { show: false },
+      hooks: { draw: [drawRaster], setScale: [syncX] },
+    }, [[t0, tEnd], [null, null]], holder);
+    raster.u.setScale("y", { min: -0.5, max: N - 0.5 });
+    raster.u.over.addEventListener("click", () => {
+      const top = raster.u.cursor.top;
+      if (top === null || top < 0) return;
+      const row = Math.round(raster.u.posToVal(top, "y"));
+      if (row < 0 || row >= N) return;
+      const x = [raster.u.scales.x.min, raster.u.scales.x.max];
+      showView("traces");
+      selectNeuron(raster.neuronAt[row]);
+      setZoom(x[0], x[1]);
+      if (x[0] <= D.x[0] && x[1] >= D.x[D.x.length - 1]) xRange = null;
+    });
+    if (D.coactivity) {
+      const co = D.coactivity, threshold = M.coactivity.threshold;
+      const bin = M.coactivity.bin_s || 1;
+      const xs = new Float64Array(co.length);
+      for (let b = 0; b < co.length; b++) xs[b] = D.coactivityStart ? D.coactivityStart[b] : t0 + b * bin;
+      const series = [{ label: "time (s)", value: (u, v) => (v === null ? "–" : v.toFixed(2)) },
+        { label: "neurons active per " + bin + " s bin", stroke: "#333", width: 1, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } }];
+      const values = [xs, Array.from(co)];
+      if (threshold !== null && threshold !== undefined) {
+        series.push(lineSeries("null threshold (" + fmt(threshold) + ")", "#d62728", 1.5, [5, 4]));
+        values.push(new Array(co.length).fill(threshold));
+      }
+      box.append(el("div", { class: "panel-title" }, "Coactivity and its circular-shift null threshold"));
+      const h2 = el("div");
+      box.append(h2);
+      raster.co = new uPlot({
+        width, height: 170,
+        scales: { x: { time: false } },
+        series,
+        axes: [{ label: "time (s)", labelSize: 16, size: 32 }, { label: "active neurons", labelSize: 18, size: 60 }],
+        cursor: { drag: { x: true, y: false }, sync: { key: "raster" } },
+        hooks: { setScale: [syncX] },
+      }, values, h2);
+    }
+  }
+
+  function drawEnsembleSide() {
+    const side = $("ensemble-side");
+    side.innerHTML = "";
+    const table = D.tables.ensembles;
+    side.append(el("h2", {}, "Ensembles"));
+    if (!table || !table.data[0].length) { side.append(el("div", {}, "no ensembles in this session")); return; }
+    const ids = columnOf(table, "ensemble"), nEvents = columnOf(table, "n_events"), members = columnOf(table, "members");
+    for (let r = 0; r < ids.length; r++) {
+      const colour = ENSEMBLE_COLOURS[ids[r] % ENSEMBLE_COLOURS.length];
+      const list = String(members[r] || "").split(/\s+/).filter(Boolean).map(Number);
+      side.append(el("h3", {}, el("span", { class: "swatch", style: "display:inline-block;width:10px;height:10px;margin-right:6px;background:" + colour }),
+        "ensemble " + ids[r] + ": " + list.length + " members, " + nEvents[r] + " events"));
+      side.append(el("div", {}, ...list.map(neuronLink)));
+    }
+    const ev = D.tables.ensemble_events;
+    if (ev) {
+      const lab = columnOf(ev, "ensemble");
+      const none = lab.filter((x) => x < 0).length;
+      side.append(el("h3", {}, "Ensemble events"), el("div", {}, lab.length + " bins above the null threshold; " + none + " assigned to no ensemble (grey)"));
+    }
+  }
+
+  // ---------------------------------------------------------------- views and start
+  let rasterBuilt = false;
+
+  function showView(name) {
+    for (const v of ["traces", "raster"]) {
+      $("view-" + v).classList.toggle("hidden", v !== name);
+      $("tab-" + v).classList.toggle("active", v === name);
+    }
+    if (name === "raster" && !rasterBuilt) { buildRaster(); drawEnsembleSide(); rasterBuilt = true; }
+    api.view = name;
+  }
+
+  function describe() {
+    const duration = M.n_frames / fs;
+    $("title").textContent = "Session " + M.session;
+    let text = N + " neurons × " + M.n_frames + " frames at " + fmt(fs) + " Hz (" + fmt(duration) + " s)";
+    if (R.frames_per_column === 1) {
+      text += "; every frame stored (" + (R.dtype === "int16" ? "16-bit" : "8-bit") + " per trace)";
+    } else {
+      text += "; traces stored as min/max envelopes of " + R.frames_per_column + " frames (" + fmt(R.frames_per_column / fs) + " s) per column: zooming in shows no finer detail";
+    }
+    $("facts").textContent = text;
+    const legend = $("stimulus-legend");
+    for (const [name, colour] of Object.entries(D.stimuli.colours)) {
+      legend.append(el("span", { class: "swatch", style: "background:" + colour + "55" }), "stimulus " + name);
+    }
+    if (Object.keys(D.stimuli.colours).length) legend.prepend("Shaded bands: stimulus presentations.");
+    const rl = $("raster-legend");
+    rl.append("Ticks coloured by ensemble where a member takes part in its ensemble's events; bands: ensemble events (grey: no ensemble).");
+  }
+
+  function wire() {
+    const number = $("neuron-number"), slider = $("neuron-slider");
+    number.max = N - 1;
+    slider.max = N - 1;
+    number.addEventListener("change", () => selectNeuron(number.value));
+    slider.addEventListener("input", () => selectNeuron(slider.value));
+    $("prev").addEventListener("click", () => selectNeuron(current - 1));
+    $("next").addEventListener("click", () => selectNeuron(current + 1));
+    $("reset-zoom").addEventListener("click", resetZoom);
+    const search = $("label-search");
+    search.addEventListener("change", () => searchLabel(search.value));
+    search.addEventListener("keydown", (e) => { if (e.key === "Enter") searchLabel(search.value); });
+    const list = $("label-list");
+    if (N <= 20000) for (const label of D.labels) list.append(el("option", { value: label }));
+    document.addEventListener("keydown", (e) => {
+      const target = e.target;
+      const typing = target && (target.tagName === "INPUT" || target.tagName === "SELECT" || target.tagName === "TEXTAREA");
+      if (typing || api.view !== "traces") return;
+      if (e.key === "ArrowRight") { selectNeuron(current + 1); e.preventDefault(); }
+      if (e.key === "ArrowLeft") { selectNeuron(current - 1); e.preventDefault(); }
+    });
+    for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => showView(tab.dataset.view));
+    $("raster-order").addEventListener("change", (e) => { raster.order = e.target.value; buildRaster(); });
+    $("raster-reset").addEventListener("click", () => {
+      raster.u.setScale("x", { min: t0, max: frameTime(M.n_frames - 1) });
+      raster.u.setScale("y", { min: -0.5, max: N - 0.5 });
+    });
+    let resizeTimer = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(() => {
+        const w = chartWidth($("charts"));
+        for (const c of charts) c.u.setSize({ width: w, height: c.u.height });
+        if (rasterBuilt) {
+          const rw = chartWidth($("raster-charts"));
+          raster.u.setSize({ width: rw, height: raster.u.height });
+          if (raster.co) raster.co.setSize({ width: rw, height: raster.co.height });
+        }
+      }, 150);
+    });
+  }
+
+  /* For tests and scripting: what is drawn right now. */
+  api.state = function () {
+    return {
+      view: api.view,
+      neuron: current,
+      label: D.labels[current],
+      x_range: xRange,
+      resolution: R,
+      charts: charts.map((c) => ({
+        key: c.panel.key,
+        title: c.panel.title,
+        unit: c.panel.unit,
+        x: Array.from(c.u.data[0]),
+        series: c.u.series.slice(1).map((s, j) => ({ label: s.label, values: Array.from(c.u.data[j + 1]) })),
+        x_scale: [c.u.scales.x.min, c.u.scales.x.max],
+      })),
+      events: neuronEvents(current),
+      spikes: neuronSpikes(current),
+      side_text: $("side").innerText,
+    };
+  };
+  api.selectNeuron = (i) => selectNeuron(i);
+  api.showView = (name) => showView(name);
+  api.setZoom = (a, b) => setZoom(a, b);
+  api.rasterRowCentre = function (neuron) {
+    // page coordinates (CSS px) of the centre of a neuron's raster row, for click tests
+    const u = raster.u;
+    const rect = u.over.getBoundingClientRect();
+    return { x: rect.left + rect.width / 2, y: rect.top + u.valToPos(raster.rowOf[neuron], "y") };
+  };
+
+  async function start() {
+    const began = performance.now();
+    await load();
+    describe();
+    wire();
+    const hash = /neuron=(\d+)/.exec(location.hash || "");
+    showView("traces");
+    selectNeuron(hash ? Number(hash[1]) : 0);
+    const status = $("status");
+    if (M.notes && M.notes.warning) {
+      status.textContent = M.notes.warning;
+      status.className = "status note";
+    } else {
+      status.classList.add("hidden");
+    }
+    api.load_ms = performance.now() - began;
+    api.ready = true;
+  }
+
+  start().catch(fail);
+})();
