@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
 
 from .baseline import running_percentile
 from .errors import ConfigError
@@ -56,6 +55,8 @@ def detrend(
     if method == "percentile":
         return traces - slow_trend(traces, frame_rate_hz, slow_drift_s, percentile)
     if method == "highpass":
+        from scipy.signal import butter, sosfiltfilt  # imported here: the default method needs no scipy
+
         cutoff_hz = 1.0 / slow_drift_s
         nyquist_hz = frame_rate_hz / 2.0
         if cutoff_hz >= nyquist_hz:

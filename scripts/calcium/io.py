@@ -14,11 +14,14 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .errors import OutputError
+
+if TYPE_CHECKING:  # pandas is imported only by the table functions: jobs on arrays start faster
+    import pandas as pd
 
 
 def _read_umask() -> int:
@@ -193,5 +196,7 @@ def load_json(path: str | os.PathLike) -> dict:
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read a table written by `save_table` (tab-separated if the name ends in .tsv)."""
+    import pandas as pd
+
     path = Path(path)
     return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")
