@@ -20,6 +20,7 @@ include: "workflow/rules/ensembles.smk"
 include: "workflow/rules/stimulus.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/nwb.smk"
 
 
 rule all:

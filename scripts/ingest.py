@@ -1,5 +1,7 @@
-"""Validate a session's fluorescence (CSV or .npy) once; store it as float32 .npy (neurons x frames)."""
+"""Validate a session's fluorescence (CSV, .npy, Suite2p folder or NWB series) once; store it as
+float32 .npy (neurons x frames)."""
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +27,29 @@ layout = snakemake.params.layout
 frame_rate_hz = snakemake.params.frame_rate_hz
 source = Path(snakemake.input[0])
 allow_missing = layout["missing_values"] == "interpolate"
+start_time_s = 0.0  # time of the first frame (s); from the file for NWB input
 
-with reported_errors(log, f"session {session}"):
-    if source.is_dir():
+with reported_errors(log, f"session {session}"), contextlib.ExitStack() as open_files:
+    if source.suffix.lower() == ".nwb":
+        from calcium.nwb import open_nwb_traces
+
+        traces, info = open_files.enter_context(
+            open_nwb_traces(
+                source,
+                series=snakemake.params.nwb["series"] or None,
+                input_kind=snakemake.params.input_kind,
+                neuropil_series=snakemake.params.nwb["neuropil_series"] or None,
+                neuropil_coefficient=layout["neuropil_coefficient"],
+                cells_only=layout["suite2p_cells_only"],
+            )
+        )
+        labels, notes, start_time_s = info.labels, info.notes, info.start_time_s
+        if abs(info.frame_rate_hz - frame_rate_hz) > 1e-9 * frame_rate_hz:
+            raise InputError(
+                f"{source}: series {info.series} is sampled at {info.frame_rate_hz:.9g} Hz, not the "
+                f"{frame_rate_hz:.9g} Hz the session sheet resolved; run the workflow again."
+            )
+    elif source.is_dir():
         traces, labels = read_suite2p(source, layout["neuropil_coefficient"], layout["suite2p_cells_only"])
         notes = [f"Suite2p folder: F - {layout['neuropil_coefficient']} x Fneu, {len(labels)} ROIs"]
     elif source.suffix == ".npy":
@@ -76,6 +98,7 @@ save_json(
         "n_frames": n_frames,
         "frame_rate_hz": frame_rate_hz,
         "duration_s": n_frames / frame_rate_hz,
+        "start_time_s": start_time_s,
         "nan_count": n_filled,
     },
 )

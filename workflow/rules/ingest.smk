@@ -10,7 +10,7 @@ checkpoint ingest:
     benchmark:
         "results/benchmarks/{session}/ingest.tsv"
     conda:
-        "../../envs/signal.yaml"
+        "../../envs/nwb.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc, input: max(1000, int(4 * input.size_mb)),
@@ -19,5 +19,9 @@ checkpoint ingest:
         layout=settings("input"),
         frame_rate_hz=frame_rate_hz,
         input_kind=lambda wc: sessions.loc[wc.session, "input_kind"],
+        nwb=lambda wc: {
+            "series": sessions.loc[wc.session, "nwb_series"],
+            "neuropil_series": sessions.loc[wc.session, "nwb_neuropil_series"],
+        },
     script:
         "../../scripts/ingest.py"
