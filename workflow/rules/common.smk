@@ -65,7 +65,8 @@ NWB_SHEET_COLUMNS = (
 
 def _check_nwb_sessions(sheet, path):
     """NWB sessions, before any job: the file, its series (shape, rate), neuropil and stimulus
-    intervals are checked; the frame rate comes from the file (a sheet value must agree)."""
+    intervals are checked; the frame rate comes from the file (a sheet value must agree).
+    """
     from calcium.io import InputError
     from calcium.nwb import check_nwb_session, parse_start_time
 
@@ -75,7 +76,9 @@ def _check_nwb_sessions(sheet, path):
         where = f"{path}: line {i + 2}: session {row.get('session')}"
         try:
             if row["session_start_time"]:
-                parse_start_time(row["session_start_time"], f"{where}: session_start_time")
+                parse_start_time(
+                    row["session_start_time"], f"{where}: session_start_time"
+                )
             if not is_nwb(row.get("path", "")):
                 named = [c for c in NWB_SHEET_COLUMNS[:3] if row[c]]
                 if named:
@@ -89,7 +92,9 @@ def _check_nwb_sessions(sheet, path):
                     "`nwb_stimulus_intervals`, not both."
                 )
             try:
-                sheet_rate = float(row["frame_rate_hz"]) if row["frame_rate_hz"] else None
+                sheet_rate = (
+                    float(row["frame_rate_hz"]) if row["frame_rate_hz"] else None
+                )
             except ValueError:
                 raise InputError(
                     f"{where}: frame_rate_hz {row['frame_rate_hz']!r} is not a number; empty it "
@@ -106,7 +111,9 @@ def _check_nwb_sessions(sheet, path):
             )
         except InputError as error:
             message = error.args[0]
-            raise ValueError(message if message.startswith(where) else f"{where}: {message}") from None
+            raise ValueError(
+                message if message.startswith(where) else f"{where}: {message}"
+            ) from None
         # The file's rate is used (a sheet value within calcium.nwb.RATE_TOLERANCE is replaced).
         sheet.loc[sheet.index[i], "frame_rate_hz"] = repr(info.frame_rate_hz)
 
