@@ -29,6 +29,7 @@ import json
 import math
 import os
 import re
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -39,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .io import InputError, _atomic_target
+from .io import InputError
 
 # Where a session's traces are looked for when the sheet names no series, in order.
 DEFAULT_SERIES = {
@@ -117,14 +118,25 @@ def _open_nwb(path: str | os.PathLike, what: str) -> Iterator:
             io = NWBHDF5IO(str(path), mode="r")
             nwbfile = io.read()
     except Exception as error:  # h5py, hdmf and pynwb raise many kinds for a bad file
-        raise InputError(
-            f"{path}: cannot be read as an NWB file ({type(error).__name__}: {error}); {what} could "
-            "not be looked up. Check that the file is a complete NWB 2 (HDF5) file."
-        ) from None
+        raise InputError(f"{path}: cannot be read as an NWB file, so {what} {_read_failure(error)}") from None
     try:
         yield nwbfile
     finally:
         io.close()
+
+
+def _read_failure(error: Exception) -> str:
+    """The end of a message for a file that does not open: where and why, in one line."""
+    builder = error.args[0] if error.args and hasattr(error.args[0], "path") else None
+    reason = str(error.args[-1] if builder is not None else error)
+    if "due to: " in reason:  # hdmf's ConstructError: keep the cause, not the dump of the builder
+        reason = reason[reason.rfind("due to: ") + len("due to: ") :]
+    reason = " ".join(reason.split())[:300]
+    where = f" ({builder.path.removeprefix('root/')})" if builder is not None else ""
+    return (
+        f"cannot be looked up: {type(error).__name__}{where}: {reason}. Check that the file is a "
+        "complete NWB 2 (HDF5) file and that each series has a rate or timestamps."
+    )
 
 
 def _object_path(obj) -> str:
@@ -409,7 +421,7 @@ def check_nwb_session(
     Reads only the metadata and timestamps, never the traces.
     """
     path = Path(path)
-    with _open_nwb(path, f"series {series or 'default'}") as nwbfile:
+    with _open_nwb(path, f"series {series}" if series else "the default series") as nwbfile:
         info = _describe(nwbfile, path, series, input_kind, neuropil_series, cells_only)[0]
         if stimulus_intervals:
             _read_intervals(nwbfile, path, stimulus_intervals)
@@ -483,7 +495,7 @@ def open_nwb_traces(
     (b − a, frames) block; the file stays open inside the `with` block.
     """
     path = Path(path)
-    with _open_nwb(path, f"series {series or 'default'}") as nwbfile:
+    with _open_nwb(path, f"series {series}" if series else "the default series") as nwbfile:
         info, found, neuropil, positions = _describe(
             nwbfile, path, series, input_kind, neuropil_series, cells_only
         )
@@ -710,7 +722,7 @@ def _npy_iterator_class():
 
         def __init__(self, path, shape, **kwargs):
             self.path = str(path)
-            self.shape = tuple(int(x) for x in shape)
+            self.npy_shape = tuple(int(x) for x in shape)  # (neurons, frames) as stored in the .npy
             super().__init__(**kwargs)
 
         def _get_data(self, selection):
@@ -719,7 +731,7 @@ def _npy_iterator_class():
             return np.ascontiguousarray(block[:, frames].T)
 
         def _get_maxshape(self):
-            return (self.shape[1], self.shape[0])
+            return (self.npy_shape[1], self.npy_shape[0])
 
         def _get_dtype(self):
             return np.dtype(np.float32)
@@ -970,11 +982,15 @@ class SessionNwbWriter:
         npy_path: str | os.PathLike,
         description: str,
         unit: str = "dF/F",
+        buffer_bytes: int = 64 << 20,
     ) -> None:
         """Add a (neurons, frames) float32 .npy as RoiResponseSeries `name` in processing/ophys/<container>.
 
         container_type: "DfOverF" or "Fluorescence" (the NWB type of the container).
-        The array is streamed at write time in chunks (see chunk_shapes), gzip-compressed.
+        unit: the traces' unit (default "dF/F").
+        buffer_bytes: most bytes read from the .npy at a time (default 64 MiB; at least one
+            chunk column). The array is streamed at write time in chunks (see chunk_shapes),
+            gzip-compressed (level 4, with byte shuffling).
         """
         from hdmf.backends.hdf5 import H5DataIO
         from pynwb.ophys import DfOverF, Fluorescence, RoiResponseSeries
@@ -984,7 +1000,7 @@ class SessionNwbWriter:
         shape = tuple(load_npy(npy_path).shape)
         if shape[0] != self.n_neurons:
             raise ValueError(f"{npy_path}: {shape[0]} neurons but the ROI table has {self.n_neurons}")
-        chunk, buffer = chunk_shapes(*shape)
+        chunk, buffer = chunk_shapes(*shape, buffer_bytes=buffer_bytes)
         iterator = _npy_iterator_class()(npy_path, shape, chunk_shape=chunk, buffer_shape=buffer)
         series = RoiResponseSeries(
             name=name,
@@ -1117,7 +1133,8 @@ class SessionNwbWriter:
         from pynwb import NWBHDF5IO
 
         path = Path(path)
-        fd, tmp = _atomic_target(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.nwb")
         os.close(fd)
         try:
             with NWBHDF5IO(tmp, mode="w") as io:
