@@ -443,7 +443,7 @@ def test_round_trip_through_the_workflows_own_nwb_reproduces_the_tables(default_
         "back\tresources/back.nwb\t\tGCaMP6s\tdff\tintervals/stimuli\n"
     )
     targets = [f"results/back/{name}" for name in ROUND_TRIP_TABLES]
-    result = snakemake(workdir, "--config", "sessions=rt.tsv", *targets)
+    result = snakemake(workdir, *targets, "--config", "sessions=rt.tsv")
     assert result.returncode == 0, result.stdout[-3000:]
     for name in ROUND_TRIP_TABLES:
         again = (workdir / "results" / "back" / name).read_bytes()
@@ -464,7 +464,7 @@ def test_suite2p_and_transposed_nwb_sessions_ingest_alike(workflow_copy, recordi
     targets = [
         f"results/{s}/ingest/{n}" for s in "ab" for n in ("fluorescence.npy", "neurons.tsv", "recording.json")
     ]
-    result = snakemake(workflow_copy, "--config", "sessions=nwb.tsv", *targets)
+    result = snakemake(workflow_copy, *targets, "--config", "sessions=nwb.tsv")
     assert result.returncode == 0, result.stdout[-3000:]
     a, b = (np.load(workflow_copy / "results" / s / "ingest" / "fluorescence.npy") for s in "ab")
     np.testing.assert_array_equal(a, b)
@@ -498,7 +498,9 @@ def test_bad_nwb_session_stops_before_any_job(workflow_copy, recording, column, 
     pd.DataFrame([row]).to_csv(workflow_copy / "c.tsv", sep="\t", index=False)
     result = snakemake(workflow_copy, "--config", "sessions=c.tsv")
     assert result.returncode != 0
-    assert "resources/c.nwb" in result.stdout and expected in result.stdout, result.stdout[-3000:]
+    assert "c.tsv: line 2: session c: " in result.stdout and expected in result.stdout, result.stdout[-3000:]
+    if column != "session_start_time":  # a problem of the file: the file is named
+        assert "resources/c.nwb: " in result.stdout
     assert not (workflow_copy / "results").exists()
 
 
