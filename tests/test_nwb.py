@@ -345,6 +345,30 @@ def test_writer_without_spikes_and_with_bad_data_leaves_nothing_partial(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dff.npy", "spikes.npy", "t1.nwb"]
 
 
+def test_large_table_columns_are_compressed(tmp_path):
+    rng = np.random.default_rng(2)
+    n = 70_000
+    table = pd.DataFrame(
+        {"neuron": rng.integers(0, 4, n), "onset_s": rng.random(n), "exceeds_max_fwhm": rng.random(n) > 0.5}
+    )
+    spikes = pd.DataFrame({"neuron": np.sort(rng.integers(0, 4, n)), "frame": rng.integers(0, 9, n)})
+    spikes["amplitude_dff"] = rng.random(n)
+    metadata, _ = session_metadata({"session": "t"}, {}, None, "1", {}, 4, 5.0)
+    writer = SessionNwbWriter(metadata, 5.0, 0.0, list("abcd"))
+    writer.add_table("events", table, "many events")
+    writer.add_spikes(spikes, "many spikes")
+    writer.write(tmp_path / "t.nwb")
+    import h5py
+
+    with h5py.File(tmp_path / "t.nwb") as handle:
+        events = handle["processing/ophys/events"]
+        assert events["onset_s"].compression == "gzip" and events["exceeds_max_fwhm"].compression == "gzip"
+        np.testing.assert_array_equal(events["onset_s"][:], table.onset_s)
+        np.testing.assert_array_equal(events["neuron"][:], table.neuron)
+        assert handle["processing/ophys/InferredSpikes/spike_times"].compression == "gzip"
+        assert handle["processing/ophys/InferredSpikes/spike_times"].shape == (n,)
+
+
 def test_chunks_and_buffers_stay_bounded():
     for n_neurons, n_frames in ((1, 2), (80, 3000), (10_000, 100_000), (3, 5_000_000)):
         chunk, buffer = chunk_shapes(n_neurons, n_frames)

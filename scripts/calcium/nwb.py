@@ -702,13 +702,26 @@ def describe_column(name: str) -> str:
     return name.replace("_", " ")
 
 
+# Table columns with at least this many values are stored gzip-compressed.
+COMPRESS_FROM = 1 << 16
+
+
+def _compressed(values):
+    """Wrap a large numeric array for gzip compression (level 4, byte shuffling)."""
+    from hdmf.backends.hdf5 import H5DataIO
+
+    if isinstance(values, np.ndarray) and values.size >= COMPRESS_FROM:
+        return H5DataIO(values, compression="gzip", compression_opts=4, shuffle=True)
+    return values
+
+
 def _column_data(values: pd.Series):
     if pd.api.types.is_bool_dtype(values):
-        return values.to_numpy(dtype=bool)
+        return _compressed(values.to_numpy(dtype=bool))
     if pd.api.types.is_integer_dtype(values):
-        return values.to_numpy(dtype=np.int64)
+        return _compressed(values.to_numpy(dtype=np.int64))
     if pd.api.types.is_float_dtype(values):
-        return values.to_numpy(dtype=np.float64)
+        return _compressed(values.to_numpy(dtype=np.float64))
     return [str(v) for v in values]
 
 
@@ -1035,7 +1048,7 @@ class SessionNwbWriter:
             ("spike_frames", frames, "frames of the spikes"),
             ("spike_amplitudes_dff", spikes["amplitude_dff"].to_numpy(np.float64), "spike amplitudes (ΔF/F)"),
         ):
-            data = VectorData(name=column, data=values, description=text)
+            data = VectorData(name=column, data=_compressed(values), description=text)
             columns += [data, VectorIndex(name=f"{column}_index", data=ends, target=data)]
         self.ophys.add(
             DynamicTable(
