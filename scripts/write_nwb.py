@@ -54,7 +54,7 @@ with reported_errors(log, f"session {session['session']}"):
 for note in notes:
     log.warning("session %s: %s", session["session"], note)
 
-writer = SessionNwbWriter(metadata, rate, start, labels)
+writer = SessionNwbWriter(metadata, rate, start, labels, gzip_level=snakemake.params.metadata["gzip_level"])
 settings = snakemake.params.parameters
 trace_note = f"{len(labels)} ROIs x {facts['n_frames']} frames at {rate:g} Hz"
 if session["input_kind"] == "dff":
