@@ -28,7 +28,6 @@ import contextlib
 import json
 import math
 import os
-import re
 import tempfile
 import uuid
 import warnings
@@ -152,7 +151,8 @@ def _object_path(obj) -> str:
         names.append("processing")
     elif obj is not None:
         for group in ("acquisition", "analysis", "intervals", "stimulus"):
-            if top.name in getattr(obj, group, {}) and getattr(obj, group)[top.name] is top:
+            members = getattr(obj, group, None) or {}
+            if top.name in members and members[top.name] is top:
                 names.append(group)
                 break
     return "/".join(reversed(names))
@@ -222,7 +222,7 @@ def _find_series(nwbfile, path: Path, series: str | None, input_kind: str) -> tu
     )
 
 
-def _timing(series, path: Path, name: str, n_times_stored: int | None) -> tuple[float, float, str]:
+def _timing(series, path: Path, name: str) -> tuple[float, float, str]:
     """(frame rate in Hz, time of the first frame in s, note) from `rate` or `timestamps`."""
     if series.rate is not None:
         rate = float(series.rate)
@@ -326,7 +326,7 @@ def _roi_selection(series, n_columns: int, cells_only: bool) -> tuple[np.ndarray
     return positions, labels, note
 
 
-def _neuropil(nwbfile, path: Path, spec: str | None, name: str, series, time_axis: int):
+def _neuropil(nwbfile, path: Path, spec: str | None, name: str, series):
     """The neuropil series to subtract, checked against the traces' shape (None if none asked)."""
     if not spec:
         return None, None
@@ -354,14 +354,14 @@ def _neuropil(nwbfile, path: Path, spec: str | None, name: str, series, time_axi
 def _describe(nwbfile, path, series, input_kind, neuropil_series, cells_only):
     found, name = _find_series(nwbfile, path, series, input_kind)
     time_axis, n_frames, n_columns = _layout(found, path, name)
-    rate, start, timing_note = _timing(found, path, name, n_frames)
+    rate, start, timing_note = _timing(found, path, name)
     positions, labels, roi_note = _roi_selection(found, n_columns, cells_only)
     if positions.size == 0:
         raise InputError(
             f"{path}: series {name}: no ROI is classified as a cell (iscell); set "
             "input.suite2p_cells_only: false to keep every ROI."
         )
-    neuropil, neuropil_name = _neuropil(nwbfile, path, neuropil_series, name, found, time_axis)
+    neuropil, neuropil_name = _neuropil(nwbfile, path, neuropil_series, name, found)
     notes = [
         f"series {name}",
         "stored (frames, ROIs)" if time_axis == 0 else "stored (ROIs, frames): transposed",
@@ -1179,8 +1179,3 @@ class SessionNwbWriter:
 def json_text(data) -> str:
     """Compact, key-sorted JSON (for parameters stored in the file's metadata)."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def safe_name(text: str) -> str:
-    """A name usable for an NWB object (no '/' or ':')."""
-    return re.sub(r"[/:\\]", "_", text)
