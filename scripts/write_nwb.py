@@ -1,5 +1,6 @@
 """Write a session's results as one NWB file: traces streamed in compressed chunks, tables, metadata."""
 
+import contextlib
 import subprocess
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import numpy as np
 
 from calcium.io import load_json, read_table
 from calcium.logs import log_to, reported_errors
-from calcium.nwb import SessionNwbWriter, is_nwb, read_nwb_metadata, session_metadata
+from calcium.nwb import SessionNwbWriter, is_nwb, open_roi_masks, read_nwb_metadata, session_metadata
 
 log = log_to(snakemake.log[0])
 inputs = snakemake.input
@@ -35,12 +36,19 @@ def workflow_version() -> str:
     return f"{version} (git {commit})" if commit else version
 
 
+settings = snakemake.params.parameters
+open_files = contextlib.ExitStack()  # an NWB input stays open while its ROI masks are copied
+masks = {}
 with reported_errors(log, f"session {session['session']}"):
-    source = (
-        read_nwb_metadata(session["path"], session.get("nwb_series") or None, session["input_kind"])
-        if (is_nwb(session["path"]))
-        else None
-    )
+    source = None
+    if is_nwb(session["path"]):
+        series = session.get("nwb_series") or None
+        source = read_nwb_metadata(session["path"], series, session["input_kind"])
+        masks = open_files.enter_context(
+            open_roi_masks(
+                session["path"], series, session["input_kind"], settings["input"]["suite2p_cells_only"]
+            )
+        )
     version = workflow_version()
     metadata, notes = session_metadata(
         session,
@@ -54,8 +62,11 @@ with reported_errors(log, f"session {session['session']}"):
 for note in notes:
     log.warning("session %s: %s", session["session"], note)
 
-writer = SessionNwbWriter(metadata, rate, start, labels, gzip_level=snakemake.params.metadata["gzip_level"])
-settings = snakemake.params.parameters
+writer = SessionNwbWriter(
+    metadata, rate, start, labels, gzip_level=snakemake.params.metadata["gzip_level"], masks=masks
+)
+if masks:
+    log.info("ROI masks (%s) copied from %s", ", ".join(masks), session["path"])
 trace_note = f"{len(labels)} ROIs x {facts['n_frames']} frames at {rate:g} Hz"
 if session["input_kind"] == "dff":
     dff_text = "ΔF/F as given in the input (input_kind dff)"
@@ -186,4 +197,5 @@ if "stimuli" in inputs.keys():
     written.append("stimuli")
 
 writer.write(snakemake.output[0])
+open_files.close()
 log.info("wrote %s: traces, InferredSpikes and tables %s", snakemake.output[0], ", ".join(written))

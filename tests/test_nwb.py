@@ -27,7 +27,9 @@ from calcium.nwb import (  # noqa: E402
     check_nwb_session,
     chunk_shapes,
     open_nwb_traces,
+    open_roi_masks,
     parse_start_time,
+    read_nwb_metadata,
     read_stimulus_intervals,
     session_metadata,
 )
@@ -51,6 +53,7 @@ def ophys_file(
     offset=0.0,
     container="Fluorescence",
     name="plane0",
+    masks="pixel",
 ):
     """A small NWB file as Suite2p's export writes it: traces (rois, frames) stored as (frames, ROIs)
     in processing/ophys/<container>/<name> (or (ROIs, frames) with layout="rois_x_frames"), the
@@ -75,7 +78,12 @@ def ophys_file(
     n_rois = traces.shape[0]
     rois = PlaneSegmentation(description="suite2p output", imaging_plane=plane, name="PlaneSegmentation")
     for i in range(n_rois):
-        rois.add_roi(pixel_mask=[(i, i, 1.0), (i + 1, i, 0.5)], id=100 + i)
+        if masks == "pixel":
+            rois.add_roi(pixel_mask=[(i, i, 1.0), (i + 1, i, 0.5)], id=100 + i)
+        else:
+            image = np.zeros((8, 6), np.float32)
+            image[i, : i + 1] = 1.0
+            rois.add_roi(image_mask=image, id=100 + i)
     if iscell is not None:
         rois.add_column("iscell", "iscell and probability", np.column_stack([iscell, np.full(n_rois, 0.9)]))
     ophys = nwbfile.create_processing_module("ophys", "processed ophys")
@@ -374,6 +382,33 @@ def test_large_table_columns_are_compressed(tmp_path):
         assert handle["processing/ophys/events/onset_s"].compression is None
 
 
+@pytest.mark.parametrize("masks", ["pixel", "image"])
+def test_masks_of_an_nwb_input_are_carried_into_the_output(tmp_path, recording, masks):
+    f, _, iscell = recording
+    source = ophys_file(tmp_path / "in.nwb", f, iscell=iscell, masks=masks)
+    metadata, notes = session_metadata(
+        {"session": "m"}, {}, read_nwb_metadata(source, None), "1", {}, 4, 30.0
+    )
+    assert notes == [] and metadata.subject["species"] == "Mus musculus"  # from the input
+    assert metadata.imaging_plane["location"] == "VISp"
+    with open_roi_masks(source) as found:
+        writer = SessionNwbWriter(metadata, 30.0, 0.0, ["100", "101", "103", "104"], masks=found)
+        writer.write(tmp_path / "out.nwb")
+    column = f"{masks}_mask"
+    with NWBHDF5IO(str(source), "r") as io:
+        expected = [
+            io.read().processing["ophys"]["ImageSegmentation"]["PlaneSegmentation"][column][r]
+            for r in (0, 1, 3, 4)
+        ]
+    with NWBHDF5IO(str(tmp_path / "out.nwb"), "r") as io:
+        stored = io.read().processing["ophys"]["ImageSegmentation"]["PlaneSegmentation"]
+        assert list(stored["label"][:]) == ["100", "101", "103", "104"]
+        for row, mask in enumerate(expected):  # the cells' masks, ROI 102 (not a cell) left out
+            np.testing.assert_array_equal(np.asarray(stored[column][row]).tolist(), np.asarray(mask).tolist())
+    messages = [m for m in inspect_nwbfile(nwbfile_path=tmp_path / "out.nwb") if m.importance in BAD]
+    assert not messages, [(m.check_function_name, m.message) for m in messages]
+
+
 def test_chunks_and_buffers_stay_bounded():
     for n_neurons, n_frames in ((1, 2), (80, 3000), (10_000, 100_000), (3, 5_000_000)):
         chunk, buffer = chunk_shapes(n_neurons, n_frames)
@@ -493,6 +528,7 @@ def test_suite2p_and_transposed_nwb_sessions_ingest_alike(workflow_copy, recordi
     targets = [
         f"results/{s}/ingest/{n}" for s in "ab" for n in ("fluorescence.npy", "neurons.tsv", "recording.json")
     ]
+    targets.append("results/a/a.nwb")  # NWB in, NWB out: the input's subject, plane and masks carried
     result = snakemake(workflow_copy, *targets, "--config", "sessions=nwb.tsv")
     assert result.returncode == 0, result.stdout[-3000:]
     a, b = (np.load(workflow_copy / "results" / s / "ingest" / "fluorescence.npy") for s in "ab")
@@ -503,6 +539,16 @@ def test_suite2p_and_transposed_nwb_sessions_ingest_alike(workflow_copy, recordi
         assert facts["frame_rate_hz"] == 30.0  # the file's rate, also where the sheet said 30.01
         labels = pd.read_csv(workflow_copy / "results" / s / "ingest" / "neurons.tsv", sep="\t").label
         assert labels.tolist() == [100, 101, 103, 104]
+    with NWBHDF5IO(str(workflow_copy / "results" / "a" / "a.nwb"), "r") as io:
+        nwbfile = io.read()
+        assert nwbfile.subject.species == "Mus musculus" and nwbfile.subject.subject_id == "m1"
+        assert nwbfile.session_start_time == datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+        plane = nwbfile.imaging_planes["ImagingPlane"]
+        assert (plane.location, plane.excitation_lambda) == ("VISp", 920.0)
+        rois = nwbfile.processing["ophys"]["ImageSegmentation"]["PlaneSegmentation"]
+        assert [len(rois["pixel_mask"][i]) for i in range(4)] == [2, 2, 2, 2]
+        assert rois["pixel_mask"][2][0][0] == 3  # ROI 103's first pixel: x 3
+        assert nwbfile.processing["ophys"]["DfOverF"]["dff"].data.shape == (240, 4)
 
 
 @pytest.mark.parametrize(

@@ -82,6 +82,7 @@ class NwbSeriesInfo:
     start_time_s: time of the first frame, seconds since the file's session_start_time.
     time_axis: 0 if the data are stored (frames, ROIs) as NWB prescribes, 1 if (ROIs, frames).
     labels: one label per kept ROI (the ROI table's `label` column, else its ids).
+    roi_rows: the kept ROIs' rows in the file's ROI table (empty if the series has none).
     neuropil: the neuropil series subtracted (None if none).
     notes: what was detected, for the log.
     """
@@ -95,6 +96,7 @@ class NwbSeriesInfo:
     time_axis: int
     labels: list[str]
     neuropil: str | None = None
+    roi_rows: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -298,8 +300,8 @@ def _layout(series, path: Path, name: str) -> tuple[int, int, int]:
     return time_axis, n_frames, n_columns
 
 
-def _roi_selection(series, n_columns: int, cells_only: bool) -> tuple[np.ndarray, list[str], str]:
-    """Positions on the data's ROI axis to keep, their labels, and a note.
+def _roi_selection(series, n_columns: int, cells_only: bool) -> tuple[np.ndarray, list[str], list[int], str]:
+    """Positions on the data's ROI axis to keep, their labels, their rows in the ROI table, and a note.
 
     With `cells_only` and an `iscell` column in the ROI table (as Suite2p's export
     writes), only ROIs classified as cells are kept.
@@ -307,7 +309,7 @@ def _roi_selection(series, n_columns: int, cells_only: bool) -> tuple[np.ndarray
     positions = np.arange(n_columns)
     rois = getattr(series, "rois", None)
     if rois is None:
-        return positions, [str(i) for i in positions], "no ROI table: ROIs labelled by position"
+        return positions, [str(i) for i in positions], [], "no ROI table: ROIs labelled by position"
     table = rois.table
     rows = np.asarray(rois.data[:], dtype=np.int64)
     if "label" in table.colnames:
@@ -322,8 +324,9 @@ def _roi_selection(series, n_columns: int, cells_only: bool) -> tuple[np.ndarray
         flags = flags[:, 0] if flags.ndim == 2 else flags
         keep = flags[rows] > 0.5
         positions, labels = positions[keep], [label for label, k in zip(labels, keep, strict=True) if k]
+        rows = rows[keep]
         note += f"; {int(keep.sum())} classified as cells (iscell)"
-    return positions, labels, note
+    return positions, labels, [int(r) for r in rows], note
 
 
 def _neuropil(nwbfile, path: Path, spec: str | None, name: str, series):
@@ -355,7 +358,7 @@ def _describe(nwbfile, path, series, input_kind, neuropil_series, cells_only):
     found, name = _find_series(nwbfile, path, series, input_kind)
     time_axis, n_frames, n_columns = _layout(found, path, name)
     rate, start, timing_note = _timing(found, path, name)
-    positions, labels, roi_note = _roi_selection(found, n_columns, cells_only)
+    positions, labels, roi_rows, roi_note = _roi_selection(found, n_columns, cells_only)
     if positions.size == 0:
         raise InputError(
             f"{path}: series {name}: no ROI is classified as a cell (iscell); set "
@@ -380,6 +383,7 @@ def _describe(nwbfile, path, series, input_kind, neuropil_series, cells_only):
         start_time_s=start,
         time_axis=time_axis,
         labels=labels,
+        roi_rows=roi_rows,
         neuropil=neuropil_name,
         notes=notes,
     )
@@ -509,6 +513,57 @@ def open_nwb_traces(
             neuropil_coefficient,
         )
         yield traces, info
+
+
+MASK_TYPES = {
+    "pixel_mask": np.dtype([("x", np.uint32), ("y", np.uint32), ("weight", np.float32)]),
+    "voxel_mask": np.dtype([("x", np.uint32), ("y", np.uint32), ("z", np.uint32), ("weight", np.float32)]),
+}
+
+
+def _ragged_masks(index, rows: list[int], dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """(flat masks of `rows`, their cumulative ends) from a ragged mask column."""
+    ends = np.asarray(index.data[:], dtype=np.int64)
+    starts = np.concatenate([[0], ends[:-1]])
+    flat = index.target.data[:]
+    flat = np.array([tuple(v) for v in flat], dtype=dtype) if getattr(flat, "dtype", None) != dtype else flat
+    parts = [flat[starts[r] : ends[r]] for r in rows]
+    return (np.concatenate(parts) if parts else np.empty(0, dtype)), np.cumsum([len(p) for p in parts])
+
+
+@contextlib.contextmanager
+def open_roi_masks(
+    path: str | os.PathLike, series: str | None = None, input_kind: str = "raw", cells_only: bool = True
+) -> Iterator[dict]:
+    """The ROI masks of an NWB input's kept ROIs (the same selection as open_nwb_traces).
+
+    Yields {} if the series' ROI table has no masks, else one entry: "pixel_mask" or
+    "voxel_mask" -> (flat structured array, cumulative ends per ROI), or "image_mask" ->
+    an iterator serving one (height, width[, depth]) mask per kept ROI, read from the
+    file while the `with` block is open (bounded memory however large the masks).
+    """
+    from hdmf.data_utils import DataChunkIterator
+
+    path = Path(path)
+    with _open_nwb(path, f"series {series}" if series else "the default series") as nwbfile:
+        info, found, _, _ = _describe(nwbfile, path, series, input_kind, None, cells_only)
+        rois = getattr(found, "rois", None)
+        table = rois.table if rois is not None else None
+        masks: dict = {}
+        for kind, dtype in MASK_TYPES.items():
+            if table is not None and kind in table.colnames:
+                masks[kind] = _ragged_masks(table[kind], info.roi_rows, dtype)
+                break
+        else:
+            if table is not None and "image_mask" in table.colnames:
+                data = table["image_mask"].data
+                masks["image_mask"] = DataChunkIterator(
+                    data=(np.asarray(data[r]) for r in info.roi_rows),
+                    maxshape=(len(info.roi_rows), *data.shape[1:]),
+                    dtype=np.dtype(data.dtype),
+                    buffer_size=1,
+                )
+        yield masks
 
 
 def _parse_intervals_spec(spec: str) -> tuple[str, str | None]:
@@ -898,9 +953,10 @@ class SessionNwbWriter:
     tables; intervals/stimuli the stimulus presentations. Trace arrays are added as
     paths to (neurons, frames) float32 .npy files and streamed at write time.
     frame_rate_hz (Hz) and start_time_s (s since session_start_time) time every series;
-    labels: one per ROI; gzip_level: 0-9 for traces and large table columns (0: none;
-    default 4; measured on one core: 23-33 MB/s at 4, 27-36 MB/s at 1, files 0.80-0.87
-    of the raw float32 size).
+    labels: one per ROI; masks: the input's ROI masks (open_roi_masks), if any, else each
+    ROI gets a placeholder mask of weight 0; gzip_level: 0-9 for traces and large table
+    columns (0: none; default 4; measured on one core: 23-33 MB/s at 4, 27-36 MB/s at 1,
+    files 0.80-0.87 of the raw float32 size).
     """
 
     def __init__(
@@ -910,6 +966,7 @@ class SessionNwbWriter:
         start_time_s: float,
         labels,
         gzip_level: int = 4,
+        masks: dict | None = None,
     ):
         from pynwb import NWBFile
         from pynwb.file import Subject
@@ -960,13 +1017,43 @@ class SessionNwbWriter:
         )
         segmentation = ImageSegmentation(name="ImageSegmentation")
         self.ophys.add(segmentation)
-        self.rois = self._roi_table(labels)
+        self.rois = self._roi_table(labels, masks or {})
         segmentation.add_plane_segmentation(self.rois)
         self.containers: dict = {}
 
-    def _roi_table(self, labels):
+    def _roi_table(self, labels, masks: dict):
+        from hdmf.backends.hdf5 import H5DataIO
         from hdmf.common import VectorData, VectorIndex
         from pynwb.ophys import PlaneSegmentation
+
+        label = VectorData(
+            name="label", data=[str(v) for v in labels], description=COLUMN_DESCRIPTIONS["label"]
+        )
+        copied = "the input's ROI mask, copied"
+        if "image_mask" in masks:
+            data = H5DataIO(masks["image_mask"], compression="gzip", compression_opts=max(1, self.gzip_level))
+            columns = [label, VectorData(name="image_mask", data=data, description=copied)]
+        elif masks:
+            ((kind, (flat, ends)),) = masks.items()
+            mask = VectorData(name=kind, data=flat, description=copied)
+            columns = [
+                label,
+                mask,
+                VectorIndex(name=f"{kind}_index", data=ends.astype(np.int64), target=mask),
+            ]
+        else:
+            columns = [label, *self._no_masks(len(labels))]
+        return PlaneSegmentation(
+            name="PlaneSegmentation",
+            description="ROIs analysed by the workflow; id = the workflow's neuron index",
+            imaging_plane=self.imaging_plane,
+            id=np.arange(len(labels)),
+            columns=columns,
+        )
+
+    @staticmethod
+    def _no_masks(n_rois: int):
+        from hdmf.common import VectorData, VectorIndex
 
         # The workflow reads traces, not images: no ROI masks are known. pynwb cannot read a
         # PlaneSegmentation without a mask column, and empty masks break nwbinspector, so every
@@ -974,25 +1061,16 @@ class SessionNwbWriter:
         mask_type = np.dtype([("x", np.uint32), ("y", np.uint32), ("weight", np.float32)])
         mask = VectorData(
             name="pixel_mask",
-            data=np.zeros(len(labels), dtype=mask_type),
+            data=np.zeros(n_rois, dtype=mask_type),
             description=(
                 "pixel masks are unknown (the input held traces, not images): each ROI has a single "
                 "entry (x 0, y 0) of weight 0, i.e. no pixel"
             ),
         )
         mask_index = VectorIndex(
-            name="pixel_mask_index", data=np.arange(1, len(labels) + 1, dtype=np.int64), target=mask
+            name="pixel_mask_index", data=np.arange(1, n_rois + 1, dtype=np.int64), target=mask
         )
-        label = VectorData(
-            name="label", data=[str(v) for v in labels], description=COLUMN_DESCRIPTIONS["label"]
-        )
-        return PlaneSegmentation(
-            name="PlaneSegmentation",
-            description="ROIs analysed by the workflow; id = the workflow's neuron index",
-            imaging_plane=self.imaging_plane,
-            id=np.arange(len(labels)),
-            columns=[mask, mask_index, label],
-        )
+        return [mask, mask_index]
 
     def _region(self, name: str, rows, description: str):
         from hdmf.common import DynamicTableRegion
