@@ -63,6 +63,10 @@ NWB_SHEET_COLUMNS = (
 )
 
 
+# Facts of each NWB session's series (calcium.nwb.NwbSeriesInfo), found when the sheet is read.
+NWB_INPUTS = {}
+
+
 def _check_nwb_sessions(sheet, path):
     """NWB sessions, before any job: the file, its series (shape, rate), neuropil and stimulus
     intervals are checked; the frame rate comes from the file (a sheet value must agree).
@@ -114,6 +118,7 @@ def _check_nwb_sessions(sheet, path):
             raise ValueError(
                 message if message.startswith(where) else f"{where}: {message}"
             ) from None
+        NWB_INPUTS[row["session"]] = info
         # The file's rate is used (a sheet value within calcium.nwb.RATE_TOLERANCE is replaced).
         sheet.loc[sheet.index[i], "frame_rate_hz"] = repr(info.frame_rate_hz)
 
@@ -442,3 +447,42 @@ def nwb_session_fields(wildcards):
             "age",
         )
     }
+
+
+def ingest_mem_mb(wildcards, input):
+    """Memory of the ingest job: CSVs are parsed whole, NWB series read 256 ROIs at a time
+    (whatever else the file holds, e.g. raw movies, is never read)."""
+    info = NWB_INPUTS.get(wildcards.session)
+    if info is not None:
+        return int(max(1000, 500 + 4 * 4 * 256 * info.n_frames / 1e6))
+    return max(1000, int(4 * input.size_mb))
+
+
+def ingest_runtime(wildcards, input):
+    info = NWB_INPUTS.get(wildcards.session)
+    size_mb = (
+        input.size_mb if info is None else 4 * info.n_neurons * info.n_frames / 1e6
+    )
+    return max(10, int(size_mb / 20))
+
+
+def _result_sizes_mb(input):
+    """MB of a job's (.npy, table) inputs, leaving out an NWB input file."""
+    arrays = tables = 0.0
+    for name in input:
+        size = Path(name).stat().st_size / 1e6 if Path(name).exists() else 0.0
+        if name.endswith(".npy"):
+            arrays += size
+        elif name.endswith((".csv", ".tsv", ".json")):
+            tables += size
+    return arrays, tables
+
+
+def nwb_mem_mb(wildcards, input):
+    """Memory of the nwb job: one 64 MB buffer of traces and the tables in pandas."""
+    return int(1000 + 5 * _result_sizes_mb(input)[1])
+
+
+def nwb_runtime(wildcards, input):
+    """Minutes: gzip compresses some 20 MB/s on one core."""
+    return int(10 + _result_sizes_mb(input)[0] / 20 / 60)

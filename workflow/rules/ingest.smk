@@ -13,8 +13,8 @@ checkpoint ingest:
         "../../envs/nwb.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc, input: max(1000, int(4 * input.size_mb)),
-        runtime=lambda wc, input: max(10, int(input.size_mb / 20)),
+        mem_mb=ingest_mem_mb,
+        runtime=ingest_runtime,
     params:
         layout=settings("input"),
         frame_rate_hz=frame_rate_hz,

@@ -11,8 +11,8 @@ rule nwb:
         "../../envs/nwb.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc, input: max(1000, 500 + int(0.05 * input.size_mb)),
-        runtime=lambda wc, input: max(10, int(input.size_mb / 20)),
+        mem_mb=nwb_mem_mb,
+        runtime=nwb_runtime,
     params:
         session=nwb_session_fields,
         metadata=settings("nwb"),
