@@ -23,8 +23,10 @@ from pynwb.ophys import Fluorescence, ImageSegmentation, OpticalChannel, PlaneSe
 
 from calcium.io import InputError, save_npy  # noqa: E402
 from calcium.nwb import (  # noqa: E402
+    NWB_SHEET_COLUMNS,
     SessionNwbWriter,
     check_nwb_session,
+    check_nwb_sheet,
     chunk_shapes,
     open_nwb_traces,
     open_roi_masks,
@@ -204,6 +206,27 @@ def test_stimulus_intervals_become_a_stimulus_table(tmp_path, recording):
         read_stimulus_intervals(path, "stimuli:orientation")
     with pytest.raises(InputError, match=r"stim\.nwb: stimulus intervals 'intervals/trials' not found"):
         check_nwb_session(path, stimulus_intervals="intervals/trials")
+
+
+def test_sheet_check_takes_the_rate_from_the_file_and_refuses_misplaced_columns(tmp_path, recording):
+    ophys_file(tmp_path / "a.nwb", recording[0], rate=12.5)
+    columns = ["session", "path", "frame_rate_hz", "input_kind", "stimuli", *NWB_SHEET_COLUMNS]
+    rows = [
+        {"session": "csv", "path": "x.csv", "frame_rate_hz": "5", "input_kind": "raw"},
+        {"session": "nwb", "path": str(tmp_path / "a.nwb"), "frame_rate_hz": "", "input_kind": "raw"},
+    ]
+    sheet = pd.DataFrame(rows, columns=columns).astype(object).fillna("")
+    infos = check_nwb_sheet(sheet, "s.tsv")
+    assert list(infos) == ["nwb"] and sheet.frame_rate_hz.tolist() == ["5", "12.5"]
+    sheet.loc[0, "nwb_series"] = "processing/ophys/Fluorescence/plane0"
+    with pytest.raises(
+        InputError, match=r"^s\.tsv: line 2: session csv: nwb_series given but 'x\.csv' is not"
+    ):
+        check_nwb_sheet(sheet, "s.tsv")
+    sheet.loc[0, "nwb_series"] = ""
+    sheet.loc[1, ["stimuli", "nwb_stimulus_intervals"]] = ["st.csv", "intervals/stimuli"]
+    with pytest.raises(InputError, match=r"^s\.tsv: line 3: session nwb: give the stimulus table either"):
+        check_nwb_sheet(sheet, "s.tsv")
 
 
 def _no_rate(path):

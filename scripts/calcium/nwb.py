@@ -433,6 +433,72 @@ def check_nwb_session(
     return info
 
 
+# Optional session-sheet columns: which series to read (input) and what the NWB output records.
+NWB_SHEET_COLUMNS = (
+    "nwb_series",
+    "nwb_neuropil_series",
+    "nwb_stimulus_intervals",
+    "session_start_time",
+    "subject_id",
+    "species",
+    "sex",
+    "age",
+)
+
+
+def check_nwb_sheet(sheet: pd.DataFrame, sheet_path: str | os.PathLike, cells_only: bool = True) -> dict:
+    """Check a session sheet's NWB columns and NWB sessions before any job runs.
+
+    sheet: the session sheet as text (every cell a string, empty if not given), with
+        the NWB_SHEET_COLUMNS present; changed in place: an NWB session's
+        frame_rate_hz becomes the file's rate (a sheet value must agree within
+        RATE_TOLERANCE).
+    sheet_path: the sheet's file, named in messages. cells_only: input.suite2p_cells_only.
+    Returns {session: NwbSeriesInfo} of the NWB sessions. Raises InputError naming the
+    sheet line and session (and the file and series): session_start_time without a
+    time zone, NWB columns on a session that is not an .nwb file, both `stimuli` and
+    `nwb_stimulus_intervals`, and anything check_nwb_session refuses.
+    """
+    if "frame_rate_hz" not in sheet.columns:
+        sheet["frame_rate_hz"] = ""
+    infos = {}
+    for i, row in enumerate(sheet.to_dict("records")):
+        where = f"{sheet_path}: line {i + 2}: session {row.get('session')}"
+        try:
+            if row["session_start_time"]:
+                parse_start_time(row["session_start_time"], "session_start_time")
+            if not is_nwb(row.get("path", "")):
+                named = [c for c in NWB_SHEET_COLUMNS[:3] if row[c]]
+                if named:
+                    raise InputError(f"{', '.join(named)} given but {row.get('path')!r} is not an .nwb file.")
+                continue
+            if row["stimuli"] and row["nwb_stimulus_intervals"]:
+                raise InputError(
+                    "give the stimulus table either as `stimuli` or as `nwb_stimulus_intervals`."
+                )
+            try:
+                sheet_rate = float(row["frame_rate_hz"]) if row["frame_rate_hz"] else None
+            except ValueError:
+                raise InputError(
+                    f"frame_rate_hz {row['frame_rate_hz']!r} is not a number; empty it to take the rate "
+                    "from the NWB file."
+                ) from None
+            info = check_nwb_session(
+                row["path"],
+                series=row["nwb_series"] or None,
+                input_kind=row.get("input_kind", "raw"),
+                neuropil_series=row["nwb_neuropil_series"] or None,
+                stimulus_intervals=row["nwb_stimulus_intervals"] or None,
+                cells_only=cells_only,
+                sheet_rate_hz=sheet_rate,
+            )
+        except InputError as error:
+            raise InputError(f"{where}: {error.args[0]}") from None
+        infos[row["session"]] = info
+        sheet.loc[sheet.index[i], "frame_rate_hz"] = repr(info.frame_rate_hz)
+    return infos
+
+
 class NwbTraces:
     """Lazy (neurons, frames) view of a series: indexing with a slice of neurons reads
     only those ROIs from the file and returns float32 in the series' unit

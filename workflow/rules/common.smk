@@ -15,7 +15,7 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from calcium.indicators import indicator_kinetics  # noqa: E402
-from calcium.nwb import is_nwb  # noqa: E402
+from calcium.nwb import NWB_SHEET_COLUMNS, check_nwb_sheet, is_nwb  # noqa: E402
 from calcium.shards import shard_count, shard_name  # noqa: E402
 
 
@@ -50,77 +50,8 @@ if _config_errors:
 validate(config, workflow.source_path("../schemas/config.schema.yaml"))
 
 
-# Optional sheet columns of NWB sessions: which series to read (input), what the output records.
-NWB_SHEET_COLUMNS = (
-    "nwb_series",
-    "nwb_neuropil_series",
-    "nwb_stimulus_intervals",
-    "session_start_time",
-    "subject_id",
-    "species",
-    "sex",
-    "age",
-)
-
-
 # Facts of each NWB session's series (calcium.nwb.NwbSeriesInfo), found when the sheet is read.
 NWB_INPUTS = {}
-
-
-def _check_nwb_sessions(sheet, path):
-    """NWB sessions, before any job: the file, its series (shape, rate), neuropil and stimulus
-    intervals are checked; the frame rate comes from the file (a sheet value must agree).
-    """
-    from calcium.io import InputError
-    from calcium.nwb import check_nwb_session, parse_start_time
-
-    if "frame_rate_hz" not in sheet.columns:
-        sheet["frame_rate_hz"] = ""
-    for i, row in enumerate(sheet.to_dict("records")):
-        where = f"{path}: line {i + 2}: session {row.get('session')}"
-        try:
-            if row["session_start_time"]:
-                parse_start_time(
-                    row["session_start_time"], f"{where}: session_start_time"
-                )
-            if not is_nwb(row.get("path", "")):
-                named = [c for c in NWB_SHEET_COLUMNS[:3] if row[c]]
-                if named:
-                    raise InputError(
-                        f"{where}: {', '.join(named)} given but {row.get('path')!r} is not an .nwb file."
-                    )
-                continue
-            if row["stimuli"] and row["nwb_stimulus_intervals"]:
-                raise InputError(
-                    f"{where}: give the stimulus table either as `stimuli` or as "
-                    "`nwb_stimulus_intervals`, not both."
-                )
-            try:
-                sheet_rate = (
-                    float(row["frame_rate_hz"]) if row["frame_rate_hz"] else None
-                )
-            except ValueError:
-                raise InputError(
-                    f"{where}: frame_rate_hz {row['frame_rate_hz']!r} is not a number; empty it "
-                    "to take the rate from the NWB file."
-                ) from None
-            info = check_nwb_session(
-                row["path"],
-                series=row["nwb_series"] or None,
-                input_kind=row.get("input_kind", "raw"),
-                neuropil_series=row["nwb_neuropil_series"] or None,
-                stimulus_intervals=row["nwb_stimulus_intervals"] or None,
-                cells_only=config["input"]["suite2p_cells_only"],
-                sheet_rate_hz=sheet_rate,
-            )
-        except InputError as error:
-            message = error.args[0]
-            raise ValueError(
-                message if message.startswith(where) else f"{where}: {message}"
-            ) from None
-        NWB_INPUTS[row["session"]] = info
-        # The file's rate is used (a sheet value within calcium.nwb.RATE_TOLERANCE is replaced).
-        sheet.loc[sheet.index[i], "frame_rate_hz"] = repr(info.frame_rate_hz)
 
 
 def _read_session_sheet(path):
@@ -143,7 +74,9 @@ def _read_session_sheet(path):
     for optional in ("stimuli", "ground_truth") + NWB_SHEET_COLUMNS:
         if optional not in sheet.columns:
             sheet[optional] = ""
-    _check_nwb_sessions(sheet, path)
+    NWB_INPUTS.update(
+        check_nwb_sheet(sheet, path, config["input"]["suite2p_cells_only"])
+    )
     for column in ("frame_rate_hz",):
         if column not in sheet.columns:
             continue
