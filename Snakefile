@@ -21,6 +21,7 @@ include: "workflow/rules/stimulus.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/browser.smk"
+include: "workflow/rules/nwb.smk"
 
 
 rule all:

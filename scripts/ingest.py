@@ -1,4 +1,5 @@
-"""Validate a session's fluorescence (CSV, .npy or Suite2p folder) once; store it as float32 .npy."""
+"""Validate a session's fluorescence (CSV, .npy, Suite2p folder or NWB series) once; store it as
+float32 .npy (neurons x frames)."""
 
 from pathlib import Path
 
@@ -6,6 +7,7 @@ import pandas as pd
 
 from calcium.ingest import (
     InputSettings,
+    NwbSelection,
     check_plausible_shape,
     checked_block,
     open_input,
@@ -21,21 +23,22 @@ frame_rate_hz = snakemake.params.frame_rate_hz
 source = Path(snakemake.input[0])
 allow_missing = settings.missing_values == "interpolate"
 
-shape = probe_input(source, settings)
+nwb = NwbSelection(**snakemake.params.nwb)
+shape = probe_input(source, settings, nwb)
 check_plausible_shape(shape, frame_rate_hz, settings, str(source))
 start_time_s = recording_start_s(shape, frame_rate_hz, str(source))
-opened = open_input(source, settings)
-n_neurons, n_frames = opened.rows.shape
 # A plain (neurons x frames) .npy is read by offset, block by block: bounded memory.
 by_offset = source.suffix == ".npy" and not settings.layout.one_row_per_frame
 n_filled = 0
-with npy_writer(snakemake.output.traces, (n_neurons, n_frames)) as out:
-    for first in range(0, n_neurons, 256):
-        rows = slice(first, first + 256)
-        raw = read_npy_rows(source, rows) if by_offset else opened.rows[rows]
-        block, filled = checked_block(raw, first, allow_missing, str(source))
-        out.append(block)
-        n_filled += filled
+with open_input(source, settings, nwb) as opened:
+    n_neurons, n_frames = opened.rows.shape
+    with npy_writer(snakemake.output.traces, (n_neurons, n_frames)) as out:
+        for first in range(0, n_neurons, 256):
+            rows = slice(first, first + 256)
+            raw = read_npy_rows(source, rows) if by_offset else opened.rows[rows]
+            block, filled = checked_block(raw, first, allow_missing, str(source))
+            out.append(block)
+            n_filled += filled
 log.info("%s: %d neurons x %d frames; %s", source, n_neurons, n_frames, "; ".join(opened.notes))
 if n_filled:
     log.warning("interpolated %d missing/non-finite samples of %s", n_filled, source)

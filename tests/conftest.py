@@ -14,7 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 BIN = Path(sys.executable).parent
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "workflow", "scripts", "envs", "resources"]
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "pyproject.toml", "workflow", "scripts", "envs", "resources"]
 
 
 DATA_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".json", ".html")

@@ -24,6 +24,9 @@ PACKAGES = {
     "oasis": {"oasis-deconv"},
     "sklearn": {"scikit-learn"},
     "yaml": {"pyyaml"},
+    "pynwb": {"pynwb"},
+    "hdmf": {"hdmf"},
+    "h5py": {"h5py"},
 }
 
 

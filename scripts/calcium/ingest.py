@@ -1,4 +1,4 @@
-"""From a user's fluorescence input (CSV, .npy, Suite2p folder) to checked float32 traces.
+"""From a user's fluorescence input (CSV, .npy, Suite2p folder, NWB series) to checked float32 traces.
 
 `probe_input` finds a recording's shape (and time stamps) cheaply, so that bad
 input is refused before any job runs; `open_input` gives a row-sliceable view of
@@ -8,7 +8,9 @@ interpolating non-finite samples. No Snakemake here.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -41,12 +43,25 @@ class InputSettings(NamedTuple):
         )
 
 
+class NwbSelection(NamedTuple):
+    """What to read from an NWB file (the session sheet's NWB columns; see calcium.nwb).
+
+    series: path of the traces in the file, or "" for the default search order.
+    neuropil_series: series subtracted as F − r·Fneu ("auto", a path, or "" for none).
+    input_kind: "raw" or "dff" (picks the default series).
+    """
+
+    series: str = ""
+    neuropil_series: str = ""
+    input_kind: str = "raw"
+
+
 def input_format(path: str | os.PathLike) -> str:
-    """ "suite2p" (a folder), "npy" or "csv" (anything else is read as text)."""
+    """The input's kind: "suite2p" (a folder), "npy", "nwb", or "csv" (anything else)."""
     path = Path(path)
     if path.is_dir():
         return "suite2p"
-    return "npy" if path.suffix.lower() == ".npy" else "csv"
+    return {".npy": "npy", ".nwb": "nwb"}.get(path.suffix.lower(), "csv")
 
 
 class InputShape(NamedTuple):
@@ -54,12 +69,14 @@ class InputShape(NamedTuple):
 
     first_time_s, last_time_s: time of the first and last frame (s) from a time
         column of the input, or None when the input has no time stamps.
+    frame_rate_hz: the rate stored in the input (NWB series), or None.
     """
 
     n_neurons: int
     n_frames: int
     first_time_s: float | None = None
     last_time_s: float | None = None
+    frame_rate_hz: float | None = None
 
 
 def _npy_shape(path: Path) -> tuple[tuple[int, ...], np.dtype]:
@@ -74,17 +91,34 @@ def _npy_shape(path: Path) -> tuple[tuple[int, ...], np.dtype]:
     return shape, dtype
 
 
-def probe_input(path: str | os.PathLike, settings: InputSettings | None = None) -> InputShape:
-    """Shape (and time stamps) of a fluorescence input, reading only headers, first/last lines.
+def probe_input(
+    path: str | os.PathLike, settings: InputSettings | None = None, nwb: NwbSelection | None = None
+) -> InputShape:
+    """Shape (and time stamps) of a fluorescence input, reading only headers, first/last lines
+    (or an NWB series' metadata and timestamps).
 
     Raises InputError for inputs that cannot be read (missing, empty, binary CSV,
-    pickled/complex/non-2-D arrays, incomplete Suite2p folders).
+    pickled/complex/non-2-D arrays, incomplete Suite2p folders, NWB files without the
+    series).
     """
     settings = settings or InputSettings()
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: not found; fix the session sheet's `path` column.")
     kind = input_format(path)
+    if kind == "nwb":
+        from .nwb_input import check_nwb_session
+
+        nwb = nwb or NwbSelection()
+        info = check_nwb_session(
+            path,
+            nwb.series or None,
+            nwb.input_kind,
+            nwb.neuropil_series or None,
+            cells_only=settings.suite2p_cells_only,
+        )
+        last_s = info.start_time_s + (info.n_frames - 1) / info.frame_rate_hz
+        return InputShape(info.n_neurons, info.n_frames, info.start_time_s, last_s, info.frame_rate_hz)
     if kind == "suite2p":
         traces, _ = read_suite2p(path, settings.neuropil_coefficient, settings.suite2p_cells_only)
         return InputShape(*traces.shape)
@@ -108,6 +142,8 @@ def recording_start_s(shape: InputShape, frame_rate_hz: float, source: str) -> f
     """
     if shape.first_time_s is None or shape.last_time_s is None:
         return 0.0
+    if shape.frame_rate_hz is not None:  # NWB: the series' own rate and start (checked against the sheet)
+        return float(shape.first_time_s)
     if shape.n_frames > 1:
         step_s = (shape.last_time_s - shape.first_time_s) / (shape.n_frames - 1)
         expected_s = 1.0 / frame_rate_hz
@@ -157,7 +193,7 @@ class OpenedInput(NamedTuple):
     """A fluorescence input ready to copy.
 
     rows: a (neurons, frames) array or lazy view, sliceable by rows of neurons.
-    labels: neuron labels (index column, header, Suite2p ROI ids) or None.
+    labels: neuron labels (index column, header, Suite2p or NWB ROI ids) or None.
     notes: what was detected, for the log.
     """
 
@@ -166,25 +202,43 @@ class OpenedInput(NamedTuple):
     notes: list[str]
 
 
-def open_input(path: str | os.PathLike, settings: InputSettings | None = None) -> OpenedInput:
-    """Open a fluorescence input for copying (CSV is parsed into memory; arrays are memory-mapped)."""
+@contextlib.contextmanager
+def open_input(
+    path: str | os.PathLike, settings: InputSettings | None = None, nwb: NwbSelection | None = None
+) -> Iterator[OpenedInput]:
+    """Open a fluorescence input for copying, as a context (an NWB file stays open inside it).
+
+    CSV is parsed into memory; arrays and NWB series are read block by block.
+    """
     settings = settings or InputSettings()
     path = Path(path)
     kind = input_format(path)
+    if kind == "nwb":
+        from .nwb_input import open_nwb_traces
+
+        nwb = nwb or NwbSelection()
+        with open_nwb_traces(
+            path,
+            nwb.series or None,
+            nwb.input_kind,
+            nwb.neuropil_series or None,
+            settings.neuropil_coefficient,
+            settings.suite2p_cells_only,
+        ) as (traces, info):
+            yield OpenedInput(traces, info.labels, info.notes)
+        return
     if kind == "suite2p":
         traces, labels = read_suite2p(path, settings.neuropil_coefficient, settings.suite2p_cells_only)
-        return OpenedInput(
-            traces,
-            labels,
-            [f"Suite2p folder: F - {settings.neuropil_coefficient} x Fneu, {len(labels)} ROIs"],
-        )
+        note = f"Suite2p folder: F - {settings.neuropil_coefficient} x Fneu, {len(labels)} ROIs"
+        yield OpenedInput(traces, labels, [note])
+        return
     if kind == "npy":
         orientation = "frames_x_neurons" if settings.layout.one_row_per_frame else "neurons_x_frames"
-        return OpenedInput(read_fluorescence_npy(path, orientation), None, ["binary .npy input"])
-    table = read_fluorescence_csv(
-        path, settings.layout, allow_missing=settings.missing_values == "interpolate"
-    )
-    return OpenedInput(table.traces, table.neuron_labels, table.notes)
+        yield OpenedInput(read_fluorescence_npy(path, orientation), None, ["binary .npy input"])
+        return
+    allow_missing = settings.missing_values == "interpolate"
+    table = read_fluorescence_csv(path, settings.layout, allow_missing=allow_missing)
+    yield OpenedInput(table.traces, table.neuron_labels, table.notes)
 
 
 def interpolate_missing(traces: np.ndarray, first_neuron: int = 0) -> tuple[np.ndarray, int]:

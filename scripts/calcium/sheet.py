@@ -17,10 +17,20 @@ from typing import NamedTuple
 import pandas as pd
 
 from .errors import InputError, OutputError
-from .ingest import InputSettings, check_plausible_shape, probe_input, recording_start_s
+from .ingest import (
+    InputSettings,
+    NwbSelection,
+    check_plausible_shape,
+    input_format,
+    probe_input,
+    recording_start_s,
+)
 from .input_tables import parse_ground_truth, parse_stimulus_table, read_user_table
 
-OPTIONAL_COLUMNS = ("stimuli", "ground_truth")
+# Sheet columns that say what to read from an NWB file (only on NWB sessions).
+NWB_INPUT_COLUMNS = ("nwb_series", "nwb_neuropil_series", "nwb_stimulus_intervals")
+# A sheet's frame rate may differ from an NWB file's by this fraction (rounding of a written rate).
+NWB_RATE_TOLERANCE = 1e-3
 
 
 def schema_errors(instance: dict, schema: dict) -> list[str]:
@@ -66,7 +76,10 @@ def read_session_sheet(path: str | os.PathLike, schema: dict) -> pd.DataFrame:
         if optional not in sheet.columns and optional not in schema.get("required", []):
             sheet[optional] = ""
     rates = []
-    for line, value in enumerate(sheet["frame_rate_hz"], start=2):
+    for line, (value, data) in enumerate(zip(sheet["frame_rate_hz"], sheet["path"], strict=True), start=2):
+        if value == "" and input_format(data) == "nwb":
+            rates.append(math.nan)  # taken from the NWB file by `check_session` / `nwb_frame_rates`
+            continue
         try:
             rate = float(value)
         except ValueError:
@@ -90,7 +103,43 @@ def read_session_sheet(path: str | os.PathLike, schema: dict) -> pd.DataFrame:
     duplicated = sheet.session[sheet.session.duplicated()].tolist()
     if duplicated:
         raise InputError(f"{path}: session ids must be unique; repeated: {duplicated}")
+    _check_nwb_columns(sheet, path)
     return sheet.set_index("session", drop=False)
+
+
+def _check_nwb_columns(sheet: pd.DataFrame, path: Path) -> None:
+    """NWB columns only on NWB sessions, one stimulus source per session, start times with a zone."""
+    for line, row in enumerate(sheet.to_dict("records"), start=2):
+        where = f"{path}: line {line}: session {row['session']}"
+        named = [c for c in NWB_INPUT_COLUMNS if row.get(c)]
+        if named and input_format(row["path"]) != "nwb":
+            raise InputError(f"{where}: {', '.join(named)} given but {row['path']!r} is not an .nwb file.")
+        if row.get("stimuli") and row.get("nwb_stimulus_intervals"):
+            raise InputError(
+                f"{where}: give the stimulus table either as `stimuli` or as `nwb_stimulus_intervals`."
+            )
+        if row.get("session_start_time"):
+            from .nwb_input import parse_start_time
+
+            try:
+                parse_start_time(row["session_start_time"], "session_start_time")
+            except InputError as error:
+                raise InputError(f"{where}: {error}") from None
+
+
+def nwb_selection(row: dict) -> NwbSelection:
+    """What a sheet row asks to read from its NWB file."""
+    return NwbSelection(
+        row.get("nwb_series", ""), row.get("nwb_neuropil_series", ""), row.get("input_kind", "raw")
+    )
+
+
+def nwb_frame_rates(sheet: pd.DataFrame, settings: InputSettings) -> None:
+    """Fill in, from the files, the frame rates that NWB sessions leave empty (in place)."""
+    for session, row in sheet.iterrows():
+        if math.isnan(row["frame_rate_hz"]):
+            shape = probe_input(row["path"], settings, nwb_selection(row.to_dict()))
+            sheet.loc[session, "frame_rate_hz"] = shape.frame_rate_hz
 
 
 def check_writable(folder: str | os.PathLike) -> None:
@@ -117,32 +166,62 @@ class SessionInputs(NamedTuple):
         return self.n_frames / self.frame_rate_hz
 
 
-def check_session(row: dict, settings: InputSettings, sheet_path: str | os.PathLike) -> SessionInputs:
+def session_place(sheet_path: str | os.PathLike, line: int | None, session: str) -> str:
+    """How messages name a sheet row: "<sheet>: line <n>: session <id>"."""
+    return f"{sheet_path}: " + (f"line {line}: " if line else "") + f"session {session}"
+
+
+def check_session(
+    row: dict, settings: InputSettings, sheet_path: str | os.PathLike, line: int | None = None
+) -> SessionInputs:
     """Open the files a sheet row points to (cheaply) and refuse what cannot work.
 
-    row: one sheet row (session, path, frame_rate_hz, ..., stimuli, ground_truth).
+    row: one sheet row (session, path, frame_rate_hz, ..., stimuli, ground_truth);
+    line: its line in the sheet (for messages).
     Checks that the fluorescence input exists and is readable, its shape is
-    plausible (see `calcium.ingest.check_plausible_shape`) and its time stamps (if
-    any) agree with the frame rate; that the stimulus table and ground truth (if
-    given) are files with valid headers and values on the recording's clock.
+    plausible (see `calcium.ingest.check_plausible_shape`) and its time stamps or
+    NWB rate agree with the sheet's frame rate; that the stimulus table (or NWB
+    intervals) and ground truth, if given, have valid headers and values on the
+    recording's clock. Every message starts with the sheet, line and session.
     """
-    where = f"{sheet_path}: session {row['session']}"
+    try:
+        return _check_session(row, settings)
+    except InputError as error:
+        raise InputError(f"{session_place(sheet_path, line, row['session'])}: {error}") from None
+
+
+def _check_session(row: dict, settings: InputSettings) -> SessionInputs:
     data = Path(row["path"])
     if not data.exists():
         raise InputError(
-            f"{where}: the fluorescence input {data} does not exist; fix the `path` column "
-            "(relative to the working directory)."
+            f"the fluorescence input {data} does not exist; fix the `path` column (relative to the "
+            "working directory)."
         )
     if data.is_file() and data.stat().st_size == 0:
-        raise InputError(f"{where}: the fluorescence file {data} is empty.")
-    shape = probe_input(data, settings)
+        raise InputError(f"the fluorescence file {data} is empty.")
+    shape = probe_input(data, settings, nwb_selection(row))
     rate = float(row["frame_rate_hz"])
+    if shape.frame_rate_hz is not None:  # an NWB series carries its rate
+        if (
+            not math.isnan(rate)
+            and abs(rate - shape.frame_rate_hz) > NWB_RATE_TOLERANCE * shape.frame_rate_hz
+        ):
+            raise InputError(
+                f"{data}: its series is sampled at {shape.frame_rate_hz:.6g} Hz but the sheet's frame_rate_hz "
+                f"says {rate:g}; empty the sheet's frame_rate_hz (the file's rate is used) or fix it."
+            )
+        rate = shape.frame_rate_hz
     start_s = recording_start_s(shape, rate, str(data))
     check_plausible_shape(shape, rate, settings, str(data))
     inputs = SessionInputs(shape.n_neurons, shape.n_frames, rate, start_s)
     if row.get("stimuli"):
         table = read_user_table(row["stimuli"], "stimulus table")
         parse_stimulus_table(table, str(row["stimuli"]), inputs.duration_s, start_s)
+    if row.get("nwb_stimulus_intervals"):
+        from .nwb_input import read_stimulus_intervals
+
+        table = read_stimulus_intervals(data, row["nwb_stimulus_intervals"]).astype(str)
+        parse_stimulus_table(table, f"{data}: {row['nwb_stimulus_intervals']}", inputs.duration_s, start_s)
     if row.get("ground_truth"):
         table = read_user_table(row["ground_truth"], "ground-truth file")
         parse_ground_truth(table, str(row["ground_truth"]), shape.n_neurons)

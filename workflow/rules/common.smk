@@ -26,14 +26,21 @@ from calcium.shards import shard_count, shard_name  # noqa: E402
 from calcium.sheet import (  # noqa: E402
     check_session,
     check_writable,
+    nwb_frame_rates,
+    nwb_selection,
     read_session_sheet,
     schema_errors,
+    session_place,
 )
 
 
 def _schema(name):
     with open(workflow.source_path(f"../schemas/{name}.schema.yaml")) as handle:
         return yaml.safe_load(handle)
+
+
+# What each session's input holds (calcium.sheet.SessionInputs), found before any job runs.
+SESSION_INPUTS = {}
 
 
 def _load_sessions():
@@ -47,24 +54,39 @@ def _load_sessions():
             "config is invalid (see workflow/schemas/config.schema.yaml for every key, its unit "
             "and default):\n" + "\n".join(errors)
         )
-    validate(config, workflow.source_path("../schemas/config.schema.yaml"))  # fills in defaults
+    validate(
+        config, workflow.source_path("../schemas/config.schema.yaml")
+    )  # fills in defaults
     check_config(config)
     sheet = read_session_sheet(config["sessions"], _schema("sessions"))
-    if workflow.is_main_process:  # jobs on a cluster node skip the file checks done at submission
-        check_writable("results")
-        settings = InputSettings.from_config(config["input"])
-        for row in sheet.to_dict("records"):
-            inputs = check_session(row, settings, config["sessions"])
-            where = f"{config['sessions']}: session {row['session']}"
-            try:
-                check_session_settings(
-                    config, inputs.frame_rate_hz, inputs.n_neurons, inputs.n_frames, row["input_kind"]
-                )
-                deconvolution_settings(config["deconvolution"], row["indicator"], inputs.frame_rate_hz)
-                if row["stimuli"]:
-                    stimulus_kernel(config["stimulus"], row["indicator"])
-            except UserError as error:
-                raise UserError(f"{where}: {error}") from None
+    settings = InputSettings.from_config(config["input"])
+    if (
+        not workflow.is_main_process
+    ):  # a job on a cluster node: the checks ran at submission
+        nwb_frame_rates(sheet, settings)
+        return sheet
+    check_writable("results")
+    for line, row in enumerate(sheet.to_dict("records"), start=2):
+        inputs = check_session(row, settings, config["sessions"], line)
+        # An NWB session's rate is the file's.
+        sheet.loc[row["session"], "frame_rate_hz"] = inputs.frame_rate_hz
+        SESSION_INPUTS[row["session"]] = inputs
+        where = session_place(config["sessions"], line, row["session"])
+        try:
+            check_session_settings(
+                config,
+                inputs.frame_rate_hz,
+                inputs.n_neurons,
+                inputs.n_frames,
+                row["input_kind"],
+            )
+            deconvolution_settings(
+                config["deconvolution"], row["indicator"], inputs.frame_rate_hz
+            )
+            if row["stimuli"] or row["nwb_stimulus_intervals"]:
+                stimulus_kernel(config["stimulus"], row["indicator"])
+        except UserError as error:
+            raise UserError(f"{where}: {error}") from None
     return sheet
 
 
@@ -155,14 +177,24 @@ def event_input(wildcards):
 def deconvolution_params(wildcards):
     """OASIS settings with the AR order and time constants resolved for the session."""
     row = sessions.loc[wildcards.session]
-    return deconvolution_settings(config["deconvolution"], row.indicator, float(row.frame_rate_hz))
+    return deconvolution_settings(
+        config["deconvolution"], row.indicator, float(row.frame_rate_hz)
+    )
 
 
 def ground_truth(wildcards):
     return sessions.loc[wildcards.session, "ground_truth"]
 
 
+def has_stimuli(session):
+    """A stimulus table is given: a CSV, or intervals of the session's NWB file."""
+    row = sessions.loc[session]
+    return bool(row["stimuli"] or row["nwb_stimulus_intervals"])
+
+
 def stimulus_table(wildcards):
+    if sessions.loc[wildcards.session, "nwb_stimulus_intervals"]:
+        return f"results/{wildcards.session}/ingest/nwb_stimuli.csv"
     return sessions.loc[wildcards.session, "stimuli"]
 
 
@@ -172,7 +204,9 @@ def stimulus_trace(wildcards):
 
 def stimulus_kernel_params(wildcards):
     """Regressor kernel with its time constants resolved from the session's indicator."""
-    return stimulus_kernel(config["stimulus"], sessions.loc[wildcards.session, "indicator"])
+    return stimulus_kernel(
+        config["stimulus"], sessions.loc[wildcards.session, "indicator"]
+    )
 
 
 def browser_stimulus_inputs(wildcards):
@@ -219,6 +253,7 @@ def get_final_output():
                 "figures/similarity.png",
                 "figures/ensembles.png",
                 "browser.html",
+                f"{session}.nwb",
             ],
         )
         if sessions.loc[session, "ground_truth"]:
@@ -227,10 +262,120 @@ def get_final_output():
                 session=session,
                 name=["evaluation.csv", "summary.csv", "evaluation.png"],
             )
-        if sessions.loc[session, "stimuli"]:
+        if has_stimuli(session):
             outputs += expand(
                 "results/{session}/stimulus/{name}",
                 session=session,
                 name=["regression.csv", "stimulus_responses.csv", "regressors.png"],
             )
     return outputs
+
+
+# NWB output (rule nwb, workflow/rules/nwb.smk)
+
+
+def _workflow_version():
+    """The workflow's version from pyproject.toml (the NWB rule adds the git commit)."""
+    import tomllib
+
+    pyproject = Path(workflow.basedir) / "pyproject.toml"
+    if pyproject.exists():
+        with open(pyproject, "rb") as handle:
+            return tomllib.load(handle)["project"]["version"]
+    return "unknown"
+
+
+WORKFLOW_VERSION = _workflow_version()
+
+
+def nwb_inputs(wildcards):
+    """Every result of a session that goes into its NWB file."""
+    base = f"results/{wildcards.session}"
+    inputs = {
+        "facts": f"{base}/ingest/recording.json",
+        "neurons": f"{base}/ingest/neurons.tsv",
+        "deconvolution": f"{base}/deconvolution.tsv",
+        "spike_times": f"{base}/spike_times.csv",
+        "events": f"{base}/events/events.csv",
+        "thresholds": f"{base}/events/event_thresholds.tsv",
+        "features": f"{base}/events/features.csv",
+        "coactivity": f"{base}/population/coactivity.csv",
+        "null_threshold": f"{base}/population/null_threshold.json",
+        "ensemble_event_neurons": f"{base}/population/ensemble_event_neurons.csv",
+        "ensemble_events": f"{base}/ensembles/ensemble_events.csv",
+        "ensembles": f"{base}/ensembles/ensembles.csv",
+        "members": f"{base}/ensembles/ensemble_members.csv",
+    }
+    inputs.update({stage: f"{base}/{stage}.npy" for stage in SIGNAL_STAGES})
+    if has_stimuli(wildcards.session):
+        inputs.update(
+            {
+                "stimuli": f"{base}/stimulus/stimuli.csv",
+                "regressors": f"{base}/stimulus/regressors.csv",
+                "regression": f"{base}/stimulus/regression.csv",
+                "responses": f"{base}/stimulus/stimulus_responses.csv",
+            }
+        )
+    if Path(sessions.loc[wildcards.session, "path"]).suffix.lower() == ".nwb":
+        inputs["source"] = sessions.loc[wildcards.session, "path"]
+    return inputs
+
+
+def nwb_session_fields(wildcards):
+    """The sheet's fields that the NWB file records (metadata, input)."""
+    row = sessions.loc[wildcards.session]
+    return {
+        key: str(row[key])
+        for key in (
+            "session",
+            "path",
+            "indicator",
+            "input_kind",
+            "nwb_series",
+            "session_start_time",
+            "subject_id",
+            "species",
+            "sex",
+            "age",
+        )
+    }
+
+
+def ingest_mem_mb(wildcards, input):
+    """Memory of the ingest job: a CSV is parsed whole (text and float32 traces); arrays and
+    NWB series are copied 256 neurons at a time (whatever else an NWB file holds, e.g. raw
+    movies, is never read)."""
+    inputs = SESSION_INPUTS.get(wildcards.session)
+    frames = inputs.n_frames if inputs else 0
+    if Path(input[0]).suffix.lower() in (".csv", ".txt", ""):
+        return int(max(1000, 500 + 3 * input.size_mb))
+    return int(max(1000, 500 + 4 * 4 * 256 * frames / 1e6))
+
+
+def ingest_runtime(wildcards, input):
+    """Minutes: text parsing at some 20 MB/s."""
+    inputs = SESSION_INPUTS.get(wildcards.session)
+    size_mb = 4 * inputs.n_neurons * inputs.n_frames / 1e6 if inputs else input.size_mb
+    return max(10, int(size_mb / 20))
+
+
+def _result_sizes_mb(input):
+    """MB of a job's (.npy, table) inputs, leaving out an NWB input file."""
+    arrays = tables = 0.0
+    for name in input:
+        size = Path(name).stat().st_size / 1e6 if Path(name).exists() else 0.0
+        if name.endswith(".npy"):
+            arrays += size
+        elif name.endswith((".csv", ".tsv", ".json")):
+            tables += size
+    return arrays, tables
+
+
+def nwb_mem_mb(wildcards, input):
+    """Memory of the nwb job: one 64 MB buffer of traces and the tables in pandas."""
+    return int(1000 + 5 * _result_sizes_mb(input)[1])
+
+
+def nwb_runtime(wildcards, input):
+    """Minutes: gzip compresses some 20 MB/s on one core."""
+    return int(10 + _result_sizes_mb(input)[0] / 20 / 60)

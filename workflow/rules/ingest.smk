@@ -10,14 +10,15 @@ checkpoint ingest:
     benchmark:
         "results/benchmarks/{session}/ingest.tsv"
     conda:
-        "../../envs/signal.yaml"
+        "../../envs/nwb.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc, input: max(1000, int(4 * input.size_mb)),
-        runtime=lambda wc, input: max(10, int(input.size_mb / 20)),
+        mem_mb=ingest_mem_mb,
+        runtime=ingest_runtime,
     params:
         input_settings=settings("input"),
         frame_rate_hz=frame_rate_hz,
         input_kind=lambda wc: sessions.loc[wc.session, "input_kind"],
+        nwb=lambda wc: nwb_selection(sessions.loc[wc.session].to_dict())._asdict(),
     script:
         "../../scripts/ingest.py"

@@ -1,0 +1,586 @@
+"""NWB output: one file per session holding the workflow's results.
+
+:class:`SessionNwbWriter` builds the file: traces streamed from the .npy files in
+compressed chunks, the inferred spikes, events, coactivity, ensembles and stimulus
+results as tables, and the run's parameters and version in the file's metadata; the
+file appears under its final name only when complete. Reading NWB input is in
+`calcium.nwb_input`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .nwb_input import UNKNOWN_START, parse_start_time
+
+# Descriptions of the workflow's table columns (units are in the names: _s seconds, _dff ΔF/F).
+COLUMN_DESCRIPTIONS = {
+    "neuron": "row of the ROI table (PlaneSegmentation) this row belongs to",
+    "label": "the ROI's label in the input (ROI id, index column or header)",
+    "onset_frame": "frame where the event rises above the rest level",
+    "onset_s": "time of the event onset (s)",
+    "peak_frame": "frame of the event peak",
+    "peak_s": "time of the event peak (s)",
+    "end_frame": "frame where the event returns to the rest level",
+    "end_s": "time of the event end (s)",
+    "amplitude_dff": "event peak above baseline (ΔF/F)",
+    "prominence_dff": "peak prominence (ΔF/F)",
+    "fwhm_s": "full width at half maximum (s)",
+    "area_dff_s": "area under the event above baseline (ΔF/F·s)",
+    "exceeds_max_fwhm": "event wider than events.max_fwhm_s",
+    "baseline_dff": "baseline of the trace (ΔF/F)",
+    "noise_sd_dff": "robust noise SD of the trace (ΔF/F)",
+    "threshold_dff": "event detection threshold (ΔF/F)",
+    "n_events": "number of events",
+    "g1": "first autoregressive coefficient of the OASIS model",
+    "g2": "second autoregressive coefficient (0 for AR(1))",
+    "tau_decay_s": "decay time constant (s)",
+    "tau_rise_s": "rise time constant (s; 0 for AR(1))",
+    "lambda": "sparsity penalty of OASIS",
+    "spike_sum_dff": "sum of the inferred spike amplitudes (ΔF/F)",
+    "bin": "index of the coactivity bin",
+    "start_s": "start of the bin (s)",
+    "n_active": "neurons with an event in the bin",
+    "fraction_active": "fraction of neurons with an event in the bin",
+    "event": "ensemble event index",
+    "ensemble": "ensemble index (-1: none)",
+    "n_members": "number of member neurons",
+    "first_active_s": "time of the ensemble's first event (s)",
+    "last_active_s": "time of the ensemble's last event (s)",
+    "participation": "fraction of the ensemble's events the neuron takes part in",
+    "member": "neuron is a member of the ensemble",
+    "r2": "coefficient of determination of the stimulus regression",
+    "intercept_dff": "regression intercept (ΔF/F)",
+    "selected": "R² above stimulus.min_r2 (stimulus-locked)",
+    "response_type": "stimulus with the largest coefficient, or not stimulus-locked",
+    "stimulus": "stimulus label",
+    "n_presentations": "number of presentations",
+    "mean_response_dff": "mean baseline-subtracted response over the response window (ΔF/F)",
+    "sem_response_dff": "standard error of the mean response (ΔF/F)",
+}
+
+_SUFFIX_UNITS = (("_per_min", "per minute"), ("_dff_s", "ΔF/F·s"), ("_dff", "ΔF/F"), ("_s", "seconds"))
+
+
+def describe_column(name: str) -> str:
+    """A column's description: from COLUMN_DESCRIPTIONS, else its name and the unit its suffix gives."""
+    if name in COLUMN_DESCRIPTIONS:
+        return COLUMN_DESCRIPTIONS[name]
+    if name.startswith("coef_"):
+        return f"regression coefficient of stimulus {name[5:]!r} (ΔF/F per unit regressor)"
+    for suffix, unit in _SUFFIX_UNITS:
+        if name.endswith(suffix):
+            return f"{name.replace('_', ' ')} ({unit})"
+    return name.replace("_", " ")
+
+
+# Table columns with at least this many values are stored gzip-compressed.
+COMPRESS_FROM = 1 << 16
+
+
+def _compressed(values, gzip_level: int):
+    """Wrap a large numeric array for gzip compression at `gzip_level` (0: none), byte-shuffled."""
+    from hdmf.backends.hdf5 import H5DataIO
+
+    if gzip_level and isinstance(values, np.ndarray) and values.size >= COMPRESS_FROM:
+        return H5DataIO(values, compression="gzip", compression_opts=gzip_level, shuffle=True)
+    return values
+
+
+def _column_data(values: pd.Series, gzip_level: int):
+    if pd.api.types.is_bool_dtype(values):
+        return _compressed(values.to_numpy(dtype=bool), gzip_level)
+    if pd.api.types.is_integer_dtype(values):
+        return _compressed(values.to_numpy(dtype=np.int64), gzip_level)
+    if pd.api.types.is_float_dtype(values):
+        return _compressed(values.to_numpy(dtype=np.float64), gzip_level)
+    return [str(v) for v in values]
+
+
+def _npy_iterator_class():
+    from hdmf.data_utils import GenericDataChunkIterator
+
+    from .io import load_npy
+
+    class _NpyRowsAsColumns(GenericDataChunkIterator):
+        """A (neurons, frames) .npy served as (frames, neurons), a block of neurons at a time."""
+
+        def __init__(self, path, shape, **kwargs):
+            self.path = str(path)
+            self.npy_shape = tuple(int(x) for x in shape)  # (neurons, frames) as stored in the .npy
+            super().__init__(**kwargs)
+
+        def _get_data(self, selection):
+            frames, neurons = selection
+            block = load_npy(self.path, neurons)
+            return np.ascontiguousarray(block[:, frames].T)
+
+        def _get_maxshape(self):
+            return (self.npy_shape[1], self.npy_shape[0])
+
+        def _get_dtype(self):
+            return np.dtype(np.float32)
+
+    return _NpyRowsAsColumns
+
+
+def chunk_shapes(n_neurons: int, n_frames: int, chunk_bytes: int = 1 << 20, buffer_bytes: int = 64 << 20):
+    """HDF5 chunk and write-buffer shapes (frames, neurons) for a float32 trace array.
+
+    Chunks hold up to 16384 frames of as many neurons as fit `chunk_bytes` (default
+    1 MiB, within HDF5's recommended range; a neuron's trace is read in few chunks),
+    both axes split evenly (HDF5 stores edge chunks whole: no padding wasted);
+    a buffer holds every frame of a whole number of chunk columns, up to
+    `buffer_bytes` (default 64 MiB), so memory stays bounded however long the recording.
+    """
+    frames_per_chunk = math.ceil(n_frames / math.ceil(n_frames / 16384))
+    most_neurons = max(1, min(n_neurons, chunk_bytes // (4 * frames_per_chunk)))
+    neurons_per_chunk = math.ceil(n_neurons / math.ceil(n_neurons / most_neurons))
+    columns = max(1, buffer_bytes // (4 * n_frames * neurons_per_chunk))
+    neurons_per_buffer = min(n_neurons, neurons_per_chunk * columns)
+    return (frames_per_chunk, neurons_per_chunk), (n_frames, neurons_per_buffer)
+
+
+@dataclass
+class SessionMetadata:
+    """What the NWB file says about its session (fields as in NWBFile / Subject).
+
+    session_start_time: datetime with a time zone; subject: Subject fields
+    (subject_id, species, sex, age, ...); imaging_plane: indicator, location,
+    excitation_lambda / emission_lambda (nm; NaN if unknown), description, device,
+    device_description, manufacturer.
+    """
+
+    session_id: str
+    session_description: str
+    session_start_time: datetime
+    subject: dict
+    imaging_plane: dict
+    experimenter: list[str] = field(default_factory=list)
+    institution: str | None = None
+    lab: str | None = None
+    experiment_description: str | None = None
+    source_script: str = ""
+    data_collection: str = ""
+    keywords: list[str] = field(default_factory=list)
+    identifier: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+# Subject fields a session sheet may give, overriding those of an NWB input.
+SUBJECT_FIELDS = ("subject_id", "species", "sex", "age")
+
+
+def session_metadata(
+    session: dict,
+    settings: dict,
+    source: dict | None,
+    version: str,
+    parameters: dict,
+    n_neurons: int,
+    frame_rate_hz: float,
+) -> tuple[SessionMetadata, list[str]]:
+    """Metadata of a session's NWB output, and warnings about fields left unknown.
+
+    session: the sheet row (session, path, indicator, input_kind and the optional
+        session_start_time, subject_id, species, sex, age, nwb_series).
+    settings: config section `nwb` (institution, lab, experimenter, experiment_description).
+    source: :func:`read_nwb_metadata` of an NWB input (None otherwise); its values fill
+        what the sheet and config leave empty.
+    version: the workflow's version; parameters: the run's config (stored as JSON in
+        /general/data_collection with the version and the input).
+    Unknown values get the placeholders that NWB and DANDI accept: session_start_time
+    1970-01-01T00:00:00Z, subject_id = the session id, sex "U", age "P0D/" (0 days or
+    older); excitation and emission wavelengths NaN. Each is reported as a warning.
+    """
+    source = source or {}
+    session_id = str(session["session"])
+    notes = []
+    if session.get("session_start_time"):
+        start = parse_start_time(session["session_start_time"], f"session {session_id}: session_start_time")
+    elif source.get("session_start_time") is not None:
+        start = source["session_start_time"]
+    else:
+        start = UNKNOWN_START
+        notes.append(
+            "session_start_time unknown: 1970-01-01T00:00:00Z written; give the sheet's session_start_time"
+        )
+    subject = {k: v for k, v in source.get("subject", {}).items() if v not in (None, "")}
+    for key in SUBJECT_FIELDS:
+        if session.get(key):
+            subject[key] = str(session[key])
+    if "subject_id" not in subject:
+        subject["subject_id"] = session_id
+        notes.append(
+            f"subject_id unknown: the session id {session_id!r} written; give the sheet's subject_id"
+        )
+    if "sex" not in subject:
+        subject["sex"] = "U"
+    if "age" not in subject and "date_of_birth" not in subject:
+        subject["age"] = "P0D/"
+        notes.append(
+            "subject age unknown: 'P0D/' (0 days or older) written; give the sheet's age (e.g. P60D)"
+        )
+    if "species" not in subject:
+        notes.append("species unknown (DANDI requires it): give the sheet's species, e.g. Mus musculus")
+    subject.setdefault("description", f"subject of session {session_id}")
+    plane = dict(source.get("imaging_plane", {}))
+    plane["indicator"] = session.get("indicator") or plane.get("indicator")
+    plane.setdefault("excitation_lambda", math.nan)
+    plane.setdefault("emission_lambda", math.nan)
+    description = (
+        f"Session {session_id}: {n_neurons} ROIs at {frame_rate_hz:g} Hz analysed by the calcium-imaging "
+        f"workflow {version} (ΔF/F, detrending, wavelet denoising, OASIS deconvolution, spike times, "
+        "calcium events, coactivity, ensembles, stimulus regression)."
+    )
+    if source.get("session_description"):
+        description += f" Input session: {source['session_description']}"
+    provenance = {
+        "workflow": "calcium-imaging-workflow",
+        "version": version,
+        "input": {
+            "path": str(session.get("path", "")),
+            "input_kind": session.get("input_kind"),
+            "nwb_series": session.get("nwb_series") or None,
+        },
+        "parameters": parameters,
+    }
+    metadata = SessionMetadata(
+        session_id=session_id,
+        session_description=description,
+        session_start_time=start,
+        subject=subject,
+        imaging_plane=plane,
+        experimenter=list(settings.get("experimenter") or source.get("experimenter") or []),
+        institution=settings.get("institution") or source.get("institution"),
+        lab=settings.get("lab") or source.get("lab"),
+        experiment_description=settings.get("experiment_description") or source.get("experiment_description"),
+        source_script=f"calcium-imaging-workflow {version}",
+        data_collection=json_text(provenance),
+        keywords=["calcium imaging", "ΔF/F", "spike inference", "calcium events", "neuronal ensembles"],
+    )
+    return metadata, notes
+
+
+class SessionNwbWriter:
+    """Build a session's NWB file piece by piece, then write it atomically.
+
+    Layout: processing/ophys holds the ROI table (ImageSegmentation/PlaneSegmentation),
+    the traces (DfOverF, Deconvolved, ...: RoiResponseSeries, frames × ROIs), the
+    inferred spikes and the per-ROI tables; analysis holds population and stimulus
+    tables; intervals/stimuli the stimulus presentations. Trace arrays are added as
+    paths to (neurons, frames) float32 .npy files and streamed at write time.
+    frame_rate_hz (Hz) and start_time_s (s since session_start_time) time every series;
+    labels: one per ROI; masks: the input's ROI masks (open_roi_masks), if any, else each
+    ROI gets a placeholder mask of weight 0; gzip_level: 0-9 for traces and large table
+    columns (0: none; default 4; measured on one core: 23-33 MB/s at 4, 27-36 MB/s at 1,
+    files 0.80-0.87 of the raw float32 size).
+    """
+
+    def __init__(
+        self,
+        metadata: SessionMetadata,
+        frame_rate_hz: float,
+        start_time_s: float,
+        labels,
+        gzip_level: int = 4,
+        masks: dict | None = None,
+    ):
+        from pynwb import NWBFile
+        from pynwb.file import Subject
+        from pynwb.ophys import ImageSegmentation, OpticalChannel
+
+        self.frame_rate_hz = float(frame_rate_hz)
+        self.start_time_s = float(start_time_s)
+        self.gzip_level = int(gzip_level)
+        self.n_neurons = len(labels)
+        self.nwbfile = NWBFile(
+            session_description=metadata.session_description,
+            identifier=metadata.identifier,
+            session_start_time=metadata.session_start_time,
+            session_id=metadata.session_id,
+            experimenter=metadata.experimenter or None,
+            institution=metadata.institution,
+            lab=metadata.lab,
+            experiment_description=metadata.experiment_description,
+            source_script=metadata.source_script or None,
+            source_script_file_name="Snakefile" if metadata.source_script else None,
+            data_collection=metadata.data_collection or None,
+            keywords=metadata.keywords or None,
+        )
+        self.nwbfile.subject = Subject(**metadata.subject)
+        plane = metadata.imaging_plane
+        device = self.nwbfile.create_device(
+            name=plane.get("device") or "Microscope",
+            description=plane.get("device_description") or "imaging device (not described in the input)",
+            manufacturer=plane.get("manufacturer"),
+        )
+        channel = OpticalChannel(
+            name="OpticalChannel",
+            description="emission channel of the indicator",
+            emission_lambda=float(plane.get("emission_lambda", math.nan)),
+        )
+        self.imaging_plane = self.nwbfile.create_imaging_plane(
+            name="ImagingPlane",
+            optical_channel=channel,
+            description=plane.get("description") or "imaging plane of the analysed ROIs",
+            device=device,
+            excitation_lambda=float(plane.get("excitation_lambda", math.nan)),
+            imaging_rate=self.frame_rate_hz,
+            indicator=plane.get("indicator") or "unknown",
+            location=plane.get("location") or "unknown",
+        )
+        self.ophys = self.nwbfile.create_processing_module(
+            name="ophys", description="calcium-imaging traces, inferred spikes and events per ROI"
+        )
+        segmentation = ImageSegmentation(name="ImageSegmentation")
+        self.ophys.add(segmentation)
+        self.rois = self._roi_table(labels, masks or {})
+        segmentation.add_plane_segmentation(self.rois)
+        self.containers: dict = {}
+
+    def _roi_table(self, labels, masks: dict):
+        from hdmf.backends.hdf5 import H5DataIO
+        from hdmf.common import VectorData, VectorIndex
+        from pynwb.ophys import PlaneSegmentation
+
+        label = VectorData(
+            name="label", data=[str(v) for v in labels], description=COLUMN_DESCRIPTIONS["label"]
+        )
+        copied = "the input's ROI mask, copied"
+        if "image_mask" in masks:
+            data = H5DataIO(masks["image_mask"], compression="gzip", compression_opts=max(1, self.gzip_level))
+            columns = [label, VectorData(name="image_mask", data=data, description=copied)]
+        elif masks:
+            ((kind, (flat, ends)),) = masks.items()
+            mask = VectorData(name=kind, data=flat, description=copied)
+            columns = [
+                label,
+                mask,
+                VectorIndex(name=f"{kind}_index", data=ends.astype(np.int64), target=mask),
+            ]
+        else:
+            columns = [label, *self._no_masks(len(labels))]
+        return PlaneSegmentation(
+            name="PlaneSegmentation",
+            description="ROIs analysed by the workflow; id = the workflow's neuron index",
+            imaging_plane=self.imaging_plane,
+            id=np.arange(len(labels)),
+            columns=columns,
+        )
+
+    @staticmethod
+    def _no_masks(n_rois: int):
+        from hdmf.common import VectorData, VectorIndex
+
+        # The workflow reads traces, not images: no ROI masks are known. pynwb cannot read a
+        # PlaneSegmentation without a mask column, and empty masks break nwbinspector, so every
+        # ROI gets one pixel of weight 0: no pixel belongs to it, rather than an invented shape.
+        mask_type = np.dtype([("x", np.uint32), ("y", np.uint32), ("weight", np.float32)])
+        mask = VectorData(
+            name="pixel_mask",
+            data=np.zeros(n_rois, dtype=mask_type),
+            description=(
+                "pixel masks are unknown (the input held traces, not images): each ROI has a single "
+                "entry (x 0, y 0) of weight 0, i.e. no pixel"
+            ),
+        )
+        mask_index = VectorIndex(
+            name="pixel_mask_index", data=np.arange(1, n_rois + 1, dtype=np.int64), target=mask
+        )
+        return [mask, mask_index]
+
+    def _region(self, name: str, rows, description: str):
+        from hdmf.common import DynamicTableRegion
+
+        return DynamicTableRegion(
+            name=name, data=np.asarray(rows, dtype=np.int64), description=description, table=self.rois
+        )
+
+    def add_traces(
+        self,
+        container: str,
+        container_type: str,
+        name: str,
+        npy_path: str | os.PathLike,
+        description: str,
+        unit: str = "dF/F",
+        buffer_bytes: int = 64 << 20,
+    ) -> None:
+        """Add a (neurons, frames) float32 .npy as RoiResponseSeries `name` in processing/ophys/<container>.
+
+        container_type: "DfOverF" or "Fluorescence" (the NWB type of the container).
+        unit: the traces' unit (default "dF/F").
+        buffer_bytes: most bytes read from the .npy at a time (default 64 MiB; at least one
+            chunk column). The array is streamed at write time in chunks (see chunk_shapes),
+            gzip-compressed at the writer's gzip_level, with byte shuffling.
+        """
+        from hdmf.backends.hdf5 import H5DataIO
+        from pynwb.ophys import DfOverF, Fluorescence, RoiResponseSeries
+
+        from .io import load_npy
+
+        shape = tuple(load_npy(npy_path).shape)
+        if shape[0] != self.n_neurons:
+            raise ValueError(f"{npy_path}: {shape[0]} neurons but the ROI table has {self.n_neurons}")
+        chunk, buffer = chunk_shapes(*shape, buffer_bytes=buffer_bytes)
+        iterator = _npy_iterator_class()(npy_path, shape, chunk_shape=chunk, buffer_shape=buffer)
+        series = RoiResponseSeries(
+            name=name,
+            data=(
+                H5DataIO(iterator, compression="gzip", compression_opts=self.gzip_level, shuffle=True)
+                if self.gzip_level
+                else H5DataIO(iterator)
+            ),
+            rois=self._region("rois", np.arange(self.n_neurons), "every ROI, in the ROI table's order"),
+            unit=unit,
+            conversion=1.0,
+            resolution=-1.0,
+            starting_time=self.start_time_s,
+            rate=self.frame_rate_hz,
+            description=description,
+        )
+        if container not in self.containers:
+            kind = {"DfOverF": DfOverF, "Fluorescence": Fluorescence}[container_type]
+            self.containers[container] = kind(name=container)
+            self.ophys.add(self.containers[container])
+        self.containers[container].add_roi_response_series(series)
+
+    def add_spikes(self, spikes: pd.DataFrame, description: str) -> None:
+        """Inferred spikes as a Units-like table in processing/ophys: one row per ROI with
+        ragged columns spike_times (s, on the file's clock), spike_frames and
+        spike_amplitudes_dff. spikes: columns neuron, frame, amplitude_dff."""
+        from hdmf.common import DynamicTable, VectorData, VectorIndex
+
+        spikes = spikes.sort_values(["neuron", "frame"], kind="stable")
+        neurons = spikes["neuron"].to_numpy(dtype=np.int64)
+        frames = spikes["frame"].to_numpy(dtype=np.int64)
+        ends = np.searchsorted(neurons, np.arange(self.n_neurons), side="right")
+        columns = [self._region("roi", np.arange(self.n_neurons), "the ROI whose spikes these are")]
+        for column, values, text in (
+            ("spike_times", self.start_time_s + frames / self.frame_rate_hz, "spike times (s)"),
+            ("spike_frames", frames, "frames of the spikes"),
+            ("spike_amplitudes_dff", spikes["amplitude_dff"].to_numpy(np.float64), "spike amplitudes (ΔF/F)"),
+        ):
+            data = VectorData(name=column, data=_compressed(values, self.gzip_level), description=text)
+            columns += [data, VectorIndex(name=f"{column}_index", data=ends, target=data)]
+        self.ophys.add(
+            DynamicTable(
+                name="InferredSpikes",
+                description=description,
+                id=np.arange(self.n_neurons),
+                columns=columns,
+            )
+        )
+
+    def add_table(
+        self,
+        name: str,
+        table: pd.DataFrame,
+        description: str,
+        where: str = "ophys",
+        neuron_columns: tuple[str, ...] = ("neuron",),
+        ragged_neurons: dict[str, list] | None = None,
+        descriptions: dict[str, str] | None = None,
+    ) -> bool:
+        """Add a tidy table as a DynamicTable in processing/ophys (where="ophys") or analysis.
+
+        neuron_columns become links (DynamicTableRegion) to the ROI table.
+        ragged_neurons: extra columns holding, per row, a list of neuron indices
+        (e.g. an ensemble's members), also linked to the ROI table.
+        descriptions: column descriptions overriding describe_column's.
+        An empty table is not written (returns False): NWB discourages empty tables.
+        """
+        from hdmf.common import DynamicTable, VectorData, VectorIndex
+
+        if table.empty:
+            return False
+        columns = []
+        for column in table.columns:
+            if column in neuron_columns:
+                columns.append(self._region(column, table[column].to_numpy(), COLUMN_DESCRIPTIONS["neuron"]))
+            else:
+                columns.append(
+                    VectorData(
+                        name=column,
+                        data=_column_data(table[column], self.gzip_level),
+                        description=(descriptions or {}).get(column) or describe_column(column),
+                    )
+                )
+        for column, lists in (ragged_neurons or {}).items():
+            flat = np.concatenate([np.asarray(v, dtype=np.int64) for v in lists]) if lists else []
+            region = self._region(column, flat, f"{column}: rows of the ROI table")
+            ends = np.cumsum([len(v) for v in lists]).astype(np.int64)
+            columns += [region, VectorIndex(name=f"{column}_index", data=ends, target=region)]
+        dynamic = DynamicTable(name=name, description=description, id=np.arange(len(table)), columns=columns)
+        if where == "ophys":
+            self.ophys.add(dynamic)
+        else:
+            self.nwbfile.add_analysis(dynamic)
+        return True
+
+    def add_stimuli(self, stimuli: pd.DataFrame, description: str) -> None:
+        """Stimulus presentations as intervals/stimuli (TimeIntervals: start_time, stop_time,
+        stimulus). stimuli: columns stimulus, onset_s, offset_s on the file's clock."""
+        from pynwb.epoch import TimeIntervals
+
+        intervals = TimeIntervals(name="stimuli", description=description)
+        intervals.add_column(name="stimulus", description=COLUMN_DESCRIPTIONS["stimulus"])
+        for row in stimuli.itertuples():
+            intervals.add_interval(
+                start_time=float(row.onset_s), stop_time=float(row.offset_s), stimulus=row.stimulus
+            )
+        self.nwbfile.add_time_intervals(intervals)
+
+    def add_regressors(
+        self, labels: list[str], regressors: np.ndarray, boxcars: np.ndarray, description: str
+    ):
+        """Stimulus regressors and boxcars (stimuli, frames) as TimeSeries (frames × stimuli) in analysis."""
+        from pynwb import TimeSeries
+
+        for name, values, text in (
+            ("stimulus_boxcars", boxcars, "1 while the stimulus is on, else 0"),
+            ("stimulus_regressors", regressors, "boxcar convolved with the indicator's response kernel"),
+        ):
+            self.nwbfile.add_analysis(
+                TimeSeries(
+                    name=name,
+                    data=np.ascontiguousarray(np.asarray(values, dtype=np.float32).T),
+                    unit="a.u.",
+                    resolution=-1.0,
+                    starting_time=self.start_time_s,
+                    rate=self.frame_rate_hz,
+                    description=f"{text}; {description}; columns: {', '.join(labels)}",
+                )
+            )
+
+    def write(self, path: str | os.PathLike) -> None:
+        """Write the file under a temporary name in its folder, then rename it to `path`;
+        on any error the temporary file is removed and `path` is left as it was."""
+        from pynwb import NWBHDF5IO
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.nwb")
+        os.close(fd)
+        try:
+            with NWBHDF5IO(tmp, mode="w") as io:
+                io.write(self.nwbfile)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def json_text(data) -> str:
+    """Compact, key-sorted JSON (for parameters stored in the file's metadata)."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)

@@ -1,0 +1,639 @@
+"""NWB input and output: layouts, rates, bad files, the writer, and the workflow's own NWB files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, copy_workflow, snakemake
+
+pynwb = pytest.importorskip("pynwb")
+from hdmf.backends.hdf5 import H5DataIO  # noqa: E402
+from nwbinspector import Importance, inspect_nwbfile  # noqa: E402
+from pynwb import NWBHDF5IO, NWBFile  # noqa: E402
+from pynwb.epoch import TimeIntervals  # noqa: E402
+from pynwb.file import Subject  # noqa: E402
+from pynwb.ophys import Fluorescence, ImageSegmentation, OpticalChannel, PlaneSegmentation  # noqa: E402
+
+from calcium.errors import InputError  # noqa: E402
+from calcium.ingest import InputSettings  # noqa: E402
+from calcium.io import save_npy  # noqa: E402
+from calcium.nwb_input import (  # noqa: E402
+    check_nwb_session,
+    open_nwb_traces,
+    open_roi_masks,
+    parse_start_time,
+    read_nwb_metadata,
+    read_stimulus_intervals,
+)
+from calcium.nwb_output import SessionNwbWriter, chunk_shapes, session_metadata  # noqa: E402
+from calcium.sheet import check_session, read_session_sheet  # noqa: E402
+
+SHEET_SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "sessions.schema.yaml").read_text())
+
+# What the tests treat as unacceptable: nwbinspector's critical and best-practice-violation
+# messages, and ERROR (a check that crashed on the file, so could not vouch for it).
+BAD = {Importance.CRITICAL, Importance.BEST_PRACTICE_VIOLATION, Importance.ERROR}
+
+
+def ophys_file(
+    path,
+    traces,
+    layout="frames_x_rois",
+    rate=30.0,
+    starting_time=0.0,
+    timestamps=None,
+    neuropil=None,
+    iscell=None,
+    intervals=None,
+    conversion=1.0,
+    offset=0.0,
+    container="Fluorescence",
+    name="plane0",
+    masks="pixel",
+):
+    """A small NWB file as Suite2p's export writes it: traces (rois, frames) stored as (frames, ROIs)
+    in processing/ophys/<container>/<name> (or (ROIs, frames) with layout="rois_x_frames"), the
+    neuropil in processing/ophys/Neuropil/<name>, an `iscell` column, and optional TimeIntervals."""
+    nwbfile = NWBFile(
+        session_description="synthetic test session",
+        identifier=str(path),
+        session_start_time=datetime(2024, 5, 1, 9, 30, tzinfo=UTC),
+    )
+    nwbfile.subject = Subject(subject_id="m1", species="Mus musculus", sex="F", age="P60D")
+    device = nwbfile.create_device(name="Microscope", description="two-photon microscope")
+    channel = OpticalChannel(name="OpticalChannel", description="green", emission_lambda=510.0)
+    plane = nwbfile.create_imaging_plane(
+        name="ImagingPlane",
+        optical_channel=channel,
+        description="layer 2/3",
+        device=device,
+        excitation_lambda=920.0,
+        indicator="GCaMP6s",
+        location="VISp",
+    )
+    n_rois = traces.shape[0]
+    rois = PlaneSegmentation(description="suite2p output", imaging_plane=plane, name="PlaneSegmentation")
+    for i in range(n_rois):
+        if masks == "pixel":
+            rois.add_roi(pixel_mask=[(i, i, 1.0), (i + 1, i, 0.5)], id=100 + i)
+        else:
+            image = np.zeros((8, 6), np.float32)
+            image[i, : i + 1] = 1.0
+            rois.add_roi(image_mask=image, id=100 + i)
+    if iscell is not None:
+        rois.add_column("iscell", "iscell and probability", np.column_stack([iscell, np.full(n_rois, 0.9)]))
+    ophys = nwbfile.create_processing_module("ophys", "processed ophys")
+    segmentation = ImageSegmentation()
+    ophys.add(segmentation)
+    segmentation.add_plane_segmentation(rois)
+    region = rois.create_roi_table_region(region=list(range(n_rois)), description="all ROIs")
+    timing = (
+        {"timestamps": timestamps}
+        if timestamps is not None
+        else {"rate": rate, "starting_time": starting_time}
+    )
+
+    def stored(values):
+        return values.T.copy() if layout == "frames_x_rois" else values.copy()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pynwb warns about the transposed layout
+        for group, values in ((container, traces), ("Neuropil", neuropil)):
+            if values is None:
+                continue
+            holder = Fluorescence(name=group)
+            ophys.add(holder)
+            holder.create_roi_response_series(
+                name=name,
+                data=stored(values),
+                rois=region,
+                unit="lumens",
+                conversion=conversion,
+                offset=offset,
+                **timing,
+            )
+    if intervals is not None:
+        table = TimeIntervals(name="stimuli", description="stimulus presentations")
+        table.add_column("stimulus_name", "label")
+        for onset, offset_s, label in intervals:
+            table.add_interval(start_time=onset, stop_time=offset_s, stimulus_name=label)
+        nwbfile.add_time_intervals(table)
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwbfile)
+    return path
+
+
+@pytest.fixture
+def recording():
+    """(ROIs, frames) fluorescence, its neuropil and iscell flags (ROI 2 is not a cell)."""
+    rng = np.random.default_rng(0)
+    f = (100 + 20 * rng.random((5, 240))).astype(np.float32)
+    fneu = (30 + 5 * rng.random((5, 240))).astype(np.float32)
+    return f, fneu, np.array([1.0, 1.0, 0.0, 1.0, 1.0])
+
+
+def read_all(path, **kwargs):
+    with open_nwb_traces(path, **kwargs) as (traces, info):
+        blocks = [traces[i : i + 2] for i in range(0, traces.shape[0], 2)]
+    return np.concatenate(blocks), info
+
+
+def test_suite2p_layout_and_the_transposed_one_read_the_same(tmp_path, recording):
+    f, fneu, iscell = recording
+    suite2p = ophys_file(tmp_path / "suite2p.nwb", f, neuropil=fneu, iscell=iscell)
+    transposed = ophys_file(
+        tmp_path / "transposed.nwb", f, layout="rois_x_frames", neuropil=fneu, iscell=iscell
+    )
+    a, info_a = read_all(suite2p, neuropil_series="auto", neuropil_coefficient=0.7)
+    b, info_b = read_all(
+        transposed, neuropil_series="processing/ophys/Neuropil/plane0", neuropil_coefficient=0.7
+    )
+    cells = iscell > 0.5
+    expected = f[cells] - np.float32(0.7) * fneu[cells]
+    np.testing.assert_array_equal(a, expected)
+    np.testing.assert_array_equal(b, expected)
+    assert (info_a.time_axis, info_b.time_axis) == (0, 1)
+    assert info_a.series == "processing/ophys/Fluorescence/plane0"  # found by the default search
+    assert info_a.labels == info_b.labels == ["100", "101", "103", "104"]  # ROI ids of the cells
+    assert info_a.frame_rate_hz == info_b.frame_rate_hz == 30.0
+    assert info_a.neuropil == "processing/ophys/Neuropil/plane0"
+    everything, info = read_all(suite2p, cells_only=False)
+    np.testing.assert_array_equal(everything, f)  # no neuropil asked for: F as stored
+    assert info.n_neurons == 5
+
+
+def test_rate_and_start_come_from_timestamps(tmp_path, recording):
+    f = recording[0]
+    rng = np.random.default_rng(1)
+    stamps = 12.5 + np.arange(f.shape[1]) / 20.0 + rng.uniform(-0.004, 0.004, f.shape[1])
+    info = check_nwb_session(ophys_file(tmp_path / "stamps.nwb", f, timestamps=stamps))
+    assert info.frame_rate_hz == pytest.approx(20.0, rel=1e-3)
+    assert info.start_time_s == pytest.approx(stamps[0])
+    gap = stamps.copy()
+    gap[100:] += 0.2  # four frames missing
+    with pytest.raises(
+        InputError, match=r"gap\.nwb: series processing/ophys/Fluorescence/plane0: .*irregular"
+    ):
+        check_nwb_session(ophys_file(tmp_path / "gap.nwb", f, timestamps=gap))
+
+
+def test_conversion_and_offset_give_the_series_unit(tmp_path, recording):
+    f = recording[0]
+    raw = np.round(f * 10).astype(np.int16)
+    path = ophys_file(tmp_path / "scaled.nwb", raw, conversion=0.1, offset=5.0, starting_time=3.0)
+    traces, info = read_all(path)
+    np.testing.assert_allclose(traces, raw * 0.1 + 5.0, rtol=1e-6)
+    assert traces.dtype == np.float32 and info.start_time_s == 3.0
+
+
+def test_stimulus_intervals_become_a_stimulus_table(tmp_path, recording):
+    intervals = [(1.0, 2.0, "looming"), (4.0, 4.5, "prey"), (6.0, 7.0, "looming")]
+    path = ophys_file(tmp_path / "stim.nwb", recording[0], intervals=intervals)
+    table = read_stimulus_intervals(path, "intervals/stimuli")
+    assert table.to_dict("list") == {
+        "stimulus": ["looming", "prey", "looming"],
+        "onset_s": [1.0, 4.0, 6.0],
+        "offset_s": [2.0, 4.5, 7.0],
+    }
+    assert read_stimulus_intervals(path, "stimuli:stimulus_name").equals(table)
+    with pytest.raises(InputError, match=r"stim\.nwb: intervals/stimuli has no column 'orientation'"):
+        read_stimulus_intervals(path, "stimuli:orientation")
+    with pytest.raises(InputError, match=r"stim\.nwb: stimulus intervals 'intervals/trials' not found"):
+        check_nwb_session(path, stimulus_intervals="intervals/trials")
+
+
+def test_sheet_check_takes_the_rate_from_the_file_and_refuses_misplaced_columns(tmp_path, recording):
+    ophys_file(tmp_path / "a.nwb", recording[0], rate=12.5)
+    np.savetxt(tmp_path / "x.csv", np.ones((3, 200)), delimiter=",")
+    rows = [
+        {"session": "csv", "path": str(tmp_path / "x.csv"), "frame_rate_hz": "5"},
+        {"session": "nwb", "path": str(tmp_path / "a.nwb"), "frame_rate_hz": ""},
+    ]
+    sheet_path = tmp_path / "s.tsv"
+
+    def write(table):
+        table.assign(indicator="GCaMP6s", input_kind="raw").to_csv(sheet_path, sep="\t", index=False)
+        return read_session_sheet(sheet_path, SHEET_SCHEMA)
+
+    sheet = write(pd.DataFrame(rows))
+    inputs = check_session(sheet.loc["nwb"].to_dict(), InputSettings(min_duration_s=1), sheet_path)
+    assert inputs.frame_rate_hz == 12.5 and inputs.n_neurons == recording[0].shape[0]
+    with pytest.raises(InputError, match="sampled at 12.5 Hz but the sheet's frame_rate_hz says 15"):
+        row = sheet.loc["nwb"].to_dict() | {"frame_rate_hz": 15.0}
+        check_session(row, InputSettings(min_duration_s=1), sheet_path)
+    with pytest.raises(
+        InputError, match=r"s\.tsv: line 2: session csv: nwb_series given but .*x\.csv' is not"
+    ):
+        write(pd.DataFrame(rows).assign(nwb_series=["processing/ophys/Fluorescence/plane0", ""]))
+    with pytest.raises(InputError, match=r"s\.tsv: line 3: session nwb: give the stimulus table either"):
+        write(
+            pd.DataFrame(rows).assign(
+                stimuli=["", "st.csv"], nwb_stimulus_intervals=["", "intervals/stimuli"]
+            )
+        )
+
+
+def _no_rate(path):
+    import h5py
+
+    with h5py.File(path, "a") as handle:
+        del handle["processing/ophys/Fluorescence/plane0/starting_time"]
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "damage", "expected"),
+    [
+        (
+            {"series": "processing/ophys/DfOverF/plane0"},
+            None,
+            "series 'processing/ophys/DfOverF/plane0' not found",
+        ),
+        ({"series": "processing/ophys/Fluorescence"}, None, "is a Fluorescence, not a series"),
+        ({"input_kind": "dff"}, None, "no series named in the sheet and no single default"),
+        ({}, "shape", "series processing/ophys/Fluorescence/plane0: data of shape (240, 7) have no axis"),
+        ({}, _no_rate, "(processing/ophys/Fluorescence/plane0): either 'timestamps' or 'rate'"),
+        ({}, _truncate, "cannot be read as an NWB file"),
+        ({"neuropil_series": "processing/ophys/Nope/plane0"}, None, "neuropil series 'processing/ophys/Nope"),
+    ],
+)
+def test_bad_input_names_the_file_and_the_series(tmp_path, recording, kwargs, damage, expected):
+    f = recording[0]
+    path = tmp_path / "bad.nwb"
+    if damage == "shape":
+        ophys_file(path, f)
+        import h5py
+
+        with h5py.File(path, "a") as handle:  # 7 columns but 5 ROIs in the region
+            del handle["processing/ophys/Fluorescence/plane0/data"]
+            handle["processing/ophys/Fluorescence/plane0/data"] = np.zeros((240, 7), np.float32)
+    else:
+        ophys_file(path, f)
+        if damage:
+            damage(path)
+    with pytest.raises(InputError) as error:
+        check_nwb_session(path, **kwargs)
+    message = error.value.args[0]
+    assert message.startswith(f"{path}: ") and expected in message, message
+
+
+def _write_small_session(tmp_path, n_neurons=6, n_frames=500, rate=7.5, start=2.0, spikes=True):
+    rng = np.random.default_rng(3)
+    arrays = {}
+    for name in ("dff", "spikes"):
+        arrays[name] = rng.normal(size=(n_neurons, n_frames)).astype(np.float32)
+        save_npy(tmp_path / f"{name}.npy", arrays[name])
+    metadata, notes = session_metadata(
+        {
+            "session": "t1",
+            "path": "t1.csv",
+            "indicator": "GCaMP6f",
+            "input_kind": "raw",
+            "species": "Danio rerio",
+        },
+        {
+            "institution": "Somewhere",
+            "lab": None,
+            "experimenter": ["Doe, Jane"],
+            "experiment_description": None,
+        },
+        None,
+        "9.9.9",
+        {"dff": {"percentile": 25}},
+        n_neurons,
+        rate,
+    )
+    writer = SessionNwbWriter(metadata, rate, start, [f"cell{i}" for i in range(n_neurons)])
+    writer.add_traces("DfOverF", "DfOverF", "dff", tmp_path / "dff.npy", "ΔF/F of the test")
+    writer.add_traces("Deconvolved", "Fluorescence", "spikes", tmp_path / "spikes.npy", "spike amplitudes")
+    spike_table = pd.DataFrame(
+        {"neuron": [0, 0, 3], "frame": [10, 250, 7], "amplitude_dff": [0.5, 0.7, 0.2]}
+        if spikes
+        else {"neuron": [], "frame": [], "amplitude_dff": []}
+    )
+    writer.add_spikes(spike_table, "test spikes")
+    events = pd.DataFrame({"neuron": [0, 3], "onset_s": [1.3, 0.9], "exceeds_max_fwhm": [False, True]})
+    assert writer.add_table("events", events, "test events")
+    assert not writer.add_table("empty", events.iloc[:0], "nothing")
+    assert writer.add_table(
+        "ensembles",
+        pd.DataFrame({"ensemble": [0, 1], "n_members": [2, 1]}),
+        "test ensembles",
+        where="analysis",
+        neuron_columns=(),
+        ragged_neurons={"members": [np.array([1, 4]), np.array([2])]},
+    )
+    writer.add_stimuli(
+        pd.DataFrame({"stimulus": ["a", "b"], "onset_s": [3.0, 9.0], "offset_s": [4.0, 10.0]}), "s"
+    )
+    return writer, arrays, notes
+
+
+def test_writer_streams_traces_and_tables_that_read_back(tmp_path):
+    writer, arrays, notes = _write_small_session(tmp_path)
+    out = tmp_path / "t1.nwb"
+    writer.write(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dff.npy", "spikes.npy", "t1.nwb"]
+    with NWBHDF5IO(str(out), "r") as io:
+        nwbfile = io.read()
+        series = nwbfile.processing["ophys"]["DfOverF"]["dff"]
+        np.testing.assert_array_equal(series.data[:], arrays["dff"].T)  # frames x ROIs, lossless
+        assert series.data.compression == "gzip" and series.data.chunks is not None
+        assert (series.rate, series.starting_time, series.unit) == (7.5, 2.0, "dF/F")
+        assert len(series.rois) == 6 and series.rois.table.name == "PlaneSegmentation"
+        spikes = nwbfile.processing["ophys"]["InferredSpikes"].to_dataframe(index=True)
+        np.testing.assert_allclose(spikes.spike_times[0], [2.0 + 10 / 7.5, 2.0 + 250 / 7.5])
+        assert list(spikes.spike_frames[3]) == [7] and len(spikes.spike_times[1]) == 0
+        events = nwbfile.processing["ophys"]["events"].to_dataframe(index=True)
+        assert events.neuron.tolist() == [0, 3] and events.exceeds_max_fwhm.tolist() == [False, True]
+        assert "empty" not in nwbfile.processing["ophys"].data_interfaces
+        members = nwbfile.analysis["ensembles"].to_dataframe(index=True).members
+        assert [list(m) for m in members] == [[1, 4], [2]]
+        assert nwbfile.intervals["stimuli"].to_dataframe().stimulus.tolist() == ["a", "b"]
+        assert nwbfile.subject.species == "Danio rerio" and nwbfile.subject.subject_id == "t1"
+        assert json.loads(nwbfile.data_collection)["parameters"] == {"dff": {"percentile": 25}}
+        assert nwbfile.source_script == "calcium-imaging-workflow 9.9.9"
+        assert nwbfile.institution == "Somewhere" and list(nwbfile.experimenter) == ["Doe, Jane"]
+    # The workflow's output is valid NWB input: ΔF/F read back exactly, with its rate and start.
+    traces, info = read_all(out, input_kind="dff")
+    np.testing.assert_array_equal(traces, arrays["dff"])
+    assert (info.frame_rate_hz, info.start_time_s, info.labels[0]) == (7.5, 2.0, "cell0")
+    messages = [m for m in inspect_nwbfile(nwbfile_path=out) if m.importance in BAD]
+    assert not messages, [(m.check_function_name, m.message) for m in messages]
+    assert any("session_start_time unknown" in n for n in notes)
+
+
+def test_writer_without_spikes_and_with_bad_data_leaves_nothing_partial(tmp_path):
+    writer, _, _ = _write_small_session(tmp_path, spikes=False)
+    out = tmp_path / "t1.nwb"
+    out.write_bytes(b"an older result")
+    # The .npy shrinks after the series was added: streaming fails half way through the file.
+    np.save(tmp_path / "spikes.npy", np.zeros((2, 500), np.float32))
+    with pytest.raises(Exception):  # noqa: B017 - whatever h5py/hdmf raise
+        writer.write(out)
+    assert out.read_bytes() == b"an older result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dff.npy", "spikes.npy", "t1.nwb"]
+
+
+def test_large_table_columns_are_compressed(tmp_path):
+    rng = np.random.default_rng(2)
+    n = 70_000
+    table = pd.DataFrame(
+        {"neuron": rng.integers(0, 4, n), "onset_s": rng.random(n), "exceeds_max_fwhm": rng.random(n) > 0.5}
+    )
+    spikes = pd.DataFrame({"neuron": np.sort(rng.integers(0, 4, n)), "frame": rng.integers(0, 9, n)})
+    spikes["amplitude_dff"] = rng.random(n)
+    metadata, _ = session_metadata({"session": "t"}, {}, None, "1", {}, 4, 5.0)
+    writer = SessionNwbWriter(metadata, 5.0, 0.0, list("abcd"))
+    writer.add_table("events", table, "many events")
+    writer.add_spikes(spikes, "many spikes")
+    writer.write(tmp_path / "t.nwb")
+    import h5py
+
+    with h5py.File(tmp_path / "t.nwb") as handle:
+        events = handle["processing/ophys/events"]
+        assert events["onset_s"].compression == "gzip" and events["exceeds_max_fwhm"].compression == "gzip"
+        np.testing.assert_array_equal(events["onset_s"][:], table.onset_s)
+        np.testing.assert_array_equal(events["neuron"][:], table.neuron)
+        assert handle["processing/ophys/InferredSpikes/spike_times"].compression == "gzip"
+        assert handle["processing/ophys/InferredSpikes/spike_times"].shape == (n,)
+    plain = SessionNwbWriter(metadata, 5.0, 0.0, list("abcd"), gzip_level=0)
+    plain.add_table("events", table, "many events")
+    plain.write(tmp_path / "plain.nwb")
+    with h5py.File(tmp_path / "plain.nwb") as handle:
+        assert handle["processing/ophys/events/onset_s"].compression is None
+
+
+@pytest.mark.parametrize("masks", ["pixel", "image"])
+def test_masks_of_an_nwb_input_are_carried_into_the_output(tmp_path, recording, masks):
+    f, _, iscell = recording
+    source = ophys_file(tmp_path / "in.nwb", f, iscell=iscell, masks=masks)
+    metadata, notes = session_metadata(
+        {"session": "m"}, {}, read_nwb_metadata(source, None), "1", {}, 4, 30.0
+    )
+    assert notes == [] and metadata.subject["species"] == "Mus musculus"  # from the input
+    assert metadata.imaging_plane["location"] == "VISp"
+    with open_roi_masks(source) as found:
+        writer = SessionNwbWriter(metadata, 30.0, 0.0, ["100", "101", "103", "104"], masks=found)
+        writer.write(tmp_path / "out.nwb")
+    column = f"{masks}_mask"
+    with NWBHDF5IO(str(source), "r") as io:
+        expected = [
+            io.read().processing["ophys"]["ImageSegmentation"]["PlaneSegmentation"][column][r]
+            for r in (0, 1, 3, 4)
+        ]
+    with NWBHDF5IO(str(tmp_path / "out.nwb"), "r") as io:
+        stored = io.read().processing["ophys"]["ImageSegmentation"]["PlaneSegmentation"]
+        assert list(stored["label"][:]) == ["100", "101", "103", "104"]
+        for row, mask in enumerate(expected):  # the cells' masks, ROI 102 (not a cell) left out
+            np.testing.assert_array_equal(np.asarray(stored[column][row]).tolist(), np.asarray(mask).tolist())
+    messages = [m for m in inspect_nwbfile(nwbfile_path=tmp_path / "out.nwb") if m.importance in BAD]
+    assert not messages, [(m.check_function_name, m.message) for m in messages]
+
+
+def test_chunks_and_buffers_stay_bounded():
+    for n_neurons, n_frames in ((1, 2), (80, 3000), (10_000, 100_000), (3, 5_000_000)):
+        chunk, buffer = chunk_shapes(n_neurons, n_frames)
+        assert chunk[0] <= n_frames and chunk[1] <= n_neurons
+        assert buffer[0] == n_frames and (buffer[1] % chunk[1] == 0 or buffer[1] == n_neurons)
+        assert 4 * chunk[0] * chunk[1] <= 1 << 20
+        # One chunk column at least; otherwise at most 64 MiB per buffer.
+        assert 4 * buffer[0] * buffer[1] <= max(64 << 20, 4 * n_frames * chunk[1])
+
+
+def test_metadata_from_the_sheet_wins_and_unknowns_are_flagged():
+    session = {"session": "s9", "indicator": "GCaMP6s", "session_start_time": "2024-05-01T09:30:00+02:00"}
+    source = {
+        "session_start_time": datetime(2020, 1, 1, tzinfo=UTC),
+        "subject": {"subject_id": "m7", "species": "Mus musculus", "sex": "F", "age": "P90D"},
+        "imaging_plane": {"indicator": "GCaMP6f", "location": "VISp", "excitation_lambda": 920.0},
+    }
+    metadata, notes = session_metadata(session | {"age": "P100D"}, {}, source, "1", {}, 3, 5.0)
+    assert metadata.session_start_time.isoformat() == "2024-05-01T09:30:00+02:00"
+    assert metadata.subject["age"] == "P100D" and metadata.subject["subject_id"] == "m7"
+    assert metadata.imaging_plane["indicator"] == "GCaMP6s" and metadata.imaging_plane["location"] == "VISp"
+    assert notes == []
+    bare, notes = session_metadata({"session": "s9"}, {}, None, "1", {}, 3, 5.0)
+    assert bare.subject == {
+        "subject_id": "s9",
+        "sex": "U",
+        "age": "P0D/",
+        "description": "subject of session s9",
+    }
+    assert len(notes) == 4  # start time, subject id, age, species
+    with pytest.raises(InputError, match="has no time zone"):
+        parse_start_time("2024-05-01T09:30:00", "sheet line 2")
+
+
+# ---- the workflow ----------------------------------------------------------------------------
+
+
+def test_bundled_sessions_nwb_output_passes_nwbinspector_and_holds_the_results(default_run):
+    config = yaml.safe_load((default_run / "config.yaml").read_text())
+    for session in ("s1", "s2"):
+        out = default_run / "results" / session
+        path = out / f"{session}.nwb"
+        messages = [m for m in inspect_nwbfile(nwbfile_path=path) if m.importance in BAD]
+        assert not messages, [(m.check_function_name, m.object_name, m.message) for m in messages]
+        with NWBHDF5IO(str(path), "r") as io:
+            nwbfile = io.read()
+            ophys = nwbfile.processing["ophys"]
+            for container, names in (
+                ("DfOverF", ("dff", "detrended", "denoised")),
+                ("Deconvolved", ("calcium", "spikes", "activity")),
+            ):
+                for name in names:
+                    np.testing.assert_array_equal(
+                        ophys[container][name].data[:], np.load(out / f"{name}.npy").T
+                    )
+            spikes = pd.read_csv(out / "spike_times.csv")
+            stored = ophys["InferredSpikes"].to_dataframe(index=True)
+            assert sum(len(t) for t in stored.spike_times) == len(spikes)
+            events = pd.read_csv(out / "events" / "events.csv")
+            pd.testing.assert_frame_equal(
+                ophys["events"].to_dataframe(index=True).reset_index(drop=True), events
+            )
+            ensembles = pd.read_csv(out / "ensembles" / "ensembles.csv")
+            if len(ensembles):
+                members = nwbfile.analysis["ensembles"].to_dataframe(index=True).members
+                assert [" ".join(map(str, m)) for m in members] == ensembles.members.astype(str).tolist()
+            provenance = json.loads(nwbfile.data_collection)
+            assert provenance["parameters"]["events"] == config["events"]
+            assert provenance["version"].startswith("0.")
+            assert ("stimuli" in nwbfile.intervals) == (session == "s1")
+
+
+ROUND_TRIP_TABLES = [
+    "spike_times.csv",
+    "deconvolution.tsv",
+    "events/events.csv",
+    "events/event_thresholds.tsv",
+    "events/features.csv",
+    "population/coactivity.csv",
+    "population/null_threshold.json",
+    "population/ensemble_events.csv",
+    "ensembles/ensembles.csv",
+    "ensembles/ensemble_members.csv",
+    "stimulus/stimuli.csv",
+    "stimulus/regression.csv",
+    "stimulus/stimulus_responses.csv",
+]
+
+
+def test_round_trip_through_the_workflows_own_nwb_reproduces_the_tables(default_run, tmp_path):
+    """s1's NWB output, read back as a ΔF/F session with its stimulus intervals, gives s1's tables."""
+    workdir = copy_workflow(tmp_path / "rt")
+    shutil.copy(default_run / "results" / "s1" / "s1.nwb", workdir / "resources" / "back.nwb")
+    (workdir / "rt.tsv").write_text(
+        "session\tpath\tframe_rate_hz\tindicator\tinput_kind\tnwb_stimulus_intervals\n"
+        "back\tresources/back.nwb\t\tGCaMP6s\tdff\tintervals/stimuli\n"
+    )
+    targets = [f"results/back/{name}" for name in ROUND_TRIP_TABLES]
+    result = snakemake(workdir, *targets, "--config", "sessions=rt.tsv")
+    assert result.returncode == 0, result.stdout[-3000:]
+    for name in ROUND_TRIP_TABLES:
+        again = (workdir / "results" / "back" / name).read_bytes()
+        assert again == (default_run / "results" / "s1" / name).read_bytes(), name
+    facts = json.loads((workdir / "results" / "back" / "ingest" / "recording.json").read_text())
+    assert (facts["frame_rate_hz"], facts["start_time_s"]) == (5.0, 0.0)
+
+
+def _short_recordings_allowed(workdir):
+    """The hand-made files hold 8 s; the workflow refuses recordings under 10 s by default."""
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config["input"]["min_duration_s"] = 1
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_suite2p_and_transposed_nwb_sessions_ingest_alike(workflow_copy, recording):
+    f, fneu, iscell = recording
+    ophys_file(workflow_copy / "resources" / "a.nwb", f, neuropil=fneu, iscell=iscell)
+    ophys_file(workflow_copy / "resources" / "b.nwb", f, layout="rois_x_frames", neuropil=fneu, iscell=iscell)
+    (workflow_copy / "nwb.tsv").write_text(
+        "session\tpath\tframe_rate_hz\tindicator\tinput_kind\tnwb_neuropil_series\n"
+        "a\tresources/a.nwb\t\tGCaMP6s\traw\tauto\n"
+        "b\tresources/b.nwb\t30.01\tGCaMP6s\traw\tprocessing/ophys/Neuropil/plane0\n"
+    )
+    targets = [
+        f"results/{s}/ingest/{n}" for s in "ab" for n in ("fluorescence.npy", "neurons.tsv", "recording.json")
+    ]
+    targets.append("results/a/a.nwb")  # NWB in, NWB out: the input's subject, plane and masks carried
+    _short_recordings_allowed(workflow_copy)
+    result = snakemake(workflow_copy, *targets, "--config", "sessions=nwb.tsv")
+    assert result.returncode == 0, result.stdout[-3000:]
+    a, b = (np.load(workflow_copy / "results" / s / "ingest" / "fluorescence.npy") for s in "ab")
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, f[iscell > 0.5] - np.float32(0.7) * fneu[iscell > 0.5])
+    for s in "ab":
+        facts = json.loads((workflow_copy / "results" / s / "ingest" / "recording.json").read_text())
+        assert facts["frame_rate_hz"] == 30.0  # the file's rate, also where the sheet said 30.01
+        labels = pd.read_csv(workflow_copy / "results" / s / "ingest" / "neurons.tsv", sep="\t").label
+        assert labels.tolist() == [100, 101, 103, 104]
+    with NWBHDF5IO(str(workflow_copy / "results" / "a" / "a.nwb"), "r") as io:
+        nwbfile = io.read()
+        assert nwbfile.subject.species == "Mus musculus" and nwbfile.subject.subject_id == "m1"
+        assert nwbfile.session_start_time == datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+        plane = nwbfile.imaging_planes["ImagingPlane"]
+        assert (plane.location, plane.excitation_lambda) == ("VISp", 920.0)
+        rois = nwbfile.processing["ophys"]["ImageSegmentation"]["PlaneSegmentation"]
+        assert [len(rois["pixel_mask"][i]) for i in range(4)] == [2, 2, 2, 2]
+        assert rois["pixel_mask"][2][0][0] == 3  # ROI 103's first pixel: x 3
+        assert nwbfile.processing["ophys"]["DfOverF"]["dff"].data.shape == (240, 4)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        (
+            "nwb_series",
+            "processing/ophys/DfOverF/plane0",
+            "series 'processing/ophys/DfOverF/plane0' not found",
+        ),
+        ("frame_rate_hz", "15", "is sampled at 30 Hz but the sheet's frame_rate_hz says 15"),
+        ("corrupt", "", "cannot be read as an NWB file"),
+        ("session_start_time", "2024-05-01 09:30", "has no time zone"),
+    ],
+)
+def test_bad_nwb_session_stops_before_any_job(workflow_copy, recording, column, value, expected):
+    path = ophys_file(workflow_copy / "resources" / "c.nwb", recording[0])
+    if column == "corrupt":
+        path.write_bytes(path.read_bytes()[:4000])
+    row = {"session": "c", "path": "resources/c.nwb", "frame_rate_hz": "", "indicator": "GCaMP6s"}
+    row |= {"input_kind": "raw", column: value} if column != "corrupt" else {"input_kind": "raw"}
+    pd.DataFrame([row]).to_csv(workflow_copy / "c.tsv", sep="\t", index=False)
+    result = snakemake(workflow_copy, "--config", "sessions=c.tsv")
+    assert result.returncode != 0
+    assert "c.tsv: line 2: session c: " in result.stdout and expected in result.stdout, result.stdout[-3000:]
+    if column != "session_start_time":  # a problem of the file: the file is named
+        assert "resources/c.nwb: " in result.stdout
+    assert not (workflow_copy / "results").exists()
+
+
+def test_nwb_output_streams_compressed_chunks(tmp_path):
+    """A larger array is written in several buffers: peak memory stays at one buffer."""
+    rng = np.random.default_rng(5)
+    dff = rng.normal(size=(300, 20_000)).astype(np.float32)  # 24 MB
+    save_npy(tmp_path / "dff.npy", dff)
+    metadata, _ = session_metadata({"session": "big"}, {}, None, "1", {}, 300, 30.0)
+    writer = SessionNwbWriter(metadata, 30.0, 0.0, [str(i) for i in range(300)])
+    writer.add_traces("DfOverF", "DfOverF", "dff", tmp_path / "dff.npy", "ΔF/F", buffer_bytes=4 << 20)
+    iterator = writer.containers["DfOverF"]["dff"].data.data
+    assert isinstance(writer.containers["DfOverF"]["dff"].data, H5DataIO)
+    assert iterator.num_buffers == 6 and 4 * np.prod(iterator.buffer_shape) <= 4 << 20
+    assert iterator.chunk_shape == (10_000, 25)  # 20,000 frames and 300 ROIs split evenly, 1 MB
+    writer.write(tmp_path / "big.nwb")
+    with NWBHDF5IO(str(tmp_path / "big.nwb"), "r") as io:
+        data = io.read().processing["ophys"]["DfOverF"]["dff"].data
+        np.testing.assert_array_equal(data[:, 123], dff[123])
+        assert data.chunks == iterator.chunk_shape
