@@ -207,8 +207,9 @@ def _check_session(row: dict, settings: InputSettings) -> SessionInputs:
             and abs(rate - shape.frame_rate_hz) > NWB_RATE_TOLERANCE * shape.frame_rate_hz
         ):
             raise InputError(
-                f"{data}: its series is sampled at {shape.frame_rate_hz:.6g} Hz but the sheet's frame_rate_hz "
-                f"says {rate:g}; empty the sheet's frame_rate_hz (the file's rate is used) or fix it."
+                f"{data}: its series is sampled at {shape.frame_rate_hz:.6g} Hz but the sheet's "
+                f"frame_rate_hz says {rate:g}; empty the sheet's frame_rate_hz (the file's rate is used) "
+                "or fix it."
             )
         rate = shape.frame_rate_hz
     start_s = recording_start_s(shape, rate, str(data))
