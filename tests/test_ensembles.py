@@ -9,6 +9,7 @@ from calcium.ensembles import (
     CUTOFF_METHODS,
     LINKAGE_METHODS,
     cluster_ensemble_events,
+    ensemble_members,
     ensemble_membership,
     jaccard_similarity,
     match_ensembles,
@@ -261,3 +262,56 @@ def test_parallel_analysis_finds_two_strong_groups():
     assert significant_components(m, n_null=100) >= 2
     result = cluster_ensemble_events(m, cutoff="parallel_analysis", n_null=100)
     assert result.n_ensembles == 2
+
+
+# --- membership test -------------------------------------------------------------------------------
+
+
+def test_membership_p_values_are_binomial_and_holm_corrected():
+    from scipy.stats import binom
+
+    rng = np.random.default_rng(0)
+    m = rng.random((12, 40)) < 0.1
+    m[:10, :5] = True  # neurons 0-4 take part in 10 of the 12 events
+    labels = np.zeros(12, dtype=np.int64)
+    chance = np.full(40, 0.1)
+    result = ensemble_members(m, labels, 1, chance, alpha=0.05)
+    taken = m.sum(axis=0)
+    expected = np.where(taken > 0, binom.sf(taken - 1, 12, 0.1), 1.0)
+    np.testing.assert_allclose(result.p_value[0], expected)
+    # Holm: the k-th smallest p-value is compared with alpha / (40 - k + 1), in order.
+    order = np.argsort(expected)
+    passes = expected[order] < 0.05 / (40 - np.arange(40))
+    n_pass = int(np.argmin(passes)) if not passes.all() else 40
+    assert set(np.flatnonzero(result.member[0]).tolist()) == set(order[:n_pass].tolist())
+    assert set(range(5)) <= set(np.flatnonzero(result.member[0]).tolist())
+    np.testing.assert_allclose(result.participation[0], m.mean(axis=0))
+
+
+def test_frequent_neurons_are_members_only_above_their_own_chance():
+    """A neuron active in most bins takes part in most events by chance: not a member."""
+    m = np.zeros((10, 3), dtype=bool)
+    m[:, 0] = True  # always there, but it is always active anyway
+    m[:8, 1] = True  # a real member: rarely active otherwise
+    m[:2, 2] = True
+    result = ensemble_members(m, np.zeros(10, np.int64), 1, np.array([0.95, 0.05, 0.05]))
+    assert result.member[0].tolist() == [False, True, False]
+    # The former fixed rule (participation >= 0.5) would call neuron 0 a member.
+    assert (result.participation[0] >= 0.5).tolist() == [True, True, False]
+    floor = ensemble_members(
+        m, np.zeros(10, np.int64), 1, np.array([0.95, 0.05, 0.05]), min_participation=0.9
+    )
+    assert floor.member[0].tolist() == [False, False, False]
+    no_test = ensemble_members(m, np.zeros(10, np.int64), 1, np.zeros(3), alpha=1.0, min_participation=0.5)
+    assert no_test.member[0].tolist() == [True, True, False]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_membership_test_recovers_planted_groups_without_extras(seed):
+    m, _, groups = _planted_events(seed)
+    result = cluster_ensemble_events(m)
+    chance = np.full(N_NEURONS, 1.5 / N_NEURONS)  # the 1-2 random extra neurons per event
+    membership = ensemble_members(m, result.labels, result.n_ensembles, chance)
+    found = [set(np.flatnonzero(row).tolist()) for row in membership.member]
+    assert np.all(match_ensembles(found, groups) >= 0.875)
+    assert sum(len(f) for f in found) <= sum(len(g) for g in groups)

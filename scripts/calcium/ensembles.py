@@ -287,6 +287,75 @@ def ensemble_membership(contributions: np.ndarray, labels: np.ndarray, n_ensembl
     return participation
 
 
+class Membership(NamedTuple):
+    """Which neurons belong to which ensemble, (ensembles, neurons) arrays.
+
+    participation: fraction of the ensemble's events the neuron takes part in.
+    p_value: one-sided binomial P(X >= observed events) with X ~ Binomial(events of
+        the ensemble, the neuron's chance of taking part in any one event).
+    member: Holm-corrected p_value below alpha (and participation >= the floor).
+    """
+
+    participation: np.ndarray
+    p_value: np.ndarray
+    member: np.ndarray
+
+
+def _holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values along the last axis (family-wise error over neurons)."""
+    p = np.atleast_2d(p_values)
+    order = np.argsort(p, axis=1, kind="stable")
+    m = p.shape[1]
+    ranked = np.take_along_axis(p, order, axis=1) * (m - np.arange(m))[None, :]
+    ranked = np.minimum(np.maximum.accumulate(ranked, axis=1), 1.0)
+    adjusted = np.empty_like(ranked)
+    np.put_along_axis(adjusted, order, ranked, axis=1)
+    return adjusted.reshape(np.shape(p_values))
+
+
+def ensemble_members(
+    contributions: np.ndarray,
+    labels: np.ndarray,
+    n_ensembles: int,
+    chance: np.ndarray,
+    alpha: float = 0.05,
+    min_participation: float = 0.0,
+) -> Membership:
+    """Ensemble members: neurons that take part in an ensemble's events more often than chance.
+
+    Model: if neuron i ignored ensemble e, the number of e's n_e events it takes
+    part in would be Binomial(n_e, chance_i), chance_i the probability that it is
+    active in the window of an event placed without regard to it (e.g.
+    `calcium.coactivity.window_activity`, computed with the same jitter tolerance
+    as the contributions). A neuron is a member when the one-sided binomial
+    p-value, Holm-corrected over all neurons, is below `alpha` (family-wise error
+    per ensemble), and it takes part in at least `min_participation` of the events
+    (an optional extra floor; 0 = none).
+
+    contributions: (events, neurons) bool; labels: (events,) ensemble or -1;
+    chance: (neurons,) or (ensembles, neurons) probabilities in [0, 1] (see
+        `calcium.coactivity.participation_chance`); alpha in (0, 1] (1: no test,
+        only the floor).
+    """
+    from scipy.stats import binom
+
+    m = np.asarray(contributions, dtype=bool)
+    n_neurons = m.shape[1]
+    participation = ensemble_membership(m, labels, n_ensembles)
+    p_value = np.ones((n_ensembles, n_neurons))
+    chance = np.broadcast_to(
+        np.clip(np.asarray(chance, dtype=np.float64), 0.0, 1.0), (n_ensembles, n_neurons)
+    )
+    for e in range(n_ensembles):
+        chosen = labels == e
+        taken = m[chosen].sum(axis=0)
+        p_value[e] = np.where(taken > 0, binom.sf(taken - 1, chosen.sum(), chance[e]), 1.0)
+    member = (_holm(p_value) < alpha) & (participation >= min_participation) & (participation > 0)
+    if alpha >= 1.0:
+        member = (participation >= min_participation) & (participation > 0)
+    return Membership(participation, p_value, member)
+
+
 def match_ensembles(found: list[set[int]], planted: list[set[int]]) -> np.ndarray:
     """Best Jaccard similarity of each planted member set to any found one, (len(planted),)."""
     best = np.zeros(len(planted))

@@ -27,6 +27,7 @@ rule ensembles:
     input:
         events="results/{session}/population/ensemble_events.csv",
         neurons="results/{session}/population/ensemble_event_neurons.csv",
+        calcium_events="results/{session}/events/events.csv",
         facts="results/{session}/ingest/recording.json",
     output:
         labels="results/{session}/ensembles/ensemble_events.csv",
@@ -46,5 +47,6 @@ rule ensembles:
         runtime=30,
     params:
         ensembles=settings("ensembles"),
+        coactivity=settings("coactivity"),
     script:
         "../../scripts/ensembles.py"
