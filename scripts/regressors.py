@@ -4,13 +4,13 @@ import numpy as np
 import pandas as pd
 
 from calcium.io import load_json, save_table
-from calcium.kernels import calcium_kernel
 from calcium.logs import log_to, reported_errors
-from calcium.regressors import convolve_regressors, stimulus_boxcars, validate_stimulus_table
+from calcium.regressors import stimulus_regressors, validate_stimulus_table
 
 log = log_to(snakemake.log[0])
 facts = load_json(snakemake.input.facts)
 kernel_settings = snakemake.params.kernel
+method = snakemake.params.method
 fs = facts["frame_rate_hz"]
 with reported_errors(log, f"session {snakemake.wildcards.session}"):
     table = validate_stimulus_table(
@@ -18,11 +18,15 @@ with reported_errors(log, f"session {snakemake.wildcards.session}"):
         facts["duration_s"],
         str(snakemake.input.stimuli),
     )
-labels, boxcars = stimulus_boxcars(table, facts["n_frames"], fs)
-kernel = calcium_kernel(
-    kernel_settings["shape"], fs, kernel_settings["tau_decay_s"], kernel_settings["tau_rise_s"]
-)
-regressors = convolve_regressors(boxcars, kernel)
+    labels, boxcars, regressors = stimulus_regressors(
+        table,
+        facts["n_frames"],
+        fs,
+        kernel_settings["shape"],
+        kernel_settings["tau_decay_s"],
+        kernel_settings["tau_rise_s"],
+        method,
+    )
 frames = np.arange(facts["n_frames"])
 save_table(
     snakemake.output.regressors,
@@ -37,4 +41,4 @@ save_table(
     ),
 )
 save_table(snakemake.output.table, table)
-log.info("%d presentations of %s; kernel %s", len(table), labels, kernel_settings)
+log.info("%d presentations of %s; kernel %s, %s regressors", len(table), labels, kernel_settings, method)

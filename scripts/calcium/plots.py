@@ -353,7 +353,7 @@ def response_examples_figure(time_s, examples, table, title: str = ""):
         ax.plot(time_s, trace, lw=0.6, color="tab:blue", label="ΔF/F")
         ax.plot(time_s, model, lw=1.0, color="tab:red", label="regressors × coefficients")
         for onset, offset, label in zip(table.onset_s, table.offset_s, table.stimulus, strict=True):
-            if label == kind:
+            if label == kind.removeprefix("suppressed:"):
                 ax.axvspan(onset, offset, color="0.85", lw=0)
         ax.set_ylabel("ΔF/F", fontsize=8)
         ax.text(0.005, 0.92, f"neuron {neuron}: {kind}", transform=ax.transAxes, fontsize=7, va="top")
