@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from calcium.events import detect_events
+from calcium.events import detect_events, plausible_min_fwhm_s
 from calcium.io import load_json, load_npy, save_table
 from calcium.logs import log_to, reported_errors
 from calcium.shards import shard_rows
@@ -10,7 +10,11 @@ from calcium.shards import shard_rows
 log = log_to(snakemake.log[0])
 settings = dict(snakemake.params.events)
 settings.pop("burst_iei_s")
-settings.pop("input")
+kinetics = settings.pop("kinetics", None)
+if settings["min_fwhm_s"] is None:  # from the indicator's kinetics and the frame rate
+    settings["min_fwhm_s"] = plausible_min_fwhm_s(
+        snakemake.params.frame_rate_hz, kinetics["tau_decay_s"], kinetics["tau_rise_s"]
+    )
 facts = load_json(snakemake.input.facts)
 rows = shard_rows(int(snakemake.wildcards.shard), facts["n_neurons"], snakemake.params.neurons_per_shard)
 with reported_errors(log, f"session {snakemake.wildcards.session}"):
@@ -21,11 +25,29 @@ with reported_errors(log, f"session {snakemake.wildcards.session}"):
         **settings,
     )
 log.info(
-    "%d events in neurons %d-%d (%d flagged wide)",
+    "%d events in neurons %d-%d (%d flagged wider than %s s, %d narrower than %.3g s)",
     len(events),
     rows.start,
     rows.stop - 1,
     int(events.exceeds_max_fwhm.sum()),
+    settings["max_fwhm_s"],
+    int(events.below_min_fwhm.sum()),
+    settings["min_fwhm_s"],
 )
 save_table(snakemake.output.events, events)
 save_table(snakemake.output.thresholds, thresholds)
+# Large transients narrower than the minimum mean the kinetics do not fit this recording.
+with np.errstate(divide="ignore", invalid="ignore"):
+    snr = (
+        events.amplitude_dff.to_numpy()
+        / thresholds.noise_sd_dff.to_numpy()[events.neuron.to_numpy(dtype=np.int64) - rows.start]
+    )
+large = snr >= 20
+if large.sum() >= 10 and events.below_min_fwhm[large].mean() > 0.1:
+    log.warning(
+        "%.0f%% of the events 20 noise SD or larger are narrower than %.3g s (events.min_fwhm_s): "
+        "this recording's transients are faster than the kinetics used (deconvolution.tau_decay_s / "
+        "the indicator's); set those, or events.min_fwhm_s, to match it",
+        100 * events.below_min_fwhm[large].mean(),
+        settings["min_fwhm_s"],
+    )

@@ -119,3 +119,32 @@ def kernel_fwhm_s(shape: str, tau_decay_s: float = 1.25, tau_rise_s: float = 0.1
         end += tau_decay_s
     fall = brentq(lambda t: kernel(t) - half, peak_t, end)
     return float(fall - rise)
+
+
+def sampled_fwhm_s(
+    frame_rate_hz: float, tau_decay_s: float = 1.25, tau_rise_s: float | None = 0.1, n_phases: int = 20
+) -> float:
+    """Narrowest FWHM (s) that one spike's transient shows once sampled at frame_rate_hz, noiselessly.
+
+    The double exponential (exponential when tau_rise_s is None or 0) is sampled
+    with the spike at n_phases positions within a frame and measured the way events
+    are (scipy.signal.peak_widths at half height, linear interpolation between
+    frames); the smallest width is returned. At high frame rates this is the
+    kernel's own FWHM (`kernel_fwhm_s`); at low ones sampling widens or narrows it.
+    """
+    from scipy.signal import peak_widths
+
+    shape = "double_exponential" if tau_rise_s else "exponential"
+    n = int(np.ceil(10 * tau_decay_s * frame_rate_hz)) + 3
+    widths = []
+    for phase in np.arange(n_phases) / n_phases:
+        t = (np.arange(n) - 1 - phase) / frame_rate_hz  # the spike lands inside frame 1
+        if shape == "exponential":
+            y = np.where(t >= 0, np.exp(-np.maximum(t, 0) / tau_decay_s), 0.0)
+        else:
+            y = np.where(
+                t >= 0, np.exp(-np.maximum(t, 0) / tau_decay_s) - np.exp(-np.maximum(t, 0) / tau_rise_s), 0
+            )
+        y = np.concatenate([[0.0], y, [0.0]])
+        widths.append(peak_widths(y, [int(np.argmax(y))], rel_height=0.5)[0][0] / frame_rate_hz)
+    return float(min(widths))

@@ -202,6 +202,22 @@ def event_input(wildcards):
     return f"results/{wildcards.session}/shards/{wildcards.shard}/{EVENT_TRACE}.npy"
 
 
+def event_params(wildcards):
+    """Event settings; with events.min_fwhm_s null, the kinetics it is derived from (the
+    deconvolution's time constants if set, else the session's indicator)."""
+    settings = dict(config["events"])
+    settings.pop("input")
+    if settings["min_fwhm_s"] is None:
+        decay = config["deconvolution"]["tau_decay_s"]
+        rise = config["deconvolution"]["tau_rise_s"]
+        if decay is None or rise is None:
+            kinetics = indicator_kinetics(sessions.loc[wildcards.session, "indicator"])
+            decay = decay or kinetics.tau_decay_s
+            rise = rise or kinetics.tau_rise_s
+        settings["kinetics"] = {"tau_decay_s": decay, "tau_rise_s": rise}
+    return _sorted(settings)
+
+
 def deconvolution_params(wildcards):
     """OASIS settings with the time constants resolved from the indicator."""
     settings = dict(config["deconvolution"])
