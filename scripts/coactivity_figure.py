@@ -17,7 +17,9 @@ figure = coactivity_figure(
     table.n_active_window.to_numpy(),
     # Effective threshold: above the null and at least min_active neurons (counts are integers).
     np.maximum(
-        thresholds_from_table(null["thresholds"], window_frames(table.n_frames.to_numpy(), jitter)),
+        thresholds_from_table(
+            null["thresholds"], window_frames(table.n_frames.to_numpy(), jitter), "threshold_n_active"
+        ),
         null["min_active"] - 1,
     ),
     read_table(snakemake.input.histogram),

@@ -9,6 +9,7 @@ from calcium.coactivity import (
     event_frames,
     frames_per_bin,
     null_thresholds,
+    statistic_scale,
     threshold_table,
     window_frames,
 )
@@ -34,7 +35,9 @@ null = circular_shift_null(
 )
 frames_in = window_frames(frames_per_bin(facts["n_frames"], facts["frame_rate_hz"], binning["bin_s"]), jitter)
 thresholds = null_thresholds(null, frames_in, settings["percentile"], settings["statistic"])
-table = threshold_table(thresholds, frames_in)
+scale = statistic_scale(facts["n_neurons"], jitter)
+table = threshold_table(thresholds, frames_in, scale)
+null = null // scale  # neurons active within the window (the statistic breaks ties beyond this)
 save_table(
     snakemake.output.shuffles,
     pd.DataFrame(
@@ -76,6 +79,7 @@ save_json(
     {
         "threshold_n_active": typical["threshold_n_active"],
         "thresholds": table,
+        "statistic_scale": scale,
         "degenerate": bool(degenerate),
         "note": note,
         **settings,
@@ -87,5 +91,5 @@ save_json(
 log.info(
     "null of %d shuffles (event frames shifted): thresholds %s active neurons by frames per window",
     settings["n_shuffles"],
-    {row["frames"]: row["threshold_n_active"] for row in table},
+    {row["frames"]: round(row["threshold_n_active"], 3) for row in table},
 )

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 
 from calcium.coactivity import (
+    combined_statistic,
     contributions,
     group_ensemble_events,
     session_raster,
@@ -20,10 +21,13 @@ binning = snakemake.params.coactivity
 jitter = binning["jitter_bins"]
 null = load_json(snakemake.input.threshold)
 table = read_table(snakemake.input.coactivity)
-thresholds = thresholds_from_table(null["thresholds"], window_frames(table.n_frames.to_numpy(), jitter))
-tested = table.n_active_window.to_numpy()
-significant = significant_bins(tested, thresholds, null["min_active"])
-peak, first, last = group_ensemble_events(significant, tested, jitter)
+frames_in = window_frames(table.n_frames.to_numpy(), jitter)
+thresholds = thresholds_from_table(null["thresholds"], frames_in)
+# The tested statistic: neurons active within the window, ties broken by those in the bin itself.
+window = table.n_active_window.to_numpy()
+statistic = combined_statistic(window, table.n_active.to_numpy(), facts["n_neurons"], jitter)
+significant = significant_bins(statistic, thresholds, null["min_active"], window)
+peak, first, last = group_ensemble_events(significant, statistic, jitter)
 raster = session_raster(read_table(snakemake.input.events), facts, binning)
 matrix = contributions(raster, peak, jitter)
 event, neuron = np.nonzero(matrix)
@@ -39,8 +43,9 @@ save_table(
             "last_bin": last,
             "start_s": table.start_s.to_numpy()[window_first],
             "end_s": table.end_s.to_numpy()[window_last],
-            "n_active": tested[peak],
-            "threshold_n_active": thresholds[peak],
+            "n_active": window[peak],
+            "n_active_in_bin": table.n_active.to_numpy()[peak],
+            "threshold_n_active": thresholds[peak] / null["statistic_scale"],
         }
     ),
 )

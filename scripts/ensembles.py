@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from calcium.coactivity import participation_chance, session_raster
-from calcium.ensembles import cluster_ensemble_events, ensemble_members
+from calcium.ensembles import cluster_ensemble_events, drop_memberless, ensemble_members
 from calcium.io import load_json, read_table, save_json, save_npy, save_table
 from calcium.logs import log_to
 
@@ -25,6 +25,12 @@ chance = participation_chance(
     raster, events.bin.to_numpy(dtype=np.int64), result.labels, result.n_ensembles, binning["jitter_bins"]
 )
 membership = ensemble_members(matrix, result.labels, result.n_ensembles, chance, alpha, min_participation)
+clusters = result.n_ensembles
+kept = np.flatnonzero(membership.member.sum(axis=1) >= 2)
+result, membership = drop_memberless(result, membership)
+chance = chance[kept]
+if clusters > result.n_ensembles:
+    log.info("%d recurring clusters had fewer than 2 members: not ensembles", clusters - result.n_ensembles)
 
 events["ensemble"] = result.labels
 save_table(snakemake.output.labels, events)

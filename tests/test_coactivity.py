@@ -12,6 +12,7 @@ from calcium.coactivity import (
     bin_count,
     circular_shift_null,
     coactivity,
+    coactivity_statistic,
     contributions,
     degenerate_groups,
     event_frames,
@@ -148,14 +149,19 @@ def test_null_is_the_coactivity_of_circularly_shifted_event_frames(fs, bin_s, n_
         jitter_bins=jitter_bins,
     )
     offsets = np.random.default_rng(4).integers(0, n_frames, size=(30, n_neurons))
+    scale = n_neurons + 1 if jitter_bins else 1
     for surrogate, offset in zip(null, offsets, strict=True):
         shifted = (frames + offset[neurons]) % n_frames
-        expected = _dense_window_coactivity(neurons, shifted, n_neurons, n_frames, fs, bin_s, jitter_bins)
-        np.testing.assert_array_equal(surrogate, expected)
+        window = _dense_window_coactivity(neurons, shifted, n_neurons, n_frames, fs, bin_s, jitter_bins)
+        in_bin = _dense_window_coactivity(neurons, shifted, n_neurons, n_frames, fs, bin_s, 0)
+        # With a window the statistic breaks ties by the neurons in the bin itself.
+        np.testing.assert_array_equal(surrogate, window * scale + in_bin if jitter_bins else window)
     raster = active_bins(neurons, frames, n_neurons, n_frames, fs, bin_s)
+    window = _dense_window_coactivity(neurons, frames, n_neurons, n_frames, fs, bin_s, jitter_bins)
+    np.testing.assert_array_equal(window_coactivity(raster, jitter_bins), window)
     np.testing.assert_array_equal(
-        window_coactivity(raster, jitter_bins),
-        _dense_window_coactivity(neurons, frames, n_neurons, n_frames, fs, bin_s, jitter_bins),
+        coactivity_statistic(raster, jitter_bins),
+        window * scale + coactivity(raster) if jitter_bins else window,
     )
 
 
@@ -255,6 +261,21 @@ def test_thresholds_are_per_kind_of_bin():
     assert [row["frames"] for row in table] == [2, 3]
     assert sum(row["n_bins"] for row in table) == raster.n_bins
     np.testing.assert_array_equal(thresholds_from_table(table, raster.frames_per_bin), thresholds)
+
+
+def test_tie_break_brings_the_size_of_the_test_near_its_level():
+    """Counts tie at the threshold: "more than the 99th percentile" rejects well under 1% of the
+    time; breaking ties by the neurons in the bin itself brings it close to 1% (over surrogates)."""
+    rng = np.random.default_rng(8)
+    n_neurons, n_frames, fs = 100, 4000, 2.0
+    neurons = rng.integers(0, n_neurons, n_neurons * 300)
+    frames = rng.integers(0, n_frames, neurons.size)
+    tied = circular_shift_null(neurons, frames, n_neurons, n_frames, fs, 1.0, 300, seed=2, jitter_bins=1)
+    window = tied // (n_neurons + 1)
+    size_counts = np.mean(window > np.percentile(window, 99))
+    size_tie_break = np.mean(tied > np.percentile(tied, 99))
+    assert size_counts < 0.008
+    assert 0.009 <= size_tie_break <= 0.0101
 
 
 def test_null_threshold_rejects_an_unknown_statistic():

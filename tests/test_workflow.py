@@ -125,13 +125,18 @@ def test_population_outputs_are_tidy_and_consistent(default_run):
         threshold = json.loads((out / "population" / "null_threshold.json").read_text())
         assert threshold["min_active"] == 2 and threshold["jitter_bins"] == 1
         ensemble_events = pd.read_csv(out / "population" / "ensemble_events.csv")
-        assert (ensemble_events.n_active > ensemble_events.threshold_n_active).all()
+        # The statistic: neurons within +-1 bin, ties broken by those in the bin itself.
+        scale = threshold["statistic_scale"]
+        assert scale == facts["n_neurons"] + 1
+        tested = ensemble_events.n_active * scale + ensemble_events.n_active_in_bin
+        assert (tested > ensemble_events.threshold_n_active * scale - 1e-6).all()
         assert (ensemble_events.n_active >= threshold["min_active"]).all()
         # Every significant bin belongs to exactly one ensemble event (peak within first..last).
-        by_frames = {row["frames"]: row["threshold_n_active"] for row in threshold["thresholds"]}
+        by_frames = {row["frames"]: row["threshold_statistic"] for row in threshold["thresholds"]}
         frames = coactivity.n_frames.rolling(3, center=True, min_periods=1).sum().astype(int)
         limit = frames.map(by_frames)
-        significant = coactivity.bin[(coactivity.n_active_window > limit) & (coactivity.n_active_window >= 2)]
+        statistic = coactivity.n_active_window * scale + coactivity.n_active
+        significant = coactivity.bin[(statistic > limit) & (coactivity.n_active_window >= 2)]
         spans = [
             set(range(a, b + 1))
             for a, b in zip(ensemble_events.first_bin, ensemble_events.last_bin, strict=True)

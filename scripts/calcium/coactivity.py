@@ -99,7 +99,7 @@ def circular_shift_null(
     shuffles_per_block: int | None = None,
     jitter_bins: int = 0,
 ) -> np.ndarray:
-    """Coactivity of `n_shuffles` surrogates, (n_shuffles, n_bins) int32.
+    """Coactivity statistic of `n_shuffles` surrogates, (n_shuffles, n_bins).
 
     Model: in each surrogate every neuron's event *frames* are circularly shifted
     by its own offset, uniform in 0..n_frames-1 (numpy.random.default_rng(seed)),
@@ -113,9 +113,10 @@ def circular_shift_null(
     (small blocks stay in the CPU cache: faster than large ones).
 
     event_neurons, event_frames: one entry per event (duplicates allowed).
-    jitter_bins: the statistic of `window_coactivity` (neurons active within
-        ± jitter_bins bins of each bin); 0 = neurons active in the bin.
-    Returns (n_shuffles, n_bins) int32 coactivity.
+    jitter_bins: 0 - the statistic is the coactivity (neurons active in the bin);
+        > 0 - `coactivity_statistic` (neurons active within ± jitter_bins bins,
+        ties broken by those active in the bin itself).
+    Returns (n_shuffles, n_bins) int32 (int64 for > 46,000 neurons with jitter).
     """
     n_bins = bin_count(n_frames, frame_rate_hz, bin_s)
     neurons = np.asarray(event_neurons, dtype=np.int64)
@@ -123,7 +124,9 @@ def circular_shift_null(
     _check_events(neurons, frames, n_neurons, n_frames)
     rng = np.random.default_rng(seed)
     offsets = rng.integers(0, n_frames, size=(n_shuffles, n_neurons), dtype=np.intp)
-    null = np.zeros((n_shuffles, n_bins), dtype=np.int32)
+    scale = statistic_scale(n_neurons, jitter_bins)
+    dtype = np.int32 if (n_neurons + 1) * scale < 2**31 else np.int64
+    null = np.zeros((n_shuffles, n_bins), dtype=dtype)
     if neurons.size == 0:
         return null
     keys = np.unique(neurons * n_frames + frames)  # sorted by neuron, then frame
@@ -157,14 +160,14 @@ def circular_shift_null(
             previous = np.empty_like(bins)
             previous[:, 1:] = bins[:, :-1]
             previous[:, starts] = bins[:, last]
-            null[first : first + block.shape[0]] = _window_counts(
-                bins, previous, counted, n_bins, jitter_bins
-            )
-            continue
+            window = _window_counts(bins, previous, counted, n_bins, jitter_bins)
         bins += (np.arange(block.shape[0], dtype=np.intp) * n_bins)[:, None]
         uncounted = block.shape[0] * n_bins  # one extra bin collects the events not counted
         counts = np.bincount(np.where(counted, bins, uncounted).ravel(), minlength=uncounted + 1)[:-1]
-        null[first : first + block.shape[0]] = counts.reshape(block.shape[0], n_bins)
+        counts = counts.reshape(block.shape[0], n_bins)
+        if jitter_bins:
+            counts = window * scale + counts
+        null[first : first + block.shape[0]] = counts
     return null
 
 
@@ -234,6 +237,38 @@ def window_frames(frames_per_bin: np.ndarray, jitter_bins: int = 0) -> np.ndarra
     )
 
 
+def statistic_scale(n_neurons: int, jitter_bins: int) -> int:
+    """Units of the tested statistic per neuron: n_neurons + 1 with a jitter window, else 1."""
+    return n_neurons + 1 if jitter_bins else 1
+
+
+def coactivity_statistic(raster: ActiveBins, jitter_bins: int = 0) -> np.ndarray:
+    """The statistic tested against the null for each bin, (n_bins,) int64.
+
+    jitter_bins 0: the coactivity (neurons active in the bin). > 0: neurons active
+    within ± jitter_bins bins, ties broken by the neurons active in the bin itself,
+    as one integer W·(n_neurons + 1) + C (W: window, C: bin; W = the statistic divided
+    by `statistic_scale`, rounded down). Counts are integers, so many bins tie at
+    the threshold and a test of "more than the null's 99th percentile" would reject
+    well under 1% of the time; the tie-break makes the test's size close to its
+    nominal level, and among windows with as many neurons it prefers the ones where
+    they fire closer together.
+    """
+    return combined_statistic(
+        window_coactivity(raster, jitter_bins), coactivity(raster), raster.n_neurons, jitter_bins
+    )
+
+
+def combined_statistic(
+    n_active_window: np.ndarray, n_active: np.ndarray, n_neurons: int, jitter_bins: int
+) -> np.ndarray:
+    """`coactivity_statistic` from the counts: W·(n_neurons + 1) + C with a jitter window, else C."""
+    if jitter_bins == 0:
+        return np.asarray(n_active, dtype=np.int64)
+    window = np.asarray(n_active_window, dtype=np.int64)
+    return window * statistic_scale(n_neurons, jitter_bins) + np.asarray(n_active, dtype=np.int64)
+
+
 def _survival(values: np.ndarray, size: int) -> np.ndarray:
     """P(X >= n) for n = 0..size-1 of the empirical distribution of integer `values`."""
     counts = np.bincount(values.ravel(), minlength=size)[:size]
@@ -290,43 +325,57 @@ def null_threshold(null: np.ndarray, percentile: float = 99.0, statistic: str = 
     return float(null_thresholds(null, None, percentile, statistic)[0])
 
 
-def threshold_table(thresholds: np.ndarray, frames: np.ndarray) -> list[dict]:
+def threshold_table(thresholds: np.ndarray, frames: np.ndarray, scale: int = 1) -> list[dict]:
     """The distinct thresholds: one record per number of frames a (window of) bin(s) holds.
 
-    Returns [{"frames": k, "n_bins": bins holding k frames, "threshold_n_active": t}], by k.
+    thresholds: (n_bins,) in units of the tested statistic (see `coactivity_statistic`);
+    scale: `statistic_scale`. Returns [{"frames": k, "n_bins": bins holding k frames,
+    "threshold_statistic": t, "threshold_n_active": t / scale (neurons, for reading)}], by k.
     """
     frames = np.asarray(frames)
-    return [
-        {
-            "frames": int(k),
-            "n_bins": int((frames == k).sum()),
-            "threshold_n_active": float(np.asarray(thresholds)[frames == k][0]),
-        }
-        for k in np.unique(frames)
-    ]
+    rows = []
+    for k in np.unique(frames):
+        value = float(np.asarray(thresholds)[frames == k][0])
+        rows.append(
+            {
+                "frames": int(k),
+                "n_bins": int((frames == k).sum()),
+                "threshold_statistic": value,
+                "threshold_n_active": value / scale,
+            }
+        )
+    return rows
 
 
-def thresholds_from_table(table: list[dict], frames: np.ndarray) -> np.ndarray:
+def thresholds_from_table(
+    table: list[dict], frames: np.ndarray, key: str = "threshold_statistic"
+) -> np.ndarray:
     """Per-bin thresholds, (n_bins,), from `threshold_table` records and each bin's frames."""
-    lookup = {int(row["frames"]): float(row["threshold_n_active"]) for row in table}
+    lookup = {int(row["frames"]): float(row[key]) for row in table}
     return np.array([lookup[int(k)] for k in np.asarray(frames)], dtype=np.float64)
 
 
 def degenerate_groups(table: list[dict], min_active: int) -> list[dict]:
     """Records of `threshold_table` (bins holding frames) whose threshold lets fewer than
-    min_active neurons pass (threshold < min_active - 1): there the null alone would call a
-    bin with min_active - 1 or fewer neurons coactive, and min_active decides instead."""
+    min_active neurons pass (threshold < min_active - 1 neurons): there the null alone would
+    call a bin with min_active - 1 or fewer neurons coactive, and min_active decides instead."""
     return [row for row in table if row["frames"] > 0 and row["threshold_n_active"] < min_active - 1]
 
 
-def significant_bins(n_active: np.ndarray, thresholds: np.ndarray, min_active: int = 2) -> np.ndarray:
-    """Bins that are ensemble events: n_active > threshold and n_active >= min_active, (n_bins,) bool.
+def significant_bins(
+    statistic: np.ndarray, thresholds: np.ndarray, min_active: int = 2, n_active: np.ndarray | None = None
+) -> np.ndarray:
+    """Bins that are ensemble events, (n_bins,) bool: statistic > threshold and n_active >= min_active.
 
-    min_active: coactivity that one neuron can produce is not coactivity; in a
-    sparse session the null's threshold can be 0, and then this floor decides.
+    statistic, thresholds: the tested statistic and its null threshold per bin;
+    n_active: the neurons counted (within the jitter window); default the statistic
+    itself (jitter_bins 0). min_active: coactivity that one neuron can produce is
+    not coactivity; in a sparse session the null's threshold can be 0, and then
+    this floor decides.
     """
-    n_active = np.asarray(n_active)
-    return (n_active > np.asarray(thresholds)) & (n_active >= min_active)
+    statistic = np.asarray(statistic)
+    n_active = statistic if n_active is None else np.asarray(n_active)
+    return (statistic > np.asarray(thresholds)) & (n_active >= min_active)
 
 
 def group_ensemble_events(significant: np.ndarray, n_active: np.ndarray, jitter_bins: int = 0):

@@ -356,6 +356,24 @@ def ensemble_members(
     return Membership(participation, p_value, member)
 
 
+def drop_memberless(result: Ensembles, membership: Membership, min_members: int = 2):
+    """Keep the ensembles with at least `min_members` members; returns (Ensembles, Membership).
+
+    A cluster of events in which fewer than two neurons take part more often than
+    chance is not a group of neurons that fire together (a chance cluster of
+    unrelated events): its events are relabelled -1 and the other ensembles keep
+    their order, renumbered from 0.
+    """
+    keep = np.flatnonzero(membership.member.sum(axis=1) >= min_members)
+    relabel = np.full(result.n_ensembles + 1, -1, dtype=np.int64)
+    relabel[keep] = np.arange(keep.size)
+    labels = np.where(result.labels >= 0, relabel[np.maximum(result.labels, 0)], -1)
+    return (
+        result._replace(labels=labels, n_ensembles=int(keep.size)),
+        Membership(*(part[keep] for part in membership)),
+    )
+
+
 def match_ensembles(found: list[set[int]], planted: list[set[int]]) -> np.ndarray:
     """Best Jaccard similarity of each planted member set to any found one, (len(planted),)."""
     best = np.zeros(len(planted))
