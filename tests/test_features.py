@@ -25,6 +25,7 @@ def _events(rows) -> pd.DataFrame:
     table["end_s"] = table.end_frame / FS
     table["prominence_dff"] = table.amplitude_dff
     table["exceeds_max_fwhm"] = False
+    table["below_min_fwhm"] = False
     return table[EVENT_COLUMNS]
 
 
