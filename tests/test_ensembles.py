@@ -315,3 +315,16 @@ def test_membership_test_recovers_planted_groups_without_extras(seed):
     found = [set(np.flatnonzero(row).tolist()) for row in membership.member]
     assert np.all(match_ensembles(found, groups) >= 0.875)
     assert sum(len(f) for f in found) <= sum(len(g) for g in groups)
+
+
+def test_clusters_without_two_members_are_not_ensembles():
+    from calcium.ensembles import Ensembles, Membership, drop_memberless
+
+    labels = np.array([0, 1, 0, 2, 1, -1, 2])
+    result = Ensembles(labels, np.arange(7), np.eye(7), 3, 0.5)
+    member = np.array([[1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 1]], dtype=bool)  # ensemble 1: one member
+    membership = Membership(member.astype(float), np.where(member, 0.001, 1.0), member)
+    kept, kept_membership = drop_memberless(result, membership)
+    assert kept.n_ensembles == 2
+    assert kept.labels.tolist() == [0, -1, 0, 1, -1, -1, 1]
+    np.testing.assert_array_equal(kept_membership.member, member[[0, 2]])
