@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -280,3 +282,81 @@ def test_stimulus_table_from_a_square_wave_channel():
     )
     # The table is valid input for the stimulus analysis.
     assert len(validate_stimulus_table(table, 20.0, "derived")) == 2
+
+
+# --- the seed analysis (../shared/seeds/003), reproduced when the config asks for it ----------------
+
+
+def _seed_analysis(dff, protocol_t, presence, frame_rate, n_frames, tau_s=1.8, r2_threshold=0.05):
+    """A direct re-implementation of the seed's steps (its helper functions, in numpy/sklearn)."""
+    from sklearn import linear_model, metrics
+
+    time = np.arange(n_frames) / frame_rate  # Experiment.time = arange(steps) * dt
+    decay = np.exp(-time / tau_s)
+    kernel = decay / np.sum(decay)  # exp_decay_kernel_g6s
+    regressors = []
+    for on in presence:  # make_reg: 1 at int(t * frame_rate) for every protocol time the stimulus is on
+        regressor = np.zeros(n_frames)
+        regressor[(protocol_t[on > 0] * frame_rate).astype(int)] = 1
+        regressors.append(np.convolve(regressor, kernel)[0:n_frames])  # convolve_regressors
+    regs_conv = np.asarray(regressors)
+    reg = linear_model.LinearRegression()
+    reg.fit(regs_conv.T, dff.T)  # filter_rois
+    r2 = metrics.r2_score(dff.T, reg.predict(regs_conv.T), multioutput="raw_values")
+    coefs = reg.coef_
+    best = np.argmax(coefs, axis=1)  # the coefficient equal to max_correlation_values
+    return regs_conv, r2, r2 > r2_threshold, best
+
+
+def test_seed_stimulus_analysis_is_reproduced_exactly():
+    import yaml
+
+    from calcium.regressors import REGRESSOR_METHODS
+
+    settings = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "config" / "seed-stimulus.yaml").read_text()
+    )
+    stimulus = settings["stimulus"]
+    assert stimulus["regressor"] in REGRESSOR_METHODS
+    # A small session like the seed's: 1 Hz, 420 s, prey / looming / dimming.
+    fs = 1.0
+    design = SessionDesign(
+        n_neurons=40,
+        n_frames=420,
+        frame_rate_hz=fs,
+        stimuli=("prey", "looming", "dimming"),
+        stimulus_repeats=5,
+        stimulus_duration_s=4.0,
+        neurons_per_stimulus=5,
+        n_ensembles=0,
+    )
+    fluorescence, _, plan = simulate_session_arrays(design, seed=21)
+    dff = delta_f_over_f(fluorescence, baseline_f0(fluorescence, percentile=settings["dff"]["percentile"]))
+    table = validate_stimulus_table(plan.stimulus_table, design.n_frames / fs, "seed")
+    # The seed's protocol file: stimulus presence sampled at 60 Hz.
+    protocol_t = np.arange(0, design.n_frames / fs, 1 / 60)
+    labels = list(dict.fromkeys(table.stimulus))
+    presence = [
+        np.any(
+            [
+                (protocol_t >= a) & (protocol_t < b)
+                for a, b in table.loc[table.stimulus == label, ["onset_s", "offset_s"]].to_numpy()
+            ],
+            axis=0,
+        ).astype(float)
+        for label in labels
+    ]
+    seed_regressors, seed_r2, seed_selected, seed_best = _seed_analysis(
+        dff, protocol_t, presence, fs, design.n_frames
+    )
+
+    _, _, regressors = stimulus_regressors(
+        table, design.n_frames, fs, stimulus["kernel"], stimulus["tau_decay_s"], 0.1, stimulus["regressor"]
+    )
+    np.testing.assert_allclose(regressors, seed_regressors, atol=1e-12)
+    fit = fit_regressors(dff, regressors)
+    np.testing.assert_allclose(fit.r2, seed_r2, atol=1e-9)
+    selected, types = response_types(fit, labels, stimulus["min_r2"], stimulus["response_type"])
+    np.testing.assert_array_equal(selected, seed_selected)
+    assert 0 < selected.sum() < design.n_neurons
+    assert [types[n] for n in np.flatnonzero(selected)] == [labels[b] for b in seed_best[selected]]
