@@ -46,6 +46,7 @@ save_table(
             "n_active": window[peak],
             "n_active_in_bin": table.n_active.to_numpy()[peak],
             "threshold_n_active": thresholds[peak] / null["statistic_scale"],
+            "threshold_statistic": thresholds[peak],
         }
     ),
 )

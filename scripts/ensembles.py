@@ -3,14 +3,22 @@
 import numpy as np
 import pandas as pd
 
-from calcium.coactivity import participation_chance, session_raster
-from calcium.ensembles import cluster_ensemble_events, drop_memberless, ensemble_members
+from calcium.coactivity import (
+    combined_statistic,
+    contributions,
+    participation_chance,
+    session_raster,
+    significant_without_each,
+)
+from calcium.ensembles import cluster_ensemble_events, find_members
 from calcium.io import load_json, read_table, save_json, save_npy, save_table
 from calcium.logs import log_to
 
 log = log_to(snakemake.log[0])
 facts = load_json(snakemake.input.facts)
+null = load_json(snakemake.input.threshold)
 binning = snakemake.params.coactivity
+jitter = binning["jitter_bins"]
 settings = dict(snakemake.params.ensembles)
 min_participation = settings.pop("min_participation")
 alpha = settings.pop("membership_alpha")
@@ -19,18 +27,35 @@ events = read_table(snakemake.input.events)
 pairs = read_table(snakemake.input.neurons)
 matrix = np.zeros((len(events), facts["n_neurons"]), dtype=bool)
 matrix[pairs.event.to_numpy(dtype=int), pairs.neuron.to_numpy(dtype=int)] = True
-result = cluster_ensemble_events(matrix, linkage_method=linkage_method, **settings)
+clusters = cluster_ensemble_events(matrix, linkage_method=linkage_method, **settings)
+
 raster = session_raster(read_table(snakemake.input.calcium_events), facts, binning)
-chance = participation_chance(
-    raster, events.bin.to_numpy(dtype=np.int64), result.labels, result.n_ensembles, binning["jitter_bins"]
+peaks = events.bin.to_numpy(dtype=np.int64)
+# Leave-one-out: a neuron's participation counts only in events that are ensemble events without it.
+without = significant_without_each(
+    combined_statistic(events.n_active, events.n_active_in_bin, facts["n_neurons"], jitter),
+    events.threshold_statistic.to_numpy(),
+    events.n_active.to_numpy(),
+    matrix,
+    contributions(raster, peaks, 0),
+    facts["n_neurons"],
+    jitter,
+    null["min_active"],
 )
-membership = ensemble_members(matrix, result.labels, result.n_ensembles, chance, alpha, min_participation)
-clusters = result.n_ensembles
-kept = np.flatnonzero(membership.member.sum(axis=1) >= 2)
-result, membership = drop_memberless(result, membership)
-chance = chance[kept]
-if clusters > result.n_ensembles:
-    log.info("%d recurring clusters had fewer than 2 members: not ensembles", clusters - result.n_ensembles)
+
+
+def chance_of(labels, n_ensembles):
+    return participation_chance(raster, peaks, labels, n_ensembles, jitter)
+
+
+result, membership, chance = find_members(matrix, clusters, chance_of, alpha, min_participation, without)
+if clusters.n_ensembles > result.n_ensembles:
+    log.info(
+        "%d of %d recurring clusters are not ensembles (fewer than 2 members, or parts or coincidences "
+        "of larger ensembles)",
+        clusters.n_ensembles - result.n_ensembles,
+        clusters.n_ensembles,
+    )
 
 events["ensemble"] = result.labels
 save_table(snakemake.output.labels, events)
@@ -68,6 +93,7 @@ save_json(
     snakemake.output.clustering,
     {
         "n_ensemble_events": len(events),
+        "n_clusters": clusters.n_ensembles,
         "n_ensembles": result.n_ensembles,
         "cut_distance": None if np.isnan(result.cut_distance) else result.cut_distance,
         "order": result.order.tolist(),

@@ -20,12 +20,13 @@ from calcium.coactivity import (
     null_thresholds,
     participation_chance,
     significant_bins,
+    significant_without_each,
     window_coactivity,
     window_frames,
 )
 from calcium.detrend import detrend
 from calcium.dff import baseline_f0, delta_f_over_f
-from calcium.ensembles import cluster_ensemble_events, drop_memberless, ensemble_members, match_ensembles
+from calcium.ensembles import cluster_ensemble_events, find_members, match_ensembles
 from calcium.events import detect_events
 from calcium.features import population_coupling
 from calcium.regressors import fit_regressors, response_types, stimulus_regressors, validate_stimulus_table
@@ -59,9 +60,22 @@ def _population(events, design: SessionDesign, bin_s: float, jitter_bins: int = 
     peaks, _, _ = group_ensemble_events(significant, statistic, jitter_bins)
     matrix = contributions(raster, peaks, jitter_bins)
     result = cluster_ensemble_events(matrix)
-    chance = participation_chance(raster, peaks, result.labels, result.n_ensembles, jitter_bins)
-    members = ensemble_members(matrix, result.labels, result.n_ensembles, chance)
-    result, members = drop_memberless(result, members)
+    window = window_coactivity(raster, jitter_bins)
+    without = significant_without_each(
+        statistic[peaks],
+        thresholds[peaks],
+        window[peaks],
+        matrix,
+        contributions(raster, peaks, 0),
+        n_neurons,
+        jitter_bins,
+        MIN_ACTIVE,
+    )
+
+    def chance_of(labels, n_ensembles):
+        return participation_chance(raster, peaks, labels, n_ensembles, jitter_bins)
+
+    result, members, _ = find_members(matrix, result, chance_of, without=without)
     return raster, significant[frames_in > 0], result, members
 
 

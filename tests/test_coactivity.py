@@ -23,6 +23,7 @@ from calcium.coactivity import (
     null_thresholds,
     raster_from_events,
     significant_bins,
+    significant_without_each,
     threshold_table,
     thresholds_from_table,
     window_activity,
@@ -378,3 +379,27 @@ def test_raster_from_events_places_events_by_onset_or_peak():
     assert by_onset.n_bins == by_peak.n_bins == 6
     with pytest.raises(KeyError):
         raster_from_events(events, 2, 30, FS, event_time="end")
+
+
+def test_an_event_without_a_neuron_may_no_longer_be_an_ensemble_event():
+    # Two events; 5 neurons (statistic scale 6). Event 0: 4 in the window, 2 of them in the bin
+    # (statistic 4*6+2 = 26) against a threshold of 24.5: without a neuron that is in the bin
+    # it drops to 23 (not significant); without one only in the window, to 20.
+    in_window = np.array([[1, 1, 1, 1, 0], [1, 1, 0, 0, 0]], dtype=bool)
+    in_bin = np.array([[1, 1, 0, 0, 0], [1, 0, 0, 0, 0]], dtype=bool)
+    statistic = np.array([26, 13])
+    without = significant_without_each(
+        statistic, np.array([24.5, 3.0]), np.array([4, 2]), in_window, in_bin, 5, 1, min_active=2
+    )
+    np.testing.assert_array_equal(
+        without,
+        [
+            [False, False, False, False, True],  # every participant was needed
+            [False, False, True, True, True],  # one neuron left: fewer than min_active
+        ],
+    )
+    # Without a jitter window the statistic is the count itself.
+    plain = significant_without_each(
+        np.array([4]), np.array([2.5]), np.array([4]), in_window[:1], in_window[:1], 5, 0
+    )
+    np.testing.assert_array_equal(plain, [[True, True, True, True, True]])

@@ -328,3 +328,59 @@ def test_clusters_without_two_members_are_not_ensembles():
     assert kept.n_ensembles == 2
     assert kept.labels.tolist() == [0, -1, 0, 1, -1, -1, 1]
     np.testing.assert_array_equal(kept_membership.member, member[[0, 2]])
+
+
+def test_clusters_nested_in_larger_ensembles_are_resolved():
+    from calcium.ensembles import Ensembles, Membership, resolve_nested
+
+    # Ensembles 0 (5 events) and 1 (4 events); 2 (3 events) holds members of both (a coincidence);
+    # 3 (3 events) holds members of 0 only (a split part of it).
+    labels = np.array([0] * 5 + [1] * 4 + [2] * 3 + [3] * 3)
+    member = np.zeros((4, 12), dtype=bool)
+    member[0, :4] = True
+    member[1, 4:8] = True
+    member[2, [0, 1, 4, 5]] = True
+    member[3, [1, 2, 3]] = True
+    result = Ensembles(labels, np.arange(15), np.eye(15), 4, 0.5)
+    membership = Membership(member.astype(float), np.where(member, 1e-4, 1.0), member)
+    resolved = resolve_nested(result, membership)
+    assert resolved.n_ensembles == 2
+    assert resolved.labels.tolist() == [0] * 5 + [1] * 4 + [-1] * 3 + [0] * 3
+    # An ensemble with members of its own is kept.
+    member[3, 10:12] = True
+    assert resolve_nested(result, Membership(member.astype(float), member * 1.0, member)).n_ensembles == 3
+
+
+def test_find_members_settles_on_ensembles_with_members():
+    from calcium.ensembles import find_members
+
+    m, truth, groups = _planted_events(4)
+    rng = np.random.default_rng(0)
+    noise = rng.random((4, N_NEURONS)) < 0.05  # a recurring cluster of unrelated events
+    m = np.vstack([m, noise])
+    clusters = cluster_ensemble_events(m, min_events=3)
+    chance = np.full(N_NEURONS, 0.05)
+    result, membership, used = find_members(m, clusters, lambda labels, n: np.tile(chance, (n, 1)))
+    assert result.n_ensembles == 3
+    found = [set(np.flatnonzero(row).tolist()) for row in membership.member]
+    assert np.all(match_ensembles(found, groups) >= 0.875)
+    assert used.shape == (3, N_NEURONS)
+    assert np.all(result.labels[-4:] == -1)
+
+
+def test_members_of_a_coactive_ensemble_are_explained_by_it():
+    from calcium.ensembles import explained_elsewhere
+
+    m = np.zeros((4, 8), dtype=bool)
+    m[0, [0, 1, 2]] = True  # ensemble 0 alone
+    m[1, [0, 1, 4, 5, 6]] = True  # ensemble 0's event while ensemble 1 (4-7) fires too
+    m[2, [4, 5, 6, 7]] = True  # ensemble 1 alone
+    m[3, [0, 4]] = True  # one member of 1: it is not active
+    labels = np.array([0, 0, 1, 0])
+    member = np.zeros((2, 8), dtype=bool)
+    member[0, :4] = True
+    member[1, 4:] = True
+    explained = explained_elsewhere(m, labels, member)
+    expected = np.zeros((4, 8), dtype=bool)
+    expected[1, 4:] = True  # in event 1, ensemble 1's members are explained by ensemble 1
+    np.testing.assert_array_equal(explained, expected)

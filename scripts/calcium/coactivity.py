@@ -378,6 +378,35 @@ def significant_bins(
     return (statistic > np.asarray(thresholds)) & (n_active >= min_active)
 
 
+def significant_without_each(
+    statistic: np.ndarray,
+    thresholds: np.ndarray,
+    n_active: np.ndarray,
+    in_window: np.ndarray,
+    in_bin: np.ndarray,
+    n_neurons: int,
+    jitter_bins: int,
+    min_active: int = 2,
+) -> np.ndarray:
+    """Whether each ensemble event would still be one without each neuron, (events, neurons) bool.
+
+    statistic, thresholds, n_active: per event (at its peak bin); in_window /
+    in_bin: (events, neurons) neurons active within the jitter window / in the peak
+    bin itself (`contributions` with jitter_bins and 0). Removing neuron i lowers the
+    window count by in_window[e, i] and the bin count by in_bin[e, i]. Ensemble
+    events are chosen because many neurons are active, so a neuron's presence makes
+    a bin likelier to be chosen; testing its participation only on events that are
+    ensemble events without it removes that bias (leave-one-out).
+    """
+    window = np.asarray(in_window, dtype=np.int64)
+    centre = np.asarray(in_bin, dtype=np.int64)
+    n_active = np.asarray(n_active, dtype=np.int64)[:, None] - window
+    tested = np.asarray(statistic, dtype=np.int64)[:, None] - (
+        window * statistic_scale(n_neurons, jitter_bins) + centre if jitter_bins else centre
+    )
+    return (tested > np.asarray(thresholds, dtype=np.float64)[:, None]) & (n_active >= min_active)
+
+
 def group_ensemble_events(significant: np.ndarray, n_active: np.ndarray, jitter_bins: int = 0):
     """Merge significant bins of one activation into ensemble events.
 

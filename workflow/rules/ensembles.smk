@@ -28,6 +28,7 @@ rule ensembles:
         events="results/{session}/population/ensemble_events.csv",
         neurons="results/{session}/population/ensemble_event_neurons.csv",
         calcium_events="results/{session}/events/events.csv",
+        threshold="results/{session}/population/null_threshold.json",
         facts="results/{session}/ingest/recording.json",
     output:
         labels="results/{session}/ensembles/ensemble_events.csv",
