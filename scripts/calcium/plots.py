@@ -196,7 +196,7 @@ def coactivity_figure(start_s, n_active, threshold, null_hist, n_neurons: int, t
     above = n_active > per_bin
     ax.plot(start_s[above], n_active[above], "o", ms=3, color="tab:red", label="above the null")
     levels = np.unique(per_bin)
-    label = f"null threshold ({', '.join(f'{v:g}' for v in levels[:4])}{'…' if levels.size > 4 else ''})"
+    label = f"null threshold ({', '.join(f'{v:.3g}' for v in levels[:4])}{'…' if levels.size > 4 else ''})"
     ax.plot(start_s, per_bin, color="tab:red", ls="--", lw=0.8, drawstyle="steps-post", label=label)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("active neurons")
