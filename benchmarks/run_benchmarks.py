@@ -55,18 +55,30 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {memory_gb:.0f} GiB, Python {platform.python_version()}"
 
 
-def null_shuffle_time(session_dir: Path, session: str, bin_s: float, repeats: int = 5) -> float:
+def null_shuffle_time(
+    session_dir: Path, session: str, bin_s: float, jitter_bins: int = 1, repeats: int = 5
+) -> float:
     """Best-of-`repeats` seconds for 1000 circular-shift shuffles of the session's events."""
-    from calcium.coactivity import circular_shift_null, raster_from_events
+    from calcium.coactivity import circular_shift_null, event_frames
     from calcium.io import load_json
 
     events = pd.read_csv(session_dir / "results" / session / "events" / "events.csv")
     facts = load_json(session_dir / "results" / session / "ingest" / "recording.json")
-    raster = raster_from_events(events, facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], bin_s)
+    neurons, frames = event_frames(events)
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()
-        circular_shift_null(raster, 1000, seed=0)
+        circular_shift_null(
+            neurons,
+            frames,
+            facts["n_neurons"],
+            facts["n_frames"],
+            facts["frame_rate_hz"],
+            bin_s,
+            1000,
+            0,
+            jitter_bins=jitter_bins,
+        )
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -144,7 +156,12 @@ def run_size(
         "neuron_frames_per_s": round(samples / wall_s, 0),
         "oasis_floor_s": round(floor_s, 1),
         "floor_over_wall": round(floor_s / wall_s, 3),
-        "null_1000_shuffles_s": round(null_shuffle_time(workdir, session, config["coactivity"]["bin_s"]), 3),
+        "null_1000_shuffles_s": round(
+            null_shuffle_time(
+                workdir, session, config["coactivity"]["bin_s"], config["coactivity"]["jitter_bins"]
+            ),
+            3,
+        ),
     }
     if not keep:
         shutil.rmtree(workdir / "results" / session / "shards", ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Figure: which neurons take part in each ensemble."""
+"""Figure: which neurons take part in each ensemble, and which are members."""
 
 import numpy as np
 
@@ -11,11 +11,10 @@ facts = load_json(snakemake.input.facts)
 clustering = load_json(snakemake.input.clustering)
 members = read_table(snakemake.input.members)
 participation = np.zeros((clustering["n_ensembles"], facts["n_neurons"]))
-participation[members.ensemble.to_numpy(dtype=int), members.neuron.to_numpy(dtype=int)] = (
-    members.participation.to_numpy()
-)
-figure = membership_figure(
-    participation, snakemake.params.min_participation, title=f"session {snakemake.wildcards.session}"
-)
+member = np.zeros(participation.shape, dtype=bool)
+rows, columns = members.ensemble.to_numpy(dtype=int), members.neuron.to_numpy(dtype=int)
+participation[rows, columns] = members.participation.to_numpy()
+member[rows, columns] = members.member.to_numpy(dtype=bool)
+figure = membership_figure(participation, member, title=f"session {snakemake.wildcards.session}")
 save_figure(figure, snakemake.output[0])
 log.info("membership drawn")

@@ -26,7 +26,7 @@ for first in range(0, facts["n_neurons"], 1000):  # blocks of neurons: bounded m
     block_responses["neuron"] += first
     responses.append(block_responses)
 fit = Regression(*(np.concatenate(parts) for parts in zip(*fits, strict=True)))
-selected, types = response_types(fit, labels, settings["min_r2"])
+selected, types = response_types(fit, labels, settings["min_r2"], settings["response_type"])
 table = pd.DataFrame({"neuron": np.arange(facts["n_neurons"]), "r2": fit.r2, "intercept_dff": fit.intercept})
 for k, label in enumerate(labels):
     table[f"coef_{label}"] = fit.coefficients[:, k]
@@ -34,4 +34,10 @@ table["selected"] = selected
 table["response_type"] = types
 save_table(snakemake.output.regression, table)
 save_table(snakemake.output.responses, pd.concat(responses, ignore_index=True))
-log.info("%d of %d neurons stimulus-locked (R² >= %s)", int(selected.sum()), len(table), settings["min_r2"])
+log.info(
+    "%d of %d neurons stimulus-locked (R² > %s), %d of them suppressed",
+    int(selected.sum()),
+    len(table),
+    settings["min_r2"],
+    int(table.response_type.str.startswith("suppressed:").sum()),
+)

@@ -51,7 +51,7 @@ panels = [
         None,
     ),
     (
-        f"stimulus-locked neurons (R² ≥ {settings['min_r2']:g})",
+        f"stimulus-locked neurons (R² > {settings['min_r2']:g})",
         z[order_selected],
         [f"{n} {table.response_type[n]}" for n in order_selected],
     ),
@@ -60,7 +60,10 @@ save_figure(heatmaps_figure(binned_time, panels, stimuli, f"session {session}"),
 
 examples = []
 coefficients = table[[f"coef_{label}" for label in labels]].to_numpy()
-for kind in labels:
+# Excited types in stimulus order, then the suppressed ones (suppressed:<stimulus>).
+kinds = [label for label in labels if (table.response_type == label).any()]
+kinds += [f"suppressed:{label}" for label in labels if (table.response_type == f"suppressed:{label}").any()]
+for kind in kinds:
     of_kind = table[(table.response_type == kind)].sort_values("r2", ascending=False)
     for neuron in of_kind.neuron.head(settings["examples_per_type"]):
         model = table.intercept_dff[neuron] + coefficients[neuron] @ regressors

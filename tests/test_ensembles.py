@@ -9,6 +9,7 @@ from calcium.ensembles import (
     CUTOFF_METHODS,
     LINKAGE_METHODS,
     cluster_ensemble_events,
+    ensemble_members,
     ensemble_membership,
     jaccard_similarity,
     match_ensembles,
@@ -261,3 +262,125 @@ def test_parallel_analysis_finds_two_strong_groups():
     assert significant_components(m, n_null=100) >= 2
     result = cluster_ensemble_events(m, cutoff="parallel_analysis", n_null=100)
     assert result.n_ensembles == 2
+
+
+# --- membership test -------------------------------------------------------------------------------
+
+
+def test_membership_p_values_are_binomial_and_holm_corrected():
+    from scipy.stats import binom
+
+    rng = np.random.default_rng(0)
+    m = rng.random((12, 40)) < 0.1
+    m[:10, :5] = True  # neurons 0-4 take part in 10 of the 12 events
+    labels = np.zeros(12, dtype=np.int64)
+    chance = np.full(40, 0.1)
+    result = ensemble_members(m, labels, 1, chance, alpha=0.05)
+    taken = m.sum(axis=0)
+    expected = np.where(taken > 0, binom.sf(taken - 1, 12, 0.1), 1.0)
+    np.testing.assert_allclose(result.p_value[0], expected)
+    # Holm: the k-th smallest p-value is compared with alpha / (40 - k + 1), in order.
+    order = np.argsort(expected)
+    passes = expected[order] < 0.05 / (40 - np.arange(40))
+    n_pass = int(np.argmin(passes)) if not passes.all() else 40
+    assert set(np.flatnonzero(result.member[0]).tolist()) == set(order[:n_pass].tolist())
+    assert set(range(5)) <= set(np.flatnonzero(result.member[0]).tolist())
+    np.testing.assert_allclose(result.participation[0], m.mean(axis=0))
+
+
+def test_frequent_neurons_are_members_only_above_their_own_chance():
+    """A neuron active in most bins takes part in most events by chance: not a member."""
+    m = np.zeros((10, 3), dtype=bool)
+    m[:, 0] = True  # always there, but it is always active anyway
+    m[:8, 1] = True  # a real member: rarely active otherwise
+    m[:2, 2] = True
+    result = ensemble_members(m, np.zeros(10, np.int64), 1, np.array([0.95, 0.05, 0.05]))
+    assert result.member[0].tolist() == [False, True, False]
+    # The former fixed rule (participation >= 0.5) would call neuron 0 a member.
+    assert (result.participation[0] >= 0.5).tolist() == [True, True, False]
+    floor = ensemble_members(
+        m, np.zeros(10, np.int64), 1, np.array([0.95, 0.05, 0.05]), min_participation=0.9
+    )
+    assert floor.member[0].tolist() == [False, False, False]
+    no_test = ensemble_members(m, np.zeros(10, np.int64), 1, np.zeros(3), alpha=1.0, min_participation=0.5)
+    assert no_test.member[0].tolist() == [True, True, False]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_membership_test_recovers_planted_groups_without_extras(seed):
+    m, _, groups = _planted_events(seed)
+    result = cluster_ensemble_events(m)
+    chance = np.full(N_NEURONS, 1.5 / N_NEURONS)  # the 1-2 random extra neurons per event
+    membership = ensemble_members(m, result.labels, result.n_ensembles, chance)
+    found = [set(np.flatnonzero(row).tolist()) for row in membership.member]
+    assert np.all(match_ensembles(found, groups) >= 0.875)
+    assert sum(len(f) for f in found) <= sum(len(g) for g in groups)
+
+
+def test_clusters_without_two_members_are_not_ensembles():
+    from calcium.ensembles import Ensembles, Membership, drop_memberless
+
+    labels = np.array([0, 1, 0, 2, 1, -1, 2])
+    result = Ensembles(labels, np.arange(7), np.eye(7), 3, 0.5)
+    member = np.array([[1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 1]], dtype=bool)  # ensemble 1: one member
+    membership = Membership(member.astype(float), np.where(member, 0.001, 1.0), member)
+    kept, kept_membership = drop_memberless(result, membership)
+    assert kept.n_ensembles == 2
+    assert kept.labels.tolist() == [0, -1, 0, 1, -1, -1, 1]
+    np.testing.assert_array_equal(kept_membership.member, member[[0, 2]])
+
+
+def test_clusters_nested_in_larger_ensembles_are_resolved():
+    from calcium.ensembles import Ensembles, Membership, resolve_nested
+
+    # Ensembles 0 (5 events) and 1 (4 events); 2 (3 events) holds members of both (a coincidence);
+    # 3 (3 events) holds members of 0 only (a split part of it).
+    labels = np.array([0] * 5 + [1] * 4 + [2] * 3 + [3] * 3)
+    member = np.zeros((4, 12), dtype=bool)
+    member[0, :4] = True
+    member[1, 4:8] = True
+    member[2, [0, 1, 4, 5]] = True
+    member[3, [1, 2, 3]] = True
+    result = Ensembles(labels, np.arange(15), np.eye(15), 4, 0.5)
+    membership = Membership(member.astype(float), np.where(member, 1e-4, 1.0), member)
+    resolved = resolve_nested(result, membership)
+    assert resolved.n_ensembles == 2
+    assert resolved.labels.tolist() == [0] * 5 + [1] * 4 + [-1] * 3 + [0] * 3
+    # An ensemble with members of its own is kept.
+    member[3, 10:12] = True
+    assert resolve_nested(result, Membership(member.astype(float), member * 1.0, member)).n_ensembles == 3
+
+
+def test_find_members_settles_on_ensembles_with_members():
+    from calcium.ensembles import find_members
+
+    m, truth, groups = _planted_events(4)
+    rng = np.random.default_rng(0)
+    noise = rng.random((4, N_NEURONS)) < 0.05  # a recurring cluster of unrelated events
+    m = np.vstack([m, noise])
+    clusters = cluster_ensemble_events(m, min_events=3)
+    chance = np.full(N_NEURONS, 0.05)
+    result, membership, used = find_members(m, clusters, lambda labels, n: np.tile(chance, (n, 1)))
+    assert result.n_ensembles == 3
+    found = [set(np.flatnonzero(row).tolist()) for row in membership.member]
+    assert np.all(match_ensembles(found, groups) >= 0.875)
+    assert used.shape == (3, N_NEURONS)
+    assert np.all(result.labels[-4:] == -1)
+
+
+def test_members_of_a_coactive_ensemble_are_explained_by_it():
+    from calcium.ensembles import explained_elsewhere
+
+    m = np.zeros((4, 8), dtype=bool)
+    m[0, [0, 1, 2]] = True  # ensemble 0 alone
+    m[1, [0, 1, 4, 5, 6]] = True  # ensemble 0's event while ensemble 1 (4-7) fires too
+    m[2, [4, 5, 6, 7]] = True  # ensemble 1 alone
+    m[3, [0, 4]] = True  # one member of 1: it is not active
+    labels = np.array([0, 0, 1, 0])
+    member = np.zeros((2, 8), dtype=bool)
+    member[0, :4] = True
+    member[1, 4:] = True
+    explained = explained_elsewhere(m, labels, member)
+    expected = np.zeros((4, 8), dtype=bool)
+    expected[1, 4:] = True  # in event 1, ensemble 1's members are explained by ensemble 1
+    np.testing.assert_array_equal(explained, expected)

@@ -13,8 +13,10 @@ from calcium.events import (
     detect_events,
     empty_events,
     event_thresholds,
+    plausible_min_fwhm_s,
     robust_baseline_and_sd,
 )
+from calcium.kernels import kernel_fwhm_s, sampled_fwhm_s
 from calcium.synthetic import calcium_kernel
 
 FS = 10.0
@@ -225,7 +227,51 @@ def test_no_events_gives_an_empty_table_with_all_columns():
     assert list(empty.columns) == EVENT_COLUMNS
     assert empty.onset_frame.dtype == np.int64
     assert empty.exceeds_max_fwhm.dtype == bool
+    assert empty.below_min_fwhm.dtype == bool
     # Concatenating with a real table keeps integer frames.
     real, _ = detect_events((_transients(STARTS[:1]) + _noise(11))[None], FS)
     both = pd.concat([empty, real], ignore_index=True)
     assert both.peak_frame.dtype == np.int64
+
+
+# --- events too short to be calcium transients (issue 10, item 5) ----------------------------------
+
+
+def test_minimum_fwhm_follows_the_indicator_and_the_frame_rate():
+    # At high rates one spike's transient is sampled finely: the kernel's own FWHM.
+    for decay, rise in ((1.25, 0.1), (0.7, 0.05)):
+        assert sampled_fwhm_s(100.0, decay, rise) == pytest.approx(
+            kernel_fwhm_s("double_exponential", decay, rise), rel=0.01
+        )
+    # GCaMP6f at 30 Hz: FWHM 0.65 s; a third of it is 6.5 frames.
+    assert plausible_min_fwhm_s(30.0, 0.7, 0.05) == pytest.approx(0.652 / 3, rel=0.01)
+    # At 1 Hz a transient spans at least about a frame once sampled: never below a frame.
+    assert sampled_fwhm_s(1.0, 0.7, 0.05) >= 1.0
+    # No rise time: an exponential (FWHM tau·ln 2 at high rates).
+    assert sampled_fwhm_s(1000.0, 1.0, None) == pytest.approx(np.log(2), rel=0.01)
+
+
+def test_short_spikes_are_flagged_and_calcium_transients_are_not():
+    """30 Hz GCaMP6f: 1-3 frame spikes are flagged below_min_fwhm, single-spike transients are not."""
+    fs = 30.0
+    rng = np.random.default_rng(3)
+    n_frames = 6000
+    kernel = calcium_kernel("double_exponential", fs, 0.7, 0.05, first_sample_frames=0.5)
+    trace = rng.normal(0.0, 0.05, n_frames)
+    transients = np.arange(300, 5700, 600)
+    for start in transients:
+        trace[start : start + kernel.size] += 1.0 * kernel[: n_frames - start]
+    blips = transients + 300
+    for k, start in enumerate(blips):
+        trace[start : start + 1 + k % 3] += 1.0  # 1, 2 or 3 frames
+    minimum = plausible_min_fwhm_s(fs, 0.7, 0.05)
+    events, _ = detect_events(trace[None], fs, min_fwhm_s=minimum)
+    flagged = events[events.below_min_fwhm].peak_frame.to_numpy()
+    kept = events[~events.below_min_fwhm]
+    assert all(np.abs(flagged - blip).min() <= 2 for blip in blips)
+    # Every transient's own event is kept; nothing else is (flagged extras are noise wiggles
+    # splitting off a transient's decay: as implausible as the blips).
+    np.testing.assert_allclose(np.sort(kept.peak_frame.to_numpy()), transients + 4, atol=3)
+    assert kept.fwhm_s.min() > 0.5
+    unflagged, _ = detect_events(trace[None], fs)  # min_fwhm_s = 0: no flag
+    assert not unflagged.below_min_fwhm.any()

@@ -25,6 +25,7 @@ def _events(rows) -> pd.DataFrame:
     table["end_s"] = table.end_frame / FS
     table["prominence_dff"] = table.amplitude_dff
     table["exceeds_max_fwhm"] = False
+    table["below_min_fwhm"] = False
     return table[EVENT_COLUMNS]
 
 
@@ -197,3 +198,38 @@ def test_session_summary_skips_nans_and_includes_counts():
     assert row.mean_iei_mean_s == pytest.approx(3.0)
     assert row.mean_population_coupling == pytest.approx(1.0)
     assert "mean_neuron" not in summary.columns
+
+
+def test_population_coupling_compares_each_bin_with_bins_of_its_own_length():
+    """Bins holding 0, 1 or 2 frames: the expected partners come from bins of the same kind."""
+    dense = np.zeros((3, 6), dtype=bool)
+    dense[0, [1, 4]] = True
+    dense[1, [1, 2]] = True
+    dense[2, [4, 5]] = True
+    frames = np.array([0, 2, 1, 0, 2, 1])  # bins 0 and 3 hold no frame
+    neurons, bins = np.nonzero(dense)
+    raster = ActiveBins(neurons, bins, 3, 6, frames)
+    # Coactivity per bin: 0, 2, 1, 0, 2, 1. Neuron 0 is active in bins 1 and 4 (both 2-frame
+    # bins, 2 neurons each): 1 partner each; expected per 2-frame bin: (2 + 2 - 2) / 2 = 1.
+    # Neuron 1: bins 1 (2-frame, 1 partner) and 2 (1-frame, 0 partners); expected
+    # (4 - 1) / 2 + (2 - 1) / 2 = 2.
+    table = population_coupling(raster)
+    np.testing.assert_allclose(table.population_coupling, [2 / 2, 1 / 2, 1 / 2])
+    # Without the frames per bin every bin is alike (the former formula).
+    same = population_coupling(ActiveBins(neurons, bins, 3, 6))
+    np.testing.assert_allclose(same.population_coupling[0], (2 / 2) / ((6 - 2) / 6))
+
+
+def test_independent_neurons_have_coupling_one_when_half_the_bins_hold_no_frame():
+    """1.045 Hz with 0.5 s bins (issue 10): the former formula gave about 2."""
+    from calcium.coactivity import active_bins
+
+    rng = np.random.default_rng(3)
+    fs, n_frames, n_neurons = 1.045, 2000, 60
+    neurons = rng.integers(0, n_neurons, 60 * 40)
+    frames = rng.integers(0, n_frames, neurons.size)
+    raster = active_bins(neurons, frames, n_neurons, n_frames, fs, bin_s=0.5)
+    coupling = population_coupling(raster).population_coupling
+    assert np.median(coupling) == pytest.approx(1.0, abs=0.05)
+    former = population_coupling(raster._replace(frames_per_bin=None)).population_coupling
+    assert np.median(former) > 1.8

@@ -49,7 +49,7 @@ def test_unchanged_config_plans_nothing(finished_copy):
 
 
 def test_ensemble_parameter_reruns_only_the_ensemble_rules(finished_copy):
-    edit_config(finished_copy, lambda c: c["ensembles"].update(min_participation=0.6))
+    edit_config(finished_copy, lambda c: c["ensembles"].update(membership_alpha=0.01))
     planned = planned_rules(finished_copy)
     assert set(planned) == {
         "ensembles",

@@ -108,15 +108,45 @@ def test_population_outputs_are_tidy_and_consistent(default_run):
         assert list(features.neuron) == list(range(facts["n_neurons"]))
         assert features.event_count.sum() == len(events)
         coactivity = pd.read_csv(out / "population" / "coactivity.csv")
-        assert list(coactivity.columns) == ["bin", "start_s", "end_s", "n_active", "fraction_active"]
+        assert list(coactivity.columns) == [
+            "bin",
+            "start_s",
+            "end_s",
+            "n_frames",
+            "n_active",
+            "fraction_active",
+            "n_active_window",
+        ]
         assert coactivity.start_s.iloc[-1] < facts["duration_s"] <= coactivity.end_s.iloc[-1] + 1e-9
+        assert coactivity.n_frames.sum() == facts["n_frames"]
+        assert (coactivity.n_active_window >= coactivity.n_active).all()
         shuffles = pd.read_csv(out / "population" / "null_shuffles.csv")
         assert len(shuffles) == 1000
         threshold = json.loads((out / "population" / "null_threshold.json").read_text())
+        assert threshold["min_active"] == 2 and threshold["jitter_bins"] == 1
         ensemble_events = pd.read_csv(out / "population" / "ensemble_events.csv")
-        assert (ensemble_events.n_active > threshold["threshold_n_active"]).all()
-        significant = coactivity[coactivity.n_active > threshold["threshold_n_active"]]
-        assert list(ensemble_events.bin) == list(significant.bin)
+        # The statistic: neurons within +-1 bin, ties broken by those in the bin itself.
+        scale = threshold["statistic_scale"]
+        assert scale == facts["n_neurons"] + 1
+        tested = ensemble_events.n_active * scale + ensemble_events.n_active_in_bin
+        assert (tested > ensemble_events.threshold_n_active * scale - 1e-6).all()
+        assert (ensemble_events.n_active >= threshold["min_active"]).all()
+        # Every significant bin belongs to exactly one ensemble event (peak within first..last).
+        by_frames = {row["frames"]: row["threshold_statistic"] for row in threshold["thresholds"]}
+        frames = coactivity.n_frames.rolling(3, center=True, min_periods=1).sum().astype(int)
+        limit = frames.map(by_frames)
+        statistic = coactivity.n_active_window * scale + coactivity.n_active
+        significant = coactivity.bin[(statistic > limit) & (coactivity.n_active_window >= 2)]
+        spans = [
+            set(range(a, b + 1))
+            for a, b in zip(ensemble_events.first_bin, ensemble_events.last_bin, strict=True)
+        ]
+        assert set(significant) == set().union(*spans) & set(significant)
+        assert all(span & set(significant) for span in spans)
+        assert (
+            (ensemble_events.first_bin <= ensemble_events.bin)
+            & (ensemble_events.bin <= ensemble_events.last_bin)
+        ).all()
 
 
 def test_planted_ensembles_are_recovered(default_run):

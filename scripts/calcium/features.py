@@ -80,25 +80,38 @@ def event_features(
 def population_coupling(raster: ActiveBins, ensemble_bins: np.ndarray | None = None) -> pd.DataFrame:
     """How strongly each neuron's events lock to the activity of the rest of the population.
 
-    population_coupling (this workflow's metric): the mean number of *other*
-        neurons active in the bins where the neuron is active, divided by the
-        mean number of other neurons active over all bins,
-            PC_i = mean_{b: a_ib=1} (n_b − 1) / mean_b (n_b − a_ib),
-        with n_b the coactivity of bin b. PC = 1: the neuron ignores the
-        population; PC > 1: its events come with population events (PC = 3:
-        three times as many partners as chance); PC < 1: it fires when the
-        others are quiet. NaN for neurons without events.
-    ensemble_event_fraction: fraction of the neuron's active bins that are
-        ensemble events (significant coactivity); NaN without events.
+    population_coupling (this workflow's metric): the number of *other* neurons
+        active in the bins where the neuron is active, divided by the number
+        expected if it ignored them,
+            PC_i = sum_{b: a_ib=1} (n_b − 1) / sum_{b: a_ib=1} m_{g(b), i},
+            m_{g, i} = mean over the bins b' holding as many frames as b of (n_b' − a_ib'),
+        with n_b the coactivity of bin b. When every bin holds the same number of
+        frames this is mean_{b: a_ib=1} (n_b − 1) / mean_b (n_b − a_ib); comparing
+        each bin with bins of its own length keeps PC = 1 for independent neurons at
+        any frame rate (bins holding 3 frames have more partners than 2-frame bins,
+        bins holding none have none). PC = 1: the neuron ignores the population;
+        PC > 1: its events come with population events (PC = 3: three times as many
+        partners as chance); PC < 1: it fires when the others are quiet. NaN for
+        neurons without events.
+    ensemble_event_fraction: fraction of the neuron's active bins that take part in
+        an ensemble event (ensemble_bins: the bins counted as such); NaN without events.
     """
     n_active = coactivity(raster)
     n_bins = raster.n_bins
     own = np.bincount(raster.neurons, minlength=raster.n_neurons).astype(float)
     partners = np.bincount(raster.neurons, weights=n_active[raster.bins] - 1.0, minlength=raster.n_neurons)
-    mean_partners = np.divide(partners, own, out=np.full(raster.n_neurons, np.nan), where=own > 0)
-    baseline = (n_active.sum() - own) / n_bins
+    frames = np.zeros(n_bins, np.int64) if raster.frames_per_bin is None else raster.frames_per_bin
+    kinds, group = np.unique(frames, return_inverse=True)
+    n_groups = kinds.size
+    bins_in_group = np.bincount(group, minlength=n_groups).astype(float)
+    active_in_group = np.bincount(group, weights=n_active, minlength=n_groups)
+    # own_g[i, g]: active bins of neuron i among the bins of group g.
+    own_g = np.bincount(
+        raster.neurons * n_groups + group[raster.bins], minlength=raster.n_neurons * n_groups
+    ).reshape(raster.n_neurons, n_groups)
+    expected = (own_g * (active_in_group[None, :] - own_g) / bins_in_group[None, :]).sum(axis=1)
     coupling = np.divide(
-        mean_partners, baseline, out=np.full(raster.n_neurons, np.nan), where=(own > 0) & (baseline > 0)
+        partners, expected, out=np.full(raster.n_neurons, np.nan), where=(own > 0) & (expected > 0)
     )
     significant = np.zeros(n_bins, dtype=bool)
     if ensemble_bins is not None and len(ensemble_bins):

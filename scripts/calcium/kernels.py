@@ -49,3 +49,102 @@ def calcium_kernel(
     if normalize == "sum":
         return kernel / kernel.sum()
     raise ValueError("normalize must be 'peak' or 'sum'")
+
+
+def _unit_area_terms(shape: str, tau_decay_s: float, tau_rise_s: float) -> list[tuple[float, float]]:
+    """The kernel as a weighted sum of exponentials exp(-t/tau): [(weight, tau)], unit area."""
+    if shape == "exponential":
+        return [(1.0 / tau_decay_s, tau_decay_s)]
+    if shape == "double_exponential":
+        if not tau_decay_s > tau_rise_s > 0:
+            raise ValueError(
+                f"a double exponential needs tau_decay_s > tau_rise_s > 0 (got {tau_decay_s}, {tau_rise_s})"
+            )
+        area = tau_decay_s - tau_rise_s
+        return [(1.0 / area, tau_decay_s), (-1.0 / area, tau_rise_s)]
+    raise ValueError(
+        f"continuous-time responses need an exponential or double_exponential kernel, not {shape!r}"
+    )
+
+
+def step_response(
+    shape: str, t_s: np.ndarray, tau_decay_s: float = 1.25, tau_rise_s: float = 0.1
+) -> np.ndarray:
+    """Response at times t_s (s) to a unit step starting at t = 0, of a kernel of unit area.
+
+    Model: H(t) = ∫_0^t h(u) du with h the exponential exp(-u/tau_decay_s)/tau_decay_s or
+    the double exponential (exp(-u/tau_decay_s) − exp(-u/tau_rise_s))/(tau_decay_s −
+    tau_rise_s); H = 0 for t <= 0 and H → 1 for a sustained stimulus (analytic, exact).
+    """
+    t = np.maximum(np.asarray(t_s, dtype=np.float64), 0.0)
+    return sum(
+        weight * tau * -np.expm1(-t / tau) for weight, tau in _unit_area_terms(shape, tau_decay_s, tau_rise_s)
+    )
+
+
+def ramp_response(
+    shape: str, t_s: np.ndarray, tau_decay_s: float = 1.25, tau_rise_s: float = 0.1
+) -> np.ndarray:
+    """Integral of `step_response` from 0 to t_s (s·response): G(t) = ∫_0^t H(u) du, 0 for t <= 0.
+
+    Averaging a response over a frame needs G: the mean of H over [t0, t1] is
+    (G(t1) − G(t0)) / (t1 − t0). Analytic, exact.
+    """
+    t = np.maximum(np.asarray(t_s, dtype=np.float64), 0.0)
+    return sum(
+        weight * tau * (t + tau * np.expm1(-t / tau))
+        for weight, tau in _unit_area_terms(shape, tau_decay_s, tau_rise_s)
+    )
+
+
+def kernel_fwhm_s(shape: str, tau_decay_s: float = 1.25, tau_rise_s: float = 0.1) -> float:
+    """Full width at half maximum (s) of the single-spike kernel in continuous time.
+
+    exponential: tau_decay_s · ln 2. double_exponential: the two times where
+    exp(-t/tau_decay_s) − exp(-t/tau_rise_s) is half its peak, found numerically.
+    """
+    if shape == "exponential":
+        return float(tau_decay_s * np.log(2.0))
+    _unit_area_terms(shape, tau_decay_s, tau_rise_s)  # checks the time constants
+    from scipy.optimize import brentq
+
+    def kernel(t):
+        return np.exp(-t / tau_decay_s) - np.exp(-t / tau_rise_s)
+
+    peak_t = tau_decay_s * tau_rise_s / (tau_decay_s - tau_rise_s) * np.log(tau_decay_s / tau_rise_s)
+    half = kernel(peak_t) / 2.0
+    rise = brentq(lambda t: kernel(t) - half, 0.0, peak_t)
+    end = peak_t + tau_decay_s
+    while kernel(end) > half:
+        end += tau_decay_s
+    fall = brentq(lambda t: kernel(t) - half, peak_t, end)
+    return float(fall - rise)
+
+
+def sampled_fwhm_s(
+    frame_rate_hz: float, tau_decay_s: float = 1.25, tau_rise_s: float | None = 0.1, n_phases: int = 20
+) -> float:
+    """Narrowest FWHM (s) that one spike's transient shows once sampled at frame_rate_hz, noiselessly.
+
+    The double exponential (exponential when tau_rise_s is None or 0) is sampled
+    with the spike at n_phases positions within a frame and measured the way events
+    are (scipy.signal.peak_widths at half height, linear interpolation between
+    frames); the smallest width is returned. At high frame rates this is the
+    kernel's own FWHM (`kernel_fwhm_s`); at low ones sampling widens or narrows it.
+    """
+    from scipy.signal import peak_widths
+
+    shape = "double_exponential" if tau_rise_s else "exponential"
+    n = int(np.ceil(10 * tau_decay_s * frame_rate_hz)) + 3
+    widths = []
+    for phase in np.arange(n_phases) / n_phases:
+        t = (np.arange(n) - 1 - phase) / frame_rate_hz  # the spike lands inside frame 1
+        if shape == "exponential":
+            y = np.where(t >= 0, np.exp(-np.maximum(t, 0) / tau_decay_s), 0.0)
+        else:
+            y = np.where(
+                t >= 0, np.exp(-np.maximum(t, 0) / tau_decay_s) - np.exp(-np.maximum(t, 0) / tau_rise_s), 0
+            )
+        y = np.concatenate([[0.0], y, [0.0]])
+        widths.append(peak_widths(y, [int(np.argmax(y))], rel_height=0.5)[0][0] / frame_rate_hz)
+    return float(min(widths))

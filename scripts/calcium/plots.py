@@ -143,14 +143,16 @@ ENSEMBLE_COLOURS = plt.get_cmap("tab10").colors
 
 
 def raster_figure(events, n_neurons: int, duration_s: float, ensemble_events=None, title: str = ""):
-    """Raster of event onsets (x: time in s, y: neuron) with ensemble events shaded by ensemble."""
+    """Raster of event onsets (x: time in s, y: neuron) with ensemble events shaded by ensemble.
+
+    ensemble_events: table with start_s, end_s (each event's window) and ensemble.
+    """
     figure, ax = plt.subplots(figsize=(12, max(3.0, min(10.0, 0.05 * n_neurons + 2))))
     if ensemble_events is not None and len(ensemble_events):
-        width = float(ensemble_events.end_s.iloc[0] - ensemble_events.start_s.iloc[0])
         for label, group in ensemble_events.groupby("ensemble"):
             colour = "0.8" if label < 0 else ENSEMBLE_COLOURS[int(label) % 10]
-            for start in group.start_s:
-                ax.axvspan(start, start + width, color=colour, alpha=0.5, lw=0)
+            for start, end in group[["start_s", "end_s"]].to_numpy():
+                ax.axvspan(start, end, color=colour, alpha=0.5, lw=0)
             ax.plot(
                 [],
                 [],
@@ -192,31 +194,34 @@ def feature_distributions_figure(features, columns: list[tuple[str, str]], title
     return figure
 
 
-def coactivity_figure(start_s, n_active, threshold: float, null_hist, n_neurons: int, title: str = ""):
+def coactivity_figure(start_s, n_active, threshold, null_hist, n_neurons: int, title: str = ""):
     """Coactivity per bin with the null threshold, and the null distribution beside it.
 
+    n_active: the coactivity tested (neurons active within the jitter window).
+    threshold: one number, or one per bin (bins holding different numbers of frames
+        have their own threshold); significant bins are marked.
     null_hist: table with n_active and fraction (pooled null distribution).
     """
     figure, (ax, ax_null) = plt.subplots(
         1, 2, figsize=(12, 3.4), gridspec_kw={"width_ratios": [5, 1]}, sharey=True
     )
+    start_s = np.asarray(start_s)
+    n_active = np.asarray(n_active)
+    per_bin = np.broadcast_to(np.asarray(threshold, dtype=float), n_active.shape)
     ax.plot(start_s, n_active, lw=0.6, color="k", drawstyle="steps-post")
-    above = n_active > threshold
-    ax.plot(
-        np.asarray(start_s)[above],
-        np.asarray(n_active)[above],
-        "o",
-        ms=3,
-        color="tab:red",
-        label="ensemble events",
-    )
-    ax.axhline(threshold, color="tab:red", ls="--", lw=0.8, label=f"null threshold ({threshold:g})")
+    above = n_active > per_bin
+    ax.plot(start_s[above], n_active[above], "o", ms=3, color="tab:red", label="above the null")
+    levels = np.unique(per_bin)
+    label = f"null threshold ({', '.join(f'{v:.3g}' for v in levels[:4])}{'…' if levels.size > 4 else ''})"
+    ax.plot(start_s, per_bin, color="tab:red", ls="--", lw=0.8, drawstyle="steps-post", label=label)
     ax.set_xlabel("time (s)")
-    ax.set_ylabel("active neurons per bin")
+    ax.set_ylabel("active neurons")
     ax.set_xlim(0, float(np.max(start_s)) if len(start_s) else 1)
     ax.legend(loc="upper right", fontsize=7, frameon=False)
-    ax_null.barh(null_hist.n_active, null_hist.fraction, color="0.5", height=0.8)
-    ax_null.axhline(threshold, color="tab:red", ls="--", lw=0.8)
+    pooled = null_hist.groupby("n_active").n_bins.sum()
+    ax_null.barh(pooled.index, pooled.to_numpy() / max(pooled.sum(), 1), color="0.5", height=0.8)
+    for value in levels:
+        ax_null.axhline(value, color="tab:red", ls="--", lw=0.8)
     ax_null.set_xscale("log")
     ax_null.set_xlabel("fraction of null bins")
     if title:
@@ -247,15 +252,15 @@ def similarity_figure(similarity, order, labels, title: str = ""):
     return figure
 
 
-def membership_figure(participation, min_participation: float, title: str = ""):
-    """Participation of each neuron (x) in each ensemble (y); members outlined."""
+def membership_figure(participation, member, title: str = ""):
+    """Participation of each neuron (x) in each ensemble (y); members (bool, same shape) outlined."""
     n_ensembles, n_neurons = participation.shape
     figure, ax = plt.subplots(figsize=(12, 1.0 + 0.5 * max(n_ensembles, 1)))
     if n_ensembles == 0:
         ax.text(0.5, 0.5, "no ensembles", ha="center", va="center", transform=ax.transAxes)
     else:
         image = ax.imshow(participation, aspect="auto", cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
-        members = np.argwhere(participation >= min_participation)
+        members = np.argwhere(np.asarray(member, dtype=bool))
         ax.scatter(
             members[:, 1], members[:, 0], s=12, facecolors="none", edgecolors="tab:red", linewidths=0.7
         )
@@ -364,7 +369,7 @@ def response_examples_figure(time_s, examples, table, title: str = ""):
         ax.plot(time_s, trace, lw=0.6, color="tab:blue", label="ΔF/F")
         ax.plot(time_s, model, lw=1.0, color="tab:red", label="regressors × coefficients")
         for onset, offset, label in zip(table.onset_s, table.offset_s, table.stimulus, strict=True):
-            if label == kind:
+            if label == kind.removeprefix("suppressed:"):
                 ax.axvspan(onset, offset, color="0.85", lw=0)
         ax.set_ylabel("ΔF/F", fontsize=8)
         ax.text(0.005, 0.92, f"neuron {neuron}: {kind}", transform=ax.transAxes, fontsize=7, va="top")

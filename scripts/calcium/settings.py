@@ -83,6 +83,27 @@ def deconvolution_settings(section: dict, indicator: str, frame_rate_hz: float) 
     return dict(sorted(settings.items()))
 
 
+def event_settings(events: dict, deconvolution: dict, indicator: str, frame_rate_hz: float) -> dict:
+    """Calcium-event settings for one session: the `events` config section (without the
+    keys other rules read: input, burst_iei_s) with min_fwhm_s resolved.
+
+    min_fwhm_s null becomes a third of the FWHM of one spike's transient at this frame
+    rate (`calcium.events.plausible_min_fwhm_s`), from deconvolution.tau_decay_s /
+    tau_rise_s where set, else the indicator's (looked up only then).
+    """
+    settings = {key: value for key, value in events.items() if key not in ("input", "burst_iei_s")}
+    if settings["min_fwhm_s"] is None:
+        from .events import plausible_min_fwhm_s
+
+        decay, rise = deconvolution["tau_decay_s"], deconvolution["tau_rise_s"]
+        needed = [] if decay is not None and rise is not None else ["events.min_fwhm_s"]
+        kinetics = kinetics_for(indicator, needed) if needed else None
+        decay = decay if decay is not None else kinetics.tau_decay_s
+        rise = rise if rise is not None else kinetics.tau_rise_s
+        settings["min_fwhm_s"] = plausible_min_fwhm_s(frame_rate_hz, decay, rise)
+    return dict(sorted(settings.items()))
+
+
 def stimulus_kernel(section: dict, indicator: str) -> dict:
     """Response-kernel settings for the stimulus regressors: shape and time constants.
 

@@ -43,11 +43,17 @@ class SessionDesign:
     ensemble_size: int = 10
     ensemble_activations: int = 12
     ensemble_participation: float = 0.9
+    # Member spikes around each activation: None - the activation frame ± 1 frame;
+    # a number - uniformly within ± this many seconds (e.g. one coactivity bin).
+    ensemble_jitter_s: float | None = None
     stimuli: tuple[str, ...] = ()
     stimulus_repeats: int = 8
     stimulus_duration_s: float = 2.0
     neurons_per_stimulus: int = 6
     stimulus_rate_hz: float = 2.0
+    # Suppressed neurons: tonic firing at suppressed_rate_hz that stops while their stimulus is on.
+    suppressed_per_stimulus: int = 0
+    suppressed_rate_hz: float = 2.0
     extra: dict = field(default_factory=dict)
 
 
@@ -59,12 +65,13 @@ class SessionPlan:
     ensemble_onsets_s: list[np.ndarray]
     stimulus_table: pd.DataFrame
     tuned_neurons: dict[str, np.ndarray]
+    suppressed_neurons: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def plan_session(design: SessionDesign, rng: np.random.Generator) -> SessionPlan:
     """Draw ensemble members and activation times, and the stimulus schedule.
 
-    Ensembles and stimulus-tuned neurons are disjoint sets of neurons.
+    Ensembles, stimulus-tuned (excited) and suppressed neurons are disjoint sets.
     """
     duration_s = design.n_frames / design.frame_rate_hz
     order = rng.permutation(design.n_neurons)
@@ -88,8 +95,15 @@ def plan_session(design: SessionDesign, rng: np.random.Generator) -> SessionPlan
         for label in design.stimuli:
             tuned[label] = np.sort(order[used : used + design.neurons_per_stimulus])
             used += design.neurons_per_stimulus
+    suppressed: dict[str, np.ndarray] = {}
+    if design.stimuli and design.suppressed_per_stimulus:
+        for label in design.stimuli:
+            suppressed[label] = np.sort(order[used : used + design.suppressed_per_stimulus])
+            used += design.suppressed_per_stimulus
+    if used > design.n_neurons:
+        raise ValueError(f"the design plants {used} neurons in a session of {design.n_neurons}")
     stimulus_table = pd.DataFrame(rows, columns=["stimulus", "onset_s", "duration_s"])
-    return SessionPlan(members, onsets, stimulus_table, tuned)
+    return SessionPlan(members, onsets, stimulus_table, tuned, suppressed)
 
 
 def neuron_rngs(seed: int, neurons: np.ndarray) -> list[np.random.Generator]:
@@ -114,19 +128,28 @@ def simulate_spikes(
                 continue
             rng = rngs[index[int(neuron)]]
             fires = rng.random(onsets.size) < design.ensemble_participation
-            jitter = rng.integers(-1, 2, onsets.size)
-            frames = np.clip(np.round(onsets * fs).astype(int) + jitter, 0, design.n_frames - 1)
+            if design.ensemble_jitter_s is None:
+                jitter = rng.integers(-1, 2, onsets.size)
+                frames = np.round(onsets * fs).astype(int) + jitter
+            else:
+                times = onsets + rng.uniform(-design.ensemble_jitter_s, design.ensemble_jitter_s, onsets.size)
+                frames = np.floor(times * fs).astype(int)
+            frames = np.clip(frames, 0, design.n_frames - 1)
             n_spikes = rng.integers(1, 4, onsets.size)
             np.add.at(counts[index[int(neuron)]], frames[fires], n_spikes[fires])
     table = plan.stimulus_table
-    for label, tuned in plan.tuned_neurons.items():
+    for label in design.stimuli:
         on = np.zeros(design.n_frames, dtype=bool)
         for onset, duration in table.loc[table.stimulus == label, ["onset_s", "duration_s"]].to_numpy():
             on[int(round(onset * fs)) : int(round((onset + duration) * fs))] = True
-        for neuron in tuned:
+        for neuron in plan.tuned_neurons.get(label, ()):
             if int(neuron) in index:
                 rng = rngs[index[int(neuron)]]
                 counts[index[int(neuron)], on] += rng.poisson(design.stimulus_rate_hz / fs, on.sum())
+        for neuron in plan.suppressed_neurons.get(label, ()):
+            if int(neuron) in index:
+                rng = rngs[index[int(neuron)]]
+                counts[index[int(neuron)], ~on] += rng.poisson(design.suppressed_rate_hz / fs, (~on).sum())
     return counts.astype(np.int16)
 
 

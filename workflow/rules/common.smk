@@ -20,6 +20,7 @@ from calcium.settings import (  # noqa: E402
     check_config,
     check_session_settings,
     deconvolution_settings,
+    event_settings,
     stimulus_kernel,
 )
 from calcium.shards import shard_count, shard_name  # noqa: E402
@@ -172,6 +173,17 @@ EVENT_TRACE = config["events"]["input"]
 
 def event_input(wildcards):
     return f"results/{wildcards.session}/shards/{wildcards.shard}/{EVENT_TRACE}.npy"
+
+
+def event_params(wildcards):
+    """Event settings with min_fwhm_s resolved from the session's kinetics and frame rate."""
+    row = sessions.loc[wildcards.session]
+    return event_settings(
+        config["events"],
+        config["deconvolution"],
+        row.indicator,
+        float(row.frame_rate_hz),
+    )
 
 
 def deconvolution_params(wildcards):

@@ -27,6 +27,8 @@ rule ensembles:
     input:
         events="results/{session}/population/ensemble_events.csv",
         neurons="results/{session}/population/ensemble_event_neurons.csv",
+        calcium_events="results/{session}/events/events.csv",
+        threshold="results/{session}/population/null_threshold.json",
         facts="results/{session}/ingest/recording.json",
     output:
         labels="results/{session}/ensembles/ensemble_events.csv",
@@ -46,5 +48,6 @@ rule ensembles:
         runtime=30,
     params:
         ensembles=settings("ensembles"),
+        coactivity=settings("coactivity"),
     script:
         "../../scripts/ensembles.py"

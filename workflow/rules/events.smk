@@ -16,7 +16,7 @@ rule events:
         mem_mb=shard_mem_mb,
         runtime=30,
     params:
-        events=settings("events"),
+        events=event_params,
         frame_rate_hz=frame_rate_hz,
         neurons_per_shard=settings("neurons_per_shard"),
     script:

@@ -196,7 +196,5 @@ rule membership_figure:
     resources:
         mem_mb=1000,
         runtime=10,
-    params:
-        min_participation=config["ensembles"]["min_participation"],
     script:
         "../../scripts/membership_figure.py"

@@ -17,6 +17,7 @@ rule regressors:
         runtime=10,
     params:
         kernel=stimulus_kernel_params,
+        method=config["stimulus"]["regressor"],
     script:
         "../../scripts/regressors.py"
 
