@@ -12,6 +12,7 @@ from calcium.browser import DenseTrace, SessionData, build_page
 from calcium.dff import baseline_f0
 from calcium.io import load_json, read_npy_rows, read_table, save_text
 from calcium.logs import log_to
+from calcium.regressors import regressors_from_table
 
 MAX_BLOCK_SAMPLES = 8_000_000  # samples read and decimated at a time (bounds memory: ~0.4 GB)
 
@@ -98,11 +99,8 @@ data = SessionData(
 )
 if "stimuli" in inp.keys():
     data.stimuli = read_table(inp.stimuli)[["stimulus", "onset_s", "offset_s"]]
-    regressors = read_table(inp.regressors).sort_values(["stimulus", "frame"])
-    data.regressors = {
-        str(name): group["regressor"].to_numpy(dtype=np.float64)
-        for name, group in regressors.groupby("stimulus", sort=False)
-    }
+    labels, _, regressors = regressors_from_table(read_table(inp.regressors))
+    data.regressors = {label: regressors[k] for k, label in enumerate(labels)}
     data.regression = read_table(inp.regression)
 html, info = build_page(
     data,

@@ -1,36 +1,35 @@
-"""Coactivity: number of neurons with an event in each bin (and within the jitter window)."""
+"""Coactivity per bin, its circular-shift null, the ensemble events, and per-neuron features."""
 
-import numpy as np
-import pandas as pd
-
-from calcium.coactivity import coactivity, session_raster, window_coactivity
-from calcium.io import load_json, read_table, save_table
+from calcium.io import load_json, read_table, save_json, save_table
 from calcium.logs import log_to
+from calcium.population import Binning, NullSettings, Recording, coactivity_analysis, neuron_features
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
-settings = snakemake.params.coactivity
-raster = session_raster(read_table(snakemake.input.events), facts, settings)
-n_active = coactivity(raster)
-bins = np.arange(raster.n_bins)
-table = pd.DataFrame(
-    {
-        "bin": bins,
-        "start_s": bins * settings["bin_s"],
-        "end_s": np.minimum((bins + 1) * settings["bin_s"], facts["duration_s"]),
-        "n_frames": raster.frames_per_bin,
-        "n_active": n_active,
-        "fraction_active": n_active / facts["n_neurons"],
-        "n_active_window": window_coactivity(raster, settings["jitter_bins"]),
-    }
+recording = Recording(facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], facts["start_time_s"])
+binning = Binning(**snakemake.params.coactivity)
+events = read_table(snakemake.input.events)
+result = coactivity_analysis(events, recording, binning, NullSettings(**snakemake.params.null))
+features, summary = neuron_features(
+    events, result.ensemble_events, recording, binning, snakemake.params.burst_iei_s
 )
-save_table(snakemake.output[0], table)
+output = snakemake.output
+save_table(output.coactivity, result.bins)
+save_table(output.shuffles, result.shuffles)
+save_table(output.histogram, result.histogram)
+save_json(output.threshold, result.threshold)
+save_table(output.ensemble_events, result.ensemble_events)
+save_table(output.event_neurons, result.event_neurons)
+save_table(output.features, features)
+summary.insert(0, "session", snakemake.wildcards.session)
+save_table(output.summary, summary)
+if result.threshold["note"]:
+    log.warning(result.threshold["note"])
 log.info(
-    "%d bins of %s s (%d hold no frame); max %d active neurons, %d within ± %d bins",
-    raster.n_bins,
-    settings["bin_s"],
-    int((raster.frames_per_bin == 0).sum()),
-    int(n_active.max()),
-    int(table.n_active_window.max()),
-    settings["jitter_bins"],
+    "%d bins of %s s, %d events: %d ensemble events (thresholds %s active neurons by frames per window)",
+    len(result.bins),
+    binning.bin_s,
+    len(events),
+    len(result.ensemble_events),
+    {row["frames"]: round(row["threshold_n_active"], 3) for row in result.threshold["thresholds"]},
 )

@@ -12,35 +12,34 @@ from calcium.plots import (
     response_examples_figure,
     save_figure,
 )
-from calcium.regressors import cluster_order, downsample
+from calcium.regressors import (
+    cluster_order,
+    downsample,
+    model_prediction,
+    regressors_from_table,
+    response_kinds,
+    zscored,
+)
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
-facts = load_json(snakemake.input.facts)
-settings = snakemake.params.stimulus
-session = snakemake.wildcards.session
-fs = facts["frame_rate_hz"]
-time_s = facts.get("start_time_s", 0.0) + np.arange(facts["n_frames"]) / fs
-long = read_table(snakemake.input.regressors)
-labels = list(dict.fromkeys(long.stimulus))
-boxcars = np.stack([long.boxcar[long.stimulus == label].to_numpy() for label in labels])
-regressors = np.stack([long.regressor[long.stimulus == label].to_numpy() for label in labels])
-stimuli = read_table(snakemake.input.table)
-table = read_table(snakemake.input.regression)
-traces = load_npy(snakemake.input.traces)
+inputs, output = snakemake.input, snakemake.output
+facts = load_json(inputs.facts)
+settings = snakemake.params.figures
+session = f"session {snakemake.wildcards.session}"
+fs, start_s = facts["frame_rate_hz"], facts["start_time_s"]
+time_s = start_s + np.arange(facts["n_frames"]) / fs
+labels, boxcars, regressors = regressors_from_table(read_table(inputs.regressors))
+stimuli = read_table(inputs.stimuli)
+table = read_table(inputs.regression)
+traces = load_npy(inputs.traces)
 
-save_figure(
-    regressors_figure(time_s, labels, boxcars, regressors, f"session {session}"), snakemake.output.regressors
-)
-save_figure(
-    r2_histogram_figure(table.r2.to_numpy(), settings["min_r2"], f"session {session}"), snakemake.output.r2
-)
+save_figure(regressors_figure(time_s, labels, boxcars, regressors, session), output.regressors)
+save_figure(r2_histogram_figure(table.r2.to_numpy(), settings["min_r2"], session), output.r2)
 
 factor = max(1, int(round(settings["heatmap_bin_s"] * fs)))
-binned = downsample(np.asarray(traces), factor)
-sd = binned.std(axis=1, keepdims=True)
-z = (binned - binned.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1)
-binned_time = facts.get("start_time_s", 0.0) + np.arange(z.shape[1]) * factor / fs
-shown = neurons_shown(z.shape[0], snakemake.params.max_neurons)
+z = zscored(downsample(np.asarray(traces), factor))
+binned_time = start_s + np.arange(z.shape[1]) * factor / fs
+shown = neurons_shown(z.shape[0], settings["max_neurons"])
 order_all = shown[cluster_order(z[shown])]
 chosen = np.flatnonzero(table.selected.to_numpy())
 order_selected = chosen[cluster_order(z[chosen])] if chosen.size else chosen
@@ -56,19 +55,14 @@ panels = [
         [f"{n} {table.response_type[n]}" for n in order_selected],
     ),
 ]
-save_figure(heatmaps_figure(binned_time, panels, stimuli, f"session {session}"), snakemake.output.heatmaps)
+save_figure(heatmaps_figure(binned_time, panels, stimuli, session), output.heatmaps)
 
-examples = []
-coefficients = table[[f"coef_{label}" for label in labels]].to_numpy()
-# Excited types in stimulus order, then the suppressed ones (suppressed:<stimulus>).
-kinds = [label for label in labels if (table.response_type == label).any()]
-kinds += [f"suppressed:{label}" for label in labels if (table.response_type == f"suppressed:{label}").any()]
-for kind in kinds:
-    of_kind = table[(table.response_type == kind)].sort_values("r2", ascending=False)
-    for neuron in of_kind.neuron.head(settings["examples_per_type"]):
-        model = table.intercept_dff[neuron] + coefficients[neuron] @ regressors
-        examples.append((kind, int(neuron), np.asarray(traces[neuron]), model))
-save_figure(
-    response_examples_figure(time_s, examples, stimuli, f"session {session}"), snakemake.output.examples
-)
+examples = [
+    (kind, int(neuron), np.asarray(traces[neuron]), model_prediction(table, labels, regressors, neuron))
+    for kind in response_kinds(labels, table.response_type)
+    for neuron in table[table.response_type == kind]
+    .sort_values("r2", ascending=False)
+    .neuron.head(settings["examples_per_type"])
+]
+save_figure(response_examples_figure(time_s, examples, stimuli, session), output.examples)
 log.info("stimulus figures drawn for %d stimuli", len(labels))

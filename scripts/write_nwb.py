@@ -10,6 +10,7 @@ from calcium.io import load_json, read_table
 from calcium.logs import log_to
 from calcium.nwb_input import is_nwb, open_roi_masks, read_nwb_metadata
 from calcium.nwb_output import SessionNwbWriter, session_metadata
+from calcium.regressors import regressors_from_table
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 inputs = snakemake.input
@@ -173,17 +174,8 @@ if writer.add_table(
 if "stimuli" in inputs.keys():
     stimuli = read_table(inputs.stimuli)
     writer.add_stimuli(stimuli, "stimulus presentations (s since session_start_time)")
-    long = read_table(inputs.regressors)
-    stimulus_labels = list(dict.fromkeys(long.stimulus))
-    n_frames = facts["n_frames"]
-    writer.add_regressors(
-        stimulus_labels,
-        np.stack([long.regressor[long.stimulus == s].to_numpy() for s in stimulus_labels]).reshape(
-            -1, n_frames
-        ),
-        np.stack([long.boxcar[long.stimulus == s].to_numpy() for s in stimulus_labels]).reshape(-1, n_frames),
-        f"{settings['stimulus']['kernel']} kernel",
-    )
+    stimulus_labels, boxcars, regressors = regressors_from_table(read_table(inputs.regressors))
+    writer.add_regressors(stimulus_labels, regressors, boxcars, f"{settings['stimulus']['kernel']} kernel")
     for name, path, text in (
         (
             "stimulus_regression",

@@ -51,33 +51,14 @@ def test_unchanged_config_plans_nothing(finished_copy):
 def test_ensemble_parameter_reruns_only_the_ensemble_rules(finished_copy):
     edit_config(finished_copy, lambda c: c["ensembles"].update(membership_alpha=0.01))
     planned = planned_rules(finished_copy)
-    assert set(planned) == {
-        "ensembles",
-        "raster_figure",
-        "similarity_figure",
-        "membership_figure",
-        "browser",
-        "all",
-    }
+    assert set(planned) == {"ensembles", "population_figures", "browser", "nwb", "all"}
     assert planned["ensembles"] == 2  # both sessions
 
 
 def test_null_parameter_reruns_the_null_and_what_depends_on_it(finished_copy):
     edit_config(finished_copy, lambda c: c["coactivity_null"].update(n_shuffles=500))
     planned = set(planned_rules(finished_copy))
-    assert planned == {
-        "coactivity_null",
-        "ensemble_events",
-        "ensembles",
-        "features",
-        "coactivity_figure",
-        "raster_figure",
-        "similarity_figure",
-        "membership_figure",
-        "features_figure",
-        "browser",
-        "all",
-    }
+    assert planned == {"coactivity", "ensembles", "population_figures", "browser", "nwb", "all"}
 
 
 def test_dff_parameter_reruns_everything_downstream_of_dff(finished_copy):
@@ -94,11 +75,9 @@ def test_dff_parameter_reruns_everything_downstream_of_dff(finished_copy):
         "gather_traces",
         "gather_events",
         "coactivity",
-        "coactivity_null",
         "ensembles",
-        "features",
         "regression",
-        "trace_figure",
+        "trace_figures",
         "stimulus_figures",
         "browser",
     }

@@ -79,7 +79,7 @@ POPULATION_OUTPUTS = [
     "population/null_threshold.json",
     "population/ensemble_events.csv",
     "population/ensemble_event_neurons.csv",
-    "ensembles/ensemble_events.csv",
+    "ensembles/ensemble_activations.csv",
     "ensembles/ensemble_members.csv",
     "ensembles/ensembles.csv",
     "ensembles/similarity.npy",

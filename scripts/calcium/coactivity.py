@@ -513,16 +513,3 @@ def raster_from_events(
     return active_bins(
         events["neuron"].to_numpy(), events[column].to_numpy(), n_neurons, n_frames, frame_rate_hz, bin_s
     )
-
-
-def session_raster(events, facts: dict, binning: dict) -> ActiveBins:
-    """Sparse raster of a session from its events table, its recording facts
-    (n_neurons, n_frames, frame_rate_hz) and the coactivity settings (bin_s, event_time)."""
-    return raster_from_events(
-        events,
-        facts["n_neurons"],
-        facts["n_frames"],
-        facts["frame_rate_hz"],
-        binning["bin_s"],
-        binning["event_time"],
-    )

@@ -173,6 +173,31 @@ def raster_figure(events, n_neurons: int, duration_s: float, ensemble_events=Non
     return figure
 
 
+def raster_subset(events, n_neurons: int, max_neurons: int):
+    """At most max_neurons evenly spaced neurons for a raster: (their events renumbered 0..k-1, k, note)."""
+    shown = neurons_shown(n_neurons, max_neurons)
+    if shown.size == n_neurons:
+        return events, n_neurons, ""
+    subset = events[events.neuron.isin(shown)].copy()
+    subset["neuron"] = np.searchsorted(shown, subset.neuron)
+    return subset, shown.size, f" ({shown.size} of {n_neurons} neurons shown, evenly spaced)"
+
+
+# Per-neuron features drawn in the features figure, with axis labels.
+FEATURE_AXES = [
+    ("event_rate_per_min", "event rate (events/min)"),
+    ("mean_amplitude_dff", "mean amplitude (ΔF/F)"),
+    ("mean_fwhm_s", "mean FWHM (s)"),
+    ("mean_area_dff_s", "mean area (ΔF/F·s)"),
+    ("iei_mean_s", "mean inter-event interval (s)"),
+    ("iei_cv", "inter-event interval CV"),
+    ("fraction_time_active", "fraction of time active"),
+    ("burst_index", "burst index"),
+    ("population_coupling", "population coupling (ratio)"),
+    ("ensemble_event_fraction", "fraction of events in ensemble events"),
+]
+
+
 def feature_distributions_figure(features, columns: list[tuple[str, str]], title: str = ""):
     """Histograms of per-neuron features; columns: [(column, axis label with unit)]."""
     n = len(columns)

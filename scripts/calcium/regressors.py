@@ -23,7 +23,6 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 from scipy.signal import fftconvolve
-from sklearn.linear_model import LinearRegression
 
 from .kernels import calcium_kernel, ramp_response
 
@@ -175,21 +174,26 @@ class Regression(NamedTuple):
 
 
 def fit_regressors(traces: np.ndarray, regressors: np.ndarray) -> Regression:
-    """Multiple linear regression (scikit-learn, ordinary least squares) of every neuron.
+    """Multiple linear regression (ordinary least squares with an intercept) of every neuron.
 
+    Model: trace_t = intercept + Σ_k coefficient_k · regressor_k,t + residual_t.
     traces: (neurons, frames) ΔF/F; regressors: (stimuli, frames).
-    All neurons are fitted in one multi-output solve. A neuron with a constant
-    trace gets R² = 0.
+    All neurons are fitted in one multi-output least-squares solve of the centred data
+    (numpy.linalg.lstsq, the solution scikit-learn's LinearRegression gives, which the
+    seed analysis used; tests check that they agree). A neuron with a constant trace
+    gets R² = 0.
     """
     traces = np.asarray(traces, dtype=np.float64)
-    design = np.asarray(regressors, dtype=np.float64).T
-    model = LinearRegression().fit(design, traces.T)
-    predicted = model.predict(design).T
+    design = np.asarray(regressors, dtype=np.float64).reshape(-1, traces.shape[1]).T
+    design_mean = design.mean(axis=0)
+    trace_mean = traces.mean(axis=1)
+    coefficients, *_ = np.linalg.lstsq(design - design_mean, (traces - trace_mean[:, None]).T, rcond=None)
+    intercept = trace_mean - design_mean @ coefficients
+    predicted = (design @ coefficients).T + intercept[:, None]
     residual = ((traces - predicted) ** 2).sum(axis=1)
-    total = ((traces - traces.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    total = ((traces - trace_mean[:, None]) ** 2).sum(axis=1)
     r2 = np.divide(total - residual, total, out=np.zeros_like(total), where=total > 0)
-    coefficients = np.atleast_2d(model.coef_).reshape(traces.shape[0], design.shape[1])
-    return Regression(r2, coefficients, np.atleast_1d(model.intercept_))
+    return Regression(r2, coefficients.T.reshape(traces.shape[0], design.shape[1]), intercept)
 
 
 def response_types(
@@ -297,6 +301,91 @@ def downsample(traces: np.ndarray, factor: int) -> np.ndarray:
     if n == 0:
         return np.asarray(traces)
     return np.asarray(traces)[:, : n * factor].reshape(traces.shape[0], n, factor).mean(axis=2)
+
+
+def regressor_table(
+    labels: list[str],
+    boxcars: np.ndarray,
+    regressors: np.ndarray,
+    frame_rate_hz: float,
+    start_time_s: float = 0.0,
+) -> pd.DataFrame:
+    """One row per frame: frame, time_s, then boxcar_<stimulus> and regressor_<stimulus> per stimulus."""
+    frames = np.arange(boxcars.shape[1])
+    columns = {"frame": frames, "time_s": start_time_s + frames / frame_rate_hz}
+    columns |= {f"boxcar_{label}": boxcars[k] for k, label in enumerate(labels)}
+    columns |= {f"regressor_{label}": regressors[k] for k, label in enumerate(labels)}
+    return pd.DataFrame(columns)
+
+
+def regressors_from_table(table: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(labels, boxcars, regressors) from a `regressor_table`."""
+    labels = [c.removeprefix("regressor_") for c in table.columns if c.startswith("regressor_")]
+    boxcars = (
+        np.stack([table[f"boxcar_{label}"].to_numpy() for label in labels]) if labels else np.zeros((0, 0))
+    )
+    regressors = np.stack([table[f"regressor_{label}"].to_numpy() for label in labels]) if labels else boxcars
+    return labels, boxcars, regressors
+
+
+def regression_tables(
+    blocks,
+    labels: list[str],
+    regressors: np.ndarray,
+    stimuli: pd.DataFrame,
+    frame_rate_hz: float,
+    min_r2: float = 0.05,
+    response_type: str = "largest_magnitude",
+    response_window_s: tuple[float, float] = (0.0, 3.0),
+    baseline_window_s: tuple[float, float] | None = (-2.0, 0.0),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Regression of every neuron on the regressors, and its stimulus-locked mean responses.
+
+    blocks: iterable of (first neuron id, (neurons, frames) traces) covering the session
+        in order (blocks of neurons keep memory bounded).
+    stimuli: the presentations, times in seconds from the first frame.
+    Returns (regression: one row per neuron with r2, intercept_dff, coef_<stimulus>,
+    selected, response_type; responses: one row per (neuron, stimulus), see
+    `stimulus_responses`).
+    """
+    fits, responses = [], []
+    for first, block in blocks:
+        fits.append(fit_regressors(block, regressors))
+        part = stimulus_responses(block, stimuli, frame_rate_hz, response_window_s, baseline_window_s)
+        part["neuron"] += first
+        responses.append(part)
+    fit = Regression(*(np.concatenate(parts) for parts in zip(*fits, strict=True)))
+    selected, types = response_types(fit, labels, min_r2, response_type)
+    table = pd.DataFrame({"neuron": np.arange(fit.r2.size), "r2": fit.r2, "intercept_dff": fit.intercept})
+    for k, label in enumerate(labels):
+        table[f"coef_{label}"] = fit.coefficients[:, k]
+    table["selected"] = selected
+    table["response_type"] = types
+    return table, pd.concat(responses, ignore_index=True)
+
+
+def zscored(traces: np.ndarray) -> np.ndarray:
+    """Each row minus its mean, divided by its SD (constant rows become 0)."""
+    traces = np.asarray(traces, dtype=np.float64)
+    sd = traces.std(axis=1, keepdims=True)
+    return (traces - traces.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1)
+
+
+def model_prediction(
+    regression: pd.DataFrame, labels: list[str], regressors: np.ndarray, neuron: int
+) -> np.ndarray:
+    """The fitted trace of one neuron: intercept + Σ coefficient · regressor (ΔF/F per frame)."""
+    row = regression.loc[regression.neuron == neuron].iloc[0]
+    coefficients = np.array([row[f"coef_{label}"] for label in labels])
+    return row["intercept_dff"] + coefficients @ regressors
+
+
+def response_kinds(labels: list[str], types) -> list[str]:
+    """Response types present, excited ones in stimulus order, then suppressed:<stimulus>."""
+    present = set(types)
+    return [k for k in labels if k in present] + [
+        f"suppressed:{k}" for k in labels if f"suppressed:{k}" in present
+    ]
 
 
 def stimulus_table_from_channel(

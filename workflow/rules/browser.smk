@@ -20,7 +20,7 @@ rule browser:
         coactivity="results/{session}/population/coactivity.csv",
         null_threshold="results/{session}/population/null_threshold.json",
         ensembles="results/{session}/ensembles/ensembles.csv",
-        ensemble_events="results/{session}/ensembles/ensemble_events.csv",
+        ensemble_events="results/{session}/ensembles/ensemble_activations.csv",
         ensemble_members="results/{session}/ensembles/ensemble_members.csv",
         template=f"{BROWSER_ASSETS}/page.html",
         js=f"{BROWSER_ASSETS}/browser.js",

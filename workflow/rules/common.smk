@@ -103,10 +103,14 @@ def _sorted(value):
     return value
 
 
-def settings(section):
-    """A config section for params:, with keys sorted so that reordering config.yaml
-    (or a tool rewriting it) does not look like a parameter change to Snakemake."""
-    return _sorted(config[section])
+def settings(section, keys=None):
+    """A config section (or only its `keys`) for params:, keys sorted, so that reordering
+    config.yaml does not look like a parameter change to Snakemake, and a rule re-runs
+    only when a key it reads changes."""
+    values = config[section]
+    if keys is not None:
+        values = {key: values[key] for key in keys}
+    return _sorted(values)
 
 
 SIGNAL_STAGES = ["dff", "detrended", "denoised", "calcium", "spikes", "activity"]
@@ -223,7 +227,7 @@ def stimulus_kernel_params(wildcards):
 
 def browser_stimulus_inputs(wildcards):
     """The stimulus tables of sessions that have stimuli (none otherwise)."""
-    if not sessions.loc[wildcards.session, "stimuli"]:
+    if not has_stimuli(wildcards.session):
         return {}
     return {
         "stimuli": f"results/{wildcards.session}/stimulus/stimuli.csv",
@@ -314,7 +318,7 @@ def nwb_inputs(wildcards):
         "coactivity": f"{base}/population/coactivity.csv",
         "null_threshold": f"{base}/population/null_threshold.json",
         "ensemble_event_neurons": f"{base}/population/ensemble_event_neurons.csv",
-        "ensemble_events": f"{base}/ensembles/ensemble_events.csv",
+        "ensemble_events": f"{base}/ensembles/ensemble_activations.csv",
         "ensembles": f"{base}/ensembles/ensembles.csv",
         "members": f"{base}/ensembles/ensemble_members.csv",
     }

@@ -42,28 +42,3 @@ rule gather_events:
         runtime=10,
     script:
         "../../scripts/gather_tables.py"
-
-
-rule features:
-    input:
-        events="results/{session}/events/events.csv",
-        ensemble_events="results/{session}/population/ensemble_events.csv",
-        facts="results/{session}/ingest/recording.json",
-    output:
-        features="results/{session}/events/features.csv",
-        summary="results/{session}/events/features_summary.csv",
-    log:
-        "results/logs/{session}/features.log",
-    benchmark:
-        "results/benchmarks/{session}/features.tsv"
-    conda:
-        "../../envs/signal.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        burst_iei_s=config["events"]["burst_iei_s"],
-        coactivity=settings("coactivity"),
-    script:
-        "../../scripts/features.py"

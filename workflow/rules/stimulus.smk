@@ -1,34 +1,11 @@
-rule regressors:
-    input:
-        stimuli=stimulus_table,
-        facts="results/{session}/ingest/recording.json",
-    output:
-        regressors="results/{session}/stimulus/regressors.csv",
-        table="results/{session}/stimulus/stimuli.csv",
-    log:
-        "results/logs/{session}/regressors.log",
-    benchmark:
-        "results/benchmarks/{session}/regressors.tsv"
-    conda:
-        "../../envs/stimulus.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    params:
-        kernel=stimulus_kernel_params,
-        method=config["stimulus"]["regressor"],
-    script:
-        "../../scripts/regressors.py"
-
-
 rule regression:
     input:
+        stimuli=stimulus_table,
         traces=stimulus_trace,
-        regressors="results/{session}/stimulus/regressors.csv",
-        table="results/{session}/stimulus/stimuli.csv",
         facts="results/{session}/ingest/recording.json",
     output:
+        stimuli="results/{session}/stimulus/stimuli.csv",
+        regressors="results/{session}/stimulus/regressors.csv",
         regression="results/{session}/stimulus/regression.csv",
         responses="results/{session}/stimulus/stimulus_responses.csv",
     log:
@@ -39,10 +16,20 @@ rule regression:
         "../../envs/stimulus.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc, input: max(1000, int(3 * input.size_mb)),
+        mem_mb=lambda wc, input: max(1000, int(500 + 3 * input.size_mb)),
         runtime=30,
     params:
-        stimulus=settings("stimulus"),
+        kernel=stimulus_kernel_params,
+        regression=settings(
+            "stimulus",
+            [
+                "regressor",
+                "min_r2",
+                "response_type",
+                "response_window_s",
+                "baseline_window_s",
+            ],
+        ),
     script:
         "../../scripts/regression.py"
 
@@ -51,7 +38,7 @@ rule stimulus_figures:
     input:
         traces=stimulus_trace,
         regressors="results/{session}/stimulus/regressors.csv",
-        table="results/{session}/stimulus/stimuli.csv",
+        stimuli="results/{session}/stimulus/stimuli.csv",
         regression="results/{session}/stimulus/regression.csv",
         facts="results/{session}/ingest/recording.json",
     output:
@@ -94,7 +81,9 @@ rule stimulus_figures:
         mem_mb=lambda wc, input: max(1000, int(3 * input.size_mb)),
         runtime=30,
     params:
-        stimulus=settings("stimulus"),
-        max_neurons=config["figures"]["max_neurons"],
+        figures={
+            **settings("stimulus", ["min_r2", "heatmap_bin_s", "examples_per_type"]),
+            "max_neurons": config["figures"]["max_neurons"],
+        },
     script:
         "../../scripts/stimulus_figures.py"

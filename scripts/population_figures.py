@@ -1,0 +1,55 @@
+"""Figures of the population stage: raster, feature distributions, coactivity, similarity, membership."""
+
+from calcium.io import load_json, load_npy, read_table
+from calcium.logs import log_to
+from calcium.plots import (
+    FEATURE_AXES,
+    coactivity_figure,
+    feature_distributions_figure,
+    membership_figure,
+    raster_figure,
+    raster_subset,
+    save_figure,
+    similarity_figure,
+)
+from calcium.population import effective_thresholds, membership_matrices
+
+log = log_to(snakemake.log[0], snakemake.wildcards)
+inputs, output = snakemake.input, snakemake.output
+facts = load_json(inputs.facts)
+session = f"session {snakemake.wildcards.session}"
+activations = read_table(inputs.activations)
+clustering = load_json(inputs.clustering)
+
+events, n_shown, note = raster_subset(
+    read_table(inputs.events), facts["n_neurons"], snakemake.params.max_neurons
+)
+save_figure(raster_figure(events, n_shown, facts["duration_s"], activations, session + note), output.raster)
+save_figure(feature_distributions_figure(read_table(inputs.features), FEATURE_AXES, session), output.features)
+
+bins = read_table(inputs.coactivity)
+null = load_json(inputs.threshold)
+title = (
+    f"{session}: neurons active within ± {null['jitter_bins']} bins; {null['n_shuffles']} circular shifts, "
+    f"{null['percentile']}th percentile ({null['statistic']}), at least {null['min_active']} neurons"
+)
+figure = coactivity_figure(
+    bins.start_s.to_numpy(),
+    bins.n_active_window.to_numpy(),
+    effective_thresholds(bins, null),
+    read_table(inputs.histogram),
+    facts["n_neurons"],
+    title=title,
+)
+save_figure(figure, output.coactivity)
+
+labels = activations.ensemble.to_numpy()
+title = f"{session}: {clustering['n_ensembles']} ensembles"
+save_figure(
+    similarity_figure(load_npy(inputs.similarity), clustering["order"], labels, title), output.similarity
+)
+participation, member = membership_matrices(
+    read_table(inputs.members), clustering["n_ensembles"], facts["n_neurons"]
+)
+save_figure(membership_figure(participation, member, title=session), output.membership)
+log.info("population figures drawn")

@@ -1,0 +1,43 @@
+"""Figures of example neurons: every step of the signal chain with spike times, and events on traces."""
+
+import numpy as np
+
+from calcium.io import load_json, load_npy, read_table
+from calcium.logs import log_to
+from calcium.plots import events_on_traces_figure, example_view, save_figure, trace_steps_figure
+
+log = log_to(snakemake.log[0], snakemake.wildcards)
+inputs, output = snakemake.input, snakemake.output
+facts = load_json(inputs.facts)
+settings = snakemake.params.figures
+fs = facts["frame_rate_hz"]
+neurons, span = example_view(
+    facts["n_neurons"], facts["n_frames"], fs, settings["example_neurons"], settings["time_window_s"]
+)
+time_s = facts["start_time_s"] + np.arange(span.start, span.stop) / fs
+session = f"session {snakemake.wildcards.session}"
+raw_name, raw_unit = ("input ΔF/F", "ΔF/F") if facts["input_kind"] == "dff" else ("raw F", "F (a.u.)")
+steps = [
+    (raw_name, raw_unit, load_npy(inputs.raw)[neurons, span]),
+    ("ΔF/F", "ΔF/F", load_npy(inputs.dff)[neurons, span]),
+    ("detrended", "ΔF/F", load_npy(inputs.detrended)[neurons, span]),
+    ("wavelet-denoised", "ΔF/F", load_npy(inputs.denoised)[neurons, span]),
+    ("OASIS calcium + spike times", "c (ΔF/F)", load_npy(inputs.calcium)[neurons, span]),
+]
+spikes = read_table(inputs.spike_times)
+spike_times = [
+    spikes.time_s[(spikes.neuron == n) & spikes.time_s.between(time_s[0], time_s[-1])].to_numpy()
+    for n in neurons
+]
+save_figure(trace_steps_figure(time_s, steps, spike_times, neurons, title=session), output.traces)
+
+figure = events_on_traces_figure(
+    time_s,
+    load_npy(inputs.event_traces)[neurons, span],
+    read_table(inputs.events),
+    read_table(inputs.thresholds),
+    neurons,
+    title=f"{session}: events on the {snakemake.params.event_trace} ΔF/F",
+)
+save_figure(figure, output.events)
+log.info("drew neurons %s", neurons)

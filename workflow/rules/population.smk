@@ -1,0 +1,59 @@
+rule coactivity:
+    input:
+        events="results/{session}/events/events.csv",
+        facts="results/{session}/ingest/recording.json",
+    output:
+        coactivity="results/{session}/population/coactivity.csv",
+        shuffles="results/{session}/population/null_shuffles.csv",
+        histogram="results/{session}/population/null_histogram.csv",
+        threshold="results/{session}/population/null_threshold.json",
+        ensemble_events="results/{session}/population/ensemble_events.csv",
+        event_neurons="results/{session}/population/ensemble_event_neurons.csv",
+        features="results/{session}/events/features.csv",
+        summary="results/{session}/events/features_summary.csv",
+    log:
+        "results/logs/{session}/coactivity.log",
+    benchmark:
+        "results/benchmarks/{session}/coactivity.tsv"
+    conda:
+        "../../envs/signal.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input: max(1000, int(500 + 20 * input.size_mb)),
+        runtime=30,
+    params:
+        coactivity=settings("coactivity"),
+        null=settings("coactivity_null"),
+        burst_iei_s=config["events"]["burst_iei_s"],
+    script:
+        "../../scripts/coactivity.py"
+
+
+rule ensembles:
+    input:
+        events="results/{session}/events/events.csv",
+        ensemble_events="results/{session}/population/ensemble_events.csv",
+        event_neurons="results/{session}/population/ensemble_event_neurons.csv",
+        facts="results/{session}/ingest/recording.json",
+    output:
+        activations="results/{session}/ensembles/ensemble_activations.csv",
+        members="results/{session}/ensembles/ensemble_members.csv",
+        ensembles="results/{session}/ensembles/ensembles.csv",
+        similarity="results/{session}/ensembles/similarity.npy",
+        clustering="results/{session}/ensembles/clustering.json",
+    log:
+        "results/logs/{session}/ensembles.log",
+    benchmark:
+        "results/benchmarks/{session}/ensembles.tsv"
+    conda:
+        "../../envs/signal.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input: max(1000, int(500 + 20 * input.size_mb)),
+        runtime=30,
+    params:
+        ensembles=settings("ensembles"),
+        coactivity=settings("coactivity"),
+        min_active=config["coactivity_null"]["min_active"],
+    script:
+        "../../scripts/ensembles.py"
