@@ -1,0 +1,81 @@
+"""Per-neuron stages over a whole session, block of neurons by block, on several processes.
+
+A stage is a function of one block of neurons' rows of its input arrays that returns that
+block's rows of its output arrays (and, optionally, table rows). `process_blocks` reads each
+block by offset from the input .npy files (never the whole session), hands blocks to a
+process pool, and writes the results in order straight into the output .npy files, so memory
+stays at a few blocks per process however long the recording, and the outputs do not depend
+on the block size or the number of processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from .io import npy_writer, read_npy_rows
+
+# Samples (neurons x frames) per block by default: ~64 MB of float32 per input array.
+BLOCK_SAMPLES = 1 << 24
+
+
+class BlockResult(NamedTuple):
+    """What a stage returns for one block: output arrays (block rows, frames) and table rows."""
+
+    arrays: tuple[np.ndarray, ...] = ()
+    tables: tuple = ()
+
+
+def block_rows(n_neurons: int, n_frames: int, block_samples: int = BLOCK_SAMPLES) -> list[slice]:
+    """Consecutive blocks of neurons of at most `block_samples` samples each (at least one neuron)."""
+    per_block = max(1, block_samples // max(n_frames, 1))
+    return [slice(first, min(first + per_block, n_neurons)) for first in range(0, n_neurons, per_block)]
+
+
+def _run(stage: Callable, sources: Sequence[str], rows: slice) -> BlockResult:
+    return stage(rows, *(read_npy_rows(path, rows) for path in sources))
+
+
+def process_blocks(
+    stage: Callable[..., BlockResult],
+    sources: Sequence[str | os.PathLike],
+    outputs: Sequence[str | os.PathLike],
+    n_neurons: int,
+    n_frames: int,
+    processes: int = 1,
+    block_samples: int = BLOCK_SAMPLES,
+) -> list[tuple]:
+    """Run `stage` over every block of neurons and write its arrays to `outputs` (float32 .npy).
+
+    stage(rows, *source_blocks) -> BlockResult: rows is the block's slice of neuron ids,
+        each source block its (neurons, frames) rows of one source .npy. It must be a
+        module-level function (or a functools.partial of one), as it runs in other
+        processes.
+    outputs: one path per array the stage returns, each (n_neurons, n_frames) float32,
+        written atomically.
+    processes: worker processes (1: run in this process).
+    Returns the table rows of every block, in block order.
+    """
+    blocks = block_rows(n_neurons, n_frames, block_samples)
+    run = functools.partial(_run, stage, [str(path) for path in sources])
+    tables = []
+    with contextlib.ExitStack() as stack:
+        writers = [stack.enter_context(npy_writer(path, (n_neurons, n_frames))) for path in outputs]
+        if processes > 1 and len(blocks) > 1:
+            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(min(processes, len(blocks))))
+            results = pool.imap(run, blocks)
+        else:
+            results = map(run, blocks)
+        for result in results:
+            if len(result.arrays) != len(writers):
+                raise ValueError(f"stage returned {len(result.arrays)} arrays for {len(writers)} outputs")
+            for writer, array in zip(writers, result.arrays, strict=True):
+                writer.append(array)
+            tables.append(result.tables)
+    return tables

@@ -1,0 +1,63 @@
+"""Per-neuron stages over blocks of neurons on several processes give the one-block result."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from calcium.blocks import BlockResult, block_rows, process_blocks
+from calcium.errors import InputError
+from calcium.io import save_npy
+
+
+def _stage(rows, traces, offset=0.0):
+    """A per-neuron computation with a per-neuron table row."""
+    out = np.cumsum(traces, axis=1) + offset
+    return BlockResult(
+        (out.astype(np.float32), (traces * 2).astype(np.float32)), ([(rows.start, rows.stop)],)
+    )
+
+
+def _failing(rows, traces):
+    if rows.start > 0:
+        raise InputError("neuron id 7 is bad")
+    return BlockResult((traces,))
+
+
+def test_block_rows_cover_every_neuron_once():
+    blocks = block_rows(1000, 300, block_samples=30_000)
+    assert blocks[0] == slice(0, 100) and blocks[-1].stop == 1000
+    covered = np.concatenate([np.arange(b.start, b.stop) for b in blocks])
+    np.testing.assert_array_equal(covered, np.arange(1000))
+    assert block_rows(3, 10**9, block_samples=10) == [slice(0, 1), slice(1, 2), slice(2, 3)]
+
+
+@pytest.mark.parametrize(("processes", "block_samples"), [(1, 10**9), (1, 700), (2, 700), (3, 250)])
+def test_outputs_do_not_depend_on_blocks_or_processes(tmp_path, processes, block_samples):
+    rng = np.random.default_rng(0)
+    traces = rng.normal(size=(23, 50)).astype(np.float32)
+    save_npy(tmp_path / "in.npy", traces)
+    outputs = [tmp_path / "a.npy", tmp_path / "b.npy"]
+    tables = process_blocks(
+        functools.partial(_stage, offset=1.5),
+        [tmp_path / "in.npy"],
+        outputs,
+        23,
+        50,
+        processes,
+        block_samples,
+    )
+    np.testing.assert_array_equal(np.load(outputs[0]), (np.cumsum(traces, axis=1) + 1.5).astype(np.float32))
+    np.testing.assert_array_equal(np.load(outputs[1]), traces * 2)
+    spans = [span for (rows,) in tables for span in rows]
+    assert spans[0][0] == 0 and spans[-1][1] == 23
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))  # in block order
+
+
+def test_a_failing_block_leaves_no_output_and_keeps_the_error(tmp_path):
+    save_npy(tmp_path / "in.npy", np.ones((10, 20), dtype=np.float32))
+    with pytest.raises(InputError, match="neuron id 7 is bad"):
+        process_blocks(_failing, [tmp_path / "in.npy"], [tmp_path / "out.npy"], 10, 20, 2, 40)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npy"]
