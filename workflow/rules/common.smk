@@ -14,6 +14,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
+from calcium.deconvolve import default_settings  # noqa: E402
 from calcium.indicators import indicator_kinetics  # noqa: E402
 from calcium.shards import shard_count, shard_name  # noqa: E402
 
@@ -203,24 +204,17 @@ def event_input(wildcards):
 
 
 def deconvolution_params(wildcards):
-    """OASIS settings with the time constants resolved from the indicator."""
-    settings = dict(config["deconvolution"])
-    settings.pop("input")
-    kinetics = indicator_kinetics(sessions.loc[wildcards.session, "indicator"])
-    if settings["ar_order"] == "auto":
-        rise_s = settings["tau_rise_s"] or kinetics.tau_rise_s
-        settings["ar_order"] = 2 if rise_s * frame_rate_hz(wildcards) >= 1 else 1
-    if settings.pop("estimate_time_constants"):
-        settings["tau_decay_s"] = None
-        settings["tau_rise_s"] = None
-    else:
-        if settings["tau_decay_s"] is None:
-            settings["tau_decay_s"] = kinetics.tau_decay_s
-        if settings["tau_rise_s"] is None:
-            settings["tau_rise_s"] = kinetics.tau_rise_s
-        if settings["ar_order"] == 1:
-            settings["tau_rise_s"] = None
-    return _sorted(settings)
+    """OASIS settings from the session's indicator and frame rate
+    (calcium.deconvolve.default_settings; config values other than auto/null win)."""
+    overrides = dict(config["deconvolution"])
+    overrides.pop("input")
+    return _sorted(
+        default_settings(
+            sessions.loc[wildcards.session, "indicator"],
+            frame_rate_hz(wildcards),
+            overrides,
+        )
+    )
 
 
 def ground_truth(wildcards):
@@ -279,6 +273,11 @@ def get_final_output():
                 "figures/similarity.png",
                 "figures/ensembles.png",
             ],
+        )
+        outputs += expand(
+            "results/{session}/evaluation/{name}",
+            session=session,
+            name=["expected_accuracy.csv", "expected_accuracy.png"],
         )
         if sessions.loc[session, "ground_truth"]:
             outputs += expand(
