@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from calcium.io import load_json, load_npy, read_table, save_table
+from calcium.io import SPIKE_TIME_FORMAT, load_json, load_npy, read_table, save_table
 from calcium.logs import log_to, reported_errors
 from calcium.shards import shard_rows
 from calcium.spikes import detect_spikes
@@ -28,4 +28,4 @@ log.info(
     rows.stop - 1,
     snakemake.params.lag_s,
 )
-save_table(snakemake.output[0], table)
+save_table(snakemake.output[0], table, SPIKE_TIME_FORMAT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from calcium.accuracy import (
@@ -123,3 +124,52 @@ def test_excerpt_and_choice_of_recordings():
     recs = [Recording(f"r{i}", "x", fs, 0.0, np.zeros(3), np.zeros(0), f"n{i % 2}") for i in range(5)]
     assert [r.name for r in choose_recordings(recs, 3)] == ["r0", "r1", "r2"]
     assert {r.neuron for r in choose_recordings(recs, 2)} == {"n0", "n1"}
+
+
+def _synthetic_recordings(n=4, fs=100.0, duration_s=120.0, tau_s=0.5, noise_nu=0.3):
+    recs = []
+    for i in range(n):
+        rng = np.random.default_rng(i)
+        spikes = np.sort(rng.uniform(1.0, duration_s - 1, int(duration_s * 0.8)))
+        n_frames = int(duration_s * fs)
+        dff = 0.4 * exposure_means(spikes, tau_s, fs, 0.0, n_frames)
+        dff += rng.normal(0, white_noise_sd_for_nu(noise_nu, fs), n_frames)
+        recs.append(Recording(f"r{i}", "GCaMP8s", fs, 0.0, dff, spikes, f"n{i}"))
+    return recs
+
+
+def test_expected_accuracy_falls_with_the_session_noise_and_counts_noisier_references():
+    from calcium.accuracy import expected_accuracy, workflow_pipeline
+    from calcium.deconvolve import default_settings
+
+    fs = 30.0
+    pipeline = workflow_pipeline(default_settings("GCaMP8s", fs), {"method": "noise"})
+    session_nu = np.r_[np.full(10, 0.1), np.full(10, 4.0), np.full(10, 12.0)]
+    bands, neurons, scores = expected_accuracy(session_nu, fs, _synthetic_recordings(), pipeline, seed=1)
+    assert bands.n_neurons.tolist() == [10, 10, 10]
+    np.testing.assert_allclose(bands.nu_median, [0.1, 4.0, 12.0])
+    assert (bands.n_reference_recordings == 4).all()
+    r = bands.expected_correlation.to_numpy()
+    assert r[0] > r[1] > r[2] and r[0] > 0.6
+    assert (bands.correlation_p10 <= bands.expected_correlation).all()
+    assert (bands.expected_correlation <= bands.correlation_p90).all()
+    # matched to the band's noise, measured on the resampled reference
+    ok = scores[scores.status == "ok"]
+    np.testing.assert_allclose(ok.nu, np.repeat([4.0, 12.0], 4), rtol=2e-3)
+    assert neurons.band.tolist() == [0] * 10 + [1] * 10 + [2] * 10
+    # the references are noisier than the quietest band: scored as they are, and counted
+    assert bands.n_noisier_references.tolist() == [4, 0, 0]
+    again, _, _ = expected_accuracy(session_nu, fs, _synthetic_recordings(), pipeline, seed=1)
+    pd.testing.assert_frame_equal(again, bands)
+
+
+def test_references_are_the_same_indicator_else_the_family_else_none():
+    from calcium.accuracy import select_references
+
+    available = [("a", "GCaMP6s"), ("b", "jGCaMP8m"), ("c", "GCaMP8s"), ("d", "OGB-1")]
+    assert select_references(available, "GCaMP8s") == (["c"], "indicator")
+    assert select_references(available, "gcamp6s") == (["a"], "indicator")
+    assert select_references(available, "GCaMP8f") == (["b", "c"], "family")
+    assert select_references(available, "GCaMP7s") == (["a"], "family")
+    assert select_references(available, "GCaMP6f") == ([], "none")
+    assert select_references([], "GCaMP6s") == ([], "none")

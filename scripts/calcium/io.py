@@ -19,6 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# Spike times keep 0.1 µs at any clock value up to 10^5 s (a session clock need not start at 0).
+SPIKE_TIME_FORMAT = "%.12g"
+
 
 class InputError(ValueError):
     """Bad input data: the message names the file, the place and the fix."""
@@ -419,14 +422,18 @@ def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
         raise
 
 
-def save_table(path: str | os.PathLike, table: pd.DataFrame) -> None:
-    """Save a tidy table atomically; tab-separated if the name ends in .tsv."""
+def save_table(path: str | os.PathLike, table: pd.DataFrame, float_format: str = "%.6g") -> None:
+    """Save a tidy table atomically; tab-separated if the name ends in .tsv.
+
+    float_format: printf format of floats; tables of times on a session clock that
+    does not start at 0 need more digits than 6 (SPIKE_TIME_FORMAT).
+    """
     path = Path(path)
     fd, tmp = _atomic_target(path)
     sep = "\t" if path.suffix == ".tsv" else ","
     try:
         with os.fdopen(fd, "w", newline="") as handle:
-            table.to_csv(handle, sep=sep, index=False, float_format="%.6g", lineterminator="\n")
+            table.to_csv(handle, sep=sep, index=False, float_format=float_format, lineterminator="\n")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
