@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-# Spike times keep 0.1 µs at any clock value up to 10^5 s (a session clock need not start at 0).
+# Spike times keep 1 µs at clock values up to 10^6 s (a session clock need not start at 0).
 SPIKE_TIME_FORMAT = "%.12g"
 
 
