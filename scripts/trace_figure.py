@@ -29,7 +29,7 @@ steps = [
     ("OASIS calcium + spike times", "c (ΔF/F)", load_npy(snakemake.input.calcium)[neurons, span]),
 ]
 spikes = pd.read_csv(snakemake.input.spike_times)
-times = frames / fs
+times = facts.get("start_time_s", 0.0) + frames / fs  # the spike times' clock
 spike_times = [
     spikes.time_s[(spikes.neuron == n) & spikes.time_s.between(times[0], times[-1])].to_numpy()
     for n in neurons
