@@ -290,3 +290,5 @@ def test_default_settings_follow_indicator_and_frame_rate():
     assert two["ar_order"] == 2 and two["tau_rise_s"] == pytest.approx(0.05)
     with pytest.raises(KeyError, match="unknown indicator"):
         default_settings("GCaMP99", 30.0)
+    # an unknown indicator is fine when the config gives its decay
+    assert default_settings("GCaMP99", 30.0, {"tau_decay_s": 0.3})["tau_decay_s"] == 0.3

@@ -326,7 +326,12 @@ def default_settings(indicator: str | None, frame_rate_hz: float, overrides: dic
     fs = float(frame_rate_hz)
     if fs <= 0:
         raise ValueError("frame_rate_hz must be > 0")
-    kinetics = indicator_kinetics(indicator) if indicator else None
+    try:
+        kinetics = indicator_kinetics(indicator) if indicator else None
+    except KeyError:
+        if given.get("tau_decay_s") in (None, AUTO):
+            raise
+        kinetics = None  # an indicator the table does not know, with its decay given
     tau_decay = pick("tau_decay_s", kinetics.tau_decay_s if kinetics else None)
     tau_rise = pick("tau_rise_s", kinetics.tau_rise_s if kinetics else None)
     if tau_decay is None:
