@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from calcium.deconvolve import ar_to_time_constants, deconvolve_traces, smooth_activity
+from calcium.deconvolve import ar_to_time_constants, deconvolve_traces, smooth_activity, spike_amplitude_noise
 from calcium.io import load_json, load_npy, save_npy, save_table
 from calcium.logs import log_to
 from calcium.shards import shard_rows
@@ -11,6 +11,7 @@ from calcium.shards import shard_rows
 log = log_to(snakemake.log[0], snakemake.wildcards)
 settings = dict(snakemake.params.oasis)
 smoothing_s = settings.pop("smoothing_s")
+lag_s = settings.pop("lag_s")
 frame_rate_hz = snakemake.params.frame_rate_hz
 facts = load_json(snakemake.input.facts)
 rows = shard_rows(int(snakemake.wildcards.shard), facts["n_neurons"], snakemake.params.neurons_per_shard)
@@ -30,11 +31,19 @@ table = pd.DataFrame(
         "tau_rise_s": taus[:, 1],
         "lambda": result.lam,
         "noise_sd_dff": result.noise_sd,
+        "spike_amplitude_noise_dff": spike_amplitude_noise(result.noise_sd, result.g),
         "spike_sum_dff": result.spikes.sum(axis=1),
     }
 )
-log.info("deconvolved neurons %d-%d with %s", rows.start, rows.stop - 1, settings)
+log.info(
+    "deconvolved neurons %d-%d with %s; activity smoothed by %.4f s and moved %.4f s earlier",
+    rows.start,
+    rows.stop - 1,
+    settings,
+    smoothing_s,
+    lag_s,
+)
 save_npy(snakemake.output.calcium, result.calcium)
 save_npy(snakemake.output.spikes, result.spikes)
-save_npy(snakemake.output.activity, smooth_activity(result.spikes, frame_rate_hz, smoothing_s))
+save_npy(snakemake.output.activity, smooth_activity(result.spikes, frame_rate_hz, smoothing_s, lag_s))
 save_table(snakemake.output.table, table)

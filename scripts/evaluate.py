@@ -13,6 +13,7 @@ log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.evaluation
 fs = facts["frame_rate_hz"]
+start_s = facts.get("start_time_s", 0.0)  # time of frame 0 on the ground truth's clock
 true_times = parse_ground_truth(
     read_user_table(snakemake.input.truth, "ground-truth file"),
     str(snakemake.input.truth),
@@ -24,7 +25,7 @@ rows = []
 for first in range(0, facts["n_neurons"], 1000):  # blocks of neurons: bounded memory
     block = load_npy(snakemake.input.activity, slice(first, first + 1000))
     rows += score_neurons(
-        block, fs, inferred_times, true_times, settings["bin_s"], settings["tolerance_s"], first
+        block, fs, inferred_times, true_times, settings["bin_s"], settings["tolerance_s"], first, start_s
     )
 table = pd.DataFrame(rows)
 save_table(snakemake.output.table, table)
@@ -33,6 +34,8 @@ summary = pd.DataFrame(
         {
             "session": snakemake.wildcards.session,
             "n_neurons_scored": len(table),
+            "n_true_spikes": int(table.n_true_spikes.sum()),
+            "n_true_spikes_outside": int(table.n_true_spikes_outside.sum()),
             "median_correlation_40ms": float(table.correlation_40ms.median()),
             "mean_correlation_40ms": float(table.correlation_40ms.mean()),
             "median_f1": float(table.f1.median()),
@@ -45,8 +48,8 @@ save_table(snakemake.output.summary, summary)
 
 neuron = int(table.sort_values("n_true_spikes", ascending=False).neuron.iloc[0])
 stop = min(facts["n_frames"], int(round(settings["example_s"] * fs)))
-time_s = np.arange(stop) / fs
-end_s = stop / fs
+time_s = start_s + np.arange(stop) / fs
+end_s = start_s + stop / fs
 figure = evaluation_figure(
     time_s,
     load_npy(snakemake.input.traces, slice(neuron, neuron + 1))[0, :stop],
@@ -59,4 +62,9 @@ figure = evaluation_figure(
     f"{table.correlation_40ms[table.neuron == neuron].iloc[0]:.2f}",
 )
 save_figure(figure, snakemake.output.figure)
-log.info("scored %d neurons: median r %.3f", len(table), summary.median_correlation_40ms.iloc[0])
+log.info(
+    "scored %d neurons: median r %.3f; %d true spikes outside the imaged span not scored",
+    len(table),
+    summary.median_correlation_40ms.iloc[0],
+    summary.n_true_spikes_outside.iloc[0],
+)

@@ -11,7 +11,7 @@ facts = load_json(snakemake.input.facts)
 table = pd.concat([read_table(path) for path in snakemake.input.shards], ignore_index=True)
 save_table(snakemake.output.table, table)
 arrays = spike_times_by_neuron(
-    table, facts["n_neurons"], facts["frame_rate_hz"], facts.get("start_time_s", 0.0)
+    table, facts["n_neurons"], facts["frame_rate_hz"], facts.get("start_time_s", 0.0), snakemake.params.lag_s
 )
 save_npz(snakemake.output.arrays, **arrays)
 log.info("%d spikes in %d neurons", len(table), facts["n_neurons"])

@@ -23,7 +23,13 @@ from calcium.ingest import InputSettings, check_plausible_shape, checked_block, 
 from calcium.input_csv import TableLayout, read_fluorescence_csv
 from calcium.input_tables import parse_ground_truth, read_user_table
 from calcium.io import save_npy, save_table, stale_temporaries
-from calcium.settings import check_config, check_session_settings, deconvolution_settings, stimulus_kernel
+from calcium.settings import (
+    check_config,
+    check_session_settings,
+    deconvolution_settings,
+    event_settings,
+    stimulus_kernel,
+)
 from calcium.sheet import check_session, check_writable, read_session_sheet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,21 +69,20 @@ def _traces(tmp_path, n_neurons=6, n_frames=600, name="a.csv") -> Path:
 
 
 def test_unknown_indicator_with_time_constants_given_needs_no_lookup():
-    section = _config()["deconvolution"] | {"tau_decay_s": 0.5, "tau_rise_s": 0.05}
+    section = _config()["deconvolution"] | {"tau_decay_s": 0.5}
     settings = deconvolution_settings(section, "MyNewSensor", 30.0)
-    assert settings["tau_decay_s"] == 0.5 and settings["ar_order"] == 2
+    assert settings["tau_decay_s"] == 0.5 and settings["ar_order"] == 1
     kernel = stimulus_kernel(_config()["stimulus"] | {"tau_decay_s": 0.5, "tau_rise_s": 0.05}, "MyNewSensor")
     assert kernel["tau_decay_s"] == 0.5
 
 
 def test_unknown_indicator_names_exactly_the_keys_still_missing():
-    section = _config()["deconvolution"] | {"tau_decay_s": 0.5}
-    with pytest.raises(ConfigError, match=r"deconvolution\.tau_rise_s \(or ar_order: 1 or 2\)") as info:
-        deconvolution_settings(section, "MyNewSensor", 30.0)
-    assert "tau_decay_s" not in str(info.value).split("config.yaml:")[1]
-    assert deconvolution_settings(section | {"ar_order": 1}, "MyNewSensor", 30.0)["tau_rise_s"] is None
-    with pytest.raises(ConfigError, match="stimulus.tau_decay_s"):
+    with pytest.raises(ConfigError, match=r"config\.yaml: deconvolution\.tau_decay_s\.$"):
+        deconvolution_settings(_config()["deconvolution"], "MyNewSensor", 30.0)
+    with pytest.raises(ConfigError, match=r"config\.yaml: stimulus\.tau_decay_s, stimulus\.tau_rise_s\.$"):
         stimulus_kernel(_config()["stimulus"], "MyNewSensor")
+    with pytest.raises(ConfigError, match="events.min_fwhm_s"):
+        event_settings(_config()["events"], _config()["deconvolution"], "MyNewSensor", 30.0)
 
 
 # --- 3: frame rates that are not finite numbers ------------------------------------------------
@@ -156,9 +161,9 @@ def test_values_meaningless_for_the_session_are_refused_naming_the_key(edit, key
 
 def test_s_min_with_ar2_is_refused_before_any_job():
     section = _config()["deconvolution"] | {"s_min": 0.1}
-    assert deconvolution_settings(section, "GCaMP6s", 5.0)["ar_order"] == 1  # rise < 1 frame: AR(1)
+    assert deconvolution_settings(section, "GCaMP6s", 60.0)["ar_order"] == 1
     with pytest.raises(ConfigError, match="deconvolution.s_min"):
-        deconvolution_settings(section, "GCaMP6s", 60.0)
+        deconvolution_settings(section | {"ar_order": 2}, "GCaMP6s", 60.0)
 
 
 # --- 6: a table read the wrong way round ---------------------------------------------------------

@@ -12,6 +12,7 @@ import zlib
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from cdp import Chromium, find_chromium
 from conftest import REPO, tool
 
@@ -408,11 +409,12 @@ def test_session_browser_of_the_workflow_in_chromium(default_run, chromium_path,
         # the regression fit drawn is intercept + sum of coefficient x regressor
         regression = pd.read_csv(results / "stimulus" / "regression.csv").set_index("neuron").loc[neuron]
         regressors = pd.read_csv(results / "stimulus" / "regressors.csv")
+        names = [c.removeprefix("regressor_") for c in regressors.columns if c.startswith("regressor_")]
         fit = regression.intercept_dff + sum(
-            regression[f"coef_{name}"] * group.sort_values("frame").regressor.to_numpy()
-            for name, group in regressors.groupby("stimulus")
+            regression[f"coef_{name}"] * regressors[f"regressor_{name}"].to_numpy() for name in names
         )
-        np.testing.assert_allclose(series(state, "detrended", "regression fit"), fit, atol=1e-5)
+        stimulus_trace = yaml.safe_load((REPO / "config.yaml").read_text())["stimulus"]["input"]
+        np.testing.assert_allclose(series(state, stimulus_trace, "regression fit"), fit, atol=1e-5)
         assert "response_type" in state["side_text"] and "event_count" in state["side_text"]
         browser.screenshot(tmp_path / "traces.png")
 

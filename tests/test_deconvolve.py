@@ -212,3 +212,83 @@ def test_s_min_with_ar2_is_refused():
     traces, _, _ = _simulate(seed=1, n_neurons=1)
     with pytest.raises(ValueError, match="AR\\(1\\) only"):
         deconvolve_traces(traces, FS, ar_order=2, tau_decay_s=1.0, tau_rise_s=0.1, s_min=0.2)
+
+
+def test_activity_is_moved_earlier_by_the_lag_with_fractional_frames():
+    from calcium.deconvolve import smooth_activity
+
+    spikes = np.zeros((1, 400), dtype=np.float32)
+    spikes[0, 200] = 1.0
+    moved = smooth_activity(spikes, 100.0, 0.0, lag_s=0.03)  # 3 frames earlier, no smoothing
+    assert moved[0].argmax() == 197 and moved[0, 197] == pytest.approx(1.0)
+    half = smooth_activity(spikes, 100.0, 0.0, lag_s=0.025)  # 2.5 frames: split between 197 and 198
+    np.testing.assert_allclose(half[0, 197:199], [0.5, 0.5], atol=1e-6)
+    both = smooth_activity(spikes, 100.0, 0.05, lag_s=0.1)
+    centre = (both[0] * np.arange(400)).sum() / both[0].sum()
+    assert centre == pytest.approx(190.0, abs=1e-3) and both.sum() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_kinetic_lag_follows_frame_length_and_rise():
+    from calcium.deconvolve import kinetic_lag_s
+
+    # Instant rise, a decay much slower than a frame, AR(1) matching it: the spike's mass
+    # is split between its own frame and the next by the exposure before and after the
+    # spike: half a frame late on average, whatever the frame rate.
+    for fs in (7.5, 30.0, 122.0):
+        assert kinetic_lag_s(50.0, 0.0, fs) == pytest.approx(0.5 / fs, rel=0.01)
+    # A decay within the frame leaves less for the next frame: a little earlier.
+    assert kinetic_lag_s(0.5, 0.0, 7.5) < 0.49 / 7.5
+    # A rise the AR(1) model ignores adds to the lag; AR(2) models it and removes most of it.
+    slow_rise = kinetic_lag_s(1.25, 0.05, 60.0)
+    assert slow_rise > 0.5 / 60.0 + 0.02
+    assert kinetic_lag_s(1.25, 0.05, 60.0, ar_order=2) < slow_rise / 2
+    # A model decay slower than the indicator's keeps more mass in the spike's own frame.
+    assert kinetic_lag_s(0.2, 0.005, 7.5, model_tau_decay_s=0.67) < kinetic_lag_s(0.2, 0.005, 7.5)
+
+
+def test_amplitude_noise_is_the_matched_filter_sd_and_independent_of_frame_rate():
+    from calcium.deconvolve import spike_amplitude_noise
+
+    np.testing.assert_allclose(spike_amplitude_noise(np.array([2.0]), np.array([[0.6, 0.0]])), [1.6])
+    # AR(2): sn / ||h||, h the impulse response
+    g1, g2 = 1.2, -0.35
+    h = [1.0, g1]
+    for _ in range(500):
+        h.append(g1 * h[-1] + g2 * h[-2])
+    expected = 1.0 / np.sqrt(np.sum(np.square(h)))
+    np.testing.assert_allclose(
+        spike_amplitude_noise(np.array([1.0]), np.array([[g1, g2]])), [expected], rtol=1e-6
+    )
+    # The same noise per second (sn ∝ sqrt(fs)) gives about the same amplitude noise at 7.5 and
+    # 122 Hz while the decay spans several frames.
+    tau = 1.25
+    values = [
+        spike_amplitude_noise(np.array([0.01 * np.sqrt(fs)]), np.array([[math.exp(-1 / (tau * fs)), 0.0]]))[0]
+        for fs in (7.5, 122.0)
+    ]
+    assert values[0] == pytest.approx(values[1], rel=0.1)
+    assert np.isnan(spike_amplitude_noise(np.array([1.0]), np.array([[np.nan, 0.0]]))[0])
+
+
+def test_default_settings_follow_indicator_and_frame_rate():
+    from calcium.deconvolve import default_settings, kinetic_lag_s
+
+    fast = default_settings("jGCaMP8m", 122.0)
+    assert fast["ar_order"] == 1 and fast["tau_decay_s"] == pytest.approx(0.2)
+    assert fast["smoothing_s"] == pytest.approx(1 / (math.sqrt(12) * 122.0))
+    assert fast["lag_s"] == pytest.approx(0.7 * kinetic_lag_s(0.2, 0.005, 122.0))
+    slow_rate = default_settings("GCaMP8m", 7.5)
+    assert slow_rate["tau_decay_s"] == pytest.approx(5 / 7.5)  # at least 5 frames
+    assert slow_rate["lag_s"] > fast["lag_s"]
+    # config values win over the rule; "auto" and None do not
+    given = default_settings(
+        "GCaMP6s", 30.0, {"tau_decay_s": 2.0, "smoothing_s": 0.1, "lag_s": 0, "ar_order": "auto"}
+    )
+    assert given["tau_decay_s"] == 2.0 and given["smoothing_s"] == 0.1 and given["lag_s"] == 0.0
+    assert default_settings("GCaMP6s", 30.0, {"estimate_time_constants": True})["tau_decay_s"] is None
+    two = default_settings("GCaMP6s", 60.0, {"ar_order": 2})
+    assert two["ar_order"] == 2 and two["tau_rise_s"] == pytest.approx(0.05)
+    with pytest.raises(KeyError, match="unknown indicator"):
+        default_settings("GCaMP99", 30.0)
+    # an unknown indicator is fine when the config gives its decay
+    assert default_settings("GCaMP99", 30.0, {"tau_decay_s": 0.3})["tau_decay_s"] == 0.3

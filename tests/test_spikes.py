@@ -159,3 +159,34 @@ def test_spike_times_are_on_the_recording_clock_at_full_precision():
     assert table.time_s.iloc[0] == 0.008 + 324_001 / 30.0
     times = spike_times_by_neuron(table, 1, 30.0, 0.008)
     assert times["neuron_0"][0] == table.time_s.iloc[0]
+
+
+def test_noise_threshold_is_in_units_of_amplitude_noise_and_sets_the_false_positive_rate():
+    from calcium.spikes import noise_threshold_k
+
+    s = np.zeros((2, 100), dtype=np.float32)
+    s[0, [10, 20]] = [0.29, 0.31]
+    s[1, [10, 20]] = [0.29, 0.31]
+    table = detect_spikes(s, FS, method="noise", k_noise=3.0, amplitude_noise=np.array([0.1, 0.05]))
+    assert _frames(table, 0) == [20]  # threshold 0.3
+    assert _frames(table, 1) == [10, 20]  # threshold 0.15
+    # auto: k such that pure Gaussian noise crosses it false_positive_rate_hz times per second
+    assert noise_threshold_k(7.5, 0.01) == pytest.approx(3.0, abs=0.01)
+    assert noise_threshold_k(122.0, 0.01) > noise_threshold_k(30.0, 0.01) > noise_threshold_k(7.5, 0.01)
+    rng = np.random.default_rng(0)
+    for fs in (7.5, 122.0):
+        noise = rng.normal(0.0, 1.0, (20, int(fs * 2000))).astype(np.float32)
+        found = detect_spikes(
+            noise, fs, method="noise", amplitude_noise=np.ones(20), false_positive_rate_hz=0.05
+        )
+        assert len(found) / (20 * 2000) == pytest.approx(0.05, rel=0.15)
+    with pytest.raises(ValueError, match="amplitude_noise"):
+        detect_spikes(s, FS, method="noise")
+
+
+def test_spike_times_use_the_session_clock_and_the_lag():
+    s = np.zeros((1, 50), dtype=np.float32)
+    s[0, 10] = 1.0
+    table = detect_spikes(s, FS, method="absolute", absolute=0.5, start_time_s=100.0, lag_s=0.02)
+    assert table.frame.tolist() == [10]
+    assert table.time_s.iloc[0] == pytest.approx(100.0 + 10 / FS - 0.02)

@@ -441,3 +441,66 @@ def evaluation_figure(
     figure.suptitle(title or f"neuron {neuron}", fontsize=9)
     figure.tight_layout()
     return figure
+
+
+def expected_accuracy_figure(bands, neuron_nu, note: str = "", title: str = ""):
+    """Session's noise levels (histogram with band edges) and the expected r and F1 per band.
+
+    bands: table of calcium.accuracy.expected_accuracy (nu_low, nu_high, nu_median,
+    expected_correlation, correlation_p10/p90, expected_f1, f1_p10/p90).
+    neuron_nu: ν of every neuron (%·Hz^-1/2). note: text shown when there is no estimate.
+    """
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    finite = np.asarray(neuron_nu, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size:
+        axes[0].hist(finite, bins=min(40, max(5, finite.size // 3)), color="0.6")
+    for edge in (
+        np.unique(np.concatenate([bands.nu_low.to_numpy(), bands.nu_high.to_numpy()])) if len(bands) else []
+    ):
+        axes[0].axvline(edge, color="k", lw=0.6, ls="--")
+    axes[0].set_xlabel("noise level ν (%·Hz$^{-1/2}$)")
+    axes[0].set_ylabel("neurons")
+    axes[0].set_title("session's neurons and noise bands", fontsize=9)
+    has = len(bands) and np.isfinite(bands.expected_correlation.to_numpy(dtype=float)).any()
+    if has:
+        x = np.arange(len(bands), dtype=float)
+        for column, low, high, label, colour, dx in (
+            (
+                "expected_correlation",
+                "correlation_p10",
+                "correlation_p90",
+                "correlation (40 ms bins)",
+                "tab:blue",
+                -0.06,
+            ),
+            ("expected_f1", "f1_p10", "f1_p90", "F1 of spike times", "tab:orange", 0.06),
+        ):
+            y = bands[column].to_numpy(dtype=float)
+            err = np.vstack([y - bands[low].to_numpy(dtype=float), bands[high].to_numpy(dtype=float) - y])
+            axes[1].errorbar(x + dx, y, yerr=np.abs(err), fmt="o-", color=colour, capsize=3, label=label)
+        axes[1].set_xticks(x)
+        axes[1].set_xticklabels(
+            [f"{a:.3g}-{b:.3g}" for a, b in zip(bands.nu_low, bands.nu_high, strict=True)], fontsize=7
+        )
+        axes[1].set_xlim(-0.5, len(bands) - 0.5)
+        axes[1].set_ylim(0, 1)
+        axes[1].set_xlabel("noise band of the session's neurons (ν)")
+        axes[1].set_ylabel("expected score (median, 10th-90th pct.)")
+        axes[1].legend(fontsize=7, frameon=False, loc="lower left")
+    else:
+        axes[1].axis("off")
+    if note:
+        axes[1].text(
+            0.5,
+            0.98 if has else 0.5,
+            note,
+            transform=axes[1].transAxes,
+            ha="center",
+            va="top" if has else "center",
+            fontsize=7,
+            wrap=True,
+        )
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    return figure

@@ -44,41 +44,28 @@ def kinetics_for(indicator: str, needed_by: list[str]) -> Kinetics:
 
 
 def deconvolution_settings(section: dict, indicator: str, frame_rate_hz: float) -> dict:
-    """OASIS settings for one session: the `deconvolution` config section with the AR order and
-    time constants resolved.
+    """OASIS settings for one session: `calcium.deconvolve.default_settings` applied to the
+    `deconvolution` config section, with problems reported as ConfigError naming the keys.
 
-    ar_order "auto" becomes 2 when the rise time spans at least one frame, else 1.
-    Time constants left null come from the indicator (not looked up when given),
-    or are estimated by OASIS when estimate_time_constants is true.
+    The indicator is looked up only for what the config leaves to it (an indicator the
+    table does not know works once deconvolution.tau_decay_s is given).
     Returns the keyword arguments of `calcium.deconvolve.deconvolve_traces` plus
-    smoothing_s, keys sorted.
+    smoothing_s and lag_s, keys sorted.
     """
-    settings = {key: value for key, value in section.items() if key != "input"}
-    rise_s, decay_s = settings["tau_rise_s"], settings["tau_decay_s"]
-    estimate = settings.pop("estimate_time_constants")
-    order = settings["ar_order"]
-    needed = []
-    if decay_s is None and not estimate:
-        needed.append("deconvolution.tau_decay_s")
-    if rise_s is None and (order == "auto" or (order == 2 and not estimate)):
-        needed.append("deconvolution.tau_rise_s" + (" (or ar_order: 1 or 2)" if order == "auto" else ""))
-    kinetics = kinetics_for(indicator, needed) if needed else None
-    if rise_s is None and kinetics is not None:
-        rise_s = kinetics.tau_rise_s
-    if decay_s is None and kinetics is not None:
-        decay_s = kinetics.tau_decay_s
-    if settings["ar_order"] == "auto":
-        settings["ar_order"] = 2 if rise_s * frame_rate_hz >= 1 else 1
-    if estimate:
-        decay_s = rise_s = None
-    elif settings["ar_order"] == 1:
-        rise_s = None
-    settings["tau_decay_s"], settings["tau_rise_s"] = decay_s, rise_s
+    from .deconvolve import default_settings
+
+    overrides = {key: value for key, value in section.items() if key != "input"}
+    try:
+        settings = default_settings(indicator, frame_rate_hz, overrides)
+    except KeyError:
+        kinetics_for(indicator, ["deconvolution.tau_decay_s"])
+        raise
+    except ValueError as error:
+        raise ConfigError(f"config deconvolution: {error}") from None
     if settings["ar_order"] == 2 and settings["s_min"] > 0:
         raise ConfigError(
             "config deconvolution.s_min is supported with AR(1) only (re-solving AR(2) with OASIS's "
-            f"lambda and s_min destroys s), and AR(2) is used at {frame_rate_hz:g} Hz; set "
-            "deconvolution.ar_order: 1 or deconvolution.s_min: 0."
+            "lambda and s_min destroys s); set deconvolution.ar_order: 1 or deconvolution.s_min: 0."
         )
     return dict(sorted(settings.items()))
 

@@ -1,26 +1,55 @@
-"""Discrete spike times from deconvolved activity s by thresholding."""
+"""Discrete spike times from deconvolved activity s by thresholding.
+
+Time base: frame k is at start_time_s + k / frame_rate_hz (start_time_s = the
+time of frame 0 on the session's clock); spike times are that minus lag_s, the
+timing correction of the deconvolution (calcium.deconvolve.kinetic_lag_s).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 from scipy.signal import find_peaks
+from scipy.stats import norm
 
-SPIKE_METHODS = ("absolute", "fraction_of_max", "percentile", "k_sigma", "peaks")
+SPIKE_METHODS = ("noise", "absolute", "fraction_of_max", "percentile", "k_sigma", "peaks")
+
+
+def noise_threshold_k(frame_rate_hz: float, false_positive_rate_hz: float = 0.01) -> float:
+    """Threshold in noise SDs that pure noise crosses false_positive_rate_hz times per second.
+
+    k = Φ⁻¹(1 − r / fs): each frame is one draw of a (Gaussian) amplitude estimate, so
+    a frame rate fs gives fs draws per second. r = 0.01 Hz: k = 3.0 at 7.5 Hz, 3.4 at
+    30 Hz, 3.8 at 122 Hz.
+    """
+    if false_positive_rate_hz <= 0 or false_positive_rate_hz >= frame_rate_hz:
+        raise ValueError("false_positive_rate_hz must be in (0, frame rate)")
+    return float(norm.isf(false_positive_rate_hz / frame_rate_hz))
 
 
 def spike_thresholds(
     spikes: np.ndarray,
-    method: str = "k_sigma",
+    method: str = "noise",
     absolute: float = 0.1,
     fraction_of_max: float = 0.1,
     percentile: float = 95.0,
     k_sigma: float = 3.0,
     min_height: float = 0.0,
+    k_noise: float | str = "auto",
+    amplitude_noise: np.ndarray | None = None,
+    frame_rate_hz: float | None = None,
+    false_positive_rate_hz: float = 0.01,
 ) -> np.ndarray:
     """Per-neuron threshold on the spike amplitudes s (input units of s).
 
     method:
+        "noise": k_noise · amplitude_noise, amplitude_noise the SD of a spike's
+            amplitude estimate due to the recording's noise
+            (calcium.deconvolve.spike_amplitude_noise: sn·sqrt(1 − g²) for AR(1)),
+            per neuron: at the same noise per second (ν) it is the same in ΔF/F at
+            any frame rate. k_noise "auto" = `noise_threshold_k(frame_rate_hz,
+            false_positive_rate_hz)`: noise alone gives false_positive_rate_hz false
+            spikes per second at 7.5 Hz as at 122 Hz.
         "absolute": the same value `absolute` for every neuron.
         "fraction_of_max": fraction_of_max · max_t s (per neuron).
         "percentile": the `percentile`-th percentile of s (per neuron).
@@ -29,6 +58,17 @@ def spike_thresholds(
     Returns (neurons,) thresholds.
     """
     spikes = np.asarray(spikes)
+    if method == "noise":
+        if amplitude_noise is None:
+            raise ValueError("method 'noise' needs amplitude_noise (per-neuron SD of spike amplitudes)")
+        noise = np.asarray(amplitude_noise, dtype=float)
+        if noise.shape != (spikes.shape[0],):
+            raise ValueError(f"amplitude_noise has shape {noise.shape}; expected ({spikes.shape[0]},)")
+        if k_noise == "auto":
+            if frame_rate_hz is None:
+                raise ValueError("k_noise 'auto' needs frame_rate_hz")
+            k_noise = noise_threshold_k(frame_rate_hz, false_positive_rate_hz)
+        return float(k_noise) * np.where(np.isfinite(noise), noise, np.inf)
     if method == "absolute":
         return np.full(spikes.shape[0], float(absolute))
     if method == "fraction_of_max":
@@ -45,7 +85,7 @@ def spike_thresholds(
 def detect_spikes(
     spikes: np.ndarray,
     frame_rate_hz: float,
-    method: str = "k_sigma",
+    method: str = "noise",
     absolute: float = 0.1,
     fraction_of_max: float = 0.1,
     percentile: float = 95.0,
@@ -53,6 +93,10 @@ def detect_spikes(
     min_height: float = 0.0,
     min_distance_s: float = 0.0,
     neuron_ids: np.ndarray | None = None,
+    k_noise: float | str = "auto",
+    amplitude_noise: np.ndarray | None = None,
+    false_positive_rate_hz: float = 0.01,
+    lag_s: float = 0.0,
     start_time_s: float = 0.0,
 ) -> pd.DataFrame:
     """Spike frames where s exceeds a per-neuron threshold (see `spike_thresholds`).
@@ -62,12 +106,25 @@ def detect_spikes(
     local maxima of s at least `min_height` high and `min_distance_s` seconds
     apart (scipy.signal.find_peaks).
     Returns a tidy table, one row per spike: neuron, frame, time_s (= start_time_s +
-    frame / frame_rate_hz, the recording's clock), amplitude_dff (s at that frame, in the units of the
-    deconvolved trace: ΔF/F per frame), sorted by neuron then frame.
+    frame / frame_rate_hz − lag_s, on the recording's clock), amplitude_dff (s at that
+    frame, in the units of the deconvolved trace: ΔF/F per frame), sorted by neuron then
+    frame.
     """
     spikes = np.asarray(spikes, dtype=np.float32)
     ids = np.arange(spikes.shape[0]) if neuron_ids is None else np.asarray(neuron_ids)
-    thresholds = spike_thresholds(spikes, method, absolute, fraction_of_max, percentile, k_sigma, min_height)
+    thresholds = spike_thresholds(
+        spikes,
+        method,
+        absolute,
+        fraction_of_max,
+        percentile,
+        k_sigma,
+        min_height,
+        k_noise,
+        amplitude_noise,
+        frame_rate_hz,
+        false_positive_rate_hz,
+    )
     if method == "peaks":
         distance = max(1, int(round(min_distance_s * frame_rate_hz)))
         rows, frames = [], []
@@ -86,22 +143,24 @@ def detect_spikes(
         {
             "neuron": ids[rows].astype(np.int64),
             "frame": frames.astype(np.int64),
-            "time_s": start_time_s + frames / float(frame_rate_hz),
+            "time_s": float(start_time_s) + frames / float(frame_rate_hz) - float(lag_s),
             "amplitude_dff": spikes[rows, frames].astype(np.float64),
         }
     )
 
 
 def spike_times_by_neuron(
-    table: pd.DataFrame, n_neurons: int, frame_rate_hz: float, start_time_s: float = 0.0
+    table: pd.DataFrame, n_neurons: int, frame_rate_hz: float, start_time_s: float = 0.0, lag_s: float = 0.0
 ) -> dict[str, np.ndarray]:
     """One float64 array of spike times (s) per neuron, keyed 'neuron_<id>' (ids 0..n-1).
 
     Times are computed from the table's `frame` column (start_time_s + frame /
-    frame_rate_hz), not read back from text. Plain arrays (no pickled objects),
-    suitable for np.savez.
+    frame_rate_hz − lag_s, as `detect_spikes` gives them), not read back from text.
+    Plain arrays (no pickled objects), suitable for np.savez.
     """
-    times = start_time_s + table["frame"].to_numpy(dtype=np.float64) / float(frame_rate_hz)
+    times = (
+        float(start_time_s) + table["frame"].to_numpy(dtype=np.float64) / float(frame_rate_hz) - float(lag_s)
+    )
     neurons = table["neuron"].to_numpy()
     order = np.argsort(neurons, kind="stable")
     bounds = np.searchsorted(neurons[order], np.arange(n_neurons + 1))

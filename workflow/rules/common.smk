@@ -191,7 +191,7 @@ def event_params(wildcards):
 
 
 def deconvolution_params(wildcards):
-    """OASIS settings with the AR order and time constants resolved for the session."""
+    """OASIS settings from the session's indicator and frame rate (config values win)."""
     row = sessions.loc[wildcards.session]
     return deconvolution_settings(
         config["deconvolution"], row.indicator, float(row.frame_rate_hz)
@@ -271,6 +271,11 @@ def get_final_output():
                 "browser.html",
                 f"{session}.nwb",
             ],
+        )
+        outputs += expand(
+            "results/{session}/evaluation/{name}",
+            session=session,
+            name=["expected_accuracy.csv", "expected_accuracy.png"],
         )
         if sessions.loc[session, "ground_truth"]:
             outputs += expand(

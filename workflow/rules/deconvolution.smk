@@ -28,6 +28,7 @@ rule deconvolve:
 rule spike_times:
     input:
         spikes="results/{session}/shards/{shard}/spikes.npy",
+        table="results/{session}/shards/{shard}/deconvolution.tsv",
         facts="results/{session}/ingest/recording.json",
     output:
         "results/{session}/shards/{shard}/spike_times.csv",
@@ -43,6 +44,7 @@ rule spike_times:
         runtime=30,
     params:
         thresholds=settings("spike_times"),
+        lag_s=lambda wildcards: deconvolution_params(wildcards)["lag_s"],
         frame_rate_hz=frame_rate_hz,
         neurons_per_shard=settings("neurons_per_shard"),
     script:

@@ -22,7 +22,7 @@ rule evaluate:
     benchmark:
         "results/benchmarks/{session}/evaluate.tsv"
     conda:
-        "../../envs/figures.yaml"
+        "../../envs/evaluation.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc, input: max(1000, int(2 * input.size_mb)),
@@ -31,3 +31,41 @@ rule evaluate:
         evaluation=settings("evaluation"),
     script:
         "../../scripts/evaluate.py"
+
+
+rule expected_accuracy:
+    input:
+        dff="results/{session}/dff.npy",
+        facts="results/{session}/ingest/recording.json",
+    output:
+        table="results/{session}/evaluation/expected_accuracy.csv",
+        neurons="results/{session}/evaluation/expected_accuracy_neurons.csv",
+        references="results/{session}/evaluation/expected_accuracy_references.csv",
+        figure=report(
+            "results/{session}/evaluation/expected_accuracy.png",
+            caption="../report/expected_accuracy.rst",
+            category="5. Ground truth",
+            subcategory="{session}",
+            labels={"session": "{session}", "figure": "expected accuracy"},
+        ),
+    log:
+        "results/logs/{session}/expected_accuracy.log",
+    benchmark:
+        "results/benchmarks/{session}/expected_accuracy.tsv"
+    conda:
+        "../../envs/evaluation.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    params:
+        expected_accuracy=settings("expected_accuracy"),
+        indicator=lambda wildcards: sessions.loc[wildcards.session, "indicator"],
+        deconvolution=deconvolution_params,
+        spike_times=settings("spike_times"),
+        evaluation=settings("evaluation"),
+        trace=config["deconvolution"]["input"],
+        detrend=settings("detrend"),
+        denoise=settings("denoise"),
+    script:
+        "../../scripts/expected_accuracy.py"

@@ -54,5 +54,7 @@ rule gather_spike_times:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        lag_s=lambda wildcards: deconvolution_params(wildcards)["lag_s"],
     script:
         "../../scripts/gather_spike_times.py"

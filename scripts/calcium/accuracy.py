@@ -1,0 +1,402 @@
+"""Expected spike-inference accuracy of a session, from ground truth made to look like it.
+
+Ground-truth recordings (ΔF/F with simultaneously recorded spike times) of the
+session's indicator are resampled to the session's frame rate (`resample_traces`)
+and brought to the session's noise level (`match_noise_level`), then run through
+the session's own deconvolution and spike-time settings and scored: the spread of
+those scores over recordings is what the session can expect.
+
+Noise level (Rupprecht et al. 2021, CASCADE): ν = median_t |ΔF/F_{t+1} − ΔF/F_t| /
+sqrt(frame rate), in %·Hz^-1/2 (ΔF/F as a fraction, × 100). For white noise of SD σ
+it is 100 · 0.6745 · √2 · σ / √fs, so the same ν means the same noise per second of
+recording at any frame rate.
+
+Time base: frame k is centred at start_time_s + k / fs and integrates the signal
+over its exposure [centre − ½/fs, centre + ½/fs) (see calcium.evaluation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .evaluation import precision_recall_f1, spikefinder_correlation, split_by_span
+
+# median |N(0, 2)| = 0.6745 * sqrt(2): the ν of unit-SD white noise at 1 Hz, in fractions.
+_MEDIAN_ABS_DIFF_PER_SD = 0.6744897501960817 * np.sqrt(2.0)
+
+
+def noise_level_nu(traces: np.ndarray, frame_rate_hz: float) -> np.ndarray:
+    """CASCADE's standardised noise ν of each row of ΔF/F `traces` (fraction), in %·Hz^-1/2.
+
+    ν = 100 · median_t |y_{t+1} − y_t| / sqrt(frame_rate_hz), ignoring NaN.
+    traces: (neurons, frames) or (frames,). Returns (neurons,) or a float.
+    """
+    traces = np.asarray(traces, dtype=float)
+    return 100.0 * np.nanmedian(np.abs(np.diff(traces, axis=-1)), axis=-1) / np.sqrt(frame_rate_hz)
+
+
+def white_noise_sd_for_nu(nu: float, frame_rate_hz: float) -> float:
+    """SD per frame (ΔF/F) of white Gaussian noise whose ν is `nu` (%·Hz^-1/2) at frame_rate_hz."""
+    return nu / 100.0 * np.sqrt(frame_rate_hz) / _MEDIAN_ABS_DIFF_PER_SD
+
+
+def resample_traces(
+    traces: np.ndarray, frame_rate_hz: float, new_rate_hz: float, start_time_s: float = 0.0
+) -> tuple[np.ndarray, float]:
+    """Traces as a recording at new_rate_hz of the same neurons would have given them.
+
+    Model: input frame k is the mean of the signal over its exposure, centred at
+    start_time_s + k / frame_rate_hz.
+    - Slower (new_rate_hz < frame_rate_hz): each new frame is the mean of the input
+      over the new frame's own exposure (1 / new_rate_hz long), input frames that the
+      exposure only partly covers weighted by the overlap: what a slower scan would
+      integrate, and a box anti-aliasing filter before decimation. New frames are
+      centred at new_start + j / new_rate_hz, new_start = the input's first exposure
+      start + half a new frame, and lie wholly inside the input's imaged span.
+    - Faster: linear interpolation between input frame centres, from start_time_s to
+      the last centre (no information is added; the noise becomes correlated).
+    - Equal rates: a copy.
+    Spike times need no change: they stay on the same clock.
+    traces: (neurons, frames) or (frames,) in any units. Returns (resampled float64
+    array of the same rank, start time in seconds of its frame 0).
+    """
+    traces = np.asarray(traces, dtype=float)
+    if frame_rate_hz <= 0 or new_rate_hz <= 0:
+        raise ValueError("frame rates must be > 0")
+    n_frames = traces.shape[-1]
+    if np.isclose(new_rate_hz, frame_rate_hz, rtol=1e-9, atol=0):
+        return traces.copy(), float(start_time_s)
+    if new_rate_hz > frame_rate_hz:
+        span_s = (n_frames - 1) / frame_rate_hz
+        n_new = int(np.floor(span_s * new_rate_hz + 1e-9)) + 1
+        position = np.arange(n_new) * (frame_rate_hz / new_rate_hz)  # in input frames
+        left = np.minimum(np.floor(position).astype(np.int64), n_frames - 1)
+        right = np.minimum(left + 1, n_frames - 1)
+        weight = position - left
+        return traces[..., left] * (1 - weight) + traces[..., right] * weight, float(start_time_s)
+    ratio = frame_rate_hz / new_rate_hz  # input frames per new frame (> 1)
+    n_new = int(np.floor(n_frames / ratio + 1e-9))
+    if n_new < 1:
+        raise ValueError(f"a {n_frames}-frame trace is shorter than one frame at {new_rate_hz} Hz")
+    edges = np.clip(np.arange(n_new + 1) * ratio, 0, n_frames)  # exposure edges, in input frames
+    frame = np.minimum(np.floor(edges).astype(np.int64), n_frames - 1)
+    cumulative = np.concatenate([np.zeros(traces.shape[:-1] + (1,)), np.cumsum(traces, axis=-1)], axis=-1)
+    at_edges = cumulative[..., frame] + (edges - frame) * traces[..., frame]
+    first_exposure_s = start_time_s - 0.5 / frame_rate_hz
+    return np.diff(at_edges, axis=-1) / ratio, float(first_exposure_s + 0.5 / new_rate_hz)
+
+
+def match_noise_level(
+    traces: np.ndarray,
+    frame_rate_hz: float,
+    target_nu: float | np.ndarray,
+    rng: np.random.Generator,
+    shot_noise: bool = True,
+    n_iterations: int = 40,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add Gaussian noise to each row of ΔF/F `traces` until its ν equals target_nu.
+
+    Model: y + a · w_t · n_t with n_t ~ N(0, 1) white, w_t = sqrt(|1 + y_t|) divided by
+    its median (shot noise grows with brightness; CASCADE's choice) or 1 if
+    shot_noise is False, and the per-row scale a found by bisection on one fixed draw
+    so that ν(y + a·w·n) = target (to within 0.1 %). Noise can only be added: rows
+    already noisier than their target are returned unchanged.
+    traces: (neurons, frames) ΔF/F (fraction). target_nu: %·Hz^-1/2, scalar or per row.
+    rng: numpy Generator (the only source of randomness).
+    Returns (noisy traces float64, matched (neurons,) bool: False where the row's own
+    ν was already above the target).
+    """
+    traces = np.atleast_2d(np.asarray(traces, dtype=float))
+    target = np.broadcast_to(np.asarray(target_nu, dtype=float), traces.shape[:1]).copy()
+    own = noise_level_nu(traces, frame_rate_hz)
+    matched = own <= target
+    draw = rng.standard_normal(traces.shape)
+    if shot_noise:
+        weight = np.sqrt(np.abs(1.0 + traces))
+        weight /= np.maximum(np.median(weight, axis=1, keepdims=True), 1e-12)
+        draw *= weight
+    low = np.zeros(traces.shape[0])
+    high = np.full(traces.shape[0], 4.0 * white_noise_sd_for_nu(1.0, frame_rate_hz)) * np.maximum(
+        target, 1e-6
+    )
+    # Make sure `high` overshoots (rare with the 4x start).
+    for _ in range(20):
+        too_low = noise_level_nu(traces + high[:, None] * draw, frame_rate_hz) < target
+        if not np.any(too_low & matched):
+            break
+        high = np.where(too_low, 2 * high, high)
+    for _ in range(n_iterations):
+        middle = 0.5 * (low + high)
+        above = noise_level_nu(traces + middle[:, None] * draw, frame_rate_hz) > target
+        high = np.where(above, middle, high)
+        low = np.where(above, low, middle)
+    scale = np.where(matched, 0.5 * (low + high), 0.0)
+    return traces + scale[:, None] * draw, matched
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One ground-truth recording: ΔF/F of one neuron with its true spike times (same clock)."""
+
+    name: str
+    indicator: str
+    frame_rate_hz: float
+    start_time_s: float
+    dff: np.ndarray
+    spike_times_s: np.ndarray
+    neuron: str = ""
+
+
+def excerpt(recording: Recording, max_s: float) -> Recording:
+    """The middle `max_s` seconds of a recording (all of it if shorter), spikes on the same clock."""
+    n = recording.dff.size
+    keep = min(n, max(1, int(round(max_s * recording.frame_rate_hz))))
+    first = (n - keep) // 2
+    start = recording.start_time_s + first / recording.frame_rate_hz
+    truth, _ = split_by_span(recording.spike_times_s, keep, recording.frame_rate_hz, start)
+    return Recording(
+        recording.name,
+        recording.indicator,
+        recording.frame_rate_hz,
+        start,
+        recording.dff[first : first + keep],
+        truth,
+        recording.neuron,
+    )
+
+
+def choose_recordings(recordings: Sequence[Recording], max_recordings: int) -> list[Recording]:
+    """At most max_recordings, spread over the neurons: one per neuron in turn, in name order."""
+    by_neuron: dict[str, list[Recording]] = {}
+    for rec in sorted(recordings, key=lambda r: r.name):
+        by_neuron.setdefault(rec.neuron or rec.name, []).append(rec)
+    chosen: list[Recording] = []
+    round_ = 0
+    while len(chosen) < max_recordings and any(len(v) > round_ for v in by_neuron.values()):
+        for neuron in sorted(by_neuron):
+            if round_ < len(by_neuron[neuron]) and len(chosen) < max_recordings:
+                chosen.append(by_neuron[neuron][round_])
+        round_ += 1
+    return chosen
+
+
+Pipeline = Callable[[np.ndarray, float, float], tuple[np.ndarray, list[np.ndarray]]]
+
+
+def score_recordings(
+    recordings: Sequence[Recording],
+    frame_rate_hz: float,
+    target_nu: float,
+    pipeline: Pipeline,
+    rng: np.random.Generator,
+    bin_s: float = 0.04,
+    tolerance_s: float = 0.1,
+) -> pd.DataFrame:
+    """Score `pipeline` on recordings resampled to frame_rate_hz and brought to noise target_nu.
+
+    pipeline(traces (n, frames) ΔF/F, frame_rate_hz, start_time_s) -> (activity (n,
+    frames), list of n arrays of spike times in s on the same clock): the session's
+    own settings. Recordings whose own noise after resampling is above target_nu are
+    kept out (noise can only be added) and reported with status "too_noisy";
+    target_nu = inf scores the recordings as they are.
+    Returns one row per recording: recording, neuron, indicator, nu_reference
+    (after resampling), nu, n_true_spikes, correlation_40ms, f1, status.
+    """
+    rows = []
+    prepared = []
+    for rec in recordings:
+        y, start = resample_traces(rec.dff, rec.frame_rate_hz, frame_rate_hz, rec.start_time_s)
+        prepared.append((rec, y, start))
+    if not prepared:
+        return pd.DataFrame(rows)
+    for rec, y, start in prepared:
+        if np.isfinite(target_nu):
+            noisy, matched = match_noise_level(y[None, :], frame_rate_hz, target_nu, rng)
+        else:  # no noise added
+            noisy, matched = y[None, :], np.array([True])
+        truth, _ = split_by_span(rec.spike_times_s, y.size, frame_rate_hz, start)
+        row = {
+            "recording": rec.name,
+            "neuron": rec.neuron,
+            "indicator": rec.indicator,
+            "nu_reference": float(noise_level_nu(y, frame_rate_hz)),
+            "nu": float(noise_level_nu(noisy[0], frame_rate_hz)),
+            "n_true_spikes": int(truth.size),
+            "correlation_40ms": np.nan,
+            "f1": np.nan,
+            "status": "ok",
+        }
+        if not matched[0]:
+            row["status"] = "too_noisy"
+        elif truth.size == 0:
+            row["status"] = "no_spikes"
+        else:
+            activity, times = pipeline(noisy, frame_rate_hz, start)
+            row["correlation_40ms"] = spikefinder_correlation(activity[0], frame_rate_hz, truth, bin_s, start)
+            row["f1"] = precision_recall_f1(times[0], truth, tolerance_s)["f1"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def noise_bands(nu: np.ndarray, n_bands: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split neurons into n_bands bands of equal count by their ν (finite values only).
+
+    Returns (band index per neuron, -1 for non-finite ν; band edges (n_bands + 1,)
+    in %·Hz^-1/2 from the quantiles of ν). Fewer bands when there are fewer
+    distinct neurons than bands.
+    """
+    nu = np.asarray(nu, dtype=float)
+    finite = np.isfinite(nu)
+    band = np.full(nu.size, -1, dtype=np.int64)
+    if not finite.any():
+        return band, np.zeros(0)
+    n_bands = int(max(1, min(n_bands, finite.sum())))
+    edges = np.quantile(nu[finite], np.linspace(0, 1, n_bands + 1))
+    band[finite] = np.clip(np.searchsorted(edges, nu[finite], side="right") - 1, 0, n_bands - 1)
+    return band, edges
+
+
+def summarise(scores: pd.DataFrame, low: float = 10.0, high: float = 90.0) -> dict:
+    """Median and [low, high] percentiles of correlation and F1 over the scored recordings."""
+    ok = scores[scores.status == "ok"] if len(scores) else scores
+    out = {"n_reference_recordings": int(len(ok))}
+    for column, name in (("correlation_40ms", "correlation"), ("f1", "f1")):
+        values = ok[column].dropna().to_numpy(dtype=float) if len(ok) else np.zeros(0)
+        if values.size:
+            out[f"expected_{name}"] = float(np.median(values))
+            out[f"{name}_p{low:g}"] = float(np.percentile(values, low))
+            out[f"{name}_p{high:g}"] = float(np.percentile(values, high))
+        else:
+            out[f"expected_{name}"] = out[f"{name}_p{low:g}"] = out[f"{name}_p{high:g}"] = float("nan")
+    return out
+
+
+def workflow_pipeline(
+    deconvolution: dict,
+    spike_times: dict,
+    prepare: Callable[[np.ndarray, float], np.ndarray] | None = None,
+) -> Pipeline:
+    """The workflow's spike inference as one function, for ground truth made to look like a session.
+
+    deconvolution: resolved settings (calcium.deconvolve.default_settings): ar_order,
+        tau_decay_s, tau_rise_s, penalty, s_min, optimize_g, seed, smoothing_s, lag_s.
+    spike_times: the config's spike_times section (method, k_noise, ...).
+    prepare: what the workflow does to ΔF/F before deconvolving it (e.g. detrending),
+        (traces, frame_rate_hz) -> traces; None = nothing.
+    Returns pipeline(traces, frame_rate_hz, start_time_s) -> (activity, spike times
+    per row), as `score_recordings` takes it.
+    """
+    from .deconvolve import deconvolve_traces, smooth_activity, spike_amplitude_noise
+    from .spikes import detect_spikes
+
+    oasis_keys = ("ar_order", "tau_decay_s", "tau_rise_s", "penalty", "s_min", "optimize_g", "seed")
+
+    def run(traces: np.ndarray, frame_rate_hz: float, start_time_s: float):
+        x = prepare(traces, frame_rate_hz) if prepare is not None else traces
+        result = deconvolve_traces(x, frame_rate_hz, **{k: deconvolution[k] for k in oasis_keys})
+        activity = smooth_activity(
+            result.spikes, frame_rate_hz, deconvolution["smoothing_s"], deconvolution["lag_s"]
+        )
+        table = detect_spikes(
+            result.spikes,
+            frame_rate_hz,
+            amplitude_noise=spike_amplitude_noise(result.noise_sd, result.g),
+            lag_s=deconvolution["lag_s"],
+            start_time_s=start_time_s,
+            **spike_times,
+        )
+        times = [table.time_s[table.neuron == row].to_numpy() for row in range(x.shape[0])]
+        return activity, times
+
+    return run
+
+
+def select_references(available: Sequence[tuple[str, str]], indicator: str) -> tuple[list[str], str]:
+    """Which ground-truth folders stand in for a session's indicator.
+
+    available: (folder, indicator) pairs, e.g. from calcium.groundtruth.groundtruth_folders.
+    The folders of the session's own indicator if any; else those of its family
+    (calcium.indicators.indicator_family: slow GCaMP, fast GCaMP, jGCaMP8, synthetic
+    dye); else none. Returns (folders, match) with match "indicator", "family" or "none".
+    """
+    from .indicators import canonical_indicator, indicator_family
+
+    def canonical(name: str) -> str:
+        try:
+            return canonical_indicator(name)
+        except KeyError:
+            return name.strip()
+
+    own = canonical(indicator)
+    same = [folder for folder, ind in available if canonical(ind) == own]
+    if same:
+        return same, "indicator"
+    family = indicator_family(own)
+    related = [folder for folder, ind in available if family and indicator_family(canonical(ind)) == family]
+    if related:
+        return related, "family"
+    return [], "none"
+
+
+def expected_accuracy(
+    session_nu: np.ndarray,
+    frame_rate_hz: float,
+    recordings: Sequence[Recording],
+    pipeline: Pipeline,
+    seed: int = 0,
+    n_bands: int = 3,
+    bin_s: float = 0.04,
+    tolerance_s: float = 0.1,
+    percentiles: tuple[float, float] = (10.0, 90.0),
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Expected correlation and F1 of a session's spike inference, per noise band of its neurons.
+
+    session_nu: (neurons,) ν of the session's ΔF/F (`noise_level_nu`), %·Hz^-1/2.
+    recordings: ground-truth recordings of the session's indicator (or family),
+        already cut to the excerpts to use (see `excerpt`, `choose_recordings`).
+    pipeline: the session's own settings (`workflow_pipeline`).
+    Neurons are split into n_bands bands of equal count by ν (`noise_bands`); for each
+    band every recording is resampled to frame_rate_hz, brought to the band's median
+    ν (`match_noise_level`, seeded by seed and band) and scored. Recordings already
+    noisier than the band are scored as they are (they can only make the estimate
+    conservative) and counted in n_noisier_references.
+    Returns (bands: one row per band with nu_low, nu_high, nu_median, n_neurons,
+    n_reference_recordings, n_noisier_references, expected_correlation and its
+    percentiles, expected_f1 and its percentiles; neurons: neuron, nu, band;
+    scores: one row per (band, recording)).
+    """
+    nu = np.asarray(session_nu, dtype=float)
+    band, edges = noise_bands(nu, n_bands)
+    neurons = pd.DataFrame({"neuron": np.arange(nu.size), "nu": nu, "band": band})
+    rows, scores = [], []
+    for b in range(max(0, edges.size - 1)):
+        members = nu[band == b]
+        target = float(np.median(members))
+        rng = np.random.default_rng([int(seed), b])
+        table = score_recordings(recordings, frame_rate_hz, target, pipeline, rng, bin_s, tolerance_s)
+        noisier = int((table.status == "too_noisy").sum()) if len(table) else 0
+        if noisier:  # score the noisier references as they are
+            unmatched = [rec for rec, st in zip(recordings, table.status, strict=True) if st == "too_noisy"]
+            as_is = score_recordings(unmatched, frame_rate_hz, np.inf, pipeline, rng, bin_s, tolerance_s)
+            as_is["status"] = np.where(as_is.status == "ok", "ok_noisier", as_is.status)
+            table = pd.concat([table[table.status != "too_noisy"], as_is], ignore_index=True)
+        table.insert(0, "band", b)
+        scores.append(table)
+        usable = table.assign(status=table.status.replace("ok_noisier", "ok")) if len(table) else table
+        summary = summarise(usable, *percentiles)
+        rows.append(
+            {
+                "band": b,
+                "nu_low": float(edges[b]),
+                "nu_high": float(edges[b + 1]),
+                "nu_median": target,
+                "n_neurons": int(members.size),
+                **summary,
+                "n_noisier_references": noisier,
+            }
+        )
+    return pd.DataFrame(rows), neurons, (pd.concat(scores, ignore_index=True) if scores else pd.DataFrame())

@@ -1,0 +1,175 @@
+"""Resampling, noise matching and the noise level ν used by the expected-accuracy estimate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from calcium.accuracy import (
+    Recording,
+    choose_recordings,
+    excerpt,
+    match_noise_level,
+    noise_bands,
+    noise_level_nu,
+    resample_traces,
+    white_noise_sd_for_nu,
+)
+
+
+def exposure_means(spike_times_s, tau_s, frame_rate_hz, start_time_s, n_frames):
+    """Exact mean of sum_k exp(-(t - t_k)/tau) (t > t_k) over each frame's exposure."""
+    centres = start_time_s + np.arange(n_frames) / frame_rate_hz
+    a, b = centres - 0.5 / frame_rate_hz, centres + 0.5 / frame_rate_hz
+    total = np.zeros(n_frames)
+    for t_k in spike_times_s:
+        lo, hi = np.maximum(a - t_k, 0), np.maximum(b - t_k, 0)
+        total += tau_s * (np.exp(-lo / tau_s) - np.exp(-hi / tau_s)) * frame_rate_hz
+    return total
+
+
+def test_nu_of_white_noise_follows_cascade_definition():
+    rng = np.random.default_rng(1)
+    for fs in (7.5, 30.0, 122.0):
+        sd = white_noise_sd_for_nu(2.0, fs)
+        nu = noise_level_nu(rng.normal(0, sd, (4, 200_000)), fs)
+        np.testing.assert_allclose(nu, 2.0, rtol=0.01)
+    # by hand: median |diff| of [0, 0.01, 0, 0.01] is 0.01 -> 100 * 0.01 / sqrt(4) = 0.5
+    assert noise_level_nu(np.array([0.0, 0.01, 0.0, 0.01]), 4.0) == pytest.approx(0.5)
+
+
+def test_resampling_a_ramp_keeps_its_clock():
+    fs, start = 120.0, 3.25
+    t = start + np.arange(1200) / fs
+    for new in (30.0, 40.0):  # integer ratios: the exposure mean of a ramp is its value at the centre
+        y, new_start = resample_traces(2.0 * t, fs, new, start)
+        assert new_start == pytest.approx(start - 0.5 / fs + 0.5 / new)
+        np.testing.assert_allclose(y, 2.0 * (new_start + np.arange(y.size) / new), rtol=0, atol=1e-9)
+    y, new_start = resample_traces(2.0 * t, fs, 7.5, start)  # ratio 16
+    assert y.size == 75
+    y, new_start = resample_traces(2.0 * t, fs, 50.0, start)  # ratio 2.4: within half an input frame
+    np.testing.assert_allclose(y, 2.0 * (new_start + np.arange(y.size) / 50.0), atol=2.0 / fs)
+    up, up_start = resample_traces(2.0 * t, fs, 240.0, start)  # faster: linear interpolation
+    assert up_start == start
+    np.testing.assert_allclose(up, 2.0 * (start + np.arange(up.size) / 240.0), atol=1e-9)
+
+
+def test_slower_rate_integrates_the_signal_like_a_slower_camera():
+    # Calcium transients built exactly at 960 Hz, averaged down to 30 Hz, equal the same
+    # transients built exactly at 30 Hz: frame timing and exposure are right.
+    spikes = np.array([0.123, 0.61, 0.613, 1.9871])
+    start = 0.05
+    fine = exposure_means(spikes, 0.3, 960.0, start, 960 * 3)
+    coarse, new_start = resample_traces(fine, 960.0, 30.0, start)
+    expected = exposure_means(spikes, 0.3, 30.0, new_start, coarse.size)
+    np.testing.assert_allclose(coarse, expected, rtol=1e-9, atol=1e-12)
+    # ... and point sampling (no averaging) would not be.
+    assert np.max(np.abs(fine[16::32][: coarse.size] - expected)) > 0.05
+
+
+def test_averaging_down_reduces_white_noise_by_the_square_root_of_the_ratio():
+    rng = np.random.default_rng(2)
+    y, _ = resample_traces(rng.normal(0, 1.0, (3, 160_000)), 160.0, 10.0)
+    np.testing.assert_allclose(y.std(axis=1), 0.25, rtol=0.02)
+    # ν is per second of recording: unchanged by averaging white noise down
+    np.testing.assert_allclose(
+        noise_level_nu(y, 10.0), noise_level_nu(rng.normal(0, 1.0, (3, 160_000)), 160.0), rtol=0.03
+    )
+
+
+def test_noise_is_added_until_nu_matches_and_never_removed():
+    rng = np.random.default_rng(3)
+    fs = 30.0
+    t = np.arange(6000) / fs
+    clean = 0.5 * (np.sin(t) > 0.9) + rng.normal(0, white_noise_sd_for_nu(0.5, fs), (3, t.size))
+    noisy, matched = match_noise_level(clean, fs, np.array([1.0, 3.0, 0.2]), np.random.default_rng(7))
+    assert matched.tolist() == [True, True, False]
+    np.testing.assert_allclose(noise_level_nu(noisy[:2], fs), [1.0, 3.0], rtol=2e-3)
+    np.testing.assert_array_equal(noisy[2], clean[2])  # already noisier than asked: untouched
+    again, _ = match_noise_level(clean, fs, np.array([1.0, 3.0, 0.2]), np.random.default_rng(7))
+    np.testing.assert_array_equal(again, noisy)
+
+
+def test_added_noise_grows_with_brightness_like_shot_noise():
+    fs = 30.0
+    y = np.concatenate([np.zeros(50_000), np.full(50_000, 3.0)])[None, :]  # ΔF/F 0, then 3
+    noisy, _ = match_noise_level(y, fs, 2.0, np.random.default_rng(4))
+    added = noisy[0] - y[0]
+    ratio = added[50_000:].std() / added[:50_000].std()
+    assert ratio == pytest.approx(2.0, rel=0.03)  # sqrt(1 + 3) / sqrt(1 + 0)
+    flat, _ = match_noise_level(y, fs, 2.0, np.random.default_rng(4), shot_noise=False)
+    added = flat[0] - y[0]
+    assert added[50_000:].std() / added[:50_000].std() == pytest.approx(1.0, rel=0.03)
+
+
+def test_noise_bands_split_neurons_by_equal_counts():
+    nu = np.array([0.5, 4.0, 1.0, np.nan, 2.0, 3.0, 6.0])
+    band, edges = noise_bands(nu, 3)
+    assert band.tolist() == [0, 2, 0, -1, 1, 1, 2]
+    assert edges[0] == 0.5 and edges[-1] == 6.0
+    band, edges = noise_bands(np.array([1.0]), 3)
+    assert band.tolist() == [0] and edges.size == 2
+
+
+def test_excerpt_and_choice_of_recordings():
+    fs = 10.0
+    rec = Recording(
+        "a", "GCaMP6s", fs, 100.0, np.arange(1000.0), np.array([100.0, 140.0, 150.5, 199.0]), "n1"
+    )
+    part = excerpt(rec, 20.0)
+    assert part.dff.size == 200 and part.start_time_s == pytest.approx(140.0)
+    assert part.dff[0] == 400.0  # frame 400 is at 100 + 400 / 10 = 140 s
+    np.testing.assert_allclose(part.spike_times_s, [140.0, 150.5])
+    recs = [Recording(f"r{i}", "x", fs, 0.0, np.zeros(3), np.zeros(0), f"n{i % 2}") for i in range(5)]
+    assert [r.name for r in choose_recordings(recs, 3)] == ["r0", "r1", "r2"]
+    assert {r.neuron for r in choose_recordings(recs, 2)} == {"n0", "n1"}
+
+
+def _synthetic_recordings(n=4, fs=100.0, duration_s=120.0, tau_s=0.5, noise_nu=0.3):
+    recs = []
+    for i in range(n):
+        rng = np.random.default_rng(i)
+        spikes = np.sort(rng.uniform(1.0, duration_s - 1, int(duration_s * 0.8)))
+        n_frames = int(duration_s * fs)
+        dff = 0.4 * exposure_means(spikes, tau_s, fs, 0.0, n_frames)
+        dff += rng.normal(0, white_noise_sd_for_nu(noise_nu, fs), n_frames)
+        recs.append(Recording(f"r{i}", "GCaMP8s", fs, 0.0, dff, spikes, f"n{i}"))
+    return recs
+
+
+def test_expected_accuracy_falls_with_the_session_noise_and_counts_noisier_references():
+    from calcium.accuracy import expected_accuracy, workflow_pipeline
+    from calcium.deconvolve import default_settings
+
+    fs = 30.0
+    pipeline = workflow_pipeline(default_settings("GCaMP8s", fs), {"method": "noise"})
+    session_nu = np.r_[np.full(10, 0.1), np.full(10, 4.0), np.full(10, 12.0)]
+    bands, neurons, scores = expected_accuracy(session_nu, fs, _synthetic_recordings(), pipeline, seed=1)
+    assert bands.n_neurons.tolist() == [10, 10, 10]
+    np.testing.assert_allclose(bands.nu_median, [0.1, 4.0, 12.0])
+    assert (bands.n_reference_recordings == 4).all()
+    r = bands.expected_correlation.to_numpy()
+    assert r[0] > r[1] > r[2] and r[0] > 0.6
+    assert (bands.correlation_p10 <= bands.expected_correlation).all()
+    assert (bands.expected_correlation <= bands.correlation_p90).all()
+    # matched to the band's noise, measured on the resampled reference
+    ok = scores[scores.status == "ok"]
+    np.testing.assert_allclose(ok.nu, np.repeat([4.0, 12.0], 4), rtol=2e-3)
+    assert neurons.band.tolist() == [0] * 10 + [1] * 10 + [2] * 10
+    # the references are noisier than the quietest band: scored as they are, and counted
+    assert bands.n_noisier_references.tolist() == [4, 0, 0]
+    again, _, _ = expected_accuracy(session_nu, fs, _synthetic_recordings(), pipeline, seed=1)
+    pd.testing.assert_frame_equal(again, bands)
+
+
+def test_references_are_the_same_indicator_else_the_family_else_none():
+    from calcium.accuracy import select_references
+
+    available = [("a", "GCaMP6s"), ("b", "jGCaMP8m"), ("c", "GCaMP8s"), ("d", "OGB-1")]
+    assert select_references(available, "GCaMP8s") == (["c"], "indicator")
+    assert select_references(available, "gcamp6s") == (["a"], "indicator")
+    assert select_references(available, "GCaMP8f") == (["b", "c"], "family")
+    assert select_references(available, "GCaMP7s") == (["a"], "family")
+    assert select_references(available, "GCaMP6f") == ([], "none")
+    assert select_references([], "GCaMP6s") == ([], "none")
