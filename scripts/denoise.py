@@ -1,11 +1,21 @@
-"""Wavelet-denoise the detrended ΔF/F of one shard."""
+"""Wavelet-denoise every neuron's detrended ΔF/F."""
 
-from calcium.denoise import wavelet_denoise
-from calcium.io import load_npy, save_npy
+import functools
+
+from calcium import stages
+from calcium.blocks import process_blocks
+from calcium.io import load_json
 from calcium.logs import log_to
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
+facts = load_json(snakemake.input.facts)
 settings = snakemake.params.denoise
-denoised = wavelet_denoise(load_npy(snakemake.input[0], slice(None)), **settings)
-log.info("denoised %d neurons with %s", denoised.shape[0], settings)
-save_npy(snakemake.output[0], denoised)
+process_blocks(
+    functools.partial(stages.denoise, **settings),
+    [snakemake.input.traces],
+    [snakemake.output[0]],
+    facts["n_neurons"],
+    facts["n_frames"],
+    snakemake.threads,
+)
+log.info("denoised %d neurons with %s", facts["n_neurons"], settings)

@@ -1,23 +1,22 @@
-"""Remove slow drifts from the ΔF/F of one shard."""
+"""Remove slow drifts from every neuron's ΔF/F."""
 
-from calcium.detrend import detrend
-from calcium.io import load_npy, save_npy
+import functools
+
+from calcium import stages
+from calcium.blocks import process_blocks
+from calcium.io import load_json
 from calcium.logs import log_to
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
+facts = load_json(snakemake.input.facts)
 settings = snakemake.params.detrend
-detrended = detrend(
-    load_npy(snakemake.input[0], slice(None)),
-    snakemake.params.frame_rate_hz,
-    method=settings["method"],
-    slow_drift_s=settings["slow_drift_s"],
-    percentile=settings["percentile"],
-    highpass_order=settings["highpass_order"],
+stage = functools.partial(stages.detrend, frame_rate_hz=facts["frame_rate_hz"], **settings)
+process_blocks(
+    stage,
+    [snakemake.input.traces],
+    [snakemake.output[0]],
+    facts["n_neurons"],
+    facts["n_frames"],
+    snakemake.threads,
 )
-log.info(
-    "detrended %d neurons (%s, slow_drift_s=%s)",
-    detrended.shape[0],
-    settings["method"],
-    settings["slow_drift_s"],
-)
-save_npy(snakemake.output[0], detrended)
+log.info("detrended %d neurons with %s", facts["n_neurons"], settings)

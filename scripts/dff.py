@@ -1,27 +1,22 @@
-"""ΔF/F of one shard of neurons (passed through for sessions that are ΔF/F already)."""
+"""ΔF/F of every neuron (passed through for sessions that are ΔF/F already)."""
 
-import numpy as np
+import functools
 
-from calcium.dff import baseline_f0, delta_f_over_f
-from calcium.io import load_json, load_npy, save_npy
+from calcium import stages
+from calcium.blocks import process_blocks
+from calcium.io import load_json
 from calcium.logs import log_to
-from calcium.shards import shard_rows
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
-settings = snakemake.params.dff
 facts = load_json(snakemake.input.facts)
-rows = shard_rows(int(snakemake.wildcards.shard), facts["n_neurons"], snakemake.params.neurons_per_shard)
-fluorescence = load_npy(snakemake.input.traces, rows)
-
-if settings["input_kind"] == "dff":
-    log.info("input is ΔF/F already: neurons %d-%d passed through", rows.start, rows.stop - 1)
-    dff = fluorescence
-else:
-    f0 = baseline_f0(
-        fluorescence, settings["percentile"], settings["window_s"], snakemake.params.frame_rate_hz
-    )
-    dff = delta_f_over_f(
-        fluorescence, f0, settings["min_f0"], settings["low_f0"], np.arange(rows.start, rows.stop)
-    )
-    log.info("ΔF/F of neurons %d-%d; median F0 %.4g", rows.start, rows.stop - 1, float(np.median(f0)))
-save_npy(snakemake.output[0], dff.astype(np.float32))
+settings = snakemake.params.dff
+stage = functools.partial(stages.dff, frame_rate_hz=facts["frame_rate_hz"], **settings)
+process_blocks(
+    stage,
+    [snakemake.input.traces],
+    [snakemake.output[0]],
+    facts["n_neurons"],
+    facts["n_frames"],
+    snakemake.threads,
+)
+log.info("ΔF/F of %d neurons with %s (%d processes)", facts["n_neurons"], settings, snakemake.threads)

@@ -1,30 +1,29 @@
-"""Spike times of one shard by thresholding the deconvolved activity."""
+"""Spike times by thresholding the deconvolved spike amplitudes: a tidy table and per-neuron arrays."""
 
-import numpy as np
+import functools
 
-from calcium.io import load_json, load_npy, read_table, save_table
+from calcium import stages
+from calcium.blocks import process_blocks
+from calcium.io import load_json, read_table, save_npz, save_table
 from calcium.logs import log_to
-from calcium.shards import shard_rows
-from calcium.spikes import detect_spikes
+from calcium.spikes import spike_times_by_neuron
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
-rows = shard_rows(int(snakemake.wildcards.shard), facts["n_neurons"], snakemake.params.neurons_per_shard)
-deconvolution = read_table(snakemake.input.table)
-table = detect_spikes(
-    load_npy(snakemake.input.spikes, slice(None)),
-    snakemake.params.frame_rate_hz,
-    neuron_ids=np.arange(rows.start, rows.stop),
-    amplitude_noise=deconvolution["spike_amplitude_noise_dff"].to_numpy(dtype=float),
-    lag_s=snakemake.params.lag_s,
-    start_time_s=facts.get("start_time_s", 0.0),
+fs, start_s, lag_s = facts["frame_rate_hz"], facts["start_time_s"], snakemake.params.lag_s
+amplitude_noise = read_table(snakemake.input.table)["spike_amplitude_noise_dff"].to_numpy(dtype=float)
+stage = functools.partial(
+    stages.spike_times,
+    frame_rate_hz=fs,
+    amplitude_noise=amplitude_noise,
+    start_time_s=start_s,
+    lag_s=lag_s,
     **snakemake.params.thresholds,
 )
-log.info(
-    "%d spikes in neurons %d-%d (times moved %.4f s earlier)",
-    len(table),
-    rows.start,
-    rows.stop - 1,
-    snakemake.params.lag_s,
+tables = process_blocks(
+    stage, [snakemake.input.spikes], [], facts["n_neurons"], facts["n_frames"], snakemake.threads
 )
-save_table(snakemake.output[0], table)
+table = stages.concat_tables(tables)
+save_table(snakemake.output.table, table)
+save_npz(snakemake.output.arrays, **spike_times_by_neuron(table, facts["n_neurons"], fs, start_s, lag_s))
+log.info("%d spikes in %d neurons (times moved %.4f s earlier)", len(table), facts["n_neurons"], lag_s)

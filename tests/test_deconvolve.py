@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -292,3 +293,20 @@ def test_default_settings_follow_indicator_and_frame_rate():
         default_settings("GCaMP99", 30.0)
     # an unknown indicator is fine when the config gives its decay
     assert default_settings("GCaMP99", 30.0, {"tau_decay_s": 0.3})["tau_decay_s"] == 0.3
+
+
+@pytest.mark.parametrize("n_frames", [100, 256, 1000, 15_000])
+def test_noise_sd_is_oasis_estimate_and_independent_of_the_block(n_frames):
+    from oasis.functions import GetSn
+
+    from calcium.deconvolve import noise_sd
+
+    rng = np.random.default_rng(n_frames)
+    traces = rng.normal(0, 0.3, (6, n_frames)).cumsum(axis=1) * 0.01 + rng.normal(0, 0.2, (6, n_frames))
+    estimate = noise_sd(traces)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy warns when a trace is shorter than a segment
+        expected = np.array([GetSn(row) for row in traces])
+    np.testing.assert_allclose(estimate, expected, rtol=1e-12)
+    assert np.array_equal(noise_sd(traces[2:4]), estimate[2:4])
+    assert 0.15 < np.median(estimate) < 0.25  # white noise of SD 0.2 dominates the high frequencies

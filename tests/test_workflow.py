@@ -366,23 +366,27 @@ def test_nothing_to_do_after_a_complete_run(default_run):
     assert "Nothing to be done" in result.stdout
 
 
-def test_sharding_does_not_change_results(default_run, tmp_path):
-    workdir = copy_workflow(tmp_path / "sharded")
-    config = yaml.safe_load((workdir / "config.yaml").read_text())
-    config["neurons_per_shard"] = 7
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake(workdir)
+def test_two_processes_give_the_outputs_of_one(default_run, tmp_path):
+    """Per-neuron stages split neurons into blocks over processes: the results do not depend on it.
+
+    The bundled sessions are small enough to run in one process; here every per-neuron rule
+    gets two (the default run used one).
+    """
+    workdir = copy_workflow(tmp_path / "parallel")
+    _only_session(workdir, "s2")
+    rules = ("dff", "detrend", "denoise", "deconvolve", "spike_times", "events")
+    targets = [f"results/s2/{name}" for name in ("spike_times.csv", "events/events.csv", "denoised.npy")]
+    result = snakemake(workdir, "--set-threads", *(f"{rule}=2" for rule in rules), "--", *targets)
     assert result.returncode == 0, result.stdout[-3000:]
-    assert (workdir / "results" / "s1" / "shards" / "0011" / "spikes.npy").exists()
     for stage in SIGNAL_STAGES:
         np.testing.assert_array_equal(
-            np.load(workdir / "results" / "s1" / f"{stage}.npy"),
-            np.load(default_run / "results" / "s1" / f"{stage}.npy"),
+            np.load(workdir / "results" / "s2" / f"{stage}.npy"),
+            np.load(default_run / "results" / "s2" / f"{stage}.npy"),
         )
-    pd.testing.assert_frame_equal(
-        pd.read_csv(workdir / "results" / "s1" / "spike_times.csv"),
-        pd.read_csv(default_run / "results" / "s1" / "spike_times.csv"),
-    )
+    for name in ("spike_times.csv", "spike_times.npz", "deconvolution.tsv", "events/events.csv"):
+        assert (workdir / "results" / "s2" / name).read_bytes() == (
+            default_run / "results" / "s2" / name
+        ).read_bytes(), name
 
 
 def test_two_runs_are_byte_identical_with_estimated_time_constants(tmp_path):
@@ -394,7 +398,7 @@ def test_two_runs_are_byte_identical_with_estimated_time_constants(tmp_path):
         config["deconvolution"]["estimate_time_constants"] = True
         config["deconvolution"]["ar_order"] = 2
         (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-        result = snakemake(workdir, "--until", "gather_spike_times")
+        result = snakemake(workdir, "--until", "spike_times")
         assert result.returncode == 0, result.stdout[-3000:]
         sums.append(checksums(workdir))
     assert sums[0] and sums[0] == sums[1]
@@ -421,7 +425,10 @@ def _fails_before_any_output(workdir, *expected):
     ("edit", "expected"),
     [
         (lambda c: c.update(bogus=1), ["config is invalid", "'bogus' was unexpected"]),
-        (lambda c: c.update(neurons_per_shard="many"), ["neurons_per_shard", "not of type 'integer'"]),
+        (
+            lambda c: c["coactivity"].update(jitter_bins="many"),
+            ["coactivity.jitter_bins", "not of type 'integer'"],
+        ),
         (lambda c: c["dff"].update(percentile=150), ["dff.percentile", "150"]),
         (lambda c: c["spike_times"].update(method="magic"), ["spike_times.method", "magic"]),
     ],
@@ -571,5 +578,5 @@ def test_unknown_indicator_runs_once_its_kinetics_are_given(workflow_copy):
     sheet.to_csv(sheet_path, sep="\t", index=False)
     _fails_before_any_output(workflow_copy, "unknown indicator 'MyNewSensor'", "deconvolution.tau_decay_s")
     _edit_config(workflow_copy, lambda c: c["deconvolution"].update(tau_decay_s=0.6, tau_rise_s=0.05))
-    result = snakemake(workflow_copy, "results/s2/shards/0000/spikes.npy")
+    result = snakemake(workflow_copy, "results/s2/spikes.npy")
     assert result.returncode == 0, result.stdout[-3000:]

@@ -21,8 +21,8 @@ import numpy as np
 
 from .io import npy_writer, read_npy_rows
 
-# Samples (neurons x frames) per block by default: ~64 MB of float32 per input array.
-BLOCK_SAMPLES = 1 << 24
+# Samples (neurons x frames) per block by default: 16 MB of float32 per array.
+BLOCK_SAMPLES = 1 << 22
 
 
 class BlockResult(NamedTuple):
@@ -32,10 +32,23 @@ class BlockResult(NamedTuple):
     tables: tuple = ()
 
 
-def block_rows(n_neurons: int, n_frames: int, block_samples: int = BLOCK_SAMPLES) -> list[slice]:
-    """Consecutive blocks of neurons of at most `block_samples` samples each (at least one neuron)."""
+def block_rows(
+    n_neurons: int, n_frames: int, block_samples: int = BLOCK_SAMPLES, min_blocks: int = 1
+) -> list[slice]:
+    """Consecutive blocks of neurons of at most `block_samples` samples each (at least one
+    neuron), and at least `min_blocks` blocks when there are that many neurons (so that
+    every process gets work)."""
     per_block = max(1, block_samples // max(n_frames, 1))
+    per_block = max(1, min(per_block, -(-n_neurons // max(min_blocks, 1))))
     return [slice(first, min(first + per_block, n_neurons)) for first in range(0, n_neurons, per_block)]
+
+
+def block_memory_mb(n_neurons: int, n_frames: int, processes: int, arrays: float) -> int:
+    """Memory (MB) for `processes` workers each holding `arrays` float32 copies of a block,
+    plus the interpreter and libraries (~300 MB per process)."""
+    block = block_rows(n_neurons, n_frames, BLOCK_SAMPLES, processes)[0]
+    block_mb = (block.stop - block.start) * n_frames * 4 / 1e6
+    return int(300 * (processes + 1) + processes * arrays * block_mb)
 
 
 def _run(stage: Callable, sources: Sequence[str], rows: slice) -> BlockResult:
@@ -62,7 +75,7 @@ def process_blocks(
     processes: worker processes (1: run in this process).
     Returns the table rows of every block, in block order.
     """
-    blocks = block_rows(n_neurons, n_frames, block_samples)
+    blocks = block_rows(n_neurons, n_frames, block_samples, processes)
     run = functools.partial(_run, stage, [str(path) for path in sources])
     tables = []
     with contextlib.ExitStack() as stack:

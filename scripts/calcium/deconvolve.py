@@ -11,7 +11,6 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
-from oasis.functions import GetSn
 from oasis.functions import deconvolve as oasis_deconvolve
 from oasis.oasis_methods import oasisAR1
 from scipy.ndimage import convolve1d, gaussian_filter1d
@@ -30,7 +29,7 @@ class Deconvolution(NamedTuple):
     baseline: (neurons,) fluorescence baseline b.
     g: (neurons, 2) AR coefficients (g2 = 0 for AR(1)).
     lam: (neurons,) Lagrange multiplier of the sparsity penalty.
-    noise_sd: (neurons,) noise SD sn (OASIS's power-spectral estimate, the one the
+    noise_sd: (neurons,) noise SD sn (OASIS's power-spectral estimate, `noise_sd`, the one the
         noise constraint uses when sn is not given; input units).
     """
 
@@ -56,6 +55,37 @@ def ar_to_time_constants(g1: float, g2: float, frame_rate_hz: float) -> tuple[fl
     roots = sorted([(g1 + np.sqrt(disc)) / 2, (g1 - np.sqrt(disc)) / 2], reverse=True)
     taus = [float(-1.0 / (np.log(r) * frame_rate_hz)) if 0 < r < 1 else float("nan") for r in roots]
     return taus[0], taus[1]
+
+
+def noise_sd(
+    traces: np.ndarray, range_ff: tuple[float, float] = (0.25, 0.5), nperseg: int = 256
+) -> np.ndarray:
+    """Noise SD of each row from its power spectral density: sqrt(mean PSD / 2) over the
+    frequencies above range_ff[0] and below range_ff[1] of the sampling rate (white noise of
+    SD σ has a flat one-sided PSD of 2σ²).
+
+    OASIS's own estimate (`oasis.functions.GetSn`, method "mean": Welch's method with
+    Hann windows of `nperseg` frames overlapping by half, segment means removed), written
+    out so that it costs a few FFTs per neuron; equal to GetSn to ~1e-15. Each row is
+    computed on its own, so a neuron's value does not depend on the others in the block.
+    Returns (neurons,) in the units of `traces`.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+    from scipy.signal import get_window
+
+    traces = np.atleast_2d(np.asarray(traces, dtype=np.float64))
+    n = min(nperseg, traces.shape[1])
+    window = get_window("hann", n)
+    frequencies = np.fft.rfftfreq(n)
+    band = (frequencies > range_ff[0]) & (frequencies < range_ff[1])
+    out = np.empty(traces.shape[0])
+    for row, y in enumerate(traces):
+        segments = sliding_window_view(y, n)[:: max(n // 2, 1)]
+        segments = segments - segments.mean(axis=1, keepdims=True)
+        power = np.abs(np.fft.rfft(segments * window, axis=1)) ** 2
+        density = power.mean(axis=0) * 2.0 / np.sum(window * window)
+        out[row] = np.sqrt(np.mean(density[band] / 2.0))
+    return out
 
 
 def deconvolve_traces(
@@ -100,7 +130,7 @@ def deconvolve_traces(
     baseline = np.zeros(n_neurons)
     g_all = np.zeros((n_neurons, 2))
     lam = np.zeros(n_neurons)
-    noise_sd = np.zeros(n_neurons)
+    noise = np.zeros(n_neurons)
     kwargs: dict = {"penalty": PENALTIES[penalty], "optimize_g": optimize_g}
     if ar_order == 2 and s_min > 0:
         raise ConfigError(
@@ -115,6 +145,7 @@ def deconvolve_traces(
         kwargs["tau_d"] = tau_decay_s
         kwargs["tau_r"] = (tau_rise_s or 0.0) if ar_order == 2 else 0.0
         kwargs["framerate"] = frame_rate_hz
+    sn_all = noise_sd(traces)  # estimated once per trace, given to OASIS (it would estimate it again)
     state = np.random.get_state()  # noqa: NPY002 (OASIS draws from the global RNG)
     try:
         with warnings.catch_warnings():
@@ -127,9 +158,9 @@ def deconvolve_traces(
                     baseline[row] = y[0]
                     g_all[row, 0] = np.nan
                     continue
-                c, s, b, g, lam_row = oasis_deconvolve(y, **kwargs)
+                sn = float(sn_all[row])
+                c, s, b, g, lam_row = oasis_deconvolve(y, sn=sn, **kwargs)
                 g = tuple(float(v) for v in np.atleast_1d(g))
-                sn = float(GetSn(y))
                 if s_min > 0:
                     c, s = oasisAR1(y - b, g[0], lam=lam_row, s_min=s_min)
                 calcium[row] = c
@@ -137,10 +168,10 @@ def deconvolve_traces(
                 baseline[row] = b
                 g_all[row, : len(g)] = g
                 lam[row] = lam_row
-                noise_sd[row] = sn
+                noise[row] = sn
     finally:
         np.random.set_state(state)  # noqa: NPY002
-    return Deconvolution(calcium, spikes, baseline, g_all, lam, noise_sd)
+    return Deconvolution(calcium, spikes, baseline, g_all, lam, noise)
 
 
 def smooth_activity(

@@ -58,6 +58,21 @@ def plausible_min_fwhm_s(
     return fraction * sampled_fwhm_s(frame_rate_hz, tau_decay_s, tau_rise_s)
 
 
+def narrow_large_events(
+    events: pd.DataFrame, thresholds: pd.DataFrame, min_snr: float = 20.0
+) -> tuple[int, float]:
+    """(number, fraction flagged below_min_fwhm) of the events at least `min_snr` noise SDs high.
+
+    Large transients narrower than a calcium transient can be mean that the kinetics used
+    (deconvolution.tau_*_s or the indicator's) are too slow for this recording.
+    """
+    noise = thresholds.set_index("neuron").noise_sd_dff.reindex(events.neuron).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        large = events.amplitude_dff.to_numpy() / noise >= min_snr
+    n = int(large.sum())
+    return n, float(events.below_min_fwhm.to_numpy()[large].mean()) if n else 0.0
+
+
 def robust_baseline_and_sd(traces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-neuron median and robust SD (1.4826 · MAD) of (neurons, frames) traces."""
     traces = np.asarray(traces, dtype=np.float64)

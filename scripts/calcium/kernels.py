@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import windows
 
 KERNEL_SHAPES = ("boxcar", "triangular", "exponential", "double_exponential")
 
@@ -34,6 +33,8 @@ def calcium_kernel(
         width_s = 5 * tau_decay_s if "exponential" in shape else tau_decay_s
     n = max(1, int(round(width_s * frame_rate_hz)))
     t = (np.arange(n) + first_sample_frames) / frame_rate_hz
+    from scipy.signal import windows
+
     if shape == "boxcar":
         kernel = windows.boxcar(n)
     elif shape == "triangular":

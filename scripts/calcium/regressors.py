@@ -22,7 +22,6 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy.signal import fftconvolve
 
 from .kernels import calcium_kernel, ramp_response
 
@@ -70,6 +69,8 @@ def stimulus_boxcars(
 def convolve_regressors(boxcars: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Causal convolution of each boxcar with the kernel, truncated to the recording."""
     boxcars = np.atleast_2d(boxcars)
+    from scipy.signal import fftconvolve
+
     return fftconvolve(boxcars, np.asarray(kernel)[None, :], axes=1)[:, : boxcars.shape[1]]
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.signal import find_peaks
 from scipy.stats import norm
 
 SPIKE_METHODS = ("noise", "absolute", "fraction_of_max", "percentile", "k_sigma", "peaks")
@@ -126,10 +125,12 @@ def detect_spikes(
         false_positive_rate_hz,
     )
     if method == "peaks":
+        import scipy.signal  # only this method needs it (a slow import)
+
         distance = max(1, int(round(min_distance_s * frame_rate_hz)))
         rows, frames = [], []
         for row in range(spikes.shape[0]):
-            peaks, _ = find_peaks(
+            peaks, _ = scipy.signal.find_peaks(
                 spikes[row], height=max(min_height, np.finfo(np.float32).tiny), distance=distance
             )
             rows.append(np.full(peaks.size, row))

@@ -23,7 +23,7 @@ from calcium.settings import (  # noqa: E402
     event_settings,
     stimulus_kernel,
 )
-from calcium.shards import shard_count, shard_name  # noqa: E402
+from calcium.blocks import block_memory_mb  # noqa: E402
 from calcium.sheet import (  # noqa: E402
     check_session,
     check_writable,
@@ -118,8 +118,6 @@ SIGNAL_STAGES = ["dff", "detrended", "denoised", "calcium", "spikes", "activity"
 
 wildcard_constraints:
     session="|".join(re.escape(s) for s in sessions.index),
-    shard=r"\d{4}",
-    stage="|".join(SIGNAL_STAGES),
 
 
 def frame_rate_hz(wildcards):
@@ -128,35 +126,6 @@ def frame_rate_hz(wildcards):
 
 def raw_csv(wildcards):
     return sessions.loc[wildcards.session, "path"]
-
-
-def shards_of(session):
-    """Shard names of a session; known once its ingest checkpoint has run."""
-    facts = checkpoints.ingest.get(session=session).output.facts
-    with open(facts) as handle:
-        n_neurons = json.load(handle)["n_neurons"]
-    return [
-        shard_name(i)
-        for i in range(shard_count(n_neurons, config["neurons_per_shard"]))
-    ]
-
-
-def shard_files(name):
-    """Input function: one file `name` per shard of the session."""
-
-    def files(wildcards):
-        return expand(
-            "results/{session}/shards/{shard}/{name}",
-            session=wildcards.session,
-            shard=shards_of(wildcards.session),
-            name=name,
-        )
-
-    return files
-
-
-def gathered_stage_shards(wildcards):
-    return shard_files(f"{wildcards.stage}.npy")(wildcards)
 
 
 def dff_params(wildcards):
@@ -169,14 +138,14 @@ def dff_params(wildcards):
 def deconvolution_input(wildcards):
     stage = {"dff": "dff", "detrended": "detrended", "denoised": "denoised"}
     name = stage[config["deconvolution"]["input"]]
-    return f"results/{wildcards.session}/shards/{wildcards.shard}/{name}.npy"
+    return f"results/{wildcards.session}/{name}.npy"
 
 
 EVENT_TRACE = config["events"]["input"]
 
 
 def event_input(wildcards):
-    return f"results/{wildcards.session}/shards/{wildcards.shard}/{EVENT_TRACE}.npy"
+    return f"results/{wildcards.session}/{EVENT_TRACE}.npy"
 
 
 def event_params(wildcards):
@@ -236,14 +205,55 @@ def browser_stimulus_inputs(wildcards):
     }
 
 
-def shard_mem_mb(wildcards, input):
-    """Memory for one shard job: a few copies of the shard (float64 work arrays)."""
-    per_neuron_mb = 0
-    facts = Path(f"results/{wildcards.session}/ingest/recording.json")
+def session_shape(session):
+    """(neurons, frames) of a session: from its checked input, or (in a job on a cluster
+    node, where the checks do not run) from the ingested recording."""
+    if session in SESSION_INPUTS:
+        inputs = SESSION_INPUTS[session]
+        return inputs.n_neurons, inputs.n_frames
+    facts = Path(f"results/{session}/ingest/recording.json")
     if facts.exists():
         with open(facts) as handle:
-            per_neuron_mb = json.load(handle)["n_frames"] * 8 / 1e6
-    return int(max(500, 500 + 6 * per_neuron_mb * config["neurons_per_shard"]))
+            recorded = json.load(handle)
+        return recorded["n_neurons"], recorded["n_frames"]
+    return 1, 1
+
+
+def block_threads(samples_per_process):
+    """threads: of a per-neuron rule: one process per `samples_per_process` samples of the
+    session (small sessions run in one process, leaving the other cores to other jobs), at
+    most the cores given (or 8 per job on a cluster)."""
+
+    def threads(wildcards):
+        n_neurons, n_frames = session_shape(wildcards.session)
+        cap = workflow.cores if isinstance(workflow.cores, int) else 8
+        return int(max(1, min(cap, n_neurons * n_frames // samples_per_process)))
+
+    return threads
+
+
+def block_mem_mb(arrays):
+    """resources: mem_mb of a per-neuron rule: `arrays` float32 copies of one block of
+    neurons per process (calcium.blocks.block_memory_mb)."""
+
+    def mem_mb(wildcards, threads):
+        n_neurons, n_frames = session_shape(wildcards.session)
+        return block_memory_mb(n_neurons, n_frames, threads, arrays)
+
+    return mem_mb
+
+
+def block_runtime(us_per_sample):
+    """resources: runtime (minutes) of a per-neuron rule at `us_per_sample` µs per sample."""
+
+    def runtime(wildcards, threads):
+        n_neurons, n_frames = session_shape(wildcards.session)
+        return max(
+            10,
+            int(n_neurons * n_frames * us_per_sample * 1e-6 / max(threads, 1) / 60 * 3),
+        )
+
+    return runtime
 
 
 def get_final_output():

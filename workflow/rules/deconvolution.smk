@@ -3,49 +3,46 @@ rule deconvolve:
         traces=deconvolution_input,
         facts="results/{session}/ingest/recording.json",
     output:
-        calcium="results/{session}/shards/{shard}/calcium.npy",
-        spikes="results/{session}/shards/{shard}/spikes.npy",
-        activity="results/{session}/shards/{shard}/activity.npy",
-        table="results/{session}/shards/{shard}/deconvolution.tsv",
+        calcium="results/{session}/calcium.npy",
+        spikes="results/{session}/spikes.npy",
+        activity="results/{session}/activity.npy",
+        table="results/{session}/deconvolution.tsv",
     log:
-        "results/logs/{session}/shards/{shard}/deconvolve.log",
+        "results/logs/{session}/deconvolve.log",
     benchmark:
-        "results/benchmarks/{session}/shards/{shard}/deconvolve.tsv"
+        "results/benchmarks/{session}/deconvolve.tsv"
     conda:
         "../../envs/deconvolution.yaml"
-    threads: 1
+    threads: block_threads(1_000_000)
     resources:
-        mem_mb=shard_mem_mb,
-        runtime=60,
+        mem_mb=block_mem_mb(10),
+        runtime=block_runtime(2),
     params:
         oasis=deconvolution_params,
-        frame_rate_hz=frame_rate_hz,
-        neurons_per_shard=settings("neurons_per_shard"),
     script:
         "../../scripts/deconvolve.py"
 
 
 rule spike_times:
     input:
-        spikes="results/{session}/shards/{shard}/spikes.npy",
-        table="results/{session}/shards/{shard}/deconvolution.tsv",
+        spikes="results/{session}/spikes.npy",
+        table="results/{session}/deconvolution.tsv",
         facts="results/{session}/ingest/recording.json",
     output:
-        "results/{session}/shards/{shard}/spike_times.csv",
+        table="results/{session}/spike_times.csv",
+        arrays="results/{session}/spike_times.npz",
     log:
-        "results/logs/{session}/shards/{shard}/spike_times.log",
+        "results/logs/{session}/spike_times.log",
     benchmark:
-        "results/benchmarks/{session}/shards/{shard}/spike_times.tsv"
+        "results/benchmarks/{session}/spike_times.tsv"
     conda:
         "../../envs/signal.yaml"
-    threads: 1
+    threads: block_threads(20_000_000)
     resources:
-        mem_mb=shard_mem_mb,
-        runtime=30,
+        mem_mb=block_mem_mb(3),
+        runtime=block_runtime(0.05),
     params:
         thresholds=settings("spike_times"),
         lag_s=lambda wildcards: deconvolution_params(wildcards)["lag_s"],
-        frame_rate_hz=frame_rate_hz,
-        neurons_per_shard=settings("neurons_per_shard"),
     script:
         "../../scripts/spike_times.py"

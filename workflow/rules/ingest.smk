@@ -1,4 +1,4 @@
-checkpoint ingest:
+rule ingest:
     input:
         raw_csv,
     output:

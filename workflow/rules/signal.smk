@@ -3,62 +3,61 @@ rule dff:
         traces="results/{session}/ingest/fluorescence.npy",
         facts="results/{session}/ingest/recording.json",
     output:
-        "results/{session}/shards/{shard}/dff.npy",
+        "results/{session}/dff.npy",
     log:
-        "results/logs/{session}/shards/{shard}/dff.log",
+        "results/logs/{session}/dff.log",
     benchmark:
-        "results/benchmarks/{session}/shards/{shard}/dff.tsv"
+        "results/benchmarks/{session}/dff.tsv"
     conda:
         "../../envs/signal.yaml"
-    threads: 1
+    threads: block_threads(10_000_000)
     resources:
-        mem_mb=shard_mem_mb,
-        runtime=30,
+        mem_mb=block_mem_mb(4),
+        runtime=block_runtime(0.05),
     params:
         dff=dff_params,
-        frame_rate_hz=frame_rate_hz,
-        neurons_per_shard=settings("neurons_per_shard"),
     script:
         "../../scripts/dff.py"
 
 
 rule detrend:
     input:
-        "results/{session}/shards/{shard}/dff.npy",
+        traces="results/{session}/dff.npy",
+        facts="results/{session}/ingest/recording.json",
     output:
-        "results/{session}/shards/{shard}/detrended.npy",
+        "results/{session}/detrended.npy",
     log:
-        "results/logs/{session}/shards/{shard}/detrend.log",
+        "results/logs/{session}/detrend.log",
     benchmark:
-        "results/benchmarks/{session}/shards/{shard}/detrend.tsv"
+        "results/benchmarks/{session}/detrend.tsv"
     conda:
         "../../envs/signal.yaml"
-    threads: 1
+    threads: block_threads(5_000_000)
     resources:
-        mem_mb=shard_mem_mb,
-        runtime=30,
+        mem_mb=block_mem_mb(8),
+        runtime=block_runtime(0.1),
     params:
         detrend=settings("detrend"),
-        frame_rate_hz=frame_rate_hz,
     script:
         "../../scripts/detrend.py"
 
 
 rule denoise:
     input:
-        "results/{session}/shards/{shard}/detrended.npy",
+        traces="results/{session}/detrended.npy",
+        facts="results/{session}/ingest/recording.json",
     output:
-        "results/{session}/shards/{shard}/denoised.npy",
+        "results/{session}/denoised.npy",
     log:
-        "results/logs/{session}/shards/{shard}/denoise.log",
+        "results/logs/{session}/denoise.log",
     benchmark:
-        "results/benchmarks/{session}/shards/{shard}/denoise.tsv"
+        "results/benchmarks/{session}/denoise.tsv"
     conda:
         "../../envs/signal.yaml"
-    threads: 1
+    threads: block_threads(5_000_000)
     resources:
-        mem_mb=shard_mem_mb,
-        runtime=30,
+        mem_mb=block_mem_mb(8),
+        runtime=block_runtime(0.1),
     params:
         denoise=settings("denoise"),
     script:
