@@ -68,7 +68,7 @@ def run_workflow(data: Path, cores: int, workdir: Path) -> tuple[float, pd.DataF
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    for name in ("Snakefile", "workflow", "scripts", "envs"):
+    for name in ("Snakefile", "workflow", "scripts", "envs", "profiles", "pyproject.toml"):
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, workdir / name)
     config = yaml.safe_load((REPO / "config.yaml").read_text())

@@ -2,6 +2,8 @@
 
 import functools
 
+import oasis.functions  # noqa: F401 (imported before the pool forks: workers share it)
+
 from calcium import stages
 from calcium.blocks import process_blocks
 from calcium.io import load_json, save_table

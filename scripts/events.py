@@ -2,6 +2,7 @@
 
 import functools
 
+import calcium.events  # noqa: F401 (imported before the pool forks: workers share it)
 from calcium import stages
 from calcium.blocks import process_blocks
 from calcium.events import narrow_large_events

@@ -2,6 +2,7 @@
 
 import functools
 
+import calcium.spikes  # noqa: F401 (imported before the pool forks: workers share it)
 from calcium import stages
 from calcium.blocks import process_blocks
 from calcium.io import load_json, read_table, save_npz, save_table

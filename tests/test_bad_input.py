@@ -365,3 +365,23 @@ def test_tables_round_trip_floats_exactly(tmp_path):
     values = np.array([324001 / 30, 0.1 + 0.2, 1e-300, np.pi * 1e9])
     save_table(tmp_path / "t.csv", pd.DataFrame({"time_s": values}))
     np.testing.assert_array_equal(pd.read_csv(tmp_path / "t.csv").time_s.to_numpy(), values)
+
+
+def test_missing_config_keys_get_the_schema_defaults():
+    from calcium.sheet import fill_defaults
+
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    full = fill_defaults({"sessions": "s.tsv"}, schema)
+    assert full["dff"]["percentile"] == 25 and full["coactivity_null"]["n_shuffles"] == 1000
+    assert fill_defaults({"dff": {"percentile": 10}}, schema)["dff"] == full["dff"] | {"percentile": 10}
+    shipped = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert fill_defaults(yaml.safe_load((REPO / "config.yaml").read_text()), schema) == shipped
+
+
+def test_config_yaml_states_the_schema_defaults():
+    """config.yaml is the schema's defaults written out: a reader of either sees the same values."""
+    from calcium.sheet import fill_defaults
+
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    shipped = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert fill_defaults({"sessions": shipped["sessions"]}, schema) == shipped

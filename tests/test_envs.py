@@ -24,6 +24,7 @@ PACKAGES = {
     "oasis": {"oasis-deconv"},
     "sklearn": {"scikit-learn"},
     "yaml": {"pyyaml"},
+    "threadpoolctl": {"threadpoolctl"},
     "pynwb": {"pynwb"},
     "hdmf": {"hdmf"},
     "h5py": {"h5py"},

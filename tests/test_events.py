@@ -13,10 +13,9 @@ from calcium.events import (
     detect_events,
     empty_events,
     event_thresholds,
-    plausible_min_fwhm_s,
     robust_baseline_and_sd,
 )
-from calcium.kernels import kernel_fwhm_s, sampled_fwhm_s
+from calcium.kernels import kernel_fwhm_s, plausible_min_fwhm_s, sampled_fwhm_s
 from calcium.synthetic import calcium_kernel
 
 FS = 10.0
@@ -275,3 +274,21 @@ def test_short_spikes_are_flagged_and_calcium_transients_are_not():
     assert kept.fwhm_s.min() > 0.5
     unflagged, _ = detect_events(trace[None], fs)  # min_fwhm_s = 0: no flag
     assert not unflagged.below_min_fwhm.any()
+
+
+@pytest.mark.parametrize(
+    ("frame_rate_hz", "tau_decay_s", "tau_rise_s"), [(4.8, 1.25, 0.1), (122.0, 0.2, 0.01), (1.0, 1.8, None)]
+)
+def test_half_height_width_is_scipys_peak_width(frame_rate_hz, tau_decay_s, tau_rise_s):
+    from scipy.signal import peak_widths
+
+    from calcium.kernels import half_height_width
+
+    for phase in np.linspace(0.0, 0.95, 7):
+        t = (np.arange(int(10 * tau_decay_s * frame_rate_hz) + 3) - 1 - phase) / frame_rate_hz
+        rise = np.exp(-np.maximum(t, 0) / tau_rise_s) if tau_rise_s else 0.0
+        y = np.concatenate(
+            [[0.0], np.where(t >= 0, np.exp(-np.maximum(t, 0) / tau_decay_s) - rise, 0.0), [0.0]]
+        )
+        expected = peak_widths(y, [int(np.argmax(y))], rel_height=0.5)[0][0]
+        assert half_height_width(y) == pytest.approx(expected, abs=1e-12)

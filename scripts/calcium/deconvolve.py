@@ -11,10 +11,6 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
-from oasis.functions import deconvolve as oasis_deconvolve
-from oasis.oasis_methods import oasisAR1
-from scipy.ndimage import convolve1d, gaussian_filter1d
-from scipy.signal import lfilter
 
 from .errors import ConfigError
 
@@ -145,6 +141,9 @@ def deconvolve_traces(
         kwargs["tau_d"] = tau_decay_s
         kwargs["tau_r"] = (tau_rise_s or 0.0) if ar_order == 2 else 0.0
         kwargs["framerate"] = frame_rate_hz
+    from oasis.functions import deconvolve as oasis_deconvolve  # imported here: settings need no OASIS
+    from oasis.oasis_methods import oasisAR1
+
     sn_all = noise_sd(traces)  # estimated once per trace, given to OASIS (it would estimate it again)
     state = np.random.get_state()  # noqa: NPY002 (OASIS draws from the global RNG)
     try:
@@ -196,6 +195,8 @@ def smooth_activity(
     if sd == 0 and shift == 0:
         return spikes.copy()
     if shift == 0:
+        from scipy.ndimage import gaussian_filter1d
+
         return gaussian_filter1d(spikes, sigma=sd, axis=1, mode="constant").astype(np.float32)
     half = int(np.ceil(abs(shift) + 4 * sd + 2))
     offsets = np.arange(-half, half + 1)
@@ -204,6 +205,8 @@ def smooth_activity(
     else:
         weights = np.maximum(0.0, 1.0 - np.abs(offsets - shift))
     weights /= weights.sum()
+    from scipy.ndimage import convolve1d
+
     return convolve1d(spikes, weights.astype(np.float32), axis=1, mode="constant").astype(np.float32)
 
 
@@ -302,6 +305,8 @@ def spike_amplitude_noise(noise_sd: np.ndarray, g: np.ndarray, max_frames: int =
             continue
         impulse = np.zeros(max_frames)
         impulse[0] = 1.0
+        from scipy.signal import lfilter
+
         h = lfilter([1.0], [1.0, -g1, -g2], impulse)  # AR(2) response to one unit spike
         if np.all(np.isfinite(h)) and abs(h[-1]) < 1e-3 * np.abs(h).max():
             out[row] = noise_sd[row] / np.sqrt(np.sum(h * h))

@@ -33,30 +33,6 @@ EVENT_COLUMNS = [
     "below_min_fwhm",
 ]
 
-# Events narrower than this fraction of one spike's transient are flagged below_min_fwhm.
-# Measured on simulated single spikes (GCaMP6s/6f, 5 and 30 Hz, white noise): at most 0.5%
-# of transients 8 noise SD or larger fall below a third of the kernel's FWHM, while nearly all
-# the extra "events" that noise wiggles on a transient produce do.
-MIN_FWHM_FRACTION = 1.0 / 3.0
-
-
-def plausible_min_fwhm_s(
-    frame_rate_hz: float,
-    tau_decay_s: float,
-    tau_rise_s: float | None = None,
-    fraction: float = MIN_FWHM_FRACTION,
-) -> float:
-    """Shortest plausible FWHM (s) of a calcium transient: `fraction` of one spike's, as sampled.
-
-    A transient is at least as wide as the indicator's response to one spike (more
-    spikes only widen it); `calcium.kernels.sampled_fwhm_s` gives that width at this
-    frame rate for the decay/rise time constants (s). Narrower events are noise,
-    motion or neuropil artefacts, or mis-set kinetics.
-    """
-    from .kernels import sampled_fwhm_s
-
-    return fraction * sampled_fwhm_s(frame_rate_hz, tau_decay_s, tau_rise_s)
-
 
 def narrow_large_events(
     events: pd.DataFrame, thresholds: pd.DataFrame, min_snr: float = 20.0
@@ -121,7 +97,7 @@ def detect_events(
         plateaus or artefacts worth a look.
     min_fwhm_s: events narrower than this (s) are flagged (below_min_fwhm), not
         dropped: shorter than one spike's transient of the indicator (see
-        `plausible_min_fwhm_s`); 0 = no flag.
+        `calcium.kernels.plausible_min_fwhm_s`); 0 = no flag.
     onset_sd: the trace is "at rest" at or below baseline + onset_sd·σ; an
         event starts at the first frame of its rise out of rest (or at the
         trough after the previous peak of a compound transient).

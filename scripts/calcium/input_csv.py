@@ -86,12 +86,16 @@ def check_text_csv(path: Path) -> None:
                 )
 
 
-def _first_lines(path: Path, n: int) -> list[list[str]]:
+def _first_lines(path: Path, n: int, whole: int | None = None) -> list[list[str]]:
+    """Cells of the first `n` non-blank lines; beyond the first `whole` lines only the first
+    cell is split off (wide tables have thousands of cells per line)."""
     rows = []
     with open(path, newline="", encoding="utf-8", errors="replace") as handle:
         for line in handle:
             if line.strip():
-                rows.append([cell.strip() for cell in line.rstrip("\r\n").split(",")])
+                line = line.rstrip("\r\n")
+                cells = line.split(",") if whole is None or len(rows) < whole else line.split(",", 1)[:1]
+                rows.append([cell.strip() for cell in cells])
             if len(rows) >= n:
                 break
     return rows
@@ -142,7 +146,7 @@ def detect_layout(path: Path, layout: TableLayout) -> tuple[bool, bool]:
     constant step (frame times, never a trace), or when its header cell is empty
     or reads like an index ("time_s", "frame", "neuron", "roi", ...).
     """
-    lines = _first_lines(path, 50)
+    lines = _first_lines(path, 50, whole=2)
     if not lines:
         raise InputError(f"{path}: the file is empty; expected a table of fluorescence values.")
     first = lines[0]

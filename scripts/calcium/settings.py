@@ -75,12 +75,12 @@ def event_settings(events: dict, deconvolution: dict, indicator: str, frame_rate
     keys other rules read: input, burst_iei_s) with min_fwhm_s resolved.
 
     min_fwhm_s null becomes a third of the FWHM of one spike's transient at this frame
-    rate (`calcium.events.plausible_min_fwhm_s`), from deconvolution.tau_decay_s /
+    rate (`calcium.kernels.plausible_min_fwhm_s`), from deconvolution.tau_decay_s /
     tau_rise_s where set, else the indicator's (looked up only then).
     """
     settings = {key: value for key, value in events.items() if key not in ("input", "burst_iei_s")}
     if settings["min_fwhm_s"] is None:
-        from .events import plausible_min_fwhm_s
+        from .kernels import plausible_min_fwhm_s
 
         decay, rise = deconvolution["tau_decay_s"], deconvolution["tau_rise_s"]
         needed = [] if decay is not None and rise is not None else ["events.min_fwhm_s"]

@@ -9,6 +9,7 @@ the line and the column.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from pathlib import Path
@@ -44,6 +45,19 @@ def schema_errors(instance: dict, schema: dict) -> list[str]:
         hint = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
         lines.append(f"  {where}: {error.message}" + (f" ({hint})" if hint and error.absolute_path else ""))
     return lines
+
+
+def fill_defaults(instance: dict, schema: dict) -> dict:
+    """Set every key the schema gives a default and `instance` leaves out, recursively (in place).
+
+    A section missing from the config is created from its default ({}), then filled.
+    """
+    for key, spec in schema.get("properties", {}).items():
+        if key not in instance and "default" in spec:
+            instance[key] = copy.deepcopy(spec["default"])
+        if isinstance(instance.get(key), dict) and spec.get("type") == "object":
+            fill_defaults(instance[key], spec)
+    return instance
 
 
 def read_session_sheet(path: str | os.PathLike, schema: dict) -> pd.DataFrame:

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import yaml
-from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
@@ -26,6 +25,7 @@ from calcium.settings import (  # noqa: E402
 from calcium.blocks import block_memory_mb  # noqa: E402
 from calcium.sheet import (  # noqa: E402
     check_session,
+    fill_defaults,
     check_writable,
     nwb_frame_rates,
     nwb_selection,
@@ -37,7 +37,7 @@ from calcium.sheet import (  # noqa: E402
 
 def _schema(name):
     with open(workflow.source_path(f"../schemas/{name}.schema.yaml")) as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 # What each session's input holds (calcium.sheet.SessionInputs), found before any job runs.
@@ -49,15 +49,14 @@ def _load_sessions():
 
     Problems stop the run before any job with one message naming the file, line or key.
     """
-    errors = schema_errors(config, _schema("config"))
+    schema = _schema("config")
+    errors = schema_errors(config, schema)
     if errors:
         raise UserError(
             "config is invalid (see workflow/schemas/config.schema.yaml for every key, its unit "
             "and default):\n" + "\n".join(errors)
         )
-    validate(
-        config, workflow.source_path("../schemas/config.schema.yaml")
-    )  # fills in defaults
+    fill_defaults(config, schema)
     check_config(config)
     sheet = read_session_sheet(config["sessions"], _schema("sessions"))
     settings = InputSettings.from_config(config["input"])

@@ -11,6 +11,7 @@ rule deconvolve:
         "results/logs/{session}/deconvolve.log",
     benchmark:
         "results/benchmarks/{session}/deconvolve.tsv"
+    priority: 5
     conda:
         "../../envs/deconvolution.yaml"
     threads: block_threads(1_000_000)

@@ -9,6 +9,7 @@ rule events:
         "results/logs/{session}/events.log",
     benchmark:
         "results/benchmarks/{session}/events.tsv"
+    priority: 10
     conda:
         "../../envs/signal.yaml"
     threads: block_threads(3_000_000)

@@ -15,6 +15,7 @@ rule coactivity:
         "results/logs/{session}/coactivity.log",
     benchmark:
         "results/benchmarks/{session}/coactivity.tsv"
+    priority: 10
     conda:
         "../../envs/signal.yaml"
     threads: 1
@@ -45,6 +46,7 @@ rule ensembles:
         "results/logs/{session}/ensembles.log",
     benchmark:
         "results/benchmarks/{session}/ensembles.tsv"
+    priority: 10
     conda:
         "../../envs/signal.yaml"
     threads: 1
