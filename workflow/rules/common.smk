@@ -255,49 +255,58 @@ def block_runtime(us_per_sample):
     return runtime
 
 
+FIGURES = [
+    "figures/traces.png",
+    "figures/events.png",
+    "figures/raster.png",
+    "figures/features.png",
+    "figures/coactivity.png",
+    "figures/similarity.png",
+    "figures/ensembles.png",
+]
+STIMULUS_FIGURES = ["regressors.png", "r2.png", "heatmaps.png", "response_types.png"]
+
+
+def session_figures(session):
+    """Every figure of a session (what `snakemake figures` makes)."""
+    figures = [f"results/{session}/{name}" for name in FIGURES]
+    figures.append(f"results/{session}/evaluation/expected_accuracy.png")
+    if sessions.loc[session, "ground_truth"]:
+        figures.append(f"results/{session}/evaluation/evaluation.png")
+    if has_stimuli(session):
+        figures += [f"results/{session}/stimulus/{name}" for name in STIMULUS_FIGURES]
+    return figures
+
+
 def get_final_output():
+    """Every result of every session: arrays, tables, figures, the browser page, the NWB file."""
     outputs = []
     for session in sessions.index:
-        outputs += expand(
-            "results/{session}/{stage}.npy", session=session, stage=SIGNAL_STAGES
-        )
-        outputs += expand(
-            "results/{session}/{name}",
-            session=session,
-            name=[
+        outputs += session_figures(session)
+        outputs += [f"results/{session}/{stage}.npy" for stage in SIGNAL_STAGES]
+        outputs += [
+            f"results/{session}/{name}"
+            for name in [
                 "deconvolution.tsv",
                 "spike_times.csv",
                 "spike_times.npz",
-                "figures/traces.png",
                 "events/features_summary.csv",
                 "ensembles/ensembles.csv",
-                "figures/events.png",
-                "figures/raster.png",
-                "figures/features.png",
-                "figures/coactivity.png",
-                "figures/similarity.png",
-                "figures/ensembles.png",
                 "browser.html",
                 f"{session}.nwb",
-            ],
-        )
-        outputs += expand(
-            "results/{session}/evaluation/{name}",
-            session=session,
-            name=["expected_accuracy.csv", "expected_accuracy.png"],
-        )
+                "evaluation/expected_accuracy.csv",
+            ]
+        ]
         if sessions.loc[session, "ground_truth"]:
-            outputs += expand(
-                "results/{session}/evaluation/{name}",
-                session=session,
-                name=["evaluation.csv", "summary.csv", "evaluation.png"],
-            )
+            outputs += [
+                f"results/{session}/evaluation/{name}"
+                for name in ("evaluation.csv", "summary.csv")
+            ]
         if has_stimuli(session):
-            outputs += expand(
-                "results/{session}/stimulus/{name}",
-                session=session,
-                name=["regression.csv", "stimulus_responses.csv", "regressors.png"],
-            )
+            outputs += [
+                f"results/{session}/stimulus/{name}"
+                for name in ("regression.csv", "stimulus_responses.csv")
+            ]
     return outputs
 
 

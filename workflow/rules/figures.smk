@@ -1,3 +1,9 @@
+rule figures:
+    input:
+        [figure for session in sessions.index for figure in session_figures(session)],
+    localrule: True
+
+
 rule trace_figures:
     input:
         raw="results/{session}/ingest/fluorescence.npy",
