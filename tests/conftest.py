@@ -74,3 +74,25 @@ def default_run(tmp_path_factory) -> Path:
     result = snakemake(workdir)
     assert result.returncode == 0, result.stdout[-5000:]
     return workdir
+
+
+def pytest_collection_modifyitems(config, items):
+    """The SLURM test last: its run starts in the background when the session begins."""
+    items.sort(key=lambda item: item.path.name == "test_slurm.py")  # a stable sort
+
+
+@pytest.fixture(scope="session", autouse=True)
+def slurm_run(request, tmp_path_factory):
+    """The SLURM run of tests/test_slurm.py, started at once when that test is selected and a
+    cluster is ready (None otherwise); stopped, if still going, when the session ends."""
+    if not any(item.path.name == "test_slurm.py" for item in request.session.items):
+        yield None
+        return
+    from slurm_run import SlurmRun, slurm_problem
+
+    if slurm_problem() is not None:
+        yield None
+        return
+    run = SlurmRun(tmp_path_factory.mktemp("slurm") / "run")
+    yield run
+    run.stop()

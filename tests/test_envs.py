@@ -46,7 +46,9 @@ def rules_with_env_and_script():
     return found
 
 
-RULES = rules_with_env_and_script()
+# Target rules: they only collect other rules' outputs (localrule, no script, no env).
+TARGET_RULES = {"figures"}
+RULES = [rule for rule in rules_with_env_and_script() if rule[0] not in TARGET_RULES]
 
 
 def imported_modules(path: Path, seen: set[Path] | None = None) -> set[str]:

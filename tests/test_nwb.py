@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tomllib
 import warnings
 from datetime import UTC, datetime
 
@@ -510,7 +511,9 @@ def test_bundled_sessions_nwb_output_passes_nwbinspector_and_holds_the_results(d
                 assert [" ".join(map(str, m)) for m in members] == ensembles.members.astype(str).tolist()
             provenance = json.loads(nwbfile.data_collection)
             assert provenance["parameters"]["events"] == config["events"]
-            assert provenance["version"].startswith("0.")
+            with open(REPO / "pyproject.toml", "rb") as handle:
+                version = tomllib.load(handle)["project"]["version"]
+            assert provenance["version"].split(" ")[0] == version
             assert ("stimuli" in nwbfile.intervals) == (session == "s1")
 
 
