@@ -10,24 +10,11 @@ import numpy as np
 
 from calcium.browser import DenseTrace, SessionData, build_page
 from calcium.dff import baseline_f0
-from calcium.io import load_json, read_npy_rows, read_table, save_text
+from calcium.io import NpyRows, load_json, read_table, save_text
 from calcium.logs import log_to
 from calcium.regressors import regressors_from_table
 
 MAX_BLOCK_SAMPLES = 8_000_000  # samples read and decimated at a time (bounds memory: ~0.4 GB)
-
-
-class NpyRows:
-    """Rows of a (neurons, frames) .npy read on demand (rows[a:b]), optionally transformed."""
-
-    def __init__(self, path, transform=None):
-        self.path = path
-        self.shape = tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape)
-        self.transform = transform
-
-    def __getitem__(self, rows: slice) -> np.ndarray:
-        block = read_npy_rows(self.path, rows)
-        return self.transform(block) if self.transform else block
 
 
 def read_text(path) -> str:

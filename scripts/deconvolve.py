@@ -4,8 +4,8 @@ import functools
 
 import oasis.functions  # noqa: F401 (imported before the pool forks: workers share it)
 
-from calcium import stages
-from calcium.blocks import process_blocks
+from calcium.blocks import concat_tables, process_blocks
+from calcium.deconvolve import deconvolve_block
 from calcium.io import load_json, save_table
 from calcium.logs import log_to
 
@@ -14,12 +14,12 @@ facts = load_json(snakemake.input.facts)
 settings = snakemake.params.oasis
 output = snakemake.output
 tables = process_blocks(
-    functools.partial(stages.deconvolve, frame_rate_hz=facts["frame_rate_hz"], **settings),
+    functools.partial(deconvolve_block, frame_rate_hz=facts["frame_rate_hz"], **settings),
     [snakemake.input.traces],
     [output.calcium, output.spikes, output.activity],
     facts["n_neurons"],
     facts["n_frames"],
     snakemake.threads,
 )
-save_table(output.table, stages.concat_tables(tables))
+save_table(output.table, concat_tables(tables))
 log.info("deconvolved %d neurons with %s (%d processes)", facts["n_neurons"], settings, snakemake.threads)

@@ -4,7 +4,7 @@ import functools
 
 import calcium.events  # noqa: F401 (imported before the pool forks: workers share it)
 from calcium import stages
-from calcium.blocks import process_blocks
+from calcium.blocks import concat_tables, process_blocks
 from calcium.events import narrow_large_events
 from calcium.io import load_json, save_table
 from calcium.logs import log_to
@@ -18,7 +18,7 @@ stage = functools.partial(
 tables = process_blocks(
     stage, [snakemake.input.traces], [], facts["n_neurons"], facts["n_frames"], snakemake.threads
 )
-events, thresholds = stages.concat_tables(tables, 0), stages.concat_tables(tables, 1)
+events, thresholds = concat_tables(tables, 0), concat_tables(tables, 1)
 save_table(snakemake.output.events, events)
 save_table(snakemake.output.thresholds, thresholds)
 log.info(

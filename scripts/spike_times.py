@@ -4,7 +4,7 @@ import functools
 
 import calcium.spikes  # noqa: F401 (imported before the pool forks: workers share it)
 from calcium import stages
-from calcium.blocks import process_blocks
+from calcium.blocks import concat_tables, process_blocks
 from calcium.io import load_json, read_table, save_npz, save_table
 from calcium.logs import log_to
 from calcium.spikes import spike_times_by_neuron
@@ -24,7 +24,7 @@ stage = functools.partial(
 tables = process_blocks(
     stage, [snakemake.input.spikes], [], facts["n_neurons"], facts["n_frames"], snakemake.threads
 )
-table = stages.concat_tables(tables)
+table = concat_tables(tables)
 save_table(snakemake.output.table, table)
 save_npz(snakemake.output.arrays, **spike_times_by_neuron(table, facts["n_neurons"], fs, start_s, lag_s))
 log.info("%d spikes in %d neurons (times moved %.4f s earlier)", len(table), facts["n_neurons"], lag_s)

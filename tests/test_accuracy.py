@@ -173,3 +173,59 @@ def test_references_are_the_same_indicator_else_the_family_else_none():
     assert select_references(available, "GCaMP7s") == (["a"], "family")
     assert select_references(available, "GCaMP6f") == ([], "none")
     assert select_references([], "GCaMP6s") == ([], "none")
+
+
+def _write_groundtruth(folder, indicator, recordings):
+    """A CASCADE-layout ground-truth folder (calcium.groundtruth) holding `recordings`."""
+    folder.mkdir(parents=True)
+    (folder / "meta.json").write_text(f'{{"indicator": "{indicator}"}}')
+    index = pd.DataFrame({"recording": [r.name for r in recordings], "frame_rate_hz": 100.0})
+    index.to_csv(folder / "recordings.csv", index=False)
+    for rec in recordings:
+        time_s = rec.start_time_s + np.arange(rec.dff.size) / rec.frame_rate_hz
+        trace = pd.DataFrame({"time_s": time_s, "dff": rec.dff})
+        trace.to_csv(folder / f"{rec.name}.trace.csv", index=False)
+        spikes = pd.DataFrame({"spike_time_s": rec.spike_times_s})
+        spikes.to_csv(folder / f"{rec.name}.spikes.csv", index=False)
+
+
+def test_references_are_loaded_chosen_and_cut_and_the_note_says_what_was_used(tmp_path):
+    from calcium.accuracy import (
+        SCORE_COLUMNS,
+        accuracy_note,
+        expected_accuracy,
+        load_references,
+        workflow_pipeline,
+    )
+    from calcium.deconvolve import default_settings
+
+    _write_groundtruth(tmp_path / "gt" / "8s", "GCaMP8s", _synthetic_recordings(n=3, duration_s=30.0))
+    _write_groundtruth(tmp_path / "gt" / "6s", "GCaMP6s", _synthetic_recordings(n=2, duration_s=30.0))
+    nu = np.full(6, 2.0)
+    pipeline = workflow_pipeline(default_settings("GCaMP8m", 30.0), {"method": "noise"})
+
+    # jGCaMP8m has no set of its own: GCaMP8s stands in as its family, two recordings cut to
+    # their middle 10 s
+    refs = load_references(tmp_path / "gt", "jGCaMP8m", max_recordings=2, excerpt_s=10.0)
+    assert refs.match == "family" and refs.indicators == ["GCaMP8s"] and refs.folder_found
+    assert len(refs.recordings) == 2
+    assert all(r.indicator == "GCaMP8s" and r.dff.size == 1000 for r in refs.recordings)
+    assert all(r.start_time_s == 10.0 for r in refs.recordings)
+    assert all(10.0 <= r.spike_times_s.min() and r.spike_times_s.max() < 20.0 for r in refs.recordings)
+    bands, _, scores = expected_accuracy(nu, 30.0, refs.recordings, pipeline, n_bands=1)
+    status, note = accuracy_note(refs, bands, "jGCaMP8m", tmp_path / "gt", 30.0, 10.0)
+    assert status == "ok" and "2 recordings of GCaMP8s (same indicator family)" in note
+    assert list(scores.columns) == ["band", *SCORE_COLUMNS] and len(scores) == 2
+
+    # no set of the indicator or its family; no folder at all: NaN estimates, and a note that says so
+    for folder, indicator, expected in [
+        (tmp_path / "gt", "OGB-1", "no_matching_indicator"),
+        (tmp_path / "missing", "GCaMP8s", "no_reference_data"),
+    ]:
+        refs = load_references(folder, indicator, max_recordings=2, excerpt_s=10.0)
+        assert refs.recordings == []
+        bands, _, scores = expected_accuracy(nu, 30.0, refs.recordings, pipeline, n_bands=1)
+        assert bands.n_reference_recordings.tolist() == [0] and bands.expected_correlation.isna().all()
+        assert len(scores) == 0 and list(scores.columns) == ["band", *SCORE_COLUMNS]
+        status, note = accuracy_note(refs, bands, indicator, folder, 30.0, 10.0)
+        assert status == expected and "no expected accuracy" in note

@@ -100,7 +100,6 @@ def independent_session(request):
         drift_dff=0.0,
         bleaching_fraction=0.0,
         noise_sd_dff=0.1,
-        extra={},
     )
     rates = np.random.default_rng([7, int(fs * 1000)]).uniform(0.05, 0.3, design.n_neurons)
     events = _independent_events(design, rates, seed=int(fs * 1000))

@@ -63,10 +63,10 @@ def imported_modules(path: Path, seen: set[Path] | None = None) -> set[str]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative import inside the library
-                names = ["calcium." + (node.module or "")]
-            else:
-                names = [node.module or ""]
+            module = ("calcium." + (node.module or "")).rstrip(".") if node.level else node.module or ""
+            names = [module]
+            if module == "calcium":  # `from calcium import stages` / `from . import blocks`
+                names = [f"calcium.{alias.name}" for alias in node.names]
         for name in names:
             top = name.split(".")[0]
             if top == "calcium":
@@ -119,6 +119,27 @@ def test_env_covers_the_script_imports(name, smk, conda, script):
     for module in third_party:
         assert module in PACKAGES, f"rule {name}: unknown import {module!r}; add it to PACKAGES"
         assert PACKAGES[module] & set(packages), f"rule {name}: {env_file.name} lacks {module}"
+
+
+# What pip packages in an env need from conda (listed so that conda, not pip, provides them).
+PIP_NEEDS = {
+    "oasis-deconv": {"numpy", "scipy", "matplotlib-base"},
+    "pynwb": {"numpy", "pandas", "h5py", "hdmf"},
+}
+
+
+def test_envs_hold_only_what_their_rules_import():
+    """Minimal envs: each package is imported by a rule of the env (or needed by one that is)."""
+    imported: dict[Path, set[str]] = {}
+    for _, smk, conda, script in RULES:
+        modules = imported_modules((smk.parent / script).resolve())
+        packages = set().union(*(PACKAGES.get(m, set()) for m in modules))
+        imported.setdefault((smk.parent / conda).resolve(), set()).update(packages)
+    for env_file, packages in imported.items():
+        listed = set(env_packages(env_file)) - {"python", "pip"}
+        needed = packages | set().union(*(PIP_NEEDS.get(p, set()) for p in listed))
+        unused = sorted(listed - needed)
+        assert not unused, f"{env_file.name} lists {unused}, which none of its rules import"
 
 
 def test_env_pins_match_requirements():

@@ -405,3 +405,15 @@ def test_large_wide_table_is_read_in_blocks_exactly(tmp_path):
     out = np.empty(truth.shape, dtype=np.float32)
     assert _read_plain_numbers(path, 0, truth.shape[1], out, chunk_bytes=10_000) == truth.shape[0]
     np.testing.assert_array_equal(out, truth)
+
+
+def test_npy_rows_reads_blocks_on_demand_and_transforms_them(tmp_path):
+    from calcium.io import NpyRows
+
+    planted = np.arange(35, dtype=np.float32).reshape(7, 5)
+    np.save(tmp_path / "a.npy", planted)
+    rows = NpyRows(tmp_path / "a.npy")
+    assert rows.shape == (7, 5)
+    np.testing.assert_array_equal(rows[2:4], planted[2:4])
+    doubled = NpyRows(tmp_path / "a.npy", transform=lambda block: 2 * block)
+    np.testing.assert_array_equal(doubled[5:7], 2 * planted[5:7])

@@ -25,6 +25,18 @@ import pandas as pd
 
 from .evaluation import precision_recall_f1, spikefinder_correlation, split_by_span
 
+SCORE_COLUMNS = [
+    "recording",
+    "neuron",
+    "indicator",
+    "nu_reference",
+    "nu",
+    "n_true_spikes",
+    "correlation_40ms",
+    "f1",
+    "status",
+]
+
 # median |N(0, 2)| = 0.6745 * sqrt(2): the ν of unit-SD white noise at 1 Hz, in fractions.
 _MEDIAN_ABS_DIFF_PER_SD = 0.6744897501960817 * np.sqrt(2.0)
 
@@ -207,13 +219,8 @@ def score_recordings(
     (after resampling), nu, n_true_spikes, correlation_40ms, f1, status.
     """
     rows = []
-    prepared = []
     for rec in recordings:
         y, start = resample_traces(rec.dff, rec.frame_rate_hz, frame_rate_hz, rec.start_time_s)
-        prepared.append((rec, y, start))
-    if not prepared:
-        return pd.DataFrame(rows)
-    for rec, y, start in prepared:
         if np.isfinite(target_nu):
             noisy, matched = match_noise_level(y[None, :], frame_rate_hz, target_nu, rng)
         else:  # no noise added
@@ -239,7 +246,7 @@ def score_recordings(
             row["correlation_40ms"] = spikefinder_correlation(activity[0], frame_rate_hz, truth, bin_s, start)
             row["f1"] = precision_recall_f1(times[0], truth, tolerance_s)["f1"]
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 
 def noise_bands(nu: np.ndarray, n_bands: int) -> tuple[np.ndarray, np.ndarray]:
@@ -400,3 +407,93 @@ def expected_accuracy(
             }
         )
     return pd.DataFrame(rows), neurons, (pd.concat(scores, ignore_index=True) if scores else pd.DataFrame())
+
+
+@dataclass
+class References:
+    """Ground-truth recordings standing in for a session (see `load_references`).
+
+    recordings: excerpts to score; indicators: the indicators they are of; match:
+    "indicator", "family" or "none" (`select_references`); folder_found: whether the
+    ground-truth folder exists at all.
+    """
+
+    recordings: list[Recording]
+    indicators: list[str]
+    match: str
+    folder_found: bool
+
+
+def load_references(folder, indicator: str, max_recordings: int, excerpt_s: float) -> References:
+    """The ground-truth recordings under `folder` for a session of `indicator`.
+
+    folder: a folder of ground-truth sets (`calcium.groundtruth.groundtruth_folders`).
+    The sets of the session's indicator, else of its family (`select_references`);
+    at most max_recordings recordings spread over neurons and sets (`choose_recordings`),
+    each cut to its first excerpt_s seconds (`excerpt`).
+    """
+    from pathlib import Path
+
+    from .groundtruth import groundtruth_folders, read_groundtruth_recordings
+
+    available = [(str(path), ind) for path, ind in groundtruth_folders(folder)]
+    chosen, match = select_references(available, indicator)
+    indicator_of = dict(available)
+    if not chosen:
+        return References([], [], match, Path(folder).is_dir())
+    index = pd.concat(
+        [pd.read_csv(Path(path) / "recordings.csv").assign(folder=path) for path in chosen],
+        ignore_index=True,
+    )
+    neuron = index.source_file if "source_file" in index.columns else index.recording
+    stubs = [
+        Recording(f"{f}|{r}", "", 1.0, 0.0, np.zeros(0), np.zeros(0), f"{f}|{n}")
+        for f, r, n in zip(index.folder, index.recording, neuron, strict=True)
+    ]
+    picked = [stub.name.split("|") for stub in choose_recordings(stubs, max_recordings)]
+    recordings = []
+    for path in chosen:
+        names = [r for f, r in picked if f == path]
+        for rec in read_groundtruth_recordings(path, names) if names else []:
+            recording = Recording(
+                rec["name"],
+                indicator_of[path],
+                rec["frame_rate_hz"],
+                rec["start_time_s"],
+                rec["dff"],
+                rec["spike_times_s"],
+                rec["neuron"],
+            )
+            recordings.append(excerpt(recording, excerpt_s))
+    return References(recordings, sorted({indicator_of[path] for path in chosen}), match, True)
+
+
+def accuracy_note(
+    references: References,
+    bands: pd.DataFrame,
+    indicator: str,
+    folder,
+    frame_rate_hz: float,
+    excerpt_s: float,
+) -> tuple[str, str]:
+    """(status, note) of a session's expected accuracy: "ok", "no_reference_data" (no
+    ground-truth folder) or "no_matching_indicator", with a sentence saying what was used."""
+    if not references.folder_found:
+        return "no_reference_data", (
+            f"no ground-truth folder at {folder} (config key expected_accuracy.ground_truth_dir): "
+            "no expected accuracy for this session."
+        )
+    if not references.recordings:
+        return "no_matching_indicator", (
+            f"{folder} holds no ground truth of {indicator} or of indicators with similar kinetics: "
+            "no expected accuracy for this session."
+        )
+    note = (
+        f"{len(references.recordings)} recordings of {', '.join(references.indicators)} "
+        f"({'same indicator' if references.match == 'indicator' else 'same indicator family'}), "
+        f"excerpts of at most {excerpt_s} s, resampled to {frame_rate_hz:g} Hz and to each band's noise."
+    )
+    noisier = int(bands.n_noisier_references.max()) if len(bands) else 0
+    if noisier:
+        note += f" Up to {noisier} reference recordings are noisier than a band and were scored as they are."
+    return "ok", note

@@ -103,3 +103,12 @@ def process_blocks(
                 writer.append(array)
             tables.append(result.tables)
     return tables
+
+
+def concat_tables(tables: list[tuple], which: int = 0):
+    """One table (DataFrame) from the `which`-th table of every block (in block order)."""
+    import pandas as pd
+
+    parts = [block[which] for block in tables]
+    nonempty = [part for part in parts if len(part)]
+    return pd.concat(nonempty, ignore_index=True) if nonempty else parts[0].iloc[0:0]

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .blocks import BlockResult
 from .errors import ConfigError
 
 PENALTIES = {"l1": 1, "l0": 0}
@@ -38,19 +39,23 @@ class Deconvolution(NamedTuple):
 
 
 def ar_to_time_constants(g1: float, g2: float, frame_rate_hz: float) -> tuple[float, float]:
-    """(tau_decay_s, tau_rise_s) of an AR(1)/AR(2) kernel; tau_rise_s = 0 for AR(1).
+    """(tau_decay_s, tau_rise_s) of an AR(1) (g2 = 0) or AR(2) kernel; tau_rise_s = 0 for AR(1).
 
-    The roots r of z² − g1·z − g2 are the per-frame decay factors: tau = −1/(ln r · fs).
-    Non-real or non-positive roots give NaN.
+    The roots of z² − g1·z − g2 are the kernel's per-frame decay factors, each turned into a
+    time constant by OASIS's `ar1_to_tau` (what its `ar2_to_tau` does for both at once). A
+    root that is complex or outside (0, 1) is no decaying exponential: its constant is NaN.
     """
+    from oasis.functions import ar1_to_tau
+
+    def tau(root: float) -> float:
+        return float(ar1_to_tau(root, frame_rate_hz)) if 0 < root < 1 else float("nan")
+
     if g2 == 0:
-        return (float(-1.0 / (np.log(g1) * frame_rate_hz)) if 0 < g1 < 1 else float("nan"), 0.0)
+        return tau(g1), 0.0
     disc = g1 * g1 + 4 * g2
     if disc < 0:
         return float("nan"), float("nan")
-    roots = sorted([(g1 + np.sqrt(disc)) / 2, (g1 - np.sqrt(disc)) / 2], reverse=True)
-    taus = [float(-1.0 / (np.log(r) * frame_rate_hz)) if 0 < r < 1 else float("nan") for r in roots]
-    return taus[0], taus[1]
+    return tau((g1 + np.sqrt(disc)) / 2), tau((g1 - np.sqrt(disc)) / 2)
 
 
 def noise_sd(
@@ -135,8 +140,9 @@ def deconvolve_traces(
         )
     if ar_order == 2 and tau_decay_s is not None and not tau_rise_s:
         raise ConfigError("ar_order=2 with a fixed tau_decay_s needs tau_rise_s > 0")
-    if tau_decay_s is None:
-        kwargs["g"] = (None,) * ar_order
+    if tau_decay_s is None:  # OASIS estimates the AR coefficients: AR(1) by default,
+        if ar_order == 2:  # AR(2) when neither time constant is given
+            kwargs["tau_r"] = None
     else:
         kwargs["tau_d"] = tau_decay_s
         kwargs["tau_r"] = (tau_rise_s or 0.0) if ar_order == 2 else 0.0
@@ -148,7 +154,6 @@ def deconvolve_traces(
     state = np.random.get_state()  # noqa: NPY002 (OASIS draws from the global RNG)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
             for row in range(n_neurons):
                 y = traces[row]
@@ -401,3 +406,32 @@ def default_settings(indicator: str | None, frame_rate_hz: float, overrides: dic
         settings["tau_decay_s"] = None
         settings["tau_rise_s"] = None
     return settings
+
+
+def deconvolve_block(
+    rows: slice, traces: np.ndarray, frame_rate_hz: float, smoothing_s: float, lag_s: float, **oasis
+) -> BlockResult:
+    """What the deconvolve rule computes for one block of neurons (see `calcium.blocks`):
+    OASIS calcium, spike amplitudes and the smoothed, lag-corrected activity, with a
+    per-neuron table (baseline, AR coefficients and time constants, λ, noise, spike sum)."""
+    import pandas as pd
+
+    neurons = np.arange(rows.start, rows.stop)
+    result = deconvolve_traces(traces, frame_rate_hz, neuron_ids=neurons, **oasis)
+    taus = np.array([ar_to_time_constants(g1, g2, frame_rate_hz) for g1, g2 in result.g]).reshape(-1, 2)
+    table = pd.DataFrame(
+        {
+            "neuron": neurons,
+            "baseline_dff": result.baseline,
+            "g1": result.g[:, 0],
+            "g2": result.g[:, 1],
+            "tau_decay_s": taus[:, 0],
+            "tau_rise_s": taus[:, 1],
+            "lambda": result.lam,
+            "noise_sd_dff": result.noise_sd,
+            "spike_amplitude_noise_dff": spike_amplitude_noise(result.noise_sd, result.g),
+            "spike_sum_dff": result.spikes.sum(axis=1),
+        }
+    )
+    activity = smooth_activity(result.spikes, frame_rate_hz, smoothing_s, lag_s)
+    return BlockResult((result.calcium, result.spikes, activity), (table,))

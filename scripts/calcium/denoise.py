@@ -8,21 +8,21 @@ import pywt
 THRESHOLD_RULES = ("universal", "bayes")
 THRESHOLD_MODES = ("soft", "hard")
 
-# MAD of standard normal noise: sigma = median(|d|) / 0.6745 (Donoho & Johnstone 1994).
-_MAD_TO_SIGMA = 0.6744897501960817
-
 
 def noise_sigma(finest_detail: np.ndarray) -> np.ndarray:
-    """Noise SD per row from the finest detail coefficients: median(|d|) / 0.6745."""
-    return np.median(np.abs(finest_detail), axis=-1, keepdims=True) / _MAD_TO_SIGMA
+    """Noise SD per row from the finest detail coefficients: median(|d|) / 0.6745.
 
+    Donoho & Johnstone's (1994) estimate: the median absolute deviation about zero (the
+    detail coefficients of noise have mean zero, and about zero a few large coefficients of
+    signal move it less than about their median), scaled to the SD of normal noise.
+    Returns (rows, 1).
+    """
+    from scipy.stats import median_abs_deviation
 
-def _shrink(coefficients: np.ndarray, threshold: np.ndarray, mode: str) -> np.ndarray:
-    if mode == "soft":
-        return np.sign(coefficients) * np.maximum(np.abs(coefficients) - threshold, 0.0)
-    if mode == "hard":
-        return np.where(np.abs(coefficients) > threshold, coefficients, 0.0)
-    raise ValueError(f"unknown threshold mode {mode!r}; choose one of {THRESHOLD_MODES}")
+    def zero(x, axis):
+        return np.zeros(np.delete(x.shape, axis))
+
+    return median_abs_deviation(finest_detail, axis=-1, center=zero, scale="normal")[..., None]
 
 
 def wavelet_denoise(
@@ -58,6 +58,8 @@ def wavelet_denoise(
     sigma = noise_sigma(coefficients[-1])
     if threshold_rule not in THRESHOLD_RULES:
         raise ValueError(f"unknown threshold rule {threshold_rule!r}; choose one of {THRESHOLD_RULES}")
+    if threshold_mode not in THRESHOLD_MODES:
+        raise ValueError(f"unknown threshold mode {threshold_mode!r}; choose one of {THRESHOLD_MODES}")
     denoised = [coefficients[0]]
     for detail in coefficients[1:]:
         if threshold_rule == "universal":
@@ -71,6 +73,6 @@ def wavelet_denoise(
                 sigma**2 / np.where(signal_sd > 0, signal_sd, 1.0),
                 np.max(np.abs(detail), axis=-1, keepdims=True),
             )
-        denoised.append(_shrink(detail, threshold, threshold_mode))
+        denoised.append(pywt.threshold(detail, threshold, mode=threshold_mode))
     result = pywt.waverec(denoised, wave, axis=-1, mode="symmetric")
     return result[:, :n_frames].astype(np.float32)

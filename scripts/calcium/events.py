@@ -14,9 +14,6 @@ import numpy as np
 import pandas as pd
 from scipy.signal import find_peaks, peak_widths
 
-# SD of a normal distribution per unit of median absolute deviation.
-MAD_TO_SD = 1.482602218505602
-
 EVENT_COLUMNS = [
     "neuron",
     "onset_frame",
@@ -51,10 +48,11 @@ def narrow_large_events(
 
 def robust_baseline_and_sd(traces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-neuron median and robust SD (1.4826 · MAD) of (neurons, frames) traces."""
+    from scipy.stats import median_abs_deviation
+
     traces = np.asarray(traces, dtype=np.float64)
     baseline = np.median(traces, axis=1)
-    sd = MAD_TO_SD * np.median(np.abs(traces - baseline[:, None]), axis=1)
-    return baseline, sd
+    return baseline, median_abs_deviation(traces, axis=1, scale="normal")
 
 
 def event_thresholds(

@@ -181,6 +181,19 @@ def read_npy_rows(path: str | os.PathLike, rows: slice) -> np.ndarray:
     return data.reshape(stop - start, shape[1])
 
 
+class NpyRows:
+    """Rows of a (neurons, frames) .npy read on demand (rows[a:b]), optionally transformed."""
+
+    def __init__(self, path, transform=None):
+        self.path = path
+        self.shape = tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape)
+        self.transform = transform
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        block = read_npy_rows(self.path, rows)
+        return self.transform(block) if self.transform else block
+
+
 def load_npy(path: str | os.PathLike, rows: slice | None = None) -> np.ndarray:
     """Load a .npy (never unpickling): memory-mapped, or only rows [start, stop) read into memory."""
     if rows is not None:

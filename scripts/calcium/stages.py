@@ -1,4 +1,6 @@
-"""What each per-neuron rule computes for one block of neurons (see `calcium.blocks`).
+"""What each per-neuron rule of the signal chain computes for one block of neurons (see
+`calcium.blocks`); deconvolution's is `calcium.deconvolve.deconvolve_block`, beside OASIS
+(its own rule and environment).
 
 Each function takes the block's rows (a slice of neuron ids), the block's rows of the
 rule's input arrays, and plain settings, and returns a `BlockResult`: the block's rows of
@@ -47,36 +49,6 @@ def denoise(rows: slice, traces: np.ndarray, **settings) -> BlockResult:
     return BlockResult((wavelet_denoise(traces, **settings),))
 
 
-def deconvolve(
-    rows: slice, traces: np.ndarray, frame_rate_hz: float, smoothing_s: float, lag_s: float, **oasis
-) -> BlockResult:
-    """OASIS: calcium, spike amplitudes and the smoothed, lag-corrected activity, with a
-    per-neuron table (baseline, AR coefficients and time constants, λ, noise, spike sum)."""
-    import pandas as pd
-
-    from .deconvolve import ar_to_time_constants, deconvolve_traces, smooth_activity, spike_amplitude_noise
-
-    neurons = np.arange(rows.start, rows.stop)
-    result = deconvolve_traces(traces, frame_rate_hz, neuron_ids=neurons, **oasis)
-    taus = np.array([ar_to_time_constants(g1, g2, frame_rate_hz) for g1, g2 in result.g]).reshape(-1, 2)
-    table = pd.DataFrame(
-        {
-            "neuron": neurons,
-            "baseline_dff": result.baseline,
-            "g1": result.g[:, 0],
-            "g2": result.g[:, 1],
-            "tau_decay_s": taus[:, 0],
-            "tau_rise_s": taus[:, 1],
-            "lambda": result.lam,
-            "noise_sd_dff": result.noise_sd,
-            "spike_amplitude_noise_dff": spike_amplitude_noise(result.noise_sd, result.g),
-            "spike_sum_dff": result.spikes.sum(axis=1),
-        }
-    )
-    activity = smooth_activity(result.spikes, frame_rate_hz, smoothing_s, lag_s)
-    return BlockResult((result.calcium, result.spikes, activity), (table,))
-
-
 def spike_times(
     rows: slice,
     spikes: np.ndarray,
@@ -115,12 +87,3 @@ def events(
         **settings,
     )
     return BlockResult((), (found, thresholds))
-
-
-def concat_tables(tables: list[tuple], which: int = 0):
-    """One table (DataFrame) from the `which`-th table of every block (in block order)."""
-    import pandas as pd
-
-    parts = [block[which] for block in tables]
-    nonempty = [part for part in parts if len(part)]
-    return pd.concat(nonempty, ignore_index=True) if nonempty else parts[0].iloc[0:0]

@@ -54,7 +54,6 @@ class SessionDesign:
     # Suppressed neurons: tonic firing at suppressed_rate_hz that stops while their stimulus is on.
     suppressed_per_stimulus: int = 0
     suppressed_rate_hz: float = 2.0
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass
