@@ -328,7 +328,7 @@ def _run_logged(tmp_path, body: str) -> tuple[subprocess.CompletedProcess, str]:
 import sys, warnings
 sys.path.insert(0, {str(SCRIPTS)!r})
 from calcium.logs import log_to
-log = log_to({str(log)!r}, {{"session": "s1", "shard": "0003"}})
+log = log_to({str(log)!r}, {{"session": "s1", "block": "0003"}})
 {textwrap.dedent(body)}
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -340,9 +340,9 @@ def test_user_error_is_one_line_in_log_and_stderr(tmp_path):
         tmp_path, "from calcium.errors import InputError\nraise InputError('f.csv: line 3: bad')"
     )
     assert result.returncode == 1
-    assert "ERROR session s1, shard 0003: f.csv: line 3: bad" in log
+    assert "ERROR session s1, block 0003: f.csv: line 3: bad" in log
     assert "Traceback" not in log and "Traceback" not in result.stderr
-    assert "session s1, shard 0003: f.csv: line 3: bad" in result.stderr
+    assert "session s1, block 0003: f.csv: line 3: bad" in result.stderr
 
 
 def test_bug_keeps_its_traceback_in_the_log(tmp_path):

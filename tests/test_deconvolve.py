@@ -102,7 +102,7 @@ def test_estimation_is_reproducible_and_leaves_global_rng_alone(ar_order):
     assert not np.array_equal(first.g[3:], other.g[3:])
 
 
-def test_result_of_a_neuron_does_not_depend_on_the_shard():
+def test_result_of_a_neuron_does_not_depend_on_its_block():
     traces = _rng_dependent_traces(seed=3)
     whole = deconvolve_traces(traces, FS, tau_decay_s=None, seed=11)
     ids = np.arange(traces.shape[0])

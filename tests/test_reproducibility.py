@@ -48,23 +48,140 @@ def test_unchanged_config_plans_nothing(finished_copy):
     assert planned_rules(finished_copy) == {}
 
 
-def test_ensemble_parameter_reruns_only_the_ensemble_rules(finished_copy):
-    edit_config(finished_copy, lambda c: c["ensembles"].update(membership_alpha=0.01))
-    planned = planned_rules(finished_copy)
-    assert set(planned) == {"ensembles", "population_figures", "browser", "nwb", "all"}
-    assert planned["ensembles"] == 2  # both sessions
+# Which rules read each config key (section.key, or section.* for all its keys). Every rule
+# not listed must keep its params when the key changes, so that a change re-runs exactly the
+# rules that read it and what depends on their outputs. The nwb rule reads every key: the
+# NWB file records the run's parameters.
+READERS = {
+    "input.*": {"ingest"},
+    "dff.*": {"dff", "browser"},  # the browser draws F0
+    "detrend.*": {"detrend", "expected_accuracy"},  # expected accuracy repeats the chain
+    "denoise.*": {"denoise"},  # not deconvolved by default: expected accuracy does not read it
+    "deconvolution.input": {"browser", "expected_accuracy"},  # (deconvolve: its input file)
+    "deconvolution.ar_order": set(),  # auto = 1: the settings resolved are the same
+    "deconvolution.tau_decay_s": {"deconvolve", "spike_times", "events", "expected_accuracy"},
+    "deconvolution.tau_rise_s": {"deconvolve", "spike_times", "events", "expected_accuracy"},
+    "deconvolution.lag_s": {"deconvolve", "spike_times", "expected_accuracy"},
+    "deconvolution.min_decay_frames": {"deconvolve", "spike_times", "expected_accuracy"},
+    "deconvolution.*": {"deconvolve", "expected_accuracy"},
+    "spike_times.method": {"spike_times", "expected_accuracy"},
+    "spike_times.k_noise": {"spike_times", "expected_accuracy"},
+    "spike_times.false_positive_rate_hz": {"spike_times", "expected_accuracy"},
+    "spike_times.*": set(),  # thresholds of the methods not in use
+    "events.input": {"browser", "trace_figures"},  # (events: its input file)
+    "events.burst_iei_s": {"coactivity"},  # the per-neuron features are written with the raster
+    "events.*": {"events"},
+    "coactivity.event_time": {"coactivity", "ensembles", "browser"},
+    "coactivity.*": {"coactivity", "ensembles"},
+    "coactivity_null.min_active": {"coactivity", "ensembles"},
+    "coactivity_null.*": {"coactivity"},
+    "ensembles.*": {"ensembles"},
+    "stimulus.input": {"browser"},  # (regression: its input file)
+    "stimulus.min_r2": {"regression", "stimulus_figures"},
+    "stimulus.heatmap_bin_s": {"stimulus_figures"},
+    "stimulus.examples_per_type": {"stimulus_figures"},
+    "stimulus.*": {"regression"},
+    "evaluation.example_s": {"evaluate"},
+    "evaluation.*": {"evaluate", "expected_accuracy"},
+    "expected_accuracy.*": {"expected_accuracy"},
+    "figures.max_neurons": {"trace_figures", "population_figures", "stimulus_figures"},
+    "figures.*": {"trace_figures"},
+    "browser.*": {"browser"},
+    "nwb.*": set(),
+}
+# New values for keys whose change cannot be derived from the schema (null defaults, free text).
+NEW_VALUES = {
+    "input.header": False,
+    "input.index_column": False,
+    "input.orientation": "neurons_x_frames",
+    "dff.window_s": 60.0,
+    "denoise.wavelet": "db4",
+    "denoise.level": 2,
+    "deconvolution.tau_decay_s": 1.0,
+    "deconvolution.tau_rise_s": 0.1,
+    "deconvolution.smoothing_s": 0.05,
+    "deconvolution.lag_s": 0.0,
+    "spike_times.k_noise": 4.0,
+    "events.min_fwhm_s": 0.2,
+    "ensembles.linkage": "complete",
+    "stimulus.tau_decay_s": 1.5,
+    "stimulus.tau_rise_s": 0.1,
+    "stimulus.response_window_s": [0.0, 2.0],
+    "stimulus.baseline_window_s": [-1.0, 0.0],
+    "expected_accuracy.ground_truth_dir": "elsewhere",
+    "figures.example_neurons": [0, 1],
+    "figures.time_window_s": [0.0, 60.0],
+    "nwb.institution": "An institute",
+    "nwb.lab": "A lab",
+    "nwb.experimenter": ["Doe, Jane"],
+    "nwb.experiment_description": "a test",
+}
 
 
-def test_null_parameter_reruns_the_null_and_what_depends_on_it(finished_copy):
-    edit_config(finished_copy, lambda c: c["coactivity_null"].update(n_shuffles=500))
-    planned = set(planned_rules(finished_copy))
-    assert planned == {"coactivity", "ensembles", "population_figures", "browser", "nwb", "all"}
+def changed_value(key: str, value, spec: dict):
+    """A valid value of `key` other than `value` (from NEW_VALUES or the key's schema)."""
+    if key in NEW_VALUES:
+        return NEW_VALUES[key]
+    if "enum" in spec:
+        return next(option for option in spec["enum"] if option != value)
+    if isinstance(value, bool):
+        return not value
+    if spec.get("type") == "integer":
+        return value + 1
+    return value * 0.8 if value else 0.1
+
+
+def rules_whose_params_change(workdir, overrides: dict) -> set[str]:
+    """Rules of the finished run in `workdir` whose params differ from those recorded, with
+    `overrides` on top of config.yaml (Snakemake's own comparison, without running a job)."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import (
+        ConfigSettings,
+        DAGSettings,
+        OutputSettings,
+        ResourceSettings,
+        StorageSettings,
+    )
+
+    with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
+        workflow_api = api.workflow(
+            resource_settings=ResourceSettings(cores=1),
+            config_settings=ConfigSettings(config=overrides),
+            storage_settings=StorageSettings(),
+            snakefile=workdir / "Snakefile",
+            workdir=workdir,
+        )
+        workflow_api.dag(DAGSettings())
+        workflow = workflow_api._workflow
+        workflow._prepare_dag(forceall=False, ignore_incomplete=False, lock_warn_only=True)
+        workflow._build_dag()
+        return {job.rule.name for job in workflow.dag.jobs if workflow.persistence.params_changed(job)}
+
+
+def test_each_config_key_changes_the_params_of_exactly_the_rules_that_read_it(finished_copy, monkeypatch):
+    monkeypatch.chdir(finished_copy)
+    config = yaml.safe_load((finished_copy / "config.yaml").read_text())
+    schema = yaml.safe_load((finished_copy / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    assert rules_whose_params_change(finished_copy, {}) == set()
+    wrong = {}
+    for section, values in config.items():
+        if not isinstance(values, dict):
+            continue  # `sessions`: the sheet, not a parameter
+        for key, value in values.items():
+            name = f"{section}.{key}"
+            spec = schema["properties"][section]["properties"][key]
+            new = changed_value(name, value, spec)
+            expected = READERS.get(name, READERS.get(f"{section}.*")) | {"nwb"}
+            got = rules_whose_params_change(finished_copy, {section: {key: new}})
+            if got != expected:
+                wrong[f"{name}: {value!r} -> {new!r}"] = f"re-runs {sorted(got)}, expected {sorted(expected)}"
+    assert not wrong, "\n".join(f"{key}: {problem}" for key, problem in wrong.items())
 
 
 def test_dff_parameter_reruns_everything_downstream_of_dff(finished_copy):
     edit_config(finished_copy, lambda c: c["dff"].update(percentile=20))
     planned = planned_rules(finished_copy)
-    assert "ingest" not in planned and "regressors" not in planned
+    assert "ingest" not in planned
     downstream = {
         "dff",
         "detrend",

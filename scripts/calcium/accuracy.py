@@ -430,7 +430,7 @@ def load_references(folder, indicator: str, max_recordings: int, excerpt_s: floa
     folder: a folder of ground-truth sets (`calcium.groundtruth.groundtruth_folders`).
     The sets of the session's indicator, else of its family (`select_references`);
     at most max_recordings recordings spread over neurons and sets (`choose_recordings`),
-    each cut to its first excerpt_s seconds (`excerpt`).
+    each cut to its middle excerpt_s seconds (`excerpt`).
     """
     from pathlib import Path
 

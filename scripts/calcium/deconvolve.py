@@ -115,7 +115,7 @@ def deconvolve_traces(
     optimize_g: number of large isolated events used to refine g (0: none).
     seed: seeds numpy's global RNG, which OASIS draws from when an estimated time
         constant is out of range, per neuron with [seed, neuron id], so the result of
-        a neuron does not depend on the other neurons or on the sharding. The
+        a neuron does not depend on the other neurons or on how they are split into blocks. The
         caller's global RNG state is restored afterwards.
     neuron_ids: global ids of the rows (default 0..n-1).
     """

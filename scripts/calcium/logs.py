@@ -3,7 +3,7 @@
 `log_to(path, context)` sends everything a rule script says to its log file:
 messages, Python warnings, and any error that ends the script. A
 :class:`calcium.errors.UserError` (bad input or settings) is reported as one line,
-prefixed by `context` (e.g. "session s1, shard 0000"), on stderr and in the log;
+prefixed by `context` (e.g. "session s1, block 0000"), on stderr and in the log;
 any other exception is a bug and is reported with its full traceback in both.
 """
 
@@ -22,7 +22,7 @@ def log_to(path: str, context: str | Mapping[str, str] = "") -> logging.Logger:
     """Route the "calcium" logger, warnings and uncaught errors to `path` (truncated).
 
     context: prefixed to error messages; a mapping such as a rule's wildcards
-        ({"session": "s1", "shard": "0000"}) reads "session s1, shard 0000".
+        ({"session": "s1", "block": "0000"}) reads "session s1, block 0000".
     Records of level WARNING and above also go to stderr, so that Snakemake shows them.
     """
     to_file = logging.FileHandler(path, mode="w")

@@ -43,6 +43,24 @@ def kinetics_for(indicator: str, needed_by: list[str]) -> Kinetics:
         ) from None
 
 
+# The spike_times keys each thresholding method reads (calcium.spikes.spike_thresholds).
+SPIKE_TIME_KEYS = {
+    "noise": ("k_noise", "false_positive_rate_hz"),
+    "absolute": ("absolute",),
+    "fraction_of_max": ("fraction_of_max",),
+    "percentile": ("percentile",),
+    "k_sigma": ("k_sigma",),
+    "peaks": ("min_height", "min_distance_s"),
+}
+
+
+def spike_time_settings(section: dict) -> dict:
+    """The config's spike_times section cut to the method and the keys it reads, so that
+    changing another method's threshold re-runs nothing."""
+    method = section["method"]
+    return {key: section[key] for key in ("method", *SPIKE_TIME_KEYS[method])}
+
+
 def deconvolution_settings(section: dict, indicator: str, frame_rate_hz: float) -> dict:
     """OASIS settings for one session: `calcium.deconvolve.default_settings` applied to the
     `deconvolution` config section, with problems reported as ConfigError naming the keys.

@@ -20,6 +20,7 @@ from calcium.settings import (  # noqa: E402
     check_session_settings,
     deconvolution_settings,
     event_settings,
+    spike_time_settings,
     stimulus_kernel,
 )
 from calcium.blocks import block_memory_mb  # noqa: E402

@@ -43,7 +43,7 @@ rule spike_times:
         mem_mb=block_mem_mb(3),
         runtime=block_runtime(0.05),
     params:
-        thresholds=settings("spike_times"),
+        thresholds=_sorted(spike_time_settings(config["spike_times"])),
         lag_s=lambda wildcards: deconvolution_params(wildcards)["lag_s"],
     script:
         "../../scripts/spike_times.py"

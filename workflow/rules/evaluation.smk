@@ -62,10 +62,15 @@ rule expected_accuracy:
         expected_accuracy=settings("expected_accuracy"),
         indicator=lambda wildcards: sessions.loc[wildcards.session, "indicator"],
         deconvolution=deconvolution_params,
-        spike_times=settings("spike_times"),
-        evaluation=settings("evaluation"),
+        spike_times=_sorted(spike_time_settings(config["spike_times"])),
+        evaluation=settings("evaluation", ["bin_s", "tolerance_s"]),
         trace=config["deconvolution"]["input"],
-        detrend=settings("detrend"),
-        denoise=settings("denoise"),
+        # the steps between ΔF/F and the trace deconvolved, and only those
+        detrend=settings("detrend") if config["deconvolution"]["input"] != "dff" else {},
+        denoise=(
+            settings("denoise")
+            if config["deconvolution"]["input"] == "denoised"
+            else {}
+        ),
     script:
         "../../scripts/expected_accuracy.py"
