@@ -7,12 +7,14 @@
 For each size: generates a session with scripts/make_synthetic_data.py (seeded),
 runs the workflow on it in a fresh working directory under --out, and reads
 Snakemake's per-job `benchmark:` tables. Writes to --out:
-  - rules.csv: one row per (size, rule): jobs, total and max wall time (s), max RSS (MB)
-  - summary.csv and summary.md: one row per size: wall time of the run, the slowest
-    job's RSS, throughput (neuron-frames per second), the OASIS compute floor
-    (0.5 µs per sample per core) and how close the run comes to it,
-    and the time of 1000 circular-shift null shuffles on that session.
-The machine (CPU model, cores, memory) is recorded in summary.md.
+  - rules.csv: one row per (size, rule): jobs, wall and CPU time (s), job time per sample
+    (µs), peak RSS (MB)
+  - summary.csv and summary.md: one row per size: wall time of the run, summed job time
+    and CPU time, job time per sample, parallel efficiency (job time / cores / wall) and
+    CPU efficiency (CPU time / cores / wall), the largest job's peak RSS, throughput
+    (neuron-frames per second), and the time of 1000 circular-shift null shuffles.
+The machine (CPU model, cores, memory) is recorded in summary.md. Per-stage compute
+against OASIS's own floor is benchmarks/oasis_floor.py.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
-OASIS_FLOOR_S_PER_SAMPLE = 0.5e-6  # per core, measured for OASIS AR(1) on this class of machine
+GROUND_TRUTH = REPO.parent / "shared" / "data" / "groundtruth"  # for expected accuracy, if present
 
 
 def parse_size(text: str) -> tuple[int, int, float]:
@@ -83,16 +85,14 @@ def null_shuffle_time(
     return best
 
 
-def run_size(
-    size: str, out: Path, cores: int, neurons_per_shard: int, keep: bool, file_format: str
-) -> tuple[dict, pd.DataFrame]:
+def run_size(size: str, out: Path, cores: int, keep: bool, file_format: str) -> tuple[dict, pd.DataFrame]:
     n_neurons, n_frames, rate = parse_size(size)
     session = f"n{n_neurons}_t{n_frames}"
     workdir = out / session
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    for name in ("Snakefile", "workflow", "scripts", "envs"):
+    for name in ("Snakefile", "workflow", "scripts", "envs", "pyproject.toml"):
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, workdir / name)
     data = workdir / "data"
@@ -121,7 +121,8 @@ def run_size(
     generate_s = time.perf_counter() - start
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["sessions"] = "data/sessions.tsv"
-    config["neurons_per_shard"] = neurons_per_shard
+    if GROUND_TRUTH.is_dir():
+        config["expected_accuracy"]["ground_truth_dir"] = str(GROUND_TRUTH)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     snakemake = Path(sys.executable).parent / "snakemake"
     start = time.perf_counter()
@@ -131,31 +132,48 @@ def run_size(
     rows = []
     for path in (workdir / "results" / "benchmarks").rglob("*.tsv"):
         table = pd.read_csv(path, sep="\t")
-        rule = path.stem
-        rows.append({"rule": rule, "s": float(table.s.iloc[0]), "max_rss_mb": float(table.max_rss.iloc[0])})
+        rows.append(
+            {
+                "rule": path.stem,
+                "s": float(table.s.iloc[0]),
+                "cpu_s": float(table.cpu_time.iloc[0]),
+                "max_rss_mb": float(table.max_rss.iloc[0]),
+            }
+        )
     jobs = pd.DataFrame(rows)
+    samples = n_neurons * n_frames
     per_rule = (
         jobs.groupby("rule")
-        .agg(jobs=("s", "size"), total_s=("s", "sum"), max_s=("s", "max"), max_rss_mb=("max_rss_mb", "max"))
+        .agg(
+            jobs=("s", "size"),
+            wall_s=("s", "sum"),
+            cpu_s=("cpu_s", "sum"),
+            max_rss_mb=("max_rss_mb", "max"),
+        )
         .reset_index()
-        .sort_values("total_s", ascending=False)
+        .sort_values("wall_s", ascending=False)
     )
+    per_rule["us_per_sample"] = (per_rule.wall_s / samples * 1e6).round(4)
     per_rule.insert(0, "size", size)
-    samples = n_neurons * n_frames
-    floor_s = samples * OASIS_FLOOR_S_PER_SAMPLE / cores
+    job_s, cpu_s = float(jobs.s.sum()), float(jobs.cpu_s.sum())
     summary = {
         "size": size,
         "input": file_format,
         "neurons": n_neurons,
         "frames": n_frames,
         "frame_rate_hz": rate,
+        "cores": cores,
         "generate_s": round(generate_s, 1),
         "workflow_wall_s": round(wall_s, 1),
         "jobs": int(len(jobs)),
+        "job_time_s": round(job_s, 1),
+        "cpu_time_s": round(cpu_s, 1),
+        "job_us_per_sample": round(job_s / samples * 1e6, 3),
+        "parallel_efficiency": round(job_s / cores / wall_s, 3),
+        "cpu_efficiency": round(cpu_s / cores / wall_s, 3),
         "max_job_rss_mb": round(float(jobs.max_rss_mb.max()), 0),
+        "largest_job": jobs.rule[jobs.max_rss_mb.idxmax()],
         "neuron_frames_per_s": round(samples / wall_s, 0),
-        "oasis_floor_s": round(floor_s, 1),
-        "floor_over_wall": round(floor_s / wall_s, 3),
         "null_1000_shuffles_s": round(
             null_shuffle_time(
                 workdir, session, config["coactivity"]["bin_s"], config["coactivity"]["jitter_bins"]
@@ -164,8 +182,9 @@ def run_size(
         ),
     }
     if not keep:
-        shutil.rmtree(workdir / "results" / session / "shards", ignore_errors=True)
         shutil.rmtree(data, ignore_errors=True)
+        for array in (workdir / "results" / session).glob("*.npy"):  # the per-frame arrays
+            array.unlink()
     return summary, per_rule
 
 
@@ -176,8 +195,7 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", nargs="+", default=["324x15000@4.8", "1000x50000@30"])
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
     parser.add_argument("--cores", type=int, default=os.cpu_count())
-    parser.add_argument("--neurons-per-shard", type=int, default=250)
-    parser.add_argument("--keep", action="store_true", help="keep generated data and shard intermediates")
+    parser.add_argument("--keep", action="store_true", help="keep the generated data and the trace arrays")
     parser.add_argument(
         "--format",
         choices=["csv", "npy"],
@@ -189,9 +207,7 @@ def main(argv=None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     summaries, rules = [], []
     for size in args.sizes:
-        summary, per_rule = run_size(
-            size, args.out, args.cores, args.neurons_per_shard, args.keep, args.format
-        )
+        summary, per_rule = run_size(size, args.out, args.cores, args.keep, args.format)
         print(summary, flush=True)
         summaries.append(summary)
         rules.append(per_rule)

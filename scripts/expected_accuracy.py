@@ -30,10 +30,11 @@ facts = load_json(snakemake.input.facts)
 fs = float(facts["frame_rate_hz"])
 folder = settings["ground_truth_dir"]
 
+rows = max(1, 10_000_000 // facts["n_frames"])  # ~0.1 GB of float64 per block: bounded memory
 nu = np.concatenate(
     [
-        noise_level_nu(load_npy(snakemake.input.dff, slice(first, first + 1000)), fs)
-        for first in range(0, facts["n_neurons"], 1000)
+        noise_level_nu(load_npy(snakemake.input.dff, slice(first, first + rows)), fs)
+        for first in range(0, facts["n_neurons"], rows)
     ]
 )
 references = load_references(folder, indicator, settings["max_recordings"], settings["excerpt_s"])

@@ -24,7 +24,10 @@ clustering = load_json(inputs.clustering)
 events, n_shown, note = raster_subset(
     read_table(inputs.events), facts["n_neurons"], snakemake.params.max_neurons
 )
-save_figure(raster_figure(events, n_shown, facts["duration_s"], activations, session + note), output.raster)
+raster = raster_figure(
+    events, n_shown, facts["duration_s"], activations, session + note, facts.get("start_time_s", 0.0)
+)
+save_figure(raster, output.raster)
 save_figure(feature_distributions_figure(read_table(inputs.features), FEATURE_AXES, session), output.features)
 
 bins = read_table(inputs.coactivity)

@@ -26,7 +26,7 @@ labels, boxcars, regressors = stimulus_regressors(
     settings["regressor"],
     start_s,
 )
-block = 1000  # neurons at a time: bounded memory
+block = max(1, 25_000_000 // n_frames)  # neurons at a time: ~0.1 GB of float32, bounded memory
 regression, responses = regression_tables(
     (
         (first, load_npy(snakemake.input.traces, slice(first, first + block)))

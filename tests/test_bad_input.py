@@ -114,12 +114,16 @@ def test_results_get_the_mode_the_umask_gives(tmp_path, umask):
         os.umask({umask})
         sys.path.insert(0, {str(SCRIPTS)!r})
         import numpy as np
-        from calcium.io import save_npy
+        from calcium.io import atomic_path, save_npy
         save_npy({str(tmp_path / "x.npy")!r}, np.zeros(3))
+        with atomic_path({str(tmp_path / "x.nwb")!r}) as tmp:  # how the NWB file is written
+            tmp.write_bytes(b"hdf5")
         """
     )
     subprocess.run([sys.executable, "-c", script], check=True)
     assert stat.S_IMODE((tmp_path / "x.npy").stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "x.nwb").stat().st_mode) == 0o666 & ~umask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy", "x.nwb"]
 
 
 # --- 5: values that pass the schema but mean nothing ---------------------------------------------

@@ -48,33 +48,34 @@ _STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.
 
 def stale_temporaries(path: Path) -> list[Path]:
     """Temporary files that an interrupted write of `path` left beside it."""
-    return sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    return sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp*"))
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, text: bool = False):
-    """Write `path` through a temporary file in the same folder, renamed into place on success.
+def atomic_path(path: str | os.PathLike, suffix: str = ""):
+    """A temporary path in the folder of `path`, renamed to `path` when the block succeeds.
 
-    Yields an open handle (binary, or text with newline="" if `text`). If the block
-    raises, the temporary file is deleted and `path` is left as it was, so a failed job
-    never leaves a half-written output and earlier results stay. Temporary files left
-    by a killed earlier attempt at `path` are removed first. The result gets the mode
-    the umask gives (as for a plain open()), not mkstemp's 0600.
+    For writers that need a file name (HDF5/NWB); `atomic_output` yields a handle. If the
+    block raises, the temporary file is deleted and `path` is left as it was, so a failed
+    job never leaves a half-written output and earlier results stay. Temporary files left
+    by a killed earlier attempt at `path` are removed first. The result gets the mode the
+    umask gives (as for a plain open()), not mkstemp's 0600. suffix: ends the temporary
+    name (".tmp" + suffix), for writers that check the extension.
     """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         for stale in stale_temporaries(path):
             stale.unlink(missing_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + suffix)
+        os.close(fd)
     except OSError as error:
         raise OutputError(
             f"{path}: cannot be written ({error.strerror or error}); check that its folder is writable "
             "and the disk is not full."
         ) from None
     try:
-        with os.fdopen(fd, "w" if text else "wb", **({"newline": ""} if text else {})) as handle:
-            yield handle
+        yield Path(tmp)
         os.chmod(tmp, _OUTPUT_MODE)
         os.replace(tmp, path)
     except OSError as error:
@@ -85,6 +86,17 @@ def atomic_output(path: str | os.PathLike, text: bool = False):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, text: bool = False):
+    """Write `path` through a temporary file renamed into place on success (`atomic_path`).
+
+    Yields an open handle (binary, or text with newline="" if `text`).
+    """
+    mode, options = ("w", {"newline": ""}) if text else ("wb", {})
+    with atomic_path(path) as tmp, open(tmp, mode, **options) as handle:
+        yield handle
 
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:

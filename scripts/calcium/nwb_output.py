@@ -12,11 +12,9 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -564,21 +562,14 @@ class SessionNwbWriter:
             )
 
     def write(self, path: str | os.PathLike) -> None:
-        """Write the file under a temporary name in its folder, then rename it to `path`;
-        on any error the temporary file is removed and `path` is left as it was."""
+        """Write the file under a temporary name in its folder, then rename it to `path`
+        (`calcium.io.atomic_path`); on any error `path` is left as it was."""
         from pynwb import NWBHDF5IO
 
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.nwb")
-        os.close(fd)
-        try:
-            with NWBHDF5IO(tmp, mode="w") as io:
-                io.write(self.nwbfile)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        from .io import atomic_path
+
+        with atomic_path(path, suffix=".nwb") as tmp, NWBHDF5IO(tmp, mode="w") as io:
+            io.write(self.nwbfile)
 
 
 def json_text(data) -> str:

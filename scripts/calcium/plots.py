@@ -165,10 +165,19 @@ def events_on_traces_figure(time_s, traces, events, thresholds, neuron_ids, titl
 ENSEMBLE_COLOURS = plt.get_cmap("tab10").colors
 
 
-def raster_figure(events, n_neurons: int, duration_s: float, ensemble_events=None, title: str = ""):
+def raster_figure(
+    events,
+    n_neurons: int,
+    duration_s: float,
+    ensemble_events=None,
+    title: str = "",
+    start_time_s: float = 0.0,
+):
     """Raster of event onsets (x: time in s, y: neuron) with ensemble events shaded by ensemble.
 
     ensemble_events: table with start_s, end_s (each event's window) and ensemble.
+    start_time_s: time of the first frame on the recording's clock (the axis spans
+        start_time_s to start_time_s + duration_s).
     """
     figure, ax = plt.subplots(figsize=(12, max(3.0, min(10.0, 0.05 * n_neurons + 2))))
     if ensemble_events is not None and len(ensemble_events):
@@ -186,7 +195,7 @@ def raster_figure(events, n_neurons: int, duration_s: float, ensemble_events=Non
             )
         ax.legend(loc="upper right", fontsize=7, frameon=False, ncol=4)
     ax.scatter(events.onset_s, events.neuron, s=2, c="k", marker="|", linewidths=0.6)
-    ax.set_xlim(0, duration_s)
+    ax.set_xlim(start_time_s, start_time_s + duration_s)
     ax.set_ylim(-0.5, n_neurons - 0.5)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("neuron")
@@ -264,7 +273,9 @@ def coactivity_figure(start_s, n_active, threshold, null_hist, n_neurons: int, t
     ax.plot(start_s, per_bin, color="tab:red", ls="--", lw=0.8, drawstyle="steps-post", label=label)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("active neurons")
-    ax.set_xlim(0, float(np.max(start_s)) if len(start_s) else 1)
+    if len(start_s):  # from the first bin's start to the last bin's end
+        width = float(start_s[-1] - start_s[-2]) if len(start_s) > 1 else 1.0
+        ax.set_xlim(float(start_s[0]), float(start_s[-1]) + width)
     ax.legend(loc="upper right", fontsize=7, frameon=False)
     pooled = null_hist.groupby("n_active").n_bins.sum()
     ax_null.barh(pooled.index, pooled.to_numpy() / max(pooled.sum(), 1), color="0.5", height=0.8)
@@ -313,6 +324,7 @@ def membership_figure(participation, member, title: str = ""):
             members[:, 1], members[:, 0], s=12, facecolors="none", edgecolors="tab:red", linewidths=0.7
         )
         ax.set_yticks(range(n_ensembles), [f"ensemble {e}" for e in range(n_ensembles)], fontsize=7)
+        ax.set_ylabel("ensemble")
         figure.colorbar(image, ax=ax, label="fraction of events", pad=0.01)
     ax.set_xlabel("neuron")
     ax.set_xlim(-0.5, n_neurons - 0.5)
@@ -392,6 +404,7 @@ def heatmaps_figure(time_s, panels, table, title: str = ""):
         for label, onset in zip(table.stimulus, table.onset_s, strict=True):
             ax.axvline(onset, color=colours[label], lw=0.8)
         ax.set_title(name, fontsize=8)
+        ax.set_xlabel("time (s)")  # on every panel: they do not share the x axis
         ax.set_ylabel("neuron (clustered order)", fontsize=8)
     for label, colour in colours.items():
         axes[0, 0].plot([], [], color=colour, label=f"{label} onset")
@@ -399,7 +412,6 @@ def heatmaps_figure(time_s, panels, table, title: str = ""):
     axes[0, 0].legend(
         loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=6, frameon=False, ncol=len(colours)
     )
-    axes[-1, 0].set_xlabel("time (s)")
     if title:
         figure.suptitle(title, fontsize=9)
     figure.tight_layout()
@@ -425,7 +437,8 @@ def response_examples_figure(time_s, examples, table, title: str = ""):
         axes[0, 0].text(
             0.5, 0.5, "no stimulus-locked neurons", ha="center", va="center", transform=axes[0, 0].transAxes
         )
-    axes[0, 0].legend(loc="upper right", fontsize=6, frameon=False)
+    if axes[0, 0].get_legend_handles_labels()[0]:  # no examples: no legend
+        axes[0, 0].legend(loc="upper right", fontsize=6, frameon=False)
     axes[-1, 0].set_xlabel("time (s)")
     if title:
         figure.suptitle(title, fontsize=9)
@@ -508,7 +521,7 @@ def expected_accuracy_figure(bands, neuron_nu, note: str = "", title: str = ""):
         )
         axes[1].set_xlim(-0.5, len(bands) - 0.5)
         axes[1].set_ylim(0, 1)
-        axes[1].set_xlabel("noise band of the session's neurons (ν)")
+        axes[1].set_xlabel("noise band of the session's neurons, ν (%·Hz$^{-1/2}$)")
         axes[1].set_ylabel("expected score (median, 10th-90th pct.)")
         axes[1].legend(fontsize=7, frameon=False, loc="lower left")
     else:

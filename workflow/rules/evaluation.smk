@@ -25,7 +25,7 @@ rule evaluate:
         "../../envs/evaluation.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc, input: max(1000, int(2 * input.size_mb)),
+        mem_mb=lambda wc, input: max(1000, int(500 + 0.05 * input.size_mb)),
         runtime=30,
     params:
         evaluation=settings("evaluation"),

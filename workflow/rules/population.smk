@@ -20,7 +20,7 @@ rule coactivity:
         "../../envs/signal.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc, input: max(1000, int(500 + 20 * input.size_mb)),
+        mem_mb=lambda wc, input: max(1000, int(500 + 2 * input.size_mb)),
         runtime=30,
     params:
         coactivity=settings("coactivity"),
@@ -51,7 +51,7 @@ rule ensembles:
         "../../envs/signal.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc, input: max(1000, int(500 + 20 * input.size_mb)),
+        mem_mb=lambda wc, input: max(1000, int(500 + 2 * input.size_mb)),
         runtime=30,
     params:
         ensembles=settings("ensembles"),

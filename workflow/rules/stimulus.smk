@@ -16,7 +16,7 @@ rule regression:
         "../../envs/stimulus.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc, input: max(1000, int(500 + 3 * input.size_mb)),
+        mem_mb=lambda wc, input: max(1000, int(800 + 0.05 * input.size_mb)),
         runtime=30,
     params:
         kernel=stimulus_kernel_params,
