@@ -78,6 +78,7 @@ else:
 detrend = settings["detrend"]
 denoise = settings["denoise"]
 deconvolution = settings["deconvolution"]
+oasis = snakemake.params.oasis  # the session's resolved deconvolution settings
 for name, text in (
     ("dff", dff_text),
     ("detrended", f"ΔF/F with drifts slower than {detrend['slow_drift_s']} s removed ({detrend['method']})"),
@@ -91,7 +92,11 @@ for name, text in (
 for name, text in (
     ("calcium", f"OASIS inferred calcium c of the {deconvolution['input']} trace"),
     ("spikes", "OASIS inferred spike amplitudes s (one value per frame)"),
-    ("activity", f"s smoothed by a Gaussian of SD {deconvolution['smoothing_s']} s: the spike-rate estimate"),
+    (
+        "activity",
+        f"s smoothed by a Gaussian of SD {oasis['smoothing_s']:.4g} s and moved {oasis['lag_s']:.4g} s "
+        "earlier: the spike-rate estimate",
+    ),
 ):
     writer.add_traces("Deconvolved", "Fluorescence", name, getattr(inputs, name), f"{text}; {trace_note}")
 log.info("traces: 3 ΔF/F series and 3 deconvolved series, %s", trace_note)

@@ -17,6 +17,7 @@ rule nwb:
         session=nwb_session_fields,
         metadata=settings("nwb"),
         parameters=_sorted(config),
+        oasis=deconvolution_params,
         version=WORKFLOW_VERSION,
     script:
         "../../scripts/write_nwb.py"
