@@ -64,7 +64,13 @@ for note in notes:
     log.warning("session %s: %s", session["session"], note)
 
 writer = SessionNwbWriter(
-    metadata, rate, start, labels, gzip_level=snakemake.params.metadata["gzip_level"], masks=masks
+    metadata,
+    rate,
+    start,
+    labels,
+    gzip_level=snakemake.params.metadata["gzip_level"],
+    masks=masks,
+    workers=snakemake.threads,
 )
 if masks:
     log.info("ROI masks (%s) copied from %s", ", ".join(masks), session["path"])

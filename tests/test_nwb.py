@@ -15,7 +15,6 @@ import yaml
 from conftest import REPO, copy_workflow, snakemake
 
 pynwb = pytest.importorskip("pynwb")
-from hdmf.backends.hdf5 import H5DataIO  # noqa: E402
 from nwbinspector import Importance, inspect_nwbfile  # noqa: E402
 from pynwb import NWBHDF5IO, NWBFile  # noqa: E402
 from pynwb.epoch import TimeIntervals  # noqa: E402
@@ -624,19 +623,30 @@ def test_bad_nwb_session_stops_before_any_job(workflow_copy, recording, column, 
 
 
 def test_nwb_output_streams_compressed_chunks(tmp_path):
-    """A larger array is written in several buffers: peak memory stays at one buffer."""
+    """A larger array is compressed chunk by chunk on several threads and written as HDF5's
+    own gzip + shuffle chunks: the file reads back exactly, and does not depend on the threads."""
+    import h5py
+
+    from calcium.nwb_output import encode_chunk
+
     rng = np.random.default_rng(5)
     dff = rng.normal(size=(300, 20_000)).astype(np.float32)  # 24 MB
     save_npy(tmp_path / "dff.npy", dff)
     metadata, _ = session_metadata({"session": "big"}, {}, None, "1", {}, 300, 30.0)
-    writer = SessionNwbWriter(metadata, 30.0, 0.0, [str(i) for i in range(300)])
-    writer.add_traces("DfOverF", "DfOverF", "dff", tmp_path / "dff.npy", "ΔF/F", buffer_bytes=4 << 20)
-    iterator = writer.containers["DfOverF"]["dff"].data.data
-    assert isinstance(writer.containers["DfOverF"]["dff"].data, H5DataIO)
-    assert iterator.num_buffers == 6 and 4 * np.prod(iterator.buffer_shape) <= 4 << 20
-    assert iterator.chunk_shape == (10_000, 25)  # 20,000 frames and 300 ROIs split evenly, 1 MB
-    writer.write(tmp_path / "big.nwb")
-    with NWBHDF5IO(str(tmp_path / "big.nwb"), "r") as io:
+    for workers in (1, 3):
+        writer = SessionNwbWriter(metadata, 30.0, 0.0, [str(i) for i in range(300)], workers=workers)
+        writer.add_traces("DfOverF", "DfOverF", "dff", tmp_path / "dff.npy", "ΔF/F", buffer_bytes=4 << 20)
+        writer.write(tmp_path / f"big{workers}.nwb")
+    with NWBHDF5IO(str(tmp_path / "big3.nwb"), "r") as io:
         data = io.read().processing["ophys"]["DfOverF"]["dff"].data
         np.testing.assert_array_equal(data[:, 123], dff[123])
-        assert data.chunks == iterator.chunk_shape
+        np.testing.assert_array_equal(data[:], dff.T)
+        assert data.chunks == (10_000, 25)  # 20,000 frames and 300 ROIs split evenly, 1 MB
+        assert data.compression == "gzip" and data.shuffle
+    path = "processing/ophys/DfOverF/dff/data"
+    with h5py.File(tmp_path / "big1.nwb", "r") as one, h5py.File(tmp_path / "big3.nwb", "r") as three:
+        for offset in [(0, 0), (10_000, 275)]:
+            assert one[path].id.read_direct_chunk(offset) == three[path].id.read_direct_chunk(offset)
+        # the bytes HDF5 stores are the chunk's shuffle + deflate encoding
+        _, stored = three[path].id.read_direct_chunk((10_000, 275))
+        assert stored == encode_chunk(dff[275:300, 10_000:].T, (10_000, 25), 4)

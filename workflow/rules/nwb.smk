@@ -9,7 +9,7 @@ rule nwb:
         "results/benchmarks/{session}/nwb.tsv"
     conda:
         "../../envs/nwb.yaml"
-    threads: 1
+    threads: block_threads(20_000_000)  # threads that gzip the traces' chunks
     resources:
         mem_mb=nwb_mem_mb,
         runtime=nwb_runtime,
