@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from calcium.events import EVENT_COLUMNS  # noqa: E402
 from calcium.plots import (  # noqa: E402
     FEATURE_AXES,
     coactivity_figure,
@@ -38,22 +39,6 @@ FS = 10.0
 START_S = 100.0  # a recording whose first frame is not at 0 s
 TIME_S = START_S + np.arange(60) / FS
 TITLE = "session s1: a title passed in"
-# calcium.events.EVENT_COLUMNS, spelled out: importing calcium.events (scipy) takes a second.
-EVENT_COLUMNS = [
-    "neuron",
-    "onset_frame",
-    "onset_s",
-    "peak_frame",
-    "peak_s",
-    "end_frame",
-    "end_s",
-    "amplitude_dff",
-    "prominence_dff",
-    "fwhm_s",
-    "area_dff_s",
-    "exceeds_max_fwhm",
-    "below_min_fwhm",
-]
 
 
 def rng(seed: int = 0) -> np.random.Generator:
