@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import calcium.baseline as baseline_module
-from calcium.baseline import running_percentile
+from calcium.baseline import robust_sd, running_percentile
 
 
 def _sparse_spikes(rng, n_frames, n_spikes, amplitude, width=5):
@@ -99,3 +99,21 @@ def test_blocking_over_neurons_does_not_change_the_result(monkeypatch):
 def test_rejects_one_dimensional_input():
     with pytest.raises(ValueError, match="2-D"):
         running_percentile(np.zeros(100), 10, 10.0)
+
+
+def test_robust_sd_is_the_normal_scaled_median_absolute_deviation():
+    from scipy.stats import median_abs_deviation
+
+    rng = np.random.default_rng(6)
+    traces = rng.normal(0.2, 0.5, size=(6, 2001)).astype(np.float32)
+    traces[:, ::50] += 5.0  # transients barely move it
+    expected = median_abs_deviation(traces.astype(np.float64), axis=1, scale="normal")
+    np.testing.assert_array_equal(robust_sd(traces), expected)
+    # Gaussian noise: the SD, transients or not.
+    np.testing.assert_allclose(robust_sd(traces), 0.5, rtol=0.1)
+    # About a given centre (e.g. zero for wavelet detail coefficients).
+    zero = np.zeros(6)
+    np.testing.assert_array_equal(
+        robust_sd(traces, zero),
+        np.median(np.abs(traces.astype(np.float64)), axis=1) / 0.6744897501960817,
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pywt
 
+from .baseline import robust_sd
+
 THRESHOLD_RULES = ("universal", "bayes")
 THRESHOLD_MODES = ("soft", "hard")
 
@@ -17,12 +19,8 @@ def noise_sigma(finest_detail: np.ndarray) -> np.ndarray:
     signal move it less than about their median), scaled to the SD of normal noise.
     Returns (rows, 1).
     """
-    from scipy.stats import median_abs_deviation
-
-    def zero(x, axis):
-        return np.zeros(np.delete(x.shape, axis))
-
-    return median_abs_deviation(finest_detail, axis=-1, center=zero, scale="normal")[..., None]
+    finest_detail = np.asarray(finest_detail)
+    return robust_sd(finest_detail, center=np.zeros(finest_detail.shape[:-1]))[..., None]
 
 
 def wavelet_denoise(

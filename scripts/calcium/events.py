@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy.signal import find_peaks, peak_widths
 
+from .baseline import robust_sd
+
 EVENT_COLUMNS = [
     "neuron",
     "onset_frame",
@@ -48,11 +50,9 @@ def narrow_large_events(
 
 def robust_baseline_and_sd(traces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-neuron median and robust SD (1.4826 · MAD) of (neurons, frames) traces."""
-    from scipy.stats import median_abs_deviation
-
     traces = np.asarray(traces, dtype=np.float64)
     baseline = np.median(traces, axis=1)
-    return baseline, median_abs_deviation(traces, axis=1, scale="normal")
+    return baseline, robust_sd(traces, baseline)
 
 
 def event_thresholds(
