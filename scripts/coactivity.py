@@ -9,7 +9,9 @@ facts = load_json(snakemake.input.facts)
 recording = Recording(facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], facts["start_time_s"])
 binning = Binning(**snakemake.params.coactivity)
 events = read_table(snakemake.input.events)
-result = coactivity_analysis(events, recording, binning, NullSettings(**snakemake.params.null))
+result = coactivity_analysis(
+    events, recording, binning, NullSettings(**snakemake.params.null), processes=snakemake.threads
+)
 features, summary = neuron_features(
     events, result.ensemble_events, recording, binning, snakemake.params.burst_iei_s
 )

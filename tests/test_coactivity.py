@@ -24,6 +24,7 @@ from calcium.coactivity import (
     raster_from_events,
     significant_bins,
     significant_without_each,
+    sorted_unique,
     threshold_table,
     thresholds_from_table,
     window_activity,
@@ -202,6 +203,23 @@ def test_null_is_deterministic_for_a_seed_and_independent_of_block_size():
     np.testing.assert_array_equal(a, b)
     c = _null(neurons, frames, n_shuffles=100, seed=8)
     assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("jitter_bins", [0, 1])
+def test_null_is_the_same_on_several_processes(jitter_bins):
+    rng = np.random.default_rng(2)
+    neurons, frames = _independent_events(rng)
+    one = _null(neurons, frames, n_shuffles=50, seed=3, jitter_bins=jitter_bins)
+    several = _null(neurons, frames, n_shuffles=50, seed=3, jitter_bins=jitter_bins, processes=2)
+    np.testing.assert_array_equal(one, several)
+    assert one.dtype == several.dtype
+
+
+def test_sorted_unique_is_numpys_unique():
+    rng = np.random.default_rng(3)
+    runs = [np.sort(rng.integers(0, 500, size)) for size in (0, 1, 40, 300)]
+    for keys in [np.concatenate(runs), rng.integers(-50, 50, 1000), np.zeros(0, np.int64), np.array([4])]:
+        np.testing.assert_array_equal(sorted_unique(keys), np.unique(keys))
 
 
 def _planted_synchrony(seed: int):

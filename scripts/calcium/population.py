@@ -102,7 +102,7 @@ class Coactivity(NamedTuple):
 
 
 def coactivity_analysis(
-    events: pd.DataFrame, recording: Recording, binning: Binning, null: NullSettings
+    events: pd.DataFrame, recording: Recording, binning: Binning, null: NullSettings, processes: int = 1
 ) -> Coactivity:
     """Coactivity per bin, its circular-shift null, and the ensemble events it makes significant.
 
@@ -110,7 +110,8 @@ def coactivity_analysis(
     the tested statistic is the number of neurons active within ± jitter_bins of a bin, ties
     broken by those in the bin itself; a bin is significant above the null's `percentile`
     for bins holding as many frames and with at least `min_active` neurons. Significant bins
-    of one activation merge into one ensemble event.
+    of one activation merge into one ensemble event. processes: worker processes for the
+    null's shuffles (the result does not depend on it).
     """
     rec, jitter = recording, binning.jitter_bins
     raster = session_raster(events, rec, binning)
@@ -140,6 +141,7 @@ def coactivity_analysis(
         null.n_shuffles,
         null.seed,
         jitter_bins=jitter,
+        processes=processes,
     )
     frames_in = window_frames(raster.frames_per_bin, jitter)
     scale = statistic_scale(rec.n_neurons, jitter)

@@ -18,9 +18,11 @@ rule coactivity:
     priority: 10
     conda:
         "../../envs/signal.yaml"
-    threads: 1
+    threads: block_threads(50_000_000)  # processes sharing the null's shuffles
     resources:
-        mem_mb=lambda wc, input: max(1000, int(500 + 2 * input.size_mb)),
+        mem_mb=lambda wc, input, threads: max(
+            1000, int(500 + 2 * threads * input.size_mb)
+        ),
         runtime=30,
     params:
         coactivity=settings("coactivity"),
