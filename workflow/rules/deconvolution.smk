@@ -14,7 +14,7 @@ rule deconvolve:
     priority: 5
     conda:
         "../../envs/deconvolution.yaml"
-    threads: block_threads(1_000_000)
+    threads: block_threads(5_000_000)
     resources:
         mem_mb=block_mem_mb(10),
         runtime=block_runtime(2),
