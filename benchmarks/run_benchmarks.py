@@ -10,9 +10,15 @@ Snakemake's per-job `benchmark:` tables. Writes to --out:
   - rules.csv: one row per (size, rule): jobs, wall and CPU time (s), job time per sample
     (µs), peak RSS (MB)
   - summary.csv and summary.md: one row per size: wall time of the run, summed job time
-    and CPU time, job time per sample, parallel efficiency (job time / cores / wall) and
-    CPU efficiency (CPU time / cores / wall), the largest job's peak RSS, throughput
+    and CPU time, job time per sample, parallel efficiency (job time / cores / wall; job
+    time counts each job's wall time once per thread it holds, as a job of two threads
+    keeps two of the cores), CPU efficiency (the machine's CPU time while the workflow
+    ran / cores / wall, sampled from /proc/stat: it counts worker processes that
+    Snakemake's per-job CPU time can miss), the largest job's peak RSS, throughput
     (neuron-frames per second), and the time of 1000 circular-shift null shuffles.
+  - jobs.csv: one row per job: rule, threads, start and end (s from the start of the run),
+    wall and CPU time, peak RSS, and the machine's CPU use while it ran (cores busy, of
+    `cores`): where a job holds cores that do nothing (I/O, a serial step), it shows.
 The machine (CPU model, cores, memory) is recorded in summary.md. Per-stage compute
 against OASIS's own floor is benchmarks/oasis_floor.py.
 """
@@ -22,9 +28,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -85,6 +93,55 @@ def null_shuffle_time(
     return best
 
 
+class CpuSampler:
+    """The machine's busy CPU time (user + system, s) sampled from /proc/stat every `period_s`."""
+
+    def __init__(self, period_s: float = 0.5):
+        self.period_s = period_s
+        self.samples: list[tuple[float, float]] = []  # (time.time(), cumulative busy CPU s)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def busy_s() -> float:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[:7])
+        return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.time(), self.busy_s()))
+            self._stop.wait(self.period_s)
+        self.samples.append((time.time(), self.busy_s()))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def busy_between(self, start: float, end: float) -> float:
+        """Busy CPU seconds between two wall-clock times (interpolated between samples)."""
+        times, busy = np.array(self.samples).T
+        return float(np.interp(end, times, busy) - np.interp(start, times, busy))
+
+
+def job_threads(workdir: Path) -> dict[str, int]:
+    """Threads of each job (by its benchmark file) from the Snakemake log of the run."""
+    threads = {}
+    for log in (workdir / ".snakemake" / "log").glob("*.snakemake.log"):
+        # One block per job, from its "rule <name>:" line to "Shell command:".
+        for block in re.split(r"^(?:local)?rule \w+:$", log.read_text(), flags=re.MULTILINE)[1:]:
+            block = block.split("Shell command:")[0]
+            bench = re.search(r"^\s+benchmark: (\S+)$", block, flags=re.MULTILINE)
+            count = re.search(r"^\s+threads: (\d+)$", block, flags=re.MULTILINE)
+            if bench:
+                threads[bench.group(1)] = int(count.group(1)) if count else 1
+    return threads
+
+
 def run_size(size: str, out: Path, cores: int, keep: bool, file_format: str) -> tuple[dict, pd.DataFrame]:
     n_neurons, n_frames, rate = parse_size(size)
     session = f"n{n_neurons}_t{n_frames}"
@@ -125,22 +182,38 @@ def run_size(size: str, out: Path, cores: int, keep: bool, file_format: str) -> 
         config["expected_accuracy"]["ground_truth_dir"] = str(GROUND_TRUTH)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     snakemake = Path(sys.executable).parent / "snakemake"
-    start = time.perf_counter()
-    subprocess.run([str(snakemake), "--cores", str(cores), "--quiet", "rules"], cwd=workdir, check=True)
-    wall_s = time.perf_counter() - start
-
+    with CpuSampler() as sampler:
+        start_epoch, start = time.time(), time.perf_counter()
+        subprocess.run(
+            [str(snakemake), "--cores", str(cores), "--printshellcmds"],
+            cwd=workdir,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wall_s = time.perf_counter() - start
+        end_epoch = time.time()
+    threads = job_threads(workdir)
     rows = []
     for path in (workdir / "results" / "benchmarks").rglob("*.tsv"):
         table = pd.read_csv(path, sep="\t")
+        end = path.stat().st_mtime  # the benchmark file is written as the job ends
+        seconds = float(table.s.iloc[0])
         rows.append(
             {
                 "rule": path.stem,
-                "s": float(table.s.iloc[0]),
+                "threads": threads.get(str(path.relative_to(workdir)), 1),
+                "start_s": round(end - seconds - start_epoch, 2),
+                "end_s": round(end - start_epoch, 2),
+                "s": seconds,
                 "cpu_s": float(table.cpu_time.iloc[0]),
                 "max_rss_mb": float(table.max_rss.iloc[0]),
+                "machine_cores_busy": round(sampler.busy_between(end - seconds, end) / max(seconds, 1e-3), 2),
             }
         )
-    jobs = pd.DataFrame(rows)
+    jobs = pd.DataFrame(rows).sort_values("start_s")
+    jobs.insert(0, "size", size)
+    machine_cpu_s = sampler.busy_between(start_epoch, end_epoch)
     samples = n_neurons * n_frames
     per_rule = (
         jobs.groupby("rule")
@@ -155,7 +228,7 @@ def run_size(size: str, out: Path, cores: int, keep: bool, file_format: str) -> 
     )
     per_rule["us_per_sample"] = (per_rule.wall_s / samples * 1e6).round(4)
     per_rule.insert(0, "size", size)
-    job_s, cpu_s = float(jobs.s.sum()), float(jobs.cpu_s.sum())
+    job_s, cpu_s = float((jobs.s * jobs.threads).sum()), float(jobs.cpu_s.sum())
     summary = {
         "size": size,
         "input": file_format,
@@ -170,7 +243,8 @@ def run_size(size: str, out: Path, cores: int, keep: bool, file_format: str) -> 
         "cpu_time_s": round(cpu_s, 1),
         "job_us_per_sample": round(job_s / samples * 1e6, 3),
         "parallel_efficiency": round(job_s / cores / wall_s, 3),
-        "cpu_efficiency": round(cpu_s / cores / wall_s, 3),
+        "cpu_efficiency": round(machine_cpu_s / cores / wall_s, 3),
+        "job_cpu_efficiency": round(cpu_s / cores / wall_s, 3),
         "max_job_rss_mb": round(float(jobs.max_rss_mb.max()), 0),
         "largest_job": jobs.rule[jobs.max_rss_mb.idxmax()],
         "neuron_frames_per_s": round(samples / wall_s, 0),
@@ -185,7 +259,7 @@ def run_size(size: str, out: Path, cores: int, keep: bool, file_format: str) -> 
         shutil.rmtree(data, ignore_errors=True)
         for array in (workdir / "results" / session).glob("*.npy"):  # the per-frame arrays
             array.unlink()
-    return summary, per_rule
+    return summary, per_rule, jobs
 
 
 def main(argv=None) -> None:
@@ -205,15 +279,17 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     args.out = args.out.resolve()  # the generator writes paths the workflow resolves from its own directory
     args.out.mkdir(parents=True, exist_ok=True)
-    summaries, rules = [], []
+    summaries, rules, timelines = [], [], []
     for size in args.sizes:
-        summary, per_rule = run_size(size, args.out, args.cores, args.keep, args.format)
+        summary, per_rule, jobs = run_size(size, args.out, args.cores, args.keep, args.format)
         print(summary, flush=True)
         summaries.append(summary)
         rules.append(per_rule)
+        timelines.append(jobs)
     summary = pd.DataFrame(summaries)
     summary.to_csv(args.out / "summary.csv", index=False)
     pd.concat(rules).to_csv(args.out / "rules.csv", index=False)
+    pd.concat(timelines).to_csv(args.out / "jobs.csv", index=False)
     with open(args.out / "summary.md", "w") as handle:
         handle.write(f"Machine: {machine()}; {args.cores} cores used; {time.strftime('%Y-%m-%d')}\n\n")
         handle.write(summary.to_markdown(index=False) if _has_tabulate() else summary.to_string(index=False))
