@@ -98,6 +98,7 @@ html, info = build_page(
     },
     max_bytes=int(params.browser["max_mb"] * 1e6),
     block_neurons=BLOCK,
+    workers=snakemake.threads,
 )
 
 save_text(snakemake.output[0], html)

@@ -114,30 +114,41 @@ def min_max_envelope(traces: np.ndarray, frames_per_column: int) -> np.ndarray:
     The last column holds the remaining frames. NaN are ignored (a column of NaN stays NaN).
     Returns (neurons, 2 * ceil(frames / k)) float64.
     """
-    x = np.asarray(traces, dtype=np.float64)
+    x = np.asarray(traces)
     if x.ndim != 2:
         raise ValueError(f"traces must be 2-D (neurons, frames), got shape {x.shape}")
     k = int(frames_per_column)
     if k < 1:
         raise ValueError(f"frames_per_column must be ≥ 1, got {k}")
     if k == 1:
-        return x.copy()
+        return x.astype(np.float64)
     n, t = x.shape
-    n_cols = envelope_columns(t, k)
-    pad = n_cols * k - t
-    if pad:
-        x = np.concatenate([x, np.repeat(x[:, -1:], pad, axis=1)], axis=1)
-    blocks = x.reshape(n, n_cols, k)
-    missing = np.isnan(blocks)
-    low_at = np.argmin(np.where(missing, np.inf, blocks), axis=2)[..., None]
-    high_at = np.argmax(np.where(missing, -np.inf, blocks), axis=2)[..., None]
-    low = np.take_along_axis(blocks, low_at, axis=2)[..., 0]
-    high = np.take_along_axis(blocks, high_at, axis=2)[..., 0]
-    low_first = low_at[..., 0] <= high_at[..., 0]
-    out = np.empty((n, n_cols, 2))
+    full = t // k
+    out = np.empty((n, envelope_columns(t, k), 2))
+    # Whole columns as a view (no copy, in the input's precision: the values are only picked),
+    # the last partial column on its own.
+    if full:
+        _envelope_columns(x[:, : full * k].reshape(n, full, k), out[:, :full])
+    if full * k < t:
+        _envelope_columns(x[:, full * k :].reshape(n, 1, t - full * k), out[:, full:])
+    return out.reshape(n, -1)
+
+
+def _envelope_columns(blocks: np.ndarray, out: np.ndarray) -> None:
+    """Each column's (first, second) of min and max in time order, into out (n, columns, 2)."""
+    has_nan = blocks.dtype.kind == "f" and bool(np.isnan(blocks.min(axis=2)).any())
+    if has_nan:  # NaN ignored: +inf / -inf in their place (a column of NaN gives NaN below)
+        missing = np.isnan(blocks)
+        low_at = np.argmin(np.where(missing, np.inf, blocks), axis=2)
+        high_at = np.argmax(np.where(missing, -np.inf, blocks), axis=2)
+    else:
+        low_at = np.argmin(blocks, axis=2)
+        high_at = np.argmax(blocks, axis=2)
+    low = np.take_along_axis(blocks, low_at[..., None], axis=2)[..., 0]
+    high = np.take_along_axis(blocks, high_at[..., None], axis=2)[..., 0]
+    low_first = low_at <= high_at
     out[..., 0] = np.where(low_first, low, high)
     out[..., 1] = np.where(low_first, high, low)
-    return out.reshape(n, 2 * n_cols)
 
 
 def slot_frames(n_frames: int, frames_per_column: int) -> np.ndarray:
@@ -468,21 +479,35 @@ def _table_parts(data: SessionData, n_neurons: int, n_frames: int) -> dict[str, 
     return parts
 
 
-def _dense_parts(data: SessionData, resolution: Resolution, block_neurons: int) -> dict[str, np.ndarray]:
+def _dense_parts(
+    data: SessionData, resolution: Resolution, block_neurons: int, workers: int = 1
+) -> dict[str, np.ndarray]:
     n_neurons = data.traces[0].rows.shape[0]
     parts: dict[str, np.ndarray] = {}
     for trace in data.traces:
         parts[f"trace_{trace.key}"] = np.empty((n_neurons, resolution.n_slots), dtype=resolution.dtype)
         parts[f"trace_{trace.key}_offset"] = np.empty(n_neurons)
         parts[f"trace_{trace.key}_scale"] = np.empty(n_neurons)
-    for start in range(0, n_neurons, block_neurons):  # one block of neurons of every trace at a time
-        rows = slice(start, min(start + block_neurons, n_neurons))
+
+    def decimate(rows: slice) -> None:  # one block of neurons of every trace
         for trace in data.traces:
             block = min_max_envelope(np.asarray(trace.rows[rows]), resolution.frames_per_column)
             codes, offset, scale = quantise(block, resolution.dtype)
             parts[f"trace_{trace.key}"][rows] = codes
             parts[f"trace_{trace.key}_offset"][rows] = offset
             parts[f"trace_{trace.key}_scale"][rows] = scale
+
+    blocks = [slice(a, min(a + block_neurons, n_neurons)) for a in range(0, n_neurons, block_neurons)]
+    if workers > 1 and len(blocks) > 1:
+        # Threads: reading and numpy's reductions run without the GIL; each block writes its
+        # own rows, so the result does not depend on the order in which blocks finish.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(workers, len(blocks))) as pool:
+            list(pool.map(decimate, blocks))
+    else:
+        for rows in blocks:
+            decimate(rows)
     if data.regressors:
         n_frames = data.traces[0].rows.shape[1]
         at = slot_frames(n_frames, resolution.frames_per_column)
@@ -518,13 +543,15 @@ def build_page(
     assets: dict[str, str],
     max_bytes: int = 95_000_000,
     block_neurons: int = 256,
+    workers: int = 1,
 ) -> tuple[str, dict]:
     """The session browser page: one HTML string with code and data inline.
 
     data: the session (see SessionData); template: the page with /*@NAME@*/ placeholders
     (TITLE, STYLE, SCRIPT, MANIFEST, DATA_TABLES, DATA_TRACES); assets: "style" and "script"
     text (uPlot and the page's code). max_bytes: the page's size limit in bytes (UTF-8);
-    block_neurons: neurons decimated at a time (bounds memory).
+    block_neurons: neurons decimated at a time (bounds memory: a block of every trace per
+    worker); workers: threads decimating blocks (the page does not depend on it).
     The exact parts (events, spike times, tables) are packed first; the dense traces get the
     rest of the budget through `choose_resolution`. Returns (html, info: resolution and sizes).
     """
@@ -544,7 +571,7 @@ def build_page(
     raw_budget = (3 * left) // 4 - 5 * (left // 16_000 + 1) - 6 if left > 0 else 0
     n_regressors = len(data.regressors) if data.regressors else 0
     resolution = choose_resolution(n_neurons, n_frames, len(data.traces), raw_budget, n_regressors)
-    trace_index, trace_payload, trace_raw = pack(_dense_parts(data, resolution, block_neurons))
+    trace_index, trace_payload, trace_raw = pack(_dense_parts(data, resolution, block_neurons, workers))
     manifest = {
         "session": data.session,
         "n_neurons": int(n_neurons),

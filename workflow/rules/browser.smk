@@ -41,7 +41,7 @@ rule browser:
         "results/benchmarks/{session}/browser.tsv"
     conda:
         "../../envs/figures.yaml"
-    threads: 1
+    threads: block_threads(50_000_000)  # threads decimating the traces
     resources:
         mem_mb=3000,
         runtime=60,

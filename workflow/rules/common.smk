@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from snakemake.exceptions import WorkflowError
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
@@ -226,7 +227,11 @@ def block_threads(samples_per_process):
 
     def threads(wildcards):
         n_neurons, n_frames = session_shape(wildcards.session)
-        cap = workflow.cores if isinstance(workflow.cores, int) else 8
+        try:
+            cores = workflow.cores
+        except WorkflowError:  # no --cores: a report, a cluster run without it
+            cores = None
+        cap = cores if isinstance(cores, int) else 8
         return int(max(1, min(cap, n_neurons * n_frames // samples_per_process)))
 
     return threads
