@@ -14,8 +14,11 @@ Snakemake's per-job `benchmark:` tables. Writes to --out:
     time counts each job's wall time once per thread it holds, as a job of two threads
     keeps two of the cores), CPU efficiency (the machine's CPU time while the workflow
     ran / cores / wall, sampled from /proc/stat: it counts worker processes that
-    Snakemake's per-job CPU time can miss), the largest job's peak RSS, throughput
-    (neuron-frames per second), and the time of 1000 circular-shift null shuffles.
+    Snakemake's per-job CPU time can miss; job_cpu_efficiency is theirs), the sum of the
+    jobs' wall times / cores / wall whatever their threads (unweighted_efficiency, low by
+    construction when jobs of several threads run one after the other), the largest job's
+    peak RSS, throughput (neuron-frames per second), and the time of 1000 circular-shift
+    null shuffles.
   - jobs.csv: one row per job: rule, threads, start and end (s from the start of the run),
     wall and CPU time, peak RSS, and the machine's CPU use while it ran (cores busy, of
     `cores`): where a job holds cores that do nothing (I/O, a serial step), it shows.
@@ -243,6 +246,7 @@ def run_size(size: str, out: Path, cores: int, keep: bool, file_format: str) -> 
         "cpu_time_s": round(cpu_s, 1),
         "job_us_per_sample": round(job_s / samples * 1e6, 3),
         "parallel_efficiency": round(job_s / cores / wall_s, 3),
+        "unweighted_efficiency": round(float(jobs.s.sum()) / cores / wall_s, 3),
         "cpu_efficiency": round(machine_cpu_s / cores / wall_s, 3),
         "job_cpu_efficiency": round(cpu_s / cores / wall_s, 3),
         "max_job_rss_mb": round(float(jobs.max_rss_mb.max()), 0),

@@ -258,6 +258,11 @@ def test_same_session_gives_the_same_page():
     first, _ = build_page(synthetic_session(np.random.default_rng(8), 4, 3000), template, assets)
     again, _ = build_page(synthetic_session(np.random.default_rng(8), 4, 3000), template, assets)
     assert first == again
+    # Blocks of neurons decimated on several threads: the same page.
+    threaded, _ = build_page(
+        synthetic_session(np.random.default_rng(8), 4, 3000), template, assets, block_neurons=1, workers=3
+    )
+    assert threaded == first
 
 
 def test_page_stays_under_max_bytes_even_for_incompressible_traces():

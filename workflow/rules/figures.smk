@@ -35,6 +35,7 @@ rule trace_figures:
         "results/logs/{session}/trace_figures.log",
     benchmark:
         "results/benchmarks/{session}/trace_figures.tsv"
+    priority: 1
     conda:
         "../../envs/figures.yaml"
     threads: 1

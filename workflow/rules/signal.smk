@@ -52,6 +52,7 @@ rule denoise:
         "results/logs/{session}/denoise.log",
     benchmark:
         "results/benchmarks/{session}/denoise.tsv"
+    priority: 1  # before the leaf jobs: the trace figures wait for it
     conda:
         "../../envs/signal.yaml"
     threads: block_threads(5_000_000)
