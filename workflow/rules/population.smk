@@ -21,7 +21,7 @@ rule coactivity:
     threads: block_threads(50_000_000)  # processes sharing the null's shuffles
     resources:
         mem_mb=lambda wc, input, threads: max(
-            1000, int(500 + 2 * threads * input.size_mb)
+            1000, int(500 + 3 * threads * input.size_mb)
         ),
         runtime=30,
     params:
