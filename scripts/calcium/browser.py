@@ -125,18 +125,20 @@ def min_max_envelope(traces: np.ndarray, frames_per_column: int) -> np.ndarray:
     n, t = x.shape
     full = t // k
     out = np.empty((n, envelope_columns(t, k), 2))
+    # A sum is NaN if any value is (or if +inf meets -inf: then the NaN path is merely slower).
+    with np.errstate(invalid="ignore", over="ignore"):
+        has_nan = x.dtype.kind == "f" and bool(np.isnan(np.sum(x)))
     # Whole columns as a view (no copy, in the input's precision: the values are only picked),
     # the last partial column on its own.
     if full:
-        _envelope_columns(x[:, : full * k].reshape(n, full, k), out[:, :full])
+        _envelope_columns(x[:, : full * k].reshape(n, full, k), out[:, :full], has_nan)
     if full * k < t:
-        _envelope_columns(x[:, full * k :].reshape(n, 1, t - full * k), out[:, full:])
+        _envelope_columns(x[:, full * k :].reshape(n, 1, t - full * k), out[:, full:], has_nan)
     return out.reshape(n, -1)
 
 
-def _envelope_columns(blocks: np.ndarray, out: np.ndarray) -> None:
+def _envelope_columns(blocks: np.ndarray, out: np.ndarray, has_nan: bool) -> None:
     """Each column's (first, second) of min and max in time order, into out (n, columns, 2)."""
-    has_nan = blocks.dtype.kind == "f" and bool(np.isnan(blocks.min(axis=2)).any())
     if has_nan:  # NaN ignored: +inf / -inf in their place (a column of NaN gives NaN below)
         missing = np.isnan(blocks)
         low_at = np.argmin(np.where(missing, np.inf, blocks), axis=2)
