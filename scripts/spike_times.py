@@ -11,14 +11,18 @@ from calcium.spikes import spike_times_by_neuron
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
-fs, start_s, lag_s = facts["frame_rate_hz"], facts["start_time_s"], snakemake.params.lag_s
-amplitude_noise = read_table(snakemake.input.table)["spike_amplitude_noise_dff"].to_numpy(dtype=float)
+fs, start_s = facts["frame_rate_hz"], facts["start_time_s"]
+neurons = read_table(snakemake.input.table)
+amplitude_noise = neurons["spike_amplitude_noise_dff"].to_numpy(dtype=float)
+lag_s = neurons["lag_s"].to_numpy(dtype=float)  # per neuron: its timing correction
+rates = neurons["effective_rate_hz"].to_numpy(dtype=float)  # per neuron: the rate it was deconvolved at
 stage = functools.partial(
     stages.spike_times,
     frame_rate_hz=fs,
     amplitude_noise=amplitude_noise,
     start_time_s=start_s,
     lag_s=lag_s,
+    effective_rate_hz=rates,
     **snakemake.params.thresholds,
 )
 tables = process_blocks(
@@ -27,4 +31,10 @@ tables = process_blocks(
 table = concat_tables(tables)
 save_table(snakemake.output.table, table)
 save_npz(snakemake.output.arrays, **spike_times_by_neuron(table, facts["n_neurons"], fs, start_s, lag_s))
-log.info("%d spikes in %d neurons (times moved %.4f s earlier)", len(table), facts["n_neurons"], lag_s)
+log.info(
+    "%d spikes in %d neurons (times moved %.4f-%.4f s earlier)",
+    len(table),
+    facts["n_neurons"],
+    lag_s.min(initial=0.0),
+    lag_s.max(initial=0.0),
+)

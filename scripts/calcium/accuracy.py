@@ -297,22 +297,30 @@ def workflow_pipeline(
     Returns pipeline(traces, frame_rate_hz, start_time_s) -> (activity, spike times
     per row), as `score_recordings` takes it.
     """
-    from .deconvolve import deconvolve_traces, smooth_activity, spike_amplitude_noise
+    from .deconvolve import deconvolve_block
     from .spikes import detect_spikes
 
     oasis_keys = ("ar_order", "tau_decay_s", "tau_rise_s", "penalty", "s_min", "optimize_g", "seed")
 
     def run(traces: np.ndarray, frame_rate_hz: float, start_time_s: float):
         x = prepare(traces, frame_rate_hz) if prepare is not None else traces
-        result = deconvolve_traces(x, frame_rate_hz, **{k: deconvolution[k] for k in oasis_keys})
-        activity = smooth_activity(
-            result.spikes, frame_rate_hz, deconvolution["smoothing_s"], deconvolution["lag_s"]
-        )
-        table = detect_spikes(
-            result.spikes,
+        block = deconvolve_block(
+            slice(0, x.shape[0]),
+            x,
             frame_rate_hz,
-            amplitude_noise=spike_amplitude_noise(result.noise_sd, result.g),
-            lag_s=deconvolution["lag_s"],
+            deconvolution["smoothing_s"],
+            deconvolution["lag_s"],
+            deconvolution.get("timing"),
+            **{k: deconvolution[k] for k in oasis_keys},
+        )
+        _, spikes, activity = block.arrays
+        neurons = block.tables[0]
+        table = detect_spikes(
+            spikes,
+            frame_rate_hz,
+            amplitude_noise=neurons["spike_amplitude_noise_dff"].to_numpy(dtype=float),
+            lag_s=neurons["lag_s"].to_numpy(dtype=float),
+            effective_rate_hz=neurons["effective_rate_hz"].to_numpy(dtype=float),
             start_time_s=start_time_s,
             **spike_times,
         )

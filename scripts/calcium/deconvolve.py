@@ -28,6 +28,8 @@ class Deconvolution(NamedTuple):
     lam: (neurons,) Lagrange multiplier of the sparsity penalty.
     noise_sd: (neurons,) noise SD sn (OASIS's power-spectral estimate, `noise_sd`, the one the
         noise constraint uses when sn is not given; input units).
+    rate_hz: (neurons,) the rate each neuron was deconvolved at (Hz; below the frame rate
+        for band-limited traces, see `effective_frame_rate`); g, lam and noise_sd are at it.
     """
 
     calcium: np.ndarray
@@ -36,6 +38,7 @@ class Deconvolution(NamedTuple):
     g: np.ndarray
     lam: np.ndarray
     noise_sd: np.ndarray
+    rate_hz: np.ndarray | None = None
 
 
 def ar_to_time_constants(g1: float, g2: float, frame_rate_hz: float) -> tuple[float, float]:
@@ -89,6 +92,83 @@ def noise_sd(
     return out
 
 
+def effective_frame_rate(
+    traces: np.ndarray, frame_rate_hz: float, nperseg: int = 256, drop: float = 0.1
+) -> np.ndarray:
+    """Sampling rate that each row's content supports (Hz): frame_rate_hz unless band-limited.
+
+    A trace resampled to a faster rate (spikefinder's 100 Hz from slower scans), or
+    low-pass filtered by acquisition software, carries no noise above its band limit
+    fc: its power spectral density drops by orders of magnitude there. Natively sampled
+    noise is white up to the Nyquist frequency, and a calcium signal's spectrum falls
+    at most ~16-fold per octave (1/f² of a decaying exponential, 1/f⁴ with the rise), so
+    a drop steeper than `drop` (1/10) from one octave band to the next marks a band
+    limit. Rule: Welch PSD (Hann, `nperseg`, as `noise_sd`); median density m_k of
+    the octave bands [fs/2^(k+2), fs/2^(k+1)], k = 0 (the top octave) downwards; k* =
+    the first k with m_k >= drop·m_(k+1) (0 for natively sampled traces); above band
+    k*, fc = the first frequency whose density falls below half of m_k*, located on the
+    whole trace's periodogram (resolution 1/frames; `_band_edge`). The effective
+    rate is 2·fc (the Nyquist rate of the content), or frame_rate_hz when that is
+    above 0.8 of it. traces: (neurons, frames). Returns (neurons,) float64 in Hz.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+    from scipy.signal import get_window
+
+    traces = np.atleast_2d(np.asarray(traces, dtype=np.float64))
+    fs = float(frame_rate_hz)
+    n = min(nperseg, traces.shape[1])
+    out = np.full(traces.shape[0], fs)
+    if n < 32:
+        return out
+    window = get_window("hann", n)
+    frequencies = np.fft.rfftfreq(n)  # cycles per frame, 0 .. 0.5
+    n_bands = int(np.floor(np.log2(n / 8)))  # the lowest band keeps >= 2 frequency bins
+    uppers = 0.5 / 2.0 ** np.arange(n_bands)
+    for row, y in enumerate(traces):
+        segments = sliding_window_view(y, n)[:: max(n // 2, 1)]
+        segments = segments - segments.mean(axis=1, keepdims=True)
+        density = (np.abs(np.fft.rfft(segments * window, axis=1)) ** 2).mean(axis=0)
+        level = np.array([np.median(density[(frequencies > hi / 2) & (frequencies <= hi)]) for hi in uppers])
+        if not np.all(np.isfinite(level)) or level.max() <= 0:
+            continue
+        k = 0
+        while k + 1 < level.size and level[k] < drop * level[k + 1]:
+            k += 1
+        if k == 0:
+            continue
+        cut = _band_edge(y, uppers[k], level[k] / np.sum(window * window))
+        rate = 2.0 * cut * fs
+        if rate < 0.8 * fs:
+            out[row] = rate
+    return out
+
+
+def _band_edge(y: np.ndarray, above: float, level: float) -> float:
+    """First frequency (cycles per frame) above `above` where the periodogram of y, averaged
+    over ~1/200 of the band, falls below half the passband level (the middle of a sharp
+    edge, where a centred average crosses it whatever its width; level: the passband's density in the
+    periodogram's units, |FFT|² / frames). 0.5 if it never does."""
+    y = y - y.mean()
+    power = np.abs(np.fft.rfft(y)) ** 2 / y.size
+    frequencies = np.fft.rfftfreq(y.size)
+    width = max(1, power.size // 200)
+    smooth = np.convolve(power, np.ones(width) / width, mode="same")
+    below = np.flatnonzero((frequencies > above) & (smooth < 0.5 * level))
+    if below.size == 0:
+        return 0.5
+    # the passband just below the edge (where the signal has least power) sets the level
+    just_below = (frequencies > above) & (np.arange(frequencies.size) < below[0] - width)
+    if just_below.sum() >= width:
+        level = float(np.mean(power[just_below]))
+        below = np.flatnonzero((frequencies > above) & (smooth < 0.5 * level))
+        if below.size == 0:
+            return 0.5
+    i = int(below[0])  # the crossing lies between bins i - 1 and i: interpolate within the bin
+    before, after = smooth[i - 1], smooth[i]
+    fraction = (before - 0.5 * level) / (before - after) if before > after else 1.0
+    return float(frequencies[i - 1] + np.clip(fraction, 0.0, 1.0) * (frequencies[i] - frequencies[i - 1]))
+
+
 def deconvolve_traces(
     traces: np.ndarray,
     frame_rate_hz: float,
@@ -100,6 +180,9 @@ def deconvolve_traces(
     optimize_g: int = 0,
     seed: int = 0,
     neuron_ids: np.ndarray | None = None,
+    estimate_decay: bool = False,
+    decay_bounds_s: tuple[float, float] | None = None,
+    effective_rate_hz: np.ndarray | None = None,
 ) -> Deconvolution:
     """Deconvolve each row of `traces` with OASIS.
 
@@ -118,6 +201,17 @@ def deconvolve_traces(
         a neuron does not depend on the other neurons or on how they are split into blocks. The
         caller's global RNG state is restored afterwards.
     neuron_ids: global ids of the rows (default 0..n-1).
+    estimate_decay: AR(1) only: each neuron's decay estimated from its own trace
+        (OASIS's autocovariance estimate with the neuron's noise), kept within
+        decay_bounds_s (s; default: no bounds) and falling back to tau_decay_s when
+        the estimate is no decaying exponential.
+    effective_rate_hz: (neurons,) rate each row's content supports
+        (`effective_frame_rate`); a row whose rate is below frame_rate_hz is
+        deconvolved at that rate (as a slower
+        scan would record it: the trace's spectrum resampled, which keeps its noise per
+        sample) and mapped back: calcium interpolated, each spike amplitude placed in
+        the frame nearest its time. g, lam and noise_sd are then
+        those at the effective rate.
     """
     traces = np.asarray(traces, dtype=np.float64)
     n_neurons, n_frames = traces.shape
@@ -125,7 +219,12 @@ def deconvolve_traces(
         raise ValueError("ar_order must be 1 or 2")
     if penalty not in PENALTIES:
         raise ValueError(f"penalty must be one of {tuple(PENALTIES)}")
+    if estimate_decay and ar_order != 1:
+        raise ValueError("estimate_decay needs ar_order 1")
     ids = np.arange(n_neurons) if neuron_ids is None else np.asarray(neuron_ids)
+    rates = np.full(n_neurons, float(frame_rate_hz))
+    if effective_rate_hz is not None:
+        rates = np.minimum(rates, np.asarray(effective_rate_hz, dtype=float))
     calcium = np.zeros((n_neurons, n_frames), dtype=np.float32)
     spikes = np.zeros((n_neurons, n_frames), dtype=np.float32)
     baseline = np.zeros(n_neurons)
@@ -146,11 +245,13 @@ def deconvolve_traces(
     else:
         kwargs["tau_d"] = tau_decay_s
         kwargs["tau_r"] = (tau_rise_s or 0.0) if ar_order == 2 else 0.0
-        kwargs["framerate"] = frame_rate_hz
     from oasis.functions import deconvolve as oasis_deconvolve  # imported here: settings need no OASIS
     from oasis.oasis_methods import oasisAR1
 
-    sn_all = noise_sd(traces)  # estimated once per trace, given to OASIS (it would estimate it again)
+    native = rates >= frame_rate_hz
+    sn_all = np.zeros(n_neurons)
+    if native.any():  # estimated once per trace, given to OASIS (it would estimate it again)
+        sn_all[native] = noise_sd(traces[native])
     state = np.random.get_state()  # noqa: NPY002 (OASIS draws from the global RNG)
     try:
         with warnings.catch_warnings():
@@ -162,20 +263,75 @@ def deconvolve_traces(
                     baseline[row] = y[0]
                     g_all[row, 0] = np.nan
                     continue
-                sn = float(sn_all[row])
-                c, s, b, g, lam_row = oasis_deconvolve(y, sn=sn, **kwargs)
+                rate = float(rates[row])
+                if native[row]:
+                    sn = float(sn_all[row])
+                else:  # band-limited: the same band sampled at its own Nyquist rate
+                    from scipy.signal import resample
+
+                    n_low = max(2, int(round(n_frames * rate / frame_rate_hz)))
+                    y = resample(y, n_low)
+                    rate = n_low * frame_rate_hz / n_frames
+                    rates[row] = rate
+                    low_start = 0.0
+                    sn = float(noise_sd(y[None, :])[0])
+                row_kwargs = dict(kwargs)
+                if "tau_d" in row_kwargs:
+                    row_kwargs["framerate"] = rate
+                if estimate_decay:
+                    row_kwargs.update(
+                        tau_d=estimated_decay_s(y, rate, sn, tau_decay_s, decay_bounds_s),
+                        tau_r=0.0,
+                        framerate=rate,
+                    )
+                c, s, b, g, lam_row = oasis_deconvolve(y, sn=sn, **row_kwargs)
                 g = tuple(float(v) for v in np.atleast_1d(g))
                 if s_min > 0:
                     c, s = oasisAR1(y - b, g[0], lam=lam_row, s_min=s_min)
+                s = np.maximum(s, 0.0)  # s >= 0 by the model; drop -1e-31 round-off
+                if not native[row]:  # back onto the session's frames
+                    centres_s = low_start + np.arange(y.size) / rate
+                    c = np.interp(np.arange(n_frames) / frame_rate_hz, centres_s, c)
+                    frames = np.clip(np.rint(centres_s * frame_rate_hz).astype(np.int64), 0, n_frames - 1)
+                    s = np.bincount(frames, weights=s, minlength=n_frames)
                 calcium[row] = c
-                spikes[row] = np.maximum(s, 0.0)  # s >= 0 by the model; drop -1e-31 round-off
+                spikes[row] = s
                 baseline[row] = b
                 g_all[row, : len(g)] = g
                 lam[row] = lam_row
                 noise[row] = sn
     finally:
         np.random.set_state(state)  # noqa: NPY002
-    return Deconvolution(calcium, spikes, baseline, g_all, lam, noise)
+    return Deconvolution(calcium, spikes, baseline, g_all, lam, noise, rates)
+
+
+def estimated_decay_s(
+    trace: np.ndarray,
+    frame_rate_hz: float,
+    noise_sd_value: float,
+    fallback_s: float | None,
+    bounds_s: tuple[float, float] | None = None,
+) -> float:
+    """Decay time constant (s) of one trace from its autocovariance (OASIS's AR(1) estimate).
+
+    The estimate is kept within bounds_s = (shortest, longest) in s; where it is no
+    decaying exponential (root outside (0, 1)), fallback_s (the indicator's value) is
+    used. OASIS replaces such roots by random values; here they are detected first.
+    """
+    from oasis.functions import ar1_to_tau, estimate_time_constant
+
+    lo, hi = bounds_s if bounds_s is not None else (0.0, np.inf)
+    try:
+        g = float(np.atleast_1d(estimate_time_constant(trace, p=1, sn=noise_sd_value))[0])
+    except (np.linalg.LinAlgError, ValueError):
+        g = np.nan
+    if 0 < g < 1 and np.isfinite(g):
+        tau = float(ar1_to_tau(g, frame_rate_hz))
+    elif fallback_s is not None:
+        tau = float(fallback_s)
+    else:
+        tau = hi if np.isfinite(hi) else 1.0
+    return float(np.clip(tau, lo, hi))
 
 
 def smooth_activity(
@@ -321,11 +477,25 @@ def spike_amplitude_noise(noise_sd: np.ndarray, g: np.ndarray, max_frames: int =
 AUTO = "auto"
 
 # The linear-inverse model of `kinetic_lag_s` places more of a spike's deconvolved mass
-# in the following frame than OASIS's sparse (L1) solution does; on the CASCADE ground
-# truth the lag that maximises the correlation is 0.7 of the model's at every indicator
-# and frame rate tried (leave-one-set-out: see README). Used by `default_settings`.
+# in the following frame than OASIS's sparse (L1) solution does; on the ground truth the
+# lag that maximises the correlation is 0.7 of the model's (chosen leaving each paper's
+# sets out: see README). Used by `default_settings`.
 LAG_FRACTION = 0.7
 MIN_DECAY_FRAMES = 5.0
+# Timing precision of a deconvolved spike: besides the frame (SD 1/(sqrt(12) fs)), the
+# indicator's rise blurs where in time a spike is placed; activity is smoothed by a
+# Gaussian of SD hypot(1/(sqrt(12) fs), RISE_SMOOTHING_FRACTION x time to peak). 0.15 was
+# chosen on the 32 ground-truth sets leaving each paper's sets out (README, "Spike
+# inference on real ground truth"): e.g. 27 ms for GCaMP6s (time to peak 0.18 s), 4 ms
+# for jGCaMP8f, on top of the frame's own SD.
+RISE_SMOOTHING_FRACTION = 0.15
+
+
+def time_to_peak_s(tau_decay_s: float, tau_rise_s: float) -> float:
+    """Time to peak (s) of exp(-t/τd) − exp(-t/τr): τd·τr/(τd − τr)·ln(τd/τr); 0 without a rise."""
+    if not tau_rise_s or tau_rise_s <= 0 or tau_rise_s >= tau_decay_s:
+        return 0.0
+    return float(tau_decay_s * tau_rise_s / (tau_decay_s - tau_rise_s) * np.log(tau_decay_s / tau_rise_s))
 
 
 def default_settings(indicator: str | None, frame_rate_hz: float, overrides: dict | None = None) -> dict:
@@ -333,7 +503,7 @@ def default_settings(indicator: str | None, frame_rate_hz: float, overrides: dic
 
     The rule (each value applies where `overrides` leaves it "auto" or None):
     - ar_order: 1. OASIS's AR(1) model with the timing correction below places
-      spikes as well as AR(2) does on the CASCADE ground truth and needs no rise time.
+      spikes as well as AR(2) does on the ground truth and needs no rise time.
     - tau_decay_s: the indicator's in vivo decay (calcium.indicators), but at least
       min_decay_frames (5) frames: when a transient decays within a few frames, the
       frame-to-frame decay is not that of the fast component (the spike's own frame
@@ -343,8 +513,12 @@ def default_settings(indicator: str | None, frame_rate_hz: float, overrides: dic
     - lag_s: LAG_FRACTION (0.7) × `kinetic_lag_s` for the indicator's kinetics, this
       frame rate and the model's decay: how late the deconvolved spikes come;
       activity and spike times are moved this much earlier.
-    - smoothing_s: 1 / (sqrt(12) · fs), the SD of a spike's unknown position within
-      its frame.
+    - smoothing_s: hypot(1 / (sqrt(12) · fs), RISE_SMOOTHING_FRACTION · time to peak):
+      the SD of a spike's unknown position within its frame and the blur of the
+      indicator's rise.
+    - Per neuron (`neuron_timing`): a neuron whose trace is band-limited
+      (`effective_frame_rate`) is deconvolved at its effective rate, and its
+      smoothing and lag (where auto) follow that rate.
     - estimate_time_constants: true (in overrides) estimates the decay per neuron
       instead (OASIS's autocovariance estimate; tau_decay_s and tau_rise_s None).
     indicator: session indicator (see calcium.indicators), or None when overrides
@@ -356,7 +530,9 @@ def default_settings(indicator: str | None, frame_rate_hz: float, overrides: dic
         studies of the rule).
     Returns a dict with ar_order (int), tau_decay_s, tau_rise_s (float or None),
     smoothing_s, lag_s (s), penalty, s_min, optimize_g, seed: the keyword arguments of
-    `deconvolve_traces` plus smoothing_s and lag_s for `smooth_activity`.
+    `deconvolve_traces` plus smoothing_s and lag_s for `smooth_activity`, and `timing`
+    (what `neuron_timing` needs: the indicator's kinetics, the model's decay, the
+    lag fraction and which of smoothing/lag the config fixed).
     """
     from .indicators import indicator_kinetics
 
@@ -383,24 +559,31 @@ def default_settings(indicator: str | None, frame_rate_hz: float, overrides: dic
     if ar_order == 2 and not tau_rise:
         raise ValueError("ar_order 2 needs a rise time: set deconvolution.tau_rise_s")
     tau_decay, tau_rise = float(tau_decay), float(tau_rise or 0.0)
-    model_decay = max(tau_decay, float(pick("min_decay_frames", MIN_DECAY_FRAMES)) / fs)
-    if given.get("tau_decay_s") not in (None, AUTO):
-        model_decay = tau_decay  # a decay given in the config is used as it is
-    lag = pick(
-        "lag_s",
-        float(given.get("lag_fraction", LAG_FRACTION))
-        * kinetic_lag_s(tau_decay, tau_rise, fs, ar_order, model_tau_decay_s=model_decay),
-    )
+    min_frames = float(pick("min_decay_frames", MIN_DECAY_FRAMES))
+    decay_given = given.get("tau_decay_s") not in (None, AUTO)
+    timing = {
+        "tau_decay_s": tau_decay,
+        "tau_rise_s": tau_rise,
+        "ar_order": ar_order,
+        "min_decay_frames": None if decay_given else min_frames,
+        "lag_fraction": float(given.get("lag_fraction", LAG_FRACTION)),
+        "rise_smoothing_s": RISE_SMOOTHING_FRACTION * time_to_peak_s(tau_decay, tau_rise),
+        "smoothing_given": given.get("smoothing_s", AUTO) not in (None, AUTO),
+        "lag_given": given.get("lag_s", AUTO) not in (None, AUTO),
+    }
+    model_decay = tau_decay if decay_given else max(tau_decay, min_frames / fs)
+    smoothing, lag = neuron_timing(timing, np.array([fs]))
     settings = {
         "ar_order": ar_order,
         "tau_decay_s": model_decay,
         "tau_rise_s": tau_rise if ar_order == 2 else None,
-        "smoothing_s": float(pick("smoothing_s", 1.0 / (np.sqrt(12.0) * fs))),
-        "lag_s": float(lag),
+        "smoothing_s": float(pick("smoothing_s", smoothing[0])),
+        "lag_s": float(pick("lag_s", lag[0])),
         "penalty": given.get("penalty", "l1"),
         "s_min": float(given.get("s_min", 0.0)),
         "optimize_g": int(given.get("optimize_g", 0)),
         "seed": int(given.get("seed", 0)),
+        "timing": timing,
     }
     if given.get("estimate_time_constants"):
         settings["tau_decay_s"] = None
@@ -408,17 +591,78 @@ def default_settings(indicator: str | None, frame_rate_hz: float, overrides: dic
     return settings
 
 
+def neuron_timing(timing: dict, rates_hz: np.ndarray, smoothing_s: float = 0.0, lag_s: float = 0.0):
+    """(smoothing_s, lag_s) per neuron, each deconvolved at rates_hz (Hz, one per neuron).
+
+    timing: `default_settings(...)["timing"]`. Where the config fixed smoothing_s or lag_s
+    (timing's smoothing_given / lag_given) the given values are used for every neuron;
+    else smoothing = hypot(1/(sqrt(12)·rate), rise_smoothing_s) and lag = lag_fraction ×
+    `kinetic_lag_s` at the neuron's rate with the model's decay there (the indicator's,
+    at least min_decay_frames frames). Returns two float64 arrays of the rates' shape.
+    """
+    rates = np.atleast_1d(np.asarray(rates_hz, dtype=float))
+    unique, index = np.unique(rates, return_inverse=True)
+    smooth = np.hypot(1.0 / (np.sqrt(12.0) * unique), float(timing["rise_smoothing_s"]))
+    lags = np.empty(unique.size)
+    for i, rate in enumerate(unique):
+        frames = timing["min_decay_frames"]
+        model = timing["tau_decay_s"] if frames is None else max(timing["tau_decay_s"], frames / rate)
+        lags[i] = timing["lag_fraction"] * kinetic_lag_s(
+            timing["tau_decay_s"], timing["tau_rise_s"], rate, timing["ar_order"], model_tau_decay_s=model
+        )
+    smooth, lags = smooth[index], lags[index]
+    if timing["smoothing_given"]:
+        smooth = np.full(rates.shape, float(smoothing_s))
+    if timing["lag_given"]:
+        lags = np.full(rates.shape, float(lag_s))
+    return smooth, lags
+
+
+def smooth_activity_per_neuron(
+    spikes: np.ndarray, frame_rate_hz: float, smoothing_s: np.ndarray, lag_s: np.ndarray
+) -> np.ndarray:
+    """`smooth_activity` with one smoothing and lag per row (rows sharing values together)."""
+    spikes = np.asarray(spikes, dtype=np.float32)
+    out = np.empty(spikes.shape, dtype=np.float32)
+    pairs = np.stack([np.asarray(smoothing_s, float), np.asarray(lag_s, float)], axis=1)
+    unique, index = np.unique(pairs, axis=0, return_inverse=True)
+    for i, (smoothing, lag) in enumerate(unique):
+        rows = np.flatnonzero(index.ravel() == i)
+        out[rows] = smooth_activity(spikes[rows], frame_rate_hz, smoothing, lag)
+    return out
+
+
 def deconvolve_block(
-    rows: slice, traces: np.ndarray, frame_rate_hz: float, smoothing_s: float, lag_s: float, **oasis
+    rows: slice,
+    traces: np.ndarray,
+    frame_rate_hz: float,
+    smoothing_s: float,
+    lag_s: float,
+    timing: dict | None = None,
+    **oasis,
 ) -> BlockResult:
     """What the deconvolve rule computes for one block of neurons (see `calcium.blocks`):
     OASIS calcium, spike amplitudes and the smoothed, lag-corrected activity, with a
-    per-neuron table (baseline, AR coefficients and time constants, λ, noise, spike sum)."""
+    per-neuron table (baseline, AR coefficients and time constants, λ, noise, spike sum,
+    and what each neuron got and why: its noise level ν, the rate its trace supports,
+    its smoothing and timing correction)."""
     import pandas as pd
 
+    from .accuracy import noise_level_nu
+
     neurons = np.arange(rows.start, rows.stop)
-    result = deconvolve_traces(traces, frame_rate_hz, neuron_ids=neurons, **oasis)
-    taus = np.array([ar_to_time_constants(g1, g2, frame_rate_hz) for g1, g2 in result.g]).reshape(-1, 2)
+    rates = effective_frame_rate(traces, frame_rate_hz)
+    result = deconvolve_traces(traces, frame_rate_hz, neuron_ids=neurons, effective_rate_hz=rates, **oasis)
+    if timing is None:
+        smoothing, lags = np.full(rates.shape, float(smoothing_s)), np.full(rates.shape, float(lag_s))
+    else:
+        smoothing, lags = neuron_timing(timing, rates, smoothing_s, lag_s)
+        native = rates >= frame_rate_hz
+        smoothing[native], lags[native] = smoothing_s, lag_s  # the session's resolved values
+    taus = np.array(
+        [ar_to_time_constants(g1, g2, rate) for (g1, g2), rate in zip(result.g, rates, strict=True)]
+    ).reshape(-1, 2)
+    band_limited = rates < frame_rate_hz
     table = pd.DataFrame(
         {
             "neuron": neurons,
@@ -431,7 +675,16 @@ def deconvolve_block(
             "noise_sd_dff": result.noise_sd,
             "spike_amplitude_noise_dff": spike_amplitude_noise(result.noise_sd, result.g),
             "spike_sum_dff": result.spikes.sum(axis=1),
+            "nu_percent_per_sqrt_hz": noise_level_nu(traces, frame_rate_hz),
+            "effective_rate_hz": rates,
+            "smoothing_s": smoothing,
+            "lag_s": lags,
+            "rate_reason": np.where(
+                band_limited,
+                "band-limited: no noise above this rate's Nyquist frequency; deconvolved at it",
+                "natively sampled",
+            ),
         }
     )
-    activity = smooth_activity(result.spikes, frame_rate_hz, smoothing_s, lag_s)
+    activity = smooth_activity_per_neuron(result.spikes, frame_rate_hz, smoothing, lags)
     return BlockResult((result.calcium, result.spikes, activity), (table,))

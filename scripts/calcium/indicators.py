@@ -41,9 +41,26 @@ time to peak):
 - OGB-1: decay 0.75 s: Grewe et al. 2010 (slow component 0.8 s); tuning data 0.75 s
   (DS02, 0.55-1.0). Rise 5 ms (a synthetic dye binds calcium within ms).
 
+- GCaMP5k: Akerboom et al. 2012 (J Neurosci 32:13819), Fig. 8I: t½ 0.57 s after a
+  visual stimulus in mouse V1; fits of the kernel to the in vivo ground truth of that
+  paper (spikefinder set 6; Tubiana et al., "Blind sparse deconvolution", bioRxiv
+  156364, ground_truth_time_constants): τd 0.65 s, rise 49 ms.
+- jRCaMP1a, jRGECO1a: Dana et al. 2016 (eLife 5:e12727) mouse V1 in vivo data, kernel
+  fits by Tubiana et al. (spikefinder sets 9 and 10): τd 1.32 s / 0.68 s, rise 88 ms /
+  <= 15 ms (at the 100 Hz limit).
+- XCaMP-Gf: Inoue et al. 2019 (Cell 177:1346); the jGCaMP8 paper's spike-to-
+  fluorescence model (Zhang et al. 2023, parameter fits) gives two decays, 99 ms
+  (weight 0.2) and 313 ms (weight 1): 0.28 s as one exponential; rise 14 ms.
+- Cal-520 (Tada et al. 2014) and R-CaMP1.07 (Ohkura et al. 2012; Bethge et al.
+  2017): no published single-spike decay found; Cal-520 is taken as the other
+  high-affinity dye (OGB-1), R-CaMP1.07 as the red GECIs (jRGECO1a). Their ground
+  truth (CASCADE DS03/DS05, DS18/DS19) fits 0.6-1.6 s and 0.6-0.95 s, so these are
+  within the spread of preparations, and were not fitted to it.
+
 Families (used to pick reference recordings when a session's own indicator has
 none, see `indicator_family`): slow GCaMP (GCaMP6s, GCaMP6m, jGCaMP7s, GCaMP3),
-fast GCaMP (GCaMP6f, jGCaMP7f), jGCaMP8 (8f, 8m, 8s), synthetic dye (OGB-1).
+fast GCaMP (GCaMP6f, jGCaMP7f, XCaMP-Gf), jGCaMP8 (8f, 8m, 8s), synthetic dye
+(OGB-1, Cal-520), red GECI (R-CaMP1.07, jRCaMP1a, jRGECO1a); GCaMP5k is a slow GCaMP.
 """
 
 from __future__ import annotations
@@ -72,14 +89,33 @@ INDICATOR_KINETICS: dict[str, Kinetics] = {
     "GCaMP8s": Kinetics(0.5, 0.01, "in vivo (CASCADE DS32) 0.55 s; culture t1/2 307 ms", "jGCaMP8"),
     "GCaMP3": Kinetics(0.75, 0.1, "Akerboom et al. 2012: t1/2 0.52 s", "slow GCaMP"),
     "OGB-1": Kinetics(0.75, 0.005, "Grewe et al. 2010: slow component 0.8 s; DS02 0.75 s", "synthetic dye"),
+    "Cal-520": Kinetics(
+        0.75, 0.005, "no published 1-AP decay found: taken as OGB-1 (high-affinity dye)", "synthetic dye"
+    ),
+    "GCaMP5k": Kinetics(
+        0.65, 0.05, "Akerboom 2012 t1/2 0.57 s; fits to its in vivo data 0.65 s", "slow GCaMP"
+    ),
+    "R-CaMP1.07": Kinetics(
+        0.7, 0.05, "no published 1-AP decay found: taken as the red GECIs' (jRGECO1a)", "red GECI"
+    ),
+    "jRCaMP1a": Kinetics(1.3, 0.09, "fits to Dana 2016 in vivo data: tau 1.32 s, rise 88 ms", "red GECI"),
+    "jRGECO1a": Kinetics(0.7, 0.015, "fits to Dana 2016 in vivo data: tau 0.68 s, rise <= 15 ms", "red GECI"),
+    "XCaMP-Gf": Kinetics(
+        0.28, 0.014, "Zhang 2023 model fit: 99 ms (0.2) + 313 ms (1); rise 14 ms", "fast GCaMP"
+    ),
 }
+
+
+def _key(name: str) -> str:
+    """Case-, 'j'-prefix- and punctuation-insensitive form ('jRGECO1a', 'r-camp1.07', 'OGB1')."""
+    return "".join(ch for ch in name.strip().lower().removeprefix("j") if ch.isalnum())
 
 
 def canonical_indicator(indicator: str) -> str:
     """The table's name of an indicator ('jGCaMP7f', 'gcamp7f' -> 'GCaMP7f'); KeyError if unknown."""
-    wanted = indicator.strip().lower().removeprefix("j")
+    wanted = _key(indicator)
     for name in INDICATOR_KINETICS:
-        if name.lower() == wanted:
+        if _key(name) == wanted:
             return name
     known = ", ".join(INDICATOR_KINETICS)
     raise KeyError(

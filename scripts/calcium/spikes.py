@@ -51,7 +51,9 @@ def spike_thresholds(
             per neuron: at the same noise per second (ν) it is the same in ΔF/F at
             any frame rate. k_noise "auto" = `noise_threshold_k(frame_rate_hz,
             false_positive_rate_hz)`: noise alone gives false_positive_rate_hz false
-            spikes per second at 7.5 Hz as at 122 Hz.
+            spikes per second at 7.5 Hz as at 122 Hz. frame_rate_hz may be
+            per neuron (the rate each was deconvolved at, see
+            calcium.deconvolve.effective_frame_rate).
         "absolute": the same value `absolute` for every neuron.
         "fraction_of_max": fraction_of_max · max_t s (per neuron).
         "percentile": the `percentile`-th percentile of s (per neuron).
@@ -69,8 +71,10 @@ def spike_thresholds(
         if k_noise == "auto":
             if frame_rate_hz is None:
                 raise ValueError("k_noise 'auto' needs frame_rate_hz")
-            k_noise = noise_threshold_k(frame_rate_hz, false_positive_rate_hz)
-        return float(k_noise) * np.where(np.isfinite(noise), noise, np.inf)
+            rates = np.broadcast_to(np.asarray(frame_rate_hz, dtype=float), noise.shape)
+            k = np.array([noise_threshold_k(rate, false_positive_rate_hz) for rate in np.unique(rates)])
+            k_noise = k[np.searchsorted(np.unique(rates), rates)]
+        return np.asarray(k_noise, dtype=float) * np.where(np.isfinite(noise), noise, np.inf)
     if method == "absolute":
         return np.full(spikes.shape[0], float(absolute))
     if method == "fraction_of_max":
@@ -98,8 +102,9 @@ def detect_spikes(
     k_noise: float | str = "auto",
     amplitude_noise: np.ndarray | None = None,
     false_positive_rate_hz: float = 0.01,
-    lag_s: float = 0.0,
+    lag_s: float | np.ndarray = 0.0,
     start_time_s: float = 0.0,
+    effective_rate_hz: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Spike frames where s exceeds a per-neuron threshold (see `spike_thresholds`).
 
@@ -108,7 +113,8 @@ def detect_spikes(
     local maxima of s at least `min_height` high and `min_distance_s` seconds
     apart (scipy.signal.find_peaks).
     Returns a tidy table, one row per spike: neuron, frame, time_s (= start_time_s +
-    frame / frame_rate_hz − lag_s, on the recording's clock), amplitude_dff (s at that
+    frame / frame_rate_hz − lag_s, on the recording's clock; lag_s a number or one per
+    row), amplitude_dff (s at that
     frame, in the units of the deconvolved trace: ΔF/F per frame), sorted by neuron then
     frame.
     """
@@ -124,7 +130,7 @@ def detect_spikes(
         min_height,
         k_noise,
         amplitude_noise,
-        frame_rate_hz,
+        frame_rate_hz if effective_rate_hz is None else effective_rate_hz,
         false_positive_rate_hz,
     )
     if method == "peaks":
@@ -147,25 +153,35 @@ def detect_spikes(
         {
             "neuron": ids[rows].astype(np.int64),
             "frame": frames.astype(np.int64),
-            "time_s": float(start_time_s) + frames / float(frame_rate_hz) - float(lag_s),
+            "time_s": float(start_time_s)
+            + frames / float(frame_rate_hz)
+            - np.broadcast_to(np.asarray(lag_s, dtype=float), (spikes.shape[0],))[rows],
             "amplitude_dff": spikes[rows, frames].astype(np.float64),
         }
     )
 
 
 def spike_times_by_neuron(
-    table: pd.DataFrame, n_neurons: int, frame_rate_hz: float, start_time_s: float = 0.0, lag_s: float = 0.0
+    table: pd.DataFrame,
+    n_neurons: int,
+    frame_rate_hz: float,
+    start_time_s: float = 0.0,
+    lag_s: float | np.ndarray = 0.0,
 ) -> dict[str, np.ndarray]:
     """One float64 array of spike times (s) per neuron, keyed 'neuron_<id>' (ids 0..n-1).
 
     Times are computed from the table's `frame` column (start_time_s + frame /
-    frame_rate_hz − lag_s, as `detect_spikes` gives them), not read back from text.
+    frame_rate_hz − lag_s, as `detect_spikes` gives them; lag_s a number or one per neuron
+    id), not read back from text.
     Plain arrays (no pickled objects), suitable for np.savez.
     """
-    times = (
-        float(start_time_s) + table["frame"].to_numpy(dtype=np.float64) / float(frame_rate_hz) - float(lag_s)
-    )
     neurons = table["neuron"].to_numpy()
+    lags = np.broadcast_to(np.asarray(lag_s, dtype=float), (n_neurons,))
+    times = (
+        float(start_time_s)
+        + table["frame"].to_numpy(dtype=np.float64) / float(frame_rate_hz)
+        - lags[neurons.astype(np.int64)]
+    )
     order = np.argsort(neurons, kind="stable")
     bounds = np.searchsorted(neurons[order], np.arange(n_neurons + 1))
     width = len(str(max(n_neurons - 1, 0)))

@@ -55,7 +55,8 @@ def spike_times(
     frame_rate_hz: float,
     amplitude_noise: np.ndarray,
     start_time_s: float = 0.0,
-    lag_s: float = 0.0,
+    lag_s: float | np.ndarray = 0.0,
+    effective_rate_hz: np.ndarray | None = None,
     **thresholds,
 ) -> BlockResult:
     """Spike frames where s crosses the threshold (`calcium.spikes.detect_spikes`), as table rows."""
@@ -66,7 +67,8 @@ def spike_times(
         frame_rate_hz,
         neuron_ids=np.arange(rows.start, rows.stop),
         amplitude_noise=np.asarray(amplitude_noise)[rows],
-        lag_s=lag_s,
+        lag_s=np.broadcast_to(np.asarray(lag_s, dtype=float), np.shape(amplitude_noise))[rows],
+        effective_rate_hz=None if effective_rate_hz is None else np.asarray(effective_rate_hz)[rows],
         start_time_s=start_time_s,
         **thresholds,
     )

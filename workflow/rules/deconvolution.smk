@@ -44,6 +44,5 @@ rule spike_times:
         runtime=block_runtime(0.05),
     params:
         thresholds=_sorted(spike_time_settings(config["spike_times"])),
-        lag_s=lambda wildcards: deconvolution_params(wildcards)["lag_s"],
     script:
         "../../scripts/spike_times.py"
