@@ -74,6 +74,9 @@ data = SessionData(
         "features": read_table(inp.features),
         "thresholds": read_table(inp.thresholds),
         "deconvolution": read_table(inp.deconvolution),
+        "expected accuracy": read_table(inp.quality)[
+            ["neuron", "nu", "expected_correlation", "quality_flag", "quality_reason"]
+        ],
     },
     roles=dict(params.roles),
     ensembles=read_table(inp.ensembles),

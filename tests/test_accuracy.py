@@ -163,11 +163,12 @@ def test_expected_accuracy_falls_with_the_session_noise_and_counts_noisier_refer
     pd.testing.assert_frame_equal(again, bands)
 
 
-def test_references_are_the_same_indicator_else_the_family_else_none():
+def test_references_are_the_indicator_and_its_family_else_none():
     from calcium.accuracy import select_references
 
-    available = [("a", "GCaMP6s"), ("b", "jGCaMP8m"), ("c", "GCaMP8s"), ("d", "OGB-1")]
-    assert select_references(available, "GCaMP8s") == (["c"], "indicator")
+    available = [("a", "GCaMP6s"), ("b", "jGCaMP8m"), ("c", "GCaMP8s"), ("d", "OGB-1"), ("e", "Cal-520")]
+    assert select_references(available, "GCaMP8s") == (["c", "b"], "indicator")
+    assert select_references(available, "OGB1") == (["d", "e"], "indicator")
     assert select_references(available, "gcamp6s") == (["a"], "indicator")
     assert select_references(available, "GCaMP8f") == (["b", "c"], "family")
     assert select_references(available, "GCaMP7s") == (["a"], "family")
@@ -206,7 +207,7 @@ def test_references_are_loaded_chosen_and_cut_and_the_note_says_what_was_used(tm
 
     # jGCaMP8m has no set of its own: GCaMP8s stands in as its family, two recordings cut to
     # their middle 10 s
-    refs = load_references(tmp_path / "gt", "jGCaMP8m", max_recordings=2, excerpt_s=10.0)
+    refs = load_references(tmp_path / "gt", "jGCaMP8m", per_set=2, excerpt_s=10.0)
     assert refs.match == "family" and refs.indicators == ["GCaMP8s"] and refs.folder_found
     assert len(refs.recordings) == 2
     assert all(r.indicator == "GCaMP8s" and r.dff.size == 1000 for r in refs.recordings)
@@ -214,7 +215,7 @@ def test_references_are_loaded_chosen_and_cut_and_the_note_says_what_was_used(tm
     assert all(10.0 <= r.spike_times_s.min() and r.spike_times_s.max() < 20.0 for r in refs.recordings)
     bands, _, scores = expected_accuracy(nu, 30.0, refs.recordings, pipeline, n_bands=1)
     status, note = accuracy_note(refs, bands, "jGCaMP8m", tmp_path / "gt", 30.0, 10.0)
-    assert status == "ok" and "2 recordings of GCaMP8s (same indicator family)" in note
+    assert status == "ok" and "2 recordings of 1 sets of GCaMP8s (same indicator family)" in note
     assert list(scores.columns) == ["band", *SCORE_COLUMNS] and len(scores) == 2
 
     # no set of the indicator or its family; no folder at all: NaN estimates, and a note that says so
@@ -222,7 +223,7 @@ def test_references_are_loaded_chosen_and_cut_and_the_note_says_what_was_used(tm
         (tmp_path / "gt", "OGB-1", "no_matching_indicator"),
         (tmp_path / "missing", "GCaMP8s", "no_reference_data"),
     ]:
-        refs = load_references(folder, indicator, max_recordings=2, excerpt_s=10.0)
+        refs = load_references(folder, indicator, per_set=2, excerpt_s=10.0)
         assert refs.recordings == []
         bands, _, scores = expected_accuracy(nu, 30.0, refs.recordings, pipeline, n_bands=1)
         assert bands.n_reference_recordings.tolist() == [0] and bands.expected_correlation.isna().all()

@@ -295,7 +295,7 @@ def test_default_settings_follow_indicator_and_frame_rate():
     assert time_to_peak_s(1.25, 0.05) == pytest.approx(0.168, abs=0.005)
     assert fast["lag_s"] == pytest.approx(0.7 * kinetic_lag_s(0.2, 0.005, 122.0))
     slow_rate = default_settings("GCaMP8m", 7.5)
-    assert slow_rate["tau_decay_s"] == pytest.approx(5 / 7.5)  # at least 5 frames
+    assert slow_rate["tau_decay_s"] == pytest.approx(8 / 7.5)  # at least 8 frames
     assert slow_rate["lag_s"] > fast["lag_s"]
     # config values win over the rule; "auto" and None do not
     given = default_settings(

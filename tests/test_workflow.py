@@ -250,17 +250,22 @@ def test_evaluation_scores_the_planted_spikes(default_run):
         assert (out / "evaluation.png").stat().st_size > 10_000
 
 
-def test_expected_accuracy_says_plainly_when_there_is_no_reference(default_run):
-    # The test's working copy has no ../shared beside it: every session says so, per band.
+def test_expected_accuracy_ships_with_the_workflow(default_run):
+    # The test's working copy has no ../shared beside it: the shipped excerpts
+    # (resources/groundtruth) give every session an estimate, per band, with an interval and
+    # a quality flag per neuron.
     for row in sessions(default_run).itertuples():
         out = default_run / "results" / row.session / "evaluation"
         table = pd.read_csv(out / "expected_accuracy.csv")
         assert len(table) == 3 and table.n_neurons.sum() > 0
-        assert (table.status == "no_reference_data").all()
-        assert table.expected_correlation.isna().all()
-        assert "expected_accuracy.ground_truth_dir" in table.note.iloc[0]
+        assert (table.status == "ok").all(), table.note.iloc[0]
+        assert table.expected_correlation.between(-1, 1).all()
+        assert (table.correlation_p10 < table.expected_correlation).all()
+        assert (table.expected_correlation < table.correlation_p90).all()
+        assert (table.n_reference_sets >= 3).all()
         neurons = pd.read_csv(out / "expected_accuracy_neurons.csv")
         assert neurons.nu.gt(0).all() and set(neurons.band) == {0, 1, 2}
+        np.testing.assert_array_equal(neurons.quality_flag, neurons.expected_correlation < 0.2)
         assert (out / "expected_accuracy.png").stat().st_size > 10_000
 
 

@@ -29,6 +29,7 @@ SCORE_COLUMNS = [
     "recording",
     "neuron",
     "indicator",
+    "native_rate_hz",
     "nu_reference",
     "nu",
     "n_true_spikes",
@@ -230,6 +231,7 @@ def score_recordings(
             "recording": rec.name,
             "neuron": rec.neuron,
             "indicator": rec.indicator,
+            "native_rate_hz": float(rec.frame_rate_hz),
             "nu_reference": float(noise_level_nu(y, frame_rate_hz)),
             "nu": float(noise_level_nu(noisy[0], frame_rate_hz)),
             "n_true_spikes": int(truth.size),
@@ -267,19 +269,107 @@ def noise_bands(nu: np.ndarray, n_bands: int) -> tuple[np.ndarray, np.ndarray]:
     return band, edges
 
 
-def summarise(scores: pd.DataFrame, low: float = 10.0, high: float = 90.0) -> dict:
-    """Median and [low, high] percentiles of correlation and F1 over the scored recordings."""
-    ok = scores[scores.status == "ok"] if len(scores) else scores
-    out = {"n_reference_recordings": int(len(ok))}
+# The interval (README "Expected accuracy", calibrated by
+# benchmarks/expected_accuracy_calibration.py: each ground-truth set treated as a session,
+# its references chosen without it): sets of one indicator from different labs differ more
+# than their noise explains, so the interval is the spread between reference sets, with
+# this floor on its SD (set a priori, not fitted).
+BETWEEN_SET_SD_FLOOR = 0.10
+# d r / d ln ν of the references (the median of the slopes measured on the 32 sets treated
+# as sessions, benchmarks/expected_accuracy_calibration.py), used to carry a reference
+# recording noisier than a session down to the session's noise when the session's own
+# references give no slope.
+DEFAULT_NU_SLOPE = -0.02
+_Z90 = 1.2815515655446004  # the 90th percentile of the standard normal
+# Reference sets are weighted by how close their native frame rate is to the session's:
+# a factor of RATE_SCALE away weighs exp(-1/2) (see `set_weights`).
+RATE_SCALE = 2.0
+
+
+def reference_set(recording_name: str) -> str:
+    """The set (folder) a reference recording comes from: its name up to the first '/'."""
+    return recording_name.split("/", 1)[0]
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+
+
+def set_weights(native_rates_hz: np.ndarray, frame_rate_hz: float | None) -> np.ndarray:
+    """Weight of each reference set for a session at frame_rate_hz: exp(-ln²(rate ratio) /
+    (2 ln² RATE_SCALE)). A set recorded natively at a rate like the session's was made with
+    a like technique (resonant or galvo scanning, one plane or many, cortex in vivo or not),
+    which says more about the accuracy to expect than the indicator alone. Equal weights
+    without a session rate."""
+    rates = np.asarray(native_rates_hz, dtype=float)
+    if frame_rate_hz is None:
+        return np.ones(rates.size)
+    return np.exp(-0.5 * (np.log(rates / float(frame_rate_hz)) / np.log(RATE_SCALE)) ** 2)
+
+
+def summarise(
+    scores: pd.DataFrame, low: float = 10.0, high: float = 90.0, frame_rate_hz: float | None = None
+) -> dict:
+    """Expected correlation and F1 with their [low, high] interval, from per-set medians.
+
+    Each reference set (`reference_set`) counts once: its median over its recordings,
+    weighted by how like the session's its native frame rate is (`set_weights`). The
+    expected value is the weighted median over sets; the interval is expected ± z·S with z
+    the normal quantile of `high` and S = max(weighted SD between the sets' medians,
+    BETWEEN_SET_SD_FLOOR): sessions are recorded in other labs than the references, and
+    they differ from each other as the reference sets do, not as recordings of one set do.
+    """
+    from statistics import NormalDist
+
+    ok = scores[scores.status.isin(["ok", "ok_noisier"])] if len(scores) else scores
+    out = {
+        "n_reference_recordings": int(len(ok)),
+        "n_reference_sets": int(ok.recording.map(reference_set).nunique()) if len(ok) else 0,
+    }
+    z = NormalDist().inv_cdf(high / 100.0) if (low, high) != (10.0, 90.0) else _Z90
     for column, name in (("correlation_40ms", "correlation"), ("f1", "f1")):
-        values = ok[column].dropna().to_numpy(dtype=float) if len(ok) else np.zeros(0)
-        if values.size:
-            out[f"expected_{name}"] = float(np.median(values))
-            out[f"{name}_p{low:g}"] = float(np.percentile(values, low))
-            out[f"{name}_p{high:g}"] = float(np.percentile(values, high))
+        values = ok[["recording", "native_rate_hz", column]].dropna() if len(ok) else pd.DataFrame()
+        if len(values):
+            grouped = values.groupby(values.recording.map(reference_set))
+            per_set = grouped[column].median().to_numpy()
+            weights = set_weights(grouped.native_rate_hz.median().to_numpy(), frame_rate_hz)
+            weights = weights / weights.sum()
+            centre = _weighted_median(per_set, weights)
+            spread = np.nan
+            if per_set.size >= 3:
+                mean = float(np.sum(weights * per_set))
+                effective_n = 1.0 / np.sum(weights**2)
+                spread = float(
+                    np.sqrt(np.sum(weights * (per_set - mean) ** 2) * effective_n / max(effective_n - 1, 1))
+                )
+            used = max(spread, BETWEEN_SET_SD_FLOOR) if np.isfinite(spread) else BETWEEN_SET_SD_FLOOR
+            out[f"expected_{name}"] = centre
+            out[f"{name}_p{low:g}"] = float(max(-1.0, centre - z * used))
+            out[f"{name}_p{high:g}"] = float(min(1.0, centre + z * used))
+            if name == "correlation":
+                out["between_set_sd"] = spread
         else:
             out[f"expected_{name}"] = out[f"{name}_p{low:g}"] = out[f"{name}_p{high:g}"] = float("nan")
+            if name == "correlation":
+                out["between_set_sd"] = float("nan")
     return out
+
+
+def nu_slope(as_is: pd.DataFrame, matched: pd.DataFrame) -> float:
+    """d r / d ln ν of the references: median over recordings scored both as they are and with
+    noise added (at least 10 % more ν); DEFAULT_NU_SLOPE when no recording gives one."""
+    if not len(as_is) or not len(matched):
+        return DEFAULT_NU_SLOPE
+    pairs = matched[matched.status == "ok"].merge(
+        as_is[as_is.status == "ok"], on="recording", suffixes=("", "_own")
+    )
+    pairs = pairs[np.log(pairs.nu / pairs.nu_own) > 0.1]
+    if not len(pairs):
+        return DEFAULT_NU_SLOPE
+    slopes = (pairs.correlation_40ms - pairs.correlation_40ms_own) / np.log(pairs.nu / pairs.nu_own)
+    return float(min(0.0, np.median(slopes)))
 
 
 def workflow_pipeline(
@@ -334,9 +424,12 @@ def select_references(available: Sequence[tuple[str, str]], indicator: str) -> t
     """Which ground-truth folders stand in for a session's indicator.
 
     available: (folder, indicator) pairs, e.g. from calcium.groundtruth.groundtruth_folders.
-    The folders of the session's own indicator if any; else those of its family
-    (calcium.indicators.indicator_family: slow GCaMP, fast GCaMP, jGCaMP8, synthetic
-    dye); else none. Returns (folders, match) with match "indicator", "family" or "none".
+    The folders of the session's own indicator and of the other indicators of its family
+    (calcium.indicators.indicator_family: slow GCaMP, fast GCaMP, jGCaMP8, synthetic dye,
+    red GECI): one indicator measured in one lab says little about another lab's
+    recordings of it, so the family's sets give the spread the estimate needs.
+    Returns (folders, match) with match "indicator" (sets of the indicator itself among
+    them), "family" or "none".
     """
     from .indicators import canonical_indicator, indicator_family
 
@@ -347,11 +440,15 @@ def select_references(available: Sequence[tuple[str, str]], indicator: str) -> t
             return name.strip()
 
     own = canonical(indicator)
-    same = [folder for folder, ind in available if canonical(ind) == own]
-    if same:
-        return same, "indicator"
     family = indicator_family(own)
-    related = [folder for folder, ind in available if family and indicator_family(canonical(ind)) == family]
+    same = [folder for folder, ind in available if canonical(ind) == own]
+    related = [
+        folder
+        for folder, ind in available
+        if family and canonical(ind) != own and indicator_family(canonical(ind)) == family
+    ]
+    if same:
+        return same + related, "indicator"
     if related:
         return related, "family"
     return [], "none"
@@ -367,42 +464,60 @@ def expected_accuracy(
     bin_s: float = 0.04,
     tolerance_s: float = 0.1,
     percentiles: tuple[float, float] = (10.0, 90.0),
+    quality_floor: float = 0.2,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Expected correlation and F1 of a session's spike inference, per noise band of its neurons.
 
     session_nu: (neurons,) ν of the session's ΔF/F (`noise_level_nu`), %·Hz^-1/2.
-    recordings: ground-truth recordings of the session's indicator (or family),
-        already cut to the excerpts to use (see `excerpt`, `choose_recordings`).
+    recordings: ground-truth recordings of the session's indicator family, already cut to
+        the excerpts to use (see `excerpt`, `load_references`); a recording's set is the
+        part of its name before '/'.
     pipeline: the session's own settings (`workflow_pipeline`).
-    Neurons are split into n_bands bands of equal count by ν (`noise_bands`); for each
-    band every recording is resampled to frame_rate_hz, brought to the band's median
-    ν (`match_noise_level`, seeded by seed and band) and scored. Recordings already
-    noisier than the band are scored as they are (they can only make the estimate
-    conservative) and counted in n_noisier_references.
+    Neurons are split into n_bands bands of equal count by ν (`noise_bands`). Every
+    recording is resampled to frame_rate_hz and scored as it is; for each band it is
+    brought to the band's median ν (`match_noise_level`, seeded by seed and band) and
+    scored again. A recording already noisier than a band (noise can only be added) is
+    carried down to the band's ν by the references' own model of r against ν: its
+    as-is score plus slope · ln(ν_band / ν_own), the slope the median d r / d ln ν of the
+    recordings scored at both (`nu_slope`). So a session cleaner than every reference is
+    not capped at the references' level. Per band, `summarise` gives the expected
+    values and an interval that spans the spread between reference sets.
     Returns (bands: one row per band with nu_low, nu_high, nu_median, n_neurons,
-    n_reference_recordings, n_noisier_references, expected_correlation and its
-    percentiles, expected_f1 and its percentiles; neurons: neuron, nu, band;
-    scores: one row per (band, recording)).
+    n_reference_recordings, n_reference_sets, expected_correlation and its percentiles,
+    between_set_sd, expected_f1 and its percentiles, n_noisier_references, nu_slope;
+    neurons: neuron, nu, band, expected_correlation, quality_flag (expected r below
+    quality_floor) and quality_reason; scores: one row per (band, recording)).
     """
     nu = np.asarray(session_nu, dtype=float)
     band, edges = noise_bands(nu, n_bands)
-    neurons = pd.DataFrame({"neuron": np.arange(nu.size), "nu": nu, "band": band})
     rows, scores = [], []
+    rng_own = np.random.default_rng([int(seed), 1_000_003])
+    as_is = score_recordings(recordings, frame_rate_hz, np.inf, pipeline, rng_own, bin_s, tolerance_s)
+    matched_by_band = []
     for b in range(max(0, edges.size - 1)):
+        target = float(np.median(nu[band == b]))
+        rng = np.random.default_rng([int(seed), b])
+        matched_by_band.append(
+            score_recordings(recordings, frame_rate_hz, target, pipeline, rng, bin_s, tolerance_s)
+        )
+    slope = nu_slope(as_is, pd.concat(matched_by_band, ignore_index=True)) if matched_by_band else np.nan
+    for b, table in enumerate(matched_by_band):
         members = nu[band == b]
         target = float(np.median(members))
-        rng = np.random.default_rng([int(seed), b])
-        table = score_recordings(recordings, frame_rate_hz, target, pipeline, rng, bin_s, tolerance_s)
-        noisier = int((table.status == "too_noisy").sum()) if len(table) else 0
-        if noisier:  # score the noisier references as they are
-            unmatched = [rec for rec, st in zip(recordings, table.status, strict=True) if st == "too_noisy"]
-            as_is = score_recordings(unmatched, frame_rate_hz, np.inf, pipeline, rng, bin_s, tolerance_s)
-            as_is["status"] = np.where(as_is.status == "ok", "ok_noisier", as_is.status)
-            table = pd.concat([table[table.status != "too_noisy"], as_is], ignore_index=True)
+        noisier = table.status == "too_noisy"
+        if noisier.any():  # carried down to the band's noise by the references' slope
+            own = as_is.set_index("recording").loc[table.recording[noisier]]
+            carried = own.reset_index()
+            ok = carried.status == "ok"
+            carried.loc[ok, "correlation_40ms"] = np.clip(
+                carried.correlation_40ms[ok] + slope * np.log(target / carried.nu[ok]),
+                carried.correlation_40ms[ok],
+                1.0,
+            )
+            carried["status"] = np.where(ok, "ok_noisier", carried.status)
+            table = pd.concat([table[~noisier], carried], ignore_index=True)
         table.insert(0, "band", b)
         scores.append(table)
-        usable = table.assign(status=table.status.replace("ok_noisier", "ok")) if len(table) else table
-        summary = summarise(usable, *percentiles)
         rows.append(
             {
                 "band": b,
@@ -410,11 +525,34 @@ def expected_accuracy(
                 "nu_high": float(edges[b + 1]),
                 "nu_median": target,
                 "n_neurons": int(members.size),
-                **summary,
-                "n_noisier_references": noisier,
+                **summarise(table, *percentiles, frame_rate_hz=frame_rate_hz),
+                "n_noisier_references": int(noisier.sum()),
+                "nu_slope": slope,
             }
         )
-    return pd.DataFrame(rows), neurons, (pd.concat(scores, ignore_index=True) if scores else pd.DataFrame())
+    bands = pd.DataFrame(rows)
+    expected = np.full(nu.size, np.nan)
+    if len(bands):
+        expected[band >= 0] = bands.expected_correlation.to_numpy()[band[band >= 0]]
+    flag = np.isfinite(expected) & (expected < quality_floor)
+    neurons = pd.DataFrame(
+        {
+            "neuron": np.arange(nu.size),
+            "nu": nu,
+            "band": band,
+            "expected_correlation": expected,
+            "quality_flag": flag,
+            "quality_reason": np.where(
+                flag,
+                [
+                    f"expected spike-inference r {e:.2f} < {quality_floor:g} at noise ν {v:.2f}"
+                    for e, v in zip(expected, nu, strict=True)
+                ],
+                "",
+            ),
+        }
+    )
+    return bands, neurons, (pd.concat(scores, ignore_index=True) if scores else pd.DataFrame())
 
 
 @dataclass
@@ -432,37 +570,44 @@ class References:
     folder_found: bool
 
 
-def load_references(folder, indicator: str, max_recordings: int, excerpt_s: float) -> References:
-    """The ground-truth recordings under `folder` for a session of `indicator`.
+def load_references(
+    folders, indicator: str, per_set: int, excerpt_s: float, exclude: Sequence[str] = ()
+) -> References:
+    """The ground-truth recordings standing in for a session of `indicator`.
 
-    folder: a folder of ground-truth sets (`calcium.groundtruth.groundtruth_folders`).
-    The sets of the session's indicator, else of its family (`select_references`);
-    at most max_recordings recordings spread over neurons and sets (`choose_recordings`),
-    each cut to its middle excerpt_s seconds (`excerpt`).
+    folders: one folder of ground-truth sets or a list of them
+        (`calcium.groundtruth.groundtruth_folders`), e.g. the workflow's shipped excerpts
+        (resources/groundtruth) and a user's own; a set (folder name) found in several is
+        taken from the last, so a fuller copy of a set replaces its excerpt.
+    The sets of the session's indicator family (`select_references`); at most per_set
+    recordings of each, spread over its neurons (`choose_recordings`), each cut to its
+    middle excerpt_s seconds (`excerpt`). Recording names are '<set>/<recording>'.
+    exclude: set folder names left out (to score a set with references chosen without it).
     """
     from pathlib import Path
 
     from .groundtruth import groundtruth_folders, read_groundtruth_recordings
 
-    available = [(str(path), ind) for path, ind in groundtruth_folders(folder)]
+    roots = [folders] if isinstance(folders, str | Path) else list(folders)
+    by_name: dict[str, tuple[str, str]] = {}
+    for root in roots:
+        for path, ind in groundtruth_folders(root):
+            if path.name not in exclude:
+                by_name[path.name] = (str(path), ind)
+    available = sorted(by_name.values())
     chosen, match = select_references(available, indicator)
     indicator_of = dict(available)
-    if not chosen:
-        return References([], [], match, Path(folder).is_dir())
-    index = pd.concat(
-        [pd.read_csv(Path(path) / "recordings.csv").assign(folder=path) for path in chosen],
-        ignore_index=True,
-    )
-    neuron = index.source_file if "source_file" in index.columns else index.recording
-    stubs = [
-        Recording(f"{f}|{r}", "", 1.0, 0.0, np.zeros(0), np.zeros(0), f"{f}|{n}")
-        for f, r, n in zip(index.folder, index.recording, neuron, strict=True)
-    ]
-    picked = [stub.name.split("|") for stub in choose_recordings(stubs, max_recordings)]
+    found = any(Path(root).is_dir() for root in roots)
     recordings = []
     for path in chosen:
-        names = [r for f, r in picked if f == path]
-        for rec in read_groundtruth_recordings(path, names) if names else []:
+        index = pd.read_csv(Path(path) / "recordings.csv")
+        neuron = index.source_file if "source_file" in index.columns else index.recording
+        stubs = [
+            Recording(str(r), "", 1.0, 0.0, np.zeros(0), np.zeros(0), str(n))
+            for r, n in zip(index.recording, neuron, strict=True)
+        ]
+        names = [stub.name for stub in choose_recordings(stubs, per_set)]
+        for rec in read_groundtruth_recordings(path, names):
             recording = Recording(
                 rec["name"],
                 indicator_of[path],
@@ -473,7 +618,7 @@ def load_references(folder, indicator: str, max_recordings: int, excerpt_s: floa
                 rec["neuron"],
             )
             recordings.append(excerpt(recording, excerpt_s))
-    return References(recordings, sorted({indicator_of[path] for path in chosen}), match, True)
+    return References(recordings, sorted({indicator_of[path] for path in chosen}), match, found)
 
 
 def accuracy_note(
@@ -496,12 +641,16 @@ def accuracy_note(
             f"{folder} holds no ground truth of {indicator} or of indicators with similar kinetics: "
             "no expected accuracy for this session."
         )
+    n_sets = len({reference_set(rec.name) for rec in references.recordings})
     note = (
-        f"{len(references.recordings)} recordings of {', '.join(references.indicators)} "
-        f"({'same indicator' if references.match == 'indicator' else 'same indicator family'}), "
+        f"{len(references.recordings)} recordings of {n_sets} sets of {', '.join(references.indicators)} "
+        f"({'same indicator and family' if references.match == 'indicator' else 'same indicator family'}), "
         f"excerpts of at most {excerpt_s} s, resampled to {frame_rate_hz:g} Hz and to each band's noise."
     )
     noisier = int(bands.n_noisier_references.max()) if len(bands) else 0
     if noisier:
-        note += f" Up to {noisier} reference recordings are noisier than a band and were scored as they are."
+        note += (
+            f" Up to {noisier} reference recordings are noisier than a band: carried to its noise by the "
+            "references' slope of r against ln ν."
+        )
     return "ok", note

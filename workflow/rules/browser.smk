@@ -14,6 +14,7 @@ rule browser:
         spikes="results/{session}/spikes.npy",
         spike_times="results/{session}/spike_times.csv",
         deconvolution="results/{session}/deconvolution.tsv",
+        quality="results/{session}/evaluation/expected_accuracy_neurons.csv",
         events="results/{session}/events/events.csv",
         thresholds="results/{session}/events/event_thresholds.tsv",
         features="results/{session}/events/features.csv",

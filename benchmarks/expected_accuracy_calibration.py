@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Is the expected-accuracy estimate calibrated? Each ground-truth set as a user's session.
+
+    .venv/bin/python benchmarks/expected_accuracy_calibration.py      # ~5 min on 2 cores
+
+Every set under --groundtruth (the full shared sets) is treated as a session: its
+recordings are its neurons (ν of each at its native rate), at the set's median frame
+rate. Its expected accuracy is estimated as the workflow does (calcium.accuracy, one noise
+band) from the shipped excerpts (resources/groundtruth) with that set's own folder left
+out, and compared with what the workflow's spike inference really scores on the set
+(median r over its full recordings, native rate). Prints and writes
+(--out/expected_accuracy_calibration.csv, .md) per set: realised, expected, p10-p90,
+inside or not; and the share of sets inside and the median |expected - realised|.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from score_ground_truth import load_sets  # noqa: E402
+
+from calcium.accuracy import expected_accuracy, load_references, noise_level_nu, workflow_pipeline  # noqa: E402
+from calcium.deconvolve import default_settings  # noqa: E402
+from calcium.detrend import detrend  # noqa: E402
+from calcium.evaluation import spikefinder_correlation, split_by_span  # noqa: E402
+
+CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
+SHIPPED = REPO / "resources" / "groundtruth"
+
+
+def pipeline_for(indicator: str, fs: float):
+    detrend_settings = {
+        k: CONFIG["detrend"][k] for k in ("method", "slow_drift_s", "percentile", "highpass_order")
+    }
+    return workflow_pipeline(
+        default_settings(indicator, fs, CONFIG["deconvolution"]),
+        CONFIG["spike_times"],
+        lambda x, f: detrend(x, f, **detrend_settings),
+    )
+
+
+def calibrate(job) -> dict:
+    label, folder_name, paper, recordings = job
+    warnings.simplefilter("ignore")
+    realised, nu = [], []
+    for rec in recordings:
+        truth, _ = split_by_span(rec.spike_times_s, rec.dff.size, rec.frame_rate_hz, rec.start_time_s)
+        nu.append(float(noise_level_nu(rec.dff, rec.frame_rate_hz)))
+        if truth.size == 0:
+            continue
+        activity, _ = pipeline_for(rec.indicator, rec.frame_rate_hz)(
+            rec.dff[None, :], rec.frame_rate_hz, rec.start_time_s
+        )
+        realised.append(
+            spikefinder_correlation(activity[0], rec.frame_rate_hz, truth, 0.04, rec.start_time_s)
+        )
+    fs = float(np.median([rec.frame_rate_hz for rec in recordings]))
+    indicator = recordings[0].indicator
+    settings = CONFIG["expected_accuracy"]
+    refs = load_references(
+        SHIPPED, indicator, settings["recordings_per_set"], settings["excerpt_s"], [folder_name]
+    )
+    bands, _, _ = expected_accuracy(np.array(nu), fs, refs.recordings, pipeline_for(indicator, fs), n_bands=1)
+    row = bands.iloc[0]
+    out = {
+        "set": label,
+        "paper": paper,
+        "indicator": indicator,
+        "frame_rate_hz": fs,
+        "nu_median": float(np.median(nu)),
+        "n_reference_sets": int(row.n_reference_sets),
+        "realised_r": float(np.median(realised)) if realised else np.nan,
+        "expected_r": float(row.expected_correlation),
+        "p10": float(row.correlation_p10),
+        "p90": float(row.correlation_p90),
+        "between_set_sd": float(row.between_set_sd),
+        "nu_slope": float(row.nu_slope),
+    }
+    out["inside"] = bool(out["p10"] <= out["realised_r"] <= out["p90"])
+    out["error"] = out["expected_r"] - out["realised_r"]
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--groundtruth", type=Path, default=REPO.parent / "shared" / "data" / "groundtruth")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    sets = load_sets(args.groundtruth)
+    folders = {p.name: p.name for p in args.groundtruth.iterdir() if p.is_dir()}
+    jobs = []
+    for label, (paper, recordings) in sets.items():
+        name = next(n for n in folders if label in n or n.startswith(f"spikefinder-{label[2:]}-"))
+        jobs.append((label, name, paper, recordings))
+    jobs.sort(key=lambda job: -sum(rec.dff.size for rec in job[3]))
+    with Pool(args.processes) as pool:
+        table = pd.DataFrame(pool.map(calibrate, jobs, chunksize=1)).sort_values("set")
+    scored = table.dropna(subset=["expected_r", "realised_r"])
+    args.out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out / "expected_accuracy_calibration.csv", index=False)
+    lines = [
+        "| set | indicator | Hz | ν | realised r | expected r (p10-p90) | inside |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in table.itertuples():
+        lines.append(
+            f"| {row.set} | {row.indicator} | {row.frame_rate_hz:.0f} | {row.nu_median:.2f} "
+            f"| {row.realised_r:.2f} | {row.expected_r:.2f} ({row.p10:.2f}-{row.p90:.2f}) "
+            f"| {'yes' if row.inside else '**no**'} |"
+        )
+    lines.append(
+        f"\nInside p10-p90: {int(scored.inside.sum())}/{len(scored)} sets "
+        f"({100 * scored.inside.mean():.0f} %); "
+        f"median |expected - realised| {scored.error.abs().median():.3f}; "
+        f"median signed error {scored.error.median():+.3f}."
+    )
+    text = "\n".join(lines) + "\n"
+    (args.out / "expected_accuracy_calibration.md").write_text(text)
+    print(table.to_string(index=False, float_format="%.3f"))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
