@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from calcium.footprints import input_footprints, save_footprints
 from calcium.ingest import (
     InputSettings,
     NwbSelection,
@@ -42,6 +43,16 @@ with open_input(source, settings, nwb) as opened:
 log.info("%s: %d neurons x %d frames; %s", source, n_neurons, n_frames, "; ".join(opened.notes))
 if n_filled:
     log.warning("interpolated %d missing/non-finite samples of %s", n_filled, source)
+
+footprints = input_footprints(source, settings, nwb)
+save_footprints(snakemake.output.footprints, footprints)
+log.info(
+    "footprints: %d pixels of %d ROIs, mean image %s (%s)",
+    footprints.roi.size,
+    len(set(footprints.roi.tolist())),
+    "x".join(map(str, footprints.mean_image.shape)) if footprints.mean_image.size else "none",
+    footprints.source,
+)
 
 labels = opened.labels or [str(i) for i in range(n_neurons)]
 save_table(snakemake.output.neurons, pd.DataFrame({"neuron": range(n_neurons), "label": labels}))

@@ -7,6 +7,7 @@ import shutil
 import tomllib
 import warnings
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -301,6 +302,9 @@ def _write_small_session(tmp_path, n_neurons=6, n_frames=500, rate=7.5, start=2.
             "indicator": "GCaMP6f",
             "input_kind": "raw",
             "species": "Danio rerio",
+            "subject_id": "fish1",
+            "sex": "F",
+            "age": "P7D",
         },
         {
             "institution": "Somewhere",
@@ -322,7 +326,7 @@ def _write_small_session(tmp_path, n_neurons=6, n_frames=500, rate=7.5, start=2.
         if spikes
         else {"neuron": [], "frame": [], "amplitude_dff": []}
     )
-    writer.add_spikes(spike_table, "test spikes")
+    writer.add_spikes(spike_table, "test spikes", lag_s=0.25)
     events = pd.DataFrame({"neuron": [0, 3], "onset_s": [1.3, 0.9], "exceeds_max_fwhm": [False, True]})
     assert writer.add_table("events", events, "test events")
     assert not writer.add_table("empty", events.iloc[:0], "nothing")
@@ -353,7 +357,8 @@ def test_writer_streams_traces_and_tables_that_read_back(tmp_path):
         assert (series.rate, series.starting_time, series.unit) == (7.5, 2.0, "dF/F")
         assert len(series.rois) == 6 and series.rois.table.name == "PlaneSegmentation"
         spikes = nwbfile.processing["ophys"]["InferredSpikes"].to_dataframe(index=True)
-        np.testing.assert_allclose(spikes.spike_times[0], [2.0 + 10 / 7.5, 2.0 + 250 / 7.5])
+        # the same clock and timing correction as spike_times.csv: start + frame / rate - lag_s
+        np.testing.assert_array_equal(spikes.spike_times[0], [2.0 + 10 / 7.5 - 0.25, 2.0 + 250 / 7.5 - 0.25])
         assert list(spikes.spike_frames[3]) == [7] and len(spikes.spike_times[1]) == 0
         events = nwbfile.processing["ophys"]["events"].to_dataframe(index=True)
         assert events.neuron.tolist() == [0, 3] and events.exceeds_max_fwhm.tolist() == [False, True]
@@ -361,7 +366,7 @@ def test_writer_streams_traces_and_tables_that_read_back(tmp_path):
         members = nwbfile.analysis["ensembles"].to_dataframe(index=True).members
         assert [list(m) for m in members] == [[1, 4], [2]]
         assert nwbfile.intervals["stimuli"].to_dataframe().stimulus.tolist() == ["a", "b"]
-        assert nwbfile.subject.species == "Danio rerio" and nwbfile.subject.subject_id == "t1"
+        assert nwbfile.subject.species == "Danio rerio" and nwbfile.subject.subject_id == "fish1"
         assert json.loads(nwbfile.data_collection)["parameters"] == {"dff": {"percentile": 25}}
         assert nwbfile.source_script == "calcium-imaging-workflow 9.9.9"
         assert nwbfile.institution == "Somewhere" and list(nwbfile.experimenter) == ["Doe, Jane"]
@@ -371,7 +376,7 @@ def test_writer_streams_traces_and_tables_that_read_back(tmp_path):
     assert (info.frame_rate_hz, info.start_time_s, info.labels[0]) == (7.5, 2.0, "cell0")
     messages = [m for m in inspect_nwbfile(nwbfile_path=out) if m.importance in BAD]
     assert not messages, [(m.check_function_name, m.message) for m in messages]
-    assert any("session_start_time unknown" in n for n in notes)
+    assert notes == ["session_start_time"]  # the only field DANDI asks for that was not given
 
 
 def test_writer_without_spikes_and_with_bad_data_leaves_nothing_partial(tmp_path):
@@ -464,56 +469,267 @@ def test_metadata_from_the_sheet_wins_and_unknowns_are_flagged():
     assert metadata.subject["age"] == "P100D" and metadata.subject["subject_id"] == "m7"
     assert metadata.imaging_plane["indicator"] == "GCaMP6s" and metadata.imaging_plane["location"] == "VISp"
     assert notes == []
+    # Nothing given: nothing invented, and every field DANDI asks for is listed.
     bare, notes = session_metadata({"session": "s9"}, {}, None, "1", {}, 3, 5.0)
-    assert bare.subject == {
-        "subject_id": "s9",
-        "sex": "U",
-        "age": "P0D/",
-        "description": "subject of session s9",
+    assert bare.subject is None and bare.imaging_plane == {} and not bare.start_known
+    assert "placeholder" in bare.session_description
+    assert notes == [
+        "session_start_time",
+        "subject.subject_id",
+        "subject.species",
+        "subject.sex",
+        "subject.age or subject.date_of_birth",
+    ]
+    # The metadata file fills what the sheet leaves empty; the sheet wins; the config comes after the file.
+    user = {
+        "session_start_time": "2023-03-03T10:00:00Z",
+        "institution": "File Institute",
+        "subject": {
+            "subject_id": "f1",
+            "species": "Danio rerio",
+            "sex": "U",
+            "date_of_birth": "2023-01-01T00:00:00Z",
+        },
+        "imaging_plane": {"excitation_lambda_nm": 920, "location": "tectum"},
     }
-    assert len(notes) == 4  # start time, subject id, age, species
+    meta, notes = session_metadata(
+        {"session": "s9", "indicator": "GCaMP6s", "sex": "M"},
+        {"institution": "Config"},
+        None,
+        "1",
+        {},
+        3,
+        5.0,
+        user,
+    )
+    assert notes == [] and meta.start_known and meta.institution == "File Institute"
+    assert meta.subject["sex"] == "M" and meta.subject["date_of_birth"] == datetime(2023, 1, 1, tzinfo=UTC)
+    assert meta.imaging_plane == {"excitation_lambda": 920, "location": "tectum", "indicator": "GCaMP6s"}
+    # An NWB input's placeholders (our own output read back) are not taken as known.
+    placeholder = {
+        "session_start_time": datetime(1970, 1, 1, tzinfo=UTC),
+        "imaging_plane": {"location": "unknown"},
+    }
+    meta, notes = session_metadata({"session": "s9"}, {}, placeholder, "1", {}, 3, 5.0)
+    assert not meta.start_known and "location" not in meta.imaging_plane
     with pytest.raises(InputError, match="has no time zone"):
         parse_start_time("2024-05-01T09:30:00", "sheet line 2")
+
+
+def test_metadata_file_is_validated_and_keeps_date_times_as_given(tmp_path):
+    from calcium.nwb_metadata import read_metadata_file
+
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "metadata.schema.yaml").read_text())
+    example = read_metadata_file(REPO / "resources" / "metadata.example.yaml", schema)
+    assert example["session_start_time"] == "2024-05-01T09:30:00+02:00"
+    assert example["subject"]["sex"] == "U" and example["imaging_plane"]["excitation_lambda_nm"] == 920
+    bad = tmp_path / "bad.yaml"
+    for text, expected in (
+        ("subject:\n  sex: male\n", "subject.sex"),
+        ("subjekt: {}\nlab: x\n", "subjekt"),
+        ("session_start_time: 2024-05-01T09:30:00\n", "has no time zone"),
+        ("- a list\n", "a YAML mapping"),
+    ):
+        bad.write_text(text)
+        with pytest.raises(InputError, match=expected) as error:
+            read_metadata_file(bad, schema)
+        assert str(bad) in str(error.value)
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("lab: ''\nsubject:\n  genotype:\n")
+    assert read_metadata_file(empty, schema) == {}  # empty values are not given
 
 
 # ---- the workflow ----------------------------------------------------------------------------
 
 
-def test_bundled_sessions_nwb_output_passes_nwbinspector_and_holds_the_results(default_run):
+def _equal_columns(stored: pd.DataFrame, expected: pd.DataFrame, where: str) -> None:
+    """Every column of `expected` (a results/ table) equals the NWB table's, value for value;
+    boolean columns are stored as booleans."""
+    for column in expected.columns:
+        ours, theirs = stored[column], expected[column]
+        assert len(ours) == len(theirs), (where, column)
+        if pd.api.types.is_bool_dtype(theirs):
+            assert ours.dtype == bool, f"{where}.{column}: stored as {ours.dtype}, not boolean"
+        if pd.api.types.is_numeric_dtype(theirs):
+            np.testing.assert_array_equal(ours.to_numpy(), theirs.to_numpy(), err_msg=f"{where}.{column}")
+        else:
+            assert ours.astype(str).tolist() == theirs.astype(str).tolist(), f"{where}.{column}"
+
+
+def _ragged(column) -> list[list[int]]:
+    """A ragged DynamicTableRegion column (to_dataframe(index=True)) as lists of row indices."""
+    return [[int(v) for v in np.asarray(values).ravel()] for values in column]
+
+
+def _check_against_results(obj, out: Path, session: str) -> None:
+    """Assert one table or series of a session's NWB file equals its counterpart in results/."""
+    from hdmf.common import DynamicTable
+    from pynwb import TimeSeries
+
+    name = obj.name
+    read = lambda path: pd.read_csv(out / path, sep="\t" if path.endswith(".tsv") else ",")  # noqa: E731
+    if isinstance(obj, TimeSeries):
+        if name in ("dff", "detrended", "denoised", "calcium", "spikes", "activity", "fluorescence"):
+            path = out / ("ingest/fluorescence.npy" if name == "fluorescence" else f"{name}.npy")
+            np.testing.assert_array_equal(obj.data[:], np.load(path).T, err_msg=name)
+            facts = json.loads((out / "ingest" / "recording.json").read_text())
+            assert (obj.rate, obj.starting_time) == (facts["frame_rate_hz"], facts["start_time_s"])
+            assert (obj.unit == "dF/F") == (name not in ("activity", "fluorescence")), (name, obj.unit)
+        elif name in ("stimulus_boxcars", "stimulus_regressors"):
+            table = read("stimulus/regressors.csv")
+            kind = name.split("_")[1][:-1]  # boxcar / regressor
+            columns = [c for c in table.columns if c.startswith(f"{kind}_")]
+            np.testing.assert_array_equal(obj.data[:], table[columns].to_numpy(np.float32), err_msg=name)
+        else:
+            raise AssertionError(f"{session}: series {name} has no counterpart checked in results/")
+        return
+    if not isinstance(obj, DynamicTable):
+        return
+    frame = obj.to_dataframe(index=True) if len(obj) else pd.DataFrame()
+    tables = {
+        "deconvolution": "deconvolution.tsv",
+        "event_thresholds": "events/event_thresholds.tsv",
+        "event_features": "events/features.csv",
+        "coactivity": "population/coactivity.csv",
+        "coactivity_null_distribution": "population/null_histogram.csv",
+        "coactivity_null_shuffles": "population/null_shuffles.csv",
+        "ensemble_membership": "ensembles/ensemble_members.csv",
+        "stimulus_regression": "stimulus/regression.csv",
+        "stimulus_responses": "stimulus/stimulus_responses.csv",
+        "expected_accuracy": "evaluation/expected_accuracy.csv",
+        "expected_accuracy_neurons": "evaluation/expected_accuracy_neurons.csv",
+        "evaluation": "evaluation/evaluation.csv",
+        "evaluation_summary": "evaluation/summary.csv",
+    }
+    if name in tables:
+        _equal_columns(frame, read(tables[name]), name)
+    elif name == "PlaneSegmentation":
+        neurons = pd.read_csv(out / "ingest" / "neurons.tsv", sep="\t", dtype={"label": str})
+        assert list(obj.id[:]) == neurons.neuron.tolist()
+        _equal_columns(frame, neurons.drop(columns=["neuron"]), name)
+        footprints = np.load(out / "ingest" / "footprints.npz")
+        assert footprints["roi"].size == 0 and str(footprints["source"]) == "none"  # traces only (CSV)
+    elif name == "InferredSpikes":
+        spikes = read("spike_times.csv")
+        arrays = np.load(out / "spike_times.npz")
+        for neuron, key in enumerate(sorted(arrays.files)):
+            mine = spikes[spikes.neuron == neuron]
+            np.testing.assert_array_equal(frame.spike_times.iloc[neuron], arrays[key])  # same clock
+            np.testing.assert_allclose(frame.spike_times.iloc[neuron], mine.time_s, rtol=0, atol=1e-12)
+            np.testing.assert_array_equal(frame.spike_frames.iloc[neuron], mine.frame)
+            np.testing.assert_array_equal(frame.spike_amplitudes_dff.iloc[neuron], mine.amplitude_dff)
+    elif name == "calcium_events":
+        events = read("events/events.csv")
+        _equal_columns(frame, events, name)
+        np.testing.assert_array_equal(frame.timestamp, events.onset_s)
+        np.testing.assert_array_equal(frame.duration, events.end_s - events.onset_s)
+    elif name == "stimuli":
+        stimuli = read("stimulus/stimuli.csv")
+        np.testing.assert_array_equal(frame.start_time, stimuli.onset_s)
+        np.testing.assert_array_equal(frame.stop_time, stimuli.offset_s)
+        assert frame.stimulus.tolist() == stimuli.stimulus.tolist()
+    elif name == "coactivity_null_thresholds":
+        null = json.loads((out / "population" / "null_threshold.json").read_text())
+        _equal_columns(frame, pd.DataFrame(null["thresholds"]), name)
+        assert f"threshold {null['threshold_n_active']:.6g} active neurons" in obj.description
+    elif name == "ensemble_events":
+        events = read("ensembles/ensemble_activations.csv")
+        _equal_columns(frame, events, name)
+        pairs = read("population/ensemble_event_neurons.csv")
+        assert _ragged(frame.neurons) == [pairs.neuron[pairs.event == e].tolist() for e in events.event]
+    elif name == "ensembles":
+        ensembles = read("ensembles/ensembles.csv")
+        _equal_columns(frame, ensembles.drop(columns=["members"]), name)
+        expected = [[int(v) for v in str(m).split()] if str(m) != "nan" else [] for m in ensembles.members]
+        assert _ragged(frame.members) == expected
+        assert obj["members"].target.table.name == "PlaneSegmentation"  # members reference the ROIs
+    elif name == "ensemble_event_similarity":
+        np.testing.assert_array_equal(
+            np.asarray(obj["similarity"].data[:]), np.load(out / "ensembles" / "similarity.npy")
+        )
+    else:
+        raise AssertionError(f"{session}: table {name} has no counterpart checked in results/")
+
+
+def test_bundled_sessions_nwb_output_equals_the_results_value_for_value(default_run):
+    """Walk every table and series of each session's NWB file: each equals its results/ file."""
     config = yaml.safe_load((default_run / "config.yaml").read_text())
     for session in ("s1", "s2"):
         out = default_run / "results" / session
         path = out / f"{session}.nwb"
+        # No metadata given: only what DANDI asks of the subject is flagged (named in the log).
         messages = [m for m in inspect_nwbfile(nwbfile_path=path) if m.importance in BAD]
-        assert not messages, [(m.check_function_name, m.object_name, m.message) for m in messages]
+        assert {m.check_function_name for m in messages} <= {
+            "check_subject_id_exists",
+            "check_subject_sex",
+            "check_subject_age",
+        }, [(m.check_function_name, m.message) for m in messages]
+        log = (default_run / "results" / "logs" / session / "nwb.log").read_text()
+        assert "DANDI will ask for session_start_time, subject.subject_id, subject.sex" in log
         with NWBHDF5IO(str(path), "r") as io:
             nwbfile = io.read()
-            ophys = nwbfile.processing["ophys"]
-            for container, names in (
-                ("DfOverF", ("dff", "detrended", "denoised")),
-                ("Deconvolved", ("calcium", "spikes", "activity")),
-            ):
-                for name in names:
-                    np.testing.assert_array_equal(
-                        ophys[container][name].data[:], np.load(out / f"{name}.npy").T
-                    )
-            spikes = pd.read_csv(out / "spike_times.csv")
-            stored = ophys["InferredSpikes"].to_dataframe(index=True)
-            assert sum(len(t) for t in stored.spike_times) == len(spikes)
-            events = pd.read_csv(out / "events" / "events.csv")
-            pd.testing.assert_frame_equal(
-                ophys["events"].to_dataframe(index=True).reset_index(drop=True), events
-            )
-            ensembles = pd.read_csv(out / "ensembles" / "ensembles.csv")
-            if len(ensembles):
-                members = nwbfile.analysis["ensembles"].to_dataframe(index=True).members
-                assert [" ".join(map(str, m)) for m in members] == ensembles.members.astype(str).tolist()
+            names = set()
+            for obj in nwbfile.objects.values():
+                _check_against_results(obj, out, session)
+                names.add(obj.name)
+            expected = {"fluorescence", "dff", "activity", "InferredSpikes", "calcium_events", "coactivity"}
+            expected |= {"coactivity_null_distribution", "ensembles", "expected_accuracy", "evaluation"}
+            assert expected <= names, expected - names
+            assert ("stimuli" in names and "stimulus_regression" in names) == (session == "s1")
+            # nothing invented: unknown subject fields and start time are absent or flagged
+            assert nwbfile.subject.subject_id is None and nwbfile.subject.sex is None
+            assert nwbfile.subject.species == "http://purl.obolibrary.org/obo/NCBITaxon_32630"
+            assert "placeholder 1970-01-01T00:00:00Z" in nwbfile.session_description
+            plane = nwbfile.imaging_planes["ImagingPlane"]
+            assert np.isnan(plane.excitation_lambda) and plane.location == "unknown"
+            assert "not ΔF/F" in nwbfile.processing["ophys"]["Deconvolved"]["activity"].description
             provenance = json.loads(nwbfile.data_collection)
             assert provenance["parameters"]["events"] == config["events"]
+            assert "figures" not in provenance["parameters"] and "browser" not in provenance["parameters"]
             with open(REPO / "pyproject.toml", "rb") as handle:
                 version = tomllib.load(handle)["project"]["version"]
             assert provenance["version"].split(" ")[0] == version
-            assert ("stimuli" in nwbfile.intervals) == (session == "s1")
+
+
+def test_complete_metadata_file_passes_dandi_inspection_and_names_files_for_dandi(default_run, tmp_path):
+    """The bundled sessions with the example metadata file: nothing above a best-practice
+    suggestion under `nwbinspector --config dandi`, and DANDI's file names on request."""
+    from nwbinspector import load_config
+
+    workdir = tmp_path / "meta"
+    shutil.copytree(default_run, workdir, symlinks=True)
+    sheet = pd.read_csv(workdir / "resources" / "sessions.tsv", sep="\t", dtype=str, keep_default_na=False)
+    sheet["metadata"] = "resources/metadata.example.yaml"
+    sheet.to_csv(workdir / "resources" / "sessions.tsv", sep="\t", index=False)
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config["nwb"]["dandi_layout"] = True
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "nwb " in result.stdout and "deconvolve" not in result.stdout  # only the NWB files re-made
+    user = yaml.safe_load((REPO / "resources" / "metadata.example.yaml").read_text())
+    for session in ("s1", "s2"):
+        path = (
+            workdir / "results" / "dandi" / "sub-synthetic-01" / f"sub-synthetic-01_ses-{session}_ophys.nwb"
+        )
+        assert path.read_bytes() == (workdir / "results" / session / f"{session}.nwb").read_bytes()
+        messages = [
+            m
+            for m in inspect_nwbfile(nwbfile_path=path, config=load_config("dandi"))
+            if m.importance != Importance.BEST_PRACTICE_SUGGESTION
+        ]
+        assert not messages, [(m.check_function_name, m.importance, m.message) for m in messages]
+        assert "DANDI will ask" not in (workdir / "results" / "logs" / session / "nwb.log").read_text()
+        with NWBHDF5IO(str(path), "r") as io:
+            nwbfile = io.read()
+            assert nwbfile.session_start_time.isoformat() == user["session_start_time"]
+            assert nwbfile.subject.subject_id == "synthetic-01" and nwbfile.subject.age == "P90D"
+            assert nwbfile.subject.genotype == user["subject"]["genotype"]
+            assert list(nwbfile.experimenter) == user["experimenter"] and nwbfile.lab == user["lab"]
+            plane = nwbfile.imaging_planes["ImagingPlane"]
+            assert (plane.excitation_lambda, plane.location) == (920.0, user["imaging_plane"]["location"])
+            assert plane.optical_channel[0].emission_lambda == 510.0
+            assert nwbfile.session_description.startswith(user["session_description"])
 
 
 ROUND_TRIP_TABLES = [

@@ -639,14 +639,22 @@ def read_nwb_metadata(path: str | os.PathLike, series: str | None, input_kind: s
             meta["imaging_plane"] = {
                 "indicator": plane.indicator,
                 "location": plane.location,
-                "excitation_lambda": float(plane.excitation_lambda),
-                "emission_lambda": float(channel.emission_lambda) if channel is not None else math.nan,
+                "excitation_lambda": _float_or_none(plane.excitation_lambda),
+                "emission_lambda": _float_or_none(channel.emission_lambda) if channel is not None else None,
                 "description": plane.description,
                 "device": plane.device.name if plane.device is not None else None,
                 "device_description": plane.device.description if plane.device is not None else None,
                 "manufacturer": plane.device.manufacturer if plane.device is not None else None,
             }
     return meta
+
+
+def _float_or_none(value) -> float | None:
+    """A wavelength as float, None when absent or NaN (unknown)."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
 
 
 def parse_start_time(text: str, where: str) -> datetime:
