@@ -33,13 +33,22 @@ by_offset = source.suffix == ".npy" and not settings.layout.one_row_per_frame
 n_filled = 0
 with open_input(source, settings, nwb) as opened:
     n_neurons, n_frames = opened.rows.shape
-    with npy_writer(snakemake.output.traces, (n_neurons, n_frames)) as out:
+    # Suite2p folders and NWB series with a neuropil series: Fneu of the kept ROIs, else no rows.
+    neuropil_rows = getattr(opened.rows, "neuropil_rows", None)
+    if neuropil_rows is not None and neuropil_rows(slice(0, 1)) is None:
+        neuropil_rows = None
+    with (
+        npy_writer(snakemake.output.traces, (n_neurons, n_frames)) as out,
+        npy_writer(snakemake.output.neuropil, (n_neurons if neuropil_rows else 0, n_frames)) as neuropil,
+    ):
         for first in range(0, n_neurons, 256):
             rows = slice(first, first + 256)
             raw = read_npy_rows(source, rows) if by_offset else opened.rows[rows]
             block, filled = checked_block(raw, first, allow_missing, str(source))
             out.append(block)
             n_filled += filled
+            if neuropil_rows:
+                neuropil.append(neuropil_rows(rows))
 log.info("%s: %d neurons x %d frames; %s", source, n_neurons, n_frames, "; ".join(opened.notes))
 if n_filled:
     log.warning("interpolated %d missing/non-finite samples of %s", n_filled, source)

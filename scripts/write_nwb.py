@@ -10,7 +10,7 @@ import pandas as pd
 import yaml
 
 from calcium.footprints import load_footprints
-from calcium.io import load_json, read_table
+from calcium.io import load_json, load_npy, read_table
 from calcium.logs import log_to
 from calcium.nwb_input import is_nwb, open_roi_masks, read_nwb_metadata
 from calcium.nwb_metadata import read_metadata_file
@@ -94,15 +94,27 @@ if session["input_kind"] == "dff":
     dff_text = "ΔF/F as given in the input (input_kind dff)"
 else:
     neuropil = settings["input"]["neuropil_coefficient"]
+    neuropil_given = load_npy(inputs.neuropil).shape[0] > 0
     writer.add_traces(
         "Fluorescence",
         "Fluorescence",
         "fluorescence",
         inputs.fluorescence,
-        "fluorescence F as read from the input, in the input's units (Suite2p folders and NWB inputs "
-        f"with a neuropil series: F - {neuropil} x Fneu); {trace_note}",
+        "fluorescence F as the workflow read it, in the input's units"
+        + (f" (neuropil-corrected: raw F - {neuropil} x neuropil)" if neuropil_given else "")
+        + f"; {trace_note}",
         unit="a.u.",
     )
+    if neuropil_given:
+        writer.add_traces(
+            "Fluorescence",
+            "Fluorescence",
+            "neuropil",
+            inputs.neuropil,
+            f"neuropil fluorescence Fneu of each ROI as in the input (raw F = fluorescence + {neuropil} x "
+            f"neuropil); {trace_note}",
+            unit="a.u.",
+        )
     dff = settings["dff"]
     window = f"a {dff['window_s']} s sliding window" if dff["window_s"] else "the whole recording"
     dff_text = f"ΔF/F = (F - F0) / F0, F0 the {dff['percentile']}th percentile of F over {window}"

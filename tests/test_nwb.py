@@ -420,6 +420,114 @@ def test_large_table_columns_are_compressed(tmp_path):
         assert handle["processing/ophys/events/onset_s"].compression is None
 
 
+def suite2p_folder(folder, f, fneu, iscell):
+    """A Suite2p plane folder: F, Fneu, iscell, and pickled stat.npy (ROI i: pixels (i..i+2, 2i),
+    weights 0.5, 1, 1.5) and ops.npy (meanImg, Ly, Lx and a date-time, as Suite2p writes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "F.npy", f)
+    np.save(folder / "Fneu.npy", fneu)
+    np.save(folder / "iscell.npy", np.column_stack([iscell, np.full(len(iscell), 0.9)]))
+    stat = np.empty(len(f), dtype=object)
+    for i in range(len(f)):
+        stat[i] = {
+            "ypix": np.arange(i, i + 3),
+            "xpix": np.full(3, 2 * i),
+            "lam": np.array([0.5, 1.0, 1.5], np.float32),
+            "med": [i + 1, 2 * i],
+            "npix": 3,
+        }
+    np.save(folder / "stat.npy", stat, allow_pickle=True)
+    mean = np.arange(12 * 10, dtype=np.float64).reshape(12, 10)
+    ops = {"meanImg": mean, "Ly": 12, "Lx": 10, "fs": 30.0, "date_proc": datetime(2024, 5, 1, tzinfo=UTC)}
+    np.save(folder / "ops.npy", np.array(ops, dtype=object), allow_pickle=True)
+    return folder, mean
+
+
+class _Sneaky:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.makedirs, (str(self.marker),))
+
+
+def test_suite2p_footprints_and_mean_image_are_read_without_running_code(tmp_path, recording):
+    from calcium.footprints import input_footprints, load_footprints, save_footprints
+
+    f, fneu, iscell = recording
+    folder, mean = suite2p_folder(tmp_path / "plane0", f, fneu, iscell)
+    found = input_footprints(folder)  # the cells only, in ingest's order (ROI 2 is not a cell)
+    assert found.source == "suite2p" and found.image_shape == (12, 10)
+    np.testing.assert_array_equal(found.mean_image, mean.astype(np.float32))
+    np.testing.assert_array_equal(found.roi, np.repeat([0, 1, 2, 3], 3))
+    for row, roi in enumerate([0, 1, 3, 4]):
+        mine = found.roi == row
+        assert found.y[mine].tolist() == [roi, roi + 1, roi + 2] and found.x[mine].tolist() == [2 * roi] * 3
+        assert found.weight[mine].tolist() == [0.5, 1.0, 1.5]
+    assert found.ends(4).tolist() == [3, 6, 9, 12]
+    save_footprints(tmp_path / "fp.npz", found)
+    again = load_footprints(tmp_path / "fp.npz")
+    assert again.source == "suite2p" and again.image_shape == (12, 10)
+    for name in ("roi", "y", "x", "weight", "mean_image"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(found, name))
+    # A CSV's traces have no footprints: the file is written, empty.
+    save_footprints(tmp_path / "none.npz", input_footprints(tmp_path / "traces.csv"))
+    empty = load_footprints(tmp_path / "none.npz")
+    assert empty.empty and empty.mean_image.shape == (0, 0) and empty.source == "none"
+    # A pickle that would run code is refused, and the code does not run.
+    marker = tmp_path / "ran"
+    sneaky = np.empty(1, dtype=object)
+    sneaky[0] = {"ypix": _Sneaky(marker)}
+    np.save(folder / "stat.npy", sneaky, allow_pickle=True)
+    with pytest.raises(
+        InputError, match="stat.npy: cannot be read as a Suite2p file .*makedirs is not allowed"
+    ):
+        input_footprints(folder)
+    assert not marker.exists()
+
+
+def test_footprints_become_the_roi_masks_and_the_mean_image(tmp_path, recording):
+    from calcium.footprints import input_footprints
+    from calcium.nwb_output import footprint_masks
+
+    f, fneu, iscell = recording
+    folder, mean = suite2p_folder(tmp_path / "plane0", f, fneu, iscell)
+    found = input_footprints(folder)
+    metadata, _ = session_metadata({"session": "fp"}, {}, None, "1", {}, 4, 30.0)
+    masks = footprint_masks(found, 4)
+    writer = SessionNwbWriter(
+        metadata, 30.0, 0.0, ["roi_0", "roi_1", "roi_3", "roi_4"], masks=masks, mean_image=found.mean_image
+    )
+    writer.write(tmp_path / "fp.nwb")
+    with NWBHDF5IO(str(tmp_path / "fp.nwb"), "r") as io:
+        nwbfile = io.read()
+        rois = nwbfile.processing["ophys"]["ImageSegmentation"]["PlaneSegmentation"]
+        for row, roi in enumerate([0, 1, 3, 4]):
+            pixels = np.asarray(rois["pixel_mask"][row]).tolist()
+            assert pixels == [(2 * roi, roi + k, w) for k, w in enumerate([0.5, 1.0, 1.5])]  # (x, y, weight)
+        image = nwbfile.processing["ophys"]["SummaryImages"]["mean"]
+        np.testing.assert_array_equal(image.data[:], mean.astype(np.float32))
+    messages = [m for m in inspect_nwbfile(nwbfile_path=tmp_path / "fp.nwb") if m.importance in BAD]
+    assert not [m for m in messages if not m.check_function_name.startswith("check_subject")]
+    assert footprint_masks(input_footprints(tmp_path / "traces.csv"), 4) == {}
+
+
+SUITE2P_EXAMPLE = REPO.parent / "shared" / "data" / "population" / "suite2p-fissa-example-plane0"
+
+
+@pytest.mark.skipif(not SUITE2P_EXAMPLE.is_dir(), reason="../shared is absent")
+def test_real_suite2p_folder_gives_its_cells_masks_and_mean_image():
+    from calcium.footprints import input_footprints
+
+    found = input_footprints(SUITE2P_EXAMPLE)
+    iscell = np.load(SUITE2P_EXAMPLE / "iscell.npy")[:, 0] > 0.5
+    assert found.image_shape == (176, 156) and found.mean_image.shape == (176, 156)
+    assert np.unique(found.roi).tolist() == list(range(int(iscell.sum())))
+    assert found.y.max() < 176 and found.x.max() < 156 and (found.weight > 0).all()
+
+
 @pytest.mark.parametrize("masks", ["pixel", "image"])
 def test_masks_of_an_nwb_input_are_carried_into_the_output(tmp_path, recording, masks):
     f, _, iscell = recording
@@ -569,12 +677,24 @@ def _check_against_results(obj, out: Path, session: str) -> None:
     name = obj.name
     read = lambda path: pd.read_csv(out / path, sep="\t" if path.endswith(".tsv") else ",")  # noqa: E731
     if isinstance(obj, TimeSeries):
-        if name in ("dff", "detrended", "denoised", "calcium", "spikes", "activity", "fluorescence"):
-            path = out / ("ingest/fluorescence.npy" if name == "fluorescence" else f"{name}.npy")
+        if name in (
+            "dff",
+            "detrended",
+            "denoised",
+            "calcium",
+            "spikes",
+            "activity",
+            "fluorescence",
+            "neuropil",
+        ):
+            path = out / (f"ingest/{name}.npy" if name in ("fluorescence", "neuropil") else f"{name}.npy")
             np.testing.assert_array_equal(obj.data[:], np.load(path).T, err_msg=name)
             facts = json.loads((out / "ingest" / "recording.json").read_text())
             assert (obj.rate, obj.starting_time) == (facts["frame_rate_hz"], facts["start_time_s"])
-            assert (obj.unit == "dF/F") == (name not in ("activity", "fluorescence")), (name, obj.unit)
+            assert (obj.unit == "dF/F") == (name not in ("activity", "fluorescence", "neuropil")), (
+                name,
+                obj.unit,
+            )
         elif name in ("stimulus_boxcars", "stimulus_regressors"):
             table = read("stimulus/regressors.csv")
             kind = name.split("_")[1][:-1]  # boxcar / regressor
@@ -734,6 +854,7 @@ def test_complete_metadata_file_passes_dandi_inspection_and_names_files_for_dand
 
 ROUND_TRIP_TABLES = [
     "spike_times.csv",
+    "spike_times.npz",
     "deconvolution.tsv",
     "events/events.csv",
     "events/event_thresholds.tsv",
@@ -750,14 +871,15 @@ ROUND_TRIP_TABLES = [
 
 
 def test_round_trip_through_the_workflows_own_nwb_reproduces_the_tables(default_run, tmp_path):
-    """s1's NWB output, read back as a ΔF/F session with its stimulus intervals, gives s1's tables."""
+    """s1's NWB output, read back as a ΔF/F session with its stimulus intervals, gives s1's tables,
+    and an NWB file with the same spike times, events and stimuli."""
     workdir = copy_workflow(tmp_path / "rt")
     shutil.copy(default_run / "results" / "s1" / "s1.nwb", workdir / "resources" / "back.nwb")
     (workdir / "rt.tsv").write_text(
         "session\tpath\tframe_rate_hz\tindicator\tinput_kind\tnwb_stimulus_intervals\n"
         "back\tresources/back.nwb\t\tGCaMP6s\tdff\tintervals/stimuli\n"
     )
-    targets = [f"results/back/{name}" for name in ROUND_TRIP_TABLES]
+    targets = [f"results/back/{name}" for name in [*ROUND_TRIP_TABLES, "back.nwb"]]
     result = snakemake(workdir, *targets, "--config", "sessions=rt.tsv")
     assert result.returncode == 0, result.stdout[-3000:]
     for name in ROUND_TRIP_TABLES:
@@ -765,6 +887,24 @@ def test_round_trip_through_the_workflows_own_nwb_reproduces_the_tables(default_
         assert again == (default_run / "results" / "s1" / name).read_bytes(), name
     facts = json.loads((workdir / "results" / "back" / "ingest" / "recording.json").read_text())
     assert (facts["frame_rate_hz"], facts["start_time_s"]) == (5.0, 0.0)
+    first = NWBHDF5IO(str(default_run / "results" / "s1" / "s1.nwb"), "r")
+    second = NWBHDF5IO(str(workdir / "results" / "back" / "back.nwb"), "r")
+    with first, second:
+        one, two = first.read(), second.read()
+        for table in ("InferredSpikes", "event_thresholds", "event_features"):
+            pd.testing.assert_frame_equal(
+                one.processing["ophys"][table].to_dataframe(index=True),
+                two.processing["ophys"][table].to_dataframe(index=True),
+            )
+        for name, a, b in (
+            ("calcium_events", one.events, two.events),
+            ("stimuli", one.intervals, two.intervals),
+            ("ensembles", one.analysis, two.analysis),
+        ):
+            pd.testing.assert_frame_equal(a[name].to_dataframe(index=True), b[name].to_dataframe(index=True))
+        # the placeholder start time of the first file is not taken for a known one
+        assert "placeholder" in two.session_description
+        assert not two.processing["ophys"].data_interfaces.get("Fluorescence")  # ΔF/F input: no raw F
 
 
 def _short_recordings_allowed(workdir):
@@ -778,15 +918,18 @@ def test_suite2p_and_transposed_nwb_sessions_ingest_alike(workflow_copy, recordi
     f, fneu, iscell = recording
     ophys_file(workflow_copy / "resources" / "a.nwb", f, neuropil=fneu, iscell=iscell)
     ophys_file(workflow_copy / "resources" / "b.nwb", f, layout="rois_x_frames", neuropil=fneu, iscell=iscell)
+    suite2p_folder(workflow_copy / "resources" / "c", f, fneu, iscell)
     (workflow_copy / "nwb.tsv").write_text(
         "session\tpath\tframe_rate_hz\tindicator\tinput_kind\tnwb_neuropil_series\n"
         "a\tresources/a.nwb\t\tGCaMP6s\traw\tauto\n"
         "b\tresources/b.nwb\t30.01\tGCaMP6s\traw\tprocessing/ophys/Neuropil/plane0\n"
+        "c\tresources/c\t30\tGCaMP6s\traw\t\n"
     )
     targets = [
         f"results/{s}/ingest/{n}" for s in "ab" for n in ("fluorescence.npy", "neurons.tsv", "recording.json")
     ]
     targets.append("results/a/a.nwb")  # NWB in, NWB out: the input's subject, plane and masks carried
+    targets.append("results/c/c.nwb")  # Suite2p in: stat.npy masks, meanImg and Fneu in the NWB file
     _short_recordings_allowed(workflow_copy)
     result = snakemake(workflow_copy, *targets, "--config", "sessions=nwb.tsv")
     assert result.returncode == 0, result.stdout[-3000:]
@@ -808,6 +951,27 @@ def test_suite2p_and_transposed_nwb_sessions_ingest_alike(workflow_copy, recordi
         assert [len(rois["pixel_mask"][i]) for i in range(4)] == [2, 2, 2, 2]
         assert rois["pixel_mask"][2][0][0] == 3  # ROI 103's first pixel: x 3
         assert nwbfile.processing["ophys"]["DfOverF"]["dff"].data.shape == (240, 4)
+        np.testing.assert_array_equal(
+            nwbfile.processing["ophys"]["Fluorescence"]["neuropil"].data[:], fneu[iscell > 0.5].T
+        )
+    footprints = np.load(workflow_copy / "results" / "a" / "ingest" / "footprints.npz")
+    assert str(footprints["source"]) == "nwb" and footprints["roi"].tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    np.testing.assert_array_equal(
+        np.load(workflow_copy / "results" / "c" / "ingest" / "fluorescence.npy"), a
+    )  # Suite2p folder and NWB export of one recording: the same traces
+    with NWBHDF5IO(str(workflow_copy / "results" / "c" / "c.nwb"), "r") as io:
+        nwbfile = io.read()
+        rois = nwbfile.processing["ophys"]["ImageSegmentation"]["PlaneSegmentation"]
+        assert [np.asarray(rois["pixel_mask"][row]).tolist()[0] for row in range(4)] == [
+            (0, 0, 0.5),
+            (2, 1, 0.5),
+            (6, 3, 0.5),
+            (8, 4, 0.5),
+        ]  # (x, y, weight) of each cell's first stat.npy pixel
+        assert nwbfile.processing["ophys"]["SummaryImages"]["mean"].data.shape == (12, 10)
+        ophys = nwbfile.processing["ophys"]
+        np.testing.assert_array_equal(ophys["Fluorescence"]["neuropil"].data[:], fneu[iscell > 0.5].T)
+        np.testing.assert_array_equal(ophys["Fluorescence"]["fluorescence"].data[:], a.T)
 
 
 @pytest.mark.parametrize(
@@ -866,3 +1030,27 @@ def test_nwb_output_streams_compressed_chunks(tmp_path):
         # the bytes HDF5 stores are the chunk's shuffle + deflate encoding
         _, stored = three[path].id.read_direct_chunk((10_000, 275))
         assert stored == encode_chunk(dff[275:300, 10_000:].T, (10_000, 25), 4)
+
+
+def test_bad_metadata_file_stops_before_any_job(workflow_copy):
+    (workflow_copy / "resources" / "meta.yaml").write_text("subject:\n  sex: male\n")
+    sheet = pd.read_csv(
+        workflow_copy / "resources" / "sessions.tsv", sep="\t", dtype=str, keep_default_na=False
+    )
+    sheet["metadata"] = ["", "resources/meta.yaml"]
+    sheet.to_csv(workflow_copy / "resources" / "sessions.tsv", sep="\t", index=False)
+    result = snakemake(workflow_copy, "--dry-run")
+    assert result.returncode != 0
+    assert "sessions.tsv: line 3: session s2: resources/meta.yaml does not match" in result.stdout, (
+        result.stdout[-2000:]
+    )
+    assert "subject.sex: 'male' is not one of" in result.stdout
+    # nwb.dandi_layout needs every session's subject id: refused up front, naming the fix.
+    (workflow_copy / "resources" / "meta.yaml").write_text("subject:\n  sex: M\n")
+    config = yaml.safe_load((workflow_copy / "config.yaml").read_text())
+    config["nwb"]["dandi_layout"] = True
+    (workflow_copy / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workflow_copy, "--dry-run")
+    assert result.returncode != 0
+    assert "session s1: nwb.dandi_layout is true but the session has no subject id" in result.stdout
+    assert not (workflow_copy / "results").exists()

@@ -417,10 +417,15 @@ class SessionNwbWriter:
         if metadata.subject:
             self.nwbfile.subject = Subject(**metadata.subject)
         plane = metadata.imaging_plane
+        model = None
+        if plane.get("manufacturer"):  # pynwb >= 3: the manufacturer belongs to the device's model
+            model = self.nwbfile.create_device_model(
+                name=f"{plane.get('device') or 'Microscope'} model", manufacturer=plane["manufacturer"]
+            )
         device = self.nwbfile.create_device(
             name=plane.get("device") or "Microscope",
             description=plane.get("device_description") or "the microscope (not described by the user)",
-            manufacturer=plane.get("manufacturer"),
+            model=model,
         )
         # NWB requires an emission and an excitation wavelength, an indicator and a location:
         # unknown wavelengths are NaN and an unknown location "unknown", as NWB's docs advise.

@@ -390,6 +390,7 @@ def nwb_inputs(wildcards):
     inputs.update({stage: f"{base}/{stage}.npy" for stage in SIGNAL_STAGES})
     if row["input_kind"] != "dff":
         inputs["fluorescence"] = f"{base}/ingest/fluorescence.npy"
+        inputs["neuropil"] = f"{base}/ingest/neuropil.npy"
     if row["ground_truth"]:
         inputs["evaluation"] = f"{base}/evaluation/evaluation.csv"
         inputs["evaluation_summary"] = f"{base}/evaluation/summary.csv"
