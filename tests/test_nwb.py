@@ -514,6 +514,30 @@ def test_footprints_become_the_roi_masks_and_the_mean_image(tmp_path, recording)
     assert footprint_masks(input_footprints(tmp_path / "traces.csv"), 4) == {}
 
 
+def test_nwb_input_footprints_hold_its_masks_and_mean_image(tmp_path, recording):
+    from pynwb.base import Images
+    from pynwb.image import GrayscaleImage
+
+    from calcium.footprints import input_footprints
+
+    f, _, iscell = recording
+    path = ophys_file(tmp_path / "in.nwb", f, iscell=iscell, masks="image")
+    mean = np.arange(48, dtype=np.float32).reshape(8, 6)
+    with NWBHDF5IO(str(path), "a") as io:  # Suite2p's export keeps meanImg in an Images container
+        nwbfile = io.read()
+        images = Images(name="Backgrounds_0", description="summary images")
+        images.add_image(GrayscaleImage(name="meanImg", data=mean, description="mean image"))
+        nwbfile.processing["ophys"].add(images)
+        io.write(nwbfile)
+    found = input_footprints(path)  # image masks: row i of ROI i holds pixels 0..i, weight 1
+    assert found.source == "nwb" and found.image_shape == (8, 6)
+    np.testing.assert_array_equal(found.mean_image, mean)
+    for row, roi in enumerate([0, 1, 3, 4]):  # ROI 2 is not a cell
+        mine = found.roi == row
+        assert found.y[mine].tolist() == [roi] * (roi + 1) and found.x[mine].tolist() == list(range(roi + 1))
+        assert (found.weight[mine] == 1).all()
+
+
 SUITE2P_EXAMPLE = REPO.parent / "shared" / "data" / "population" / "suite2p-fissa-example-plane0"
 
 

@@ -175,8 +175,7 @@ def masks_footprints(masks: dict, mean_image: np.ndarray | None = None) -> Footp
             part = flat[int(a) : int(b)]
             pixel_lists.append((part["y"], part["x"], part["weight"]))
     elif "image_mask" in masks:
-        for image in masks["image_mask"]:
-            image = np.asarray(image)
+        for image in _mask_images(masks["image_mask"]):
             if image.ndim != 2:
                 return _from_lists([], mean_image=mean_image, source="nwb")
             y, x = np.nonzero(image)
@@ -184,6 +183,17 @@ def masks_footprints(masks: dict, mean_image: np.ndarray | None = None) -> Footp
             image_shape = image.shape
     source = "nwb" if pixel_lists or mean_image is not None else "none"
     return _from_lists(pixel_lists, image_shape, mean_image, source)
+
+
+def _mask_images(source):
+    """One 2-D (or 3-D) mask per ROI from an array or an hdmf DataChunkIterator of them."""
+    for item in source:
+        data = getattr(item, "data", item)  # a DataChunk holds a block of ROIs
+        block = np.asarray(data)
+        if hasattr(item, "data"):
+            yield from block
+        else:
+            yield block
 
 
 def nwb_mean_image(nwbfile) -> np.ndarray | None:

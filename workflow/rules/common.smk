@@ -109,6 +109,7 @@ def _check_dandi_names():
     """nwb.dandi_layout names files by subject: every session needs a subject id."""
     if not config["nwb"]["dandi_layout"]:
         return
+    names = {}
     for session in sessions.index:
         if not nwb_subject_id(session):
             raise UserError(
@@ -116,6 +117,13 @@ def _check_dandi_names():
                 "has no subject id; give the sheet's subject_id column or subject.subject_id in its "
                 "metadata file, or set nwb.dandi_layout: false."
             )
+        path = dandi_path(session)
+        if path in names:
+            raise UserError(
+                f"{config['sessions']}: sessions {names[path]} and {session} get the same DANDI name "
+                f"{path} (DANDI labels keep letters, digits and '-' only); rename one session."
+            )
+        names[path] = session
 
 
 try:
