@@ -182,11 +182,14 @@ for name, path, text, where in tables:
 
 null = load_json(inputs.null_threshold)
 coactivity = settings["coactivity"]
+threshold = null.get("threshold_n_active")
 null_text = (
     f"circular-shift null: each neuron's event frames shifted by its own random offset, "
     f"{null['n_shuffles']} shuffles (seed {null['seed']}), {null['percentile']}th percentile of the "
-    f"{null['statistic']} statistic; threshold {null['threshold_n_active']:.6g} active neurons "
-    "(bins of the most common length; per bin length in analysis/coactivity_null_thresholds)"
+    f"{null['statistic']} statistic; threshold "
+    + (f"{threshold:.6g}" if isinstance(threshold, int | float) else "none")
+    + " active neurons (bins of the most common length; per bin length in "
+    "analysis/coactivity_null_thresholds)"
 )
 if null.get("note"):
     null_text += f"; {null['note']}"
