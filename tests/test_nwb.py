@@ -318,7 +318,10 @@ def _write_small_session(tmp_path, n_neurons=6, n_frames=500, rate=7.5, start=2.
         n_neurons,
         rate,
     )
-    writer = SessionNwbWriter(metadata, rate, start, [f"cell{i}" for i in range(n_neurons)])
+    flags = pd.DataFrame({"low_snr": np.arange(n_neurons) % 2 == 0, "snr": np.linspace(1, 9, n_neurons)})
+    writer = SessionNwbWriter(
+        metadata, rate, start, [f"cell{i}" for i in range(n_neurons)], roi_columns=flags
+    )
     writer.add_traces("DfOverF", "DfOverF", "dff", tmp_path / "dff.npy", "ΔF/F of the test")
     writer.add_traces("Deconvolved", "Fluorescence", "spikes", tmp_path / "spikes.npy", "spike amplitudes")
     spike_table = pd.DataFrame(
@@ -356,6 +359,9 @@ def test_writer_streams_traces_and_tables_that_read_back(tmp_path):
         assert series.data.compression == "gzip" and series.data.chunks is not None
         assert (series.rate, series.starting_time, series.unit) == (7.5, 2.0, "dF/F")
         assert len(series.rois) == 6 and series.rois.table.name == "PlaneSegmentation"
+        rois = series.rois.table  # per-neuron flags in the ROI table, booleans as booleans
+        assert rois["low_snr"].data.dtype == bool and rois["low_snr"][:].tolist() == [True, False] * 3
+        np.testing.assert_array_equal(rois["snr"][:], np.linspace(1, 9, 6))
         spikes = nwbfile.processing["ophys"]["InferredSpikes"].to_dataframe(index=True)
         # the same clock and timing correction as spike_times.csv: start + frame / rate - lag_s
         np.testing.assert_array_equal(spikes.spike_times[0], [2.0 + 10 / 7.5 - 0.25, 2.0 + 250 / 7.5 - 0.25])

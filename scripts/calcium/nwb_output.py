@@ -367,12 +367,16 @@ class SessionNwbWriter:
 
     Layout: processing/ophys holds the ROI table (ImageSegmentation/PlaneSegmentation),
     the traces (DfOverF, Deconvolved, ...: RoiResponseSeries, frames × ROIs), the
-    inferred spikes and the per-ROI tables; analysis holds population and stimulus
-    tables; intervals/stimuli the stimulus presentations. Trace arrays are added as
-    paths to (neurons, frames) float32 .npy files and streamed at write time.
+    inferred spikes and the per-ROI tables; /events the calcium events (EventsTable);
+    analysis holds population, stimulus and evaluation tables; intervals/stimuli the
+    stimulus presentations. Trace arrays are added as paths to (neurons, frames) float32
+    .npy files and streamed at write time.
     frame_rate_hz (Hz) and start_time_s (s since session_start_time) time every series;
-    labels: one per ROI; masks: the input's ROI masks (open_roi_masks), if any, else each
-    ROI gets a placeholder mask of weight 0; gzip_level: 0-9 for traces and large table
+    labels: one per ROI; masks: the input's ROI masks (open_roi_masks, or
+    footprint_masks of ingest's footprints), if any, else each ROI gets a mask of one
+    pixel of weight 0 (no pixel); mean_image: (height, width) mean image, if any, as
+    processing/ophys/SummaryImages/mean; roi_columns: further per-ROI columns of the ROI
+    table (e.g. quality flags; booleans stored as booleans); gzip_level: 0-9 for traces and large table
     columns (0: none; default 4; measured on one core: 23-33 MB/s at 4, 27-36 MB/s at 1,
     files 0.80-0.87 of the raw float32 size); workers: threads that compress trace chunks
     (gzip_level > 0) at write time, each ~25-35 MB/s.
