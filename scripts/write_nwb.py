@@ -149,14 +149,15 @@ for name, unit, text in (
 log.info("traces: raw F (raw input), 3 ΔF/F series and 3 deconvolved series, %s", trace_note)
 
 spike_settings = settings["spike_times"]
-writer.add_spikes(
+written = []
+if writer.add_spikes(
     read_table(inputs.spike_times),
     f"spikes inferred from the calcium traces: frames where OASIS's s passes the {spike_settings['method']} "
     "threshold (spike_times.method); times in s since session_start_time, moved lag_s earlier as in "
     "spike_times.csv; one row per ROI",
     lag_s=float(oasis["lag_s"]),
-)
-written = []
+):
+    written.append("InferredSpikes")
 if writer.add_events(
     "calcium_events",
     read_table(inputs.events),
@@ -328,4 +329,4 @@ for key, name, text, neuron_columns in evaluation:
 output = Path(snakemake.output[0])
 writer.write(output)
 open_files.close()
-log.info("wrote %s: traces, InferredSpikes and tables %s", output, ", ".join(written))
+log.info("wrote %s: traces and %s (empty tables left out)", output, ", ".join(written))

@@ -1002,6 +1002,13 @@ def test_suite2p_and_transposed_nwb_sessions_ingest_alike(workflow_copy, recordi
         ophys = nwbfile.processing["ophys"]
         np.testing.assert_array_equal(ophys["Fluorescence"]["neuropil"].data[:], fneu[iscell > 0.5].T)
         np.testing.assert_array_equal(ophys["Fluorescence"]["fluorescence"].data[:], a.T)
+    # 8 s of noise: no spike, no event; no subject given (the only message: NWB asks for one)
+    assert pd.read_csv(workflow_copy / "results" / "c" / "spike_times.csv").empty
+    c_nwb = workflow_copy / "results" / "c" / "c.nwb"
+    messages = [m for m in inspect_nwbfile(nwbfile_path=c_nwb) if m.importance in BAD]
+    assert [m.check_function_name for m in messages] == ["check_subject_exists"], [
+        (m.check_function_name, m.object_name, m.message) for m in messages
+    ]
 
 
 @pytest.mark.parametrize(

@@ -599,15 +599,20 @@ class SessionNwbWriter:
             self.ophys.add(self.containers[container])
         self.containers[container].add_roi_response_series(series)
 
-    def add_spikes(self, spikes: pd.DataFrame, description: str, lag_s: float = 0.0) -> None:
+    def add_spikes(self, spikes: pd.DataFrame, description: str, lag_s: float = 0.0) -> bool:
         """Inferred spikes as a Units-like table in processing/ophys: one row per ROI with
         ragged columns spike_times (s), spike_frames and spike_amplitudes_dff.
 
         spikes: columns neuron, frame, amplitude_dff (spike_times.csv). Times are
         start_time_s + frame / frame_rate_hz - lag_s, computed from the frames exactly as
         `calcium.spikes.spike_times_by_neuron` computes spike_times.npz (lag_s: the timing
-        correction, s), so they equal spike_times.npz and spike_times.csv's time_s."""
+        correction, s), so they equal spike_times.npz and spike_times.csv's time_s.
+        No spike at all: nothing is written (returns False; NWB tools fail on empty ragged
+        columns, and NWB advises against empty tables)."""
         from hdmf.common import DynamicTable, VectorData, VectorIndex
+
+        if spikes.empty:
+            return False
 
         from .spikes import spike_times_by_neuron
 
@@ -640,6 +645,7 @@ class SessionNwbWriter:
                 columns=columns,
             )
         )
+        return True
 
     def add_events(
         self,
