@@ -341,6 +341,14 @@ def _write_small_session(tmp_path, n_neurons=6, n_frames=500, rate=7.5, start=2.
         neuron_columns=(),
         ragged_neurons={"members": [np.array([1, 4]), np.array([2])]},
     )
+    assert writer.add_table(
+        "no_members",
+        pd.DataFrame({"ensemble": [0]}),
+        "an ensemble without members",
+        where="analysis",
+        neuron_columns=(),
+        ragged_neurons={"members": [np.array([], int)]},
+    )
     writer.add_stimuli(
         pd.DataFrame({"stimulus": ["a", "b"], "onset_s": [3.0, 9.0], "offset_s": [4.0, 10.0]}), "s"
     )
@@ -371,6 +379,8 @@ def test_writer_streams_traces_and_tables_that_read_back(tmp_path):
         assert "empty" not in nwbfile.processing["ophys"].data_interfaces
         members = nwbfile.analysis["ensembles"].to_dataframe(index=True).members
         assert [list(m) for m in members] == [[1, 4], [2]]
+        nobody = nwbfile.analysis["no_members"]
+        assert "members" not in nobody.colnames and "(members: none in any row)" in nobody.description
         assert nwbfile.intervals["stimuli"].to_dataframe().stimulus.tolist() == ["a", "b"]
         assert nwbfile.subject.species == "Danio rerio" and nwbfile.subject.subject_id == "fish1"
         assert json.loads(nwbfile.data_collection)["parameters"] == {"dff": {"percentile": 25}}
@@ -791,7 +801,7 @@ def _check_against_results(obj, out: Path, session: str) -> None:
         ensembles = read("ensembles/ensembles.csv")
         _equal_columns(frame, ensembles.drop(columns=["members"]), name)
         expected = [[int(v) for v in str(m).split()] if str(m) != "nan" else [] for m in ensembles.members]
-        assert _ragged(frame.members) == expected
+        assert _ragged(frame.members) == expected if "members" in frame else not any(expected)
         assert obj["members"].target.table.name == "PlaneSegmentation"  # members reference the ROIs
     elif name == "ensemble_event_similarity":
         np.testing.assert_array_equal(

@@ -733,6 +733,9 @@ class SessionNwbWriter:
                 )
         for column, lists in (ragged_neurons or {}).items():
             flat = np.concatenate([np.asarray(v, dtype=np.int64) for v in lists]) if lists else []
+            if len(flat) == 0:  # every row's list is empty: NWB tools fail on an empty ragged column
+                description += f" ({column}: none in any row)"
+                continue
             region = self._region(column, flat, f"{column}: rows of the ROI table")
             ends = np.cumsum([len(v) for v in lists]).astype(np.int64)
             columns += [region, VectorIndex(name=f"{column}_index", data=ends, target=region)]
