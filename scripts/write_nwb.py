@@ -2,7 +2,6 @@
 
 import contextlib
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -73,8 +72,7 @@ if missing:
         f"session {session['session']}: DANDI will ask for {', '.join(missing)}: give them in the session "
         "sheet or the metadata file its `metadata` column names (README: The NWB file)"
     )
-    log.warning(line)
-    print(line, file=sys.stderr)
+    log.warning(line)  # in the job's log and, as every warning, on the terminal
 
 writer = SessionNwbWriter(
     metadata,
@@ -138,9 +136,9 @@ for name, unit, text in (
     (
         "activity",
         "dF/F per frame",
-        f"spike-rate estimate, not ΔF/F: s smoothed by a Gaussian of SD {oasis['smoothing_s']:.4g} s "
-        f"(weights summing to 1) and moved {oasis['lag_s']:.4g} s earlier "
-        "(inferred spike amplitude per frame)",
+        "spike-rate estimate, not ΔF/F: s smoothed by a Gaussian (weights summing to 1) of each ROI's "
+        "smoothing_s and moved its lag_s earlier (deconvolution.tsv; session values "
+        f"{oasis['smoothing_s']:.4g} s and {oasis['lag_s']:.4g} s) - inferred spike amplitude per frame",
     ),
 ):
     writer.add_traces(
@@ -148,6 +146,7 @@ for name, unit, text in (
     )
 log.info("traces: raw F (raw input), 3 ΔF/F series and 3 deconvolved series, %s", trace_note)
 
+deconvolved = read_table(inputs.deconvolution)  # per ROI: its rate, smoothing and timing correction
 spike_settings = settings["spike_times"]
 written = []
 if writer.add_spikes(
@@ -155,7 +154,7 @@ if writer.add_spikes(
     f"spikes inferred from the calcium traces: frames where OASIS's s passes the {spike_settings['method']} "
     "threshold (spike_times.method); times in s since session_start_time, moved lag_s earlier as in "
     "spike_times.csv; one row per ROI",
-    lag_s=float(oasis["lag_s"]),
+    lag_s=deconvolved.lag_s.to_numpy(float) if "lag_s" in deconvolved else float(oasis["lag_s"]),
 ):
     written.append("InferredSpikes")
 if writer.add_events(
@@ -168,7 +167,13 @@ if writer.add_events(
 ):
     written.append("events")
 tables = [
-    ("deconvolution", inputs.deconvolution, "OASIS model per ROI (resolved time constants, noise)", "ophys"),
+    (
+        "deconvolution",
+        inputs.deconvolution,
+        "OASIS model per ROI (time constants, noise, the rate it was deconvolved at, smoothing and timing "
+        "correction lag_s)",
+        "ophys",
+    ),
     ("event_thresholds", inputs.thresholds, "event detection threshold per ROI", "ophys"),
     (
         "event_features",

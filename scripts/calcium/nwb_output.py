@@ -599,14 +599,15 @@ class SessionNwbWriter:
             self.ophys.add(self.containers[container])
         self.containers[container].add_roi_response_series(series)
 
-    def add_spikes(self, spikes: pd.DataFrame, description: str, lag_s: float = 0.0) -> bool:
+    def add_spikes(self, spikes: pd.DataFrame, description: str, lag_s: float | np.ndarray = 0.0) -> bool:
         """Inferred spikes as a Units-like table in processing/ophys: one row per ROI with
         ragged columns spike_times (s), spike_frames and spike_amplitudes_dff.
 
         spikes: columns neuron, frame, amplitude_dff (spike_times.csv). Times are
         start_time_s + frame / frame_rate_hz - lag_s, computed from the frames exactly as
         `calcium.spikes.spike_times_by_neuron` computes spike_times.npz (lag_s: the timing
-        correction, s), so they equal spike_times.npz and spike_times.csv's time_s.
+        correction, s: one number, or one per ROI as in deconvolution.tsv), so they equal
+        spike_times.npz and spike_times.csv's time_s.
         No spike at all: nothing is written (returns False; NWB tools fail on empty ragged
         columns, and NWB advises against empty tables)."""
         from hdmf.common import DynamicTable, VectorData, VectorIndex
@@ -629,8 +630,8 @@ class SessionNwbWriter:
             (
                 "spike_times",
                 times,
-                f"spike times (s since session_start_time): frame time minus the timing correction "
-                f"lag_s = {lag_s:.6g} s, as in spike_times.csv",
+                "spike times (s since session_start_time): frame time minus the ROI's timing correction "
+                "lag_s (deconvolution.tsv), as in spike_times.csv",
             ),
             ("spike_frames", frames, "frames of the spikes"),
             ("spike_amplitudes_dff", spikes["amplitude_dff"].to_numpy(np.float64), "spike amplitudes (ΔF/F)"),
