@@ -51,7 +51,7 @@ def test_unchanged_config_plans_nothing(finished_copy):
 # Which rules read each config key (section.key, or section.* for all its keys). Every rule
 # not listed must keep its params when the key changes, so that a change re-runs exactly the
 # rules that read it and what depends on their outputs. The nwb rule reads the keys the NWB
-# file records (NWB_RECORDS): the analysis's parameters, not how figures or the browser are made.
+# file records (all but NOT_IN_NWB): the analysis's parameters, not how figures or the browser are made.
 READERS = {
     "input.*": {"ingest"},
     "dff.*": {"dff", "browser"},  # the browser draws F0
@@ -59,10 +59,11 @@ READERS = {
     "denoise.*": {"denoise"},  # not deconvolved by default: expected accuracy does not read it
     "deconvolution.input": {"browser", "expected_accuracy"},  # (deconvolve: its input file)
     "deconvolution.ar_order": set(),  # auto = 1: the settings resolved are the same
-    "deconvolution.tau_decay_s": {"deconvolve", "spike_times", "events", "expected_accuracy"},
-    "deconvolution.tau_rise_s": {"deconvolve", "spike_times", "events", "expected_accuracy"},
-    "deconvolution.lag_s": {"deconvolve", "spike_times", "expected_accuracy"},
-    "deconvolution.min_decay_frames": {"deconvolve", "spike_times", "expected_accuracy"},
+    "deconvolution.tau_decay_s": {"deconvolve", "events", "expected_accuracy"},
+    "deconvolution.tau_rise_s": {"deconvolve", "events", "expected_accuracy"},
+    # spike_times takes each neuron's lag from deconvolution.tsv (a file, not a parameter)
+    "deconvolution.lag_s": {"deconvolve", "expected_accuracy"},
+    "deconvolution.min_decay_frames": {"deconvolve", "expected_accuracy"},
     "deconvolution.*": {"deconvolve", "expected_accuracy"},
     "spike_times.method": {"spike_times", "expected_accuracy"},
     "spike_times.k_noise": {"spike_times", "expected_accuracy"},
