@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from calcium.footprints import input_footprints, save_footprints
 from calcium.ingest import (
     InputSettings,
     NwbSelection,
@@ -32,16 +33,35 @@ by_offset = source.suffix == ".npy" and not settings.layout.one_row_per_frame
 n_filled = 0
 with open_input(source, settings, nwb) as opened:
     n_neurons, n_frames = opened.rows.shape
-    with npy_writer(snakemake.output.traces, (n_neurons, n_frames)) as out:
+    # Suite2p folders and NWB series with a neuropil series: Fneu of the kept ROIs, else no rows.
+    neuropil_rows = getattr(opened.rows, "neuropil_rows", None)
+    if neuropil_rows is not None and neuropil_rows(slice(0, 1)) is None:
+        neuropil_rows = None
+    with (
+        npy_writer(snakemake.output.traces, (n_neurons, n_frames)) as out,
+        npy_writer(snakemake.output.neuropil, (n_neurons if neuropil_rows else 0, n_frames)) as neuropil,
+    ):
         for first in range(0, n_neurons, 256):
             rows = slice(first, first + 256)
             raw = read_npy_rows(source, rows) if by_offset else opened.rows[rows]
             block, filled = checked_block(raw, first, allow_missing, str(source))
             out.append(block)
             n_filled += filled
+            if neuropil_rows:
+                neuropil.append(neuropil_rows(rows))
 log.info("%s: %d neurons x %d frames; %s", source, n_neurons, n_frames, "; ".join(opened.notes))
 if n_filled:
     log.warning("interpolated %d missing/non-finite samples of %s", n_filled, source)
+
+footprints = input_footprints(source, settings, nwb)
+save_footprints(snakemake.output.footprints, footprints)
+log.info(
+    "footprints: %d pixels of %d ROIs, mean image %s (%s)",
+    footprints.roi.size,
+    len(set(footprints.roi.tolist())),
+    "x".join(map(str, footprints.mean_image.shape)) if footprints.mean_image.size else "none",
+    footprints.source,
+)
 
 labels = opened.labels or [str(i) for i in range(n_neurons)]
 save_table(snakemake.output.neurons, pd.DataFrame({"neuron": range(n_neurons), "label": labels}))

@@ -24,6 +24,7 @@ PACKAGES = {
     "oasis": {"oasis-deconv"},
     "sklearn": {"scikit-learn"},
     "yaml": {"pyyaml"},
+    "jsonschema": {"jsonschema"},
     "threadpoolctl": {"threadpoolctl"},
     "pynwb": {"pynwb"},
     "hdmf": {"hdmf"},

@@ -7,6 +7,7 @@ import shutil
 import tomllib
 import warnings
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -301,6 +302,9 @@ def _write_small_session(tmp_path, n_neurons=6, n_frames=500, rate=7.5, start=2.
             "indicator": "GCaMP6f",
             "input_kind": "raw",
             "species": "Danio rerio",
+            "subject_id": "fish1",
+            "sex": "F",
+            "age": "P7D",
         },
         {
             "institution": "Somewhere",
@@ -314,7 +318,10 @@ def _write_small_session(tmp_path, n_neurons=6, n_frames=500, rate=7.5, start=2.
         n_neurons,
         rate,
     )
-    writer = SessionNwbWriter(metadata, rate, start, [f"cell{i}" for i in range(n_neurons)])
+    flags = pd.DataFrame({"low_snr": np.arange(n_neurons) % 2 == 0, "snr": np.linspace(1, 9, n_neurons)})
+    writer = SessionNwbWriter(
+        metadata, rate, start, [f"cell{i}" for i in range(n_neurons)], roi_columns=flags
+    )
     writer.add_traces("DfOverF", "DfOverF", "dff", tmp_path / "dff.npy", "ΔF/F of the test")
     writer.add_traces("Deconvolved", "Fluorescence", "spikes", tmp_path / "spikes.npy", "spike amplitudes")
     spike_table = pd.DataFrame(
@@ -322,7 +329,7 @@ def _write_small_session(tmp_path, n_neurons=6, n_frames=500, rate=7.5, start=2.
         if spikes
         else {"neuron": [], "frame": [], "amplitude_dff": []}
     )
-    writer.add_spikes(spike_table, "test spikes")
+    writer.add_spikes(spike_table, "test spikes", lag_s=0.25)
     events = pd.DataFrame({"neuron": [0, 3], "onset_s": [1.3, 0.9], "exceeds_max_fwhm": [False, True]})
     assert writer.add_table("events", events, "test events")
     assert not writer.add_table("empty", events.iloc[:0], "nothing")
@@ -333,6 +340,14 @@ def _write_small_session(tmp_path, n_neurons=6, n_frames=500, rate=7.5, start=2.
         where="analysis",
         neuron_columns=(),
         ragged_neurons={"members": [np.array([1, 4]), np.array([2])]},
+    )
+    assert writer.add_table(
+        "no_members",
+        pd.DataFrame({"ensemble": [0]}),
+        "an ensemble without members",
+        where="analysis",
+        neuron_columns=(),
+        ragged_neurons={"members": [np.array([], int)]},
     )
     writer.add_stimuli(
         pd.DataFrame({"stimulus": ["a", "b"], "onset_s": [3.0, 9.0], "offset_s": [4.0, 10.0]}), "s"
@@ -352,16 +367,22 @@ def test_writer_streams_traces_and_tables_that_read_back(tmp_path):
         assert series.data.compression == "gzip" and series.data.chunks is not None
         assert (series.rate, series.starting_time, series.unit) == (7.5, 2.0, "dF/F")
         assert len(series.rois) == 6 and series.rois.table.name == "PlaneSegmentation"
+        rois = series.rois.table  # per-neuron flags in the ROI table, booleans as booleans
+        assert rois["low_snr"].data.dtype == bool and rois["low_snr"][:].tolist() == [True, False] * 3
+        np.testing.assert_array_equal(rois["snr"][:], np.linspace(1, 9, 6))
         spikes = nwbfile.processing["ophys"]["InferredSpikes"].to_dataframe(index=True)
-        np.testing.assert_allclose(spikes.spike_times[0], [2.0 + 10 / 7.5, 2.0 + 250 / 7.5])
+        # the same clock and timing correction as spike_times.csv: start + frame / rate - lag_s
+        np.testing.assert_array_equal(spikes.spike_times[0], [2.0 + 10 / 7.5 - 0.25, 2.0 + 250 / 7.5 - 0.25])
         assert list(spikes.spike_frames[3]) == [7] and len(spikes.spike_times[1]) == 0
         events = nwbfile.processing["ophys"]["events"].to_dataframe(index=True)
         assert events.neuron.tolist() == [0, 3] and events.exceeds_max_fwhm.tolist() == [False, True]
         assert "empty" not in nwbfile.processing["ophys"].data_interfaces
         members = nwbfile.analysis["ensembles"].to_dataframe(index=True).members
         assert [list(m) for m in members] == [[1, 4], [2]]
+        nobody = nwbfile.analysis["no_members"]
+        assert "members" not in nobody.colnames and "(members: none in any row)" in nobody.description
         assert nwbfile.intervals["stimuli"].to_dataframe().stimulus.tolist() == ["a", "b"]
-        assert nwbfile.subject.species == "Danio rerio" and nwbfile.subject.subject_id == "t1"
+        assert nwbfile.subject.species == "Danio rerio" and nwbfile.subject.subject_id == "fish1"
         assert json.loads(nwbfile.data_collection)["parameters"] == {"dff": {"percentile": 25}}
         assert nwbfile.source_script == "calcium-imaging-workflow 9.9.9"
         assert nwbfile.institution == "Somewhere" and list(nwbfile.experimenter) == ["Doe, Jane"]
@@ -371,7 +392,7 @@ def test_writer_streams_traces_and_tables_that_read_back(tmp_path):
     assert (info.frame_rate_hz, info.start_time_s, info.labels[0]) == (7.5, 2.0, "cell0")
     messages = [m for m in inspect_nwbfile(nwbfile_path=out) if m.importance in BAD]
     assert not messages, [(m.check_function_name, m.message) for m in messages]
-    assert any("session_start_time unknown" in n for n in notes)
+    assert notes == ["session_start_time"]  # the only field DANDI asks for that was not given
 
 
 def test_writer_without_spikes_and_with_bad_data_leaves_nothing_partial(tmp_path):
@@ -413,6 +434,138 @@ def test_large_table_columns_are_compressed(tmp_path):
     plain.write(tmp_path / "plain.nwb")
     with h5py.File(tmp_path / "plain.nwb") as handle:
         assert handle["processing/ophys/events/onset_s"].compression is None
+
+
+def suite2p_folder(folder, f, fneu, iscell):
+    """A Suite2p plane folder: F, Fneu, iscell, and pickled stat.npy (ROI i: pixels (i..i+2, 2i),
+    weights 0.5, 1, 1.5) and ops.npy (meanImg, Ly, Lx and a date-time, as Suite2p writes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "F.npy", f)
+    np.save(folder / "Fneu.npy", fneu)
+    np.save(folder / "iscell.npy", np.column_stack([iscell, np.full(len(iscell), 0.9)]))
+    stat = np.empty(len(f), dtype=object)
+    for i in range(len(f)):
+        stat[i] = {
+            "ypix": np.arange(i, i + 3),
+            "xpix": np.full(3, 2 * i),
+            "lam": np.array([0.5, 1.0, 1.5], np.float32),
+            "med": [i + 1, 2 * i],
+            "npix": 3,
+        }
+    np.save(folder / "stat.npy", stat, allow_pickle=True)
+    mean = np.arange(12 * 10, dtype=np.float64).reshape(12, 10)
+    ops = {"meanImg": mean, "Ly": 12, "Lx": 10, "fs": 30.0, "date_proc": datetime(2024, 5, 1, tzinfo=UTC)}
+    np.save(folder / "ops.npy", np.array(ops, dtype=object), allow_pickle=True)
+    return folder, mean
+
+
+class _Sneaky:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.makedirs, (str(self.marker),))
+
+
+def test_suite2p_footprints_and_mean_image_are_read_without_running_code(tmp_path, recording):
+    from calcium.footprints import input_footprints, load_footprints, save_footprints
+
+    f, fneu, iscell = recording
+    folder, mean = suite2p_folder(tmp_path / "plane0", f, fneu, iscell)
+    found = input_footprints(folder)  # the cells only, in ingest's order (ROI 2 is not a cell)
+    assert found.source == "suite2p" and found.image_shape == (12, 10)
+    np.testing.assert_array_equal(found.mean_image, mean.astype(np.float32))
+    np.testing.assert_array_equal(found.roi, np.repeat([0, 1, 2, 3], 3))
+    for row, roi in enumerate([0, 1, 3, 4]):
+        mine = found.roi == row
+        assert found.y[mine].tolist() == [roi, roi + 1, roi + 2] and found.x[mine].tolist() == [2 * roi] * 3
+        assert found.weight[mine].tolist() == [0.5, 1.0, 1.5]
+    assert found.ends(4).tolist() == [3, 6, 9, 12]
+    save_footprints(tmp_path / "fp.npz", found)
+    again = load_footprints(tmp_path / "fp.npz")
+    assert again.source == "suite2p" and again.image_shape == (12, 10)
+    for name in ("roi", "y", "x", "weight", "mean_image"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(found, name))
+    # A CSV's traces have no footprints: the file is written, empty.
+    save_footprints(tmp_path / "none.npz", input_footprints(tmp_path / "traces.csv"))
+    empty = load_footprints(tmp_path / "none.npz")
+    assert empty.empty and empty.mean_image.shape == (0, 0) and empty.source == "none"
+    # A pickle that would run code is refused, and the code does not run.
+    marker = tmp_path / "ran"
+    sneaky = np.empty(1, dtype=object)
+    sneaky[0] = {"ypix": _Sneaky(marker)}
+    np.save(folder / "stat.npy", sneaky, allow_pickle=True)
+    with pytest.raises(
+        InputError, match="stat.npy: cannot be read as a Suite2p file .*makedirs is not allowed"
+    ):
+        input_footprints(folder)
+    assert not marker.exists()
+
+
+def test_footprints_become_the_roi_masks_and_the_mean_image(tmp_path, recording):
+    from calcium.footprints import input_footprints
+    from calcium.nwb_output import footprint_masks
+
+    f, fneu, iscell = recording
+    folder, mean = suite2p_folder(tmp_path / "plane0", f, fneu, iscell)
+    found = input_footprints(folder)
+    metadata, _ = session_metadata({"session": "fp"}, {}, None, "1", {}, 4, 30.0)
+    masks = footprint_masks(found, 4)
+    writer = SessionNwbWriter(
+        metadata, 30.0, 0.0, ["roi_0", "roi_1", "roi_3", "roi_4"], masks=masks, mean_image=found.mean_image
+    )
+    writer.write(tmp_path / "fp.nwb")
+    with NWBHDF5IO(str(tmp_path / "fp.nwb"), "r") as io:
+        nwbfile = io.read()
+        rois = nwbfile.processing["ophys"]["ImageSegmentation"]["PlaneSegmentation"]
+        for row, roi in enumerate([0, 1, 3, 4]):
+            pixels = np.asarray(rois["pixel_mask"][row]).tolist()
+            assert pixels == [(2 * roi, roi + k, w) for k, w in enumerate([0.5, 1.0, 1.5])]  # (x, y, weight)
+        image = nwbfile.processing["ophys"]["SummaryImages"]["mean"]
+        np.testing.assert_array_equal(image.data[:], mean.astype(np.float32))
+    messages = [m for m in inspect_nwbfile(nwbfile_path=tmp_path / "fp.nwb") if m.importance in BAD]
+    assert not [m for m in messages if not m.check_function_name.startswith("check_subject")]
+    assert footprint_masks(input_footprints(tmp_path / "traces.csv"), 4) == {}
+
+
+def test_nwb_input_footprints_hold_its_masks_and_mean_image(tmp_path, recording):
+    from pynwb.base import Images
+    from pynwb.image import GrayscaleImage
+
+    from calcium.footprints import input_footprints
+
+    f, _, iscell = recording
+    path = ophys_file(tmp_path / "in.nwb", f, iscell=iscell, masks="image")
+    mean = np.arange(48, dtype=np.float32).reshape(8, 6)
+    with NWBHDF5IO(str(path), "a") as io:  # Suite2p's export keeps meanImg in an Images container
+        nwbfile = io.read()
+        images = Images(name="Backgrounds_0", description="summary images")
+        images.add_image(GrayscaleImage(name="meanImg", data=mean, description="mean image"))
+        nwbfile.processing["ophys"].add(images)
+        io.write(nwbfile)
+    found = input_footprints(path)  # image masks: row i of ROI i holds pixels 0..i, weight 1
+    assert found.source == "nwb" and found.image_shape == (8, 6)
+    np.testing.assert_array_equal(found.mean_image, mean)
+    for row, roi in enumerate([0, 1, 3, 4]):  # ROI 2 is not a cell
+        mine = found.roi == row
+        assert found.y[mine].tolist() == [roi] * (roi + 1) and found.x[mine].tolist() == list(range(roi + 1))
+        assert (found.weight[mine] == 1).all()
+
+
+SUITE2P_EXAMPLE = REPO.parent / "shared" / "data" / "population" / "suite2p-fissa-example-plane0"
+
+
+@pytest.mark.skipif(not SUITE2P_EXAMPLE.is_dir(), reason="../shared is absent")
+def test_real_suite2p_folder_gives_its_cells_masks_and_mean_image():
+    from calcium.footprints import input_footprints
+
+    found = input_footprints(SUITE2P_EXAMPLE)
+    iscell = np.load(SUITE2P_EXAMPLE / "iscell.npy")[:, 0] > 0.5
+    assert found.image_shape == (176, 156) and found.mean_image.shape == (176, 156)
+    assert np.unique(found.roi).tolist() == list(range(int(iscell.sum())))
+    assert found.y.max() < 176 and found.x.max() < 156 and (found.weight > 0).all()
 
 
 @pytest.mark.parametrize("masks", ["pixel", "image"])
@@ -464,60 +617,284 @@ def test_metadata_from_the_sheet_wins_and_unknowns_are_flagged():
     assert metadata.subject["age"] == "P100D" and metadata.subject["subject_id"] == "m7"
     assert metadata.imaging_plane["indicator"] == "GCaMP6s" and metadata.imaging_plane["location"] == "VISp"
     assert notes == []
+    # Nothing given: nothing invented, and every field DANDI asks for is listed.
     bare, notes = session_metadata({"session": "s9"}, {}, None, "1", {}, 3, 5.0)
-    assert bare.subject == {
-        "subject_id": "s9",
-        "sex": "U",
-        "age": "P0D/",
-        "description": "subject of session s9",
+    assert bare.subject is None and bare.imaging_plane == {} and not bare.start_known
+    assert "placeholder" in bare.session_description
+    assert notes == [
+        "session_start_time",
+        "subject.subject_id",
+        "subject.species",
+        "subject.sex",
+        "subject.age or subject.date_of_birth",
+    ]
+    # The metadata file fills what the sheet leaves empty; the sheet wins; the config comes after the file.
+    user = {
+        "session_start_time": "2023-03-03T10:00:00Z",
+        "institution": "File Institute",
+        "subject": {
+            "subject_id": "f1",
+            "species": "Danio rerio",
+            "sex": "U",
+            "date_of_birth": "2023-01-01T00:00:00Z",
+        },
+        "imaging_plane": {"excitation_lambda_nm": 920, "location": "tectum"},
     }
-    assert len(notes) == 4  # start time, subject id, age, species
+    meta, notes = session_metadata(
+        {"session": "s9", "indicator": "GCaMP6s", "sex": "M"},
+        {"institution": "Config"},
+        None,
+        "1",
+        {},
+        3,
+        5.0,
+        user,
+    )
+    assert notes == [] and meta.start_known and meta.institution == "File Institute"
+    assert meta.subject["sex"] == "M" and meta.subject["date_of_birth"] == datetime(2023, 1, 1, tzinfo=UTC)
+    assert meta.imaging_plane == {"excitation_lambda": 920, "location": "tectum", "indicator": "GCaMP6s"}
+    # An NWB input's placeholders (our own output read back) are not taken as known.
+    placeholder = {
+        "session_start_time": datetime(1970, 1, 1, tzinfo=UTC),
+        "imaging_plane": {"location": "unknown"},
+    }
+    meta, notes = session_metadata({"session": "s9"}, {}, placeholder, "1", {}, 3, 5.0)
+    assert not meta.start_known and "location" not in meta.imaging_plane
     with pytest.raises(InputError, match="has no time zone"):
         parse_start_time("2024-05-01T09:30:00", "sheet line 2")
+
+
+def test_metadata_file_is_validated_and_keeps_date_times_as_given(tmp_path):
+    from calcium.nwb_metadata import read_metadata_file
+
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "metadata.schema.yaml").read_text())
+    example = read_metadata_file(REPO / "resources" / "metadata.example.yaml", schema)
+    assert example["session_start_time"] == "2024-05-01T09:30:00+02:00"
+    assert example["subject"]["sex"] == "U" and example["imaging_plane"]["excitation_lambda_nm"] == 920
+    bad = tmp_path / "bad.yaml"
+    for text, expected in (
+        ("subject:\n  sex: male\n", "subject.sex"),
+        ("subjekt: {}\nlab: x\n", "subjekt"),
+        ("session_start_time: 2024-05-01T09:30:00\n", "has no time zone"),
+        ("- a list\n", "a YAML mapping"),
+    ):
+        bad.write_text(text)
+        with pytest.raises(InputError, match=expected) as error:
+            read_metadata_file(bad, schema)
+        assert str(bad) in str(error.value)
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("lab: ''\nsubject:\n  genotype:\n")
+    assert read_metadata_file(empty, schema) == {}  # empty values are not given
 
 
 # ---- the workflow ----------------------------------------------------------------------------
 
 
-def test_bundled_sessions_nwb_output_passes_nwbinspector_and_holds_the_results(default_run):
+def _equal_columns(stored: pd.DataFrame, expected: pd.DataFrame, where: str) -> None:
+    """Every column of `expected` (a results/ table) equals the NWB table's, value for value;
+    boolean columns are stored as booleans."""
+    for column in expected.columns:
+        ours, theirs = stored[column], expected[column]
+        assert len(ours) == len(theirs), (where, column)
+        if pd.api.types.is_bool_dtype(theirs):
+            assert ours.dtype == bool, f"{where}.{column}: stored as {ours.dtype}, not boolean"
+        if pd.api.types.is_numeric_dtype(theirs):
+            np.testing.assert_array_equal(ours.to_numpy(), theirs.to_numpy(), err_msg=f"{where}.{column}")
+        else:
+            assert ours.astype(str).tolist() == theirs.astype(str).tolist(), f"{where}.{column}"
+
+
+def _ragged(column) -> list[list[int]]:
+    """A ragged DynamicTableRegion column (to_dataframe(index=True)) as lists of row indices."""
+    return [[int(v) for v in np.asarray(values).ravel()] for values in column]
+
+
+def _check_against_results(obj, out: Path, session: str) -> None:
+    """Assert one table or series of a session's NWB file equals its counterpart in results/."""
+    from hdmf.common import DynamicTable
+    from pynwb import TimeSeries
+
+    name = obj.name
+    read = lambda path: pd.read_csv(out / path, sep="\t" if path.endswith(".tsv") else ",")  # noqa: E731
+    if isinstance(obj, TimeSeries):
+        if name in (
+            "dff",
+            "detrended",
+            "denoised",
+            "calcium",
+            "spikes",
+            "activity",
+            "fluorescence",
+            "neuropil",
+        ):
+            path = out / (f"ingest/{name}.npy" if name in ("fluorescence", "neuropil") else f"{name}.npy")
+            np.testing.assert_array_equal(obj.data[:], np.load(path).T, err_msg=name)
+            facts = json.loads((out / "ingest" / "recording.json").read_text())
+            assert (obj.rate, obj.starting_time) == (facts["frame_rate_hz"], facts["start_time_s"])
+            assert (obj.unit == "dF/F") == (name not in ("activity", "fluorescence", "neuropil")), (
+                name,
+                obj.unit,
+            )
+        elif name in ("stimulus_boxcars", "stimulus_regressors"):
+            table = read("stimulus/regressors.csv")
+            kind = name.split("_")[1][:-1]  # boxcar / regressor
+            columns = [c for c in table.columns if c.startswith(f"{kind}_")]
+            np.testing.assert_array_equal(obj.data[:], table[columns].to_numpy(np.float32), err_msg=name)
+        else:
+            raise AssertionError(f"{session}: series {name} has no counterpart checked in results/")
+        return
+    if not isinstance(obj, DynamicTable):
+        return
+    frame = obj.to_dataframe(index=True) if len(obj) else pd.DataFrame()
+    tables = {
+        "deconvolution": "deconvolution.tsv",
+        "event_thresholds": "events/event_thresholds.tsv",
+        "event_features": "events/features.csv",
+        "coactivity": "population/coactivity.csv",
+        "coactivity_null_distribution": "population/null_histogram.csv",
+        "coactivity_null_shuffles": "population/null_shuffles.csv",
+        "ensemble_membership": "ensembles/ensemble_members.csv",
+        "stimulus_regression": "stimulus/regression.csv",
+        "stimulus_responses": "stimulus/stimulus_responses.csv",
+        "expected_accuracy": "evaluation/expected_accuracy.csv",
+        "expected_accuracy_neurons": "evaluation/expected_accuracy_neurons.csv",
+        "evaluation": "evaluation/evaluation.csv",
+        "evaluation_summary": "evaluation/summary.csv",
+    }
+    if name in tables:
+        _equal_columns(frame, read(tables[name]), name)
+    elif name == "PlaneSegmentation":
+        neurons = pd.read_csv(out / "ingest" / "neurons.tsv", sep="\t", dtype={"label": str})
+        assert list(obj.id[:]) == neurons.neuron.tolist()
+        _equal_columns(frame, neurons.drop(columns=["neuron"]), name)
+        footprints = np.load(out / "ingest" / "footprints.npz")
+        assert footprints["roi"].size == 0 and str(footprints["source"]) == "none"  # traces only (CSV)
+    elif name == "InferredSpikes":
+        spikes = read("spike_times.csv")
+        arrays = np.load(out / "spike_times.npz")
+        for neuron, key in enumerate(sorted(arrays.files)):
+            mine = spikes[spikes.neuron == neuron]
+            np.testing.assert_array_equal(frame.spike_times.iloc[neuron], arrays[key])  # same clock
+            np.testing.assert_allclose(frame.spike_times.iloc[neuron], mine.time_s, rtol=0, atol=1e-12)
+            np.testing.assert_array_equal(frame.spike_frames.iloc[neuron], mine.frame)
+            np.testing.assert_array_equal(frame.spike_amplitudes_dff.iloc[neuron], mine.amplitude_dff)
+    elif name == "calcium_events":
+        events = read("events/events.csv")
+        _equal_columns(frame, events, name)
+        np.testing.assert_array_equal(frame.timestamp, events.onset_s)
+        np.testing.assert_array_equal(frame.duration, events.end_s - events.onset_s)
+    elif name == "stimuli":
+        stimuli = read("stimulus/stimuli.csv")
+        np.testing.assert_array_equal(frame.start_time, stimuli.onset_s)
+        np.testing.assert_array_equal(frame.stop_time, stimuli.offset_s)
+        assert frame.stimulus.tolist() == stimuli.stimulus.tolist()
+    elif name == "coactivity_null_thresholds":
+        null = json.loads((out / "population" / "null_threshold.json").read_text())
+        _equal_columns(frame, pd.DataFrame(null["thresholds"]), name)
+        assert f"threshold {null['threshold_n_active']:.6g} active neurons" in obj.description
+    elif name == "ensemble_events":
+        events = read("ensembles/ensemble_activations.csv")
+        _equal_columns(frame, events, name)
+        pairs = read("population/ensemble_event_neurons.csv")
+        assert _ragged(frame.neurons) == [pairs.neuron[pairs.event == e].tolist() for e in events.event]
+    elif name == "ensembles":
+        ensembles = read("ensembles/ensembles.csv")
+        _equal_columns(frame, ensembles.drop(columns=["members"]), name)
+        expected = [[int(v) for v in str(m).split()] if str(m) != "nan" else [] for m in ensembles.members]
+        assert _ragged(frame.members) == expected if "members" in frame else not any(expected)
+        assert obj["members"].target.table.name == "PlaneSegmentation"  # members reference the ROIs
+    elif name == "ensemble_event_similarity":
+        np.testing.assert_array_equal(
+            np.asarray(obj["similarity"].data[:]), np.load(out / "ensembles" / "similarity.npy")
+        )
+    else:
+        raise AssertionError(f"{session}: table {name} has no counterpart checked in results/")
+
+
+def test_bundled_sessions_nwb_output_equals_the_results_value_for_value(default_run):
+    """Walk every table and series of each session's NWB file: each equals its results/ file."""
     config = yaml.safe_load((default_run / "config.yaml").read_text())
     for session in ("s1", "s2"):
         out = default_run / "results" / session
         path = out / f"{session}.nwb"
+        # No metadata given: only what DANDI asks of the subject is flagged (named in the log).
         messages = [m for m in inspect_nwbfile(nwbfile_path=path) if m.importance in BAD]
-        assert not messages, [(m.check_function_name, m.object_name, m.message) for m in messages]
+        assert {m.check_function_name for m in messages} <= {
+            "check_subject_id_exists",
+            "check_subject_sex",
+            "check_subject_age",
+        }, [(m.check_function_name, m.message) for m in messages]
+        log = (default_run / "results" / "logs" / session / "nwb.log").read_text()
+        assert "DANDI will ask for session_start_time, subject.subject_id, subject.sex" in log
         with NWBHDF5IO(str(path), "r") as io:
             nwbfile = io.read()
-            ophys = nwbfile.processing["ophys"]
-            for container, names in (
-                ("DfOverF", ("dff", "detrended", "denoised")),
-                ("Deconvolved", ("calcium", "spikes", "activity")),
-            ):
-                for name in names:
-                    np.testing.assert_array_equal(
-                        ophys[container][name].data[:], np.load(out / f"{name}.npy").T
-                    )
-            spikes = pd.read_csv(out / "spike_times.csv")
-            stored = ophys["InferredSpikes"].to_dataframe(index=True)
-            assert sum(len(t) for t in stored.spike_times) == len(spikes)
-            events = pd.read_csv(out / "events" / "events.csv")
-            pd.testing.assert_frame_equal(
-                ophys["events"].to_dataframe(index=True).reset_index(drop=True), events
-            )
-            ensembles = pd.read_csv(out / "ensembles" / "ensembles.csv")
-            if len(ensembles):
-                members = nwbfile.analysis["ensembles"].to_dataframe(index=True).members
-                assert [" ".join(map(str, m)) for m in members] == ensembles.members.astype(str).tolist()
+            names = set()
+            for obj in nwbfile.objects.values():
+                _check_against_results(obj, out, session)
+                names.add(obj.name)
+            expected = {"fluorescence", "dff", "activity", "InferredSpikes", "calcium_events", "coactivity"}
+            expected |= {"coactivity_null_distribution", "ensembles", "expected_accuracy", "evaluation"}
+            assert expected <= names, expected - names
+            assert ("stimuli" in names and "stimulus_regression" in names) == (session == "s1")
+            # nothing invented: unknown subject fields and start time are absent or flagged
+            assert nwbfile.subject.subject_id is None and nwbfile.subject.sex is None
+            assert nwbfile.subject.species == "http://purl.obolibrary.org/obo/NCBITaxon_32630"
+            assert "placeholder 1970-01-01T00:00:00Z" in nwbfile.session_description
+            plane = nwbfile.imaging_planes["ImagingPlane"]
+            assert np.isnan(plane.excitation_lambda) and plane.location == "unknown"
+            assert "not ΔF/F" in nwbfile.processing["ophys"]["Deconvolved"]["activity"].description
             provenance = json.loads(nwbfile.data_collection)
             assert provenance["parameters"]["events"] == config["events"]
+            assert "figures" not in provenance["parameters"] and "browser" not in provenance["parameters"]
             with open(REPO / "pyproject.toml", "rb") as handle:
                 version = tomllib.load(handle)["project"]["version"]
             assert provenance["version"].split(" ")[0] == version
-            assert ("stimuli" in nwbfile.intervals) == (session == "s1")
+
+
+def test_complete_metadata_file_passes_dandi_inspection_and_names_files_for_dandi(default_run, tmp_path):
+    """The bundled sessions with the example metadata file: nothing above a best-practice
+    suggestion under `nwbinspector --config dandi`, and DANDI's file names on request."""
+    from nwbinspector import load_config
+
+    workdir = tmp_path / "meta"
+    shutil.copytree(default_run, workdir, symlinks=True)
+    sheet = pd.read_csv(workdir / "resources" / "sessions.tsv", sep="\t", dtype=str, keep_default_na=False)
+    sheet["metadata"] = "resources/metadata.example.yaml"
+    sheet.to_csv(workdir / "resources" / "sessions.tsv", sep="\t", index=False)
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config["nwb"]["dandi_layout"] = True
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "nwb " in result.stdout and "deconvolve" not in result.stdout  # only the NWB files re-made
+    user = yaml.safe_load((REPO / "resources" / "metadata.example.yaml").read_text())
+    for session in ("s1", "s2"):
+        path = (
+            workdir / "results" / "dandi" / "sub-synthetic-01" / f"sub-synthetic-01_ses-{session}_ophys.nwb"
+        )
+        assert path.read_bytes() == (workdir / "results" / session / f"{session}.nwb").read_bytes()
+        messages = [
+            m
+            for m in inspect_nwbfile(nwbfile_path=path, config=load_config("dandi"))
+            if m.importance != Importance.BEST_PRACTICE_SUGGESTION
+        ]
+        assert not messages, [(m.check_function_name, m.importance, m.message) for m in messages]
+        assert "DANDI will ask" not in (workdir / "results" / "logs" / session / "nwb.log").read_text()
+        with NWBHDF5IO(str(path), "r") as io:
+            nwbfile = io.read()
+            assert nwbfile.session_start_time.isoformat() == user["session_start_time"]
+            assert nwbfile.subject.subject_id == "synthetic-01" and nwbfile.subject.age == "P90D"
+            assert nwbfile.subject.genotype == user["subject"]["genotype"]
+            assert list(nwbfile.experimenter) == user["experimenter"] and nwbfile.lab == user["lab"]
+            plane = nwbfile.imaging_planes["ImagingPlane"]
+            assert (plane.excitation_lambda, plane.location) == (920.0, user["imaging_plane"]["location"])
+            assert plane.optical_channel[0].emission_lambda == 510.0
+            assert nwbfile.session_description.startswith(user["session_description"])
 
 
 ROUND_TRIP_TABLES = [
     "spike_times.csv",
+    "spike_times.npz",
     "deconvolution.tsv",
     "events/events.csv",
     "events/event_thresholds.tsv",
@@ -534,14 +911,15 @@ ROUND_TRIP_TABLES = [
 
 
 def test_round_trip_through_the_workflows_own_nwb_reproduces_the_tables(default_run, tmp_path):
-    """s1's NWB output, read back as a ΔF/F session with its stimulus intervals, gives s1's tables."""
+    """s1's NWB output, read back as a ΔF/F session with its stimulus intervals, gives s1's tables,
+    and an NWB file with the same spike times, events and stimuli."""
     workdir = copy_workflow(tmp_path / "rt")
     shutil.copy(default_run / "results" / "s1" / "s1.nwb", workdir / "resources" / "back.nwb")
     (workdir / "rt.tsv").write_text(
         "session\tpath\tframe_rate_hz\tindicator\tinput_kind\tnwb_stimulus_intervals\n"
         "back\tresources/back.nwb\t\tGCaMP6s\tdff\tintervals/stimuli\n"
     )
-    targets = [f"results/back/{name}" for name in ROUND_TRIP_TABLES]
+    targets = [f"results/back/{name}" for name in [*ROUND_TRIP_TABLES, "back.nwb"]]
     result = snakemake(workdir, *targets, "--config", "sessions=rt.tsv")
     assert result.returncode == 0, result.stdout[-3000:]
     for name in ROUND_TRIP_TABLES:
@@ -549,6 +927,24 @@ def test_round_trip_through_the_workflows_own_nwb_reproduces_the_tables(default_
         assert again == (default_run / "results" / "s1" / name).read_bytes(), name
     facts = json.loads((workdir / "results" / "back" / "ingest" / "recording.json").read_text())
     assert (facts["frame_rate_hz"], facts["start_time_s"]) == (5.0, 0.0)
+    first = NWBHDF5IO(str(default_run / "results" / "s1" / "s1.nwb"), "r")
+    second = NWBHDF5IO(str(workdir / "results" / "back" / "back.nwb"), "r")
+    with first, second:
+        one, two = first.read(), second.read()
+        for table in ("InferredSpikes", "event_thresholds", "event_features"):
+            pd.testing.assert_frame_equal(
+                one.processing["ophys"][table].to_dataframe(index=True),
+                two.processing["ophys"][table].to_dataframe(index=True),
+            )
+        for name, a, b in (
+            ("calcium_events", one.events, two.events),
+            ("stimuli", one.intervals, two.intervals),
+            ("ensembles", one.analysis, two.analysis),
+        ):
+            pd.testing.assert_frame_equal(a[name].to_dataframe(index=True), b[name].to_dataframe(index=True))
+        # the placeholder start time of the first file is not taken for a known one
+        assert "placeholder" in two.session_description
+        assert not two.processing["ophys"].data_interfaces.get("Fluorescence")  # ΔF/F input: no raw F
 
 
 def _short_recordings_allowed(workdir):
@@ -562,15 +958,18 @@ def test_suite2p_and_transposed_nwb_sessions_ingest_alike(workflow_copy, recordi
     f, fneu, iscell = recording
     ophys_file(workflow_copy / "resources" / "a.nwb", f, neuropil=fneu, iscell=iscell)
     ophys_file(workflow_copy / "resources" / "b.nwb", f, layout="rois_x_frames", neuropil=fneu, iscell=iscell)
+    suite2p_folder(workflow_copy / "resources" / "c", f, fneu, iscell)
     (workflow_copy / "nwb.tsv").write_text(
         "session\tpath\tframe_rate_hz\tindicator\tinput_kind\tnwb_neuropil_series\n"
         "a\tresources/a.nwb\t\tGCaMP6s\traw\tauto\n"
         "b\tresources/b.nwb\t30.01\tGCaMP6s\traw\tprocessing/ophys/Neuropil/plane0\n"
+        "c\tresources/c\t30\tGCaMP6s\traw\t\n"
     )
     targets = [
         f"results/{s}/ingest/{n}" for s in "ab" for n in ("fluorescence.npy", "neurons.tsv", "recording.json")
     ]
     targets.append("results/a/a.nwb")  # NWB in, NWB out: the input's subject, plane and masks carried
+    targets.append("results/c/c.nwb")  # Suite2p in: stat.npy masks, meanImg and Fneu in the NWB file
     _short_recordings_allowed(workflow_copy)
     result = snakemake(workflow_copy, *targets, "--config", "sessions=nwb.tsv")
     assert result.returncode == 0, result.stdout[-3000:]
@@ -592,6 +991,34 @@ def test_suite2p_and_transposed_nwb_sessions_ingest_alike(workflow_copy, recordi
         assert [len(rois["pixel_mask"][i]) for i in range(4)] == [2, 2, 2, 2]
         assert rois["pixel_mask"][2][0][0] == 3  # ROI 103's first pixel: x 3
         assert nwbfile.processing["ophys"]["DfOverF"]["dff"].data.shape == (240, 4)
+        np.testing.assert_array_equal(
+            nwbfile.processing["ophys"]["Fluorescence"]["neuropil"].data[:], fneu[iscell > 0.5].T
+        )
+    footprints = np.load(workflow_copy / "results" / "a" / "ingest" / "footprints.npz")
+    assert str(footprints["source"]) == "nwb" and footprints["roi"].tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    np.testing.assert_array_equal(
+        np.load(workflow_copy / "results" / "c" / "ingest" / "fluorescence.npy"), a
+    )  # Suite2p folder and NWB export of one recording: the same traces
+    with NWBHDF5IO(str(workflow_copy / "results" / "c" / "c.nwb"), "r") as io:
+        nwbfile = io.read()
+        rois = nwbfile.processing["ophys"]["ImageSegmentation"]["PlaneSegmentation"]
+        assert [np.asarray(rois["pixel_mask"][row]).tolist()[0] for row in range(4)] == [
+            (0, 0, 0.5),
+            (2, 1, 0.5),
+            (6, 3, 0.5),
+            (8, 4, 0.5),
+        ]  # (x, y, weight) of each cell's first stat.npy pixel
+        assert nwbfile.processing["ophys"]["SummaryImages"]["mean"].data.shape == (12, 10)
+        ophys = nwbfile.processing["ophys"]
+        np.testing.assert_array_equal(ophys["Fluorescence"]["neuropil"].data[:], fneu[iscell > 0.5].T)
+        np.testing.assert_array_equal(ophys["Fluorescence"]["fluorescence"].data[:], a.T)
+    # 8 s of noise: no spike, no event; no subject given (the only message: NWB asks for one)
+    assert pd.read_csv(workflow_copy / "results" / "c" / "spike_times.csv").empty
+    c_nwb = workflow_copy / "results" / "c" / "c.nwb"
+    messages = [m for m in inspect_nwbfile(nwbfile_path=c_nwb) if m.importance in BAD]
+    assert [m.check_function_name for m in messages] == ["check_subject_exists"], [
+        (m.check_function_name, m.object_name, m.message) for m in messages
+    ]
 
 
 @pytest.mark.parametrize(
@@ -650,3 +1077,27 @@ def test_nwb_output_streams_compressed_chunks(tmp_path):
         # the bytes HDF5 stores are the chunk's shuffle + deflate encoding
         _, stored = three[path].id.read_direct_chunk((10_000, 275))
         assert stored == encode_chunk(dff[275:300, 10_000:].T, (10_000, 25), 4)
+
+
+def test_bad_metadata_file_stops_before_any_job(workflow_copy):
+    (workflow_copy / "resources" / "meta.yaml").write_text("subject:\n  sex: male\n")
+    sheet = pd.read_csv(
+        workflow_copy / "resources" / "sessions.tsv", sep="\t", dtype=str, keep_default_na=False
+    )
+    sheet["metadata"] = ["", "resources/meta.yaml"]
+    sheet.to_csv(workflow_copy / "resources" / "sessions.tsv", sep="\t", index=False)
+    result = snakemake(workflow_copy, "--dry-run")
+    assert result.returncode != 0
+    assert "sessions.tsv: line 3: session s2: resources/meta.yaml does not match" in result.stdout, (
+        result.stdout[-2000:]
+    )
+    assert "subject.sex: 'male' is not one of" in result.stdout
+    # nwb.dandi_layout needs every session's subject id: refused up front, naming the fix.
+    (workflow_copy / "resources" / "meta.yaml").write_text("subject:\n  sex: M\n")
+    config = yaml.safe_load((workflow_copy / "config.yaml").read_text())
+    config["nwb"]["dandi_layout"] = True
+    (workflow_copy / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workflow_copy, "--dry-run")
+    assert result.returncode != 0
+    assert "session s1: nwb.dandi_layout is true but the session has no subject id" in result.stdout
+    assert not (workflow_copy / "results").exists()

@@ -72,6 +72,10 @@ class NeuropilCorrected:
         self.coefficient = coefficient
         self.shape = (len(rois), fluorescence.shape[1])
 
+    def neuropil_rows(self, rows: slice) -> np.ndarray:
+        """The neuropil Fneu of the chosen ROIs `rows`, float32 (rows, frames)."""
+        return np.asarray(self.neuropil[self.rois[rows]], dtype=np.float32)
+
     def __getitem__(self, rows: slice) -> np.ndarray:
         chosen = self.rois[rows]
         f = np.asarray(self.fluorescence[chosen], dtype=np.float32)

@@ -446,6 +446,12 @@ class NwbTraces:
             block += np.float32(offset)
         return np.ascontiguousarray(block)
 
+    def neuropil_rows(self, rows: slice) -> np.ndarray | None:
+        """The neuropil series of the ROIs `rows` (float32, its unit), None without one."""
+        if self.neuropil is None:
+            return None
+        return self._read(self.neuropil, self.time_axis, self.positions[rows], self.neuropil_scale)
+
     def __getitem__(self, rows: slice) -> np.ndarray:
         positions = self.positions[rows]
         traces = self._read(self.data, self.time_axis, positions, self.scale)
@@ -639,14 +645,32 @@ def read_nwb_metadata(path: str | os.PathLike, series: str | None, input_kind: s
             meta["imaging_plane"] = {
                 "indicator": plane.indicator,
                 "location": plane.location,
-                "excitation_lambda": float(plane.excitation_lambda),
-                "emission_lambda": float(channel.emission_lambda) if channel is not None else math.nan,
+                "excitation_lambda": _float_or_none(plane.excitation_lambda),
+                "emission_lambda": _float_or_none(channel.emission_lambda) if channel is not None else None,
                 "description": plane.description,
                 "device": plane.device.name if plane.device is not None else None,
                 "device_description": plane.device.description if plane.device is not None else None,
-                "manufacturer": plane.device.manufacturer if plane.device is not None else None,
+                "manufacturer": _manufacturer(plane.device),
             }
     return meta
+
+
+def _manufacturer(device) -> str | None:
+    """A device's manufacturer: its DeviceModel's (pynwb >= 3), else the older Device field."""
+    if device is None:
+        return None
+    model = getattr(device, "model", None)
+    if model is not None and getattr(model, "manufacturer", None):
+        return model.manufacturer
+    return getattr(device, "manufacturer", None)
+
+
+def _float_or_none(value) -> float | None:
+    """A wavelength as float, None when absent or NaN (unknown)."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
 
 
 def parse_start_time(text: str, where: str) -> datetime:

@@ -199,16 +199,18 @@ def write_chunks_in_parallel(
 class SessionMetadata:
     """What the NWB file says about its session (fields as in NWBFile / Subject).
 
-    session_start_time: datetime with a time zone; subject: Subject fields
-    (subject_id, species, sex, age, ...); imaging_plane: indicator, location,
-    excitation_lambda / emission_lambda (nm; NaN if unknown), description, device,
-    device_description, manufacturer.
+    session_start_time: datetime with a time zone (UNKNOWN_START when nobody gave it:
+    NWB requires a value, and start_known is then False); subject: the Subject fields
+    given (subject_id, species, sex, age, date_of_birth, genotype, strain, ...), None
+    when none is; imaging_plane: indicator, location, excitation_lambda and
+    emission_lambda (nm), description, device, device_description, manufacturer, only
+    those given. Nothing is invented: what is unknown is absent.
     """
 
     session_id: str
     session_description: str
     session_start_time: datetime
-    subject: dict
+    subject: dict | None
     imaging_plane: dict
     experimenter: list[str] = field(default_factory=list)
     institution: str | None = None
@@ -218,10 +220,44 @@ class SessionMetadata:
     data_collection: str = ""
     keywords: list[str] = field(default_factory=list)
     identifier: str = field(default_factory=lambda: str(uuid.uuid4()))
+    start_known: bool = True
 
 
-# Subject fields a session sheet may give, overriding those of an NWB input.
+# Subject fields a session sheet may give (columns), overriding the metadata file and an NWB input.
 SUBJECT_FIELDS = ("subject_id", "species", "sex", "age")
+# Subject fields of pynwb's Subject that the output carries over.
+SUBJECT_KEYS = (
+    "subject_id",
+    "species",
+    "sex",
+    "age",
+    "age__reference",
+    "date_of_birth",
+    "genotype",
+    "strain",
+    "weight",
+    "description",
+)
+# Metadata-file imaging_plane keys -> the names SessionMetadata.imaging_plane uses.
+PLANE_KEYS = {
+    "indicator": "indicator",
+    "excitation_lambda_nm": "excitation_lambda",
+    "emission_lambda_nm": "emission_lambda",
+    "location": "location",
+    "description": "description",
+    "device": "device",
+    "device_description": "device_description",
+    "manufacturer": "manufacturer",
+}
+
+
+def _known(value) -> bool:
+    """A value someone gave: not None, "", NaN or the placeholder start."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "unknown")):
+        return False
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return not (isinstance(value, datetime) and value == UNKNOWN_START)
 
 
 def session_metadata(
@@ -232,62 +268,61 @@ def session_metadata(
     parameters: dict,
     n_neurons: int,
     frame_rate_hz: float,
+    user: dict | None = None,
 ) -> tuple[SessionMetadata, list[str]]:
-    """Metadata of a session's NWB output, and warnings about fields left unknown.
+    """Metadata of a session's NWB output, and what DANDI will ask for that nobody gave.
 
     session: the sheet row (session, path, indicator, input_kind and the optional
         session_start_time, subject_id, species, sex, age, nwb_series).
     settings: config section `nwb` (institution, lab, experimenter, experiment_description).
-    source: :func:`read_nwb_metadata` of an NWB input (None otherwise); its values fill
-        what the sheet and config leave empty.
-    version: the workflow's version; parameters: the run's config (stored as JSON in
-        /general/data_collection with the version and the input).
-    Unknown values get the placeholders that NWB and DANDI accept: session_start_time
-    1970-01-01T00:00:00Z, subject_id = the session id, sex "U", age "P0D/" (0 days or
-    older); excitation and emission wavelengths NaN. Each is reported as a warning.
+    source: :func:`read_nwb_metadata` of an NWB input (None otherwise).
+    user: the session's metadata file (`calcium.nwb_metadata.read_metadata_file`), if any.
+    Precedence: sheet columns, then the metadata file, then the config, then the NWB input.
+    version: the workflow's version; parameters: the config keys the file records (stored
+    as JSON in /general/data_collection with the version and the input).
+    Nothing unknown is invented: missing fields are left out; only session_start_time,
+    which NWB requires, is then written as 1970-01-01T00:00:00Z with start_known False
+    (and said so in the session description). The second value lists the fields of
+    `calcium.nwb_metadata.DANDI_FIELDS` still missing.
     """
+    from .nwb_metadata import dandi_missing
+
     source = source or {}
+    user = user or {}
     session_id = str(session["session"])
-    notes = []
-    if session.get("session_start_time"):
-        start = parse_start_time(session["session_start_time"], f"session {session_id}: session_start_time")
-    elif source.get("session_start_time") is not None:
-        start = source["session_start_time"]
+    start, start_known = UNKNOWN_START, False
+    for text, where in (
+        (session.get("session_start_time"), "the sheet's session_start_time"),
+        (user.get("session_start_time"), "the metadata file's session_start_time"),
+    ):
+        if _known(text):
+            start, start_known = parse_start_time(str(text), f"session {session_id}: {where}"), True
+            break
     else:
-        start = UNKNOWN_START
-        notes.append(
-            "session_start_time unknown: 1970-01-01T00:00:00Z written; give the sheet's session_start_time"
-        )
-    subject = {k: v for k, v in source.get("subject", {}).items() if v not in (None, "")}
+        if _known(source.get("session_start_time")):
+            start, start_known = source["session_start_time"], True
+    subject = {k: v for k, v in source.get("subject", {}).items() if k in SUBJECT_KEYS and _known(v)}
+    subject.update({k: v for k, v in user.get("subject", {}).items() if _known(v)})
     for key in SUBJECT_FIELDS:
-        if session.get(key):
+        if _known(session.get(key)):
             subject[key] = str(session[key])
-    if "subject_id" not in subject:
-        subject["subject_id"] = session_id
-        notes.append(
-            f"subject_id unknown: the session id {session_id!r} written; give the sheet's subject_id"
-        )
-    if "sex" not in subject:
-        subject["sex"] = "U"
-    if "age" not in subject and "date_of_birth" not in subject:
-        subject["age"] = "P0D/"
-        notes.append(
-            "subject age unknown: 'P0D/' (0 days or older) written; give the sheet's age (e.g. P60D)"
-        )
-    if "species" not in subject:
-        notes.append("species unknown (DANDI requires it): give the sheet's species, e.g. Mus musculus")
-    subject.setdefault("description", f"subject of session {session_id}")
-    plane = dict(source.get("imaging_plane", {}))
-    plane["indicator"] = session.get("indicator") or plane.get("indicator")
-    plane.setdefault("excitation_lambda", math.nan)
-    plane.setdefault("emission_lambda", math.nan)
-    description = (
-        f"Session {session_id}: {n_neurons} ROIs at {frame_rate_hz:g} Hz analysed by the calcium-imaging "
-        f"workflow {version} (ΔF/F, detrending, wavelet denoising, OASIS deconvolution, spike times, "
-        "calcium events, coactivity, ensembles, stimulus regression)."
+    if "date_of_birth" in subject and isinstance(subject["date_of_birth"], str):
+        subject["date_of_birth"] = parse_start_time(subject["date_of_birth"], "subject.date_of_birth")
+    plane = {k: v for k, v in source.get("imaging_plane", {}).items() if _known(v)}
+    plane.update({PLANE_KEYS[k]: v for k, v in user.get("imaging_plane", {}).items() if _known(v)})
+    if _known(session.get("indicator")) and "indicator" not in user.get("imaging_plane", {}):
+        plane["indicator"] = str(session["indicator"])
+    description = user.get("session_description") or source.get("session_description") or ""
+    description = (description + " " if description else "") + (
+        f"Analysed by the calcium-imaging workflow {version}: {n_neurons} ROIs at {frame_rate_hz:g} Hz "
+        "(ΔF/F, detrending, wavelet denoising, OASIS deconvolution, spike times, calcium events, "
+        "coactivity, ensembles, stimulus regression)."
     )
-    if source.get("session_description"):
-        description += f" Input session: {source['session_description']}"
+    if not start_known:
+        description += (
+            " The session start time is unknown: session_start_time holds the placeholder "
+            "1970-01-01T00:00:00Z, which NWB requires."
+        )
     provenance = {
         "workflow": "calcium-imaging-workflow",
         "version": version,
@@ -298,21 +333,33 @@ def session_metadata(
         },
         "parameters": parameters,
     }
+
+    def first(key):
+        return next((v for v in (user.get(key), settings.get(key), source.get(key)) if v), None)
+
     metadata = SessionMetadata(
         session_id=session_id,
         session_description=description,
         session_start_time=start,
-        subject=subject,
+        subject=subject or None,
         imaging_plane=plane,
-        experimenter=list(settings.get("experimenter") or source.get("experimenter") or []),
-        institution=settings.get("institution") or source.get("institution"),
-        lab=settings.get("lab") or source.get("lab"),
-        experiment_description=settings.get("experiment_description") or source.get("experiment_description"),
+        experimenter=list(first("experimenter") or []),
+        institution=first("institution"),
+        lab=first("lab"),
+        experiment_description=first("experiment_description"),
         source_script=f"calcium-imaging-workflow {version}",
         data_collection=json_text(provenance),
-        keywords=["calcium imaging", "ΔF/F", "spike inference", "calcium events", "neuronal ensembles"],
+        keywords=[
+            "calcium imaging",
+            "ΔF/F",
+            "spike inference",
+            "calcium events",
+            "neuronal ensembles",
+            *user.get("keywords", []),
+        ],
+        start_known=start_known,
     )
-    return metadata, notes
+    return metadata, dandi_missing(start_known, subject)
 
 
 class SessionNwbWriter:
@@ -320,12 +367,16 @@ class SessionNwbWriter:
 
     Layout: processing/ophys holds the ROI table (ImageSegmentation/PlaneSegmentation),
     the traces (DfOverF, Deconvolved, ...: RoiResponseSeries, frames × ROIs), the
-    inferred spikes and the per-ROI tables; analysis holds population and stimulus
-    tables; intervals/stimuli the stimulus presentations. Trace arrays are added as
-    paths to (neurons, frames) float32 .npy files and streamed at write time.
+    inferred spikes and the per-ROI tables; /events the calcium events (EventsTable);
+    analysis holds population, stimulus and evaluation tables; intervals/stimuli the
+    stimulus presentations. Trace arrays are added as paths to (neurons, frames) float32
+    .npy files and streamed at write time.
     frame_rate_hz (Hz) and start_time_s (s since session_start_time) time every series;
-    labels: one per ROI; masks: the input's ROI masks (open_roi_masks), if any, else each
-    ROI gets a placeholder mask of weight 0; gzip_level: 0-9 for traces and large table
+    labels: one per ROI; masks: the input's ROI masks (open_roi_masks, or
+    footprint_masks of ingest's footprints), if any, else each ROI gets a mask of one
+    pixel of weight 0 (no pixel); mean_image: (height, width) mean image, if any, as
+    processing/ophys/SummaryImages/mean; roi_columns: further per-ROI columns of the ROI
+    table (e.g. quality flags; booleans stored as booleans); gzip_level: 0-9 for traces and large table
     columns (0: none; default 4; measured on one core: 23-33 MB/s at 4, 27-36 MB/s at 1,
     files 0.80-0.87 of the raw float32 size); workers: threads that compress trace chunks
     (gzip_level > 0) at write time, each ~25-35 MB/s.
@@ -340,6 +391,8 @@ class SessionNwbWriter:
         gzip_level: int = 4,
         masks: dict | None = None,
         workers: int = 1,
+        mean_image: np.ndarray | None = None,
+        roi_columns: pd.DataFrame | None = None,
     ):
         from pynwb import NWBFile
         from pynwb.file import Subject
@@ -365,13 +418,21 @@ class SessionNwbWriter:
             data_collection=metadata.data_collection or None,
             keywords=metadata.keywords or None,
         )
-        self.nwbfile.subject = Subject(**metadata.subject)
+        if metadata.subject:
+            self.nwbfile.subject = Subject(**metadata.subject)
         plane = metadata.imaging_plane
+        model = None
+        if plane.get("manufacturer"):  # pynwb >= 3: the manufacturer belongs to the device's model
+            model = self.nwbfile.create_device_model(
+                name=f"{plane.get('device') or 'Microscope'} model", manufacturer=plane["manufacturer"]
+            )
         device = self.nwbfile.create_device(
             name=plane.get("device") or "Microscope",
-            description=plane.get("device_description") or "imaging device (not described in the input)",
-            manufacturer=plane.get("manufacturer"),
+            description=plane.get("device_description") or "the microscope (not described by the user)",
+            model=model,
         )
+        # NWB requires an emission and an excitation wavelength, an indicator and a location:
+        # unknown wavelengths are NaN and an unknown location "unknown", as NWB's docs advise.
         channel = OpticalChannel(
             name="OpticalChannel",
             description="emission channel of the indicator",
@@ -392,11 +453,29 @@ class SessionNwbWriter:
         )
         segmentation = ImageSegmentation(name="ImageSegmentation")
         self.ophys.add(segmentation)
-        self.rois = self._roi_table(labels, masks or {})
+        self.rois = self._roi_table(labels, masks or {}, roi_columns)
         segmentation.add_plane_segmentation(self.rois)
+        if mean_image is not None and np.asarray(mean_image).size:
+            from pynwb.base import Images
+            from pynwb.image import GrayscaleImage
+
+            self.ophys.add(
+                Images(
+                    name="SummaryImages",
+                    images=[
+                        GrayscaleImage(
+                            name="mean",
+                            data=np.asarray(mean_image, np.float32),
+                            description="mean image of the movie (the input's, e.g. Suite2p meanImg), "
+                            "in the movie's units; rows y, columns x as the ROI masks",
+                        )
+                    ],
+                    description="summary images of the imaging field",
+                )
+            )
         self.containers: dict = {}
 
-    def _roi_table(self, labels, masks: dict):
+    def _roi_table(self, labels, masks: dict, roi_columns: pd.DataFrame | None = None):
         from hdmf.backends.hdf5 import H5DataIO
         from hdmf.common import VectorData, VectorIndex
         from pynwb.ophys import PlaneSegmentation
@@ -418,6 +497,14 @@ class SessionNwbWriter:
             ]
         else:
             columns = [label, *self._no_masks(len(labels))]
+        for column in roi_columns.columns if roi_columns is not None else ():
+            columns.append(
+                VectorData(
+                    name=column,
+                    data=_column_data(roi_columns[column], self.gzip_level),
+                    description=describe_column(column),
+                )
+            )
         return PlaneSegmentation(
             name="PlaneSegmentation",
             description="ROIs analysed by the workflow; id = the workflow's neuron index",
@@ -512,19 +599,40 @@ class SessionNwbWriter:
             self.ophys.add(self.containers[container])
         self.containers[container].add_roi_response_series(series)
 
-    def add_spikes(self, spikes: pd.DataFrame, description: str) -> None:
+    def add_spikes(self, spikes: pd.DataFrame, description: str, lag_s: float | np.ndarray = 0.0) -> bool:
         """Inferred spikes as a Units-like table in processing/ophys: one row per ROI with
-        ragged columns spike_times (s, on the file's clock), spike_frames and
-        spike_amplitudes_dff. spikes: columns neuron, frame, amplitude_dff."""
+        ragged columns spike_times (s), spike_frames and spike_amplitudes_dff.
+
+        spikes: columns neuron, frame, amplitude_dff (spike_times.csv). Times are
+        start_time_s + frame / frame_rate_hz - lag_s, computed from the frames exactly as
+        `calcium.spikes.spike_times_by_neuron` computes spike_times.npz (lag_s: the timing
+        correction, s: one number, or one per ROI as in deconvolution.tsv), so they equal
+        spike_times.npz and spike_times.csv's time_s.
+        No spike at all: nothing is written (returns False; NWB tools fail on empty ragged
+        columns, and NWB advises against empty tables)."""
         from hdmf.common import DynamicTable, VectorData, VectorIndex
+
+        if spikes.empty:
+            return False
+
+        from .spikes import spike_times_by_neuron
 
         spikes = spikes.sort_values(["neuron", "frame"], kind="stable")
         neurons = spikes["neuron"].to_numpy(dtype=np.int64)
         frames = spikes["frame"].to_numpy(dtype=np.int64)
+        by_neuron = spike_times_by_neuron(
+            spikes, self.n_neurons, self.frame_rate_hz, self.start_time_s, lag_s
+        )
+        times = np.concatenate([by_neuron[k] for k in sorted(by_neuron)]) if by_neuron else np.zeros(0)
         ends = np.searchsorted(neurons, np.arange(self.n_neurons), side="right")
         columns = [self._region("roi", np.arange(self.n_neurons), "the ROI whose spikes these are")]
         for column, values, text in (
-            ("spike_times", self.start_time_s + frames / self.frame_rate_hz, "spike times (s)"),
+            (
+                "spike_times",
+                times,
+                "spike times (s since session_start_time): frame time minus the ROI's timing correction "
+                "lag_s (deconvolution.tsv), as in spike_times.csv",
+            ),
             ("spike_frames", frames, "frames of the spikes"),
             ("spike_amplitudes_dff", spikes["amplitude_dff"].to_numpy(np.float64), "spike amplitudes (ΔF/F)"),
         ):
@@ -538,6 +646,55 @@ class SessionNwbWriter:
                 columns=columns,
             )
         )
+        return True
+
+    def add_events(
+        self,
+        name: str,
+        table: pd.DataFrame,
+        description: str,
+        time_column: str,
+        end_column: str | None = None,
+    ) -> bool:
+        """A table of events as a core EventsTable in /events (pynwb >= 3): `timestamp` is
+        `time_column` (s), `duration` end_column - time_column (s) when given, and every
+        column of `table` is kept as it is (a `neuron` column links to the ROI table).
+        An empty table is not written (returns False)."""
+        from hdmf.common import VectorData
+        from pynwb.event import DurationVectorData, EventsTable, TimestampVectorData
+
+        if table.empty:
+            return False
+        columns = [
+            TimestampVectorData(
+                name="timestamp",
+                data=table[time_column].to_numpy(np.float64),
+                description=f"time of the event (s since session_start_time): {time_column}",
+            )
+        ]
+        if end_column is not None:
+            columns.append(
+                DurationVectorData(
+                    name="duration",
+                    data=(table[end_column] - table[time_column]).to_numpy(np.float64),
+                    description=f"{end_column} - {time_column} (s)",
+                )
+            )
+        for column in table.columns:
+            if column == "neuron":
+                columns.append(self._region(column, table[column].to_numpy(), COLUMN_DESCRIPTIONS["neuron"]))
+            else:
+                columns.append(
+                    VectorData(
+                        name=column,
+                        data=_column_data(table[column], self.gzip_level),
+                        description=describe_column(column),
+                    )
+                )
+        self.nwbfile.add_events_table(
+            EventsTable(name=name, description=description, id=np.arange(len(table)), columns=columns)
+        )
+        return True
 
     def add_table(
         self,
@@ -548,6 +705,7 @@ class SessionNwbWriter:
         neuron_columns: tuple[str, ...] = ("neuron",),
         ragged_neurons: dict[str, list] | None = None,
         descriptions: dict[str, str] | None = None,
+        matrices: dict[str, np.ndarray] | None = None,
     ) -> bool:
         """Add a tidy table as a DynamicTable in processing/ophys (where="ophys") or analysis.
 
@@ -555,6 +713,7 @@ class SessionNwbWriter:
         ragged_neurons: extra columns holding, per row, a list of neuron indices
         (e.g. an ensemble's members), also linked to the ROI table.
         descriptions: column descriptions overriding describe_column's.
+        matrices: extra 2-D columns (one row of the array per table row, e.g. a similarity matrix).
         An empty table is not written (returns False): NWB discourages empty tables.
         """
         from hdmf.common import DynamicTable, VectorData, VectorIndex
@@ -575,9 +734,20 @@ class SessionNwbWriter:
                 )
         for column, lists in (ragged_neurons or {}).items():
             flat = np.concatenate([np.asarray(v, dtype=np.int64) for v in lists]) if lists else []
+            if len(flat) == 0:  # every row's list is empty: NWB tools fail on an empty ragged column
+                description += f" ({column}: none in any row)"
+                continue
             region = self._region(column, flat, f"{column}: rows of the ROI table")
             ends = np.cumsum([len(v) for v in lists]).astype(np.int64)
             columns += [region, VectorIndex(name=f"{column}_index", data=ends, target=region)]
+        for column, values in (matrices or {}).items():
+            columns.append(
+                VectorData(
+                    name=column,
+                    data=_compressed(np.asarray(values), self.gzip_level),
+                    description=(descriptions or {}).get(column) or describe_column(column),
+                )
+            )
         dynamic = DynamicTable(name=name, description=description, id=np.arange(len(table)), columns=columns)
         if where == "ophys":
             self.ophys.add(dynamic)
@@ -638,6 +808,20 @@ class SessionNwbWriter:
                         write_chunks_in_parallel(
                             file[dataset], npy_path, self.gzip_level, self.workers, buffer_bytes
                         )
+
+
+def footprint_masks(footprints, n_rois: int) -> dict:
+    """`calcium.footprints.Footprints` as the writer's masks: {"pixel_mask": (flat (x, y,
+    weight) records, cumulative ends per ROI)}, or {} when there are none (or an ROI has no
+    pixel: NWB tools refuse empty masks)."""
+    if footprints is None or footprints.empty:
+        return {}
+    ends = footprints.ends(n_rois)
+    if np.any(np.diff(np.concatenate([[0], ends])) == 0):
+        return {}
+    flat = np.zeros(footprints.roi.size, dtype=[("x", np.uint32), ("y", np.uint32), ("weight", np.float32)])
+    flat["x"], flat["y"], flat["weight"] = footprints.x, footprints.y, footprints.weight
+    return {"pixel_mask": (flat, ends)}
 
 
 def json_text(data) -> str:

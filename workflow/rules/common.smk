@@ -25,6 +25,7 @@ from calcium.settings import (  # noqa: E402
     stimulus_kernel,
 )
 from calcium.blocks import block_memory_mb  # noqa: E402
+from calcium.nwb_metadata import read_metadata_file  # noqa: E402
 from calcium.sheet import (  # noqa: E402
     check_session,
     fill_defaults,
@@ -44,6 +45,8 @@ def _schema(name):
 
 # What each session's input holds (calcium.sheet.SessionInputs), found before any job runs.
 SESSION_INPUTS = {}
+# Each session's metadata file (calcium.nwb_metadata.read_metadata_file), if the sheet names one.
+SESSION_METADATA = {}
 
 
 def _load_sessions():
@@ -62,6 +65,16 @@ def _load_sessions():
     check_config(config)
     sheet = read_session_sheet(config["sessions"], _schema("sessions"))
     settings = InputSettings.from_config(config["input"])
+    metadata_schema = _schema("metadata")
+    for line, row in enumerate(sheet.to_dict("records"), start=2):
+        if row["metadata"]:
+            try:
+                SESSION_METADATA[row["session"]] = read_metadata_file(
+                    row["metadata"], metadata_schema
+                )
+            except UserError as error:
+                where = session_place(config["sessions"], line, row["session"])
+                raise UserError(f"{where}: {error}") from None
     if (
         not workflow.is_main_process
     ):  # a job on a cluster node: the checks ran at submission
@@ -90,6 +103,27 @@ def _load_sessions():
         except UserError as error:
             raise UserError(f"{where}: {error}") from None
     return sheet
+
+
+def _check_dandi_names():
+    """nwb.dandi_layout names files by subject: every session needs a subject id."""
+    if not config["nwb"]["dandi_layout"]:
+        return
+    names = {}
+    for session in sessions.index:
+        if not nwb_subject_id(session):
+            raise UserError(
+                f"{config['sessions']}: session {session}: nwb.dandi_layout is true but the session "
+                "has no subject id; give the sheet's subject_id column or subject.subject_id in its "
+                "metadata file, or set nwb.dandi_layout: false."
+            )
+        path = dandi_path(session)
+        if path in names:
+            raise UserError(
+                f"{config['sessions']}: sessions {names[path]} and {session} get the same DANDI name "
+                f"{path} (DANDI labels keep letters, digits and '-' only); rename one session."
+            )
+        names[path] = session
 
 
 try:
@@ -303,6 +337,8 @@ def get_final_output():
                 "evaluation/expected_accuracy.csv",
             ]
         ]
+        if config["nwb"]["dandi_layout"]:
+            outputs.append(dandi_path(session))
         if sessions.loc[session, "ground_truth"]:
             outputs += [
                 f"results/{session}/evaluation/{name}"
@@ -336,9 +372,11 @@ WORKFLOW_VERSION = _workflow_version()
 def nwb_inputs(wildcards):
     """Every result of a session that goes into its NWB file."""
     base = f"results/{wildcards.session}"
+    row = sessions.loc[wildcards.session]
     inputs = {
         "facts": f"{base}/ingest/recording.json",
         "neurons": f"{base}/ingest/neurons.tsv",
+        "footprints": f"{base}/ingest/footprints.npz",
         "deconvolution": f"{base}/deconvolution.tsv",
         "spike_times": f"{base}/spike_times.csv",
         "events": f"{base}/events/events.csv",
@@ -346,12 +384,24 @@ def nwb_inputs(wildcards):
         "features": f"{base}/events/features.csv",
         "coactivity": f"{base}/population/coactivity.csv",
         "null_threshold": f"{base}/population/null_threshold.json",
+        "null_histogram": f"{base}/population/null_histogram.csv",
+        "null_shuffles": f"{base}/population/null_shuffles.csv",
         "ensemble_event_neurons": f"{base}/population/ensemble_event_neurons.csv",
         "ensemble_events": f"{base}/ensembles/ensemble_activations.csv",
         "ensembles": f"{base}/ensembles/ensembles.csv",
         "members": f"{base}/ensembles/ensemble_members.csv",
+        "similarity": f"{base}/ensembles/similarity.npy",
+        "clustering": f"{base}/ensembles/clustering.json",
+        "expected_accuracy": f"{base}/evaluation/expected_accuracy.csv",
+        "expected_accuracy_neurons": f"{base}/evaluation/expected_accuracy_neurons.csv",
     }
     inputs.update({stage: f"{base}/{stage}.npy" for stage in SIGNAL_STAGES})
+    if row["input_kind"] != "dff":
+        inputs["fluorescence"] = f"{base}/ingest/fluorescence.npy"
+        inputs["neuropil"] = f"{base}/ingest/neuropil.npy"
+    if row["ground_truth"]:
+        inputs["evaluation"] = f"{base}/evaluation/evaluation.csv"
+        inputs["evaluation_summary"] = f"{base}/evaluation/summary.csv"
     if has_stimuli(wildcards.session):
         inputs.update(
             {
@@ -361,9 +411,44 @@ def nwb_inputs(wildcards):
                 "responses": f"{base}/stimulus/stimulus_responses.csv",
             }
         )
-    if Path(sessions.loc[wildcards.session, "path"]).suffix.lower() == ".nwb":
-        inputs["source"] = sessions.loc[wildcards.session, "path"]
+    if row["metadata"]:
+        inputs["metadata"] = row["metadata"]
+    if Path(row["path"]).suffix.lower() == ".nwb":
+        inputs["source"] = row["path"]
     return inputs
+
+
+# Config keys the NWB file records (in /general/data_collection and its descriptions): the
+# analysis whose results it holds; not how figures, the browser or the file itself are made.
+NWB_NOT_RECORDED = {
+    "figures": None,
+    "browser": None,
+    "nwb": None,
+    "stimulus": ("heatmap_bin_s", "examples_per_type"),
+    "evaluation": ("example_s",),
+}
+
+
+def nwb_parameters():
+    """The config keys the NWB file records, keys sorted (see NWB_NOT_RECORDED)."""
+    recorded = {}
+    for section, values in config.items():
+        if not isinstance(values, dict) or (
+            section in NWB_NOT_RECORDED and NWB_NOT_RECORDED[section] is None
+        ):
+            continue
+        left_out = NWB_NOT_RECORDED.get(section) or ()
+        recorded[section] = {k: v for k, v in values.items() if k not in left_out}
+    return _sorted(recorded)
+
+
+NWB_METADATA_KEYS = [
+    "institution",
+    "lab",
+    "experimenter",
+    "experiment_description",
+    "gzip_level",
+]
 
 
 def nwb_session_fields(wildcards):
@@ -384,6 +469,41 @@ def nwb_session_fields(wildcards):
             "age",
         )
     }
+
+
+def _dandi_name(text):
+    """A DANDI file-name label: letters, digits and '-' only (others become '-')."""
+    return re.sub(r"[^A-Za-z0-9-]+", "-", str(text)).strip("-")
+
+
+def nwb_subject_id(session):
+    """The session's subject id for DANDI names: the sheet's, else its metadata file's, else the
+    NWB input's; None if none is given."""
+    row = sessions.loc[session]
+    if row["subject_id"]:
+        return row["subject_id"]
+    if row["metadata"]:
+        subject = SESSION_METADATA[session].get("subject", {})
+        if subject.get("subject_id"):
+            return subject["subject_id"]
+    if Path(row["path"]).suffix.lower() == ".nwb":
+        from calcium.nwb_input import read_nwb_metadata
+
+        found = read_nwb_metadata(
+            row["path"], row["nwb_series"] or None, row["input_kind"]
+        )
+        return found["subject"].get("subject_id") or None
+    return None
+
+
+# DANDI session labels (letters, digits, '-') -> session ids.
+DANDI_SESSIONS = {_dandi_name(s): s for s in sessions.index}
+
+
+def dandi_path(session):
+    """results/dandi/sub-<subject>/sub-<subject>_ses-<session>_ophys.nwb (DANDI's layout)."""
+    subject = _dandi_name(nwb_subject_id(session))
+    return f"results/dandi/sub-{subject}/sub-{subject}_ses-{_dandi_name(session)}_ophys.nwb"
 
 
 def ingest_mem_mb(wildcards, input):
@@ -424,3 +544,9 @@ def nwb_mem_mb(wildcards, input):
 def nwb_runtime(wildcards, input):
     """Minutes: gzip compresses some 20 MB/s on one core."""
     return int(10 + _result_sizes_mb(input)[0] / 20 / 60)
+
+
+try:
+    _check_dandi_names()
+except UserError as error:
+    raise SystemExit(f"Error: {error}") from None

@@ -5,6 +5,8 @@ rule ingest:
         traces="results/{session}/ingest/fluorescence.npy",
         facts="results/{session}/ingest/recording.json",
         neurons="results/{session}/ingest/neurons.tsv",
+        footprints="results/{session}/ingest/footprints.npz",
+        neuropil="results/{session}/ingest/neuropil.npy",
     log:
         "results/logs/{session}/ingest.log",
     benchmark:
