@@ -39,7 +39,10 @@ with open_input(source, settings, nwb) as opened:
             block, filled = checked_block(raw, first, allow_missing, str(source))
             out.append(block)
             n_filled += filled
+layout = dict(opened.layout)
+layout.setdefault("na_cells", n_filled)
 log.info("%s: %d neurons x %d frames; %s", source, n_neurons, n_frames, "; ".join(opened.notes))
+log.info("layout decided: %s", ", ".join(f"{key} {value}" for key, value in sorted(layout.items())))
 if n_filled:
     log.warning("interpolated %d missing/non-finite samples of %s", n_filled, source)
 
@@ -57,5 +60,6 @@ save_json(
         "start_time_s": start_time_s,
         "duration_s": n_frames / frame_rate_hz,
         "nan_count": n_filled,
+        "layout": layout,
     },
 )

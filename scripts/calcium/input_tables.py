@@ -7,13 +7,34 @@ fix it.
 
 from __future__ import annotations
 
+import io
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .errors import InputError
+
+# The largest user table read (session sheet, stimulus table, ground truth): far above any real one
+# (a million spike times are some 20 MB), far below what would exhaust memory.
+MAX_TABLE_BYTES = 256 << 20
+
+
+def check_regular_file(path: str | os.PathLike, what: str) -> None:
+    """Refuse a path that is not a regular file (a FIFO would block a reader forever, a device
+    such as /dev/zero would be read until memory runs out), without opening it."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        raise InputError(f"{path}: the {what} cannot be read ({error.strerror or error}).") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{path}: the {what} must be a file, but this is a folder.")
+    if not stat.S_ISREG(mode):
+        kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise InputError(f"{path}: the {what} is {kind}, not a regular file; give a file saved on disk.")
 
 
 def read_user_table(path: str | os.PathLike, what: str, sep: str = ",") -> pd.DataFrame:
@@ -27,12 +48,17 @@ def read_user_table(path: str | os.PathLike, what: str, sep: str = ",") -> pd.Da
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: the {what} does not exist.")
-    if path.is_dir():
-        raise InputError(f"{path}: the {what} must be a file, but this is a folder.")
+    check_regular_file(path, what)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_TABLE_BYTES + 1)
     except OSError as error:
         raise InputError(f"{path}: the {what} cannot be read ({error.strerror or error}).") from None
+    if len(raw) > MAX_TABLE_BYTES:
+        raise InputError(
+            f"{path}: the {what} is larger than {MAX_TABLE_BYTES >> 20} MiB; a table of this kind is far "
+            "smaller (is it the right file?)."
+        )
     if not raw.strip():
         raise InputError(f"{path}: the {what} is empty; it needs a header line and one line per row.")
     if b"\x00" in raw[:65536]:
@@ -60,7 +86,7 @@ def read_user_table(path: str | os.PathLike, what: str, sep: str = ",") -> pd.Da
                 )
     try:
         table = pd.read_csv(
-            path, sep=sep, dtype=str, keep_default_na=False, comment="#", skip_blank_lines=True
+            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, comment="#", skip_blank_lines=True
         )
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: the {what} has no header line.") from None
