@@ -13,6 +13,13 @@ from __future__ import annotations
 from .errors import ConfigError
 from .indicators import INDICATOR_KINETICS, Kinetics, indicator_kinetics
 
+# Bins (seconds) of events or frames that must hold at least one frame: shorter ones mean nothing
+# finer than the frames and only multiply the memory (coactivity.bin_s 1e-7 s asked for 8.9 GiB).
+BIN_KEYS = (("coactivity", "bin_s"), ("stimulus", "heatmap_bin_s"))
+# evaluation.bin_s spreads each frame over its exposure, so it may be finer than a frame, down to the
+# spikefinder benchmark's 40 ms (Berens et al. 2018); finer than both is refused (1e-9 s: 894 GiB).
+SPIKEFINDER_BIN_S = 0.04
+
 # A window must hold at least this many frames for a percentile over it to differ from the trace.
 MIN_WINDOW_FRAMES = 3
 
@@ -152,6 +159,33 @@ def check_session_settings(
             f"config detrend.slow_drift_s: {detrend['slow_drift_s']} s puts the high-pass cut-off at or "
             f"above the Nyquist frequency of a {frame_rate_hz:g} Hz recording; use a longer value."
         )
+    frame_s = 1.0 / frame_rate_hz
+    for section, key in BIN_KEYS:
+        value = config[section][key]
+        if value < frame_s * (1 - 1e-9):
+            raise ConfigError(
+                f"config {section}.{key}: {value:g} s is shorter than one frame ({frame_s:.4g} s at "
+                f"{frame_rate_hz:g} Hz); a bin holds at least one frame, so use {frame_s:.4g} s or more."
+            )
+    floor_s = min(frame_s, SPIKEFINDER_BIN_S)
+    value = config["evaluation"]["bin_s"]
+    if value < floor_s * (1 - 1e-9):
+        raise ConfigError(
+            f"config evaluation.bin_s: {value:g} s is shorter than one frame ({frame_s:.4g} s at "
+            f"{frame_rate_hz:g} Hz) and than the spikefinder benchmark's {SPIKEFINDER_BIN_S:g} s; finer bins "
+            f"resolve nothing more, so use {floor_s:.4g} s or more."
+        )
+    denoise = config["denoise"]
+    if denoise["level"] is not None:
+        from .denoise import max_denoise_level
+
+        deepest = max_denoise_level(n_frames, denoise["wavelet"])
+        if denoise["level"] > deepest:
+            raise ConfigError(
+                f"config denoise.level: {denoise['level']} is deeper than a recording of {n_frames} frames "
+                f"allows with wavelet {denoise['wavelet']} (at most {deepest}); use {deepest} or less, or "
+                "null for the maximum useful depth."
+            )
     bin_s = config["coactivity"]["bin_s"]
     if bin_s > duration_s:
         raise ConfigError(
