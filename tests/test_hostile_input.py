@@ -285,3 +285,20 @@ def test_defaults_pass_the_new_checks():
     config = fill_defaults(_config(), _schema("config"))
     assert schema_errors(config, _schema("config")) == []
     check_session_settings(config, 30.0, 100, 9000)
+
+
+@pytest.mark.parametrize("one_row_per_frame", [False, True])
+def test_neuron_labels_are_length_limited(tmp_path, one_row_per_frame):
+    from calcium.input_csv import TableLayout, read_fluorescence_csv
+
+    values = np.random.default_rng(0).uniform(90, 110, (3, 40))
+    labels = ["a", "x" * 300, "c"]
+    frame = (
+        pd.DataFrame(values.T, columns=labels) if one_row_per_frame else pd.DataFrame(values, index=labels)
+    )
+    path = tmp_path / "f.csv"
+    frame.to_csv(path, index=not one_row_per_frame)
+    orientation = "frames_x_neurons" if one_row_per_frame else "neurons_x_frames"
+    where = "line 1, column 2" if one_row_per_frame else "line 3, column 1"
+    with pytest.raises(InputError, match=f"f.csv: {where}: a neuron label of 300 characters"):
+        read_fluorescence_csv(path, TableLayout(orientation=orientation))

@@ -75,6 +75,8 @@ BOM = "\ufeff"
 # With input.orientation auto and nothing in the file naming its axes, one line per neuron is
 # assumed only if the lines are at least this many times longer than there are lines.
 AUTO_FRAMES_PER_NEURON = 2
+# Neuron labels (index column or header) longer than this are not labels.
+MAX_LABEL_CHARS = 200
 # Lines sampled from the top of a file to decide its layout.
 SAMPLE_LINES = 50
 # A first line or column of this many numbers in strictly increasing order is taken for an axis
@@ -492,16 +494,19 @@ def check_frame_times(times_s: np.ndarray, source: str) -> None:
             f"{times_s[k]:.6g} s on the line before; frame times must increase (a repeated or reversed "
             "block of lines?)."
         )
-    rate = (times_s.size - 1) / (times_s[-1] - times_s[0])
-    drift = np.abs(times_s - (times_s[0] + np.arange(times_s.size) / rate))
+    # The constant rate that fits the stamps best (least squares: stamps written with few decimals
+    # scatter around it by their rounding), and each frame's distance from it.
+    frames = np.arange(times_s.size, dtype=np.float64)
+    slope, intercept = np.polyfit(frames, times_s, 1)
+    rate = 1.0 / slope
+    drift = np.abs(times_s - (intercept + slope * frames))
     worst = int(np.argmax(drift))
     if drift[worst] > 0.5 / rate:
         gaps = np.flatnonzero(steps > 1.5 / rate)
-        where = (
-            f"data line {int(gaps[0]) + 2} follows a gap of {steps[gaps[0]]:.6g} s"
-            if gaps.size
-            else (f"data line {worst + 1} lies {drift[worst]:.3g} s from a constant rate")
-        )
+        if gaps.size:
+            where = f"data line {int(gaps[0]) + 2} follows a gap of {steps[gaps[0]]:.6g} s"
+        else:
+            where = f"data line {worst + 1} lies {drift[worst]:.3g} s from a constant rate"
         raise InputError(
             f"{source}: the frame times are irregular ({where}, more than half a frame at the mean rate "
             f"{rate:.6g} Hz); split the recording into sessions at the pause, or fill in the missing frames."
@@ -786,6 +791,16 @@ def read_fluorescence_csv(
         raise InputError(
             f"{path}: only {out.shape[1]} frame per neuron; a recording needs at least 2 frames "
             "(if the file has one line per frame, set input.orientation: frames_x_neurons)."
+        )
+    long = [i for i, name in enumerate(neuron_labels or []) if len(name) > MAX_LABEL_CHARS]
+    if long:
+        if decided.one_row_per_frame:
+            place = f"line 1, column {long[0] + 1 + int(has_index and not decided.short_header)}"
+        else:
+            place = f"line {long[0] + 1 + int(has_header)}, column 1"
+        raise InputError(
+            f"{path}: {place}: a neuron label of {len(neuron_labels[long[0]])} characters; labels are at "
+            f"most {MAX_LABEL_CHARS} (they name neurons in tables, figures and the NWB file)."
         )
     facts = {
         "format": "csv",
