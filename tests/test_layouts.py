@@ -302,5 +302,7 @@ def test_time_column_is_checked_frame_by_frame(tmp_path, edit, message):
 def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
     rng = np.random.default_rng(2)
     time_s = np.round(np.arange(600) / 30.0 + rng.uniform(-0.003, 0.003, 600), 2)  # 10 ms jitter steps
-    shape = probe_input(_time_table(tmp_path / "t.csv", time_s), InputSettings())
+    shape = probe_input(
+        _time_table(tmp_path / "t.csv", time_s), InputSettings(layout=TableLayout(orientation="auto"))
+    )
     assert shape.n_frames == 600 and shape.times_s[0] == time_s[0]
