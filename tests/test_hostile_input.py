@@ -302,3 +302,25 @@ def test_neuron_labels_are_length_limited(tmp_path, one_row_per_frame):
     where = "line 1, column 2" if one_row_per_frame else "line 3, column 1"
     with pytest.raises(InputError, match=f"f.csv: {where}: a neuron label of 300 characters"):
         read_fluorescence_csv(path, TableLayout(orientation=orientation))
+
+
+def test_names_read_back_as_written_from_the_workflows_tables(tmp_path):
+    """Stimuli named 0/90 (grating orientations), True, or a neuron labelled 007 stay text."""
+    from calcium.io import read_table, save_table
+
+    table = pd.DataFrame(
+        {
+            "stimulus": ["0", "90", "True", "007"],
+            "onset_s": [1.0, np.nan, 3.0, 4.0],
+            "label": ["", "a", "1.5", "b"],
+        }
+    )
+    save_table(tmp_path / "t.csv", table)
+    back = read_table(tmp_path / "t.csv")
+    assert back.stimulus.tolist() == ["0", "90", "True", "007"] and back.label.tolist() == [
+        "",
+        "a",
+        "1.5",
+        "b",
+    ]
+    assert np.isnan(back.onset_s.iloc[1]) and back.onset_s.dtype == np.float64
