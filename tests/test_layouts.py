@@ -46,7 +46,7 @@ def _write_numpy(rows, options, path):
     if options["index"]:
         labels = _index_labels(len(rows), options)
         body = [[label, *row] for label, row in zip(labels, body, strict=True)]
-    lines = [",".join(row) for row in body]
+    lines = [",".join(row) + ("," if options["trailing_comma"] else "") for row in body]
     if options["header"]:
         names = [f"n{i}" for i in range(len(rows[0]))]
         lines.insert(0, ",".join(([options["corner"]] if options["index"] else []) + names))
@@ -131,7 +131,8 @@ writer_options = st.fixed_dictionaries(
         "index_kind": st.sampled_from(["zero", "one", "text", "time"]),
         "corner": st.sampled_from(["", "neuron", "time_s", "frame"]),
         "fmt": st.sampled_from(["%.18e", "%.17g", "%r"]),
-        "na": st.sampled_from(["", "NaN", "NA", "#N/A", "nan", "NULL"]),
+        "na": st.sampled_from(["", "NaN", "NA", "#N/A", "nan", "NULL", "#DIV/0!"]),
+        "trailing_comma": st.booleans(),
         "quote": st.booleans(),
         "short_header": st.booleans(),
     }
@@ -173,11 +174,14 @@ def test_writers_read_back_exactly_or_refused(tmp_path, matrix, options):
         options["index_kind"] == "time" or (options["header"] and options["corner"] != "")
     )
     layout = TableLayout(orientation=truth if options["orientation_given"] or not named else "auto")
+    # An Excel error such as #DIV/0! is not a missing value: such a file must be refused.
+    must_refuse = writer == "excel" and options["na"] == "#DIV/0!" and bool(np.isnan(matrix).any())
     try:
         table = read_fluorescence_csv(path, layout, allow_missing=True)
     except InputError:
         event("refused")
         return  # refused: allowed
+    assert not must_refuse, path.read_text()[:2000]
     event("read back")
     np.testing.assert_array_equal(table.traces, matrix.astype(np.float32), err_msg=path.read_text()[:2000])
     assert table.layout["na_cells"] == int(np.isnan(matrix).sum())
@@ -306,3 +310,25 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
         _time_table(tmp_path / "t.csv", time_s), InputSettings(layout=TableLayout(orientation="auto"))
     )
     assert shape.n_frames == 600 and shape.times_s[0] == time_s[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "1.5,#DIV/0!,2.5,3.5\n" + "1.5,2.5,3.5,4.5\n" * 3,
+            "line 1 mixes text .*#DIV/0!.* set input.header: true",
+        ),
+        (
+            "1.5,2.5,3.5,4.5\n#VALUE!,2.5,3.5,4.5\n",
+            "first column mixes text .*#VALUE!.* input.index_column: true",
+        ),
+        ("1.5,2.5,3.5,\n" * 3, "every line ends with a comma"),
+    ],
+    ids=["excel error on line 1", "excel error in column 1", "trailing commas"],
+)
+def test_a_stray_cell_never_becomes_a_header_a_label_or_a_frame(tmp_path, text, message):
+    path = tmp_path / "f.csv"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message):
+        read_fluorescence_csv(path, allow_missing=True)

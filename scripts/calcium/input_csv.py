@@ -301,6 +301,16 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
     if not lines:
         raise InputError(f"{path}: the file is empty; expected a table of fluorescence values.")
     first = lines[0]
+    if (
+        len(first) > 1
+        and first[-1] == ""
+        and all(row[-1] == "" for row in lines[1:2])
+        and _last_line(path)[-1:] == [""]
+    ):
+        raise InputError(
+            f"{path}: every line ends with a comma (an empty last column), which would add a frame or a "
+            "neuron of missing values; remove the trailing commas."
+        )
     reasons = []
     rest = first[1:]
     corner_ok = _is_text(first[0]) or first[0] == ""  # a corner cell above an index column
@@ -311,6 +321,13 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
         has_header = _is_text(first[0])
         reasons.append("header yes: a text cell" if has_header else "header no: a number")
     elif any(_is_text(cell) for cell in rest):
+        numbers = [cell for cell in rest if _is_number(cell)]
+        if numbers:
+            text = next(cell for cell in rest if _is_text(cell))
+            raise InputError(
+                f"{path}: line 1 mixes text ({text!r}) and numbers ({numbers[0]!r}). If it is data, "
+                f"{text!r} is not a number: fix that cell. If it names the columns, set input.header: true."
+            )
         has_header, _ = True, reasons.append("header yes: line 1 holds text")
     elif _counts(first) or (corner_ok and _counts(rest)):
         second = lines[1] if len(lines) > 1 else []
@@ -352,6 +369,14 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
     elif data_width < 2:
         has_index = False
     elif any(_is_text(v) for v in column):
+        numbers = [v for v in column if _is_number(v)]
+        if numbers:
+            text = next(v for v in column if _is_text(v))
+            raise InputError(
+                f"{path}: the first column mixes text ({text!r}) and numbers ({numbers[0]!r}). If it is "
+                f"data, {text!r} is not a number: fix that cell. If it holds labels, set "
+                "input.index_column: true."
+            )
         has_index, _ = True, reasons.append("index column yes: it holds text")
     elif short_header:
         has_index, _ = True, reasons.append("index column yes: the header has one cell fewer (row names)")
