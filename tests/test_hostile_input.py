@@ -83,6 +83,9 @@ def _row(tmp_path: Path, **fields) -> dict:
         ("denoise", "level", 99),
         ("coactivity", "bin_s", 0),
         ("nwb", "lab", "x" * 5000),
+        ("deconvolution", "smoothing_s", 1e9),  # a Gaussian kernel of 1.75 TiB
+        ("deconvolution", "lag_s", 1e9),  # 447 GiB
+        ("deconvolution", "lag_s", -1e9),
     ],
 )
 def test_config_values_without_meaning_fail_the_schema_naming_the_key(section, key, value):
@@ -279,6 +282,13 @@ def test_user_tables_are_read_up_to_a_cap(tmp_path, monkeypatch):
     monkeypatch.setattr(tables, "MAX_TABLE_BYTES", 1000)
     with pytest.raises(InputError, match=r"stim\.csv: the stimulus table is larger than"):
         read_user_table(path, "stimulus table")
+
+
+def test_coactivity_window_longer_than_the_recording_is_refused():
+    config = _config()
+    config["coactivity"]["jitter_bins"] = 10**9
+    with pytest.raises(ConfigError, match=r"config coactivity\.jitter_bins: 1000000000 makes a window"):
+        check_session_settings(config, 5.0, 12, 1500)
 
 
 def test_defaults_pass_the_new_checks():

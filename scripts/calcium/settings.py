@@ -192,6 +192,14 @@ def check_session_settings(
             f"config coactivity.bin_s: {bin_s} s is longer than the recording ({duration_s:.4g} s); "
             "coactivity needs many bins (0.5 s is typical)."
         )
+    coactivity = config["coactivity"]
+    window_s = (2 * coactivity["jitter_bins"] + 1) * coactivity["bin_s"]
+    if coactivity["jitter_bins"] and window_s > duration_s:
+        raise ConfigError(
+            f"config coactivity.jitter_bins: {coactivity['jitter_bins']} makes a window of {window_s:.4g} s, "
+            f"longer than the recording ({duration_s:.4g} s), in which every bin would count the same "
+            "neurons; use 0 or 1."
+        )
     figures = config["figures"]
     examples = figures["example_neurons"] or []
     outside = [n for n in examples if n >= n_neurons]
