@@ -126,6 +126,11 @@ def check_text_csv(path: Path) -> None:
                 f"{path}: byte {error.start + 1} is not UTF-8 text; save the table as a UTF-8 CSV."
             ) from None
         text = head[: error.start].decode("utf-8")
+    if "\r" in text and "\n" not in text:
+        raise InputError(
+            f"{path}: its lines end with a carriage return alone (classic Mac OS, Excel's CSV (Macintosh)); "
+            'save it with LF or CRLF line ends (e.g. as "CSV UTF-8").'
+        )
     first = next((line for line in text.lstrip(BOM).splitlines() if line.strip()), "")
     if "," not in first:
         for name, separator in (("semicolons", ";"), ("tabs", "\t")):
