@@ -323,10 +323,17 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
             "1.5,2.5,3.5,4.5\n#VALUE!,2.5,3.5,4.5\n",
             "first column mixes text .*#VALUE!.* input.index_column: true",
         ),
-        ("1.5,2.5,3.5,\n" * 3, "every line ends with a comma"),
+        ("1.5,2.5,3.5,\n" * 3, "every data line ends with a comma"),
+        ("a,b,c\n" + "1.5,2.5,3.5,\n" * 3, "every data line ends with a comma"),
         ("1.5,2.5,3.5\r" * 3, "carriage return alone"),
     ],
-    ids=["excel error on line 1", "excel error in column 1", "trailing commas", "CR line ends"],
+    ids=[
+        "excel error on line 1",
+        "excel error in column 1",
+        "trailing commas",
+        "trailing commas below a header",
+        "CR line ends",
+    ],
 )
 def test_a_stray_cell_never_becomes_a_header_a_label_or_a_frame(tmp_path, text, message):
     path = tmp_path / "f.csv"

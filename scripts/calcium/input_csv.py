@@ -306,14 +306,12 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
     if not lines:
         raise InputError(f"{path}: the file is empty; expected a table of fluorescence values.")
     first = lines[0]
-    if (
-        len(first) > 1
-        and first[-1] == ""
-        and all(row[-1] == "" for row in lines[1:2])
-        and _last_line(path)[-1:] == [""]
-    ):
+    # Every data line ending in an empty cell is a trailing delimiter (a header may or may not have
+    # one): refused, as it would add a frame or a neuron (or make the header look one cell short).
+    data_line = lines[1] if len(lines) > 1 else first
+    if len(data_line) > 1 and data_line[-1] == "" and _last_line(path)[-1:] == [""]:
         raise InputError(
-            f"{path}: every line ends with a comma (an empty last column), which would add a frame or a "
+            f"{path}: every data line ends with a comma (an empty last column), which would add a frame or a "
             "neuron of missing values; remove the trailing commas."
         )
     reasons = []
