@@ -284,6 +284,22 @@ def test_user_tables_are_read_up_to_a_cap(tmp_path, monkeypatch):
         read_user_table(path, "stimulus table")
 
 
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("stimulus", "response_window_s", [0.0, 1e-9]),
+        ("stimulus", "baseline_window_s", [-1e-9, 0.0]),
+        ("figures", "time_window_s", [0.0, 0.1]),
+        ("evaluation", "example_s", 1e-9),
+    ],
+)
+def test_windows_shorter_than_a_frame_hold_nothing_and_are_refused(section, key, value):
+    config = _config()
+    config[section][key] = value
+    with pytest.raises(ConfigError, match=rf"config {section}\.{key}: spans .* less than"):
+        check_session_settings(config, 5.0, 12, 1500)
+
+
 def test_coactivity_window_longer_than_the_recording_is_refused():
     config = _config()
     config["coactivity"]["jitter_bins"] = 10**9

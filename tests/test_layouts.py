@@ -326,6 +326,7 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
         ("1.5,2.5,3.5,\n" * 3, "every data line ends with a comma"),
         ("a,b,c\n" + "1.5,2.5,3.5,\n" * 3, "every data line ends with a comma"),
         ("1.5,2.5,3.5\r" * 3, "carriage return alone"),
+        ("1.5 2.5 3.5\n" * 3, "separates its cells with spaces, not commas"),  # np.savetxt's default
     ],
     ids=[
         "excel error on line 1",
@@ -333,6 +334,7 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
         "trailing commas",
         "trailing commas below a header",
         "CR line ends",
+        "spaces",
     ],
 )
 def test_a_stray_cell_never_becomes_a_header_a_label_or_a_frame(tmp_path, text, message):

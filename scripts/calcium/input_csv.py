@@ -133,8 +133,9 @@ def check_text_csv(path: Path) -> None:
         )
     first = next((line for line in text.lstrip(BOM).splitlines() if line.strip()), "")
     if "," not in first:
-        for name, separator in (("semicolons", ";"), ("tabs", "\t")):
-            if first.count(separator) >= 1:
+        spaced = len(first.split()) > 1 and all(_is_number(cell) or _is_na(cell) for cell in first.split())
+        for name, separator in (("semicolons", ";"), ("tabs", "\t"), ("spaces", " ")):
+            if first.count(separator) >= 1 and (separator != " " or spaced):
                 raise InputError(
                     f"{path}: line 1 separates its cells with {name}, not commas; save the table "
                     "as comma-separated CSV (e.g. in pandas: to_csv(path, sep=','))."

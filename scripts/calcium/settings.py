@@ -167,6 +167,20 @@ def check_session_settings(
                 f"config {section}.{key}: {value:g} s is shorter than one frame ({frame_s:.4g} s at "
                 f"{frame_rate_hz:g} Hz); a bin holds at least one frame, so use {frame_s:.4g} s or more."
             )
+    spans = [
+        ("stimulus", "response_window_s", config["stimulus"]["response_window_s"], 1),
+        ("stimulus", "baseline_window_s", config["stimulus"]["baseline_window_s"], 1),
+        ("figures", "time_window_s", config["figures"]["time_window_s"], 2),
+        ("evaluation", "example_s", [0.0, config["evaluation"]["example_s"]], 2),
+    ]
+    for section, key, window, frames in spans:
+        if window is not None and window[1] - window[0] < frames * frame_s * (1 - 1e-9):
+            length = window[1] - window[0]
+            raise ConfigError(
+                f"config {section}.{key}: spans {length:.4g} s, less than {frames} frame(s) "
+                f"({frames * frame_s:.4g} s at {frame_rate_hz:g} Hz), so it holds no data to average or "
+                "draw; make it longer."
+            )
     floor_s = min(frame_s, SPIKEFINDER_BIN_S)
     value = config["evaluation"]["bin_s"]
     if value < floor_s * (1 - 1e-9):
