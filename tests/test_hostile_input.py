@@ -7,6 +7,7 @@ Library level: these are the functions that workflow/rules/common.smk runs befor
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 from pathlib import Path
@@ -350,3 +351,15 @@ def test_names_read_back_as_written_from_the_workflows_tables(tmp_path):
         "b",
     ]
     assert np.isnan(back.onset_s.iloc[1]) and back.onset_s.dtype == np.float64
+
+
+def test_labels_with_dollar_signs_are_drawn_as_written():
+    """matplotlib reads $...$ as TeX: a stimulus named "$\\foo$" made the figures job fail."""
+    import matplotlib.pyplot as plt
+
+    import calcium.plots  # noqa: F401 (sets the text style of every figure)
+
+    figure, ax = plt.subplots()
+    ax.set_title("grating $\\foo$ at 90°")
+    figure.savefig(io.BytesIO(), format="png")
+    plt.close(figure)
