@@ -96,6 +96,24 @@ def test_config_values_without_meaning_fail_the_schema_naming_the_key(section, k
     assert errors and all(line.strip().startswith(f"{section}.{key}:") for line in errors), errors
 
 
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("dff", "percentile", float("nan")),
+        ("coactivity", "bin_s", float("nan")),
+        ("events", "max_fwhm_s", float("inf")),
+    ],
+)
+def test_nan_and_infinite_config_numbers_are_refused(section, key, value):
+    from calcium.settings import check_config
+
+    config = _config()
+    config[section][key] = value
+    assert schema_errors(config, _schema("config")) == []  # NaN passes minimum and maximum ...
+    with pytest.raises(ConfigError, match=rf"config {section}\.{key}: (nan|inf) is not a finite number"):
+        check_config(config)  # ... so it is refused here, before any job
+
+
 def test_wavelet_names_are_exactly_pywavelets_discrete_wavelets():
     import pywt
 
@@ -363,3 +381,16 @@ def test_labels_with_dollar_signs_are_drawn_as_written():
     ax.set_title("grating $\\foo$ at 90°")
     figure.savefig(io.BytesIO(), format="png")
     plt.close(figure)
+
+
+def test_an_unreadable_fluorescence_file_is_one_line(tmp_path, monkeypatch):
+    import calcium.input_csv
+
+    path = _traces(tmp_path / "f.csv")
+
+    def denied(file):
+        raise PermissionError(13, "Permission denied", str(file))
+
+    monkeypatch.setattr(calcium.input_csv, "check_text_csv", denied)
+    with pytest.raises(InputError, match=r"f\.csv: cannot be read \(Permission denied\)"):
+        probe_input(path)

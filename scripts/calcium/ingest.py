@@ -101,10 +101,19 @@ def probe_input(
     """Shape (and time stamps) of a fluorescence input, reading only headers, first/last lines
     (or an NWB series' metadata and timestamps).
 
-    Raises InputError for inputs that cannot be read (missing, empty, binary CSV,
-    pickled/complex/non-2-D arrays, incomplete Suite2p folders, NWB files without the
-    series).
+    Raises InputError for inputs that cannot be read (missing, unreadable, not a regular file,
+    empty, binary CSV, ambiguous CSV layout, pickled/complex/non-2-D arrays, incomplete Suite2p
+    folders, NWB files without the series).
     """
+    try:
+        return _probe_input(path, settings, nwb)
+    except OSError as error:  # no permission, an I/O error: the file's, not the workflow's
+        raise InputError(f"{error.filename or path}: cannot be read ({error.strerror or error}).") from None
+
+
+def _probe_input(
+    path: str | os.PathLike, settings: InputSettings | None, nwb: NwbSelection | None
+) -> InputShape:
     settings = settings or InputSettings()
     path = Path(path)
     if not path.exists():

@@ -10,6 +10,8 @@ looking the indicator up only where a value is missing. Errors are
 
 from __future__ import annotations
 
+import math
+
 from .errors import ConfigError
 from .indicators import INDICATOR_KINETICS, Kinetics, indicator_kinetics
 
@@ -32,8 +34,24 @@ def _ordered(config: dict, section: str, key: str) -> None:
         )
 
 
+def _non_finite(value, where: str):
+    """Key paths of NaN or infinite numbers in a config value (YAML's .nan and .inf pass a JSON
+    schema's minimum and maximum: every comparison with NaN is false)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield where, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _non_finite(item, f"{where}[{i}]")
+
+
 def check_config(config: dict) -> None:
-    """Refuse config values that are meaningless whatever the session (windows out of order)."""
+    """Refuse config values that are meaningless whatever the session (NaN or infinite numbers,
+    windows out of order)."""
+    for where, value in _non_finite(config, ""):
+        raise ConfigError(f"config {where}: {value} is not a finite number; give a number (see the schema).")
     _ordered(config, "stimulus", "response_window_s")
     _ordered(config, "stimulus", "baseline_window_s")
     _ordered(config, "figures", "time_window_s")
