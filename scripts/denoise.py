@@ -19,4 +19,11 @@ process_blocks(
     facts["n_frames"],
     snakemake.threads,
 )
-log.info("denoised %d neurons with %s", facts["n_neurons"], settings)
+used = calcium.denoise.denoise_level(facts["n_frames"], settings["wavelet"], settings["level"])
+log.info(
+    "denoised %d neurons with %s; decomposition level used: %d (requested: %s)",
+    facts["n_neurons"],
+    settings,
+    used,
+    settings["level"],
+)

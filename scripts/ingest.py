@@ -49,7 +49,10 @@ with open_input(source, settings, nwb) as opened:
             n_filled += filled
             if neuropil_rows:
                 neuropil.append(neuropil_rows(rows))
+layout = dict(opened.layout)
+layout.setdefault("na_cells", n_filled)
 log.info("%s: %d neurons x %d frames; %s", source, n_neurons, n_frames, "; ".join(opened.notes))
+log.info("layout decided: %s", ", ".join(f"{key} {value}" for key, value in sorted(layout.items())))
 if n_filled:
     log.warning("interpolated %d missing/non-finite samples of %s", n_filled, source)
 
@@ -77,5 +80,6 @@ save_json(
         "start_time_s": start_time_s,
         "duration_s": n_frames / frame_rate_hz,
         "nan_count": n_filled,
+        "layout": layout,
     },
 )

@@ -176,9 +176,11 @@ def test_s_min_with_ar2_is_refused_before_any_job():
 def test_frames_x_neurons_file_read_as_neurons_x_frames_is_refused(tmp_path):
     path = _traces(tmp_path, n_neurons=400, n_frames=20)  # really 400 frames of 20 neurons
     settings = InputSettings(layout=TableLayout(orientation="auto"))
-    shape = probe_input(path, settings)
+    with pytest.raises(InputError, match="400 neurons x 20 frames.*input.orientation: frames_x_neurons"):
+        probe_input(path, settings)
+    shape = probe_input(path, InputSettings(layout=TableLayout(orientation="neurons_x_frames")))
     assert shape[:2] == (400, 20)
-    with pytest.raises(InputError, match="input.orientation: frames_x_neurons"):
+    with pytest.raises(InputError, match="input.orientation: frames_x_neurons"):  # .npy and others
         check_plausible_shape(shape, 5.0, settings, str(path))
     # Said explicitly, a wide session is accepted (zebrafish: many neurons, long recordings).
     wide = probe_input(_traces(tmp_path, 300, 200, "wide.csv"))

@@ -48,7 +48,7 @@ def rng(seed: int = 0) -> np.random.Generator:
 # --- axis-label rule ------------------------------------------------------------------------------
 
 # Units accepted in a label's trailing parentheses, e.g. "time (s)", "F (a.u.)".
-UNITS = {"s", "events/min", "ΔF/F", "ΔF/F·s", "a.u.", "%·Hz$^{-1/2}$", "ratio", "normalised"}
+UNITS = {"s", "events/min", "ΔF/F", "ΔF/F·s", "a.u.", "%/√Hz", "ratio", "normalised"}
 # Words naming a quantity that has a unit: such a label must end in "(<unit from UNITS>)".
 DIMENSIONAL = re.compile(r"\b(time|interval|rate|amplitude|FWHM|area|noise)\b|ν")
 # Dimensionless quantities derived from dimensional ones: "fraction of time active", "interval CV".

@@ -123,6 +123,7 @@ NEW_VALUES = {
     "stimulus.response_window_s": [0.0, 2.0],
     "stimulus.baseline_window_s": [-1.0, 0.0],
     "expected_accuracy.ground_truth_dir": "elsewhere",
+    "evaluation.bin_s": 0.05,  # 0.8 x 40 ms is finer than both a frame and 40 ms: refused
     "figures.example_neurons": [0, 1],
     "figures.time_window_s": [0.0, 60.0],
     "nwb.institution": "An institute",

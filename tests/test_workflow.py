@@ -486,6 +486,18 @@ def test_nan_cell_stops_unless_interpolation_is_asked_for(workflow_copy):
     assert result.returncode == 0, result.stdout[-3000:]
     facts = json.loads((workflow_copy / "results" / "s2" / "ingest" / "recording.json").read_text())
     assert facts["nan_count"] == 1
+    # The layout decided is recorded and logged (issue 23).
+    assert facts["layout"] == {
+        "format": "csv",
+        "header": False,
+        "index_column": False,
+        "orientation": "neurons_x_frames",
+        "byte_order_mark": False,
+        "quoted": False,
+        "na_cells": 1,
+    }
+    log = (workflow_copy / "results" / "logs" / "s2" / "ingest.log").read_text()
+    assert "layout decided:" in log and "header no" in log
 
 
 def test_background_subtracted_input_names_the_neurons_with_low_f0(workflow_copy):

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .htmlsafe import html_text, script_safe_json
+
 MISSING_INT16 = -32768  # code of a missing (non-finite) value in an int16 trace
 MISSING_UINT8 = 255  # code of a missing value in a uint8 trace
 INT16_LEVELS = 65534  # codes -32767..32767
@@ -535,8 +537,9 @@ def render_page(template: str, fields: dict[str, str]) -> str:
 
 
 def script_json(value: Any) -> str:
-    """JSON safe to place inside a <script> element."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    """JSON safe to place inside a <script> element: no <, > or & (escaped as \\u003c, ...), so
+    no label or note can end the element, open a comment or change how the page is parsed."""
+    return script_safe_json(json.dumps(value, separators=(",", ":"), allow_nan=False))
 
 
 def build_page(
@@ -622,4 +625,4 @@ def build_page(
 
 
 def _html_text(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return html_text(text)

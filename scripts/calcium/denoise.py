@@ -23,6 +23,26 @@ def noise_sigma(finest_detail: np.ndarray) -> np.ndarray:
     return robust_sd(finest_detail, center=np.zeros(finest_detail.shape[:-1]))[..., None]
 
 
+# Depth used when the config leaves denoise.level null (scales up to 2^6 = 64 frames).
+DEFAULT_MAX_LEVEL = 6
+
+
+def max_denoise_level(n_frames: int, wavelet: str) -> int:
+    """The deepest decomposition a recording of `n_frames` allows with `wavelet` (at least 1):
+    PyWavelets' dwt_max_level, beyond which every coefficient feels the boundary."""
+    return max(1, pywt.dwt_max_level(n_frames, pywt.Wavelet(wavelet).dec_len))
+
+
+def denoise_level(n_frames: int, wavelet: str, level: int | None) -> int:
+    """The decomposition depth actually used: `level` (None: the maximum useful depth, at most
+    DEFAULT_MAX_LEVEL), never deeper than `max_denoise_level` allows (the workflow refuses a
+    deeper denoise.level before any job; see calcium.settings.check_session_settings)."""
+    deepest = max_denoise_level(n_frames, wavelet)
+    if level is None:
+        return min(deepest, DEFAULT_MAX_LEVEL)
+    return max(1, min(int(level), deepest))
+
+
 def wavelet_denoise(
     traces: np.ndarray,
     wavelet: str = "sym4",
@@ -48,10 +68,7 @@ def wavelet_denoise(
         raise ValueError("traces must be 2-D (neurons, frames)")
     n_frames = traces.shape[1]
     wave = pywt.Wavelet(wavelet)
-    max_level = pywt.dwt_max_level(n_frames, wave.dec_len)
-    if level is None:
-        level = min(max_level, 6)
-    level = max(1, min(int(level), max(max_level, 1)))
+    level = denoise_level(n_frames, wavelet, level)
     coefficients = pywt.wavedec(traces, wave, level=level, axis=-1, mode="symmetric")
     sigma = noise_sigma(coefficients[-1])
     if threshold_rule not in THRESHOLD_RULES:

@@ -19,6 +19,7 @@ import numpy as np
 from .errors import InputError
 from .input_arrays import read_fluorescence_npy, read_suite2p
 from .input_csv import FLOAT32_MAX, TableLayout, probe_csv, read_fluorescence_csv
+from .input_tables import check_regular_file
 
 ORIENTATIONS = ("auto", "neurons_x_frames", "frames_x_neurons")
 
@@ -70,6 +71,8 @@ class InputShape(NamedTuple):
     first_time_s, last_time_s: time of the first and last frame (s) from a time
         column of the input, or None when the input has no time stamps.
     frame_rate_hz: the rate stored in the input (NWB series), or None.
+    times_s: every frame's time stamp (s) from a CSV's time column (checked frame by
+        frame: increasing, no pause), or None.
     """
 
     n_neurons: int
@@ -77,6 +80,7 @@ class InputShape(NamedTuple):
     first_time_s: float | None = None
     last_time_s: float | None = None
     frame_rate_hz: float | None = None
+    times_s: np.ndarray | None = None
 
 
 def _npy_shape(path: Path) -> tuple[tuple[int, ...], np.dtype]:
@@ -97,15 +101,26 @@ def probe_input(
     """Shape (and time stamps) of a fluorescence input, reading only headers, first/last lines
     (or an NWB series' metadata and timestamps).
 
-    Raises InputError for inputs that cannot be read (missing, empty, binary CSV,
-    pickled/complex/non-2-D arrays, incomplete Suite2p folders, NWB files without the
-    series).
+    Raises InputError for inputs that cannot be read (missing, unreadable, not a regular file,
+    empty, binary CSV, ambiguous CSV layout, pickled/complex/non-2-D arrays, incomplete Suite2p
+    folders, NWB files without the series).
     """
+    try:
+        return _probe_input(path, settings, nwb)
+    except OSError as error:  # no permission, an I/O error: the file's, not the workflow's
+        raise InputError(f"{error.filename or path}: cannot be read ({error.strerror or error}).") from None
+
+
+def _probe_input(
+    path: str | os.PathLike, settings: InputSettings | None, nwb: NwbSelection | None
+) -> InputShape:
     settings = settings or InputSettings()
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: not found; fix the session sheet's `path` column.")
     kind = input_format(path)
+    if kind != "suite2p":
+        check_regular_file(path, "fluorescence input")
     if kind == "nwb":
         from .nwb_input import check_nwb_session
 
@@ -131,7 +146,9 @@ def probe_input(
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty; expected a table of fluorescence values.")
     shape = probe_csv(path, settings.layout)
-    return InputShape(shape.n_neurons, shape.n_frames, shape.first_time_s, shape.last_time_s)
+    return InputShape(
+        shape.n_neurons, shape.n_frames, shape.first_time_s, shape.last_time_s, None, shape.times_s
+    )
 
 
 def recording_start_s(shape: InputShape, frame_rate_hz: float, source: str) -> float:
@@ -195,11 +212,14 @@ class OpenedInput(NamedTuple):
     rows: a (neurons, frames) array or lazy view, sliceable by rows of neurons.
     labels: neuron labels (index column, header, Suite2p or NWB ROI ids) or None.
     notes: what was detected, for the log.
+    layout: how the input was read (format; for a CSV also header, index_column,
+        orientation, byte_order_mark, quoted, na_cells), for recording.json.
     """
 
     rows: object
     labels: list[str] | None
     notes: list[str]
+    layout: dict
 
 
 @contextlib.contextmanager
@@ -225,20 +245,21 @@ def open_input(
             settings.neuropil_coefficient,
             settings.suite2p_cells_only,
         ) as (traces, info):
-            yield OpenedInput(traces, info.labels, info.notes)
+            yield OpenedInput(traces, info.labels, info.notes, {"format": "nwb"})
         return
     if kind == "suite2p":
         traces, labels = read_suite2p(path, settings.neuropil_coefficient, settings.suite2p_cells_only)
         note = f"Suite2p folder: F - {settings.neuropil_coefficient} x Fneu, {len(labels)} ROIs"
-        yield OpenedInput(traces, labels, [note])
+        yield OpenedInput(traces, labels, [note], {"format": "suite2p"})
         return
     if kind == "npy":
         orientation = "frames_x_neurons" if settings.layout.one_row_per_frame else "neurons_x_frames"
-        yield OpenedInput(read_fluorescence_npy(path, orientation), None, ["binary .npy input"])
+        array = read_fluorescence_npy(path, orientation)
+        yield OpenedInput(array, None, ["binary .npy input"], {"format": "npy", "orientation": orientation})
         return
     allow_missing = settings.missing_values == "interpolate"
     table = read_fluorescence_csv(path, settings.layout, allow_missing=allow_missing)
-    yield OpenedInput(table.traces, table.neuron_labels, table.notes)
+    yield OpenedInput(table.traces, table.neuron_labels, table.notes, table.layout)
 
 
 def interpolate_missing(traces: np.ndarray, first_neuron: int = 0) -> tuple[np.ndarray, int]:

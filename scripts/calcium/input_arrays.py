@@ -109,8 +109,19 @@ def read_suite2p(
         )
     rois = np.arange(fluorescence.shape[0])
     if cells_only:
-        iscell = np.asarray(arrays["iscell.npy"])
-        flags = iscell[:, 0] if iscell.ndim == 2 else iscell
+        iscell = arrays["iscell.npy"]
+        if (
+            not (np.issubdtype(iscell.dtype, np.number) or iscell.dtype == np.bool_)
+            or np.issubdtype(iscell.dtype, np.complexfloating)
+            or iscell.ndim not in (1, 2)
+            or (iscell.ndim == 2 and iscell.shape[1] == 0)
+        ):
+            raise InputError(
+                f"{folder / 'iscell.npy'}: expected Suite2p's classification, numbers of shape (ROIs,) or "
+                f"(ROIs, 2), got dtype {iscell.dtype} and shape {iscell.shape}; replace it with Suite2p's "
+                "iscell.npy, or set input.suite2p_cells_only: false to keep every ROI."
+            )
+        flags = np.asarray(iscell[:, 0] if iscell.ndim == 2 else iscell, dtype=np.float64)
         if flags.shape[0] != fluorescence.shape[0]:
             raise InputError(
                 f"{folder}: iscell.npy has {flags.shape[0]} rows but F.npy {fluorescence.shape[0]} ROIs."

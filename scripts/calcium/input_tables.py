@@ -7,13 +7,34 @@ fix it.
 
 from __future__ import annotations
 
+import io
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .errors import InputError
+
+# The largest user table read (session sheet, stimulus table, ground truth): far above any real one
+# (a million spike times are some 20 MB), far below what would exhaust memory.
+MAX_TABLE_BYTES = 256 << 20
+
+
+def check_regular_file(path: str | os.PathLike, what: str) -> None:
+    """Refuse a path that is not a regular file (a FIFO would block a reader forever, a device
+    such as /dev/zero would be read until memory runs out), without opening it."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        raise InputError(f"{path}: the {what} cannot be read ({error.strerror or error}).") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{path}: the {what} must be a file, but this is a folder.")
+    if not stat.S_ISREG(mode):
+        kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise InputError(f"{path}: the {what} is {kind}, not a regular file; give a file saved on disk.")
 
 
 def read_user_table(path: str | os.PathLike, what: str, sep: str = ",") -> pd.DataFrame:
@@ -27,12 +48,17 @@ def read_user_table(path: str | os.PathLike, what: str, sep: str = ",") -> pd.Da
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: the {what} does not exist.")
-    if path.is_dir():
-        raise InputError(f"{path}: the {what} must be a file, but this is a folder.")
+    check_regular_file(path, what)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_TABLE_BYTES + 1)
     except OSError as error:
         raise InputError(f"{path}: the {what} cannot be read ({error.strerror or error}).") from None
+    if len(raw) > MAX_TABLE_BYTES:
+        raise InputError(
+            f"{path}: the {what} is larger than {MAX_TABLE_BYTES >> 20} MiB; a table of this kind is far "
+            "smaller (is it the right file?)."
+        )
     if not raw.strip():
         raise InputError(f"{path}: the {what} is empty; it needs a header line and one line per row.")
     if b"\x00" in raw[:65536]:
@@ -60,7 +86,7 @@ def read_user_table(path: str | os.PathLike, what: str, sep: str = ",") -> pd.Da
                 )
     try:
         table = pd.read_csv(
-            path, sep=sep, dtype=str, keep_default_na=False, comment="#", skip_blank_lines=True
+            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, comment="#", skip_blank_lines=True
         )
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: the {what} has no header line.") from None
@@ -80,6 +106,15 @@ def numeric_column(table: pd.DataFrame, column: str, source: str, what: str = "n
             f"finite {what}."
         )
     return values
+
+
+# Ground truth larger than any recording could hold (a neuron fires at most ~1 kHz; 1e7 spikes are
+# 80 MB of times): counts beyond are typing errors, and 1e12 or 1e30 would exhaust memory.
+MAX_SPIKES_PER_ROW = 1000
+MAX_SPIKES = 10_000_000
+MAX_NEURON_ID = 2**31 - 1
+# Stimulus labels longer than this are not labels (they become figure legends and NWB names).
+MAX_LABEL_CHARS = 200
 
 
 def parse_ground_truth(
@@ -116,6 +151,12 @@ def parse_ground_truth(
                 f"{source}: line {outside[0] + 2}: neuron id {int(neurons[outside[0]])}, but the session has "
                 f"{n_neurons} neuron(s) (ids 0..{n_neurons - 1}, counted from 0)."
             )
+    too_large = np.flatnonzero(neurons > MAX_NEURON_ID)
+    if too_large.size:
+        raise InputError(
+            f"{source}: line {too_large[0] + 2}, column neuron: {table['neuron'].iloc[too_large[0]]!r} is "
+            f"not a neuron id of any recording (at most {MAX_NEURON_ID})."
+        )
     counts = np.ones(len(table), dtype=np.int64)
     if "n_spikes" in columns:
         counts_float = numeric_column(table, "n_spikes", source, "spike count")
@@ -124,6 +165,18 @@ def parse_ground_truth(
             raise InputError(
                 f"{source}: line {bad[0] + 2}, column n_spikes: {table['n_spikes'].iloc[bad[0]]!r} is not "
                 "a whole number of spikes."
+            )
+        bad = np.flatnonzero(counts_float > MAX_SPIKES_PER_ROW)
+        if bad.size:
+            raise InputError(
+                f"{source}: line {bad[0] + 2}, column n_spikes: {table['n_spikes'].iloc[bad[0]]} spikes "
+                f"at one time; more than {MAX_SPIKES_PER_ROW} is beyond any neuron (give one line per "
+                "spike time, or check the column)."
+            )
+        if counts_float.sum() > MAX_SPIKES:
+            raise InputError(
+                f"{source}: column n_spikes adds up to {counts_float.sum():.4g} spikes, more than the "
+                f"{MAX_SPIKES:.0e} ground truth is read for; check the column."
             )
         counts = counts_float.astype(np.int64)
     ids = np.repeat(neurons.astype(np.int64), counts)
@@ -178,9 +231,21 @@ def parse_stimulus_table(
     elif "offset_s" in columns and not np.allclose(out.offset_s - out.onset_s, out.duration_s, atol=1e-6):
         raise InputError(f"{source}: offset_s - onset_s differs from duration_s; give one of the two.")
     end_s = start_time_s + duration_s
+    from .input_csv import NA_TOKENS
+
     for i, row in enumerate(out.itertuples(), start=2):
-        if row.stimulus in ("", "nan"):
+        if row.stimulus == "":
             raise InputError(f"{source}: line {i}: the stimulus label is empty.")
+        if row.stimulus in NA_TOKENS or row.stimulus.lower() in ("nan", "none", "null", "na"):
+            raise InputError(
+                f"{source}: line {i}: the stimulus label {row.stimulus!r} reads as a missing value in pandas "
+                "and R (and would be lost in the tables and NWB file); name the stimulus, e.g. 'blank'."
+            )
+        if len(row.stimulus) > MAX_LABEL_CHARS or not row.stimulus.isprintable():
+            raise InputError(
+                f"{source}: line {i}: the stimulus label is longer than {MAX_LABEL_CHARS} characters or "
+                "holds control characters; use a short name."
+            )
         if row.duration_s <= 0:
             raise InputError(
                 f"{source}: line {i}: stimulus {row.stimulus!r} has a duration of {row.duration_s} s; "
@@ -192,6 +257,14 @@ def parse_stimulus_table(
                 f"({start_time_s:g} to {end_s:g} s); times are seconds on the recording's clock "
                 "(from its first frame, unless the fluorescence file carries time stamps)."
             )
+    repeated = out.duplicated(["stimulus", "onset_s", "offset_s"], keep=False).to_numpy()
+    if repeated.any():
+        lines = np.flatnonzero(repeated)[:2] + 2
+        raise InputError(
+            f"{source}: lines {lines[0]} and {lines[1]} give the same stimulus at the same time "
+            f"({out.stimulus.iloc[lines[0] - 2]!r} at {out.onset_s.iloc[lines[0] - 2]:g} s); remove the "
+            "duplicate line (a presentation counted twice would bias the stimulus-locked averages)."
+        )
     out["offset_s"] = np.minimum(out.offset_s, end_s)
     out["duration_s"] = out.offset_s - out.onset_s
     return out[["stimulus", "onset_s", "offset_s", "duration_s"]].reset_index(drop=True)

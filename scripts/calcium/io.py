@@ -219,9 +219,26 @@ def load_json(path: str | os.PathLike) -> dict:
         return json.load(handle)
 
 
+# Columns of the workflow's tables that hold names (neuron labels, stimulus labels): read back as
+# the text written, never as numbers, booleans or missing values (a stimulus named 90 stays "90").
+TEXT_COLUMNS = ("label", "stimulus")
+
+
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a table written by `save_table` (tab-separated if the name ends in .tsv)."""
+    """Read a table written by `save_table` (tab-separated if the name ends in .tsv); the
+    TEXT_COLUMNS come back as the strings written, the others are parsed as pandas does."""
     import pandas as pd
 
     path = Path(path)
-    return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")
+    sep = "\t" if path.suffix == ".tsv" else ","
+    header = pd.read_csv(path, sep=sep, nrows=0).columns
+    text = [column for column in header if column in TEXT_COLUMNS]
+    if not text:
+        return pd.read_csv(path, sep=sep)
+    table = pd.read_csv(path, sep=sep, dtype={column: str for column in text}, keep_default_na=False)
+    others = [column for column in header if column not in text]
+    if others:  # the other columns as pandas would read them (NA tokens are missing values)
+        parsed = pd.read_csv(path, sep=sep, usecols=others)
+        for column in others:
+            table[column] = parsed[column]
+    return table

@@ -5,6 +5,9 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
+# Text is drawn as written: labels that users control (neuron and stimulus names) may hold "$",
+# which matplotlib would otherwise parse as TeX math (and fail on, e.g. "$\\foo$").
+matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -495,7 +498,7 @@ def expected_accuracy_figure(bands, neuron_nu, note: str = "", title: str = ""):
         np.unique(np.concatenate([bands.nu_low.to_numpy(), bands.nu_high.to_numpy()])) if len(bands) else []
     ):
         axes[0].axvline(edge, color="k", lw=0.6, ls="--")
-    axes[0].set_xlabel("noise level ν (%·Hz$^{-1/2}$)")
+    axes[0].set_xlabel("noise level ν (%/√Hz)")
     axes[0].set_ylabel("neurons")
     axes[0].set_title("session's neurons and noise bands", fontsize=9)
     has = len(bands) and np.isfinite(bands.expected_correlation.to_numpy(dtype=float)).any()
@@ -521,7 +524,7 @@ def expected_accuracy_figure(bands, neuron_nu, note: str = "", title: str = ""):
         )
         axes[1].set_xlim(-0.5, len(bands) - 0.5)
         axes[1].set_ylim(0, 1)
-        axes[1].set_xlabel("noise band of the session's neurons, ν (%·Hz$^{-1/2}$)")
+        axes[1].set_xlabel("noise band of the session's neurons, ν (%/√Hz)")
         axes[1].set_ylabel("expected score (median, 10th-90th pct.)")
         axes[1].legend(fontsize=7, frameon=False, loc="lower left")
     else:

@@ -10,8 +10,17 @@ looking the indicator up only where a value is missing. Errors are
 
 from __future__ import annotations
 
+import math
+
 from .errors import ConfigError
 from .indicators import INDICATOR_KINETICS, Kinetics, indicator_kinetics
+
+# Bins (seconds) of events or frames that must hold at least one frame: shorter ones mean nothing
+# finer than the frames and only multiply the memory (coactivity.bin_s 1e-7 s asked for 8.9 GiB).
+BIN_KEYS = (("coactivity", "bin_s"), ("stimulus", "heatmap_bin_s"))
+# evaluation.bin_s spreads each frame over its exposure, so it may be finer than a frame, down to the
+# spikefinder benchmark's 40 ms (Berens et al. 2018); finer than both is refused (1e-9 s: 894 GiB).
+SPIKEFINDER_BIN_S = 0.04
 
 # A window must hold at least this many frames for a percentile over it to differ from the trace.
 MIN_WINDOW_FRAMES = 3
@@ -25,8 +34,24 @@ def _ordered(config: dict, section: str, key: str) -> None:
         )
 
 
+def _non_finite(value, where: str):
+    """Key paths of NaN or infinite numbers in a config value (YAML's .nan and .inf pass a JSON
+    schema's minimum and maximum: every comparison with NaN is false)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield where, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _non_finite(item, f"{where}[{i}]")
+
+
 def check_config(config: dict) -> None:
-    """Refuse config values that are meaningless whatever the session (windows out of order)."""
+    """Refuse config values that are meaningless whatever the session (NaN or infinite numbers,
+    windows out of order)."""
+    for where, value in _non_finite(config, ""):
+        raise ConfigError(f"config {where}: {value} is not a finite number; give a number (see the schema).")
     _ordered(config, "stimulus", "response_window_s")
     _ordered(config, "stimulus", "baseline_window_s")
     _ordered(config, "figures", "time_window_s")
@@ -152,11 +177,60 @@ def check_session_settings(
             f"config detrend.slow_drift_s: {detrend['slow_drift_s']} s puts the high-pass cut-off at or "
             f"above the Nyquist frequency of a {frame_rate_hz:g} Hz recording; use a longer value."
         )
+    frame_s = 1.0 / frame_rate_hz
+    for section, key in BIN_KEYS:
+        value = config[section][key]
+        if value < frame_s * (1 - 1e-9):
+            raise ConfigError(
+                f"config {section}.{key}: {value:g} s is shorter than one frame ({frame_s:.4g} s at "
+                f"{frame_rate_hz:g} Hz); a bin holds at least one frame, so use {frame_s:.4g} s or more."
+            )
+    spans = [
+        ("stimulus", "response_window_s", config["stimulus"]["response_window_s"], 1),
+        ("stimulus", "baseline_window_s", config["stimulus"]["baseline_window_s"], 1),
+        ("figures", "time_window_s", config["figures"]["time_window_s"], 2),
+        ("evaluation", "example_s", [0.0, config["evaluation"]["example_s"]], 2),
+    ]
+    for section, key, window, frames in spans:
+        if window is not None and window[1] - window[0] < frames * frame_s * (1 - 1e-9):
+            length = window[1] - window[0]
+            raise ConfigError(
+                f"config {section}.{key}: spans {length:.4g} s, less than {frames} frame(s) "
+                f"({frames * frame_s:.4g} s at {frame_rate_hz:g} Hz), so it holds no data to average or "
+                "draw; make it longer."
+            )
+    floor_s = min(frame_s, SPIKEFINDER_BIN_S)
+    value = config["evaluation"]["bin_s"]
+    if value < floor_s * (1 - 1e-9):
+        raise ConfigError(
+            f"config evaluation.bin_s: {value:g} s is shorter than one frame ({frame_s:.4g} s at "
+            f"{frame_rate_hz:g} Hz) and than the spikefinder benchmark's {SPIKEFINDER_BIN_S:g} s; finer bins "
+            f"resolve nothing more, so use {floor_s:.4g} s or more."
+        )
+    denoise = config["denoise"]
+    if denoise["level"] is not None:
+        from .denoise import max_denoise_level
+
+        deepest = max_denoise_level(n_frames, denoise["wavelet"])
+        if denoise["level"] > deepest:
+            raise ConfigError(
+                f"config denoise.level: {denoise['level']} is deeper than a recording of {n_frames} frames "
+                f"allows with wavelet {denoise['wavelet']} (at most {deepest}); use {deepest} or less, or "
+                "null for the maximum useful depth."
+            )
     bin_s = config["coactivity"]["bin_s"]
     if bin_s > duration_s:
         raise ConfigError(
             f"config coactivity.bin_s: {bin_s} s is longer than the recording ({duration_s:.4g} s); "
             "coactivity needs many bins (0.5 s is typical)."
+        )
+    coactivity = config["coactivity"]
+    window_s = (2 * coactivity["jitter_bins"] + 1) * coactivity["bin_s"]
+    if coactivity["jitter_bins"] and window_s > duration_s:
+        raise ConfigError(
+            f"config coactivity.jitter_bins: {coactivity['jitter_bins']} makes a window of {window_s:.4g} s, "
+            f"longer than the recording ({duration_s:.4g} s), in which every bin would count the same "
+            "neurons; use 0 or 1."
         )
     figures = config["figures"]
     examples = figures["example_neurons"] or []

@@ -38,6 +38,32 @@ from calcium.sheet import (  # noqa: E402
 )
 
 
+def _report_json_html_safe():
+    """`snakemake --report` places rule params, wildcards, labels and captions as JSON inside
+    <script> elements without escaping them for HTML: a user string holding "</script>" (an
+    indicator, a path, a subject id) would end the element and run as HTML. Escape <, > and &
+    in that JSON (calcium.htmlsafe.script_safe_json: the same strings for JavaScript).
+    """
+    try:
+        from snakemake.report.html_reporter import data as report_data
+    except ImportError:  # another Snakemake layout: nothing to patch
+        return
+    from calcium.htmlsafe import script_safe_json
+
+    for name in [n for n in dir(report_data) if n.startswith("render_")]:
+        render = getattr(report_data, name)
+        if callable(render) and not getattr(render, "html_safe", False):
+
+            def safe(*args, _render=render, **kwargs):
+                return script_safe_json(_render(*args, **kwargs))
+
+            safe.html_safe = True
+            setattr(report_data, name, safe)
+
+
+_report_json_html_safe()
+
+
 def _schema(name):
     with open(workflow.source_path(f"../schemas/{name}.schema.yaml")) as handle:
         return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

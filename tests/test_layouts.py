@@ -1,0 +1,340 @@
+"""Fluorescence CSVs as real tools write them: read back exactly, or refused; never anything else.
+
+A property-based test (Hypothesis) writes random matrices through pandas, NumPy, R-like and
+Excel-like writers (byte-order mark, CRLF, quoting, NA tokens, index, header, either
+orientation) and reads them with input.header / input.index_column auto. Then the named cases
+of the adversarial review (issue 23), each as an example.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
+
+from calcium.errors import InputError
+from calcium.ingest import InputSettings, probe_input
+from calcium.input_csv import NA_TOKENS, TableLayout, read_fluorescence_csv
+
+
+def _text(value: float, fmt: str, na: str) -> str:
+    return na if np.isnan(value) else fmt % value
+
+
+def _write_pandas(rows, options, path):
+    frame = pd.DataFrame(rows)
+    frame.index.name = options["corner"] or None
+    if options["index_kind"] == "time":
+        frame.index = np.arange(len(frame)) / 30.0
+        frame.index.name = "time_s"
+    text = frame.to_csv(
+        index=options["index"],
+        header=options["header"],
+        na_rep=options["na"] if options["na"] in ("", "NaN") else "",
+    )
+    path.write_text(text)
+
+
+def _write_numpy(rows, options, path):
+    fmt = options["fmt"]
+    body = [[_text(v, fmt, "nan") for v in row] for row in rows]
+    if options["index"]:
+        labels = _index_labels(len(rows), options)
+        body = [[label, *row] for label, row in zip(labels, body, strict=True)]
+    lines = [",".join(row) + ("," if options["trailing_comma"] else "") for row in body]
+    if options["header"]:
+        names = [f"n{i}" for i in range(len(rows[0]))]
+        lines.insert(0, ",".join(([options["corner"]] if options["index"] else []) + names))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _index_labels(n, options):
+    kind = options["index_kind"]
+    if kind == "time":
+        return [repr(float(t)) for t in np.arange(n) / 30.0 + 0.01]
+    if kind == "one":
+        return [str(i + 1) for i in range(n)]
+    if kind == "zero":
+        return [str(i) for i in range(n)]
+    return [f"roi_{i}" for i in range(n)]
+
+
+def _write_r(rows, options, path):
+    """R's write.csv (corner "" above quoted row names, NA, 15 significant digits) or
+    write.table(sep=",") (no corner cell: the header is one cell short)."""
+    quote = options["quote"]
+
+    def q(text):
+        return f'"{text}"' if quote else text
+
+    lines = []
+    width = len(rows[0])
+    names = [q(f"V{i + 1}") for i in range(width)]
+    if options["header"]:
+        short = options["short_header"] and options["index"]
+        lines.append(",".join(([] if short or not options["index"] else [q("")]) + names))
+    for number, row in enumerate(rows, start=1):
+        cells = [_text(v, "%.15g", "NA") for v in row]
+        lines.append(",".join(([q(str(number))] if options["index"] else []) + cells))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _write_excel(rows, options, path):
+    """Excel's "CSV UTF-8": a byte-order mark, CRLF line ends, #N/A or empty for missing values,
+    optionally every cell quoted."""
+    out = io.StringIO()
+    writer = csv.writer(
+        out, lineterminator="\r\n", quoting=csv.QUOTE_ALL if options["quote"] else csv.QUOTE_MINIMAL
+    )
+    if options["header"]:
+        names = [f"Cell {i + 1}" for i in range(len(rows[0]))]
+        writer.writerow(([options["corner"]] if options["index"] else []) + names)
+    labels = _index_labels(len(rows), options)
+    for label, row in zip(labels, rows, strict=True):
+        cells = [_text(v, "%.15g", options["na"]) for v in row]
+        writer.writerow(([label] if options["index"] else []) + cells)
+    path.write_bytes(b"\xef\xbb\xbf" + out.getvalue().encode())
+
+
+def _counting_or_ramp(values: np.ndarray) -> bool:
+    """Data that looks like an axis by design of the layout rules (README "Input layout"): whole
+    numbers counting 0,1,2,... or 1,2,3,..., or values rising by a constant step."""
+    if values.size < 2 or np.isnan(values).any():
+        return False
+    steps = np.diff(values)
+    if values[0] in (0.0, 1.0) and np.all(steps == 1):
+        return True
+    return values.size >= 3 and steps[0] > 0 and bool(np.allclose(steps, steps[0], rtol=1e-6))
+
+
+matrices = st.integers(1, 5).flatmap(
+    lambda n: st.integers(3, 12).flatmap(
+        lambda t: st.lists(
+            st.one_of(st.integers(-100_000, 1_000_000).map(lambda k: k / 100), st.just(np.nan)),
+            min_size=n * t,
+            max_size=n * t,
+        ).map(lambda cells: np.array(cells, dtype=np.float64).reshape(n, t))
+    )
+)
+writer_options = st.fixed_dictionaries(
+    {
+        "writer": st.sampled_from(["pandas", "numpy", "r", "excel"]),
+        "one_row_per_frame": st.booleans(),
+        "orientation_given": st.booleans(),
+        "index": st.booleans(),
+        "header": st.booleans(),
+        "index_kind": st.sampled_from(["zero", "one", "text", "time"]),
+        "corner": st.sampled_from(["", "neuron", "time_s", "frame"]),
+        "fmt": st.sampled_from(["%.18e", "%.17g", "%s"]),  # %s: the shortest text that round-trips
+        "na": st.sampled_from(["", "NaN", "NA", "#N/A", "nan", "NULL", "#DIV/0!"]),
+        "trailing_comma": st.booleans(),
+        "quote": st.booleans(),
+        "short_header": st.booleans(),
+    }
+)
+
+
+@settings(
+    max_examples=int(os.environ.get("LAYOUT_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(matrix=matrices, options=writer_options)
+def test_writers_read_back_exactly_or_refused(tmp_path, matrix, options):
+    rows = matrix.T if options["one_row_per_frame"] else matrix
+    if options["index_kind"] == "time" and not options["one_row_per_frame"]:
+        options["index_kind"] = "zero"  # frame times label lines only when a line is a frame
+    if options["corner"] != "":  # an index column's name says what a line is
+        options["corner"] = "time_s" if options["one_row_per_frame"] else "neuron"
+    assume(not any(_counting_or_ramp(r) for r in (rows[0], rows[:, 0])))
+    path = tmp_path / "f.csv"
+    writer = options["writer"]
+    if writer == "pandas":
+        _write_pandas(rows, options, path)
+    elif writer == "numpy":
+        _write_numpy(rows, options, path)
+    elif writer == "r":
+        _write_r(rows, options, path)
+    else:
+        _write_excel(rows, options, path)
+    truth = "frames_x_neurons" if options["one_row_per_frame"] else "neurons_x_frames"
+    # With nothing in the file naming its axes, auto goes by shape (README "Input layout"): that
+    # is a plausibility rule, not a reading of the file, so the orientation is given here.
+    named = options["index"] and (
+        options["index_kind"] == "time" or (options["header"] and options["corner"] != "")
+    )
+    layout = TableLayout(orientation=truth if options["orientation_given"] or not named else "auto")
+    # An Excel error such as #DIV/0! is not a missing value: such a file must be refused.
+    must_refuse = writer == "excel" and options["na"] == "#DIV/0!" and bool(np.isnan(matrix).any())
+    try:
+        table = read_fluorescence_csv(path, layout, allow_missing=True)
+    except InputError:
+        event("refused")
+        return  # refused: allowed
+    assert not must_refuse, path.read_text()[:2000]
+    event("read back")
+    np.testing.assert_array_equal(table.traces, matrix.astype(np.float32), err_msg=path.read_text()[:2000])
+    assert table.layout["na_cells"] == int(np.isnan(matrix).sum())
+
+
+def test_na_tokens_are_exactly_what_pandas_reads_as_missing():
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    assert NA_TOKENS == STR_NA_VALUES
+
+
+# --- the named cases of issue 23 -----------------------------------------------------------------
+
+
+def _recording(n_neurons=20, n_frames=600, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.round(rng.uniform(900, 1500, (n_neurons, n_frames)), 1)
+
+
+def test_pandas_to_csv_without_index_header_is_not_a_neuron(tmp_path):
+    traces = _recording()
+    path = tmp_path / "f.csv"
+    pd.DataFrame(traces).to_csv(path, index=False)  # header 0,1,...,599
+    table = read_fluorescence_csv(path)
+    assert table.traces.shape == (20, 600) and table.layout["header"] and not table.layout["index_column"]
+    np.testing.assert_array_equal(table.traces, traces.astype(np.float32))
+
+
+def test_pandas_to_csv_default_with_missing_values_interpolated(tmp_path):
+    traces = _recording()
+    traces[3, 7] = np.nan
+    path = tmp_path / "f.csv"
+    pd.DataFrame(traces).to_csv(path)  # header ",0,1,...", index 0..19
+    table = read_fluorescence_csv(path, allow_missing=True)
+    assert table.traces.shape == (20, 600)
+    assert table.layout["na_cells"] == 1 and np.isnan(table.traces[3, 7])
+
+
+def test_excel_utf8_with_bom_and_no_header(tmp_path):
+    traces = _recording()
+    path = tmp_path / "f.csv"
+    text = "\r\n".join(",".join(f"{v:g}" for v in row) for row in traces) + "\r\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    table = read_fluorescence_csv(path)
+    assert table.traces.shape == (20, 600) and table.layout["byte_order_mark"]
+    np.testing.assert_array_equal(table.traces, traces.astype(np.float32))
+
+
+def test_every_cell_quoted(tmp_path):
+    traces = _recording()
+    path = tmp_path / "f.csv"
+    path.write_text("\n".join(",".join(f'"{v:g}"' for v in row) for row in traces) + "\n")
+    table = read_fluorescence_csv(path)
+    assert table.traces.shape == (20, 600) and table.layout["quoted"]
+    np.testing.assert_array_equal(table.traces, traces.astype(np.float32))
+
+
+@pytest.mark.parametrize("where", [(0, 0), (0, 5), (2, 0)])
+def test_r_na_is_a_missing_value_not_a_header_or_label(tmp_path, where):
+    traces = _recording()
+    lines = [[f"{v:g}" for v in row] for row in traces]
+    lines[where[0]][where[1]] = "NA"
+    path = tmp_path / "f.csv"
+    path.write_text("\n".join(",".join(row) for row in lines) + "\n")
+    with pytest.raises(InputError, match=rf"line {where[0] + 1}, column {where[1] + 1} is empty, NaN, NA"):
+        read_fluorescence_csv(path)
+    table = read_fluorescence_csv(path, allow_missing=True)
+    assert table.traces.shape == (20, 600) and table.layout["na_cells"] == 1
+    assert np.isnan(table.traces[where])
+
+
+def test_ids_in_increasing_order_without_header_are_refused_naming_the_key(tmp_path):
+    traces = _recording()
+    ids = np.array([3, 5, 8, 12, 13, 17, 21, 30, 31, 40, 41, 42, 50, 51, 52, 60, 61, 70, 71, 80])
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "\n".join(f"{i}," + ",".join(f"{v:g}" for v in row) for i, row in zip(ids, traces, strict=True))
+        + "\n"
+    )
+    with pytest.raises(InputError, match=r"f\.csv: .*set input\.index_column: true"):
+        read_fluorescence_csv(path)
+    table = read_fluorescence_csv(path, TableLayout(index_column=True))
+    assert table.neuron_labels[:2] == ["3", "5"] and table.traces.shape == (20, 600)
+
+
+def test_time_header_without_names_is_refused_naming_the_key(tmp_path):
+    traces = _recording()
+    path = tmp_path / "f.csv"
+    times = 0.0167 + np.arange(600) / 30 + np.random.default_rng(1).uniform(0, 0.001, 600)
+    path.write_text(
+        ",".join(f"{t:.4f}" for t in times) + "\n" + "\n".join(",".join(f"{v:g}" for v in r) for r in traces)
+    )
+    with pytest.raises(InputError, match="set input.header: true"):
+        read_fluorescence_csv(path)
+
+
+def _time_table(path, time_s):
+    frame = pd.DataFrame({"time_s": time_s, "n0": 1000 + np.arange(len(time_s)) % 7, "n1": 1.5})
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: np.concatenate([t[:300], t[300:] + 5.0]), "data line 301 follows a gap of 5.03"),
+        (lambda t: np.concatenate([t[:300], t[300:350][::-1], t[350:]]), "data line 302: the time stamp"),
+        (lambda t: np.concatenate([t[:300], t[299:599]]), "data line 301: the time stamp"),
+    ],
+    ids=["pause", "reversed block", "repeated frame"],
+)
+def test_time_column_is_checked_frame_by_frame(tmp_path, edit, message):
+    time_s = np.arange(600) / 30.0
+    path = _time_table(tmp_path / "t.csv", edit(time_s))
+    settings = InputSettings(layout=TableLayout(orientation="auto"))
+    with pytest.raises(InputError, match=message):
+        probe_input(path, settings)
+    shape = probe_input(_time_table(tmp_path / "ok.csv", time_s), settings)
+    assert shape.n_neurons == 2 and shape.n_frames == 600  # a time_s index means one line per frame
+
+
+def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
+    rng = np.random.default_rng(2)
+    time_s = np.round(np.arange(600) / 30.0 + rng.uniform(-0.003, 0.003, 600), 2)  # 10 ms jitter steps
+    shape = probe_input(
+        _time_table(tmp_path / "t.csv", time_s), InputSettings(layout=TableLayout(orientation="auto"))
+    )
+    assert shape.n_frames == 600 and shape.times_s[0] == time_s[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "1.5,#DIV/0!,2.5,3.5\n" + "1.5,2.5,3.5,4.5\n" * 3,
+            "line 1 mixes text .*#DIV/0!.* set input.header: true",
+        ),
+        (
+            "1.5,2.5,3.5,4.5\n#VALUE!,2.5,3.5,4.5\n",
+            "first column mixes text .*#VALUE!.* input.index_column: true",
+        ),
+        ("1.5,2.5,3.5,\n" * 3, "every data line ends with a comma"),
+        ("a,b,c\n" + "1.5,2.5,3.5,\n" * 3, "every data line ends with a comma"),
+        ("1.5,2.5,3.5\r" * 3, "carriage return alone"),
+        ("1.5 2.5 3.5\n" * 3, "separates its cells with spaces, not commas"),  # np.savetxt's default
+    ],
+    ids=[
+        "excel error on line 1",
+        "excel error in column 1",
+        "trailing commas",
+        "trailing commas below a header",
+        "CR line ends",
+        "spaces",
+    ],
+)
+def test_a_stray_cell_never_becomes_a_header_a_label_or_a_frame(tmp_path, text, message):
+    path = tmp_path / "f.csv"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message):
+        read_fluorescence_csv(path, allow_missing=True)
