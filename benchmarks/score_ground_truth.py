@@ -19,7 +19,9 @@ set's recordings). Four ways:
 - v1.0.0 and v1.0.0 + 50 ms: the rule of version 1.0.0 (no band-limit detection, frame
   smoothing only), and with 50 ms smoothing: the three fixed rules of issue #20.
 
---loso chooses the rule's three constants (min_decay_frames, lag_fraction,
+--loso also runs benchmarks/expected_accuracy_calibration.py (the expected-accuracy
+estimate of every set, treated as a session with its own set left out). It chooses the
+rule's three constants (min_decay_frames, lag_fraction,
 rise_fraction) on a grid, leaving out all sets of one paper at a time (by the mean
 median r over the other papers' sets and rates), and scores the left-out sets with the
 constants chosen without them (without --loso: each set left out on its own). Writes
@@ -44,6 +46,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 from calcium.accuracy import Recording, noise_level_nu, resample_traces  # noqa: E402
 from calcium.deconvolve import (  # noqa: E402
@@ -320,7 +323,11 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/calcium_ground_truth_cache"))
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--loso", action="store_true", help="choose the constants leaving each paper out")
+    parser.add_argument(
+        "--loso",
+        action="store_true",
+        help="choose the constants leaving each paper out, and check the expected-accuracy calibration",
+    )
     args = parser.parse_args(argv)
     started = time.time()
     sets = load_sets(args.groundtruth)
@@ -340,6 +347,19 @@ def main(argv=None) -> None:
     (args.out / "ground_truth.md").write_text(text)
     print(table.to_string(index=False, float_format="%.3f"))
     print(text)
+    if args.loso:  # the expected-accuracy estimate, each set as a session (its own set left out)
+        from expected_accuracy_calibration import main as calibration
+
+        calibration(
+            [
+                "--groundtruth",
+                str(args.groundtruth),
+                "--out",
+                str(args.out),
+                "--processes",
+                str(args.processes),
+            ]
+        )
     print(f"{time.time() - started:.0f} s")
 
 
