@@ -195,6 +195,13 @@ def stimulus_kernel_params(wildcards):
     )
 
 
+def ensemble_stimulus_inputs(wildcards):
+    """The stimulus table of a session that has one, when ensembles leave presentations out."""
+    if not (has_stimuli(wildcards.session) and config["ensembles"]["exclude_stimuli"]):
+        return {}
+    return {"stimuli": stimulus_table(wildcards)}
+
+
 def browser_stimulus_inputs(wildcards):
     """The stimulus tables of sessions that have stimuli (none otherwise)."""
     if not has_stimuli(wildcards.session):
