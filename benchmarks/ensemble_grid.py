@@ -216,8 +216,13 @@ def report(table: pd.DataFrame) -> str:
     lines = ["| planted | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
 
     def cell(part: pd.DataFrame) -> str:
+        """recovered/planted (mean best J over all planted; over the recovered ones)"""
         best = np.concatenate([np.asarray(b, dtype=float) for b in part.best_j]) if len(part) else np.zeros(0)
-        return f"{int(part.recovered.sum())}/{int(part.planted.sum())} (J {best.mean():.2f})"
+        found = best[best >= 0.5]
+        return (
+            f"{int(part.recovered.sum())}/{int(part.planted.sum())} "
+            f"(J {best.mean():.2f}; {found.mean() if found.size else float('nan'):.2f})"
+        )
 
     groups = [("all", planted)]
     groups += [(f"size {v}", planted[planted["size"] == v]) for v in sorted(planted["size"].unique())]

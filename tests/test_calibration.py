@@ -301,3 +301,26 @@ def test_stimulus_driven_groups_are_found_unless_presentations_are_left_out(cont
         assert len(found.ensembles) >= 1
         members = [set(int(n) for n in row.split()) for row in found.ensembles.members]
         assert match_ensembles(members, tuned).max() >= 0.5
+
+
+@pytest.mark.parametrize("fs", [4.8, 30.0])
+def test_default_method_finds_jittered_planted_ensembles_whole(fs):
+    """The session of the Jaccard test above (members anywhere within ± one bin, 25 % of their
+    spikes missing, noise near the threshold) through the default method (refined)."""
+    design = SessionDesign(
+        n_neurons=120,
+        n_frames=int(round(900 * fs)),
+        frame_rate_hz=fs,
+        n_ensembles=3,
+        ensemble_size=15,
+        ensemble_activations=25,
+        ensemble_participation=0.75,
+        ensemble_jitter_s=0.5,
+        noise_sd_dff=0.15,
+    )
+    events, _, plan = _events(design, seed=3)
+    result = _ensembles_of(events, design, "refined")
+    found = [set(int(n) for n in row.split()) for row in result.ensembles.members]
+    planted = [set(group.tolist()) for group in plan.ensemble_members]
+    assert len(found) == 3 and np.all(match_ensembles(found, planted) >= 0.9), found
+    assert (result.ensembles.p_value < 0.05).all()
