@@ -254,3 +254,15 @@ def test_fixed_cut_reproduces_the_seed_clustering_exactly(seed):
     # the same partition (our numbering is by cluster size)
     pairs = set(zip(seed_labels.tolist(), ours.tolist(), strict=True))
     assert len(pairs) == len(set(seed_labels)) == len(set(ours))
+
+
+@pytest.mark.parametrize("method", ["refined", "ica", "jaccard"])
+def test_a_session_without_events_gives_empty_tables(method):
+    events = pd.DataFrame(
+        {"neuron": np.zeros(0, int), "onset_frame": np.zeros(0, int), "peak_frame": np.zeros(0, int)}
+    )
+    result = _run(events, Recording(20, 600, FS), method=method)
+    assert len(result.ensembles) == 0 and list(result.ensembles.columns) == ENSEMBLE_COLUMNS
+    assert list(result.members.columns) == MEMBER_COLUMNS
+    assert list(result.activation_times.columns) == ACTIVATION_COLUMNS
+    assert result.strength.shape == (0, 120)

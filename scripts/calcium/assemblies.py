@@ -309,6 +309,7 @@ def refine_members(
     weight: np.ndarray,
     settings: AssemblySettings,
     max_passes: int = 12,
+    others: np.ndarray | None = None,
 ) -> Assembly | None:
     """Refine a seed member set (module doc) until it settles; None when its core falls below
     two neurons or it has fewer than min_events activations.
@@ -381,9 +382,10 @@ def find_assemblies(
         windows = window_matrix(raster, settings.jitter_bins)
     seeds = pattern_members(patterns.weights)
     found: list[Assembly] = []
-    for weight, seed_members in zip(patterns.weights, seeds, strict=True):
+    for i, (weight, seed_members) in enumerate(zip(patterns.weights, seeds, strict=True)):
         if refine:
-            assembly = refine_members(raster, windows, seed_members, weight, settings)
+            others = np.delete(seeds, i, axis=0).any(axis=0)
+            assembly = refine_members(raster, windows, seed_members, weight, settings, others=others)
         else:
             assembly = (
                 describe_members(raster, windows, seed_members, weight, settings)

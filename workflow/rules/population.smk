@@ -56,7 +56,7 @@ rule ensembles:
         "../../envs/signal.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc, input: max(1000, int(500 + 2 * input.size_mb)),
+        mem_mb=ensemble_mem_mb,
         runtime=30,
     params:
         ensembles=settings("ensembles"),
