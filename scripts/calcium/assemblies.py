@@ -15,9 +15,10 @@ Two detectors share the pieces here (`calcium.population.ensemble_analysis` runs
   member fires independently at its own rate (Poisson-binomial tail below
   `activation_alpha`); a member is a neuron that takes part in the activations more often
   than its own activity away from them predicts (binomial test, Holm-corrected, counting
-  only activations that stay activations without it); repeated until the set settles.
-  Sets that converge onto the same assembly are kept once; overlapping assemblies share
-  neurons and stay separate.
+  only activations that stay activations without it); the seed's neurons define the
+  activations (its *core*, without the neurons of other candidates' seeds), core neurons
+  failing the test leave it, until it settles. Sets that converge onto the same assembly
+  are kept once; overlapping assemblies share neurons and stay separate.
 
 Every method's ensembles (the Jaccard clustering of `calcium.ensembles` too) then get the
 same activations (`member_activations`) and p-value (`ensemble_p_values`): the number of
@@ -35,7 +36,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .coactivity import ActiveBins, circular_shift_null, contributions, statistic_scale, window_activity
+from .coactivity import (
+    ActiveBins,
+    circular_shift_null,
+    contributions,
+    group_ensemble_events,
+    statistic_scale,
+    window_activity,
+)
 from .ensembles import _holm
 
 METHODS = ("refined", "ica", "jaccard")
@@ -216,8 +224,6 @@ def member_activations(
     overlap (at most 2·jitter_bins apart) form one activation, placed at its bin with the
     most members active (the earliest of ties).
     """
-    from .coactivity import group_ensemble_events
-
     index = np.flatnonzero(members)
     k = coactivity_threshold(chance[index], alpha)
     count = windows[:, index].sum(axis=1)
@@ -319,10 +325,16 @@ def refine_members(
     activations of the core are the ensemble's own and not the other's. Members are every
     neuron passing the membership test on those activations (the shared neurons too); core
     neurons that fail it leave the core, and the activations are found again.
+    others: (neurons,) bool, the seed members of the other candidates. When the seeds of two
+    overlapping ensembles both hold the shared neurons, those (with a neuron or two active by
+    chance) would make the other ensemble's activations activations of this one; the core is
+    then the seed without them (if at least two neurons remain).
     """
     j = settings.jitter_bins
     overall = window_activity(raster, j)
     core = np.asarray(seed_members, dtype=bool).copy()
+    if others is not None and (core & ~np.asarray(others, dtype=bool)).sum() >= 2:
+        core &= ~np.asarray(others, dtype=bool)
     member = core
     for _ in range(max_passes):
         if core.sum() < 2:
