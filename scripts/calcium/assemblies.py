@@ -382,9 +382,12 @@ def find_assemblies(
 ) -> tuple[list[Assembly], int, Patterns]:
     """ICA assemblies (refine False) or refined assemblies (True) of a session's raster.
 
-    Returns (assemblies, number of candidates examined, the ICA patterns). Refined sets that
-    converge onto one assembly (member Jaccard >= duplicate_jaccard) are kept once: the one
-    with the most activations. zscored (`zscore_rows` of `binned_activity`) and windows
+    Returns (assemblies, number of candidates examined, the ICA patterns). Each seed is refined
+    on its own; a candidate whose seed shares neurons with the seeds of other candidates that
+    survived is refined again with those neurons out of its core (`refine_members`' others;
+    kept as it was if that fails). Refined sets that converge onto one assembly (member
+    Jaccard >= duplicate_jaccard) are kept once: the one with the most activations.
+    zscored (`zscore_rows` of `binned_activity`) and windows
     (`window_matrix`): computed when not given.
     """
     if zscored is None:
@@ -394,25 +397,32 @@ def find_assemblies(
         windows = window_matrix(raster, settings.jitter_bins)
     seeds = pattern_members(patterns.weights)
     found: list[Assembly] = []
-    for i, (weight, seed_members) in enumerate(zip(patterns.weights, seeds, strict=True)):
-        if refine:
-            others = np.delete(seeds, i, axis=0).any(axis=0)
-            assembly = refine_members(raster, windows, seed_members, weight, settings, others=others)
-        else:
-            assembly = (
-                describe_members(raster, windows, seed_members, weight, settings)
-                if seed_members.sum() >= 1
-                else None
-            )
-        if assembly is not None:
-            found.append(assembly)
     if refine:
+        first = [
+            refine_members(raster, windows, m, w, settings)
+            for w, m in zip(patterns.weights, seeds, strict=True)
+        ]
+        viable = [i for i, assembly in enumerate(first) if assembly is not None]
+        for i in viable:
+            # Seeds of the other candidates that stand on their own: their neurons leave this core.
+            others = seeds[[v for v in viable if v != i]].any(axis=0)
+            assembly = first[i]
+            if (seeds[i] & others).any():
+                apart = refine_members(
+                    raster, windows, seeds[i], patterns.weights[i], settings, others=others
+                )
+                assembly = apart if apart is not None else assembly
+            found.append(assembly)
         found.sort(key=lambda a: -a.activations.peak.size)
         kept: list[Assembly] = []
         for assembly in found:
             if all(jaccard_index(assembly.member, other.member) < duplicate_jaccard for other in kept):
                 kept.append(assembly)
         found = kept
+    else:
+        for weight, seed_members in zip(patterns.weights, seeds, strict=True):
+            if seed_members.any():
+                found.append(describe_members(raster, windows, seed_members, weight, settings))
     return found, len(patterns.weights), patterns
 
 
