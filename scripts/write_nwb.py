@@ -247,16 +247,21 @@ member_lists = [
     for e in ensembles.ensemble
 ]
 clustering = load_json(inputs.clustering)
-cluster_text = ", ".join(
-    f"{k} {clustering[k]}"
-    for k in ("linkage", "cutoff", "cut_distance", "null_percentile")
-    if k in clustering
-)
+METHOD_TEXT = {
+    "refined": "ICA patterns refined against the circular-shift null (members join the activations "
+    "more often than their own rate predicts)",
+    "ica": "ICA assemblies (Lopes-dos-Santos et al. 2013: Marchenko-Pastur count, members above "
+    "mean + 2 SD of the pattern)",
+    "jaccard": "clusters of ensemble events by the Jaccard similarity of their neurons",
+}
+method = clustering.get("method", "jaccard")
+keys = ("linkage", "cutoff", "cut_distance", "null_percentile") if method == "jaccard" else ("alpha",)
+cluster_text = ", ".join(f"{k} {clustering[k]}" for k in keys if k in clustering)
 if writer.add_table(
     "ensembles",
     ensembles,
-    f"ensembles: clusters of ensemble events by the Jaccard similarity of their neurons ({cluster_text}); "
-    "members: rows of the ROI table",
+    f"ensembles ({method}): {METHOD_TEXT.get(method, method)} ({cluster_text}); each tested against "
+    "the circular-shift null (p_value); members: rows of the ROI table",
     where="analysis",
     neuron_columns=(),
     ragged_neurons={"members": member_lists},

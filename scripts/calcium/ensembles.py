@@ -15,6 +15,8 @@ distance 1 − Jaccard. The tree is cut (see `cluster_ensemble_events`):
   (Horn 1965). Conservative when there are few ensemble events.
 - "variance": into k clusters, k the fewest principal components explaining a
   set fraction of the variance.
+- "fixed": at a given distance (the seed analysis: 0.7, i.e. Jaccard 0.3, scipy's
+  `fcluster(..., criterion="distance")`, clusters whose cophenetic distance is <= it).
 
 Clusters with fewer than `min_events` (default 3) events do not recur and are
 not ensembles (label -1).
@@ -27,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 LINKAGE_METHODS = ("average", "complete", "single", "weighted")
-CUTOFF_METHODS = ("similarity_null", "parallel_analysis", "variance")
+CUTOFF_METHODS = ("similarity_null", "parallel_analysis", "variance", "fixed")
 
 
 def jaccard_similarity(contributions: np.ndarray) -> np.ndarray:
@@ -233,12 +235,14 @@ def cluster_ensemble_events(
     n_null: int = 100,
     min_events: int = 3,
     seed: int = 0,
+    cut_distance: float = 0.7,
 ) -> Ensembles:
     """Hierarchically cluster ensemble events (distance 1 − Jaccard) into ensembles.
 
     contributions: (events, neurons) bool, which neurons take part in each event.
     linkage_method: scipy linkage ("average", "complete", "single", "weighted").
-    cutoff: "similarity_null", "parallel_analysis" or "variance" (module doc).
+    cutoff: "similarity_null", "parallel_analysis", "variance" or "fixed" (module doc).
+    cut_distance: the 1 − Jaccard distance of cutoff "fixed".
     null_percentile: percentile of the surrogate statistic used as the cut-off.
     variance_explained: fraction of variance (cutoff "variance").
     n_null: number of surrogates; seed: their numpy Generator seed.
@@ -269,6 +273,13 @@ def cluster_ensemble_events(
             raw = _drop_chance_clusters(
                 m, similarity, raw, linkage_method, cut, null_percentile, n_null, min_events, seed
             )
+        elif cutoff == "fixed":  # the seed's own steps, to the last floating-point tie
+            from scipy.spatial.distance import pdist
+
+            cut = float(cut_distance)
+            tree = linkage(pdist(m, "jaccard"), method=linkage_method)
+            order = leaves_list(tree)
+            raw = fcluster(tree, t=cut, criterion="distance") - 1
         else:
             cut = float("nan")
             k = significant_components(m, cutoff, variance_explained, n_null, null_percentile, seed)

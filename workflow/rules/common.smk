@@ -255,6 +255,13 @@ def stimulus_kernel_params(wildcards):
     )
 
 
+def ensemble_stimulus_inputs(wildcards):
+    """The stimulus table of a session that has one, when ensembles leave presentations out."""
+    if not (has_stimuli(wildcards.session) and config["ensembles"]["exclude_stimuli"]):
+        return {}
+    return {"stimuli": stimulus_table(wildcards)}
+
+
 def browser_stimulus_inputs(wildcards):
     """The stimulus tables of sessions that have stimuli (none otherwise)."""
     if not has_stimuli(wildcards.session):
@@ -306,6 +313,20 @@ def block_mem_mb(arrays):
         return block_memory_mb(n_neurons, n_frames, threads, arrays)
 
     return mem_mb
+
+
+def ensemble_mem_mb(wildcards, input):
+    """resources: mem_mb of the ensembles rule: the neurons x bins activity (float32, its
+    z-scored float64 copy, the boolean windows) and the neurons x neurons correlation and
+    eigenvectors of the ICA methods."""
+    n_neurons, n_frames = session_shape(wildcards.session)
+    try:
+        rate = float(sessions.loc[wildcards.session, "frame_rate_hz"]) or 1.0
+    except (KeyError, ValueError):
+        rate = 1.0
+    n_bins = n_frames / rate / config["coactivity"]["bin_s"] + 1
+    dense = n_neurons * n_bins * 13 + 3 * 8 * n_neurons**2
+    return max(1000, int(500 + 2 * input.size_mb + dense / 1e6))
 
 
 def block_runtime(us_per_sample):

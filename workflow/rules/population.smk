@@ -34,6 +34,7 @@ rule coactivity:
 
 rule ensembles:
     input:
+        unpack(ensemble_stimulus_inputs),
         events="results/{session}/events/events.csv",
         ensemble_events="results/{session}/population/ensemble_events.csv",
         event_neurons="results/{session}/population/ensemble_event_neurons.csv",
@@ -44,6 +45,8 @@ rule ensembles:
         ensembles="results/{session}/ensembles/ensembles.csv",
         similarity="results/{session}/ensembles/similarity.npy",
         clustering="results/{session}/ensembles/clustering.json",
+        activation_times="results/{session}/ensembles/ensemble_activation_times.csv",
+        strength="results/{session}/ensembles/activation_strength.npy",
     log:
         "results/logs/{session}/ensembles.log",
     benchmark:
@@ -53,7 +56,7 @@ rule ensembles:
         "../../envs/signal.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc, input: max(1000, int(500 + 2 * input.size_mb)),
+        mem_mb=ensemble_mem_mb,
         runtime=30,
     params:
         ensembles=settings("ensembles"),

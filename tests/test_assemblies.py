@@ -1,0 +1,268 @@
+"""Unit tests for calcium.assemblies: ICA assemblies, refined assemblies, activations, p-values."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from calcium.assemblies import (
+    binned_activity,
+    coactivity_threshold,
+    ensemble_p_values,
+    fastica,
+    ica_patterns,
+    marchenko_pastur_bound,
+    pattern_members,
+    poisson_binomial_survival,
+    stimulus_bins,
+    without_bins,
+    zscore_rows,
+)
+from calcium.coactivity import active_bins
+from calcium.ensembles import cluster_ensemble_events, match_ensembles
+from calcium.population import (
+    ACTIVATION_COLUMNS,
+    ENSEMBLE_COLUMNS,
+    MEMBER_COLUMNS,
+    Binning,
+    EnsembleSettings,
+    NullSettings,
+    Recording,
+    coactivity_analysis,
+    ensemble_analysis,
+    frame_jitter_bins,
+)
+
+FS, BIN_S = 10.0, 0.5
+
+
+def _planted_events(
+    seed, groups, n_neurons=120, n_frames=9000, activations=30, participation=0.8, rate_hz=0.05
+):
+    """Events table: background Poisson firing plus groups firing together (±1 frame) at their own
+    activation times. Returns (events, recording)."""
+    rng = np.random.default_rng(seed)
+    neurons, frames = [], []
+    background = rng.random((n_neurons, n_frames)) < rate_hz / FS
+    n, f = np.nonzero(background)
+    neurons.append(n)
+    frames.append(f)
+    for members in groups:
+        onsets = rng.integers(5, n_frames - 5, activations)
+        for neuron in members:
+            fires = rng.random(activations) < participation
+            neurons.append(np.full(fires.sum(), neuron))
+            frames.append(onsets[fires] + rng.integers(-1, 2, fires.sum()))
+    neurons, frames = np.concatenate(neurons), np.concatenate(frames)
+    events = pd.DataFrame({"neuron": neurons, "onset_frame": frames, "peak_frame": frames})
+    return events.sort_values(["neuron", "onset_frame"], ignore_index=True), Recording(
+        n_neurons, n_frames, FS
+    )
+
+
+def _run(events, recording, **settings):
+    binning, null = Binning(BIN_S, "onset", 1), NullSettings(n_shuffles=200)
+    co = coactivity_analysis(events, recording, binning, null)
+    return ensemble_analysis(
+        events,
+        co.ensemble_events,
+        co.event_neurons,
+        null.min_active,
+        recording,
+        binning,
+        EnsembleSettings(**settings),
+    )
+
+
+def _found(result) -> list[set[int]]:
+    return [set(int(n) for n in row.split()) for row in result.ensembles.members]
+
+
+# --- pieces --------------------------------------------------------------------------------------
+
+
+def test_poisson_binomial_survival_matches_enumeration():
+    p = np.array([0.1, 0.3, 0.05, 0.6])
+    exact = np.zeros(p.size + 1)
+    for outcome in itertools.product([0, 1], repeat=p.size):
+        outcome = np.array(outcome)
+        exact[outcome.sum()] += np.prod(np.where(outcome, p, 1 - p))
+    assert np.allclose(poisson_binomial_survival(p), np.cumsum(exact[::-1])[::-1])
+
+
+def test_coactivity_threshold_is_the_fewest_members_beyond_the_level():
+    p = np.full(6, 0.1)
+    survival = poisson_binomial_survival(p)
+    k = coactivity_threshold(p, 0.01)
+    assert survival[k] <= 0.01 < survival[k - 1]
+    assert coactivity_threshold(np.full(3, 0.9), 1e-6) == 4  # never reached: more than the members
+    assert coactivity_threshold(np.full(5, 1e-6), 0.5) == 2  # at least two neurons
+
+
+def test_marchenko_pastur_bound_holds_for_independent_rows():
+    rng = np.random.default_rng(0)
+    z = zscore_rows(rng.normal(size=(100, 2000)))
+    eigenvalues = np.linalg.eigvalsh(z @ z.T / z.shape[1])
+    assert eigenvalues.max() < marchenko_pastur_bound(100, 2000) * 1.05
+    assert eigenvalues.max() > marchenko_pastur_bound(100, 2000) * 0.9
+
+
+def test_fastica_unmixes_independent_sources():
+    rng = np.random.default_rng(1)
+    sources = np.vstack([rng.laplace(size=5000), np.sign(rng.normal(size=5000)) * rng.exponential(size=5000)])
+    sources = (sources - sources.mean(axis=1, keepdims=True)) / sources.std(axis=1, keepdims=True)
+    rotation = np.array([[np.cos(0.6), -np.sin(0.6)], [np.sin(0.6), np.cos(0.6)]])
+    unmixed = fastica(rotation @ sources, seed=3) @ rotation @ sources
+    correlation = np.abs(np.corrcoef(np.vstack([unmixed, sources]))[:2, 2:])
+    assert np.sort(correlation.max(axis=1)).min() > 0.98
+
+
+def test_ica_patterns_find_planted_assemblies_and_none_in_independent_neurons():
+    groups = [list(range(0, 10)), list(range(40, 48))]
+    events, rec = _planted_events(2, groups)
+    raster = active_bins(events.neuron, events.onset_frame, rec.n_neurons, rec.n_frames, FS, BIN_S)
+    patterns = ica_patterns(zscore_rows(binned_activity(raster)[0]))
+    assert len(patterns.weights) == 2
+    found = [set(np.flatnonzero(m).tolist()) for m in pattern_members(patterns.weights)]
+    assert np.all(match_ensembles(found, [set(g) for g in groups]) >= 0.8)
+    assert np.allclose(np.linalg.norm(patterns.weights, axis=1), 1.0)
+    alone, rec = _planted_events(3, [])
+    raster = active_bins(alone.neuron, alone.onset_frame, rec.n_neurons, rec.n_frames, FS, BIN_S)
+    assert len(ica_patterns(zscore_rows(binned_activity(raster)[0])).weights) <= 1
+
+
+def test_stimulus_bins_cover_presentations_and_the_margin():
+    out = stimulus_bins(np.array([1.2]), np.array([2.0]), 10, 0.5, margin_s=0.5)
+    assert np.flatnonzero(out).tolist() == [2, 3, 4]
+
+
+def test_without_bins_empties_them_and_marks_them_frameless():
+    raster = active_bins(np.array([0, 1, 1]), np.array([0, 5, 9]), 2, 10, FS, BIN_S)
+    excluded = np.zeros(raster.n_bins, bool)
+    excluded[1] = True  # frames 5-9
+    out = without_bins(raster, excluded)
+    assert out.bins.tolist() == [0] and out.frames_per_bin[1] == 0
+
+
+def test_frame_jitter_is_at_least_one_frame():
+    assert frame_jitter_bins(1, 1.0, 0.5) == 2
+    assert frame_jitter_bins(1, 5.0, 0.5) == 1
+    assert frame_jitter_bins(0, 30.0, 0.5) == 0
+
+
+# --- recovery per method, on small planted cases --------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["refined", "ica", "jaccard"])
+def test_each_method_recovers_planted_ensembles_and_writes_the_same_tables(method):
+    groups = [list(range(0, 12)), list(range(50, 60))]
+    events, rec = _planted_events(4, groups, participation=0.9)
+    result = _run(events, rec, method=method)
+    assert np.all(match_ensembles(_found(result), [set(g) for g in groups]) >= 0.9), _found(result)
+    assert len(result.ensembles) == 2
+    assert list(result.ensembles.columns) == ENSEMBLE_COLUMNS
+    assert list(result.members.columns) == MEMBER_COLUMNS
+    assert list(result.activation_times.columns) == ACTIVATION_COLUMNS
+    assert (result.ensembles.p_value < 0.05).all()
+    assert result.strength.shape == (2, len(result.activations) and result.strength.shape[1])
+    # activations with times in seconds: refined and ica find ~ the planted 30 (members coactive
+    # in the bin's window); jaccard's are the ensemble events it clustered together (fewer)
+    counts = result.activation_times.groupby("ensemble").size()
+    assert counts.between(20 if method != "jaccard" else 3, 40).all(), counts
+    assert (result.activation_times.start_s <= result.activation_times.peak_s).all()
+    assert set(result.activations.ensemble) <= {-1, 0, 1}
+
+
+@pytest.mark.parametrize("method", ["refined", "ica"])
+def test_overlapping_ensembles_are_found_not_merged(method):
+    a, b = list(range(0, 15)), list(range(10, 25))  # 5 shared neurons
+    events, rec = _planted_events(5, [a, b], participation=0.9)
+    found = _found(_run(events, rec, method=method))
+    best = match_ensembles(found, [set(a), set(b)])
+    if method == "refined":  # whole, the shared neurons in both
+        assert len(found) == 2 and np.all(best >= 0.9), found
+        assert all(set(range(10, 15)) <= f for f in found)
+    else:  # ICA's patterns weigh the neurons that tell the two apart: members above mean + 2 SD miss
+        # the shared ones (Jaccard 10/15), but the two are not merged
+        assert len(found) == 2 and np.all(best >= 0.6), found
+        assert not any(set(range(10, 15)) <= f for f in found)
+
+
+def test_refined_membership_strength_is_the_pattern_weight():
+    events, rec = _planted_events(6, [list(range(20, 32))], participation=0.9)
+    result = _run(events, rec)
+    members = result.members[result.members.member]
+    others = result.members[~result.members.member]
+    assert members.weight.min() > others.weight.max()
+    assert members.participation.min() > 0.5
+
+
+def test_independent_neurons_give_no_ensemble_with_any_method():
+    events, rec = _planted_events(7, [])
+    for method in ("refined", "ica", "jaccard"):
+        assert len(_run(events, rec, method=method).ensembles) == 0, method
+
+
+def test_every_candidate_is_reported_with_alpha_one_and_p_values_are_calibrated():
+    # Candidate sets of independent neurons: their p-values are not small.
+    events, rec = _planted_events(8, [])
+    p = ensemble_p_values(
+        events.neuron,
+        events.onset_frame,
+        rec.n_frames,
+        FS,
+        BIN_S,
+        1,
+        [np.arange(0, 6), np.arange(6, 12), np.arange(12, 18)],
+        [2, 2, 2],
+        [int(x) for x in (60, 60, 60)],
+        n_shuffles=200,
+    )
+    assert p.shape == (3,) and (p > 0).all()
+    planted, rec = _planted_events(9, [list(range(5))], participation=0.9)
+    p_planted = ensemble_p_values(
+        planted.neuron,
+        planted.onset_frame,
+        rec.n_frames,
+        FS,
+        BIN_S,
+        1,
+        [np.arange(5)],
+        [4],
+        [25],
+        n_shuffles=200,
+    )
+    assert p_planted[0] <= 1 / 201 + 1e-12
+
+
+# --- the seed's procedure ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fixed_cut_reproduces_the_seed_clustering_exactly(seed):
+    """The seed: linkage(M, "average", metric="jaccard"), fcluster(Z, 0.7, "distance")."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    rng = np.random.default_rng(seed)
+    m = rng.random((40, 30)) < rng.uniform(0.05, 0.4, 30)
+    m[np.arange(40), rng.integers(0, 30, 40)] = True  # no empty event
+    seed_labels = fcluster(linkage(m, "average", metric="jaccard"), 0.7, "distance")
+    ours = cluster_ensemble_events(m, cutoff="fixed", cut_distance=0.7, min_events=1).labels
+    # the same partition (our numbering is by cluster size)
+    pairs = set(zip(seed_labels.tolist(), ours.tolist(), strict=True))
+    assert len(pairs) == len(set(seed_labels)) == len(set(ours))
+
+
+@pytest.mark.parametrize("method", ["refined", "ica", "jaccard"])
+def test_a_session_without_events_gives_empty_tables(method):
+    events = pd.DataFrame(
+        {"neuron": np.zeros(0, int), "onset_frame": np.zeros(0, int), "peak_frame": np.zeros(0, int)}
+    )
+    result = _run(events, Recording(20, 600, FS), method=method)
+    assert len(result.ensembles) == 0 and list(result.ensembles.columns) == ENSEMBLE_COLUMNS
+    assert list(result.members.columns) == MEMBER_COLUMNS
+    assert list(result.activation_times.columns) == ACTIVATION_COLUMNS
+    assert result.strength.shape == (0, 120)
