@@ -230,3 +230,19 @@ def test_references_are_loaded_chosen_and_cut_and_the_note_says_what_was_used(tm
         assert len(scores) == 0 and list(scores.columns) == ["band", *SCORE_COLUMNS]
         status, note = accuracy_note(refs, bands, indicator, folder, 30.0, 10.0)
         assert status == expected and "no expected accuracy" in note
+
+
+def test_a_ground_truth_folder_with_a_fifo_is_refused_not_read(tmp_path):
+    """A user's ground_truth_dir is read as carefully as every other user table: a FIFO in place
+    of a trace would block the job forever; it is refused with the file named."""
+    import os
+
+    from calcium.accuracy import load_references
+    from calcium.errors import InputError
+
+    _write_groundtruth(tmp_path / "gt" / "8s", "GCaMP8s", _synthetic_recordings(n=1, duration_s=30.0))
+    trace = tmp_path / "gt" / "8s" / "r0.trace.csv"
+    trace.unlink()
+    os.mkfifo(trace)
+    with pytest.raises(InputError, match="r0.trace.csv.*not a regular file"):
+        load_references(tmp_path / "gt", "GCaMP8s", per_set=1, excerpt_s=10.0)

@@ -586,7 +586,7 @@ def load_references(
     """
     from pathlib import Path
 
-    from .groundtruth import groundtruth_folders, read_groundtruth_recordings
+    from .groundtruth import groundtruth_folders, read_groundtruth_recordings, read_groundtruth_table
 
     roots = [folders] if isinstance(folders, str | Path) else list(folders)
     by_name: dict[str, tuple[str, str]] = {}
@@ -600,7 +600,7 @@ def load_references(
     found = any(Path(root).is_dir() for root in roots)
     recordings = []
     for path in chosen:
-        index = pd.read_csv(Path(path) / "recordings.csv")
+        index = read_groundtruth_table(Path(path) / "recordings.csv")
         neuron = index.source_file if "source_file" in index.columns else index.recording
         stubs = [
             Recording(str(r), "", 1.0, 0.0, np.zeros(0), np.zeros(0), str(n))

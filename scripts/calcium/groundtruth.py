@@ -30,7 +30,7 @@ def groundtruth_folders(root: str | os.PathLike) -> list[tuple[Path, str]]:
     found = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         meta, index = folder / "meta.json", folder / "recordings.csv"
-        if not (meta.is_file() and index.is_file()):
+        if not (meta.is_file() and index.is_file()):  # is_file: regular files only (no FIFO, device)
             continue
         try:
             indicator = str(load_json(meta).get("indicator", ""))
@@ -39,6 +39,19 @@ def groundtruth_folders(root: str | os.PathLike) -> list[tuple[Path, str]]:
         if indicator:
             found.append((folder, indicator))
     return found
+
+
+def read_groundtruth_table(path: Path) -> pd.DataFrame:
+    """A ground-truth table: a regular file (no FIFO or device) of at most MAX_TABLE_BYTES."""
+    from .input_tables import MAX_TABLE_BYTES, check_regular_file
+
+    check_regular_file(path, "ground-truth table")
+    if path.stat().st_size > MAX_TABLE_BYTES:
+        raise InputError(f"{path}: the ground-truth table is larger than {MAX_TABLE_BYTES >> 20} MiB.")
+    try:
+        return pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not a readable CSV table ({error}).") from None
 
 
 def read_groundtruth_recordings(folder: str | os.PathLike, names: list[str] | None = None) -> list[dict]:
@@ -52,7 +65,7 @@ def read_groundtruth_recordings(folder: str | os.PathLike, names: list[str] | No
     frames), spike_times_s (float64), in the order of recordings.csv.
     """
     folder = Path(folder)
-    index = pd.read_csv(folder / "recordings.csv")
+    index = read_groundtruth_table(folder / "recordings.csv")
     missing = {"recording", "frame_rate_hz"} - set(index.columns)
     if missing:
         raise InputError(f"{folder / 'recordings.csv'}: missing column(s) {sorted(missing)}")
@@ -60,8 +73,8 @@ def read_groundtruth_recordings(folder: str | os.PathLike, names: list[str] | No
     for row in index.itertuples(index=False):
         if names is not None and row.recording not in names:
             continue
-        trace = pd.read_csv(folder / f"{row.recording}.trace.csv")
-        spikes = pd.read_csv(folder / f"{row.recording}.spikes.csv")
+        trace = read_groundtruth_table(folder / f"{row.recording}.trace.csv")
+        spikes = read_groundtruth_table(folder / f"{row.recording}.spikes.csv")
         if not {"time_s", "dff"} <= set(trace.columns) or "spike_time_s" not in spikes.columns:
             raise InputError(
                 f"{folder}: {row.recording}.trace.csv needs columns time_s,dff and "
