@@ -21,8 +21,6 @@ from .input_arrays import read_fluorescence_npy, read_suite2p
 from .input_csv import FLOAT32_MAX, TableLayout, probe_csv, read_fluorescence_csv
 from .input_tables import check_regular_file
 
-ORIENTATIONS = ("auto", "neurons_x_frames", "frames_x_neurons")
-
 
 class InputSettings(NamedTuple):
     """How to read a fluorescence input (the config's `input` section)."""

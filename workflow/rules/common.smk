@@ -4,7 +4,6 @@ The only place that knows how the session sheet and config map to file paths.
 """
 
 import json
-import os
 import re
 import sys
 from pathlib import Path
