@@ -281,9 +281,6 @@ BETWEEN_SET_SD_FLOOR = 0.10
 # references give no slope.
 DEFAULT_NU_SLOPE = -0.02
 _Z90 = 1.2815515655446004  # the 90th percentile of the standard normal
-# Reference sets are weighted by how close their native frame rate is to the session's:
-# a factor of RATE_SCALE away weighs exp(-1/2) (see `set_weights`).
-RATE_SCALE = 2.0
 
 
 def reference_set(recording_name: str) -> str:
@@ -291,33 +288,12 @@ def reference_set(recording_name: str) -> str:
     return recording_name.split("/", 1)[0]
 
 
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    order = np.argsort(values)
-    cumulative = np.cumsum(weights[order])
-    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
-
-
-def set_weights(native_rates_hz: np.ndarray, frame_rate_hz: float | None) -> np.ndarray:
-    """Weight of each reference set for a session at frame_rate_hz: exp(-ln²(rate ratio) /
-    (2 ln² RATE_SCALE)). A set recorded natively at a rate like the session's was made with
-    a like technique (resonant or galvo scanning, one plane or many, cortex in vivo or not),
-    which says more about the accuracy to expect than the indicator alone. Equal weights
-    without a session rate."""
-    rates = np.asarray(native_rates_hz, dtype=float)
-    if frame_rate_hz is None:
-        return np.ones(rates.size)
-    return np.exp(-0.5 * (np.log(rates / float(frame_rate_hz)) / np.log(RATE_SCALE)) ** 2)
-
-
-def summarise(
-    scores: pd.DataFrame, low: float = 10.0, high: float = 90.0, frame_rate_hz: float | None = None
-) -> dict:
+def summarise(scores: pd.DataFrame, low: float = 10.0, high: float = 90.0) -> dict:
     """Expected correlation and F1 with their [low, high] interval, from per-set medians.
 
-    Each reference set (`reference_set`) counts once: its median over its recordings,
-    weighted by how like the session's its native frame rate is (`set_weights`). The
-    expected value is the weighted median over sets; the interval is expected ± z·S with z
-    the normal quantile of `high` and S = max(weighted SD between the sets' medians,
+    Each reference set (`reference_set`) counts once: its median over its recordings. The
+    expected value is the median over sets; the interval is expected ± z·S with z the
+    normal quantile of `high` and S = max(SD between the sets' medians,
     BETWEEN_SET_SD_FLOOR): sessions are recorded in other labs than the references, and
     they differ from each other as the reference sets do, not as recordings of one set do.
     """
@@ -330,20 +306,11 @@ def summarise(
     }
     z = NormalDist().inv_cdf(high / 100.0) if (low, high) != (10.0, 90.0) else _Z90
     for column, name in (("correlation_40ms", "correlation"), ("f1", "f1")):
-        values = ok[["recording", "native_rate_hz", column]].dropna() if len(ok) else pd.DataFrame()
+        values = ok[["recording", column]].dropna() if len(ok) else pd.DataFrame()
         if len(values):
-            grouped = values.groupby(values.recording.map(reference_set))
-            per_set = grouped[column].median().to_numpy()
-            weights = set_weights(grouped.native_rate_hz.median().to_numpy(), frame_rate_hz)
-            weights = weights / weights.sum()
-            centre = _weighted_median(per_set, weights)
-            spread = np.nan
-            if per_set.size >= 3:
-                mean = float(np.sum(weights * per_set))
-                effective_n = 1.0 / np.sum(weights**2)
-                spread = float(
-                    np.sqrt(np.sum(weights * (per_set - mean) ** 2) * effective_n / max(effective_n - 1, 1))
-                )
+            per_set = values.groupby(values.recording.map(reference_set))[column].median().to_numpy()
+            centre = float(np.median(per_set))
+            spread = float(np.std(per_set, ddof=1)) if per_set.size >= 3 else np.nan
             used = max(spread, BETWEEN_SET_SD_FLOOR) if np.isfinite(spread) else BETWEEN_SET_SD_FLOOR
             out[f"expected_{name}"] = centre
             out[f"{name}_p{low:g}"] = float(max(-1.0, centre - z * used))
@@ -525,7 +492,7 @@ def expected_accuracy(
                 "nu_high": float(edges[b + 1]),
                 "nu_median": target,
                 "n_neurons": int(members.size),
-                **summarise(table, *percentiles, frame_rate_hz=frame_rate_hz),
+                **summarise(table, *percentiles),
                 "n_noisier_references": int(noisier.sum()),
                 "nu_slope": slope,
             }
