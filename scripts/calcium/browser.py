@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .htmlsafe import html_text, script_safe_json
+from .progress import Progress, track
 
 MISSING_INT16 = -32768  # code of a missing (non-finite) value in an int16 trace
 MISSING_UINT8 = 255  # code of a missing value in a uint8 trace
@@ -502,16 +503,17 @@ def _dense_parts(
             parts[f"trace_{trace.key}_scale"][rows] = scale
 
     blocks = [slice(a, min(a + block_neurons, n_neurons)) for a in range(0, n_neurons, block_neurons)]
-    if workers > 1 and len(blocks) > 1:
-        # Threads: reading and numpy's reductions run without the GIL; each block writes its
-        # own rows, so the result does not depend on the order in which blocks finish.
-        from concurrent.futures import ThreadPoolExecutor
+    with Progress(len(blocks), f"browser traces ({n_neurons} neurons)", "blocks") as progress:
+        if workers > 1 and len(blocks) > 1:
+            # Threads: reading and numpy's reductions run without the GIL; each block writes its
+            # own rows, so the result does not depend on the order in which blocks finish.
+            from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(min(workers, len(blocks))) as pool:
-            list(pool.map(decimate, blocks))
-    else:
-        for rows in blocks:
-            decimate(rows)
+            with ThreadPoolExecutor(min(workers, len(blocks))) as pool:
+                list(track(pool.map(decimate, blocks), progress))
+        else:
+            for rows in track(blocks, progress):
+                decimate(rows)
     if data.regressors:
         n_frames = data.traces[0].rows.shape[1]
         at = slot_frames(n_frames, resolution.frames_per_column)

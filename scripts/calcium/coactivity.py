@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .progress import Progress, track
+
 
 class ActiveBins(NamedTuple):
     """Sparse binary event raster: neuron i is active in bin b for each (neurons[k], bins[k]).
@@ -170,15 +172,24 @@ def circular_shift_null(
     offsets = offsets[:, firing]
     chunks = -(-n_shuffles // max(1, 4 * processes))  # a few chunks per process: even finish
     parts = [slice(a, min(a + chunks, n_shuffles)) for a in range(0, n_shuffles, chunks)]
+
+    def count(rows: slice) -> int:
+        return rows.stop - rows.start
+
     if processes <= 1 or len(parts) < 2:
-        return _null_rows(trains, offsets)
+        with Progress(n_shuffles, "circular-shift null", "shuffles") as progress:
+            return np.concatenate(
+                [_null_rows(trains, offsets[rows]) for rows in track(parts, progress, count)]
+            )
     import multiprocessing
 
     global _SHARED_NULL_WORK
     _SHARED_NULL_WORK = (trains, offsets)  # inherited by the forked workers, never pickled
     try:
         with multiprocessing.get_context("fork").Pool(min(processes, len(parts))) as pool:
-            return np.concatenate(pool.map(_null_chunk, parts))
+            # the progress thread starts after the fork: the workers inherit none
+            with Progress(n_shuffles, "circular-shift null", "shuffles") as progress:
+                return np.concatenate(list(track(pool.imap(_null_chunk, parts), progress, len)))
     finally:
         _SHARED_NULL_WORK = None
 
