@@ -15,6 +15,7 @@ import pytest
 import yaml
 from cdp import Chromium, find_chromium
 from conftest import REPO, tool
+from matplotlib.colors import to_rgb
 
 from calcium.browser import (
     MISSING_INT16,
@@ -36,6 +37,7 @@ from calcium.browser import (
     unpack,
 )
 from calcium.dff import baseline_f0
+from calcium.palette import ensemble_colour
 
 ASSETS = REPO / "workflow" / "resources" / "browser"
 
@@ -447,6 +449,15 @@ def test_session_browser_of_the_workflow_in_chromium(default_run, chromium_path,
         at = browser.evaluate(f"sessionBrowser.rasterRowCentre({target})")
         assert at["y"] < browser.evaluate("sessionBrowser.rasterRowCentre(79)")["y"] or target == 79
         browser.screenshot(tmp_path / "raster_by_ensemble.png")
+        # ensembles in the colours of every figure (calcium.palette)
+        swatches = browser.evaluate(
+            "[...document.querySelectorAll('#ensemble-side h3 .swatch')].map(s => s.style.background)"
+        )
+        ids = pd.read_csv(results / "ensembles" / "ensembles.csv").ensemble
+        expected = [
+            "rgb({}, {}, {})".format(*(round(255 * c) for c in to_rgb(ensemble_colour(k)))) for k in ids
+        ]
+        assert swatches == expected
         browser.send("Input.dispatchMouseEvent", type="mouseMoved", x=at["x"], y=at["y"])
         browser.click(at["x"], at["y"])
         opened = f"sessionBrowser.view === 'traces' && sessionBrowser.state().neuron === {target}"

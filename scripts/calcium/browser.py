@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .htmlsafe import html_text, script_safe_json
+from .palette import browser_palette
 from .progress import Progress, track
 
 MISSING_INT16 = -32768  # code of a missing (non-finite) value in an int16 trace
@@ -598,6 +599,7 @@ def build_page(
         "flags": {"exceeds_max_fwhm": EXCEEDS_MAX_FWHM, "below_min_fwhm": BELOW_MIN_FWHM},
         "has_below_min_fwhm": bool("below_min_fwhm" in data.events.columns),
         "notes": data.notes,
+        "palette": browser_palette(),
         "groups": {"tables": table_index, "traces": trace_index},
     }
     html = render_page(

@@ -23,7 +23,7 @@ ENSEMBLE_COLOURS = (
     "#17becf",
 )
 NO_ENSEMBLE = "#bbbbbb"
-STIMULUS_COLOURS = ("#0000cd", "#ff00ff", "#00e676", "#4b0082", "#ffd700", "#00ffff", "#ff1493", "#000080")
+STIMULUS_COLOURS = ("#00ffff", "#ff00ff", "#00e676", "#ffd700", "#ff1493", "#0000cd", "#4b0082", "#000080")
 
 
 def ensemble_colour(ensemble: int) -> str:
@@ -39,4 +39,8 @@ def stimulus_colours(stimuli) -> dict[str, str]:
 
 def browser_palette() -> dict:
     """The palette as the browser's manifest carries it."""
-    return {"ensembles": list(ENSEMBLE_COLOURS), "no_ensemble": NO_ENSEMBLE, "stimuli": list(STIMULUS_COLOURS)}
+    return {
+        "ensembles": list(ENSEMBLE_COLOURS),
+        "no_ensemble": NO_ENSEMBLE,
+        "stimuli": list(STIMULUS_COLOURS),
+    }

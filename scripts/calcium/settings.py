@@ -238,7 +238,8 @@ def check_session_settings(
     if outside:
         raise ConfigError(
             f"config figures.example_neurons: {outside} are not neuron ids of this session, which has "
-            f"{n_neurons} neuron(s) (ids 0..{n_neurons - 1}); use null for the first four."
+            f"{n_neurons} neuron(s) (ids 0..{n_neurons - 1}); use null for neurons chosen by a rule "
+            "(most active, one per ensemble and response type)."
         )
     window = figures["time_window_s"]
     if window is not None and window[0] >= duration_s:

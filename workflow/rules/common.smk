@@ -266,6 +266,13 @@ def browser_stimulus_inputs(wildcards):
     }
 
 
+def example_stimulus_inputs(wildcards):
+    """The regression table of sessions that have stimuli (example neurons per response type)."""
+    if not has_stimuli(wildcards.session):
+        return {}
+    return {"regression": f"results/{wildcards.session}/stimulus/regression.csv"}
+
+
 def session_shape(session):
     """(neurons, frames) of a session: from its checked input, or (in a job on a cluster
     node, where the checks do not run) from the ingested recording."""

@@ -6,6 +6,7 @@ rule figures:
 
 rule trace_figures:
     input:
+        unpack(example_stimulus_inputs),
         raw="results/{session}/ingest/fluorescence.npy",
         dff="results/{session}/dff.npy",
         detrended="results/{session}/detrended.npy",
@@ -15,6 +16,8 @@ rule trace_figures:
         event_traces=lambda wc: f"results/{wc.session}/{EVENT_TRACE}.npy",
         events="results/{session}/events/events.csv",
         thresholds="results/{session}/events/event_thresholds.tsv",
+        features="results/{session}/events/features.csv",
+        members="results/{session}/ensembles/ensemble_members.csv",
         facts="results/{session}/ingest/recording.json",
     output:
         traces=report(

@@ -14,8 +14,9 @@
     uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array, int16: Int16Array,
     uint32: Uint32Array, int32: Int32Array, float32: Float32Array, float64: Float64Array,
   };
-  const STIMULUS_COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f"];
-  const ENSEMBLE_COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f"];
+  // One palette with the figures (scripts/calcium/palette.py, in the manifest).
+  const STIMULUS_COLOURS = M.palette.stimuli;
+  const ENSEMBLE_COLOURS = M.palette.ensembles;
   const api = { ready: false, error: null };
   window.sessionBrowser = api;
 
