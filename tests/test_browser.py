@@ -36,8 +36,10 @@ from calcium.browser import (
     slot_frames,
     unpack,
 )
+from calcium.coactivity import window_frames
 from calcium.dff import baseline_f0
 from calcium.palette import ensemble_colour
+from calcium.population import effective_thresholds
 
 ASSETS = REPO / "workflow" / "resources" / "browser"
 
@@ -438,6 +440,59 @@ def test_session_browser_of_the_workflow_in_chromium(default_run, chromium_path,
         browser.click(at["x"], at["y"])
         opened = f"sessionBrowser.view === 'traces' && sessionBrowser.state().neuron === {target}"
         browser.wait_for(opened, timeout_s=10)
+
+        # the null as the coactivity figure shows it: the tested statistic, each bin's threshold,
+        # the pooled null distribution and each bin's P(null >= observed), from the tables
+        browser.evaluate("document.getElementById('tab-raster').click()")
+        bins = pd.read_csv(results / "population" / "coactivity.csv")
+        null = json.loads((results / "population" / "null_threshold.json").read_text())
+        histogram = pd.read_csv(results / "population" / "null_histogram.csv")
+        shown = browser.evaluate("sessionBrowser.nullPanel()")
+        np.testing.assert_allclose(shown["thresholds"], effective_thresholds(bins, null))
+        pooled = histogram.groupby("n_active").n_bins.sum()
+        np.testing.assert_allclose(shown["null_fraction"][: len(pooled)], pooled / pooled.sum())
+        kinds = window_frames(bins.n_frames.to_numpy(), null["jitter_bins"])
+        busiest = int(bins.n_active_window.idxmax())
+        for b in (busiest, len(bins) // 2):
+            observed = bins.n_active_window[b]
+            same = histogram[histogram.frames == kinds[b]]
+            expected = same.n_bins[same.n_active >= observed].sum() / same.n_bins.sum()
+            assert shown["p"][b] == pytest.approx(expected)
+            hovered = browser.evaluate(f"sessionBrowser.hoverCoactivityBin({b})")["hovered"]
+            assert hovered["bin"] == b and hovered["n_active"] == observed
+            assert hovered["p"] == pytest.approx(expected)
+        assert shown["p"][busiest] < 0.01  # the busiest bin lies far out in the null's tail
+        browser.screenshot(tmp_path / "null.png")
+
+        # row orders: by ensemble (groups of members), by correlation, by response type
+        browser.evaluate("document.getElementById('tab-raster').click()")
+        members = pd.read_csv(results / "ensembles" / "ensemble_members.csv")
+        regression_table = pd.read_csv(results / "stimulus" / "regression.csv")
+        options = browser.evaluate("[...document.getElementById('raster-order').options].map(o => o.value)")
+        assert options == ["neuron", "ensemble", "embedding", "response"]
+        rows = {}
+        for name in options:
+            choose = "(() => { const s = document.getElementById('raster-order'); s.value = NAME;"
+            choose += " s.dispatchEvent(new Event('change')); })()"
+            browser.evaluate(choose.replace("NAME", json.dumps(name)))
+            rows[name] = browser.evaluate("sessionBrowser.rasterRows()")
+            assert sorted(rows[name]["neuronAt"]) == list(range(80)), name
+        assert rows["neuron"]["neuronAt"] == list(range(80)) and rows["neuron"]["groups"] == []
+        for group in rows["ensemble"]["groups"][:-1]:
+            ensemble = int(group["label"].split()[-1])
+            drawn = rows["ensemble"]["neuronAt"][group["first"] : group["first"] + group["count"]]
+            mine = members[(members.ensemble == ensemble) & members.member].neuron
+            assert set(drawn) <= set(mine)
+        assert rows["ensemble"]["groups"][-1]["label"] == "no ensemble"
+        for group in rows["response"]["groups"]:
+            drawn = rows["response"]["neuronAt"][group["first"] : group["first"] + group["count"]]
+            kinds = set(regression_table.set_index("neuron").response_type[drawn])
+            assert kinds == {group["label"]}
+            r2 = regression_table.set_index("neuron").r2[drawn].to_numpy()
+            assert np.all(np.diff(r2) <= 0)  # best fits first
+        assert rows["embedding"]["axis"] == "neuron (correlation order)"
+        assert rows["embedding"]["neuronAt"] != list(range(80))
+        browser.screenshot(tmp_path / "raster_by_response.png")
 
         # rows grouped by ensemble: a click still opens the neuron drawn in that row
         target = int(pd.read_csv(results / "ensembles" / "ensembles.csv").members.iloc[-1].split()[-1])

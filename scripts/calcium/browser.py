@@ -425,8 +425,17 @@ class SessionData:
         (frames,) regressor; regression: one row per neuron with intercept_dff and
         coef_<stimulus> (fit = intercept + sum coef * regressor) or None.
     ensembles, ensemble_events, ensemble_members: the ensemble tables (or None).
-    coactivity: n_active per bin (or None), coactivity_start_s: each bin's start (s),
-        coactivity_bin_s: bin width (s), coactivity_threshold: the null threshold (neurons).
+    coactivity: the tested coactivity per bin (neurons active within the jitter window; or
+        None), coactivity_start_s: each bin's start (s), coactivity_bin_s: bin width (s),
+        coactivity_threshold: the null threshold (neurons; pooled), coactivity_thresholds:
+        (n_bins,) each bin's own threshold (bins holding different numbers of frames have
+        their own), coactivity_p: (n_bins,) P(null ≥ observed) of each bin
+        (`calcium.coactivity.null_exceedance`), null_fraction: (k,) fraction of the null's
+        bins (all kinds pooled) with 0..k-1 active neurons, as the coactivity figure shows it;
+        coactivity_label: what the coactivity counts (legend); coactivity_n_shuffles: shuffles
+        of the null.
+    raster_orders: {name: {"order": neuron per row, "groups": [{label, first, count}]}}
+        (`calcium.ordering.raster_orders`), the raster's row orders (or None).
     notes: shown in the page's manifest ("warning": a line shown above the charts).
     """
 
@@ -450,6 +459,12 @@ class SessionData:
     coactivity_start_s: np.ndarray | None = None
     coactivity_bin_s: float | None = None
     coactivity_threshold: float | None = None
+    coactivity_thresholds: np.ndarray | None = None
+    coactivity_p: np.ndarray | None = None
+    null_fraction: np.ndarray | None = None
+    coactivity_label: str = "neurons active per bin"
+    coactivity_n_shuffles: int | None = None
+    raster_orders: dict[str, dict] | None = None
     notes: dict[str, Any] = field(default_factory=dict)
 
 
@@ -466,6 +481,11 @@ def _table_parts(data: SessionData, n_neurons: int, n_frames: int) -> dict[str, 
         parts["coactivity"] = np.asarray(data.coactivity, dtype=np.float32)
         if data.coactivity_start_s is not None:
             parts["coactivity_start_s"] = np.asarray(data.coactivity_start_s, dtype=np.float64)
+        for name in ("coactivity_thresholds", "coactivity_p", "null_fraction"):
+            if getattr(data, name) is not None:
+                parts[name] = np.asarray(getattr(data, name), dtype=np.float64)
+    for name, order in (data.raster_orders or {}).items():
+        parts[f"order_{name}"] = np.asarray(order["order"], dtype=np.int32)
     tables = {name: neuron_table_json(table, n_neurons) for name, table in data.neuron_tables.items()}
     if data.regression is not None:
         tables["regression"] = neuron_table_json(data.regression, n_neurons)
@@ -478,6 +498,7 @@ def _table_parts(data: SessionData, n_neurons: int, n_frames: int) -> dict[str, 
     parts["tables"] = json_bytes(
         {
             "labels": [str(label) for label in data.labels],
+            "raster_orders": {name: order["groups"] for name, order in (data.raster_orders or {}).items()},
             "neuron_tables": tables,
             **{name: (table_json(t) if t is not None else None) for name, t in others.items()},
         }
@@ -595,7 +616,12 @@ def build_page(
         "traces": [{"key": t.key, "label": t.label, "unit": t.unit} for t in data.traces],
         "regressors": list(data.regressors) if data.regressors else [],
         "roles": data.roles,
-        "coactivity": {"bin_s": data.coactivity_bin_s, "threshold": data.coactivity_threshold},
+        "coactivity": {
+            "bin_s": data.coactivity_bin_s,
+            "threshold": data.coactivity_threshold,
+            "label": data.coactivity_label,
+            "n_shuffles": data.coactivity_n_shuffles,
+        },
         "flags": {"exceeds_max_fwhm": EXCEEDS_MAX_FWHM, "below_min_fwhm": BELOW_MIN_FWHM},
         "has_below_min_fwhm": bool("below_min_fwhm" in data.events.columns),
         "notes": data.notes,

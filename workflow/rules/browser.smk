@@ -20,6 +20,7 @@ rule browser:
         features="results/{session}/events/features.csv",
         coactivity="results/{session}/population/coactivity.csv",
         null_threshold="results/{session}/population/null_threshold.json",
+        null_histogram="results/{session}/population/null_histogram.csv",
         ensembles="results/{session}/ensembles/ensembles.csv",
         ensemble_events="results/{session}/ensembles/ensemble_activations.csv",
         ensemble_members="results/{session}/ensembles/ensemble_members.csv",

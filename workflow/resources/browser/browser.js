@@ -131,6 +131,11 @@
     D.f0 = P.f0 || null;
     D.coactivity = P.coactivity || null;
     D.coactivityStart = P.coactivity_start_s || null;
+    D.coactivityThresholds = P.coactivity_thresholds || null;
+    D.coactivityP = P.coactivity_p || null;
+    D.nullFraction = P.null_fraction || null;
+    D.orders = {};
+    for (const name of Object.keys(D.tables.raster_orders || {})) if (P["order_" + name]) D.orders[name] = P["order_" + name];
     D.x = slotTimes();
     D.stimuli = stimulusBands();
     D.members = membership();
@@ -494,7 +499,45 @@
   // ---------------------------------------------------------------- raster view
   const raster = { u: null, co: null, order: "neuron", rowOf: null, neuronAt: null, colours: null, ticks: null };
 
+  /* Separators between an order's groups and each group's label at its centre row. */
+  function drawGroups(u, ymin, ymax) {
+    const groups = ((D.tables.raster_orders || {})[raster.order]) || [];
+    if (!groups.length) return;
+    const ctx = u.ctx, { left, width } = u.bbox, dpr = uPlot.pxRatio || 1;
+    ctx.save();
+    ctx.strokeStyle = "#555"; ctx.lineWidth = 1 * dpr;
+    ctx.font = (11 * dpr) + "px sans-serif"; ctx.textBaseline = "middle";
+    for (const g of groups) {
+      if (g.first > 0 && g.first - 0.5 >= ymin && g.first - 0.5 <= ymax) {
+        const y = u.valToPos(g.first - 0.5, "y", true);
+        ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(left + width, y); ctx.stroke();
+      }
+      const centre = g.first + (g.count - 1) / 2;
+      if (centre < ymin || centre > ymax) continue;
+      const y = u.valToPos(centre, "y", true);
+      const text = g.label + " (" + g.count + ")";
+      const tw = ctx.measureText(text).width;
+      ctx.fillStyle = "rgba(255,255,255,0.85)";
+      ctx.fillRect(left + width - tw - 8 * dpr, y - 8 * dpr, tw + 6 * dpr, 16 * dpr);
+      ctx.fillStyle = "#222";
+      ctx.fillText(text, left + width - tw - 5 * dpr, y);
+    }
+    ctx.restore();
+  }
+
+  const ORDER_AXIS = {
+    neuron: "neuron (index)", ensemble: "neuron (grouped by ensemble)",
+    embedding: "neuron (correlation order)", response: "neuron (by response type)",
+  };
+
   function rasterOrder(kind) {
+    const stored = D.orders[kind];
+    if (stored) {
+      raster.neuronAt = Array.from(stored);
+      raster.rowOf = new Int32Array(N);
+      raster.neuronAt.forEach((n, r) => { raster.rowOf[n] = r; });
+      return;
+    }
     const rank = new Float64Array(N);
     for (let n = 0; n < N; n++) rank[n] = n;
     if (kind === "ensemble") {
@@ -599,6 +642,7 @@
     canvas.width = w; canvas.height = h;
     canvas.getContext("2d").putImageData(image, 0, 0);
     ctx.drawImage(canvas, left, top);
+    drawGroups(u, ymin, ymax);
     ctx.restore();
     api.raster_draw_ms = performance.now() - began;
   }
@@ -635,7 +679,7 @@
       ],
       axes: [
         { label: "time (s)", labelSize: 16, size: 32 },
-        { label: raster.order === "neuron" ? "neuron (index)" : "neuron (grouped by ensemble)", labelSize: 18, size: 60,
+        { label: ORDER_AXIS[raster.order] || "neuron", labelSize: 18, size: 60,
           incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000],
           values: (u, splits) => splits.map((v) => (Number.isInteger(v) && v >= 0 && v < N ? String(raster.neuronAt[v]) : "")) },
       ],
@@ -655,29 +699,115 @@
       setZoom(x[0], x[1]);
       if (x[0] <= D.x[0] && x[1] >= D.x[D.x.length - 1]) xRange = null;
     });
-    if (D.coactivity) {
-      const co = D.coactivity, threshold = M.coactivity.threshold;
-      const bin = M.coactivity.bin_s || 1;
-      const xs = new Float64Array(co.length);
-      for (let b = 0; b < co.length; b++) xs[b] = D.coactivityStart ? D.coactivityStart[b] : t0 + b * bin;
-      const series = [{ label: "time (s)", value: (u, v) => (v === null ? "–" : v.toFixed(2)) },
-        { label: "neurons active per " + bin + " s bin", stroke: "#333", width: 1, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } }];
-      const values = [xs, Array.from(co)];
-      if (threshold !== null && threshold !== undefined) {
-        series.push(lineSeries("null threshold (" + fmt(threshold) + ")", "#d62728", 1.5, [5, 4]));
-        values.push(new Array(co.length).fill(threshold));
-      }
-      box.append(el("div", { class: "panel-title" }, "Coactivity and its circular-shift null threshold"));
-      const h2 = el("div");
-      box.append(h2);
-      raster.co = new uPlot({
-        width, height: 170,
-        scales: { x: { time: false } },
-        series,
-        axes: [{ label: "time (s)", labelSize: 16, size: 32 }, { label: "active neurons", labelSize: 18, size: 60 }],
-        cursor: { drag: { x: true, y: false }, sync: { key: "raster" } },
-        hooks: { setScale: [syncX] },
-      }, values, h2);
+    if (D.coactivity) buildCoactivity(box, width, syncX);
+  }
+
+  /* Coactivity as the coactivity figure shows it: the tested statistic per bin, each bin's
+   * null threshold, the bins above it, and beside the chart the null's distribution (fraction
+   * of shuffled bins per count, log scale) with the thresholds, the observed bins'
+   * distribution, and the hovered bin with its P(null >= observed). */
+  const NULL_WIDTH = 190;
+  const nullPanel = { hovered: null };
+
+  function buildCoactivity(box, width, syncX) {
+    const co = D.coactivity, C = M.coactivity;
+    const bin = C.bin_s || 1;
+    const n = co.length;
+    const xs = new Float64Array(n);
+    for (let b = 0; b < n; b++) xs[b] = D.coactivityStart ? D.coactivityStart[b] : t0 + b * bin;
+    const thresholds = D.coactivityThresholds
+      || (C.threshold !== null && C.threshold !== undefined ? new Float64Array(n).fill(C.threshold) : null);
+    const p = D.coactivityP;
+    const series = [{ label: "time (s)", value: (u, v) => (v === null ? "–" : v.toFixed(2)) },
+      { label: C.label || ("neurons active per " + bin + " s bin"), stroke: "#333", width: 1, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } }];
+    const values = [xs, Array.from(co)];
+    if (thresholds) {
+      series.push(Object.assign(lineSeries("null threshold (per bin)", "#d62728", 1.5, [5, 4]), { paths: uPlot.paths.stepped({ align: 1 }) }));
+      values.push(Array.from(thresholds));
+      series.push(markerSeries("above the null", "#d62728", 5, false));
+      values.push(Array.from(co, (v, b) => (v > thresholds[b] ? v : null)));
+    }
+    if (p) {
+      series.push({ label: "P(null ≥ observed)", scale: "p", stroke: "transparent", paths: () => null, points: { show: false },
+        value: (u, v) => (v === null || v === undefined || !isFinite(v) ? "–" : fmt(v)) });
+      values.push(Array.from(p, (v) => (isFinite(v) ? v : null)));
+    }
+    box.append(el("div", { class: "panel-title" }, "Coactivity and its null (" + (C.n_shuffles ? C.n_shuffles + " circular shifts" : "circular shifts") + "): threshold per bin; right: the null's distribution"));
+    const row = el("div", { class: "coactivity-row" });
+    const h2 = el("div");
+    const canvas = el("canvas", { id: "null-panel", width: String(NULL_WIDTH), height: "170" });
+    row.append(h2, canvas);
+    box.append(row);
+    let nullTop = 0;  // the most active neurons any null bin had
+    if (D.nullFraction) D.nullFraction.forEach((f, k) => { if (f > 0) nullTop = k; });
+    const top = Math.max(1, maxOf(co), thresholds ? maxOf(thresholds) : 1, nullTop);
+    raster.co = new uPlot({
+      width: Math.max(300, width - NULL_WIDTH - 8), height: 170,
+      scales: { x: { time: false }, y: { auto: false, range: [0, top + 1] }, p: { auto: false, range: [0, 1] } },
+      series,
+      axes: [{ label: "time (s)", labelSize: 16, size: 32 }, { label: "active neurons", labelSize: 18, size: 60 }],
+      cursor: { drag: { x: true, y: false }, sync: { key: "raster" } },
+      hooks: {
+        setScale: [syncX],
+        setCursor: [(u) => { nullPanel.hovered = u.cursor.idx === null || u.cursor.idx === undefined ? null : u.cursor.idx; drawNull(); }],
+      },
+    }, values, h2);
+    drawNull();
+  }
+
+  function maxOf(values) {  // no spread: arrays of 10^5 bins exceed the argument limit
+    let top = 0;
+    for (const v of values) if (v > top) top = v;
+    return top;
+  }
+
+  function nullSummary() {
+    const co = D.coactivity;
+    if (!co) return null;
+    const counts = new Float64Array(Math.max(maxOf(co) + 1, D.nullFraction ? D.nullFraction.length : 0));
+    for (const v of co) counts[v] += 1;
+    const b = nullPanel.hovered;
+    return {
+      null_fraction: D.nullFraction ? Array.from(D.nullFraction) : null,
+      observed_fraction: Array.from(counts, (c) => c / Math.max(co.length, 1)),
+      thresholds: D.coactivityThresholds ? Array.from(D.coactivityThresholds) : null,
+      p: D.coactivityP ? Array.from(D.coactivityP, (v) => (isFinite(v) ? v : null)) : null,
+      hovered: b === null ? null : { bin: b, n_active: co[b], threshold: D.coactivityThresholds ? D.coactivityThresholds[b] : null,
+        p: D.coactivityP && isFinite(D.coactivityP[b]) ? D.coactivityP[b] : null },
+    };
+  }
+
+  function drawNull() {
+    const canvas = $("null-panel");
+    if (!canvas || !raster.co) return;
+    const ctx = canvas.getContext("2d");
+    const W = canvas.width, H = canvas.height;
+    ctx.clearRect(0, 0, W, H);
+    // the same y as the coactivity chart (its plotting box, in CSS pixels)
+    const u = raster.co, bbox = u.bbox, dpr = uPlot.pxRatio || 1;
+    const y0 = bbox.top / dpr, y1 = (bbox.top + bbox.height) / dpr;
+    const [ymin, ymax] = [u.scales.y.min, u.scales.y.max];
+    const yOf = (v) => y1 - (v - ymin) / (ymax - ymin) * (y1 - y0);
+    const left = 8, right = W - 8, floor = 1e-5;
+    const xOf = (f) => left + (Math.log10(Math.max(f, floor)) - Math.log10(floor)) / -Math.log10(floor) * (right - left);
+    const S = nullSummary();
+    const rowH = Math.max(1, Math.abs(yOf(1) - yOf(0)) * 0.8);
+    ctx.fillStyle = "#888";
+    if (S.null_fraction) S.null_fraction.forEach((f, k) => { if (f > 0) ctx.fillRect(left, yOf(k) - rowH / 2, xOf(f) - left, rowH); });
+    ctx.strokeStyle = "#000"; ctx.lineWidth = 1; ctx.beginPath();
+    S.observed_fraction.forEach((f, k) => { if (f > 0) { ctx.moveTo(xOf(f), yOf(k) - rowH / 2); ctx.lineTo(xOf(f), yOf(k) + rowH / 2); } });
+    ctx.stroke();
+    ctx.strokeStyle = "#d62728"; ctx.setLineDash([5, 4]); ctx.beginPath();
+    for (const level of new Set(S.thresholds || [])) { ctx.moveTo(left, yOf(level)); ctx.lineTo(right, yOf(level)); }
+    ctx.stroke(); ctx.setLineDash([]);
+    ctx.fillStyle = "#333"; ctx.font = "11px sans-serif";
+    ctx.fillText("fraction of bins (log)", left, H - 4);
+    ctx.fillText("grey: null; black: observed", left, 11);
+    if (S.hovered) {
+      const y = yOf(S.hovered.n_active);
+      ctx.strokeStyle = "#1a55c4"; ctx.lineWidth = 2; ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(right, y); ctx.stroke();
+      ctx.fillStyle = "#1a55c4";
+      ctx.fillText("bin: " + S.hovered.n_active + " active, P(null ≥) " + fmt(S.hovered.p), left, 24);
     }
   }
 
@@ -756,6 +886,9 @@
       if (e.key === "ArrowLeft") { selectNeuron(current - 1); e.preventDefault(); }
     });
     for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => showView(tab.dataset.view));
+    for (const option of [...$("raster-order").options]) {  // orders this session has
+      if (option.value !== "neuron" && option.value !== "ensemble" && !D.orders[option.value]) option.remove();
+    }
     $("raster-order").addEventListener("change", (e) => { raster.order = e.target.value; buildRaster(); });
     $("raster-reset").addEventListener("click", () => {
       raster.u.setScale("x", { min: t0, max: frameTime(M.n_frames - 1) });
@@ -798,6 +931,10 @@
     };
   };
   api.selectNeuron = (i) => selectNeuron(i);
+  api.nullPanel = () => nullSummary();
+  api.rasterRows = () => ({ order: raster.order, neuronAt: Array.from(raster.neuronAt || []),
+    groups: ((D.tables.raster_orders || {})[raster.order]) || [], axis: raster.u ? raster.u.axes[1].label : null });
+  api.hoverCoactivityBin = (b) => { raster.co.setCursor({ left: raster.co.valToPos(raster.co.data[0][b] + 1e-9, "x"), top: 10 }); return nullSummary(); };
   api.showView = (name) => showView(name);
   api.setZoom = (a, b) => setZoom(a, b);
   api.rasterRowCentre = function (neuron) {
