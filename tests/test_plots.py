@@ -738,3 +738,27 @@ def test_busiest_window_holds_most_events_and_whole_short_recordings():
     assert in_view == 30
     assert busiest_window(events, 100.0, 90.0, 120.0) == [0.0, 90.0]
     assert busiest_window(np.array([599.5]) + 100, 100.0, 600.0, 120.0) == [480.0, 600.0]
+
+
+def test_trial_responses_show_mean_sem_and_each_trial_in_the_stimulus_colour():
+    from matplotlib.colors import to_rgb
+
+    from calcium.palette import stimulus_colours
+    from calcium.plots import trial_responses_figure
+
+    generator = rng(5)
+    time_s = np.arange(-10, 30) / 10
+    trials = generator.normal(0, 1, (6, time_s.size))
+    trials[2, -5:] = np.nan  # a presentation near the end of the recording
+    figure = trial_responses_figure(time_s, [("tone", 7, trials)], (0.0, 2.0))
+    ax_mean, ax_heat = [ax for ax in figure.axes if ax.get_label() != "<colorbar>"]
+    mean_line = next(line for line in ax_mean.lines if line.get_label().startswith("mean of 6 trials"))
+    np.testing.assert_allclose(mean_line.get_ydata(), np.nanmean(trials, axis=0))
+    np.testing.assert_allclose(to_rgb(mean_line.get_color()), to_rgb(stimulus_colours(["tone"])["tone"]))
+    np.testing.assert_array_equal(ax_heat.images[0].get_array().filled(np.nan), trials)
+    assert ax_mean.get_title() == "neuron 7: tone" and ax_heat.get_ylabel() == "trial"
+    assert ax_heat.get_xlabel() == "time after onset (s)" and ax_mean.get_ylabel() == "ΔF/F"
+    plt.close(figure)
+    empty = trial_responses_figure(time_s, [])
+    assert "no stimulus-locked neurons" in [t.get_text() for t in empty.axes[0].texts]
+    plt.close(empty)

@@ -647,3 +647,65 @@ def expected_accuracy_figure(bands, neuron_nu, note: str = "", title: str = ""):
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     return figure
+
+
+def trial_responses_figure(time_s, panels, response_window_s=None, title: str = ""):
+    """Trial-aligned responses of example neurons: per (stimulus, neuron) a row with the mean
+    ± SEM over trials (left) and the trials x time heat map (right), time after onset in s.
+
+    panels: [(stimulus, neuron, (trials, samples) ΔF/F; NaN outside the recording)].
+    response_window_s: [start, end] after onset averaged for the response (shaded).
+    """
+    n = max(len(panels), 1)
+    colours = stimulus_colours([stimulus for stimulus, _, _ in panels])
+    figure, axes = plt.subplots(
+        n, 2, figsize=(11, 2.0 * n + 0.8), squeeze=False, gridspec_kw={"width_ratios": [1, 1.3]}
+    )
+    time_s = np.asarray(time_s, dtype=float)
+    step = float(np.median(np.diff(time_s))) if time_s.size > 1 else 1.0
+    for (ax_mean, ax_heat), (stimulus, neuron, values) in zip(axes, panels, strict=False):
+        values = np.asarray(values, dtype=float)
+        counts = np.sum(np.isfinite(values), axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (
+                np.nanmean(np.where(counts > 0, values, 0.0), axis=0)
+                if values.size
+                else np.full(time_s.size, np.nan)
+            )
+            sem = (
+                np.nanstd(values, axis=0, ddof=1) / np.sqrt(counts)
+                if values.shape[0] > 1
+                else np.zeros(time_s.size)
+            )
+        colour = colours[str(stimulus)]
+        if response_window_s is not None:
+            ax_mean.axvspan(*response_window_s, color="0.9", lw=0, label="response window")
+        ax_mean.fill_between(time_s, mean - sem, mean + sem, color=colour, alpha=0.3, lw=0, label="± SEM")
+        ax_mean.plot(time_s, mean, color=colour, lw=1.5, label=f"mean of {values.shape[0]} trials")
+        ax_mean.axvline(0.0, color="k", lw=0.8, ls="--")
+        ax_mean.set_ylabel("ΔF/F")
+        ax_mean.set_title(f"neuron {neuron}: {stimulus}", fontsize=10)
+        ax_mean.legend(loc="upper right", fontsize=7, frameon=False)
+        if values.shape[0]:
+            image = ax_heat.imshow(
+                values,
+                aspect="auto",
+                cmap="viridis",
+                interpolation="nearest",
+                extent=(time_s[0] - step / 2, time_s[-1] + step / 2, values.shape[0] - 0.5, -0.5),
+            )
+            figure.colorbar(image, ax=ax_heat, label="ΔF/F", pad=0.01)
+        ax_heat.axvline(0.0, color="w", lw=0.8, ls="--")
+        ax_heat.set_ylabel("trial")
+        ax_heat.set_title(f"neuron {neuron}: each {stimulus} presentation", fontsize=10)
+    if not panels:
+        axes[0, 0].text(
+            0.5, 0.5, "no stimulus-locked neurons", ha="center", va="center", transform=axes[0, 0].transAxes
+        )
+        axes[0, 1].set_axis_off()
+    for ax in axes[-1]:
+        ax.set_xlabel("time after onset (s)")
+    if title:
+        figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    return figure

@@ -56,5 +56,6 @@ rule browser:
             "deconvolution": config["deconvolution"]["input"],
             "event_time": config["coactivity"]["event_time"],
         },
+        trial_window_s=config["stimulus"]["trial_window_s"],
     script:
         "../../scripts/browser.py"

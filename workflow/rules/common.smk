@@ -263,6 +263,7 @@ def browser_stimulus_inputs(wildcards):
         "stimuli": f"results/{wildcards.session}/stimulus/stimuli.csv",
         "regressors": f"results/{wildcards.session}/stimulus/regressors.csv",
         "regression": f"results/{wildcards.session}/stimulus/regression.csv",
+        "trials": f"results/{wildcards.session}/stimulus/trial_responses.csv",
     }
 
 
@@ -337,7 +338,13 @@ FIGURES = [
     "figures/similarity.png",
     "figures/ensembles.png",
 ]
-STIMULUS_FIGURES = ["regressors.png", "r2.png", "heatmaps.png", "response_types.png"]
+STIMULUS_FIGURES = [
+    "regressors.png",
+    "r2.png",
+    "heatmaps.png",
+    "response_types.png",
+    "trial_responses.png",
+]
 
 
 def session_figures(session):
@@ -380,7 +387,11 @@ def get_final_output():
         if has_stimuli(session):
             outputs += [
                 f"results/{session}/stimulus/{name}"
-                for name in ("regression.csv", "stimulus_responses.csv")
+                for name in (
+                    "regression.csv",
+                    "stimulus_responses.csv",
+                    "trial_responses.csv",
+                )
             ]
     return outputs
 
