@@ -16,6 +16,7 @@ from calcium.logs import log_to
 from calcium.ordering import raster_orders
 from calcium.population import effective_thresholds
 from calcium.regressors import regressors_from_table
+from calcium.roimap import read_footprints
 
 MAX_BLOCK_SAMPLES = 8_000_000  # samples read and decimated at a time (bounds memory: ~0.4 GB)
 
@@ -121,12 +122,15 @@ data = SessionData(
     coactivity_label=f"neurons active within ± {null.get('jitter_bins', 0)} bins",
     coactivity_n_shuffles=null.get("n_shuffles"),
     raster_orders=orders,
+    footprints=read_footprints(inp.footprints),
 )
 if "stimuli" in inp.keys():
     data.stimuli = read_table(inp.stimuli)[["stimulus", "onset_s", "offset_s"]]
     labels, _, regressors = regressors_from_table(read_table(inp.regressors))
     data.regressors = {label: regressors[k] for k, label in enumerate(labels)}
     data.regression = regression_table
+    data.trials = read_table(inp.trials)
+    data.trial_window_s = tuple(params.trial_window_s)
 html, info = build_page(
     data,
     read_text(inp.template),

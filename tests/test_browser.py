@@ -40,6 +40,7 @@ from calcium.coactivity import window_frames
 from calcium.dff import baseline_f0
 from calcium.palette import ensemble_colour
 from calcium.population import effective_thresholds
+from calcium.trials import peri_stimulus
 
 ASSETS = REPO / "workflow" / "resources" / "browser"
 
@@ -441,6 +442,39 @@ def test_session_browser_of_the_workflow_in_chromium(default_run, chromium_path,
         opened = f"sessionBrowser.view === 'traces' && sessionBrowser.state().neuron === {target}"
         browser.wait_for(opened, timeout_s=10)
 
+        # the trial view: each presentation's window, mean ± SEM, and the per-trial amplitudes
+        browser.evaluate("document.getElementById('tab-trials').click()")
+        browser.wait_for("sessionBrowser.view === 'trials'")
+        shown = browser.evaluate("sessionBrowser.trialState()")
+        selected = browser.evaluate("sessionBrowser.state().neuron")  # the neuron the raster opened
+        assert shown["neuron"] == selected
+        trials = pd.read_csv(results / "stimulus" / "trial_responses.csv")
+        mine = trials[trials.neuron == selected]
+        window = yaml.safe_load((REPO / "config.yaml").read_text())["stimulus"]["trial_window_s"]
+        dff = np.load(results / f"{stimulus_trace}.npy")[selected : selected + 1]
+        assert [s["name"] for s in shown["stimuli"]] == list(dict.fromkeys(mine.stimulus))
+        for stimulus in shown["stimuli"]:
+            rows = mine[mine.stimulus == stimulus["name"]]
+            assert [r["trial"] for r in stimulus["rows"]] == rows.trial.tolist()
+            np.testing.assert_allclose(
+                [r["response_dff"] for r in stimulus["rows"]], rows.response_dff, rtol=1e-6
+            )
+            np.testing.assert_allclose(
+                [r["baseline_dff"] for r in stimulus["rows"]], rows.baseline_dff, rtol=1e-6
+            )
+            time_s, windows = peri_stimulus(dff, rows.onset_s.to_numpy(), fs, window)
+            np.testing.assert_allclose(stimulus["time_s"], time_s, atol=1e-9)
+            drawn = np.array([[np.nan if v is None else v for v in row] for row in stimulus["trials"]])
+            step = (dff.max() - dff.min()) / 65534
+            np.testing.assert_allclose(drawn, windows[0], atol=step, equal_nan=True)
+            np.testing.assert_allclose(stimulus["mean"], np.nanmean(windows[0], axis=0), atol=step)
+        browser.screenshot(tmp_path / "trials.png")
+
+        # the bundled sessions are CSV traces: the ROI map says why it has nothing to show
+        browser.evaluate("document.getElementById('tab-map').click()")
+        roi_map = browser.evaluate("sessionBrowser.roiMap()")
+        assert not roi_map["shown"] and "no ROI footprints" in roi_map["message"]
+
         # the null as the coactivity figure shows it: the tested statistic, each bin's threshold,
         # the pooled null distribution and each bin's P(null >= observed), from the tables
         browser.evaluate("document.getElementById('tab-raster').click()")
@@ -541,3 +575,96 @@ def test_report_links_and_zip_report_holds_the_browser(default_run, tmp_path):
         assert len(pages) == 2
         inside = {archive.read(n) for n in pages}
     assert inside == {(default_run / "results" / s / "browser.html").read_bytes() for s in ("s1", "s2")}
+
+
+def footprints_of(n_neurons, height=40, width=60):
+    """Disk-shaped ROIs on a field with a mean image; ROI k centred at a known pixel."""
+    from calcium.footprints import Footprints
+
+    yy, xx = np.mgrid[0:height, 0:width]
+    roi, y, x, weight = [], [], [], []
+    for k in range(n_neurons):
+        cy, cx = 8 + 12 * (k // 4), 8 + 14 * (k % 4)
+        inside = (yy - cy) ** 2 + (xx - cx) ** 2 <= 16
+        roi.append(np.full(inside.sum(), k))
+        y.append(yy[inside])
+        x.append(xx[inside])
+        weight.append(1.0 / (1 + (yy[inside] - cy) ** 2 + (xx[inside] - cx) ** 2))
+    mean_image = (np.sin(yy / 5.0) + np.cos(xx / 7.0)).astype(np.float32)
+    return Footprints(
+        np.concatenate(roi).astype(np.int32),
+        np.concatenate(y).astype(np.int32),
+        np.concatenate(x).astype(np.int32),
+        np.concatenate(weight).astype(np.float32),
+        (height, width),
+        mean_image,
+        "suite2p",
+    )
+
+
+def test_roi_map_click_selects_the_neuron_and_the_trial_view_shows_its_presentations(chromium_path, tmp_path):
+    from calcium.palette import NO_ENSEMBLE
+    from calcium.trials import peri_stimulus, trial_responses
+
+    rng = np.random.default_rng(11)
+    fs = 20.0
+    data = synthetic_session(rng, 8, 4000, fs=fs)
+    data.footprints = footprints_of(8)
+    data.ensemble_members = pd.DataFrame(
+        {
+            "ensemble": [0, 0, 1],
+            "neuron": [5, 2, 6],
+            "participation": [0.5, 0.4, 0.6],
+            "member": [True, True, True],
+        }
+    )
+    data.stimuli = pd.DataFrame(
+        {
+            "stimulus": ["tone", "puff"] * 5,
+            "onset_s": np.arange(10) * 18.0 + 5.0,
+            "offset_s": np.arange(10) * 18.0 + 6.0,
+        }
+    )
+    detrended = np.asarray(next(t for t in data.traces if t.key == "detrended").rows)
+    data.trials = trial_responses(detrended, data.stimuli, fs, (0.0, 2.0), (-1.0, 0.0))
+    data.trial_window_s = (-1.0, 3.0)
+    template, assets = page_assets()
+    html, info = build_page(data, template, assets)
+    assert info["resolution"].frames_per_column == 1
+    page = tmp_path / "map.html"
+    page.write_text(html, encoding="utf-8")
+    with Chromium(chromium_path) as browser:
+        open_page(browser, page)
+        browser.evaluate("document.getElementById('tab-map').click()")
+        browser.wait_for("sessionBrowser.view === 'map'")
+        shown = browser.evaluate("sessionBrowser.roiMap()")
+        assert shown["shown"] and (shown["height"], shown["width"]) == (40, 60)
+        assert shown["colours"][5] == ensemble_colour(0) and shown["colours"][6] == ensemble_colour(1)
+        assert shown["colours"][0] == NO_ENSEMBLE
+        at = browser.evaluate("sessionBrowser.roiClientPoint(5)")
+        browser.send("Input.dispatchMouseEvent", type="mouseMoved", x=at["x"], y=at["y"])
+        browser.click(at["x"], at["y"])
+        browser.wait_for("sessionBrowser.state().neuron === 5", timeout_s=10)
+        assert "selected: neuron 5" in browser.evaluate("sessionBrowser.roiMap()")["message"]
+        browser.screenshot(tmp_path / "map.png")
+
+        browser.evaluate("document.getElementById('tab-trials').click()")
+        browser.wait_for("sessionBrowser.view === 'trials'")
+        trials = browser.evaluate("sessionBrowser.trialState()")
+        assert trials["neuron"] == 5
+        mine = data.trials[data.trials.neuron == 5]
+        for stimulus in trials["stimuli"]:
+            rows = mine[mine.stimulus == stimulus["name"]]
+            np.testing.assert_allclose(
+                [r["response_dff"] for r in stimulus["rows"]], rows.response_dff, rtol=1e-6
+            )
+            np.testing.assert_allclose(
+                [r["baseline_dff"] for r in stimulus["rows"]], rows.baseline_dff, rtol=1e-6
+            )
+            time_s, windows = peri_stimulus(detrended[5:6], rows.onset_s.to_numpy(), fs, (-1.0, 3.0))
+            np.testing.assert_allclose(stimulus["time_s"], time_s, atol=1e-9)
+            step = (detrended[5].max() - detrended[5].min()) / 65534
+            np.testing.assert_allclose(stimulus["mean"], windows[0].mean(axis=0), atol=step)
+        assert [s["name"] for s in trials["stimuli"]] == ["tone", "puff"]
+        browser.screenshot(tmp_path / "trials.png")
+        assert browser.errors() == []

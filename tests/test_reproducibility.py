@@ -77,7 +77,7 @@ READERS = {
     "coactivity_null.min_active": {"coactivity", "ensembles"},
     "coactivity_null.*": {"coactivity"},
     "ensembles.*": {"ensembles"},
-    "stimulus.input": {"browser"},  # (regression: its input file)
+    "stimulus.input": {"browser", "trial_responses"},  # (regression: its input file)
     "stimulus.min_r2": {"regression", "stimulus_figures"},
     "stimulus.heatmap_bin_s": {"stimulus_figures"},
     "stimulus.examples_per_type": {"stimulus_figures", "trial_responses"},

@@ -436,6 +436,11 @@ class SessionData:
         of the null.
     raster_orders: {name: {"order": neuron per row, "groups": [{label, first, count}]}}
         (`calcium.ordering.raster_orders`), the raster's row orders (or None).
+    trials: the trial table (stimulus/trial_responses.csv: neuron, stimulus, trial, onset_s,
+        response_dff, baseline_dff) or None; trial_window_s: [start, end] s around each onset
+        of the trial view's traces.
+    footprints: `calcium.footprints.Footprints` of the ROIs (the ROI map), or None/empty:
+        the map then says why there is none.
     notes: shown in the page's manifest ("warning": a line shown above the charts).
     """
 
@@ -465,7 +470,41 @@ class SessionData:
     coactivity_label: str = "neurons active per bin"
     coactivity_n_shuffles: int | None = None
     raster_orders: dict[str, dict] | None = None
+    trials: pd.DataFrame | None = None
+    trial_window_s: tuple[float, float] | None = None
+    footprints: Any = None
     notes: dict[str, Any] = field(default_factory=dict)
+
+
+def roi_map_manifest(footprints) -> dict:
+    """What the page says about its ROI map: the field's shape and source, or why there is none."""
+    from .roimap import NO_DATA_NOTE, field_shape
+
+    if footprints is None or footprints.empty:
+        return {"height": 0, "width": 0, "source": "none", "note": NO_DATA_NOTE}
+    height, width = field_shape(footprints)
+    note = "" if footprints.mean_image.size else "no mean image in the input: ROIs on black"
+    return {"height": height, "width": width, "source": footprints.source, "note": note}
+
+
+def trial_parts(trials: pd.DataFrame, n_neurons: int) -> dict:
+    """The trial table as the page stores it: the presentations (stimulus, trial, onset_s; in
+    the table's order) and "arrays": response_dff and baseline_dff, (neurons x presentations)
+    float32 each, row-major, NaN where the table has no row."""
+    keys = trials[["stimulus", "trial", "onset_s"]].drop_duplicates(["stimulus", "trial"])
+    column = {(str(s), int(t)): k for k, (s, t) in enumerate(zip(keys.stimulus, keys.trial, strict=True))}
+    where = np.array([column[(str(s), int(t))] for s, t in zip(trials.stimulus, trials.trial, strict=True)])
+    arrays = []
+    for name in ("response_dff", "baseline_dff"):
+        values = np.full((n_neurons, len(keys)), np.nan, dtype=np.float32)
+        values[trials.neuron.to_numpy(dtype=np.int64), where] = trials[name].to_numpy(dtype=np.float32)
+        arrays.append(values.ravel())
+    return {
+        "stimulus": [str(s) for s in keys.stimulus],
+        "trial": [int(t) for t in keys.trial],
+        "onset_s": [float(t) for t in keys.onset_s],
+        "arrays": arrays,
+    }
 
 
 def _table_parts(data: SessionData, n_neurons: int, n_frames: int) -> dict[str, np.ndarray | bytes]:
@@ -486,6 +525,15 @@ def _table_parts(data: SessionData, n_neurons: int, n_frames: int) -> dict[str, 
                 parts[name] = np.asarray(getattr(data, name), dtype=np.float64)
     for name, order in (data.raster_orders or {}).items():
         parts[f"order_{name}"] = np.asarray(order["order"], dtype=np.int32)
+    if data.footprints is not None and not data.footprints.empty:
+        from .roimap import grey_image, label_image
+
+        parts["roi_label"] = label_image(data.footprints, n_neurons).ravel()
+        parts["mean_image"] = grey_image(data.footprints).ravel()
+    shown_trials = None
+    if data.trials is not None:
+        shown_trials = trial_parts(data.trials, n_neurons)
+        parts["trial_response"], parts["trial_baseline"] = shown_trials.pop("arrays")
     tables = {name: neuron_table_json(table, n_neurons) for name, table in data.neuron_tables.items()}
     if data.regression is not None:
         tables["regression"] = neuron_table_json(data.regression, n_neurons)
@@ -499,6 +547,7 @@ def _table_parts(data: SessionData, n_neurons: int, n_frames: int) -> dict[str, 
         {
             "labels": [str(label) for label in data.labels],
             "raster_orders": {name: order["groups"] for name, order in (data.raster_orders or {}).items()},
+            "trial_presentations": shown_trials,
             "neuron_tables": tables,
             **{name: (table_json(t) if t is not None else None) for name, t in others.items()},
         }
@@ -626,6 +675,8 @@ def build_page(
         "has_below_min_fwhm": bool("below_min_fwhm" in data.events.columns),
         "notes": data.notes,
         "palette": browser_palette(),
+        "trial_window_s": list(data.trial_window_s) if data.trial_window_s else None,
+        "roi_map": roi_map_manifest(data.footprints),
         "groups": {"tables": table_index, "traces": trace_index},
     }
     html = render_page(

@@ -709,3 +709,45 @@ def trial_responses_figure(time_s, panels, response_window_s=None, title: str = 
         figure.suptitle(title, fontsize=11)
     figure.tight_layout()
     return figure
+
+
+def roi_map_figure(footprints, n_rois: int, colours: list[str], legend: dict[str, str], title: str = ""):
+    """ROI footprints over the mean image (greyscale), each ROI filled in its colour and
+    numbered at its centroid (up to 200 ROIs); x and y in pixels. Without footprints the
+    figure says why (`calcium.roimap.NO_DATA_NOTE`)."""
+    from matplotlib.colors import to_rgb
+
+    from .roimap import NO_DATA_NOTE, centres, grey_image, label_image
+
+    if footprints is None or footprints.empty:
+        figure, ax = plt.subplots(figsize=(6, 2))
+        ax.text(0.5, 0.5, "No ROI map:\n" + NO_DATA_NOTE, ha="center", va="center", wrap=True, fontsize=9)
+        ax.set_axis_off()
+        if title:
+            ax.set_title(title, fontsize=10)
+        return figure
+    labels = label_image(footprints, n_rois)
+    grey = grey_image(footprints).astype(float) / 255
+    rgb = np.array([to_rgb(c) for c in colours]) if n_rois else np.zeros((0, 3))
+    image = np.repeat(grey[:, :, None], 3, axis=2)
+    inside = labels >= 0
+    image[inside] = 0.45 * image[inside] + 0.55 * rgb[labels[inside]]
+    height, width = labels.shape
+    figure, ax = plt.subplots(
+        figsize=(min(10.0, 2 + 7 * width / max(height, width)), 7 * height / max(height, width) + 1)
+    )
+    ax.imshow(image, interpolation="nearest", extent=(-0.5, width - 0.5, height - 0.5, -0.5))
+    if n_rois <= 200:
+        for roi, (y, x) in enumerate(centres(footprints, n_rois)):
+            if np.isfinite(x):
+                ax.text(x, y, str(roi), color="w", fontsize=6, ha="center", va="center")
+    for name, colour in legend.items():
+        ax.plot([], [], "s", color=colour, ms=8, label=name)
+    if legend:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, borderaxespad=0)
+    ax.set_xlabel("x (pixels)")
+    ax.set_ylabel("y (pixels)")
+    if title:
+        ax.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return figure

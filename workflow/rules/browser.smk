@@ -6,6 +6,7 @@ rule browser:
         unpack(browser_stimulus_inputs),
         facts="results/{session}/ingest/recording.json",
         neurons="results/{session}/ingest/neurons.tsv",
+        footprints="results/{session}/ingest/footprints.npz",
         raw="results/{session}/ingest/fluorescence.npy",
         dff="results/{session}/dff.npy",
         detrended="results/{session}/detrended.npy",

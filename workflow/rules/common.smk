@@ -337,6 +337,7 @@ FIGURES = [
     "figures/coactivity.png",
     "figures/similarity.png",
     "figures/ensembles.png",
+    "figures/roi_map.png",
 ]
 STIMULUS_FIGURES = [
     "regressors.png",

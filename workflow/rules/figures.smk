@@ -114,3 +114,30 @@ rule population_figures:
         max_neurons=config["figures"]["max_neurons"],
     script:
         "../../scripts/population_figures.py"
+
+
+rule roi_map:
+    input:
+        footprints="results/{session}/ingest/footprints.npz",
+        members="results/{session}/ensembles/ensemble_members.csv",
+        facts="results/{session}/ingest/recording.json",
+    output:
+        report(
+            "results/{session}/figures/roi_map.png",
+            caption="../report/roi_map.rst",
+            category="3. Coactivity and ensembles",
+            subcategory="{session}",
+            labels={"session": "{session}", "figure": "ROI map"},
+        ),
+    log:
+        "results/logs/{session}/roi_map.log",
+    benchmark:
+        "results/benchmarks/{session}/roi_map.tsv"
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../../scripts/roi_map.py"
