@@ -66,8 +66,7 @@ def test_roi_map_figure_draws_the_rois_in_their_colours_over_the_mean_image():
     figure = roi_map_figure(fp, 2, colours, {"ensemble 0": colours[0]}, "a title")
     ax = figure.axes[0]
     image = ax.images[0].get_array()
-    grey = grey_image(fp)[1, 1] / 255
-    np.testing.assert_allclose(image[1, 1], 0.45 * grey + 0.55 * np.array(to_rgb(colours[0])), atol=1e-6)
+    np.testing.assert_allclose(image[1, 1], to_rgb(colours[0]))  # an edge: the ROI's colour
     np.testing.assert_allclose(image[0, 0], [0, 0, 0])  # no ROI: the mean image (its darkest pixel)
     assert ax.get_xlabel() == "x (pixels)" and ax.get_ylabel() == "y (pixels)"
     assert [t.get_text() for t in ax.texts] == ["0", "1"]
@@ -102,3 +101,23 @@ def test_the_map_reads_the_ingest_archive_as_written(tmp_path):
         np.testing.assert_array_equal(getattr(back, name), getattr(fp, name))
     assert back.image_shape == (4, 5) and back.source == "nwb" and not back.empty
     np.testing.assert_array_equal(label_image(back, 2), label_image(fp, 2))
+
+
+def test_roi_interiors_blend_their_colour_with_the_mean_image_and_grey_rois_get_white_edges():
+    yy, xx = np.mgrid[1:4, 1:4]
+    fp = Footprints(
+        np.zeros(9, np.int32),
+        yy.ravel().astype(np.int32),
+        xx.ravel().astype(np.int32),
+        np.ones(9, np.float32),
+        (6, 6),
+        np.arange(36, dtype=np.float32).reshape(6, 6),
+        "suite2p",
+    )
+    for colour, edge in ((ensemble_colour(2), to_rgb(ensemble_colour(2))), (NO_ENSEMBLE, (1.0, 1.0, 1.0))):
+        figure = roi_map_figure(fp, 1, [colour], {})
+        image = figure.axes[0].images[0].get_array()
+        grey = grey_image(fp)[2, 2] / 255
+        np.testing.assert_allclose(image[2, 2], 0.45 * grey + 0.55 * np.array(to_rgb(colour)), atol=1e-6)
+        np.testing.assert_allclose(image[1, 1], edge)
+        plt.close(figure)

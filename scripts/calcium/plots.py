@@ -732,6 +732,16 @@ def roi_map_figure(footprints, n_rois: int, colours: list[str], legend: dict[str
     image = np.repeat(grey[:, :, None], 3, axis=2)
     inside = labels >= 0
     image[inside] = 0.45 * image[inside] + 0.55 * rgb[labels[inside]]
+    # each ROI's edge (pixels next to another label) in its full colour, white for grey ROIs
+    padded = np.pad(labels, 1, constant_values=-1)
+    edge = inside & (
+        (padded[:-2, 1:-1] != labels)
+        | (padded[2:, 1:-1] != labels)
+        | (padded[1:-1, :-2] != labels)
+        | (padded[1:-1, 2:] != labels)
+    )
+    edge_rgb = np.where(np.ptp(rgb, axis=1, keepdims=True) < 0.05, 1.0, rgb) if len(rgb) else rgb
+    image[edge] = edge_rgb[labels[edge]]
     height, width = labels.shape
     figure, ax = plt.subplots(
         figsize=(min(10.0, 2 + 7 * width / max(height, width)), 7 * height / max(height, width) + 1)

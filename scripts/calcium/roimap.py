@@ -122,8 +122,13 @@ def roi_colours(
     """
     colours = [NO_ENSEMBLE] * n_rois
     legend: dict[str, str] = {}
-    if by == "ensemble" and members is not None and len(members):
-        table = members[members.member.astype(bool)].sort_values(["ensemble", "neuron"])
+    if by == "ensemble":
+        table = (
+            members if members is not None and len(members) else pd.DataFrame(columns=["ensemble", "neuron"])
+        )
+        table = table[table.get("member", pd.Series(dtype=bool)).astype(bool)].sort_values(
+            ["ensemble", "neuron"]
+        )
         for ensemble, neuron in zip(table.ensemble, table.neuron, strict=True):
             if 0 <= neuron < n_rois and colours[neuron] == NO_ENSEMBLE:
                 colours[neuron] = ensemble_colour(ensemble)
