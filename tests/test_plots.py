@@ -31,8 +31,10 @@ from calcium.plots import (  # noqa: E402
     raster_figure,
     regressors_figure,
     response_examples_figure,
+    roi_map_figure,
     similarity_figure,
     trace_steps_figure,
+    trial_responses_figure,
 )
 
 FS = 10.0
@@ -246,6 +248,21 @@ R2 = rng(11).beta(1, 6, 25)
 HEAT_TIME_S = START_S + np.arange(30) * 0.2
 
 
+def small_footprints():
+    from calcium.footprints import Footprints
+
+    yy, xx = np.mgrid[2:6, 2:6]
+    return Footprints(
+        np.repeat([0, 1], 16).astype(np.int32),
+        np.concatenate([yy.ravel(), yy.ravel() + 6]).astype(np.int32),
+        np.concatenate([xx.ravel(), xx.ravel() + 5]).astype(np.int32),
+        np.ones(32, np.float32),
+        (14, 12),
+        np.arange(14 * 12, dtype=np.float32).reshape(14, 12),
+        "suite2p",
+    )
+
+
 def heat_panels():
     generator = rng(12)
     return [
@@ -319,6 +336,12 @@ FIGURES = {
     "response_examples": lambda title: response_examples_figure(TIME_S, response_examples(), STIMULI, title),
     "evaluation": lambda title: evaluation_figure(**evaluation_inputs(), title=title),
     "expected_accuracy": lambda title: expected_accuracy_figure(accuracy_bands(), NU, title=title),
+    "trial_responses": lambda title: trial_responses_figure(
+        np.arange(-10, 30) / 10, [("tone", 3, rng(8).normal(0, 1, (5, 40)))], (0.0, 2.0), title
+    ),
+    "roi_map": lambda title: roi_map_figure(
+        small_footprints(), 2, ["#1f77b4", "#bbbbbb"], {"ensemble 0": "#1f77b4"}, title
+    ),
 }
 
 
