@@ -668,3 +668,34 @@ def test_roi_map_click_selects_the_neuron_and_the_trial_view_shows_its_presentat
         assert [s["name"] for s in trials["stimuli"]] == ["tone", "puff"]
         browser.screenshot(tmp_path / "trials.png")
         assert browser.errors() == []
+
+
+def test_trial_amplitudes_that_would_crowd_out_the_traces_are_left_out_and_said_so():
+    rng = np.random.default_rng(12)
+    data = synthetic_session(rng, 8, 2000)
+    n_presentations = 12_000  # 8 neurons x 12,000 x 8 bytes = 0.77 MB > a quarter of 2 MB
+    data.trials = pd.DataFrame(
+        {
+            "neuron": np.repeat(np.arange(8), n_presentations),
+            "stimulus": "tone",
+            "trial": np.tile(np.arange(n_presentations), 8),
+            "onset_s": np.tile(np.arange(n_presentations) * 0.01, 8),
+            "response_dff": rng.normal(size=8 * n_presentations),
+            "baseline_dff": 0.0,
+        }
+    )
+    data.trial_window_s = (-1.0, 2.0)
+    template, assets = page_assets()
+    html, info = build_page(data, template, assets, max_bytes=2_000_000)
+    manifest = json.loads(html.split('id="manifest">')[1].split("</script>")[0])
+    parts = page_parts(html, "tables")
+    assert "trial_response" not in parts and "per-trial amplitudes left out" in manifest["notes"]["trials"]
+    presentations = json.loads(bytes(parts["tables"]))["trial_presentations"]
+    assert len(presentations["trial"]) == n_presentations  # the trial view still draws the traces
+    small, _ = build_page(data, template, assets, max_bytes=20_000_000)
+    kept = page_parts(small, "tables")
+    np.testing.assert_allclose(
+        kept["trial_response"].reshape(8, n_presentations),
+        data.trials.response_dff.to_numpy().reshape(8, -1),
+        rtol=1e-6,
+    )

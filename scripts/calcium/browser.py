@@ -476,6 +476,10 @@ class SessionData:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
+# Most of the page (fraction of max_bytes, raw) the per-trial amplitudes may take.
+TRIAL_SHARE = 0.25
+
+
 def roi_map_manifest(footprints) -> dict:
     """What the page says about its ROI map: the field's shape and source, or why there is none."""
     from .roimap import NO_DATA_NOTE, field_shape
@@ -493,7 +497,9 @@ def trial_parts(trials: pd.DataFrame, n_neurons: int) -> dict:
     float32 each, row-major, NaN where the table has no row."""
     keys = trials[["stimulus", "trial", "onset_s"]].drop_duplicates(["stimulus", "trial"])
     column = {(str(s), int(t)): k for k, (s, t) in enumerate(zip(keys.stimulus, keys.trial, strict=True))}
-    where = np.array([column[(str(s), int(t))] for s, t in zip(trials.stimulus, trials.trial, strict=True)])
+    where = np.array(
+        [column[(str(s), int(t))] for s, t in zip(trials.stimulus, trials.trial, strict=True)], dtype=np.int64
+    )
     arrays = []
     for name in ("response_dff", "baseline_dff"):
         values = np.full((n_neurons, len(keys)), np.nan, dtype=np.float32)
@@ -507,7 +513,9 @@ def trial_parts(trials: pd.DataFrame, n_neurons: int) -> dict:
     }
 
 
-def _table_parts(data: SessionData, n_neurons: int, n_frames: int) -> dict[str, np.ndarray | bytes]:
+def _table_parts(
+    data: SessionData, n_neurons: int, n_frames: int, trial_amplitudes: bool = True
+) -> dict[str, np.ndarray | bytes]:
     parts: dict[str, np.ndarray | bytes] = {}
     counts, deltas = encode_frame_lists(
         data.spikes.neuron.to_numpy(), data.spikes.frame.to_numpy(), n_neurons
@@ -533,7 +541,9 @@ def _table_parts(data: SessionData, n_neurons: int, n_frames: int) -> dict[str, 
     shown_trials = None
     if data.trials is not None:
         shown_trials = trial_parts(data.trials, n_neurons)
-        parts["trial_response"], parts["trial_baseline"] = shown_trials.pop("arrays")
+        arrays = shown_trials.pop("arrays")
+        if trial_amplitudes:
+            parts["trial_response"], parts["trial_baseline"] = arrays
     tables = {name: neuron_table_json(table, n_neurons) for name, table in data.neuron_tables.items()}
     if data.regression is not None:
         tables["regression"] = neuron_table_json(data.regression, n_neurons)
@@ -643,7 +653,17 @@ def build_page(
             )
     if len(data.labels) != n_neurons:
         raise ValueError(f"{len(data.labels)} labels for {n_neurons} neurons")
-    table_index, table_payload, table_raw = pack(_table_parts(data, n_neurons, n_frames))
+    amplitudes = (
+        data.trials is None
+        or 8 * n_neurons * len(data.trials[["stimulus", "trial"]].drop_duplicates())
+        <= max_bytes * TRIAL_SHARE
+    )  # else they would crowd out the traces: the trial view draws traces only
+    notes = (
+        data.notes
+        if amplitudes
+        else {**data.notes, "trials": "per-trial amplitudes left out (browser.max_mb)"}
+    )
+    table_index, table_payload, table_raw = pack(_table_parts(data, n_neurons, n_frames, amplitudes))
     fixed = len(template.encode()) + sum(len(text.encode()) for text in assets.values())
     left = max_bytes - fixed - len(table_payload) - PAGE_MARGIN_BYTES
     raw_budget = (3 * left) // 4 - 5 * (left // 16_000 + 1) - 6 if left > 0 else 0
@@ -673,7 +693,7 @@ def build_page(
         },
         "flags": {"exceeds_max_fwhm": EXCEEDS_MAX_FWHM, "below_min_fwhm": BELOW_MIN_FWHM},
         "has_below_min_fwhm": bool("below_min_fwhm" in data.events.columns),
-        "notes": data.notes,
+        "notes": notes,
         "palette": browser_palette(),
         "trial_window_s": list(data.trial_window_s) if data.trial_window_s else None,
         "roi_map": roi_map_manifest(data.footprints),

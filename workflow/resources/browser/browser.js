@@ -873,7 +873,7 @@
       const s = byStimulus.get(T.stimulus[p]);
       s.trials.push(row);
       s.shifts.push((first - first0) / fs - onset);
-      const r = D.trialResponse[i * P + p], b = D.trialBaseline[i * P + p];
+      const r = D.trialResponse ? D.trialResponse[i * P + p] : NaN, b = D.trialBaseline ? D.trialBaseline[i * P + p] : NaN;
       s.rows.push({ trial: T.trial[p], onset_s: T.onset_s[p], response_dff: isFinite(r) ? r : null, baseline_dff: isFinite(b) ? b : null });
     }
     const out = [];
