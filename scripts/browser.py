@@ -9,10 +9,14 @@ from pathlib import Path
 import numpy as np
 
 from calcium.browser import DenseTrace, SessionData, build_page
+from calcium.coactivity import null_exceedance, window_frames
 from calcium.dff import baseline_f0
 from calcium.io import NpyRows, load_json, read_table, save_text
 from calcium.logs import log_to
+from calcium.ordering import raster_orders
+from calcium.population import effective_thresholds
 from calcium.regressors import regressors_from_table
+from calcium.roimap import read_footprints
 
 MAX_BLOCK_SAMPLES = 8_000_000  # samples read and decimated at a time (bounds memory: ~0.4 GB)
 
@@ -61,6 +65,32 @@ events = read_table(inp.events)
 spikes = read_table(inp.spike_times)[["neuron", "frame"]]
 coactivity = read_table(inp.coactivity)
 null = load_json(inp.null_threshold)
+# The null as the coactivity figure shows it: the tested statistic, each bin's threshold, the
+# pooled null distribution, and each bin's P(null >= observed).
+histogram = read_table(inp.null_histogram)
+tested = coactivity["n_active_window"].to_numpy()
+pooled = histogram.groupby("n_active").n_bins.sum()
+null_fraction = np.zeros(int(pooled.index.max()) + 1 if len(pooled) else 0)
+null_fraction[pooled.index.to_numpy(dtype=int)] = pooled.to_numpy() / max(pooled.sum(), 1)
+p_values = null_exceedance(
+    tested,
+    window_frames(coactivity["n_frames"].to_numpy(), null.get("jitter_bins", 0)),
+    histogram.frames.to_numpy(),
+    histogram.n_active.to_numpy(),
+    histogram.n_bins.to_numpy(),
+)
+event_time = f"{params.roles['event_time']}_s"
+regression_table = read_table(inp.regression) if "regression" in inp.keys() else None
+orders = raster_orders(
+    n_neurons,
+    events.neuron.to_numpy(),
+    events[event_time].to_numpy(),
+    float(facts.get("start_time_s", 0.0)),
+    float(facts["duration_s"]),
+    float(null.get("bin_s", 0.0)) or 1.0,
+    read_table(inp.ensemble_members),
+    regression_table,
+)
 data = SessionData(
     session=session,
     frame_rate_hz=fs,
@@ -82,16 +112,25 @@ data = SessionData(
     ensembles=read_table(inp.ensembles),
     ensemble_events=read_table(inp.ensemble_events),
     ensemble_members=read_table(inp.ensemble_members),
-    coactivity=coactivity["n_active"].to_numpy(),
+    coactivity=tested,
     coactivity_start_s=coactivity["start_s"].to_numpy(),
     coactivity_bin_s=float(null.get("bin_s", 0.0)) or None,
     coactivity_threshold=null.get("threshold_n_active"),
+    coactivity_thresholds=effective_thresholds(coactivity, null),
+    coactivity_p=p_values,
+    null_fraction=null_fraction,
+    coactivity_label=f"neurons active within ± {null.get('jitter_bins', 0)} bins",
+    coactivity_n_shuffles=null.get("n_shuffles"),
+    raster_orders=orders,
+    footprints=read_footprints(inp.footprints),
 )
 if "stimuli" in inp.keys():
     data.stimuli = read_table(inp.stimuli)[["stimulus", "onset_s", "offset_s"]]
     labels, _, regressors = regressors_from_table(read_table(inp.regressors))
     data.regressors = {label: regressors[k] for k, label in enumerate(labels)}
-    data.regression = read_table(inp.regression)
+    data.regression = regression_table
+    data.trials = read_table(inp.trials)
+    data.trial_window_s = tuple(params.trial_window_s)
 html, info = build_page(
     data,
     read_text(inp.template),

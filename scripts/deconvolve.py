@@ -20,6 +20,7 @@ tables = process_blocks(
     facts["n_neurons"],
     facts["n_frames"],
     snakemake.threads,
+    label=snakemake.rule,
 )
 save_table(output.table, concat_tables(tables))
 log.info("deconvolved %d neurons with %s (%d processes)", facts["n_neurons"], settings, snakemake.threads)

@@ -18,6 +18,7 @@ process_blocks(
     facts["n_neurons"],
     facts["n_frames"],
     snakemake.threads,
+    label=snakemake.rule,
 )
 used = calcium.denoise.denoise_level(facts["n_frames"], settings["wavelet"], settings["level"])
 log.info(

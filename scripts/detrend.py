@@ -19,5 +19,6 @@ process_blocks(
     facts["n_neurons"],
     facts["n_frames"],
     snakemake.threads,
+    label=snakemake.rule,
 )
 log.info("detrended %d neurons with %s", facts["n_neurons"], settings)

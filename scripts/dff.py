@@ -19,5 +19,6 @@ process_blocks(
     facts["n_neurons"],
     facts["n_frames"],
     snakemake.threads,
+    label=snakemake.rule,
 )
 log.info("ΔF/F of %d neurons with %s (%d processes)", facts["n_neurons"], settings, snakemake.threads)

@@ -16,7 +16,13 @@ stage = functools.partial(
     stages.events, frame_rate_hz=facts["frame_rate_hz"], start_time_s=facts["start_time_s"], **settings
 )
 tables = process_blocks(
-    stage, [snakemake.input.traces], [], facts["n_neurons"], facts["n_frames"], snakemake.threads
+    stage,
+    [snakemake.input.traces],
+    [],
+    facts["n_neurons"],
+    facts["n_frames"],
+    snakemake.threads,
+    label=snakemake.rule,
 )
 events, thresholds = concat_tables(tables, 0), concat_tables(tables, 1)
 save_table(snakemake.output.events, events)

@@ -26,7 +26,13 @@ stage = functools.partial(
     **snakemake.params.thresholds,
 )
 tables = process_blocks(
-    stage, [snakemake.input.spikes], [], facts["n_neurons"], facts["n_frames"], snakemake.threads
+    stage,
+    [snakemake.input.spikes],
+    [],
+    facts["n_neurons"],
+    facts["n_frames"],
+    snakemake.threads,
+    label=snakemake.rule,
 )
 table = concat_tables(tables)
 save_table(snakemake.output.table, table)

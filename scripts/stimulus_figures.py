@@ -47,7 +47,7 @@ panels = [
     (
         f"all neurons ({shown.size} of {z.shape[0]} shown)" if shown.size < z.shape[0] else "all neurons",
         z[order_all],
-        None,
+        [int(n) for n in order_all],
     ),
     (
         f"stimulus-locked neurons (R² > {settings['min_r2']:g})",

@@ -238,6 +238,27 @@ def test_every_candidate_is_reported_with_alpha_one_and_p_values_are_calibrated(
     assert p_planted[0] <= 1 / 201 + 1e-12
 
 
+def test_testing_ensembles_logs_its_progress(caplog):
+    """The ensembles job can run for minutes on large sessions: its null tests say how far they are."""
+    events, rec = _planted_events(8, [])
+    with caplog.at_level("INFO", logger="calcium"):
+        ensemble_p_values(
+            events.neuron,
+            events.onset_frame,
+            rec.n_frames,
+            FS,
+            BIN_S,
+            1,
+            [np.arange(0, 6), np.arange(6, 12)],
+            [2, 2],
+            [60, 60],
+            n_shuffles=50,
+        )
+    lines = [r.getMessage() for r in caplog.records if "circular-shift null" in r.getMessage()]
+    assert lines[0].startswith("ensembles tested against the circular-shift null: 0/2 ensembles (0%)")
+    assert lines[-1].endswith("done") and "2/2 ensembles (100%)" in lines[-1]
+
+
 # --- the seed's procedure ---------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from cdp import Chromium, find_chromium
 from conftest import REPO, tool
+from matplotlib.colors import to_rgb
 
 from calcium.browser import (
     MISSING_INT16,
@@ -35,7 +36,11 @@ from calcium.browser import (
     slot_frames,
     unpack,
 )
+from calcium.coactivity import window_frames
 from calcium.dff import baseline_f0
+from calcium.palette import ensemble_colour
+from calcium.population import effective_thresholds
+from calcium.trials import peri_stimulus
 
 ASSETS = REPO / "workflow" / "resources" / "browser"
 
@@ -437,6 +442,92 @@ def test_session_browser_of_the_workflow_in_chromium(default_run, chromium_path,
         opened = f"sessionBrowser.view === 'traces' && sessionBrowser.state().neuron === {target}"
         browser.wait_for(opened, timeout_s=10)
 
+        # the trial view: each presentation's window, mean ± SEM, and the per-trial amplitudes
+        browser.evaluate("document.getElementById('tab-trials').click()")
+        browser.wait_for("sessionBrowser.view === 'trials'")
+        shown = browser.evaluate("sessionBrowser.trialState()")
+        selected = browser.evaluate("sessionBrowser.state().neuron")  # the neuron the raster opened
+        assert shown["neuron"] == selected
+        trials = pd.read_csv(results / "stimulus" / "trial_responses.csv")
+        mine = trials[trials.neuron == selected]
+        window = yaml.safe_load((REPO / "config.yaml").read_text())["stimulus"]["trial_window_s"]
+        dff = np.load(results / f"{stimulus_trace}.npy")[selected : selected + 1]
+        assert [s["name"] for s in shown["stimuli"]] == list(dict.fromkeys(mine.stimulus))
+        for stimulus in shown["stimuli"]:
+            rows = mine[mine.stimulus == stimulus["name"]]
+            assert [r["trial"] for r in stimulus["rows"]] == rows.trial.tolist()
+            np.testing.assert_allclose(
+                [r["response_dff"] for r in stimulus["rows"]], rows.response_dff, rtol=1e-6
+            )
+            np.testing.assert_allclose(
+                [r["baseline_dff"] for r in stimulus["rows"]], rows.baseline_dff, rtol=1e-6
+            )
+            time_s, windows = peri_stimulus(dff, rows.onset_s.to_numpy(), fs, window)
+            np.testing.assert_allclose(stimulus["time_s"], time_s, atol=1e-9)
+            drawn = np.array([[np.nan if v is None else v for v in row] for row in stimulus["trials"]])
+            step = (dff.max() - dff.min()) / 65534
+            np.testing.assert_allclose(drawn, windows[0], atol=step, equal_nan=True)
+            np.testing.assert_allclose(stimulus["mean"], np.nanmean(windows[0], axis=0), atol=step)
+        browser.screenshot(tmp_path / "trials.png")
+
+        # the bundled sessions are CSV traces: the ROI map says why it has nothing to show
+        browser.evaluate("document.getElementById('tab-map').click()")
+        roi_map = browser.evaluate("sessionBrowser.roiMap()")
+        assert not roi_map["shown"] and "no ROI footprints" in roi_map["message"]
+
+        # the null as the coactivity figure shows it: the tested statistic, each bin's threshold,
+        # the pooled null distribution and each bin's P(null >= observed), from the tables
+        browser.evaluate("document.getElementById('tab-raster').click()")
+        bins = pd.read_csv(results / "population" / "coactivity.csv")
+        null = json.loads((results / "population" / "null_threshold.json").read_text())
+        histogram = pd.read_csv(results / "population" / "null_histogram.csv")
+        shown = browser.evaluate("sessionBrowser.nullPanel()")
+        np.testing.assert_allclose(shown["thresholds"], effective_thresholds(bins, null))
+        pooled = histogram.groupby("n_active").n_bins.sum()
+        np.testing.assert_allclose(shown["null_fraction"][: len(pooled)], pooled / pooled.sum())
+        kinds = window_frames(bins.n_frames.to_numpy(), null["jitter_bins"])
+        busiest = int(bins.n_active_window.idxmax())
+        for b in (busiest, len(bins) // 2):
+            observed = bins.n_active_window[b]
+            same = histogram[histogram.frames == kinds[b]]
+            expected = same.n_bins[same.n_active >= observed].sum() / same.n_bins.sum()
+            assert shown["p"][b] == pytest.approx(expected)
+            hovered = browser.evaluate(f"sessionBrowser.hoverCoactivityBin({b})")["hovered"]
+            assert hovered["bin"] == b and hovered["n_active"] == observed
+            assert hovered["p"] == pytest.approx(expected)
+        assert shown["p"][busiest] < 0.01  # the busiest bin lies far out in the null's tail
+        browser.screenshot(tmp_path / "null.png")
+
+        # row orders: by ensemble (groups of members), by correlation, by response type
+        browser.evaluate("document.getElementById('tab-raster').click()")
+        members = pd.read_csv(results / "ensembles" / "ensemble_members.csv")
+        regression_table = pd.read_csv(results / "stimulus" / "regression.csv")
+        options = browser.evaluate("[...document.getElementById('raster-order').options].map(o => o.value)")
+        assert options == ["neuron", "ensemble", "embedding", "response"]
+        rows = {}
+        for name in options:
+            choose = "(() => { const s = document.getElementById('raster-order'); s.value = NAME;"
+            choose += " s.dispatchEvent(new Event('change')); })()"
+            browser.evaluate(choose.replace("NAME", json.dumps(name)))
+            rows[name] = browser.evaluate("sessionBrowser.rasterRows()")
+            assert sorted(rows[name]["neuronAt"]) == list(range(80)), name
+        assert rows["neuron"]["neuronAt"] == list(range(80)) and rows["neuron"]["groups"] == []
+        for group in rows["ensemble"]["groups"][:-1]:
+            ensemble = int(group["label"].split()[-1])
+            drawn = rows["ensemble"]["neuronAt"][group["first"] : group["first"] + group["count"]]
+            mine = members[(members.ensemble == ensemble) & members.member].neuron
+            assert set(drawn) <= set(mine)
+        assert rows["ensemble"]["groups"][-1]["label"] == "no ensemble"
+        for group in rows["response"]["groups"]:
+            drawn = rows["response"]["neuronAt"][group["first"] : group["first"] + group["count"]]
+            kinds = set(regression_table.set_index("neuron").response_type[drawn])
+            assert kinds == {group["label"]}
+            r2 = regression_table.set_index("neuron").r2[drawn].to_numpy()
+            assert np.all(np.diff(r2) <= 0)  # best fits first
+        assert rows["embedding"]["axis"] == "neuron (correlation order)"
+        assert rows["embedding"]["neuronAt"] != list(range(80))
+        browser.screenshot(tmp_path / "raster_by_response.png")
+
         # rows grouped by ensemble: a click still opens the neuron drawn in that row
         target = int(pd.read_csv(results / "ensembles" / "ensembles.csv").members.iloc[-1].split()[-1])
         browser.evaluate("document.getElementById('tab-raster').click()")
@@ -447,6 +538,15 @@ def test_session_browser_of_the_workflow_in_chromium(default_run, chromium_path,
         at = browser.evaluate(f"sessionBrowser.rasterRowCentre({target})")
         assert at["y"] < browser.evaluate("sessionBrowser.rasterRowCentre(79)")["y"] or target == 79
         browser.screenshot(tmp_path / "raster_by_ensemble.png")
+        # ensembles in the colours of every figure (calcium.palette)
+        swatches = browser.evaluate(
+            "[...document.querySelectorAll('#ensemble-side h3 .swatch')].map(s => s.style.background)"
+        )
+        ids = pd.read_csv(results / "ensembles" / "ensembles.csv").ensemble
+        expected = [
+            "rgb({}, {}, {})".format(*(round(255 * c) for c in to_rgb(ensemble_colour(k)))) for k in ids
+        ]
+        assert swatches == expected
         browser.send("Input.dispatchMouseEvent", type="mouseMoved", x=at["x"], y=at["y"])
         browser.click(at["x"], at["y"])
         opened = f"sessionBrowser.view === 'traces' && sessionBrowser.state().neuron === {target}"
@@ -475,3 +575,127 @@ def test_report_links_and_zip_report_holds_the_browser(default_run, tmp_path):
         assert len(pages) == 2
         inside = {archive.read(n) for n in pages}
     assert inside == {(default_run / "results" / s / "browser.html").read_bytes() for s in ("s1", "s2")}
+
+
+def footprints_of(n_neurons, height=40, width=60):
+    """Disk-shaped ROIs on a field with a mean image; ROI k centred at a known pixel."""
+    from calcium.footprints import Footprints
+
+    yy, xx = np.mgrid[0:height, 0:width]
+    roi, y, x, weight = [], [], [], []
+    for k in range(n_neurons):
+        cy, cx = 8 + 12 * (k // 4), 8 + 14 * (k % 4)
+        inside = (yy - cy) ** 2 + (xx - cx) ** 2 <= 16
+        roi.append(np.full(inside.sum(), k))
+        y.append(yy[inside])
+        x.append(xx[inside])
+        weight.append(1.0 / (1 + (yy[inside] - cy) ** 2 + (xx[inside] - cx) ** 2))
+    mean_image = (np.sin(yy / 5.0) + np.cos(xx / 7.0)).astype(np.float32)
+    return Footprints(
+        np.concatenate(roi).astype(np.int32),
+        np.concatenate(y).astype(np.int32),
+        np.concatenate(x).astype(np.int32),
+        np.concatenate(weight).astype(np.float32),
+        (height, width),
+        mean_image,
+        "suite2p",
+    )
+
+
+def test_roi_map_click_selects_the_neuron_and_the_trial_view_shows_its_presentations(chromium_path, tmp_path):
+    from calcium.palette import NO_ENSEMBLE
+    from calcium.trials import peri_stimulus, trial_responses
+
+    rng = np.random.default_rng(11)
+    fs = 20.0
+    data = synthetic_session(rng, 8, 4000, fs=fs)
+    data.footprints = footprints_of(8)
+    data.ensemble_members = pd.DataFrame(
+        {
+            "ensemble": [0, 0, 1],
+            "neuron": [5, 2, 6],
+            "participation": [0.5, 0.4, 0.6],
+            "member": [True, True, True],
+        }
+    )
+    data.stimuli = pd.DataFrame(
+        {
+            "stimulus": ["tone", "puff"] * 5,
+            "onset_s": np.arange(10) * 18.0 + 5.0,
+            "offset_s": np.arange(10) * 18.0 + 6.0,
+        }
+    )
+    detrended = np.asarray(next(t for t in data.traces if t.key == "detrended").rows)
+    data.trials = trial_responses(detrended, data.stimuli, fs, (0.0, 2.0), (-1.0, 0.0))
+    data.trial_window_s = (-1.0, 3.0)
+    template, assets = page_assets()
+    html, info = build_page(data, template, assets)
+    assert info["resolution"].frames_per_column == 1
+    page = tmp_path / "map.html"
+    page.write_text(html, encoding="utf-8")
+    with Chromium(chromium_path) as browser:
+        open_page(browser, page)
+        browser.evaluate("document.getElementById('tab-map').click()")
+        browser.wait_for("sessionBrowser.view === 'map'")
+        shown = browser.evaluate("sessionBrowser.roiMap()")
+        assert shown["shown"] and (shown["height"], shown["width"]) == (40, 60)
+        assert shown["colours"][5] == ensemble_colour(0) and shown["colours"][6] == ensemble_colour(1)
+        assert shown["colours"][0] == NO_ENSEMBLE
+        at = browser.evaluate("sessionBrowser.roiClientPoint(5)")
+        browser.send("Input.dispatchMouseEvent", type="mouseMoved", x=at["x"], y=at["y"])
+        browser.click(at["x"], at["y"])
+        browser.wait_for("sessionBrowser.state().neuron === 5", timeout_s=10)
+        assert "selected: neuron 5" in browser.evaluate("sessionBrowser.roiMap()")["message"]
+        browser.screenshot(tmp_path / "map.png")
+
+        browser.evaluate("document.getElementById('tab-trials').click()")
+        browser.wait_for("sessionBrowser.view === 'trials'")
+        trials = browser.evaluate("sessionBrowser.trialState()")
+        assert trials["neuron"] == 5
+        mine = data.trials[data.trials.neuron == 5]
+        for stimulus in trials["stimuli"]:
+            rows = mine[mine.stimulus == stimulus["name"]]
+            np.testing.assert_allclose(
+                [r["response_dff"] for r in stimulus["rows"]], rows.response_dff, rtol=1e-6
+            )
+            np.testing.assert_allclose(
+                [r["baseline_dff"] for r in stimulus["rows"]], rows.baseline_dff, rtol=1e-6
+            )
+            time_s, windows = peri_stimulus(detrended[5:6], rows.onset_s.to_numpy(), fs, (-1.0, 3.0))
+            np.testing.assert_allclose(stimulus["time_s"], time_s, atol=1e-9)
+            step = (detrended[5].max() - detrended[5].min()) / 65534
+            np.testing.assert_allclose(stimulus["mean"], windows[0].mean(axis=0), atol=step)
+        assert [s["name"] for s in trials["stimuli"]] == ["tone", "puff"]
+        browser.screenshot(tmp_path / "trials.png")
+        assert browser.errors() == []
+
+
+def test_trial_amplitudes_that_would_crowd_out_the_traces_are_left_out_and_said_so():
+    rng = np.random.default_rng(12)
+    data = synthetic_session(rng, 8, 2000)
+    n_presentations = 12_000  # 8 neurons x 12,000 x 8 bytes = 0.77 MB > a quarter of 2 MB
+    data.trials = pd.DataFrame(
+        {
+            "neuron": np.repeat(np.arange(8), n_presentations),
+            "stimulus": "tone",
+            "trial": np.tile(np.arange(n_presentations), 8),
+            "onset_s": np.tile(np.arange(n_presentations) * 0.01, 8),
+            "response_dff": rng.normal(size=8 * n_presentations),
+            "baseline_dff": 0.0,
+        }
+    )
+    data.trial_window_s = (-1.0, 2.0)
+    template, assets = page_assets()
+    html, info = build_page(data, template, assets, max_bytes=2_000_000)
+    manifest = json.loads(html.split('id="manifest">')[1].split("</script>")[0])
+    parts = page_parts(html, "tables")
+    assert "trial_response" not in parts and "per-trial amplitudes left out" in manifest["notes"]["trials"]
+    presentations = json.loads(bytes(parts["tables"]))["trial_presentations"]
+    assert len(presentations["trial"]) == n_presentations  # the trial view still draws the traces
+    small, _ = build_page(data, template, assets, max_bytes=20_000_000)
+    kept = page_parts(small, "tables")
+    np.testing.assert_allclose(
+        kept["trial_response"].reshape(8, n_presentations),
+        data.trials.response_dff.to_numpy().reshape(8, -1),
+        rtol=1e-6,
+    )

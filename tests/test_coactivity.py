@@ -421,3 +421,18 @@ def test_an_event_without_a_neuron_may_no_longer_be_an_ensemble_event():
         np.array([4]), np.array([2.5]), np.array([4]), in_window[:1], in_window[:1], 5, 0
     )
     np.testing.assert_array_equal(plain, [[True, True, True, True, True]])
+
+
+def test_null_exceedance_is_the_fraction_of_null_bins_of_the_same_kind_at_or_above():
+    from calcium.coactivity import null_exceedance
+
+    # kind 5 (frames): null counts 0 active x 6 bins, 1 x 3, 3 x 1; kind 4: 2 active x 4 bins
+    frames = np.array([5, 5, 5, 4])
+    n_active = np.array([0, 1, 3, 2])
+    n_bins = np.array([6, 3, 1, 4])
+    observed = np.array([0, 1, 2, 3, 4, 2, 1, 3])
+    kinds = np.array([5, 5, 5, 5, 5, 4, 4, 6])
+    p = null_exceedance(observed, kinds, frames, n_active, n_bins)
+    np.testing.assert_allclose(p[:5], [1.0, 0.4, 0.1, 0.1, 0.0])
+    np.testing.assert_allclose(p[5:7], [1.0, 1.0])
+    assert np.isnan(p[7])  # a kind of bin the null does not hold

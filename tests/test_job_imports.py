@@ -27,6 +27,8 @@ ALLOWED = {
     "population_figures": {"matplotlib"},
     "trace_figures": {"matplotlib"},
     "stimulus_figures": {"matplotlib"},
+    "roi_map": {"matplotlib"},
+    "trial_responses": {"matplotlib"},  # its figure
     "make_synthetic_data": set(SLOW),  # not a rule
 }
 

@@ -31,8 +31,10 @@ from calcium.plots import (  # noqa: E402
     raster_figure,
     regressors_figure,
     response_examples_figure,
+    roi_map_figure,
     similarity_figure,
     trace_steps_figure,
+    trial_responses_figure,
 )
 
 FS = 10.0
@@ -246,6 +248,21 @@ R2 = rng(11).beta(1, 6, 25)
 HEAT_TIME_S = START_S + np.arange(30) * 0.2
 
 
+def small_footprints():
+    from calcium.footprints import Footprints
+
+    yy, xx = np.mgrid[2:6, 2:6]
+    return Footprints(
+        np.repeat([0, 1], 16).astype(np.int32),
+        np.concatenate([yy.ravel(), yy.ravel() + 6]).astype(np.int32),
+        np.concatenate([xx.ravel(), xx.ravel() + 5]).astype(np.int32),
+        np.ones(32, np.float32),
+        (14, 12),
+        np.arange(14 * 12, dtype=np.float32).reshape(14, 12),
+        "suite2p",
+    )
+
+
 def heat_panels():
     generator = rng(12)
     return [
@@ -319,6 +336,12 @@ FIGURES = {
     "response_examples": lambda title: response_examples_figure(TIME_S, response_examples(), STIMULI, title),
     "evaluation": lambda title: evaluation_figure(**evaluation_inputs(), title=title),
     "expected_accuracy": lambda title: expected_accuracy_figure(accuracy_bands(), NU, title=title),
+    "trial_responses": lambda title: trial_responses_figure(
+        np.arange(-10, 30) / 10, [("tone", 3, rng(8).normal(0, 1, (5, 40)))], (0.0, 2.0), title
+    ),
+    "roi_map": lambda title: roi_map_figure(
+        small_footprints(), 2, ["#1f77b4", "#bbbbbb"], {"ensemble 0": "#1f77b4"}, title
+    ),
 }
 
 
@@ -619,3 +642,146 @@ def test_expected_accuracy_without_estimate_shows_the_note_instead():
     assert "no ground truth for this indicator" in texts(right)
     assert len(left.lines) == 0  # no band edges
     assert sum(p.get_height() for p in left.patches) == np.isfinite(NU).sum()
+
+
+# ---- one palette, readable figures, example neurons by rule ------------------------------------
+
+
+def agg_renderer(figure):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def test_ensemble_and_stimulus_colours_are_one_palette_and_never_alike():
+    from matplotlib.colors import to_rgb
+
+    from calcium.palette import ENSEMBLE_COLOURS, NO_ENSEMBLE, STIMULUS_COLOURS, browser_palette
+
+    for stimulus in STIMULUS_COLOURS:
+        for ensemble in (*ENSEMBLE_COLOURS, NO_ENSEMBLE):
+            assert np.linalg.norm(np.subtract(to_rgb(stimulus), to_rgb(ensemble))) >= 0.3, (
+                stimulus,
+                ensemble,
+            )
+    assert browser_palette()["ensembles"] == list(ENSEMBLE_COLOURS)
+
+
+def test_raster_bands_are_behind_the_ticks_in_the_palettes_colours_and_the_legend_outside(drawn):
+    from matplotlib.colors import to_rgb
+
+    from calcium.palette import ensemble_colour
+
+    figure = drawn("raster")
+    ax = figure.axes[0]
+    ticks = ax.collections[0]
+    assert all(patch.get_zorder() < ticks.get_zorder() for patch in ax.patches)
+    for patch in ax.patches:
+        start = patch.get_x()
+        ensemble = int(ENSEMBLE_EVENTS.ensemble[np.isclose(ENSEMBLE_EVENTS.start_s, start)].iloc[0])
+        np.testing.assert_allclose(patch.get_facecolor()[:3], to_rgb(ensemble_colour(ensemble)))
+    renderer = agg_renderer(figure)
+    legend_box = ax.get_legend().get_window_extent(renderer)
+    assert legend_box.x0 >= ax.get_window_extent(renderer).x1  # right of the data, not on it
+    assert legend_box.x1 <= figure.bbox.x1 + 1  # and inside the figure
+
+
+def test_heatmap_rows_are_labelled_by_neuron_id_readably_and_onsets_in_stimulus_colours():
+    from matplotlib.colors import to_rgb
+
+    from calcium.palette import stimulus_colours
+
+    generator = rng(3)
+    ids = list(range(100, 300, 2))  # 100 neurons: too many to label each row
+    panels = [
+        ("all neurons", generator.normal(0, 1, (100, HEAT_TIME_S.size)), ids),
+        (
+            "stimulus-locked neurons",
+            generator.normal(0, 1, (3, HEAT_TIME_S.size)),
+            ["7 tone", "9 puff", "4 tone"],
+        ),
+    ]
+    figure = heatmaps_figure(HEAT_TIME_S, panels, STIMULI)
+    data_axes = [ax for ax in figure.axes if ax.get_label() != "<colorbar>"]
+    top, bottom = data_axes
+    labels = [t.get_text() for t in top.get_yticklabels()]
+    rows = top.get_yticks().astype(int)
+    assert 5 <= len(labels) < 100 and labels == [str(ids[r]) for r in rows]
+    assert [t.get_text() for t in bottom.get_yticklabels()] == ["7 tone", "9 puff", "4 tone"]
+    assert min(t.get_fontsize() for ax in data_axes for t in ax.get_yticklabels()) >= 7
+    renderer = agg_renderer(figure)
+    boxes = [t.get_window_extent(renderer) for t in top.get_yticklabels()]
+    assert all(
+        a.y0 >= b.y1 - 0.5 or b.y0 >= a.y1 - 0.5 for a, b in zip(boxes, boxes[1:], strict=False)
+    )  # no overlap
+    colours = stimulus_colours(STIMULI.stimulus)
+    onset_lines = [line for line in bottom.lines if len(line.get_xdata())]
+    for line, name in zip(onset_lines, STIMULI.stimulus, strict=True):
+        np.testing.assert_allclose(to_rgb(line.get_color()), to_rgb(colours[str(name)]))
+    plt.close(figure)
+
+
+def test_example_neurons_follow_the_rule():
+    from calcium.plots import choose_example_neurons
+
+    features = pd.DataFrame({"neuron": range(6), "event_rate_per_min": [1.0, 5.0, 3.0, 5.0, 0.5, 2.0]})
+    members = pd.DataFrame(
+        {
+            "ensemble": [0, 0, 0, 1, 1],
+            "neuron": [1, 2, 4, 4, 5],
+            "participation": [0.9, 0.8, 0.1, 0.7, 0.7],
+            "member": [True, True, False, True, True],
+        }
+    )
+    regression = pd.DataFrame(
+        {
+            "neuron": range(6),
+            "r2": [0.9, 0.1, 0.5, 0.2, 0.0, 0.3],
+            "response_type": ["tone", "not stimulus-locked", "puff", "tone", "not stimulus-locked", "puff"],
+        }
+    )
+    # most active: 1 (tie with 3: lower id); ensemble 0: 1 taken -> 2; response puff: 2 taken -> 5;
+    # ensemble 1: neuron 4 (participation tie with 5: lower id)
+    chosen = choose_example_neurons(6, features, members, regression, max_examples=4)
+    assert chosen == [(1, "most active"), (2, "ensemble 0"), (5, "response puff"), (4, "ensemble 1")]
+    more = choose_example_neurons(6, features, members, regression, max_examples=6)
+    assert [n for n, _ in more][4:] == [0, 3]  # then tone by R², then the most active left
+    assert choose_example_neurons(3, None, None, None) == [(0, ""), (1, ""), (2, "")]  # no table: 0, 1, ...
+
+
+def test_busiest_window_holds_most_events_and_whole_short_recordings():
+    from calcium.plots import busiest_window
+
+    events = np.concatenate([np.linspace(10, 50, 5), np.linspace(400, 450, 30)]) + 100.0
+    start, end = busiest_window(events, 100.0, 600.0, 120.0)
+    assert end - start == 120.0 and start <= 400 and end >= 450  # every event of 400-450 s in view
+    in_view = np.sum((events - 100 >= start) & (events - 100 <= end))
+    assert in_view == 30
+    assert busiest_window(events, 100.0, 90.0, 120.0) == [0.0, 90.0]
+    assert busiest_window(np.array([599.5]) + 100, 100.0, 600.0, 120.0) == [480.0, 600.0]
+
+
+def test_trial_responses_show_mean_sem_and_each_trial_in_the_stimulus_colour():
+    from matplotlib.colors import to_rgb
+
+    from calcium.palette import stimulus_colours
+    from calcium.plots import trial_responses_figure
+
+    generator = rng(5)
+    time_s = np.arange(-10, 30) / 10
+    trials = generator.normal(0, 1, (6, time_s.size))
+    trials[2, -5:] = np.nan  # a presentation near the end of the recording
+    figure = trial_responses_figure(time_s, [("tone", 7, trials)], (0.0, 2.0))
+    ax_mean, ax_heat = [ax for ax in figure.axes if ax.get_label() != "<colorbar>"]
+    mean_line = next(line for line in ax_mean.lines if line.get_label().startswith("mean of 6 trials"))
+    np.testing.assert_allclose(mean_line.get_ydata(), np.nanmean(trials, axis=0))
+    np.testing.assert_allclose(to_rgb(mean_line.get_color()), to_rgb(stimulus_colours(["tone"])["tone"]))
+    np.testing.assert_array_equal(ax_heat.images[0].get_array().filled(np.nan), trials)
+    assert ax_mean.get_title() == "neuron 7: tone" and ax_heat.get_ylabel() == "trial"
+    assert ax_heat.get_xlabel() == "time after onset (s)" and ax_mean.get_ylabel() == "ΔF/F"
+    plt.close(figure)
+    empty = trial_responses_figure(time_s, [])
+    assert "no stimulus-locked neurons" in [t.get_text() for t in empty.axes[0].texts]
+    plt.close(empty)

@@ -77,10 +77,13 @@ READERS = {
     "coactivity_null.min_active": {"coactivity", "ensembles"},
     "coactivity_null.*": {"coactivity"},
     "ensembles.*": {"ensembles"},
-    "stimulus.input": {"browser"},  # (regression: its input file)
+    "stimulus.input": {"browser", "trial_responses"},  # (regression: its input file)
     "stimulus.min_r2": {"regression", "stimulus_figures"},
     "stimulus.heatmap_bin_s": {"stimulus_figures"},
-    "stimulus.examples_per_type": {"stimulus_figures"},
+    "stimulus.examples_per_type": {"stimulus_figures", "trial_responses"},
+    "stimulus.response_window_s": {"regression", "trial_responses"},
+    "stimulus.baseline_window_s": {"regression", "trial_responses"},
+    "stimulus.trial_window_s": {"trial_responses", "browser"},
     "stimulus.*": {"regression"},
     "evaluation.example_s": {"evaluate"},
     "evaluation.*": {"evaluate", "expected_accuracy"},
@@ -122,6 +125,7 @@ NEW_VALUES = {
     "stimulus.tau_rise_s": 0.1,
     "stimulus.response_window_s": [0.0, 2.0],
     "stimulus.baseline_window_s": [-1.0, 0.0],
+    "stimulus.trial_window_s": [-1.0, 4.0],
     "expected_accuracy.ground_truth_dir": "elsewhere",
     "evaluation.bin_s": 0.05,  # 0.8 x 40 ms is finer than both a frame and 40 ms: refused
     "figures.example_neurons": [0, 1],

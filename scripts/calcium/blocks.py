@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .io import npy_writer, read_npy_rows
+from .progress import Progress
 
 # Samples (neurons x frames) per block by default: 16 MB of float32 per array.
 BLOCK_SAMPLES = 1 << 22
@@ -73,6 +74,7 @@ def process_blocks(
     n_frames: int,
     processes: int = 1,
     block_samples: int = BLOCK_SAMPLES,
+    label: str = "",
 ) -> list[tuple]:
     """Run `stage` over every block of neurons and write its arrays to `outputs` (float32 .npy).
 
@@ -83,6 +85,8 @@ def process_blocks(
     outputs: one path per array the stage returns, each (n_neurons, n_frames) float32,
         written atomically.
     processes: worker processes (1: run in this process).
+    label: names the stage in the progress lines logged (`calcium.progress.Progress`: blocks
+        done, percent, time left, at least every 10 s) to the "calcium" logger.
     Returns the table rows of every block, in block order.
     """
     blocks = block_rows(n_neurons, n_frames, block_samples, processes)
@@ -96,12 +100,20 @@ def process_blocks(
             results = pool.imap(run, blocks)
         else:
             results = map(run, blocks)
+        # after the fork: the workers inherit no progress thread
+        name = (
+            label
+            or getattr(stage, "__name__", None)
+            or getattr(getattr(stage, "func", None), "__name__", "stage")
+        )
+        progress = stack.enter_context(Progress(len(blocks), f"{name} ({n_neurons} neurons)", "blocks"))
         for result in results:
             if len(result.arrays) != len(writers):
                 raise ValueError(f"stage returned {len(result.arrays)} arrays for {len(writers)} outputs")
             for writer, array in zip(writers, result.arrays, strict=True):
                 writer.append(array)
             tables.append(result.tables)
+            progress.advance()
     return tables
 
 

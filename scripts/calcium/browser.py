@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from .htmlsafe import html_text, script_safe_json
+from .palette import browser_palette
+from .progress import Progress, track
 
 MISSING_INT16 = -32768  # code of a missing (non-finite) value in an int16 trace
 MISSING_UINT8 = 255  # code of a missing value in a uint8 trace
@@ -423,8 +425,22 @@ class SessionData:
         (frames,) regressor; regression: one row per neuron with intercept_dff and
         coef_<stimulus> (fit = intercept + sum coef * regressor) or None.
     ensembles, ensemble_events, ensemble_members: the ensemble tables (or None).
-    coactivity: n_active per bin (or None), coactivity_start_s: each bin's start (s),
-        coactivity_bin_s: bin width (s), coactivity_threshold: the null threshold (neurons).
+    coactivity: the tested coactivity per bin (neurons active within the jitter window; or
+        None), coactivity_start_s: each bin's start (s), coactivity_bin_s: bin width (s),
+        coactivity_threshold: the null threshold (neurons; pooled), coactivity_thresholds:
+        (n_bins,) each bin's own threshold (bins holding different numbers of frames have
+        their own), coactivity_p: (n_bins,) P(null ≥ observed) of each bin
+        (`calcium.coactivity.null_exceedance`), null_fraction: (k,) fraction of the null's
+        bins (all kinds pooled) with 0..k-1 active neurons, as the coactivity figure shows it;
+        coactivity_label: what the coactivity counts (legend); coactivity_n_shuffles: shuffles
+        of the null.
+    raster_orders: {name: {"order": neuron per row, "groups": [{label, first, count}]}}
+        (`calcium.ordering.raster_orders`), the raster's row orders (or None).
+    trials: the trial table (stimulus/trial_responses.csv: neuron, stimulus, trial, onset_s,
+        response_dff, baseline_dff) or None; trial_window_s: [start, end] s around each onset
+        of the trial view's traces.
+    footprints: `calcium.footprints.Footprints` of the ROIs (the ROI map), or None/empty:
+        the map then says why there is none.
     notes: shown in the page's manifest ("warning": a line shown above the charts).
     """
 
@@ -448,10 +464,58 @@ class SessionData:
     coactivity_start_s: np.ndarray | None = None
     coactivity_bin_s: float | None = None
     coactivity_threshold: float | None = None
+    coactivity_thresholds: np.ndarray | None = None
+    coactivity_p: np.ndarray | None = None
+    null_fraction: np.ndarray | None = None
+    coactivity_label: str = "neurons active per bin"
+    coactivity_n_shuffles: int | None = None
+    raster_orders: dict[str, dict] | None = None
+    trials: pd.DataFrame | None = None
+    trial_window_s: tuple[float, float] | None = None
+    footprints: Any = None
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-def _table_parts(data: SessionData, n_neurons: int, n_frames: int) -> dict[str, np.ndarray | bytes]:
+# Most of the page (fraction of max_bytes, raw) the per-trial amplitudes may take.
+TRIAL_SHARE = 0.25
+
+
+def roi_map_manifest(footprints) -> dict:
+    """What the page says about its ROI map: the field's shape and source, or why there is none."""
+    from .roimap import NO_DATA_NOTE, field_shape
+
+    if footprints is None or footprints.empty:
+        return {"height": 0, "width": 0, "source": "none", "note": NO_DATA_NOTE}
+    height, width = field_shape(footprints)
+    note = "" if footprints.mean_image.size else "no mean image in the input: ROIs on black"
+    return {"height": height, "width": width, "source": footprints.source, "note": note}
+
+
+def trial_parts(trials: pd.DataFrame, n_neurons: int) -> dict:
+    """The trial table as the page stores it: the presentations (stimulus, trial, onset_s; in
+    the table's order) and "arrays": response_dff and baseline_dff, (neurons x presentations)
+    float32 each, row-major, NaN where the table has no row."""
+    keys = trials[["stimulus", "trial", "onset_s"]].drop_duplicates(["stimulus", "trial"])
+    column = {(str(s), int(t)): k for k, (s, t) in enumerate(zip(keys.stimulus, keys.trial, strict=True))}
+    where = np.array(
+        [column[(str(s), int(t))] for s, t in zip(trials.stimulus, trials.trial, strict=True)], dtype=np.int64
+    )
+    arrays = []
+    for name in ("response_dff", "baseline_dff"):
+        values = np.full((n_neurons, len(keys)), np.nan, dtype=np.float32)
+        values[trials.neuron.to_numpy(dtype=np.int64), where] = trials[name].to_numpy(dtype=np.float32)
+        arrays.append(values.ravel())
+    return {
+        "stimulus": [str(s) for s in keys.stimulus],
+        "trial": [int(t) for t in keys.trial],
+        "onset_s": [float(t) for t in keys.onset_s],
+        "arrays": arrays,
+    }
+
+
+def _table_parts(
+    data: SessionData, n_neurons: int, n_frames: int, trial_amplitudes: bool = True
+) -> dict[str, np.ndarray | bytes]:
     parts: dict[str, np.ndarray | bytes] = {}
     counts, deltas = encode_frame_lists(
         data.spikes.neuron.to_numpy(), data.spikes.frame.to_numpy(), n_neurons
@@ -464,6 +528,22 @@ def _table_parts(data: SessionData, n_neurons: int, n_frames: int) -> dict[str, 
         parts["coactivity"] = np.asarray(data.coactivity, dtype=np.float32)
         if data.coactivity_start_s is not None:
             parts["coactivity_start_s"] = np.asarray(data.coactivity_start_s, dtype=np.float64)
+        for name in ("coactivity_thresholds", "coactivity_p", "null_fraction"):
+            if getattr(data, name) is not None:
+                parts[name] = np.asarray(getattr(data, name), dtype=np.float64)
+    for name, order in (data.raster_orders or {}).items():
+        parts[f"order_{name}"] = np.asarray(order["order"], dtype=np.int32)
+    if data.footprints is not None and not data.footprints.empty:
+        from .roimap import grey_image, label_image
+
+        parts["roi_label"] = label_image(data.footprints, n_neurons).ravel()
+        parts["mean_image"] = grey_image(data.footprints).ravel()
+    shown_trials = None
+    if data.trials is not None:
+        shown_trials = trial_parts(data.trials, n_neurons)
+        arrays = shown_trials.pop("arrays")
+        if trial_amplitudes:
+            parts["trial_response"], parts["trial_baseline"] = arrays
     tables = {name: neuron_table_json(table, n_neurons) for name, table in data.neuron_tables.items()}
     if data.regression is not None:
         tables["regression"] = neuron_table_json(data.regression, n_neurons)
@@ -476,6 +556,8 @@ def _table_parts(data: SessionData, n_neurons: int, n_frames: int) -> dict[str, 
     parts["tables"] = json_bytes(
         {
             "labels": [str(label) for label in data.labels],
+            "raster_orders": {name: order["groups"] for name, order in (data.raster_orders or {}).items()},
+            "trial_presentations": shown_trials,
             "neuron_tables": tables,
             **{name: (table_json(t) if t is not None else None) for name, t in others.items()},
         }
@@ -502,16 +584,17 @@ def _dense_parts(
             parts[f"trace_{trace.key}_scale"][rows] = scale
 
     blocks = [slice(a, min(a + block_neurons, n_neurons)) for a in range(0, n_neurons, block_neurons)]
-    if workers > 1 and len(blocks) > 1:
-        # Threads: reading and numpy's reductions run without the GIL; each block writes its
-        # own rows, so the result does not depend on the order in which blocks finish.
-        from concurrent.futures import ThreadPoolExecutor
+    with Progress(len(blocks), f"browser traces ({n_neurons} neurons)", "blocks") as progress:
+        if workers > 1 and len(blocks) > 1:
+            # Threads: reading and numpy's reductions run without the GIL; each block writes its
+            # own rows, so the result does not depend on the order in which blocks finish.
+            from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(min(workers, len(blocks))) as pool:
-            list(pool.map(decimate, blocks))
-    else:
-        for rows in blocks:
-            decimate(rows)
+            with ThreadPoolExecutor(min(workers, len(blocks))) as pool:
+                list(track(pool.map(decimate, blocks), progress))
+        else:
+            for rows in track(blocks, progress):
+                decimate(rows)
     if data.regressors:
         n_frames = data.traces[0].rows.shape[1]
         at = slot_frames(n_frames, resolution.frames_per_column)
@@ -570,7 +653,17 @@ def build_page(
             )
     if len(data.labels) != n_neurons:
         raise ValueError(f"{len(data.labels)} labels for {n_neurons} neurons")
-    table_index, table_payload, table_raw = pack(_table_parts(data, n_neurons, n_frames))
+    amplitudes = (
+        data.trials is None
+        or 8 * n_neurons * len(data.trials[["stimulus", "trial"]].drop_duplicates())
+        <= max_bytes * TRIAL_SHARE
+    )  # else they would crowd out the traces: the trial view draws traces only
+    notes = (
+        data.notes
+        if amplitudes
+        else {**data.notes, "trials": "per-trial amplitudes left out (browser.max_mb)"}
+    )
+    table_index, table_payload, table_raw = pack(_table_parts(data, n_neurons, n_frames, amplitudes))
     fixed = len(template.encode()) + sum(len(text.encode()) for text in assets.values())
     left = max_bytes - fixed - len(table_payload) - PAGE_MARGIN_BYTES
     raw_budget = (3 * left) // 4 - 5 * (left // 16_000 + 1) - 6 if left > 0 else 0
@@ -592,10 +685,18 @@ def build_page(
         "traces": [{"key": t.key, "label": t.label, "unit": t.unit} for t in data.traces],
         "regressors": list(data.regressors) if data.regressors else [],
         "roles": data.roles,
-        "coactivity": {"bin_s": data.coactivity_bin_s, "threshold": data.coactivity_threshold},
+        "coactivity": {
+            "bin_s": data.coactivity_bin_s,
+            "threshold": data.coactivity_threshold,
+            "label": data.coactivity_label,
+            "n_shuffles": data.coactivity_n_shuffles,
+        },
         "flags": {"exceeds_max_fwhm": EXCEEDS_MAX_FWHM, "below_min_fwhm": BELOW_MIN_FWHM},
         "has_below_min_fwhm": bool("below_min_fwhm" in data.events.columns),
-        "notes": data.notes,
+        "notes": notes,
+        "palette": browser_palette(),
+        "trial_window_s": list(data.trial_window_s) if data.trial_window_s else None,
+        "roi_map": roi_map_manifest(data.footprints),
         "groups": {"tables": table_index, "traces": trace_index},
     }
     html = render_page(

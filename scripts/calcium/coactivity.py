@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .progress import Progress, track
+
 
 class ActiveBins(NamedTuple):
     """Sparse binary event raster: neuron i is active in bin b for each (neurons[k], bins[k]).
@@ -170,15 +172,24 @@ def circular_shift_null(
     offsets = offsets[:, firing]
     chunks = -(-n_shuffles // max(1, 4 * processes))  # a few chunks per process: even finish
     parts = [slice(a, min(a + chunks, n_shuffles)) for a in range(0, n_shuffles, chunks)]
+
+    def count(rows: slice) -> int:
+        return rows.stop - rows.start
+
     if processes <= 1 or len(parts) < 2:
-        return _null_rows(trains, offsets)
+        with Progress(n_shuffles, "circular-shift null", "shuffles") as progress:
+            return np.concatenate(
+                [_null_rows(trains, offsets[rows]) for rows in track(parts, progress, count)]
+            )
     import multiprocessing
 
     global _SHARED_NULL_WORK
     _SHARED_NULL_WORK = (trains, offsets)  # inherited by the forked workers, never pickled
     try:
         with multiprocessing.get_context("fork").Pool(min(processes, len(parts))) as pool:
-            return np.concatenate(pool.map(_null_chunk, parts))
+            # the progress thread starts after the fork: the workers inherit none
+            with Progress(n_shuffles, "circular-shift null", "shuffles") as progress:
+                return np.concatenate(list(track(pool.imap(_null_chunk, parts), progress, len)))
     finally:
         _SHARED_NULL_WORK = None
 
@@ -587,3 +598,38 @@ def raster_from_events(
     return active_bins(
         events["neuron"].to_numpy(), events[column].to_numpy(), n_neurons, n_frames, frame_rate_hz, bin_s
     )
+
+
+def null_exceedance(
+    n_active: np.ndarray,
+    frames_in: np.ndarray,
+    null_frames: np.ndarray,
+    null_n_active: np.ndarray,
+    null_n_bins: np.ndarray,
+) -> np.ndarray:
+    """Per observed bin, the fraction of null bins of its kind with at least as many active
+    neurons: P(null ≥ observed), the bin's empirical p-value under the circular shifts.
+
+    n_active: (n_bins,) the tested coactivity of each observed bin (neurons active within
+        the window); frames_in: (n_bins,) frames its window holds (the kind of bin).
+    null_frames, null_n_active, null_n_bins: the null histogram (one row per kind of bin and
+        count: how many null bins had that many active neurons).
+    Returns (n_bins,) float64; NaN for a kind of bin the null does not hold.
+    """
+    n_active = np.asarray(n_active, dtype=np.int64)
+    frames_in = np.asarray(frames_in, dtype=np.int64)
+    null_frames = np.asarray(null_frames, dtype=np.int64)
+    null_n_active = np.asarray(null_n_active, dtype=np.int64)
+    null_n_bins = np.asarray(null_n_bins, dtype=np.float64)
+    out = np.full(n_active.shape, np.nan)
+    top = int(max(n_active.max(initial=0), null_n_active.max(initial=0))) + 2
+    for kind in np.unique(null_frames):
+        rows = null_frames == kind
+        counts = np.bincount(null_n_active[rows], weights=null_n_bins[rows], minlength=top)
+        total = counts.sum()
+        if total <= 0:
+            continue
+        survival = np.cumsum(counts[::-1])[::-1] / total  # survival[k] = P(null >= k)
+        mine = frames_in == kind
+        out[mine] = survival[np.clip(n_active[mine], 0, top - 1)]
+    return out

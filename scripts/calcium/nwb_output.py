@@ -113,14 +113,18 @@ def _npy_iterator_class():
     class _NpyRowsAsColumns(GenericDataChunkIterator):
         """A (neurons, frames) .npy served as (frames, neurons), a block of neurons at a time."""
 
-        def __init__(self, path, shape, **kwargs):
+        def __init__(self, path, shape, progress=None, **kwargs):
             self.path = str(path)
+            self.progress = progress  # () -> calcium.progress.Progress or None: counts neuron rows read
             self.npy_shape = tuple(int(x) for x in shape)  # (neurons, frames) as stored in the .npy
             super().__init__(**kwargs)
 
         def _get_data(self, selection):
             frames, neurons = selection
             block = load_npy(self.path, neurons)
+            progress = self.progress() if self.progress else None
+            if progress is not None and frames.start in (None, 0):  # a buffer holds every frame
+                progress.advance(block.shape[0])
             return np.ascontiguousarray(block[:, frames].T)
 
         def _get_maxshape(self):
@@ -164,12 +168,13 @@ def encode_chunk(block: np.ndarray, chunk: tuple[int, int], gzip_level: int) -> 
 
 
 def write_chunks_in_parallel(
-    dataset, npy_path, gzip_level: int, workers: int, buffer_bytes: int = 64 << 20
+    dataset, npy_path, gzip_level: int, workers: int, buffer_bytes: int = 64 << 20, progress=None
 ) -> None:
     """Fill a (frames, neurons) gzip + shuffle chunked HDF5 dataset from a (neurons, frames)
     float32 .npy, compressing chunks on `workers` threads (zlib runs without the GIL) and
     writing them as they are (h5py's write_direct_chunk): HDF5 itself compresses on one
-    thread. Reads a block of whole chunk columns (at most ~buffer_bytes) at a time."""
+    thread. Reads a block of whole chunk columns (at most ~buffer_bytes) at a time.
+    progress: a `calcium.progress.Progress` advanced by the neurons written (or None)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from .io import load_npy
@@ -193,6 +198,8 @@ def write_chunks_in_parallel(
             encoded = pool.map(lambda block: encode_chunk(block, chunk, gzip_level), blocks)
             for offset, data in zip(offsets, encoded, strict=True):
                 dataset.id.write_direct_chunk(offset, data)
+            if progress is not None:
+                progress.advance(rows.shape[0])
 
 
 @dataclass
@@ -403,6 +410,8 @@ class SessionNwbWriter:
         self.gzip_level = int(gzip_level)
         self.workers = int(workers)
         self._parallel_traces: list[tuple[str, str, int]] = []  # (dataset, .npy, buffer) filled at write
+        self._trace_rows = 0  # neuron rows of every trace array added (the progress total)
+        self._progress = None  # the calcium.progress.Progress of `write`
         self.n_neurons = len(labels)
         self.nwbfile = NWBFile(
             session_description=metadata.session_description,
@@ -580,8 +589,11 @@ class SessionNwbWriter:
                 (f"processing/ophys/{container}/{name}/data", str(npy_path), buffer_bytes)
             )
         else:
-            iterator = _npy_iterator_class()(npy_path, shape, chunk_shape=chunk, buffer_shape=buffer)
+            iterator = _npy_iterator_class()(
+                npy_path, shape, progress=lambda: self._progress, chunk_shape=chunk, buffer_shape=buffer
+            )
             data = H5DataIO(iterator)
+        self._trace_rows += shape[0]
         series = RoiResponseSeries(
             name=name,
             data=data,
@@ -792,22 +804,31 @@ class SessionNwbWriter:
 
     def write(self, path: str | os.PathLike) -> None:
         """Write the file under a temporary name in its folder, then rename it to `path`
-        (`calcium.io.atomic_path`); on any error `path` is left as it was."""
+        (`calcium.io.atomic_path`); on any error `path` is left as it was. Logs its progress
+        (neuron traces written, percent, time left; `calcium.progress`)."""
         from pynwb import NWBHDF5IO
 
         from .io import atomic_path
+        from .progress import Progress
 
-        with atomic_path(path, suffix=".nwb") as tmp:
-            with NWBHDF5IO(tmp, mode="w") as io:
-                io.write(self.nwbfile)
-            if self._parallel_traces:
-                import h5py
+        with (
+            atomic_path(path, suffix=".nwb") as tmp,
+            Progress(self._trace_rows, "NWB", "neuron traces") as progress,
+        ):
+            self._progress = progress
+            try:
+                with NWBHDF5IO(tmp, mode="w") as io:
+                    io.write(self.nwbfile)
+                if self._parallel_traces:
+                    import h5py
 
-                with h5py.File(tmp, "r+") as file:
-                    for dataset, npy_path, buffer_bytes in self._parallel_traces:
-                        write_chunks_in_parallel(
-                            file[dataset], npy_path, self.gzip_level, self.workers, buffer_bytes
-                        )
+                    with h5py.File(tmp, "r+") as file:
+                        for dataset, npy_path, buffer_bytes in self._parallel_traces:
+                            write_chunks_in_parallel(
+                                file[dataset], npy_path, self.gzip_level, self.workers, buffer_bytes, progress
+                            )
+            finally:
+                self._progress = None
 
 
 def footprint_masks(footprints, n_rois: int) -> dict:

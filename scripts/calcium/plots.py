@@ -11,6 +11,8 @@ matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .palette import ensemble_colour, stimulus_colours  # noqa: E402
+
 
 def neurons_shown(n_neurons: int, max_neurons: int) -> np.ndarray:
     """At most max_neurons neuron indices, evenly spaced over 0..n_neurons-1."""
@@ -44,6 +46,81 @@ def example_view(
     return neurons, frames
 
 
+# Longest stretch of recording drawn in an example figure when no time window is configured:
+# 120 s over the figure's ~11 in of axis, ~11 s per inch, single events stay visible.
+EXAMPLE_WINDOW_S = 120.0
+
+
+def choose_example_neurons(
+    n_neurons: int,
+    features=None,
+    members=None,
+    regression=None,
+    max_examples: int = 4,
+) -> list[tuple[int, str]]:
+    """Example neurons by a fixed rule, each with why it was chosen:
+
+    1. the most active neuron (highest event_rate_per_min in `features`);
+    2. for each ensemble (in id order), its member (member true in `members`, the
+       ensemble_members table) with the highest participation not chosen yet, alternating
+       with 3. for each response type of `regression` (other than "not stimulus-locked", in
+       name order), the neuron of that type with the highest R² not chosen yet;
+    4. then the next most active neurons, until `max_examples` are chosen.
+    Ties go to the lower neuron id. Without tables, neurons 0, 1, ... Returns [(neuron, reason)].
+    """
+    chosen: dict[int, str] = {}
+    if features is not None and len(features):
+        active = features.sort_values(["event_rate_per_min", "neuron"], ascending=[False, True]).neuron
+        by_activity = [int(n) for n in active if 0 <= int(n) < n_neurons]
+    else:
+        by_activity = list(range(n_neurons))
+    known = features is not None and len(features) > 0
+    groups: list[tuple[str, list[int]]] = [("most active", by_activity[:1])] if known else []
+    ensembles: list[tuple[str, list[int]]] = []
+    if members is not None and len(members) and "member" in members:
+        in_ensembles = members[members.member.astype(bool)]
+        for ensemble, group in in_ensembles.groupby("ensemble", sort=True):
+            ranked = group.sort_values(["participation", "neuron"], ascending=[False, True]).neuron
+            ensembles.append((f"ensemble {ensemble}", [int(n) for n in ranked]))
+    responses: list[tuple[str, list[int]]] = []
+    if regression is not None and len(regression) and "response_type" in regression:
+        for kind, group in regression.groupby("response_type", sort=True):
+            if kind != "not stimulus-locked":
+                ranked = group.sort_values(["r2", "neuron"], ascending=[False, True]).neuron
+                responses.append((f"response {kind}", [int(n) for n in ranked]))
+    for k in range(max(len(ensembles), len(responses))):  # alternate: ensemble, response type, ...
+        groups += ensembles[k : k + 1] + responses[k : k + 1]
+    for reason, ranked in groups:
+        if len(chosen) >= max_examples:
+            break
+        first = next((n for n in ranked if n not in chosen and 0 <= n < n_neurons), None)
+        if first is not None:
+            chosen[first] = reason
+    for neuron in by_activity:
+        if len(chosen) >= max_examples:
+            break
+        chosen.setdefault(neuron, "active" if known else "")
+    return list(chosen.items())
+
+
+def busiest_window(event_times_s, start_s: float, duration_s: float, window_s: float = EXAMPLE_WINDOW_S):
+    """[start, end] (s from the first frame) of the `window_s` stretch holding most of
+    `event_times_s` (on the recording's clock; starts on whole seconds, the earliest of ties);
+    the whole recording when it is not longer than `window_s`."""
+    if duration_s <= window_s:
+        return [0.0, float(duration_s)]
+    seconds = int(np.floor(duration_s))
+    times = np.asarray(event_times_s, dtype=float) - start_s
+    counts = np.bincount(
+        np.clip(times[np.isfinite(times)], 0, seconds - 1).astype(np.int64), minlength=seconds
+    )
+    width = int(np.ceil(window_s))
+    sums = np.convolve(counts, np.ones(width, dtype=np.int64), mode="valid")
+    first = int(np.argmax(sums)) if sums.size else 0
+    first = min(first, max(0, int(np.floor(duration_s - window_s))))
+    return [float(first), float(first + window_s)]
+
+
 def stacked_layout(figure, title: bool = True, hspace_in: float = 0.12) -> None:
     """Margins of a column of panels sharing the time axis, set in inches.
 
@@ -74,6 +151,7 @@ def trace_steps_figure(
     spike_times_s: list[np.ndarray],
     neuron_ids: list[int],
     title: str = "",
+    reasons: list[str] | None = None,
 ):
     """Example neurons across the processing steps.
 
@@ -81,7 +159,7 @@ def trace_steps_figure(
     steps: [(name, y-axis label with unit, (neurons, frames) array)] in order; the
         last step gets the spike times as ticks.
     spike_times_s: per example neuron, its spike times in seconds.
-    neuron_ids: ids shown in the panel titles.
+    neuron_ids: ids shown in the panel titles; reasons: why each was chosen (in its title).
     """
     n_steps = len(steps)
     n_rows = n_steps * len(neuron_ids)
@@ -91,9 +169,18 @@ def trace_steps_figure(
         for j, (name, unit, values) in enumerate(steps):
             ax = axes[k * n_steps + j]
             ax.plot(time_s, values[k], lw=0.6, color=STEP_COLOURS[j % len(STEP_COLOURS)])
-            ax.set_ylabel(unit, fontsize=7)
-            ax.tick_params(labelsize=7)
-            ax.text(0.005, 0.92, f"neuron {neuron}: {name}", transform=ax.transAxes, fontsize=7, va="top")
+            ax.set_ylabel(unit, fontsize=8)
+            ax.tick_params(labelsize=8)
+            why = f" ({reasons[k]})" if reasons else ""
+            ax.text(
+                0.005,
+                0.95,
+                f"neuron {neuron}{why}: {name}",
+                transform=ax.transAxes,
+                fontsize=10,
+                va="top",
+                bbox={"facecolor": "white", "alpha": 0.7, "lw": 0, "pad": 1},
+            )
             if j == n_steps - 1 and len(spike_times_s[k]):
                 top = float(np.max(values[k])) if values[k].size else 1.0
                 ax.plot(
@@ -104,11 +191,11 @@ def trace_steps_figure(
                     ms=5,
                     label="spike times",
                 )
-                ax.legend(loc="upper right", fontsize=6, frameon=False)
+                ax.legend(loc="upper right", fontsize=8, frameon=False)
     axes[-1].set_xlabel("time (s)")
     axes[-1].set_xlim(time_s[0], time_s[-1])
     if title:
-        figure.suptitle(title, fontsize=9)
+        figure.suptitle(title, fontsize=11)
     stacked_layout(figure, bool(title))
     return figure
 
@@ -165,9 +252,6 @@ def events_on_traces_figure(time_s, traces, events, thresholds, neuron_ids, titl
     return figure
 
 
-ENSEMBLE_COLOURS = plt.get_cmap("tab10").colors
-
-
 def raster_figure(
     events,
     n_neurons: int,
@@ -185,19 +269,20 @@ def raster_figure(
     figure, ax = plt.subplots(figsize=(12, max(3.0, min(10.0, 0.05 * n_neurons + 2))))
     if ensemble_events is not None and len(ensemble_events):
         for label, group in ensemble_events.groupby("ensemble"):
-            colour = "0.8" if label < 0 else ENSEMBLE_COLOURS[int(label) % 10]
+            colour = ensemble_colour(label)  # calcium.palette: the same colours as the browser's
             for start, end in group[["start_s", "end_s"]].to_numpy():
-                ax.axvspan(start, end, color=colour, alpha=0.5, lw=0)
+                ax.axvspan(start, end, color=colour, alpha=0.35, lw=0, zorder=0)  # behind the ticks
             ax.plot(
                 [],
                 [],
                 color=colour,
                 lw=6,
-                alpha=0.5,
+                alpha=0.35,
                 label="no ensemble" if label < 0 else f"ensemble {label}",
             )
-        ax.legend(loc="upper right", fontsize=7, frameon=False, ncol=4)
-    ax.scatter(events.onset_s, events.neuron, s=2, c="k", marker="|", linewidths=0.6)
+        # Outside the data, right of the axes.
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False, borderaxespad=0)
+    ax.scatter(events.onset_s, events.neuron, s=2, c="k", marker="|", linewidths=0.6, zorder=2)
     ax.set_xlim(start_time_s, start_time_s + duration_s)
     ax.set_ylim(-0.5, n_neurons - 0.5)
     ax.set_xlabel("time (s)")
@@ -375,19 +460,37 @@ def r2_histogram_figure(r2, min_r2: float, title: str = ""):
     return figure
 
 
+# Height of a heat map row (inches) and most row labels per panel: 7-pt labels need ~0.11 in.
+ROW_INCHES = 0.12
+HEATMAP_MAX_LABELS = 60
+
+
+def heatmap_tick_rows(n_rows: int, height_in: float) -> np.ndarray:
+    """Rows of a heat map panel that get a label: every k-th row, k the smallest step that
+    keeps labels at least 0.11 in apart on a panel `height_in` inches high and at most
+    HEATMAP_MAX_LABELS labels."""
+    fit = max(1, min(HEATMAP_MAX_LABELS, int(height_in / 0.11)))
+    step = max(1, -(-n_rows // fit))
+    return np.arange(0, n_rows, step)
+
+
 def heatmaps_figure(time_s, panels, table, title: str = ""):
     """Heat maps (neurons x time) of z-scored ΔF/F with stimulus onsets marked.
 
-    panels: [(panel title, (neurons, bins) z-scored array, y tick labels or None)].
-    table: stimulus table (stimulus, onset_s); onsets are drawn as coloured lines.
+    panels: [(panel title, (neurons, bins) z-scored array, y tick labels (one per row: the
+        neuron ids, optionally with their response type) or None)].
+    table: stimulus table (stimulus, onset_s); onsets are drawn as lines in the stimulus
+        colours of `calcium.palette`.
+    Rows are labelled by their tick labels at 7 pt, every k-th row when there are more than
+    HEATMAP_MAX_LABELS rows (k chosen so that at most that many labels are drawn).
     """
     n = len(panels)
-    heights = [max(1.0, min(6.0, 0.04 * max(p[1].shape[0], 1))) for p in panels]
+    heights = [max(1.0, min(8.0, ROW_INCHES * max(p[1].shape[0], 1))) for p in panels]
     figure, axes = plt.subplots(
         n, 1, figsize=(12, sum(heights) + 1.5 * n), squeeze=False, gridspec_kw={"height_ratios": heights}
     )
-    colours = {label: ENSEMBLE_COLOURS[i % 10] for i, label in enumerate(dict.fromkeys(table.stimulus))}
-    for ax, (name, values, ticks) in zip(axes[:, 0], panels, strict=True):
+    colours = stimulus_colours(table.stimulus)
+    for ax, height, (name, values, ticks) in zip(axes[:, 0], heights, panels, strict=True):
         if values.shape[0] == 0:
             ax.text(0.5, 0.5, f"{name}: no neurons", ha="center", va="center", transform=ax.transAxes)
             ax.set_yticks([])
@@ -402,18 +505,19 @@ def heatmaps_figure(time_s, panels, table, title: str = ""):
                 extent=(time_s[0], time_s[-1], values.shape[0] - 0.5, -0.5),
             )
             figure.colorbar(image, ax=ax, label="z-scored ΔF/F", pad=0.01)
-            if ticks is not None and len(ticks) <= 60:
-                ax.set_yticks(range(len(ticks)), ticks, fontsize=5)
+            if ticks is not None and len(ticks):
+                rows = heatmap_tick_rows(len(ticks), height)
+                ax.set_yticks(rows, [str(ticks[r]) for r in rows], fontsize=7)
         for label, onset in zip(table.stimulus, table.onset_s, strict=True):
-            ax.axvline(onset, color=colours[label], lw=0.8)
-        ax.set_title(name, fontsize=8)
+            ax.axvline(onset, color=colours[str(label)], lw=0.8)
+        ax.set_title(name, fontsize=10)
         ax.set_xlabel("time (s)")  # on every panel: they do not share the x axis
-        ax.set_ylabel("neuron (clustered order)", fontsize=8)
+        ax.set_ylabel("neuron id (clustered order)", fontsize=8)
     for label, colour in colours.items():
         axes[0, 0].plot([], [], color=colour, label=f"{label} onset")
     # Above the image: legend text on the dark heat map would be unreadable.
     axes[0, 0].legend(
-        loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=6, frameon=False, ncol=len(colours)
+        loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False, ncol=len(colours)
     )
     if title:
         figure.suptitle(title, fontsize=9)
@@ -541,5 +645,119 @@ def expected_accuracy_figure(bands, neuron_nu, note: str = "", title: str = ""):
             wrap=True,
         )
     figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def trial_responses_figure(time_s, panels, response_window_s=None, title: str = ""):
+    """Trial-aligned responses of example neurons: per (stimulus, neuron) a row with the mean
+    ± SEM over trials (left) and the trials x time heat map (right), time after onset in s.
+
+    panels: [(stimulus, neuron, (trials, samples) ΔF/F; NaN outside the recording)].
+    response_window_s: [start, end] after onset averaged for the response (shaded).
+    """
+    n = max(len(panels), 1)
+    colours = stimulus_colours([stimulus for stimulus, _, _ in panels])
+    figure, axes = plt.subplots(
+        n, 2, figsize=(11, 2.0 * n + 0.8), squeeze=False, gridspec_kw={"width_ratios": [1, 1.3]}
+    )
+    time_s = np.asarray(time_s, dtype=float)
+    step = float(np.median(np.diff(time_s))) if time_s.size > 1 else 1.0
+    for (ax_mean, ax_heat), (stimulus, neuron, values) in zip(axes, panels, strict=False):
+        values = np.asarray(values, dtype=float)
+        counts = np.sum(np.isfinite(values), axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (
+                np.nanmean(np.where(counts > 0, values, 0.0), axis=0)
+                if values.size
+                else np.full(time_s.size, np.nan)
+            )
+            sem = (
+                np.nanstd(values, axis=0, ddof=1) / np.sqrt(counts)
+                if values.shape[0] > 1
+                else np.zeros(time_s.size)
+            )
+        colour = colours[str(stimulus)]
+        if response_window_s is not None:
+            ax_mean.axvspan(*response_window_s, color="0.9", lw=0, label="response window")
+        ax_mean.fill_between(time_s, mean - sem, mean + sem, color=colour, alpha=0.3, lw=0, label="± SEM")
+        ax_mean.plot(time_s, mean, color=colour, lw=1.5, label=f"mean of {values.shape[0]} trials")
+        ax_mean.axvline(0.0, color="k", lw=0.8, ls="--")
+        ax_mean.set_ylabel("ΔF/F")
+        ax_mean.set_title(f"neuron {neuron}: {stimulus}", fontsize=10)
+        ax_mean.legend(loc="upper right", fontsize=7, frameon=False)
+        if values.shape[0]:
+            image = ax_heat.imshow(
+                values,
+                aspect="auto",
+                cmap="viridis",
+                interpolation="nearest",
+                extent=(time_s[0] - step / 2, time_s[-1] + step / 2, values.shape[0] - 0.5, -0.5),
+            )
+            figure.colorbar(image, ax=ax_heat, label="ΔF/F", pad=0.01)
+        ax_heat.axvline(0.0, color="w", lw=0.8, ls="--")
+        ax_heat.set_ylabel("trial")
+        ax_heat.set_title(f"neuron {neuron}: each {stimulus} presentation", fontsize=10)
+    if not panels:
+        axes[0, 0].text(
+            0.5, 0.5, "no stimulus-locked neurons", ha="center", va="center", transform=axes[0, 0].transAxes
+        )
+        axes[0, 1].set_axis_off()
+    for ax in axes[-1]:
+        ax.set_xlabel("time after onset (s)")
+    if title:
+        figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    return figure
+
+
+def roi_map_figure(footprints, n_rois: int, colours: list[str], legend: dict[str, str], title: str = ""):
+    """ROI footprints over the mean image (greyscale), each ROI filled in its colour and
+    numbered at its centroid (up to 200 ROIs); x and y in pixels. Without footprints the
+    figure says why (`calcium.roimap.NO_DATA_NOTE`)."""
+    from matplotlib.colors import to_rgb
+
+    from .roimap import NO_DATA_NOTE, centres, grey_image, label_image
+
+    if footprints is None or footprints.empty:
+        figure, ax = plt.subplots(figsize=(6, 2))
+        ax.text(0.5, 0.5, "No ROI map:\n" + NO_DATA_NOTE, ha="center", va="center", wrap=True, fontsize=9)
+        ax.set_axis_off()
+        if title:
+            ax.set_title(title, fontsize=10)
+        return figure
+    labels = label_image(footprints, n_rois)
+    grey = grey_image(footprints).astype(float) / 255
+    rgb = np.array([to_rgb(c) for c in colours]) if n_rois else np.zeros((0, 3))
+    image = np.repeat(grey[:, :, None], 3, axis=2)
+    inside = labels >= 0
+    image[inside] = 0.45 * image[inside] + 0.55 * rgb[labels[inside]]
+    # each ROI's edge (pixels next to another label) in its full colour, white for grey ROIs
+    padded = np.pad(labels, 1, constant_values=-1)
+    edge = inside & (
+        (padded[:-2, 1:-1] != labels)
+        | (padded[2:, 1:-1] != labels)
+        | (padded[1:-1, :-2] != labels)
+        | (padded[1:-1, 2:] != labels)
+    )
+    edge_rgb = np.where(np.ptp(rgb, axis=1, keepdims=True) < 0.05, 1.0, rgb) if len(rgb) else rgb
+    image[edge] = edge_rgb[labels[edge]]
+    height, width = labels.shape
+    figure, ax = plt.subplots(
+        figsize=(min(10.0, 2 + 7 * width / max(height, width)), 7 * height / max(height, width) + 1)
+    )
+    ax.imshow(image, interpolation="nearest", extent=(-0.5, width - 0.5, height - 0.5, -0.5))
+    if n_rois <= 200:
+        for roi, (y, x) in enumerate(centres(footprints, n_rois)):
+            if np.isfinite(x):
+                ax.text(x, y, str(roi), color="w", fontsize=6, ha="center", va="center")
+    for name, colour in legend.items():
+        ax.plot([], [], "s", color=colour, ms=8, label=name)
+    if legend:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, borderaxespad=0)
+    ax.set_xlabel("x (pixels)")
+    ax.set_ylabel("y (pixels)")
+    if title:
+        ax.set_title(title, fontsize=10)
     figure.tight_layout()
     return figure

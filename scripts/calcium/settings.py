@@ -54,6 +54,7 @@ def check_config(config: dict) -> None:
         raise ConfigError(f"config {where}: {value} is not a finite number; give a number (see the schema).")
     _ordered(config, "stimulus", "response_window_s")
     _ordered(config, "stimulus", "baseline_window_s")
+    _ordered(config, "stimulus", "trial_window_s")
     _ordered(config, "figures", "time_window_s")
 
 
@@ -188,6 +189,7 @@ def check_session_settings(
     spans = [
         ("stimulus", "response_window_s", config["stimulus"]["response_window_s"], 1),
         ("stimulus", "baseline_window_s", config["stimulus"]["baseline_window_s"], 1),
+        ("stimulus", "trial_window_s", config["stimulus"]["trial_window_s"], 2),
         ("figures", "time_window_s", config["figures"]["time_window_s"], 2),
         ("evaluation", "example_s", [0.0, config["evaluation"]["example_s"]], 2),
     ]
@@ -238,7 +240,8 @@ def check_session_settings(
     if outside:
         raise ConfigError(
             f"config figures.example_neurons: {outside} are not neuron ids of this session, which has "
-            f"{n_neurons} neuron(s) (ids 0..{n_neurons - 1}); use null for the first four."
+            f"{n_neurons} neuron(s) (ids 0..{n_neurons - 1}); use null for neurons chosen by a rule "
+            "(most active, one per ensemble and response type)."
         )
     window = figures["time_window_s"]
     if window is not None and window[0] >= duration_s:

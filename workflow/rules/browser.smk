@@ -6,6 +6,7 @@ rule browser:
         unpack(browser_stimulus_inputs),
         facts="results/{session}/ingest/recording.json",
         neurons="results/{session}/ingest/neurons.tsv",
+        footprints="results/{session}/ingest/footprints.npz",
         raw="results/{session}/ingest/fluorescence.npy",
         dff="results/{session}/dff.npy",
         detrended="results/{session}/detrended.npy",
@@ -20,6 +21,7 @@ rule browser:
         features="results/{session}/events/features.csv",
         coactivity="results/{session}/population/coactivity.csv",
         null_threshold="results/{session}/population/null_threshold.json",
+        null_histogram="results/{session}/population/null_histogram.csv",
         ensembles="results/{session}/ensembles/ensembles.csv",
         ensemble_events="results/{session}/ensembles/ensemble_activations.csv",
         ensemble_members="results/{session}/ensembles/ensemble_members.csv",
@@ -55,5 +57,6 @@ rule browser:
             "deconvolution": config["deconvolution"]["input"],
             "event_time": config["coactivity"]["event_time"],
         },
+        trial_window_s=config["stimulus"]["trial_window_s"],
     script:
         "../../scripts/browser.py"

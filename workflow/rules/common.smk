@@ -269,7 +269,15 @@ def browser_stimulus_inputs(wildcards):
         "stimuli": f"results/{wildcards.session}/stimulus/stimuli.csv",
         "regressors": f"results/{wildcards.session}/stimulus/regressors.csv",
         "regression": f"results/{wildcards.session}/stimulus/regression.csv",
+        "trials": f"results/{wildcards.session}/stimulus/trial_responses.csv",
     }
+
+
+def example_stimulus_inputs(wildcards):
+    """The regression table of sessions that have stimuli (example neurons per response type)."""
+    if not has_stimuli(wildcards.session):
+        return {}
+    return {"regression": f"results/{wildcards.session}/stimulus/regression.csv"}
 
 
 def session_shape(session):
@@ -349,8 +357,15 @@ FIGURES = [
     "figures/coactivity.png",
     "figures/similarity.png",
     "figures/ensembles.png",
+    "figures/roi_map.png",
 ]
-STIMULUS_FIGURES = ["regressors.png", "r2.png", "heatmaps.png", "response_types.png"]
+STIMULUS_FIGURES = [
+    "regressors.png",
+    "r2.png",
+    "heatmaps.png",
+    "response_types.png",
+    "trial_responses.png",
+]
 
 
 def session_figures(session):
@@ -393,7 +408,11 @@ def get_final_output():
         if has_stimuli(session):
             outputs += [
                 f"results/{session}/stimulus/{name}"
-                for name in ("regression.csv", "stimulus_responses.csv")
+                for name in (
+                    "regression.csv",
+                    "stimulus_responses.csv",
+                    "trial_responses.csv",
+                )
             ]
     return outputs
 

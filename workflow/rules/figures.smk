@@ -6,6 +6,7 @@ rule figures:
 
 rule trace_figures:
     input:
+        unpack(example_stimulus_inputs),
         raw="results/{session}/ingest/fluorescence.npy",
         dff="results/{session}/dff.npy",
         detrended="results/{session}/detrended.npy",
@@ -15,6 +16,8 @@ rule trace_figures:
         event_traces=lambda wc: f"results/{wc.session}/{EVENT_TRACE}.npy",
         events="results/{session}/events/events.csv",
         thresholds="results/{session}/events/event_thresholds.tsv",
+        features="results/{session}/events/features.csv",
+        members="results/{session}/ensembles/ensemble_members.csv",
         facts="results/{session}/ingest/recording.json",
     output:
         traces=report(
@@ -111,3 +114,30 @@ rule population_figures:
         max_neurons=config["figures"]["max_neurons"],
     script:
         "../../scripts/population_figures.py"
+
+
+rule roi_map:
+    input:
+        footprints="results/{session}/ingest/footprints.npz",
+        members="results/{session}/ensembles/ensemble_members.csv",
+        facts="results/{session}/ingest/recording.json",
+    output:
+        report(
+            "results/{session}/figures/roi_map.png",
+            caption="../report/roi_map.rst",
+            category="3. Coactivity and ensembles",
+            subcategory="{session}",
+            labels={"session": "{session}", "figure": "ROI map"},
+        ),
+    log:
+        "results/logs/{session}/roi_map.log",
+    benchmark:
+        "results/benchmarks/{session}/roi_map.tsv"
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../../scripts/roi_map.py"

@@ -87,3 +87,43 @@ rule stimulus_figures:
         },
     script:
         "../../scripts/stimulus_figures.py"
+
+
+rule trial_responses:
+    input:
+        traces=stimulus_trace,
+        stimuli="results/{session}/stimulus/stimuli.csv",
+        regression="results/{session}/stimulus/regression.csv",
+        facts="results/{session}/ingest/recording.json",
+    output:
+        table="results/{session}/stimulus/trial_responses.csv",
+        figure=report(
+            "results/{session}/stimulus/trial_responses.png",
+            caption="../report/trial_responses.rst",
+            category="4. Stimulus-locked",
+            subcategory="{session}",
+            labels={"session": "{session}", "figure": "trial-aligned responses"},
+        ),
+    log:
+        "results/logs/{session}/trial_responses.log",
+    benchmark:
+        "results/benchmarks/{session}/trial_responses.tsv"
+    conda:
+        "../../envs/stimulus.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input: max(1000, int(800 + 0.05 * input.size_mb)),
+        runtime=30,
+    params:
+        stimulus=settings(
+            "stimulus",
+            [
+                "response_window_s",
+                "baseline_window_s",
+                "trial_window_s",
+                "examples_per_type",
+            ],
+        ),
+        trace=config["stimulus"]["input"],
+    script:
+        "../../scripts/trial_responses.py"

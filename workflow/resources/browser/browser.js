@@ -14,8 +14,9 @@
     uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array, int16: Int16Array,
     uint32: Uint32Array, int32: Int32Array, float32: Float32Array, float64: Float64Array,
   };
-  const STIMULUS_COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f"];
-  const ENSEMBLE_COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f"];
+  // One palette with the figures (scripts/calcium/palette.py, in the manifest).
+  const STIMULUS_COLOURS = M.palette.stimuli;
+  const ENSEMBLE_COLOURS = M.palette.ensembles;
   const api = { ready: false, error: null };
   window.sessionBrowser = api;
 
@@ -130,6 +131,15 @@
     D.f0 = P.f0 || null;
     D.coactivity = P.coactivity || null;
     D.coactivityStart = P.coactivity_start_s || null;
+    D.coactivityThresholds = P.coactivity_thresholds || null;
+    D.coactivityP = P.coactivity_p || null;
+    D.nullFraction = P.null_fraction || null;
+    D.roiLabel = P.roi_label || null;
+    D.meanImage = P.mean_image || null;
+    D.trialResponse = P.trial_response || null;
+    D.trialBaseline = P.trial_baseline || null;
+    D.orders = {};
+    for (const name of Object.keys(D.tables.raster_orders || {})) if (P["order_" + name]) D.orders[name] = P["order_" + name];
     D.x = slotTimes();
     D.stimuli = stimulusBands();
     D.members = membership();
@@ -473,6 +483,9 @@
     $("neuron-slider").value = i;
     drawNeuron(i);
     drawSide(i);
+    $("trial-neuron").value = i;
+    if (api.view === "trials") drawTrials(i);
+    if (api.view === "map") drawMap();
     if (history.replaceState) history.replaceState(null, "", "#neuron=" + i);
   }
 
@@ -493,7 +506,45 @@
   // ---------------------------------------------------------------- raster view
   const raster = { u: null, co: null, order: "neuron", rowOf: null, neuronAt: null, colours: null, ticks: null };
 
+  /* Separators between an order's groups and each group's label at its centre row. */
+  function drawGroups(u, ymin, ymax) {
+    const groups = ((D.tables.raster_orders || {})[raster.order]) || [];
+    if (!groups.length) return;
+    const ctx = u.ctx, { left, width } = u.bbox, dpr = uPlot.pxRatio || 1;
+    ctx.save();
+    ctx.strokeStyle = "#555"; ctx.lineWidth = 1 * dpr;
+    ctx.font = (11 * dpr) + "px sans-serif"; ctx.textBaseline = "middle";
+    for (const g of groups) {
+      if (g.first > 0 && g.first - 0.5 >= ymin && g.first - 0.5 <= ymax) {
+        const y = u.valToPos(g.first - 0.5, "y", true);
+        ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(left + width, y); ctx.stroke();
+      }
+      const centre = g.first + (g.count - 1) / 2;
+      if (centre < ymin || centre > ymax) continue;
+      const y = u.valToPos(centre, "y", true);
+      const text = g.label + " (" + g.count + ")";
+      const tw = ctx.measureText(text).width;
+      ctx.fillStyle = "rgba(255,255,255,0.85)";
+      ctx.fillRect(left + width - tw - 8 * dpr, y - 8 * dpr, tw + 6 * dpr, 16 * dpr);
+      ctx.fillStyle = "#222";
+      ctx.fillText(text, left + width - tw - 5 * dpr, y);
+    }
+    ctx.restore();
+  }
+
+  const ORDER_AXIS = {
+    neuron: "neuron (index)", ensemble: "neuron (grouped by ensemble)",
+    embedding: "neuron (correlation order)", response: "neuron (by response type)",
+  };
+
   function rasterOrder(kind) {
+    const stored = D.orders[kind];
+    if (stored) {
+      raster.neuronAt = Array.from(stored);
+      raster.rowOf = new Int32Array(N);
+      raster.neuronAt.forEach((n, r) => { raster.rowOf[n] = r; });
+      return;
+    }
     const rank = new Float64Array(N);
     for (let n = 0; n < N; n++) rank[n] = n;
     if (kind === "ensemble") {
@@ -598,6 +649,7 @@
     canvas.width = w; canvas.height = h;
     canvas.getContext("2d").putImageData(image, 0, 0);
     ctx.drawImage(canvas, left, top);
+    drawGroups(u, ymin, ymax);
     ctx.restore();
     api.raster_draw_ms = performance.now() - began;
   }
@@ -634,7 +686,7 @@
       ],
       axes: [
         { label: "time (s)", labelSize: 16, size: 32 },
-        { label: raster.order === "neuron" ? "neuron (index)" : "neuron (grouped by ensemble)", labelSize: 18, size: 60,
+        { label: ORDER_AXIS[raster.order] || "neuron", labelSize: 18, size: 60,
           incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000],
           values: (u, splits) => splits.map((v) => (Number.isInteger(v) && v >= 0 && v < N ? String(raster.neuronAt[v]) : "")) },
       ],
@@ -654,29 +706,115 @@
       setZoom(x[0], x[1]);
       if (x[0] <= D.x[0] && x[1] >= D.x[D.x.length - 1]) xRange = null;
     });
-    if (D.coactivity) {
-      const co = D.coactivity, threshold = M.coactivity.threshold;
-      const bin = M.coactivity.bin_s || 1;
-      const xs = new Float64Array(co.length);
-      for (let b = 0; b < co.length; b++) xs[b] = D.coactivityStart ? D.coactivityStart[b] : t0 + b * bin;
-      const series = [{ label: "time (s)", value: (u, v) => (v === null ? "–" : v.toFixed(2)) },
-        { label: "neurons active per " + bin + " s bin", stroke: "#333", width: 1, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } }];
-      const values = [xs, Array.from(co)];
-      if (threshold !== null && threshold !== undefined) {
-        series.push(lineSeries("null threshold (" + fmt(threshold) + ")", "#d62728", 1.5, [5, 4]));
-        values.push(new Array(co.length).fill(threshold));
-      }
-      box.append(el("div", { class: "panel-title" }, "Coactivity and its circular-shift null threshold"));
-      const h2 = el("div");
-      box.append(h2);
-      raster.co = new uPlot({
-        width, height: 170,
-        scales: { x: { time: false } },
-        series,
-        axes: [{ label: "time (s)", labelSize: 16, size: 32 }, { label: "active neurons", labelSize: 18, size: 60 }],
-        cursor: { drag: { x: true, y: false }, sync: { key: "raster" } },
-        hooks: { setScale: [syncX] },
-      }, values, h2);
+    if (D.coactivity) buildCoactivity(box, width, syncX);
+  }
+
+  /* Coactivity as the coactivity figure shows it: the tested statistic per bin, each bin's
+   * null threshold, the bins above it, and beside the chart the null's distribution (fraction
+   * of shuffled bins per count, log scale) with the thresholds, the observed bins'
+   * distribution, and the hovered bin with its P(null >= observed). */
+  const NULL_WIDTH = 190;
+  const nullPanel = { hovered: null };
+
+  function buildCoactivity(box, width, syncX) {
+    const co = D.coactivity, C = M.coactivity;
+    const bin = C.bin_s || 1;
+    const n = co.length;
+    const xs = new Float64Array(n);
+    for (let b = 0; b < n; b++) xs[b] = D.coactivityStart ? D.coactivityStart[b] : t0 + b * bin;
+    const thresholds = D.coactivityThresholds
+      || (C.threshold !== null && C.threshold !== undefined ? new Float64Array(n).fill(C.threshold) : null);
+    const p = D.coactivityP;
+    const series = [{ label: "time (s)", value: (u, v) => (v === null ? "–" : v.toFixed(2)) },
+      { label: C.label || ("neurons active per " + bin + " s bin"), stroke: "#333", width: 1, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } }];
+    const values = [xs, Array.from(co)];
+    if (thresholds) {
+      series.push(Object.assign(lineSeries("null threshold (per bin)", "#d62728", 1.5, [5, 4]), { paths: uPlot.paths.stepped({ align: 1 }) }));
+      values.push(Array.from(thresholds));
+      series.push(markerSeries("above the null", "#d62728", 5, false));
+      values.push(Array.from(co, (v, b) => (v > thresholds[b] ? v : null)));
+    }
+    if (p) {
+      series.push({ label: "P(null ≥ observed)", scale: "p", stroke: "transparent", paths: () => null, points: { show: false },
+        value: (u, v) => (v === null || v === undefined || !isFinite(v) ? "–" : fmt(v)) });
+      values.push(Array.from(p, (v) => (isFinite(v) ? v : null)));
+    }
+    box.append(el("div", { class: "panel-title" }, "Coactivity and its null (" + (C.n_shuffles ? C.n_shuffles + " circular shifts" : "circular shifts") + "): threshold per bin; right: the null's distribution"));
+    const row = el("div", { class: "coactivity-row" });
+    const h2 = el("div");
+    const canvas = el("canvas", { id: "null-panel", width: String(NULL_WIDTH), height: "170" });
+    row.append(h2, canvas);
+    box.append(row);
+    let nullTop = 0;  // the most active neurons any null bin had
+    if (D.nullFraction) D.nullFraction.forEach((f, k) => { if (f > 0) nullTop = k; });
+    const top = Math.max(1, maxOf(co), thresholds ? maxOf(thresholds) : 1, nullTop);
+    raster.co = new uPlot({
+      width: Math.max(300, width - NULL_WIDTH - 8), height: 170,
+      scales: { x: { time: false }, y: { auto: false, range: [0, top + 1] }, p: { auto: false, range: [0, 1] } },
+      series,
+      axes: [{ label: "time (s)", labelSize: 16, size: 32 }, { label: "active neurons", labelSize: 18, size: 60 }],
+      cursor: { drag: { x: true, y: false }, sync: { key: "raster" } },
+      hooks: {
+        setScale: [syncX],
+        setCursor: [(u) => { nullPanel.hovered = u.cursor.idx === null || u.cursor.idx === undefined ? null : u.cursor.idx; drawNull(); }],
+      },
+    }, values, h2);
+    drawNull();
+  }
+
+  function maxOf(values) {  // no spread: arrays of 10^5 bins exceed the argument limit
+    let top = 0;
+    for (const v of values) if (v > top) top = v;
+    return top;
+  }
+
+  function nullSummary() {
+    const co = D.coactivity;
+    if (!co) return null;
+    const counts = new Float64Array(Math.max(maxOf(co) + 1, D.nullFraction ? D.nullFraction.length : 0));
+    for (const v of co) counts[v] += 1;
+    const b = nullPanel.hovered;
+    return {
+      null_fraction: D.nullFraction ? Array.from(D.nullFraction) : null,
+      observed_fraction: Array.from(counts, (c) => c / Math.max(co.length, 1)),
+      thresholds: D.coactivityThresholds ? Array.from(D.coactivityThresholds) : null,
+      p: D.coactivityP ? Array.from(D.coactivityP, (v) => (isFinite(v) ? v : null)) : null,
+      hovered: b === null ? null : { bin: b, n_active: co[b], threshold: D.coactivityThresholds ? D.coactivityThresholds[b] : null,
+        p: D.coactivityP && isFinite(D.coactivityP[b]) ? D.coactivityP[b] : null },
+    };
+  }
+
+  function drawNull() {
+    const canvas = $("null-panel");
+    if (!canvas || !raster.co) return;
+    const ctx = canvas.getContext("2d");
+    const W = canvas.width, H = canvas.height;
+    ctx.clearRect(0, 0, W, H);
+    // the same y as the coactivity chart (its plotting box, in CSS pixels)
+    const u = raster.co, bbox = u.bbox, dpr = uPlot.pxRatio || 1;
+    const y0 = bbox.top / dpr, y1 = (bbox.top + bbox.height) / dpr;
+    const [ymin, ymax] = [u.scales.y.min, u.scales.y.max];
+    const yOf = (v) => y1 - (v - ymin) / (ymax - ymin) * (y1 - y0);
+    const left = 8, right = W - 8, floor = 1e-5;
+    const xOf = (f) => left + (Math.log10(Math.max(f, floor)) - Math.log10(floor)) / -Math.log10(floor) * (right - left);
+    const S = nullSummary();
+    const rowH = Math.max(1, Math.abs(yOf(1) - yOf(0)) * 0.8);
+    ctx.fillStyle = "#888";
+    if (S.null_fraction) S.null_fraction.forEach((f, k) => { if (f > 0) ctx.fillRect(left, yOf(k) - rowH / 2, xOf(f) - left, rowH); });
+    ctx.strokeStyle = "#000"; ctx.lineWidth = 1; ctx.beginPath();
+    S.observed_fraction.forEach((f, k) => { if (f > 0) { ctx.moveTo(xOf(f), yOf(k) - rowH / 2); ctx.lineTo(xOf(f), yOf(k) + rowH / 2); } });
+    ctx.stroke();
+    ctx.strokeStyle = "#d62728"; ctx.setLineDash([5, 4]); ctx.beginPath();
+    for (const level of new Set(S.thresholds || [])) { ctx.moveTo(left, yOf(level)); ctx.lineTo(right, yOf(level)); }
+    ctx.stroke(); ctx.setLineDash([]);
+    ctx.fillStyle = "#333"; ctx.font = "11px sans-serif";
+    ctx.fillText("fraction of bins (log)", left, H - 4);
+    ctx.fillText("grey: null; black: observed", left, 11);
+    if (S.hovered) {
+      const y = yOf(S.hovered.n_active);
+      ctx.strokeStyle = "#1a55c4"; ctx.lineWidth = 2; ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(right, y); ctx.stroke();
+      ctx.fillStyle = "#1a55c4";
+      ctx.fillText("bin: " + S.hovered.n_active + " active, P(null ≥) " + fmt(S.hovered.p), left, 24);
     }
   }
 
@@ -705,13 +843,230 @@
   // ---------------------------------------------------------------- views and start
   let rasterBuilt = false;
 
+  /* Trial view: each presentation's window of the selected neuron's trace (the one the
+   * regression was fitted on), per stimulus the mean ± SEM over trials, the trials x time heat
+   * map, and the per-trial amplitudes of stimulus/trial_responses.csv. */
+  const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+  const trialView = { neuron: null, stimuli: [] };
+
+  function trialWindows(i) {
+    const T = D.tables.trial_presentations;
+    const key = (M.roles || {}).stimulus || "dff";
+    const values = traceValues(traceMeta(key) ? key : M.traces[0].key, i);
+    const [w0, w1] = M.trial_window_s || [-2, 6];
+    const first0 = Math.ceil(w0 * fs), nSamples = Math.max(1, Math.ceil(w1 * fs) - first0);  // as calcium.trials.peri_stimulus
+    const k = R.frames_per_column;
+    const valueAt = (f) => {  // the frame's value; in an envelope, its column's mid-range
+      if (f < 0 || f >= M.n_frames) return null;
+      if (k === 1) return values[f];
+      const a = values[2 * Math.floor(f / k)], b = values[2 * Math.floor(f / k) + 1];
+      return a === null || b === null ? (a === null ? b : a) : (a + b) / 2;
+    };
+    const byStimulus = new Map();
+    const P = T.stimulus.length;
+    for (let p = 0; p < P; p++) {
+      const onset = T.onset_s[p] - t0;
+      const first = Math.ceil((onset + w0) * fs);
+      const row = [];
+      for (let j = 0; j < nSamples; j++) row.push(valueAt(first + j));
+      if (!byStimulus.has(T.stimulus[p])) byStimulus.set(T.stimulus[p], { name: T.stimulus[p], trials: [], shifts: [], rows: [] });
+      const s = byStimulus.get(T.stimulus[p]);
+      s.trials.push(row);
+      s.shifts.push((first - first0) / fs - onset);
+      const r = D.trialResponse ? D.trialResponse[i * P + p] : NaN, b = D.trialBaseline ? D.trialBaseline[i * P + p] : NaN;
+      s.rows.push({ trial: T.trial[p], onset_s: T.onset_s[p], response_dff: isFinite(r) ? r : null, baseline_dff: isFinite(b) ? b : null });
+    }
+    const out = [];
+    for (const s of byStimulus.values()) {
+      const shift = s.shifts.reduce((a, b) => a + b, 0) / s.shifts.length;
+      const time = Array.from({ length: nSamples }, (_, j) => (first0 + j) / fs + shift);
+      const mean = [], sem = [];
+      for (let j = 0; j < nSamples; j++) {
+        const v = s.trials.map((row) => row[j]).filter((x) => x !== null);
+        const m = v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+        const sd = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - m) * (b - m), 0) / (v.length - 1)) : null;
+        mean.push(m);
+        sem.push(sd === null ? null : sd / Math.sqrt(v.length));
+      }
+      out.push({ name: s.name, time_s: time, mean, sem, trials: s.trials, rows: s.rows });
+    }
+    return out;
+  }
+
+  function drawTrials(i) {
+    const box = $("trial-charts");
+    box.innerHTML = "";
+    for (const u of trialView.charts || []) u.destroy();
+    trialView.charts = [];
+    if (!D.tables.trial_presentations || !D.tables.trial_presentations.stimulus.length) {
+      $("trial-note").textContent = "";
+      box.append(el("div", { class: "status note" }, "This session has no stimulus table (or no presentation fits inside the recording): no trial-aligned responses."));
+      trialView.neuron = i; trialView.stimuli = [];
+      return;
+    }
+    $("trial-note").textContent = "neuron " + i + ": " + ((M.roles || {}).stimulus || "") + " ΔF/F from " + M.trial_window_s[0] + " to " + M.trial_window_s[1]
+      + " s around each onset" + (R.frames_per_column > 1 ? " (from the page's min/max envelope: approximate)" : "") + "; amplitudes from stimulus/trial_responses.csv";
+    const stimuli = trialWindows(i);
+    trialView.neuron = i; trialView.stimuli = stimuli;
+    const width = Math.min(520, Math.max(360, (box.clientWidth || 1000) / 2 - 20));
+    for (const s of stimuli) {
+      const colour = D.stimuli.colours[s.name] || STIMULUS_COLOURS[0];
+      const row = el("div", { class: "trial-row" });
+      box.append(el("div", { class: "panel-title" }, "stimulus " + s.name + ": " + s.trials.length + " presentations"), row);
+      const plot = el("div");
+      row.append(plot);
+      const lo = s.mean.map((m, j) => (m === null || s.sem[j] === null ? null : m - s.sem[j]));
+      const hi = s.mean.map((m, j) => (m === null || s.sem[j] === null ? null : m + s.sem[j]));
+      trialView.charts.push(new uPlot({
+        width, height: 220,
+        scales: { x: { time: false } },
+        series: [{ label: "time after onset (s)", value: (u, v) => (v === null ? "–" : v.toFixed(2)) },
+          { label: "mean", stroke: colour, width: 2, points: { show: false } },
+          { label: "mean + SEM", stroke: colour + "66", width: 1, points: { show: false } },
+          { label: "mean − SEM", stroke: colour + "66", width: 1, points: { show: false } }],
+        bands: [{ series: [2, 3], fill: colour + "33" }],
+        axes: [{ label: "time after onset (s)", labelSize: 16, size: 32 }, { label: "ΔF/F", labelSize: 18, size: 55 }],
+      }, [s.time_s, s.mean, hi, lo], plot));
+      const heat = el("canvas", { class: "trial-heat", width: String(width), height: "220" });
+      row.append(heat);
+      drawHeat(heat, s);
+      const table = el("table", { class: "trial-table" }, el("tr", {}, ...["trial", "onset (s)", "response ΔF/F", "baseline ΔF/F", "response − baseline"].map((h) => el("th", {}, h))));
+      for (const r of s.rows) {
+        const delta = r.response_dff === null ? null : r.response_dff - (r.baseline_dff === null ? 0 : r.baseline_dff);
+        table.append(el("tr", {}, ...[r.trial, r.onset_s, r.response_dff, r.baseline_dff, delta].map((v) => el("td", { class: "num" }, fmt(v)))));
+      }
+      row.append(table);
+    }
+  }
+
+  function drawHeat(canvas, s) {
+    const ctx = canvas.getContext("2d");
+    const W = canvas.width, H = canvas.height, left = 40, bottom = 28, top = 6, right = 8;
+    let lo = Infinity, hi = -Infinity;
+    for (const row of s.trials) for (const v of row) if (v !== null) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    if (!(hi > lo)) { lo = 0; hi = 1; }
+    const nT = s.trials.length, nS = s.time_s.length;
+    const cw = (W - left - right) / nS, ch = (H - top - bottom) / nT;
+    for (let r = 0; r < nT; r++) for (let j = 0; j < nS; j++) {
+      const v = s.trials[r][j];
+      if (v === null) { ctx.fillStyle = "#ddd"; } else {
+        const x = Math.max(0, Math.min(1, (v - lo) / (hi - lo))) * (VIRIDIS.length - 1);
+        const a = VIRIDIS[Math.floor(x)], b = VIRIDIS[Math.min(VIRIDIS.length - 1, Math.floor(x) + 1)], f = x - Math.floor(x);
+        ctx.fillStyle = "rgb(" + a.map((c, q) => Math.round(c + f * (b[q] - c))).join(",") + ")";
+      }
+      ctx.fillRect(left + j * cw, top + r * ch, Math.ceil(cw), Math.ceil(ch));
+    }
+    const x0 = left + (0 - s.time_s[0]) / (s.time_s[nS - 1] - s.time_s[0] || 1) * (W - left - right - cw) + cw / 2;
+    ctx.strokeStyle = "#fff"; ctx.setLineDash([4, 3]); ctx.beginPath(); ctx.moveTo(x0, top); ctx.lineTo(x0, H - bottom); ctx.stroke(); ctx.setLineDash([]);
+    ctx.fillStyle = "#333"; ctx.font = "11px sans-serif";
+    ctx.fillText("trial (rows, in time order); colour: ΔF/F " + fmt(lo) + " to " + fmt(hi), left, H - 14);
+    ctx.fillText("time " + fmt(s.time_s[0]) + " to " + fmt(s.time_s[nS - 1]) + " s after onset (dashed: onset)", left, H - 2);
+    for (let r = 0; r < nT; r += Math.max(1, Math.ceil(nT / 10))) ctx.fillText(String(r), 4, top + (r + 0.7) * ch);
+  }
+
+  /* ROI map: footprints over the mean image, coloured by ensemble, response type or a
+   * feature; the selected neuron's ROI outlined. */
+  const roiMap = { colourBy: "ensemble", legend: {}, colours: null };
+
+  function roiColours(by) {
+    const colours = new Array(N).fill(M.palette.no_ensemble);
+    const legend = {};
+    if (by === "ensemble") {
+      for (let n = 0; n < N; n++) {
+        const m = (D.members.get(n) || []).filter((x) => x.member).map((x) => x.ensemble);
+        if (m.length) {
+          const e = Math.min(...m);
+          colours[n] = ENSEMBLE_COLOURS[e % ENSEMBLE_COLOURS.length];
+          legend["ensemble " + e] = colours[n];
+        }
+      }
+      legend["no ensemble"] = M.palette.no_ensemble;
+    } else if (by === "response") {
+      const kinds = D.tables.regression.data[D.tables.regression.columns.indexOf("response_type")];
+      const names = [...new Set(kinds.filter((k) => k && k !== "not stimulus-locked").map((k) => String(k).replace(/^suppressed:/, "")))].sort();
+      names.forEach((name, k) => { legend[name] = STIMULUS_COLOURS[k % STIMULUS_COLOURS.length]; });
+      for (let n = 0; n < N; n++) {
+        const k = kinds[n];
+        if (k && k !== "not stimulus-locked") colours[n] = legend[String(k).replace(/^suppressed:/, "")];
+      }
+      legend["not stimulus-locked"] = M.palette.no_ensemble;
+    } else if (by.startsWith("feature:")) {
+      const column = by.slice(8);
+      const table = D.tables.neuron_tables.features;
+      const values = table.data[table.columns.indexOf(column)];
+      const finite = values.filter((v) => typeof v === "number" && isFinite(v)).sort((a, b) => a - b);
+      if (finite.length) {
+        const q = (p) => finite[Math.min(finite.length - 1, Math.max(0, Math.round(p * (finite.length - 1))))];
+        const lo = q(0.05), hi = q(0.95);
+        const hex = (rgb) => "#" + rgb.map((c) => Math.round(c).toString(16).padStart(2, "0")).join("");
+        const viridis = (f) => {
+          const x = Math.max(0, Math.min(1, f)) * (VIRIDIS.length - 1), a = VIRIDIS[Math.floor(x)], b = VIRIDIS[Math.min(VIRIDIS.length - 1, Math.floor(x) + 1)];
+          return hex(a.map((c, q2) => c + (x - Math.floor(x)) * (b[q2] - c)));
+        };
+        for (let n = 0; n < N; n++) if (typeof values[n] === "number" && isFinite(values[n])) colours[n] = viridis((values[n] - lo) / (hi > lo ? hi - lo : 1));
+        legend[column + " ≤ " + fmt(lo)] = viridis(0);
+        legend[column + " ≥ " + fmt(hi)] = viridis(1);
+      }
+    }
+    return { colours, legend };
+  }
+
+  function roiAt(cssX, cssY) {
+    const MM = M.roi_map, canvas = $("roi-canvas");
+    if (!MM.height || !D.roiLabel) return -1;
+    const x = Math.floor(cssX * MM.width / canvas.clientWidth), y = Math.floor(cssY * MM.height / canvas.clientHeight);
+    if (x < 0 || y < 0 || x >= MM.width || y >= MM.height) return -1;
+    return D.roiLabel[y * MM.width + x];
+  }
+
+  function drawMap() {
+    const MM = M.roi_map, canvas = $("roi-canvas"), side = $("map-side");
+    $("map-note").textContent = MM.note || "";
+    side.innerHTML = "";
+    if (!MM.height || !D.roiLabel) {
+      canvas.classList.add("hidden");
+      side.append(el("div", { class: "status note" }, "No ROI map: " + MM.note + "."));
+      return;
+    }
+    canvas.classList.remove("hidden");
+    const W = MM.width, H = MM.height;
+    const { colours, legend } = roiColours(roiMap.colourBy);
+    roiMap.colours = colours; roiMap.legend = legend;
+    const rgb = colours.map(hexRgb);
+    canvas.width = W; canvas.height = H;
+    const scale = Math.max(1, Math.min(12, Math.floor(Math.min(900 / W, (window.innerHeight - 140) / H)) || 1));
+    canvas.style.width = W * scale + "px"; canvas.style.height = H * scale + "px";
+    const image = new ImageData(W, H), px = image.data;
+    for (let p = 0; p < W * H; p++) {
+      const g = D.meanImage[p], roi = D.roiLabel[p], q = 4 * p;
+      if (roi >= 0) {
+        const c = rgb[roi];
+        px[q] = 0.45 * g + 0.55 * c[0]; px[q + 1] = 0.45 * g + 0.55 * c[1]; px[q + 2] = 0.45 * g + 0.55 * c[2];
+        if (roi === current) {
+          const y = Math.floor(p / W), x = p % W;
+          const edge = x === 0 || y === 0 || x === W - 1 || y === H - 1 || D.roiLabel[p - 1] !== roi || D.roiLabel[p + 1] !== roi || D.roiLabel[p - W] !== roi || D.roiLabel[p + W] !== roi;
+          if (edge) { px[q] = 255; px[q + 1] = 255; px[q + 2] = 0; }
+        }
+      } else { px[q] = g; px[q + 1] = g; px[q + 2] = g; }
+      px[q + 3] = 255;
+    }
+    canvas.getContext("2d").putImageData(image, 0, 0);
+    side.append(el("h2", {}, "ROI map (" + MM.source + ", " + W + " × " + H + " pixels)"));
+    side.append(el("div", {}, "selected: neuron " + current + (D.labels[current] !== String(current) ? " (" + D.labels[current] + ")" : "")));
+    for (const [name, colour] of Object.entries(legend)) {
+      side.append(el("div", {}, el("span", { class: "swatch", style: "display:inline-block;width:12px;height:12px;margin-right:6px;background:" + colour }), name));
+    }
+  }
+
   function showView(name) {
-    for (const v of ["traces", "raster"]) {
+    for (const v of ["traces", "raster", "trials", "map"]) {
       $("view-" + v).classList.toggle("hidden", v !== name);
       $("tab-" + v).classList.toggle("active", v === name);
     }
     if (name === "raster" && !rasterBuilt) { buildRaster(); drawEnsembleSide(); rasterBuilt = true; }
     api.view = name;
+    if (name === "trials") drawTrials(current);
+    if (name === "map") drawMap();
   }
 
   function describe() {
@@ -755,6 +1110,23 @@
       if (e.key === "ArrowLeft") { selectNeuron(current - 1); e.preventDefault(); }
     });
     for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => showView(tab.dataset.view));
+    for (const option of [...$("raster-order").options]) {  // orders this session has
+      if (option.value !== "neuron" && option.value !== "ensemble" && !D.orders[option.value]) option.remove();
+    }
+    const colourBy = $("map-colour");
+    colourBy.append(el("option", { value: "ensemble" }, "ensemble"));
+    if (D.tables.regression) colourBy.append(el("option", { value: "response" }, "response type"));
+    const features = D.tables.neuron_tables.features;
+    for (const c of features ? features.columns : []) {
+      if (c !== "neuron" && features.data[features.columns.indexOf(c)].some((v) => typeof v === "number")) colourBy.append(el("option", { value: "feature:" + c }, c));
+    }
+    colourBy.addEventListener("change", () => { roiMap.colourBy = colourBy.value; drawMap(); });
+    $("roi-canvas").addEventListener("click", (e) => {
+      const roi = roiAt(e.offsetX, e.offsetY);
+      if (roi >= 0) selectNeuron(roi);
+    });
+    $("trial-neuron").max = N - 1;
+    $("trial-neuron").addEventListener("change", (e) => selectNeuron(e.target.value));
     $("raster-order").addEventListener("change", (e) => { raster.order = e.target.value; buildRaster(); });
     $("raster-reset").addEventListener("click", () => {
       raster.u.setScale("x", { min: t0, max: frameTime(M.n_frames - 1) });
@@ -797,6 +1169,23 @@
     };
   };
   api.selectNeuron = (i) => selectNeuron(i);
+  api.nullPanel = () => nullSummary();
+  api.roiMap = () => ({ note: M.roi_map.note, height: M.roi_map.height, width: M.roi_map.width, selected: current,
+    colourBy: roiMap.colourBy, colours: roiMap.colours, legend: roiMap.legend, shown: !$("roi-canvas").classList.contains("hidden"),
+    message: $("map-side").textContent });
+  api.roiClientPoint = function (neuron) {  // viewport point inside the ROI's largest-weight pixel area
+    const MM = M.roi_map, canvas = $("roi-canvas"), box = canvas.getBoundingClientRect();
+    for (let p = 0; p < MM.width * MM.height; p++) {
+      if (D.roiLabel[p] !== neuron) continue;
+      const x = p % MM.width, y = Math.floor(p / MM.width);
+      return { x: box.left + (x + 0.5) * box.width / MM.width, y: box.top + (y + 0.5) * box.height / MM.height };
+    }
+    return null;
+  };
+  api.trialState = () => ({ neuron: trialView.neuron, stimuli: trialView.stimuli });
+  api.rasterRows = () => ({ order: raster.order, neuronAt: Array.from(raster.neuronAt || []),
+    groups: ((D.tables.raster_orders || {})[raster.order]) || [], axis: raster.u ? raster.u.axes[1].label : null });
+  api.hoverCoactivityBin = (b) => { raster.co.setCursor({ left: raster.co.valToPos(raster.co.data[0][b] + 1e-9, "x"), top: 10 }); return nullSummary(); };
   api.showView = (name) => showView(name);
   api.setZoom = (a, b) => setZoom(a, b);
   api.rasterRowCentre = function (neuron) {
