@@ -629,7 +629,7 @@ def expected_accuracy_figure(bands, neuron_nu, note: str = "", title: str = ""):
         axes[1].set_xlim(-0.5, len(bands) - 0.5)
         axes[1].set_ylim(0, 1)
         axes[1].set_xlabel("noise band of the session's neurons, ν (%/√Hz)")
-        axes[1].set_ylabel("expected score (median, 10th-90th pct.)")
+        axes[1].set_ylabel("expected score (median over reference sets, p10-p90)")
         axes[1].legend(fontsize=7, frameon=False, loc="lower left")
     else:
         axes[1].axis("off")
