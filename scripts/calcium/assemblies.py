@@ -463,57 +463,24 @@ def ensemble_p_values(
         for e, (member_ids, k, count) in enumerate(
             track(zip(members, thresholds, observed, strict=True), progress)
         ):
-            out[e] = _ensemble_p_value(
-                neurons,
-                frames,
+            ids = np.asarray(member_ids, dtype=np.int64)
+            position = np.full(max(int(neurons.max(initial=-1)), int(ids.max(initial=-1))) + 1, -1)
+            position[ids] = np.arange(ids.size)
+            chosen = position[neurons] >= 0 if neurons.size else np.zeros(0, bool)
+            null = circular_shift_null(
+                position[neurons[chosen]],
+                frames[chosen],
+                ids.size,
                 n_frames,
                 frame_rate_hz,
                 bin_s,
-                jitter_bins,
-                member_ids,
-                k,
-                count,
                 n_shuffles,
-                seed + e,
-                n_candidates,
-                counted,
+                seed=seed + e,
+                jitter_bins=jitter_bins,
             )
+            window = null // statistic_scale(ids.size, jitter_bins)
+            if counted is not None:
+                window = window[:, np.asarray(counted, dtype=bool)]
+            as_large = ((window >= k).sum(axis=1) >= count).sum()
+            out[e] = min(1.0, (1 + as_large) / (1 + n_shuffles) * max(n_candidates, 1))
     return out
-
-
-def _ensemble_p_value(
-    neurons,
-    frames,
-    n_frames,
-    frame_rate_hz,
-    bin_s,
-    jitter_bins,
-    member_ids,
-    k,
-    count,
-    n_shuffles,
-    seed,
-    n_candidates,
-    counted,
-) -> float:
-    """One ensemble's p-value (see `ensemble_p_values`; seed: this ensemble's)."""
-    ids = np.asarray(member_ids, dtype=np.int64)
-    position = np.full(max(int(neurons.max(initial=-1)), int(ids.max(initial=-1))) + 1, -1)
-    position[ids] = np.arange(ids.size)
-    chosen = position[neurons] >= 0 if neurons.size else np.zeros(0, bool)
-    null = circular_shift_null(
-        position[neurons[chosen]],
-        frames[chosen],
-        ids.size,
-        n_frames,
-        frame_rate_hz,
-        bin_s,
-        n_shuffles,
-        seed=seed,
-        jitter_bins=jitter_bins,
-    )
-    window = null // statistic_scale(ids.size, jitter_bins)
-    if counted is not None:
-        window = window[:, np.asarray(counted, dtype=bool)]
-    as_large = ((window >= k).sum(axis=1) >= count).sum()
-    return min(1.0, (1 + as_large) / (1 + n_shuffles) * max(n_candidates, 1))
