@@ -105,11 +105,15 @@ def effective_frame_rate(
     a drop steeper than `drop` (1/10) from one octave band to the next marks a band
     limit. Rule: Welch PSD (Hann, `nperseg`, as `noise_sd`); median density m_k of
     the octave bands [fs/2^(k+2), fs/2^(k+1)], k = 0 (the top octave) downwards; k* =
-    the first k with m_k >= drop·m_(k+1) (0 for natively sampled traces); above band
-    k*, fc = the first frequency whose density falls below half of m_k*, located on the
-    whole trace's periodogram (resolution 1/frames; `_band_edge`). The effective
-    rate is 2·fc (the Nyquist rate of the content), or frame_rate_hz when that is
-    above 0.8 of it. traces: (neurons, frames). Returns (neurons,) float64 in Hz.
+    the first k with m_k >= drop·m_(k+1) (0 for natively sampled traces); fc is located
+    around band k* on the whole trace's periodogram (resolution 1/frames; `_band_edge`):
+    at the cliff where the power falls >= 10x within a few bins (resampling; to a bin),
+    else where it falls below half the passband's level (a filter's gradual roll-off).
+    The effective rate is 2·fc (the Nyquist rate of the content), or frame_rate_hz when
+    that is above 0.8 of it. Below a cliff, the content (the trace resampled to 2·fc) is
+    judged again as a trace natively sampled at 2·fc, so that a resampled recording gets
+    the rate its original scan gets (a slow scan whose signal falls > 10x per octave is
+    flagged at both). traces: (neurons, frames). Returns (neurons,) float64 in Hz.
     """
     from numpy.lib.stride_tricks import sliding_window_view
     from scipy.signal import get_window
@@ -136,18 +140,66 @@ def effective_frame_rate(
             k += 1
         if k == 0:
             continue
-        cut = _band_edge(y, uppers[k], level[k] / np.sum(window * window))
+        cut, cliff = _band_edge(y, uppers[k], level[k] / np.sum(window * window))
         rate = 2.0 * cut * fs
         if rate < 0.8 * fs:
             out[row] = rate
+            if cliff:  # below a cliff, the content is judged as a trace natively sampled at its rate
+                from scipy.signal import resample
+
+                n_low = max(2, int(round(y.size * rate / fs)))
+                low_rate = n_low * fs / y.size
+                inner = effective_frame_rate(resample(y, n_low)[None, :], low_rate, nperseg, drop)[0]
+                if inner < low_rate:
+                    out[row] = inner * rate / low_rate
     return out
 
 
-def _band_edge(y: np.ndarray, above: float, level: float) -> float:
+# A band limit from resampling is a cliff: the power drops by orders of magnitude within a
+# few bins (ln step ~45 on the ground truth resampled to 100 Hz). A step of at least a
+# factor 1/drop (10) between the bins just below and just above marks one; a gradual
+# roll-off (a filter) does not reach it and is located at its half-power point instead.
+_CLIFF_LN_STEP = np.log(10.0)
+
+
+def _band_edge(y: np.ndarray, above: float, level: float) -> tuple[float, bool]:
+    """(band limit of y in cycles per frame, whether it is a cliff), searched between above / 2
+    and 2 · above (the octave bands around the drop that `effective_frame_rate` found).
+
+    A cliff (`_CLIFF_LN_STEP`) is located where the log periodogram falls most steeply: the
+    step at f is the mean of ln(power) over the `width` bins below f minus that over the
+    `width` bins from f up (width ~1/200 of the spectrum, at least 8 bins so that the
+    periodogram's own scatter, SD 1.3 in ln per bin, does not make steps): largest at the
+    band limit, whatever the passband's shape below it. Half the passband level would not
+    do there: a trace that a slower scan integrated over its frames (a box, sinc²: 0.4 of
+    the power left at its Nyquist frequency), whose signal falls 10-20x per octave, crosses
+    it 12-17 % below its band limit (the ground truth resampled to 100 Hz from 7.5-30 Hz).
+    Without a cliff (a filter's gradual roll-off), the half-level crossing
+    (`_half_level_edge`, level the passband density in |FFT|² / frames). Power is the
+    periodogram of the whole trace (resolution 1/frames).
+    """
+    z = y - y.mean()
+    power = np.abs(np.fft.rfft(z)) ** 2
+    frequencies = np.fft.rfftfreq(z.size)
+    width = max(8, power.size // 200)
+    log_power = np.log(power + max(1e-300, 1e-24 * float(power.max(initial=0.0))))
+    cumulative = np.concatenate([[0.0], np.cumsum(log_power)])
+    i = np.arange(width, power.size - width + 1)  # step between bins [i - width, i) and [i, i + width)
+    inside = (frequencies[i] > above / 2) & (frequencies[i] <= min(2 * above, 0.5)) if i.size else i > 0
+    if inside.any():
+        i = i[inside]
+        step = ((cumulative[i] - cumulative[i - width]) - (cumulative[i + width] - cumulative[i])) / width
+        if step.max() >= _CLIFF_LN_STEP:
+            best = i[np.argmax(step)]  # the first bin beyond the limit
+            return float(0.5 * (frequencies[best - 1] + frequencies[best])), True
+    return _half_level_edge(y, above, level), False
+
+
+def _half_level_edge(y: np.ndarray, above: float, level: float) -> float:
     """First frequency (cycles per frame) above `above` where the periodogram of y, averaged
-    over ~1/200 of the band, falls below half the passband level (the middle of a sharp
-    edge, where a centred average crosses it whatever its width; level: the passband's density in the
-    periodogram's units, |FFT|² / frames). 0.5 if it never does."""
+    over ~1/200 of the band, falls below half the passband level (level: the passband's
+    density in the periodogram's units, |FFT|² / frames): the band limit of a gradual
+    (filter's) roll-off. 0.5 if it never does."""
     y = y - y.mean()
     power = np.abs(np.fft.rfft(y)) ** 2 / y.size
     frequencies = np.fft.rfftfreq(y.size)
@@ -183,6 +235,7 @@ def deconvolve_traces(
     estimate_decay: bool = False,
     decay_bounds_s: tuple[float, float] | None = None,
     effective_rate_hz: np.ndarray | None = None,
+    min_decay_frames: float | None = None,
 ) -> Deconvolution:
     """Deconvolve each row of `traces` with OASIS.
 
@@ -212,6 +265,11 @@ def deconvolve_traces(
         sample) and mapped back: calcium interpolated, each spike amplitude placed in
         the frame nearest its time. g, lam and noise_sd are then
         those at the effective rate.
+    min_decay_frames: with a fixed tau_decay_s, the model's decay is at least this many
+        frames of the rate each row is deconvolved at (`default_settings`' floor, which
+        it applies at frame_rate_hz, carried to a band-limited row's effective rate:
+        GCaMP8m's 0.2 s is 20 frames at 100 Hz but 1.5 at 7.5 Hz, where the floor gives
+        1.07 s, as a natively sampled 7.5 Hz recording gets). None: no floor.
     """
     traces = np.asarray(traces, dtype=np.float64)
     n_neurons, n_frames = traces.shape
@@ -278,6 +336,8 @@ def deconvolve_traces(
                 row_kwargs = dict(kwargs)
                 if "tau_d" in row_kwargs:
                     row_kwargs["framerate"] = rate
+                    if min_decay_frames:
+                        row_kwargs["tau_d"] = max(float(tau_decay_s), float(min_decay_frames) / rate)
                 if estimate_decay:
                     row_kwargs.update(
                         tau_d=estimated_decay_s(y, rate, sn, tau_decay_s, decay_bounds_s),
@@ -654,7 +714,11 @@ def deconvolve_block(
 
     neurons = np.arange(rows.start, rows.stop)
     rates = effective_frame_rate(traces, frame_rate_hz)
-    result = deconvolve_traces(traces, frame_rate_hz, neuron_ids=neurons, effective_rate_hz=rates, **oasis)
+    floor = None if timing is None else timing.get("min_decay_frames")
+    result = deconvolve_traces(
+        traces, frame_rate_hz, neuron_ids=neurons, effective_rate_hz=rates, min_decay_frames=floor, **oasis
+    )
+    rates = result.rate_hz  # the rate each row was deconvolved at (a whole number of its frames)
     if timing is None:
         smoothing, lags = np.full(rates.shape, float(smoothing_s)), np.full(rates.shape, float(lag_s))
     else:

@@ -108,15 +108,20 @@ def detect_spikes(
 ) -> pd.DataFrame:
     """Spike frames where s exceeds a per-neuron threshold (see `spike_thresholds`).
 
-    For every method but "peaks", each frame with s strictly above the threshold
-    (and above 0) is a spike, as in thresholding OASIS output. "peaks" keeps the
-    local maxima of s at least `min_height` high and `min_distance_s` seconds
-    apart (scipy.signal.find_peaks).
+    "noise" (the default): a spike is the sum of s over a pair of adjacent frames of the
+    neuron's grid (its effective rate, `effective_rate_hz`, or frame_rate_hz), pairs taken
+    greedily (`_merged_spikes`): a spike that falls between two frames splits its
+    deconvolved amplitude over both, and thresholding frames alone would count it 0 or 2
+    times depending on where the frames fall. Each frame is tested in the two pairs it
+    belongs to, so k_noise "auto" is taken at half false_positive_rate_hz. The other
+    methods: each frame with s strictly above the threshold (and above 0) is a spike, as in
+    thresholding OASIS output. "peaks" keeps the local maxima of s at least `min_height`
+    high and `min_distance_s` seconds apart (scipy.signal.find_peaks).
     Returns a tidy table, one row per spike: neuron, frame, time_s (= start_time_s +
     frame / frame_rate_hz − lag_s, on the recording's clock; lag_s a number or one per
     row), amplitude_dff (s at that
-    frame, in the units of the deconvolved trace: ΔF/F per frame), sorted by neuron then
-    frame.
+    frame, or the pair's sum for "noise", in the units of the deconvolved trace: ΔF/F per
+    frame), sorted by neuron then frame.
     """
     spikes = np.asarray(spikes, dtype=np.float32)
     ids = np.arange(spikes.shape[0]) if neuron_ids is None else np.asarray(neuron_ids)
@@ -131,7 +136,9 @@ def detect_spikes(
         k_noise,
         amplitude_noise,
         frame_rate_hz if effective_rate_hz is None else effective_rate_hz,
-        false_positive_rate_hz,
+        # "noise" tests each frame in the two pairs it belongs to (`_merged_spikes`): half the
+        # false-positive budget each, so that noise alone still gives about the rate asked for
+        false_positive_rate_hz / 2 if method == "noise" else false_positive_rate_hz,
     )
     if method == "peaks":
         import scipy.signal  # only this method needs it (a slow import)
@@ -146,9 +153,17 @@ def detect_spikes(
             frames.append(peaks)
         rows = np.concatenate(rows) if rows else np.zeros(0, int)
         frames = np.concatenate(frames) if frames else np.zeros(0, int)
+    elif method == "noise":
+        rates = np.broadcast_to(
+            np.asarray(frame_rate_hz if effective_rate_hz is None else effective_rate_hz, dtype=float),
+            (spikes.shape[0],),
+        )
+        rows, frames, amplitudes = _merged_spikes(spikes, thresholds, float(frame_rate_hz), rates)
     else:
         above = (spikes > thresholds[:, None]) & (spikes > 0)
         rows, frames = np.nonzero(above)
+    if method != "noise":
+        amplitudes = spikes[rows, frames].astype(np.float64)
     return pd.DataFrame(
         {
             "neuron": ids[rows].astype(np.int64),
@@ -156,9 +171,68 @@ def detect_spikes(
             "time_s": float(start_time_s)
             + frames / float(frame_rate_hz)
             - np.broadcast_to(np.asarray(lag_s, dtype=float), (spikes.shape[0],))[rows],
-            "amplitude_dff": spikes[rows, frames].astype(np.float64),
+            "amplitude_dff": amplitudes,
         }
     )
+
+
+def _merged_spikes(
+    spikes: np.ndarray, thresholds: np.ndarray, frame_rate_hz: float, rates_hz: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, frames, amplitudes) of the spikes of method "noise": s on each row's own grid
+    (its effective rate, where `calcium.deconvolve.deconvolve_traces` placed one value per
+    frame of that rate), adjacent frames merged in pairs.
+
+    A spike between two frames of the grid is seen by both (each integrates part of the
+    response), so its deconvolved amplitude splits over the two: thresholding frames alone
+    counts it 0, 1 or 2 times depending on where it fell, and a recording resampled onto
+    another grid gets another count. A spike is therefore the sum of s over a pair of
+    adjacent frames (one frame at the grid's ends), and pairs are taken greedily: in
+    rounds, every pair whose sum exceeds the threshold and is larger than the sums of the
+    two pairs overlapping it (the left one strictly) is a spike and its two frames are
+    used; repeated until no pair is left (a few rounds: rounds, not frames, are the loop).
+    A spike is placed at the larger of its two frames, with the pair's sum as its
+    amplitude. Two spikes in adjacent frames whose sum exceeds the threshold count as one
+    (the grid cannot tell them from one split spike); three count as two.
+    """
+    spikes = np.asarray(spikes, dtype=np.float32)
+    n_frames = spikes.shape[1]
+    out_rows, out_frames, out_amplitudes = [], [], []
+    unique = np.unique(rates_hz)
+    for rate in unique:
+        members = np.flatnonzero(rates_hz == rate) if unique.size > 1 else np.arange(spikes.shape[0])
+        ratio = frame_rate_hz / rate if rate < frame_rate_hz else 1.0
+        block = spikes[members] if unique.size > 1 else spikes
+        if ratio > 1.0:  # onto the row's grid: frame j of it sits at rint(j * ratio)
+            slot = np.rint(np.arange(n_frames) / ratio).astype(np.int64)  # steps of 0 or 1
+            starts = np.flatnonzero(np.diff(slot, prepend=-1))
+            grid = np.add.reduceat(np.maximum(block, np.float32(0.0)), starts, axis=1)
+            to_frame = np.minimum(np.rint(np.arange(grid.shape[1]) * ratio).astype(np.int64), n_frames - 1)
+        else:
+            grid = np.maximum(block, np.float32(0.0))  # a copy (s >= 0 by the model)
+            to_frame = np.arange(n_frames)
+        threshold = np.asarray(thresholds, dtype=float)[members, None]
+        while True:  # memory: grid, pair and two boolean arrays of the block
+            pair = grid.copy()  # pair j: frames j and j + 1
+            pair[:, :-1] += grid[:, 1:]
+            chosen = pair > threshold
+            chosen[:, 1:] &= pair[:, 1:] > pair[:, :-1]  # larger than the pair on its left
+            chosen[:, :-1] &= pair[:, :-1] >= pair[:, 1:]  # at least the pair on its right
+            if not chosen.any():
+                break
+            row, j = np.nonzero(chosen)
+            nxt = np.minimum(j + 1, grid.shape[1] - 1)
+            at = np.where(grid[row, nxt] > grid[row, j], nxt, j)
+            out_rows.append(members[row])
+            out_frames.append(to_frame[at])
+            out_amplitudes.append(pair[row, j].astype(np.float64))
+            grid[row, j] = 0.0
+            grid[row, nxt] = 0.0
+    if not out_rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    rows, frames, amplitudes = (np.concatenate(v) for v in (out_rows, out_frames, out_amplitudes))
+    order = np.lexsort((frames, rows))
+    return rows[order], frames[order], amplitudes[order]
 
 
 def spike_times_by_neuron(
