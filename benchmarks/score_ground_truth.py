@@ -24,9 +24,11 @@ estimate of every set, treated as a session with its own set left out). It choos
 rule's three constants (min_decay_frames, lag_fraction,
 rise_fraction) on a grid, leaving out all sets of one paper at a time (by the mean
 median r over the other papers' sets and rates), and scores the left-out sets with the
-constants chosen without them (without --loso: each set left out on its own). Writes
-scores.csv (per recording), held_out.csv and ground_truth.md (the README table) under
---out; caches deconvolutions under --cache.
+constants chosen without them (without --loso: each set left out on its own). The
+default rule's spike times (spike_times methods noise and noise_pairs) are scored too:
+spike-train r (inferred and true spike counts in 40 ms bins), |count error| and F1 within
+0.1 s. Writes scores.csv (per recording), held_out.csv, spike_times.csv and
+ground_truth.md (the README table) under --out; caches deconvolutions under --cache.
 """
 
 from __future__ import annotations
@@ -57,13 +59,15 @@ from calcium.deconvolve import (  # noqa: E402
     effective_frame_rate,
     kinetic_lag_s,
     smooth_activity,
+    spike_amplitude_noise,
     time_to_peak_s,
 )
 from calcium.detrend import detrend  # noqa: E402
-from calcium.evaluation import spikefinder_correlation, split_by_span  # noqa: E402
+from calcium.evaluation import precision_recall_f1, spikefinder_correlation, split_by_span  # noqa: E402
 from calcium.groundtruth import groundtruth_folders, read_groundtruth_recordings  # noqa: E402
 from calcium.indicators import canonical_indicator, indicator_kinetics  # noqa: E402
 from calcium.io import load_json  # noqa: E402
+from calcium.spikes import detect_spikes  # noqa: E402
 
 RATES = ("native", "7.5", "30")
 DETREND = {"method": "percentile", "slow_drift_s": 20, "percentile": 10, "highpass_order": 2}
@@ -73,6 +77,7 @@ GRID = {
     "rise_fraction": (0.0, 0.1, 0.15, 0.25, 0.4),
 }
 DEFAULT = (MIN_DECAY_FRAMES, LAG_FRACTION, RISE_SMOOTHING_FRACTION)
+CACHE_VERSION = 2  # in the cache's file names: items carry the spike-time inputs since 2
 
 
 def set_label(folder: Path) -> str:
@@ -133,7 +138,7 @@ def load_sets(root: Path) -> dict[str, tuple[str, list[Recording]]]:
 def _deconvolve(job):
     """Spike amplitudes of one set at one rate: the workflow's per min_decay_frames, OASIS's, 1.0.0's."""
     label, rate, recordings, cache = job
-    path = Path(cache) / f"{label}_{rate}.pkl"
+    path = Path(cache) / f"{label}_{rate}_v{CACHE_VERSION}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
     from oasis.functions import deconvolve as oasis_deconvolve
@@ -164,6 +169,9 @@ def _deconvolve(job):
                 x, fs, tau_decay_s=max(kinetics.tau_decay_s, frames / eff[0]), effective_rate_hz=eff
             )
             item[("workflow", frames)] = result.spikes[0]
+            if frames == MIN_DECAY_FRAMES:  # what spike_times needs: the amplitude noise, the grid
+                item["amplitude_noise"] = float(spike_amplitude_noise(result.noise_sd, result.g)[0])
+                item["rate_hz"] = float(result.rate_hz[0])
         if eff[0] < fs:  # 1.0.0 knew no band limits
             old = deconvolve_traces(x, fs, tau_decay_s=max(kinetics.tau_decay_s, MIN_DECAY_FRAMES / fs))
             item["v1.0.0"] = old.spikes[0]
@@ -212,7 +220,48 @@ def _score_items(job):
                             "r": r(activity),
                         }
                     )
+        for method in ("noise", "noise_pairs"):
+            scores = _spike_time_scores(it, fs, start, truth, tau_d, tau_r, method)
+            rows.append({**base, "method": "spike_times", "spike_method": method, **scores})
     return rows
+
+
+def _spike_time_scores(it, fs, start, truth, tau_d, tau_r, method: str = "noise") -> dict:
+    """The default rule's spike times (spike_times method `method`): count error (inferred − true) /
+    true, F1 within 0.1 s, and the spike-train r (Pearson r of inferred and true spike counts in
+    40 ms bins)."""
+    rate = it["rate_hz"]
+    lag = LAG_FRACTION * kinetic_lag_s(
+        tau_d, tau_r, rate, 1, model_tau_decay_s=max(tau_d, MIN_DECAY_FRAMES / rate)
+    )
+    s = it[("workflow", MIN_DECAY_FRAMES)][None, :]
+    table = detect_spikes(
+        s,
+        fs,
+        method=method,
+        amplitude_noise=np.array([it["amplitude_noise"]]),
+        effective_rate_hz=np.array([rate]),
+        lag_s=lag,
+        start_time_s=start,
+    )
+    counts = np.bincount(table.frame.to_numpy(), minlength=s.shape[1]).astype(float)
+    return {
+        "r": spikefinder_correlation(counts, fs, truth, 0.04, start - lag),
+        "count_error": (len(table) - truth.size) / truth.size,
+        "f1": precision_recall_f1(table.time_s.to_numpy(), truth, 0.1)["f1"],
+    }
+
+
+def spike_time_summary(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per (spike method, set, rate): medians over recordings of the spike times' r, |count
+    error| and F1."""
+    part = scores[scores.method == "spike_times"].assign(abs_count_error=lambda d: d.count_error.abs())
+    return (
+        part.groupby(["spike_method", "set", "rate"])[["r", "abs_count_error", "f1"]]
+        .median()
+        .rename(columns={"r": "r_spike_train"})
+        .reset_index()
+    )
 
 
 def run(sets, rates, cache: Path, processes: int) -> pd.DataFrame:
@@ -233,7 +282,10 @@ def held_out(scores: pd.DataFrame) -> pd.DataFrame:
     grid = scores[scores.method == "workflow"]
     medians = grid.groupby(["paper", "set", "rate", "grid"]).r.median().unstack("grid")
     fixed = (
-        scores[scores.method != "workflow"].groupby(["paper", "set", "rate", "method"]).r.median().unstack()
+        scores[~scores.method.isin(["workflow", "spike_times"])]
+        .groupby(["paper", "set", "rate", "method"])
+        .r.median()
+        .unstack()
     )
     rows = []
     for paper in medians.index.get_level_values("paper").unique():
@@ -337,13 +389,27 @@ def main(argv=None) -> None:
         raise SystemExit(f"no ground-truth sets under {args.groundtruth}")
     scores = run(sets, args.rates, args.cache, args.processes)
     args.out.mkdir(parents=True, exist_ok=True)
-    scores.drop(columns="grid").to_csv(args.out / "scores.csv", index=False)
+    scores.drop(columns="grid").to_csv(
+        args.out / "scores.csv", index=False
+    )  # spike_times rows: r of the spike train
     if args.loso:
         table = held_out(scores)
     else:  # each set left out on its own
         table = held_out(scores.assign(paper=scores.paper + "|" + scores.set))
     table.to_csv(args.out / "held_out.csv", index=False)
     text = markdown(table)
+    spikes = spike_time_summary(scores)
+    spikes.to_csv(args.out / "spike_times.csv", index=False)
+    means = spikes.groupby(["spike_method", "rate"])[["r_spike_train", "abs_count_error", "f1"]].mean()
+    text += (
+        "Spike times (default rule; mean over sets of the median per set): "
+        + "; ".join(
+            f"{method} {rate}: r {row.r_spike_train:.3f}, |count error| {row.abs_count_error:.2f}, "
+            f"F1 {row.f1:.3f}"
+            for (method, rate), row in means.iterrows()
+        )
+        + ".\n"
+    )
     (args.out / "ground_truth.md").write_text(text)
     print(table.to_string(index=False, float_format="%.3f"))
     print(text)

@@ -356,11 +356,11 @@ def _scanned_recording(indicator: str, fs: float, seconds: float = 300.0, seed: 
     return y + rng.normal(0.0, white_noise_sd_for_nu(1.0, fs), y.size)
 
 
-def _spike_count(trace: np.ndarray, fs: float, indicator: str) -> int:
+def _spike_count(trace: np.ndarray, fs: float, indicator: str, method: str = "noise") -> int:
     from calcium.accuracy import workflow_pipeline
     from calcium.deconvolve import default_settings
 
-    pipeline = workflow_pipeline(default_settings(indicator, fs), {"method": "noise"})
+    pipeline = workflow_pipeline(default_settings(indicator, fs), {"method": method})
     return pipeline(trace[None, :], fs, 0.0)[1][0].size
 
 
@@ -390,17 +390,19 @@ def test_band_limited_traces_are_deconvolved_as_natively_sampled_ones(native_fs)
 @pytest.mark.parametrize("native_fs", [7.5, 15.0, 30.0])
 def test_resampling_a_scan_to_100_hz_keeps_its_spike_count(indicator, native_fs):
     """A scan at 7.5-30 Hz (spikes at any time within a frame, each frame integrating its
-    exposure) Fourier-resampled to 100 Hz: the workflow's spike count (spike_times method
-    noise) changes by at most 20 % (it changed by up to 35 % when the effective rate was
-    found 12-17 % low, the decay floor of 8 frames was not applied at it, and each frame was
-    thresholded alone, a spike split over two frames counting 0 or 2 times)."""
+    exposure) Fourier-resampled to 100 Hz: the workflow's spike count changes by at most 20 %
+    (it changed by up to 40 % when the effective rate was found 12-17 % low and the decay
+    floor of 8 frames was not applied at it), with spike_times method noise (each frame
+    thresholded) and noise_pairs (a spike split over two frames counted once)."""
     from scipy.signal import resample
 
     y = _scanned_recording(indicator, native_fs)
     upsampled = resample(y, int(round(y.size * 100.0 / native_fs)))
-    n_native, n_fast = _spike_count(y, native_fs, indicator), _spike_count(upsampled, 100.0, indicator)
-    assert n_native > 50
-    assert abs(n_fast - n_native) <= 0.2 * n_native, (n_native, n_fast)
+    for method in ("noise", "noise_pairs"):
+        n_native = _spike_count(y, native_fs, indicator, method)
+        n_fast = _spike_count(upsampled, 100.0, indicator, method)
+        assert n_native > 50, method
+        assert abs(n_fast - n_native) <= 0.2 * n_native, (method, n_native, n_fast)
 
 
 def test_decay_floor_applies_at_the_effective_rate():
@@ -446,7 +448,8 @@ RESAMPLED_SETS = {
 @pytest.mark.parametrize("folder", sorted(RESAMPLED_SETS))
 def test_real_recordings_resampled_to_100_hz_keep_their_spike_count(folder):
     """Real recordings box-averaged to 7.5, 15 and 30 Hz (what a slower scan records), then
-    Fourier-resampled to 100 Hz: the spike count changes by at most 20 % from the scan's."""
+    Fourier-resampled to 100 Hz: the spike count changes by at most 20 % from the scan's
+    (it changed by up to 42 %: DS14 from 7.5 Hz, DS10 from 15 Hz 29 %, DS31 from 7.5 Hz 30 %)."""
     from scipy.signal import resample
 
     from calcium.accuracy import resample_traces
@@ -461,10 +464,11 @@ def test_real_recordings_resampled_to_100_hz_keep_their_spike_count(folder):
             continue
         y, _ = resample_traces(dff, rec["frame_rate_hz"], native_fs)
         upsampled = resample(y, int(round(y.size * 100.0 / native_fs)))
-        n_native = _spike_count(y, native_fs, indicator)
-        n_fast = _spike_count(upsampled, 100.0, indicator)
-        assert n_native >= 10, (native_fs, n_native)
-        assert abs(n_fast - n_native) <= 0.2 * n_native, (native_fs, n_native, n_fast)
+        for method in ("noise", "noise_pairs"):
+            n_native = _spike_count(y, native_fs, indicator, method)
+            n_fast = _spike_count(upsampled, 100.0, indicator, method)
+            assert n_native >= 10, (method, native_fs, n_native)
+            assert abs(n_fast - n_native) <= 0.2 * n_native, (method, native_fs, n_native, n_fast)
 
 
 def test_effective_rate_is_not_fooled_by_slow_indicators_at_low_rates():

@@ -173,15 +173,24 @@ def test_noise_threshold_is_in_units_of_amplitude_noise_and_sets_the_false_posit
     # auto: k such that pure Gaussian noise crosses it false_positive_rate_hz times per second
     assert noise_threshold_k(7.5, 0.01) == pytest.approx(3.0, abs=0.01)
     assert noise_threshold_k(122.0, 0.01) > noise_threshold_k(30.0, 0.01) > noise_threshold_k(7.5, 0.01)
-    # Amplitude estimates of noise alone: the AR(1) inverse of white noise, s_t = y_t − g·y_(t−1)
-    # (what deconvolution does to it; adjacent estimates are anti-correlated, so a pair's sum
-    # is no noisier than one frame), SD sqrt(1 + g²).
     rng = np.random.default_rng(0)
+    for fs in (7.5, 122.0):
+        noise = rng.normal(0.0, 1.0, (20, int(fs * 2000))).astype(np.float32)
+        found = detect_spikes(
+            noise, fs, method="noise", amplitude_noise=np.ones(20), false_positive_rate_hz=0.05
+        )
+        assert len(found) / (20 * 2000) == pytest.approx(0.05, rel=0.15)
+    # noise_pairs: amplitude estimates of noise alone as deconvolution gives them, the AR(1)
+    # inverse of white noise, s_t = y_t − g·y_(t−1), SD sqrt(1 + g²): adjacent estimates are
+    # anti-correlated, so a pair's sum is no noisier than one frame, and with half the rate
+    # for each of the two pairs a frame is in, noise still crosses at the rate asked for.
     for fs, g in ((7.5, 0.88), (122.0, 0.96)):
         y = rng.normal(0.0, 1.0, (20, int(fs * 2000) + 1))
         noise = (y[:, 1:] - g * y[:, :-1]).astype(np.float32)
         sd = np.full(20, np.sqrt(1 + g * g))
-        found = detect_spikes(noise, fs, method="noise", amplitude_noise=sd, false_positive_rate_hz=0.05)
+        found = detect_spikes(
+            noise, fs, method="noise_pairs", amplitude_noise=sd, false_positive_rate_hz=0.05
+        )
         assert len(found) / (20 * 2000) == pytest.approx(0.05, rel=0.15)
     with pytest.raises(ValueError, match="amplitude_noise"):
         detect_spikes(s, FS, method="noise")
@@ -195,30 +204,32 @@ def test_spike_times_use_the_session_clock_and_the_lag():
     assert table.time_s.iloc[0] == pytest.approx(100.0 + 10 / FS - 0.02)
 
 
-def test_noise_method_counts_a_spike_split_over_two_frames_once_wherever_it_fell():
-    """A spike between two frames splits its deconvolved amplitude over both: counted once
-    (at the larger part, with the pair's sum as its amplitude) for any split, where
-    thresholding frames alone counted it 0, 1 or 2 times."""
+def test_noise_pairs_counts_a_spike_split_over_two_frames_once_wherever_it_fell():
+    """A spike between two frames splits its deconvolved amplitude over both: noise_pairs
+    counts it once (at the larger part, with the pair's sum as its amplitude) for any split,
+    where thresholding frames alone (noise) counts it 0, 1 or 2 times."""
     amplitude, noise = 1.0, np.array([0.2])  # threshold 3 x 0.2 = 0.6
-    for fraction in np.linspace(0.0, 1.0, 11):
+    for fraction in [0.0, *np.linspace(0.05, 0.95, 10), 1.0]:
         s = np.zeros((1, 40), dtype=np.float32)
         s[0, 20], s[0, 21] = fraction * amplitude, (1 - fraction) * amplitude
-        table = detect_spikes(s, FS, method="noise", k_noise=3.0, amplitude_noise=noise)
+        table = detect_spikes(s, FS, method="noise_pairs", k_noise=3.0, amplitude_noise=noise)
         assert len(table) == 1, fraction
+        per_frame = detect_spikes(s, FS, method="noise", k_noise=3.0, amplitude_noise=noise)
+        assert len(per_frame) == int(fraction > 0.6) + int(1 - fraction > 0.6)
         assert table.amplitude_dff.iloc[0] == pytest.approx(amplitude, rel=1e-6)
         assert table.frame.iloc[0] == (20 if fraction >= 0.5 else 21)
     # frames further apart are separate spikes; three large adjacent frames are two spikes
     s = np.zeros((1, 40), dtype=np.float32)
     s[0, [5, 7, 20, 21, 22]] = [0.7, 0.7, 0.8, 0.9, 0.8]
-    table = detect_spikes(s, FS, method="noise", k_noise=3.0, amplitude_noise=noise)
+    table = detect_spikes(s, FS, method="noise_pairs", k_noise=3.0, amplitude_noise=noise)
     assert table.frame.tolist()[:2] == [5, 7] and len(table) == 4
     # a pair below the threshold is no spike
     s = np.zeros((1, 40), dtype=np.float32)
     s[0, [10, 11]] = 0.29
-    assert len(detect_spikes(s, FS, method="noise", k_noise=3.0, amplitude_noise=noise)) == 0
+    assert len(detect_spikes(s, FS, method="noise_pairs", k_noise=3.0, amplitude_noise=noise)) == 0
 
 
-def test_noise_method_pairs_frames_of_the_effective_rate():
+def test_noise_pairs_pairs_frames_of_the_effective_rate():
     """A band-limited neuron deconvolved at 7.5 Hz has one value per frame of that rate, placed
     at the nearest 100 Hz frame: neighbours on that grid (13-14 frames apart) are a pair."""
     ratio = 100.0 / 7.5
@@ -228,7 +239,7 @@ def test_noise_method_pairs_frames_of_the_effective_rate():
     table = detect_spikes(
         s,
         100.0,
-        method="noise",
+        method="noise_pairs",
         k_noise=3.0,
         amplitude_noise=np.array([0.2, 0.2]),
         effective_rate_hz=np.array([7.5, 100.0]),
