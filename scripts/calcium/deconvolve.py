@@ -157,9 +157,14 @@ def effective_frame_rate(
 
 # A band limit from resampling is a cliff: the power drops by orders of magnitude within a
 # few bins (ln step ~45 on the ground truth resampled to 100 Hz). A step of at least a
-# factor 1/drop (10) between the bins just below and just above marks one; a gradual
-# roll-off (a filter) does not reach it and is located at its half-power point instead.
+# factor 1/drop (10) between the bins just below and just above marks one, if it is also
+# 6 SDs of the step that the periodogram's scatter alone makes (ln of a bin: SD π/√6; of
+# the difference of two means of `width` bins: π/√6 · sqrt(2 / width)), so that short
+# traces (8-bin means) make none, and if the whole band above stays 10x below (a cut; not
+# a feature of the spectrum, such as linear interpolation's images); a gradual roll-off (a
+# filter) does not reach it and is located at its half-power point instead.
 _CLIFF_LN_STEP = np.log(10.0)
+_CLIFF_SDS = 6.0
 
 
 def _band_edge(y: np.ndarray, above: float, level: float) -> tuple[float, bool]:
@@ -189,8 +194,11 @@ def _band_edge(y: np.ndarray, above: float, level: float) -> tuple[float, bool]:
     if inside.any():
         i = i[inside]
         step = ((cumulative[i] - cumulative[i - width]) - (cumulative[i + width] - cumulative[i])) / width
-        if step.max() >= _CLIFF_LN_STEP:
-            best = i[np.argmax(step)]  # the first bin beyond the limit
+        best = i[np.argmax(step)]  # the first bin beyond the limit
+        empty_above = np.mean(log_power[best - width : best]) - np.median(log_power[best:])
+        if step.max() >= max(_CLIFF_LN_STEP, _CLIFF_SDS * np.pi / np.sqrt(6.0) * np.sqrt(2.0 / width)) and (
+            empty_above >= _CLIFF_LN_STEP  # and the band above stays empty, as a cut leaves it
+        ):
             return float(0.5 * (frequencies[best - 1] + frequencies[best])), True
     return _half_level_edge(y, above, level), False
 
