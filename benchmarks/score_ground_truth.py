@@ -51,12 +51,12 @@ sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from calcium.accuracy import Recording, noise_level_nu, resample_traces  # noqa: E402
+from calcium.bandlimit import effective_frame_rate  # noqa: E402
 from calcium.deconvolve import (  # noqa: E402
     LAG_FRACTION,
     MIN_DECAY_FRAMES,
     RISE_SMOOTHING_FRACTION,
     deconvolve_traces,
-    effective_frame_rate,
     kinetic_lag_s,
     smooth_activity,
     spike_amplitude_noise,

@@ -372,7 +372,8 @@ def test_band_limited_traces_are_deconvolved_as_natively_sampled_ones(native_fs)
     top band, the spike count was 10-50 times too high)."""
     from scipy.signal import resample
 
-    from calcium.deconvolve import deconvolve_traces, effective_frame_rate
+    from calcium.bandlimit import effective_frame_rate
+    from calcium.deconvolve import deconvolve_traces
 
     y, _ = _planted_recording(native_fs)
     upsampled = resample(y, int(round(y.size * 100.0 / native_fs)))
@@ -473,7 +474,7 @@ def test_real_recordings_resampled_to_100_hz_keep_their_spike_count(folder):
 
 def test_effective_rate_is_not_fooled_by_slow_indicators_at_low_rates():
     """A slow indicator's spectrum falls steeply, but white noise keeps the top octave flat."""
-    from calcium.deconvolve import effective_frame_rate
+    from calcium.bandlimit import effective_frame_rate
 
     for fs in (2.5, 7.5, 30.0):
         rng = np.random.default_rng(0)

@@ -53,7 +53,7 @@ def spike_thresholds(
             false_positive_rate_hz)`: noise alone gives false_positive_rate_hz false
             spikes per second at 7.5 Hz as at 122 Hz. frame_rate_hz may be
             per neuron (the rate each was deconvolved at, see
-            calcium.deconvolve.effective_frame_rate).
+            calcium.bandlimit.effective_frame_rate).
         "absolute": the same value `absolute` for every neuron.
         "fraction_of_max": fraction_of_max · max_t s (per neuron).
         "percentile": the `percentile`-th percentile of s (per neuron).
