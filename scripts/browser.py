@@ -1,6 +1,6 @@
 """The session browser: results/<session>/browser.html, one self-contained page.
 
-All file reading is here (output names and columns may change); calcium.browser gets arrays
+All file reading is here (output names and columns may change); calcium.outputs.browser gets arrays
 and tables and returns the page.
 """
 
@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from calcium.browser import DenseTrace, SessionData, build_page
-from calcium.coactivity import null_exceedance, window_frames
-from calcium.dff import baseline_f0
 from calcium.io import NpyRows, load_json, read_table, save_text
 from calcium.logs import log_to
-from calcium.ordering import raster_orders
-from calcium.population import effective_thresholds
-from calcium.regressors import regressors_from_table
-from calcium.roimap import read_footprints
+from calcium.outputs.browser import DenseTrace, SessionData, build_page
+from calcium.outputs.roimap import read_footprints
+from calcium.population.coactivity import null_exceedance, window_frames
+from calcium.population.ordering import raster_orders
+from calcium.population.steps import effective_thresholds
+from calcium.signal.dff import baseline_f0
+from calcium.stimulus.regressors import regressors_from_table
 
 MAX_BLOCK_SAMPLES = 8_000_000  # samples read and decimated at a time (bounds memory: ~0.4 GB)
 

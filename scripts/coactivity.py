@@ -2,7 +2,7 @@
 
 from calcium.io import load_json, read_table, save_json, save_table
 from calcium.logs import log_to
-from calcium.population import Binning, NullSettings, Recording, coactivity_analysis, neuron_features
+from calcium.population.steps import Binning, NullSettings, Recording, coactivity_analysis, neuron_features
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)

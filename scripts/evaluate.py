@@ -3,11 +3,11 @@
 import numpy as np
 import pandas as pd
 
-from calcium.evaluation import score_neurons
-from calcium.input_tables import parse_ground_truth, read_user_table
+from calcium.evaluation.scoring import score_neurons
+from calcium.input.tables import parse_ground_truth, read_user_table
 from calcium.io import load_json, load_npy, read_table, save_table
 from calcium.logs import log_to
-from calcium.plots import evaluation_figure, save_figure
+from calcium.outputs.plots import evaluation_figure, save_figure
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)

@@ -4,7 +4,7 @@ Ground-truth recordings of the session's indicator family, from the excerpts shi
 resources/groundtruth and the folder named by expected_accuracy.ground_truth_dir, are
 resampled to the session's frame rate,
 brought to the noise level of each noise band of the session's neurons and run through
-the session's deconvolution and spike-time settings (calcium.accuracy). Without
+the session's deconvolution and spike-time settings (calcium.evaluation.accuracy). Without
 reference data the tables and the figure say so; the run never fails for that.
 """
 
@@ -12,18 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
-from calcium.accuracy import (
+from calcium.evaluation.accuracy import (
     accuracy_note,
     expected_accuracy,
     load_references,
     noise_level_nu,
     workflow_pipeline,
 )
-from calcium.denoise import wavelet_denoise
-from calcium.detrend import detrend
 from calcium.io import load_json, load_npy, save_table
 from calcium.logs import log_to
-from calcium.plots import expected_accuracy_figure, save_figure
+from calcium.outputs.plots import expected_accuracy_figure, save_figure
+from calcium.signal.denoise import wavelet_denoise
+from calcium.signal.detrend import detrend
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 session = snakemake.wildcards.session

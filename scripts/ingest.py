@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from calcium.footprints import input_footprints, save_footprints
-from calcium.ingest import (
+from calcium.input.footprints import input_footprints, save_footprints
+from calcium.input.ingest import (
     InputSettings,
     NwbSelection,
     check_plausible_shape,

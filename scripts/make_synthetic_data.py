@@ -25,7 +25,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from calcium.indicators import indicator_kinetics  # noqa: E402
+from calcium.signal.indicators import indicator_kinetics  # noqa: E402
 from calcium.synthetic import SessionDesign, simulate_session  # noqa: E402
 
 PRESETS = {

@@ -1,10 +1,10 @@
 """Stimulus regressors (boxcars convolved with the indicator's kernel) and the per-neuron regression."""
 
-from calcium.input_tables import parse_stimulus_table, read_user_table
+from calcium.input.tables import parse_stimulus_table, read_user_table
 from calcium.io import load_json, load_npy, save_table
 from calcium.logs import log_to
 from calcium.progress import Progress, track
-from calcium.regressors import regression_tables, regressor_table, stimulus_regressors
+from calcium.stimulus.regressors import regression_tables, regressor_table, stimulus_regressors
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)

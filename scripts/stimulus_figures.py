@@ -4,7 +4,7 @@ import numpy as np
 
 from calcium.io import load_json, load_npy, read_table
 from calcium.logs import log_to
-from calcium.plots import (
+from calcium.outputs.plots import (
     heatmaps_figure,
     neurons_shown,
     r2_histogram_figure,
@@ -12,7 +12,7 @@ from calcium.plots import (
     response_examples_figure,
     save_figure,
 )
-from calcium.regressors import (
+from calcium.stimulus.regressors import (
     cluster_order,
     downsample,
     model_prediction,

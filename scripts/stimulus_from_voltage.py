@@ -24,7 +24,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from calcium.regressors import stimulus_table_from_channel  # noqa: E402
+from calcium.stimulus.regressors import stimulus_table_from_channel  # noqa: E402
 
 
 def main(argv=None) -> None:

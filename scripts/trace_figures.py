@@ -4,7 +4,7 @@ import numpy as np
 
 from calcium.io import load_json, load_npy, read_table
 from calcium.logs import log_to
-from calcium.plots import (
+from calcium.outputs.plots import (
     busiest_window,
     choose_example_neurons,
     events_on_traces_figure,
@@ -21,7 +21,7 @@ fs = facts["frame_rate_hz"]
 events = read_table(inputs.events)
 if settings["example_neurons"]:
     chosen = [(int(n), "") for n in settings["example_neurons"] if int(n) < facts["n_neurons"]]
-else:  # the rule of calcium.plots.choose_example_neurons
+else:  # the rule of calcium.outputs.plots.choose_example_neurons
     chosen = choose_example_neurons(
         facts["n_neurons"],
         read_table(inputs.features),
@@ -29,7 +29,7 @@ else:  # the rule of calcium.plots.choose_example_neurons
         read_table(inputs.regression) if "regression" in inputs.keys() else None,
     )
 window = settings["time_window_s"]
-if not window:  # the busiest 120 s of the chosen neurons (calcium.plots.busiest_window)
+if not window:  # the busiest 120 s of the chosen neurons (calcium.outputs.plots.busiest_window)
     mine = events[events.neuron.isin([n for n, _ in chosen])]
     window = busiest_window(mine.onset_s.to_numpy(), facts["start_time_s"], facts["duration_s"])
 neurons, span = example_view(facts["n_neurons"], facts["n_frames"], fs, [n for n, _ in chosen], window)

@@ -6,9 +6,14 @@ import pandas as pd
 
 from calcium.io import load_json, load_npy, read_table, save_table
 from calcium.logs import log_to
-from calcium.plots import save_figure, trial_responses_figure
+from calcium.outputs.plots import save_figure, trial_responses_figure
 from calcium.progress import Progress, track
-from calcium.trials import peri_stimulus, presentations, responsive_examples, trial_responses
+from calcium.stimulus.trial_responses import (
+    peri_stimulus,
+    presentations,
+    responsive_examples,
+    trial_responses,
+)
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 inputs, output = snakemake.input, snakemake.output

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from calcium.footprints import load_footprints
+from calcium.input.footprints import load_footprints
+from calcium.input.nwb import is_nwb, open_roi_masks, read_nwb_metadata
 from calcium.io import load_json, load_npy, read_table
 from calcium.logs import log_to
-from calcium.nwb_input import is_nwb, open_roi_masks, read_nwb_metadata
-from calcium.nwb_metadata import read_metadata_file
-from calcium.nwb_output import SessionNwbWriter, footprint_masks, session_metadata
-from calcium.regressors import regressors_from_table
+from calcium.outputs.nwb import SessionNwbWriter, footprint_masks, session_metadata
+from calcium.outputs.nwb_metadata import read_metadata_file
+from calcium.stimulus.regressors import regressors_from_table
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 inputs = snakemake.input

@@ -17,7 +17,7 @@ from cdp import Chromium, find_chromium
 from conftest import REPO, tool
 from matplotlib.colors import to_rgb
 
-from calcium.browser import (
+from calcium.outputs.browser import (
     MISSING_INT16,
     MISSING_UINT8,
     DenseTrace,
@@ -36,11 +36,11 @@ from calcium.browser import (
     slot_frames,
     unpack,
 )
-from calcium.coactivity import window_frames
-from calcium.dff import baseline_f0
-from calcium.palette import ensemble_colour
-from calcium.population import effective_thresholds
-from calcium.trials import peri_stimulus
+from calcium.outputs.palette import ensemble_colour
+from calcium.population.coactivity import window_frames
+from calcium.population.steps import effective_thresholds
+from calcium.signal.dff import baseline_f0
+from calcium.stimulus.trial_responses import peri_stimulus
 
 ASSETS = REPO / "workflow" / "resources" / "browser"
 
@@ -538,7 +538,7 @@ def test_session_browser_of_the_workflow_in_chromium(default_run, chromium_path,
         at = browser.evaluate(f"sessionBrowser.rasterRowCentre({target})")
         assert at["y"] < browser.evaluate("sessionBrowser.rasterRowCentre(79)")["y"] or target == 79
         browser.screenshot(tmp_path / "raster_by_ensemble.png")
-        # ensembles in the colours of every figure (calcium.palette)
+        # ensembles in the colours of every figure (calcium.outputs.palette)
         swatches = browser.evaluate(
             "[...document.querySelectorAll('#ensemble-side h3 .swatch')].map(s => s.style.background)"
         )
@@ -579,7 +579,7 @@ def test_report_links_and_zip_report_holds_the_browser(default_run, tmp_path):
 
 def footprints_of(n_neurons, height=40, width=60):
     """Disk-shaped ROIs on a field with a mean image; ROI k centred at a known pixel."""
-    from calcium.footprints import Footprints
+    from calcium.input.footprints import Footprints
 
     yy, xx = np.mgrid[0:height, 0:width]
     roi, y, x, weight = [], [], [], []
@@ -603,8 +603,8 @@ def footprints_of(n_neurons, height=40, width=60):
 
 
 def test_roi_map_click_selects_the_neuron_and_the_trial_view_shows_its_presentations(chromium_path, tmp_path):
-    from calcium.palette import NO_ENSEMBLE
-    from calcium.trials import peri_stimulus, trial_responses
+    from calcium.outputs.palette import NO_ENSEMBLE
+    from calcium.stimulus.trial_responses import peri_stimulus, trial_responses
 
     rng = np.random.default_rng(11)
     fs = 20.0

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calcium.coactivity import (
+from calcium.input.tables import parse_stimulus_table
+from calcium.population.coactivity import (
     active_bins,
     circular_shift_null,
     coactivity_statistic,
@@ -24,13 +25,12 @@ from calcium.coactivity import (
     window_coactivity,
     window_frames,
 )
-from calcium.detrend import detrend
-from calcium.dff import baseline_f0, delta_f_over_f
-from calcium.ensembles import cluster_ensemble_events, find_members, match_ensembles
-from calcium.events import detect_events
-from calcium.features import population_coupling
-from calcium.input_tables import parse_stimulus_table
-from calcium.regressors import fit_regressors, response_types, stimulus_regressors
+from calcium.population.ensembles import cluster_ensemble_events, find_members, match_ensembles
+from calcium.population.events import detect_events
+from calcium.population.features import population_coupling
+from calcium.signal.detrend import detrend
+from calcium.signal.dff import baseline_f0, delta_f_over_f
+from calcium.stimulus.regressors import fit_regressors, response_types, stimulus_regressors
 from calcium.synthetic import SessionDesign, simulate_session_arrays
 
 # The workflow's defaults (config.yaml).
@@ -216,8 +216,8 @@ def test_stimulus_regression_selects_and_types_excited_and_suppressed_neurons(fs
 def _ensembles_of(events, design: SessionDesign, method: str, stimuli=None):
     """The workflow's ensemble stage (population.py) with the defaults and `method`; stimulus
     presentations left out as the rule does (ensembles.exclude_stimuli) when `stimuli` is given."""
-    from calcium.assemblies import stimulus_bins
-    from calcium.population import (
+    from calcium.population.assemblies import stimulus_bins
+    from calcium.population.steps import (
         Binning,
         EnsembleSettings,
         NullSettings,

@@ -16,11 +16,11 @@ import pytest
 import yaml
 from conftest import REPO, SHARED, copy_workflow, snakemake
 
-from calcium.accuracy import Recording, resample_traces, workflow_pipeline
-from calcium.deconvolve import default_settings
-from calcium.detrend import detrend
-from calcium.evaluation import spikefinder_correlation, split_by_span
-from calcium.groundtruth import groundtruth_folders, read_groundtruth_recordings
+from calcium.evaluation.accuracy import Recording, resample_traces, workflow_pipeline
+from calcium.evaluation.groundtruth import groundtruth_folders, read_groundtruth_recordings
+from calcium.evaluation.scoring import spikefinder_correlation, split_by_span
+from calcium.signal.deconvolve import default_settings
+from calcium.signal.detrend import detrend
 
 GROUND_TRUTH = SHARED / "data" / "groundtruth"
 DS14 = GROUND_TRUTH / "cascade-DS14-GCaMP6s-Chen2013"
@@ -58,7 +58,7 @@ def _median_r(indicator, recordings, rate):
 @pytest.mark.parametrize("family", sorted(FAMILY_FLOORS))
 def test_rule_keeps_its_floor_on_each_indicator_family(family):
     """On the excerpts that ship with the workflow (no ../shared needed)."""
-    from calcium.indicators import indicator_family
+    from calcium.signal.indicators import indicator_family
 
     floor_native, floor_slow = FAMILY_FLOORS[family]
     by_set = {}

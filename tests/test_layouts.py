@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from calcium.errors import InputError
-from calcium.ingest import InputSettings, probe_input
-from calcium.input_csv import NA_TOKENS, TableLayout, read_fluorescence_csv
+from calcium.input.csv_files import NA_TOKENS, TableLayout, read_fluorescence_csv
+from calcium.input.ingest import InputSettings, probe_input
 
 
 def _text(value: float, fmt: str, na: str) -> str:

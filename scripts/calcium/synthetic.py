@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import fftconvolve
 
-from .kernels import KERNEL_SHAPES, calcium_kernel  # noqa: F401 (re-exported)
+from calcium.signal.kernels import KERNEL_SHAPES, calcium_kernel  # noqa: F401 (re-exported)
 
 
 @dataclass

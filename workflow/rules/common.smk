@@ -14,7 +14,7 @@ from snakemake.exceptions import WorkflowError
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from calcium.errors import UserError  # noqa: E402
-from calcium.ingest import InputSettings  # noqa: E402
+from calcium.input.ingest import InputSettings  # noqa: E402
 from calcium.settings import (  # noqa: E402
     check_config,
     check_session_settings,
@@ -24,8 +24,8 @@ from calcium.settings import (  # noqa: E402
     stimulus_kernel,
 )
 from calcium.blocks import block_memory_mb  # noqa: E402
-from calcium.nwb_metadata import read_metadata_file  # noqa: E402
-from calcium.sheet import (  # noqa: E402
+from calcium.outputs.nwb_metadata import read_metadata_file  # noqa: E402
+from calcium.input.sheet import (  # noqa: E402
     check_session,
     fill_defaults,
     check_writable,
@@ -41,13 +41,13 @@ def _report_json_html_safe():
     """`snakemake --report` places rule params, wildcards, labels and captions as JSON inside
     <script> elements without escaping them for HTML: a user string holding "</script>" (an
     indicator, a path, a subject id) would end the element and run as HTML. Escape <, > and &
-    in that JSON (calcium.htmlsafe.script_safe_json: the same strings for JavaScript).
+    in that JSON (calcium.outputs.htmlsafe.script_safe_json: the same strings for JavaScript).
     """
     try:
         from snakemake.report.html_reporter import data as report_data
     except ImportError:  # another Snakemake layout: nothing to patch
         return
-    from calcium.htmlsafe import script_safe_json
+    from calcium.outputs.htmlsafe import script_safe_json
 
     for name in [n for n in dir(report_data) if n.startswith("render_")]:
         render = getattr(report_data, name)
@@ -68,9 +68,9 @@ def _schema(name):
         return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
-# What each session's input holds (calcium.sheet.SessionInputs), found before any job runs.
+# What each session's input holds (calcium.input.sheet.SessionInputs), found before any job runs.
 SESSION_INPUTS = {}
-# Each session's metadata file (calcium.nwb_metadata.read_metadata_file), if the sheet names one.
+# Each session's metadata file (calcium.outputs.nwb_metadata.read_metadata_file), if the sheet names one.
 SESSION_METADATA = {}
 
 
@@ -553,7 +553,7 @@ def nwb_subject_id(session):
         if subject.get("subject_id"):
             return subject["subject_id"]
     if Path(row["path"]).suffix.lower() == ".nwb":
-        from calcium.nwb_input import read_nwb_metadata
+        from calcium.input.nwb import read_nwb_metadata
 
         found = read_nwb_metadata(
             row["path"], row["nwb_series"] or None, row["input_kind"]

@@ -1,0 +1,29 @@
+"""Input: the session sheet and the readers of users' files, checked before any job runs.
+
+- `sheet`: the session sheet and the files each session points to
+- `ingest`: from a CSV, .npy, Suite2p folder or NWB series to checked float32 traces
+- `csv_files`, `arrays`, `nwb`: the readers of each format; `tables`: small user tables
+  (stimulus tables, ground truth); `footprints`: ROI masks and the mean image
+"""
+
+from calcium import lazy_api
+
+API = {
+    "read_session_sheet": "sheet",
+    "check_session": "sheet",
+    "SessionInputs": "sheet",
+    "InputSettings": "ingest",
+    "NwbSelection": "ingest",
+    "probe_input": "ingest",
+    "open_input": "ingest",
+    "checked_block": "ingest",
+    "detect_layout": "csv_files",
+    "read_fluorescence_csv": "csv_files",
+    "read_user_table": "tables",
+    "parse_stimulus_table": "tables",
+    "parse_ground_truth": "tables",
+    "read_stimulus_intervals": "nwb",
+    "input_footprints": "footprints",
+    "load_footprints": "footprints",
+}
+__getattr__, __dir__ = lazy_api(__name__, API)

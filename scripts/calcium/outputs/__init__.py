@@ -1,0 +1,17 @@
+"""Outputs: figures, the session browser page and the NWB file.
+
+- `plots` (matplotlib figures), `roimap` (ROI footprints coloured), `palette` (one set of colours)
+- `browser` (one self-contained HTML page per session), `htmlsafe` (user text made safe)
+- `nwb` (the session's results as NWB), `nwb_metadata` (the metadata YAML and DANDI's needs)
+"""
+
+from calcium import lazy_api
+
+API = {
+    "save_figure": "plots",
+    "build_page": "browser",
+    "SessionNwbWriter": "nwb",
+    "read_metadata_file": "nwb_metadata",
+    "script_safe_json": "htmlsafe",
+}
+__getattr__, __dir__ = lazy_api(__name__, API)
