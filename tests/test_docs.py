@@ -147,3 +147,18 @@ def test_readme_links_every_docs_page():
     linked = {Path(target.partition("#")[0]).name for target in links(REPO / "README.md")}
     missing = [page.name for page in sorted((REPO / "docs").glob("*.md")) if page.name not in linked]
     assert not missing, f"docs pages the README does not link: {missing}"
+
+
+def test_readme_keeps_the_two_set_up_commands_ci_runs():
+    """The README's set-up is two commands; CI (.ci/run) installs as the first does and runs the
+    second as written, so neither may drift."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    install = (
+        "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && "
+        ".venv/bin/snakemake --cores all"
+    )
+    test = ".venv/bin/python -m pytest"
+    assert install in readme.splitlines() and test in readme.splitlines()
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert ci[-1] == test
+    assert "python3 -m venv .venv" in ci and ".venv/bin/pip install --quiet -r requirements.txt" in ci
