@@ -25,7 +25,7 @@ rule's three constants (min_decay_frames, lag_fraction,
 rise_fraction) on a grid, leaving out all sets of one paper at a time (by the mean
 median r over the other papers' sets and rates), and scores the left-out sets with the
 constants chosen without them (without --loso: each set left out on its own). Writes
-scores.csv (per recording), held_out.csv and ground_truth.md (the README table) under
+scores.csv (per recording), held_out.csv and ground_truth.md (the table of docs/accuracy.md) under
 --out; caches deconvolutions under --cache.
 """
 

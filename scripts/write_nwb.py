@@ -70,7 +70,7 @@ metadata, missing = session_metadata(
 if missing:
     line = (
         f"session {session['session']}: DANDI will ask for {', '.join(missing)}: give them in the session "
-        "sheet or the metadata file its `metadata` column names (README: The NWB file)"
+        "sheet or the metadata file its `metadata` column names (docs/outputs.md: The NWB file)"
     )
     log.warning(line)  # in the job's log and, as every warning, on the terminal
 

@@ -284,7 +284,7 @@ def test_negative_controls_give_no_ensembles(control_sessions, method):
     """None from the default (refined) and the seed's method (jaccard). ICA's components above
     the Marchenko-Pastur bound include chance ones in sparse binary data; the circular-shift
     p-value of a member set that was chosen for its correlation does not remove them all (at
-    most one is let through here; the README's grid counts them)."""
+    most one is let through here; the grid in docs/methods.md counts them)."""
     (design, independent), (stimulus, events, plan) = control_sessions
     spurious = len(_ensembles_of(independent, design, method).ensembles)
     spurious += len(_ensembles_of(events, stimulus, method, plan.stimulus_table).ensembles)

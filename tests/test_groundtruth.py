@@ -3,7 +3,7 @@
 One regression test per indicator family on the 60 s excerpts that ship in
 resources/groundtruth (three recordings per set), at the native frame rate and resampled
 to 7.5 Hz: the workflow's rule must keep the median correlation above a floor set about
-0.1 below what the rule scores now (README, "Spike inference on real ground truth"), so
+0.1 below what the rule scores now (docs/accuracy.md, "Spike inference on real ground truth"), so
 that a change that breaks it for one family fails here. And the evaluate path of the
 workflow on one recording of ../shared (skipped without it).
 """
@@ -27,8 +27,8 @@ DS14 = GROUND_TRUTH / "cascade-DS14-GCaMP6s-Chen2013"
 
 SHIPPED = REPO / "resources" / "groundtruth"
 # family: floor of the median over its shipped sets of each set's median r, at the native rate
-# and at 7.5 Hz: about 0.1 below what the rule scores now (README, "Spike inference on real
-# ground truth"), so that a change that breaks the rule for one family fails here.
+# and at 7.5 Hz: about 0.1 below what the rule scores now (docs/accuracy.md, "Spike inference
+# on real ground truth"), so that a change that breaks the rule for one family fails here.
 FAMILY_FLOORS = {
     "slow GCaMP": (0.45, 0.30),  # now 0.55, 0.41 (8 sets)
     "fast GCaMP": (0.30, 0.25),  # now 0.40, 0.35 (11 sets)

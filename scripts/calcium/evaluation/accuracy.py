@@ -269,7 +269,7 @@ def noise_bands(nu: np.ndarray, n_bands: int) -> tuple[np.ndarray, np.ndarray]:
     return band, edges
 
 
-# The interval (README "Expected accuracy", calibrated by
+# The interval (docs/accuracy.md, "Expected accuracy", calibrated by
 # benchmarks/expected_accuracy_calibration.py: each ground-truth set treated as a session,
 # its references chosen without it): sets of one indicator from different labs differ more
 # than their noise explains, so the interval is the spread between reference sets, with

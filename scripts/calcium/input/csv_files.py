@@ -281,7 +281,7 @@ def _ambiguous(path: Path, what: str, key: str, choices: str) -> InputError:
 def detect_layout(path: Path, layout: TableLayout) -> Layout:
     """Decide the header, index column and orientation of a fluorescence CSV.
 
-    Rules (documented in README, "Input layout"), on the first 50 non-blank lines with
+    Rules (documented in docs/inputs.md, "Input layout"), on the first 50 non-blank lines with
     quotes and a byte-order mark removed; NA tokens (`NA_TOKENS`: R's NA, empty cells,
     NaN, #N/A, NULL, ...) are missing values, never labels:
 

@@ -479,7 +479,7 @@ AUTO = "auto"
 # The linear-inverse model of `kinetic_lag_s` places more of a spike's deconvolved mass
 # in the following frame than OASIS's sparse (L1) solution does; on the ground truth the
 # lag that maximises the correlation is 0.7 of the model's (chosen leaving each paper's
-# sets out, in all 13 folds: see README). Used by `default_settings`.
+# sets out, in all 13 folds: see docs/accuracy.md). Used by `default_settings`.
 LAG_FRACTION = 0.7
 # The model's decay is at least this many frames (chosen leaving each paper out: 8 in 11
 # of 13 folds, 5 in the other 2; see `default_settings`).
@@ -488,7 +488,7 @@ MIN_DECAY_FRAMES = 8.0
 # indicator's rise blurs where in time a spike is placed; activity is smoothed by a
 # Gaussian of SD hypot(1/(sqrt(12) fs), RISE_SMOOTHING_FRACTION x time to peak). 0.1 was
 # chosen on the 32 ground-truth sets leaving each paper's sets out, in 12 of 13 folds
-# (README, "Spike inference on real ground truth"): e.g. 17 ms for GCaMP6s (time to peak
+# (docs/accuracy.md, "Spike inference on real ground truth"): e.g. 17 ms for GCaMP6s (time to peak
 # 0.17 s), 2 ms for jGCaMP8f, on top of the frame's own SD.
 RISE_SMOOTHING_FRACTION = 0.1
 
