@@ -2,7 +2,11 @@
 
 - `plots` (matplotlib figures), `roimap` (ROI footprints coloured), `palette` (one set of colours)
 - `browser` (one self-contained HTML page per session), `htmlsafe` (user text made safe)
-- `nwb` (the session's results as NWB), `nwb_metadata` (the metadata YAML and DANDI's needs)
+- `nwb` (the session's results as NWB: `SessionNwbWriter`), built from `nwb_file` (NWBFile, ROI
+  table), `nwb_traces` (traces in compressed chunks), `nwb_tables` (tables, events, intervals),
+  `nwb_columns` (column descriptions and data), `nwb_session` (the session's metadata and
+  provenance); `nwb_results` (a session's results folder into the file), `nwb_metadata` (the
+  metadata YAML and DANDI's needs)
 """
 
 from calcium import lazy_api
