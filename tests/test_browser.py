@@ -17,12 +17,10 @@ from cdp import Chromium, find_chromium
 from conftest import REPO, tool
 from matplotlib.colors import to_rgb
 
-from calcium.outputs.browser import (
+from calcium.outputs.browser import DenseTrace, SessionData, build_page, render_page
+from calcium.outputs.browser_encoding import (
     MISSING_INT16,
     MISSING_UINT8,
-    DenseTrace,
-    SessionData,
-    build_page,
     choose_resolution,
     delta_decode,
     delta_encode,
@@ -32,7 +30,6 @@ from calcium.outputs.browser import (
     pack,
     packed_size_bound,
     quantise,
-    render_page,
     slot_frames,
     unpack,
 )
