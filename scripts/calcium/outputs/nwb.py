@@ -101,16 +101,10 @@ class SessionNwbWriter:
         self.traces.add(container, container_type, name, npy_path, description, unit, buffer_bytes)
 
     def add_spikes(self, spikes: pd.DataFrame, description: str, lag_s: float | np.ndarray = 0.0) -> bool:
-        """Inferred spikes as a Units-like table in processing/ophys: one row per ROI with
-        ragged columns spike_times (s), spike_frames and spike_amplitudes_dff.
-
-        spikes: columns neuron, frame, amplitude_dff (spike_times.csv). Times are
-        start_time_s + frame / frame_rate_hz - lag_s, computed from the frames exactly as
-        `calcium.signal.spikes.spike_times_by_neuron` computes spike_times.npz (lag_s: the timing
-        correction, s: one number, or one per ROI as in deconvolution.tsv), so they equal
-        spike_times.npz and spike_times.csv's time_s.
-        No spike at all: nothing is written (returns False; NWB tools fail on empty ragged
-        columns, and NWB advises against empty tables)."""
+        """Inferred spikes (spike_times.csv: neuron, frame, amplitude_dff) as a Units-like table
+        InferredSpikes in processing/ophys (`calcium.outputs.nwb_tables.spikes_table`); lag_s:
+        the timing correction (s), one number or one per ROI. No spike at all: nothing is
+        written (returns False; NWB tools fail on empty ragged columns)."""
         if spikes.empty:
             return False
         self.ophys.add(
@@ -142,15 +136,10 @@ class SessionNwbWriter:
     def add_table(
         self, name: str, table: pd.DataFrame, description: str, where: str = "ophys", **columns
     ) -> bool:
-        """Add a tidy table as a DynamicTable in processing/ophys (where="ophys") or analysis.
-
-        columns (`calcium.outputs.nwb_tables.dynamic_table`): neuron_columns (default
-        ("neuron",)) become links (DynamicTableRegion) to the ROI table; ragged_neurons: extra
-        columns holding, per row, a list of neuron indices (e.g. an ensemble's members), also
-        linked to the ROI table; descriptions: column descriptions overriding describe_column's;
-        matrices: extra 2-D columns (one row of the array per table row, e.g. a similarity matrix).
-        An empty table is not written (returns False): NWB discourages empty tables.
-        """
+        """Add a tidy table as a DynamicTable in processing/ophys (where="ophys") or analysis;
+        columns: neuron_columns, ragged_neurons, descriptions, matrices as in
+        `calcium.outputs.nwb_tables.dynamic_table`. An empty table is not written (returns
+        False): NWB discourages empty tables."""
         if table.empty:
             return False
         dynamic = dynamic_table(name, table, description, self.rois, self.gzip_level, **columns)

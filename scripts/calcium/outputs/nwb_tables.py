@@ -30,7 +30,14 @@ def spikes_table(
     gzip_level: int,
 ):
     """InferredSpikes: one row per ROI of the ROI table `rois`, with ragged columns spike_times
-    (s), spike_frames and spike_amplitudes_dff (see `SessionNwbWriter.add_spikes`)."""
+    (s), spike_frames and spike_amplitudes_dff.
+
+    spikes: columns neuron, frame, amplitude_dff (spike_times.csv). Times are
+    start_time_s + frame / frame_rate_hz - lag_s, computed from the frames exactly as
+    `calcium.signal.spikes.spike_times_by_neuron` computes spike_times.npz (lag_s: the timing
+    correction, s: one number, or one per ROI as in deconvolution.tsv), so they equal
+    spike_times.npz and spike_times.csv's time_s.
+    """
     from hdmf.common import DynamicTable, VectorData, VectorIndex
 
     from calcium.signal.spikes import spike_times_by_neuron
@@ -103,7 +110,14 @@ def dynamic_table(
     descriptions: dict[str, str] | None = None,
     matrices: dict[str, np.ndarray] | None = None,
 ):
-    """A tidy table as a DynamicTable (see `SessionNwbWriter.add_table` for the arguments)."""
+    """A tidy table as a DynamicTable with links to the ROI table `rois`.
+
+    neuron_columns become links (DynamicTableRegion) to the ROI table.
+    ragged_neurons: extra columns holding, per row, a list of neuron indices
+    (e.g. an ensemble's members), also linked to the ROI table.
+    descriptions: column descriptions overriding describe_column's.
+    matrices: extra 2-D columns (one row of the array per table row, e.g. a similarity matrix).
+    """
     from hdmf.common import DynamicTable, VectorData, VectorIndex
 
     columns = table_columns(table, gzip_level, rois, neuron_columns, descriptions)
