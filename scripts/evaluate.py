@@ -7,7 +7,8 @@ from calcium.evaluation.scoring import score_neurons
 from calcium.input.tables import parse_ground_truth, read_user_table
 from calcium.io import load_json, load_npy, read_table, save_table
 from calcium.logs import log_to
-from calcium.outputs.plots import evaluation_figure, save_figure
+from calcium.outputs.evaluation_plots import evaluation_figure
+from calcium.outputs.plot_style import save_figure
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)

@@ -21,7 +21,8 @@ from calcium.evaluation.accuracy import (
 )
 from calcium.io import load_json, load_npy, save_table
 from calcium.logs import log_to
-from calcium.outputs.plots import expected_accuracy_figure, save_figure
+from calcium.outputs.evaluation_plots import expected_accuracy_figure
+from calcium.outputs.plot_style import save_figure
 from calcium.signal.denoise import wavelet_denoise
 from calcium.signal.detrend import detrend
 

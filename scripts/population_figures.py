@@ -2,14 +2,14 @@
 
 from calcium.io import load_json, load_npy, read_table
 from calcium.logs import log_to
-from calcium.outputs.plots import (
+from calcium.outputs.plot_style import save_figure
+from calcium.outputs.population_plots import (
     FEATURE_AXES,
     coactivity_figure,
     feature_distributions_figure,
     membership_figure,
     raster_figure,
     raster_subset,
-    save_figure,
     similarity_figure,
 )
 from calcium.population.steps import effective_thresholds, membership_matrices

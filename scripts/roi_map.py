@@ -2,7 +2,8 @@
 
 from calcium.io import load_json, read_table
 from calcium.logs import log_to
-from calcium.outputs.plots import roi_map_figure, save_figure
+from calcium.outputs.plot_style import save_figure
+from calcium.outputs.population_plots import roi_map_figure
 from calcium.outputs.roimap import read_footprints, roi_colours
 
 log = log_to(snakemake.log[0], snakemake.wildcards)

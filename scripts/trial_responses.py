@@ -6,7 +6,8 @@ import pandas as pd
 
 from calcium.io import load_json, load_npy, read_table, save_table
 from calcium.logs import log_to
-from calcium.outputs.plots import save_figure, trial_responses_figure
+from calcium.outputs.plot_style import save_figure
+from calcium.outputs.stimulus_plots import trial_responses_figure
 from calcium.progress import Progress, track
 from calcium.stimulus.trial_responses import (
     peri_stimulus,

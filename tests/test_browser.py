@@ -17,12 +17,10 @@ from cdp import Chromium, find_chromium
 from conftest import REPO, tool
 from matplotlib.colors import to_rgb
 
-from calcium.outputs.browser import (
+from calcium.outputs.browser import DenseTrace, SessionData, build_page, render_page
+from calcium.outputs.browser_encoding import (
     MISSING_INT16,
     MISSING_UINT8,
-    DenseTrace,
-    SessionData,
-    build_page,
     choose_resolution,
     delta_decode,
     delta_encode,
@@ -32,7 +30,6 @@ from calcium.outputs.browser import (
     pack,
     packed_size_bound,
     quantise,
-    render_page,
     slot_frames,
     unpack,
 )
@@ -699,3 +696,25 @@ def test_trial_amplitudes_that_would_crowd_out_the_traces_are_left_out_and_said_
         data.trials.response_dff.to_numpy().reshape(8, -1),
         rtol=1e-6,
     )
+
+
+def test_raw_traces_give_the_dff_stages_f0(tmp_path):
+    """The page's F0 is the dff stage's: one value per neuron over the whole recording, or a
+    sliding trace read a block of neurons at a time; input ΔF/F has none."""
+    from calcium.outputs.browser_session import raw_traces
+    from calcium.signal.dff import baseline_f0
+
+    fluorescence = (100 + np.random.default_rng(3).gamma(2.0, 5.0, (7, 400))).astype(np.float32)
+    fluorescence[2] += np.linspace(0, 50, 400, dtype=np.float32)  # a drift the sliding F0 follows
+    path = tmp_path / "fluorescence.npy"
+    np.save(path, fluorescence)
+    traces, f0 = raw_traces(path, {"input_kind": "raw", "percentile": 10, "window_s": None}, 5.0)
+    assert [t.key for t in traces] == ["raw"]
+    np.testing.assert_array_equal(f0, baseline_f0(fluorescence, 10)[:, 0])
+    traces, f0 = raw_traces(path, {"input_kind": "raw", "percentile": 10, "window_s": 20.0}, 5.0)
+    assert f0 is None and [t.key for t in traces] == ["raw", "f0"]
+    sliding = traces[1].rows[1:4]
+    np.testing.assert_array_equal(sliding, baseline_f0(fluorescence[1:4], 10, 20.0, 5.0))
+    assert sliding[1, -1] > sliding[1, 0] + 30  # follows the drift of neuron 2
+    traces, f0 = raw_traces(path, {"input_kind": "dff", "percentile": 10, "window_s": None}, 5.0)
+    assert f0 is None and [(t.key, t.unit) for t in traces] == [("raw", "ΔF/F")]

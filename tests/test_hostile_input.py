@@ -375,7 +375,7 @@ def test_labels_with_dollar_signs_are_drawn_as_written():
     """matplotlib reads $...$ as TeX: a stimulus named "$\\foo$" made the figures job fail."""
     import matplotlib.pyplot as plt
 
-    import calcium.outputs.plots  # noqa: F401 (sets the text style of every figure)
+    import calcium.outputs.plot_style  # noqa: F401 (sets the text style of every figure)
 
     figure, ax = plt.subplots()
     ax.set_title("grating $\\foo$ at 90°")

@@ -34,7 +34,9 @@ from calcium.input.nwb import (  # noqa: E402
 )
 from calcium.input.sheet import check_session, read_session_sheet  # noqa: E402
 from calcium.io import save_npy  # noqa: E402
-from calcium.outputs.nwb import SessionNwbWriter, chunk_shapes, session_metadata  # noqa: E402
+from calcium.outputs.nwb import SessionNwbWriter  # noqa: E402
+from calcium.outputs.nwb_session import session_metadata  # noqa: E402
+from calcium.outputs.nwb_traces import chunk_shapes  # noqa: E402
 
 SHEET_SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "sessions.schema.yaml").read_text())
 
@@ -506,7 +508,7 @@ def test_suite2p_footprints_and_mean_image_are_read_without_running_code(tmp_pat
 
 def test_footprints_become_the_roi_masks_and_the_mean_image(tmp_path, recording):
     from calcium.input.footprints import input_footprints
-    from calcium.outputs.nwb import footprint_masks
+    from calcium.outputs.nwb_file import footprint_masks
 
     f, fneu, iscell = recording
     folder, mean = suite2p_folder(tmp_path / "plane0", f, fneu, iscell)
@@ -1054,7 +1056,7 @@ def test_nwb_output_streams_compressed_chunks(tmp_path):
     own gzip + shuffle chunks: the file reads back exactly, and does not depend on the threads."""
     import h5py
 
-    from calcium.outputs.nwb import encode_chunk
+    from calcium.outputs.nwb_traces import encode_chunk
 
     rng = np.random.default_rng(5)
     dff = rng.normal(size=(300, 20_000)).astype(np.float32)  # 24 MB

@@ -1,4 +1,4 @@
-"""Unit tests of calcium.outputs.plots: each figure shows the data it is given, labelled, with its title.
+"""Unit tests of the figures (calcium.outputs.*_plots): each shows the data it is given, labelled, titled.
 
 The figures are drawn on small synthetic inputs shaped like what the scripts in
 scripts/*.py pass, and their artists (lines, images, patches, labels) are inspected;
@@ -17,24 +17,24 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from calcium.outputs.plots import (  # noqa: E402
+from calcium.outputs.evaluation_plots import evaluation_figure, expected_accuracy_figure  # noqa: E402
+from calcium.outputs.population_plots import (  # noqa: E402
     FEATURE_AXES,
     coactivity_figure,
-    evaluation_figure,
-    events_on_traces_figure,
-    expected_accuracy_figure,
     feature_distributions_figure,
-    heatmaps_figure,
     membership_figure,
-    r2_histogram_figure,
     raster_figure,
-    regressors_figure,
-    response_examples_figure,
     roi_map_figure,
     similarity_figure,
-    trace_steps_figure,
+)
+from calcium.outputs.stimulus_plots import (  # noqa: E402
+    heatmaps_figure,
+    r2_histogram_figure,
+    regressors_figure,
+    response_examples_figure,
     trial_responses_figure,
 )
+from calcium.outputs.trace_plots import events_on_traces_figure, trace_steps_figure  # noqa: E402
 from calcium.population.events import EVENT_COLUMNS  # noqa: E402
 
 FS = 10.0
@@ -724,7 +724,7 @@ def test_heatmap_rows_are_labelled_by_neuron_id_readably_and_onsets_in_stimulus_
 
 
 def test_example_neurons_follow_the_rule():
-    from calcium.outputs.plots import choose_example_neurons
+    from calcium.outputs.trace_plots import choose_example_neurons
 
     features = pd.DataFrame({"neuron": range(6), "event_rate_per_min": [1.0, 5.0, 3.0, 5.0, 0.5, 2.0]})
     members = pd.DataFrame(
@@ -752,7 +752,7 @@ def test_example_neurons_follow_the_rule():
 
 
 def test_busiest_window_holds_most_events_and_whole_short_recordings():
-    from calcium.outputs.plots import busiest_window
+    from calcium.outputs.trace_plots import busiest_window
 
     events = np.concatenate([np.linspace(10, 50, 5), np.linspace(400, 450, 30)]) + 100.0
     start, end = busiest_window(events, 100.0, 600.0, 120.0)
@@ -767,7 +767,7 @@ def test_trial_responses_show_mean_sem_and_each_trial_in_the_stimulus_colour():
     from matplotlib.colors import to_rgb
 
     from calcium.outputs.palette import stimulus_colours
-    from calcium.outputs.plots import trial_responses_figure
+    from calcium.outputs.stimulus_plots import trial_responses_figure
 
     generator = rng(5)
     time_s = np.arange(-10, 30) / 10

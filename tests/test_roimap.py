@@ -14,7 +14,7 @@ from matplotlib.colors import to_rgb  # noqa: E402
 
 from calcium.input.footprints import Footprints, suite2p_footprints  # noqa: E402
 from calcium.outputs.palette import NO_ENSEMBLE, ensemble_colour, stimulus_colours  # noqa: E402
-from calcium.outputs.plots import roi_map_figure  # noqa: E402
+from calcium.outputs.population_plots import roi_map_figure  # noqa: E402
 from calcium.outputs.roimap import centres, field_shape, grey_image, label_image, roi_colours  # noqa: E402
 
 SUITE2P = SHARED / "data" / "population" / "suite2p-fissa-example-plane0"

@@ -1,5 +1,5 @@
 """The workflow's colours: one map for ensembles, another for stimuli, used by every figure
-(`calcium.outputs.plots`) and handed to the session browser (its manifest's "palette"), so that
+(`calcium.outputs.*_plots`) and handed to the session browser (its manifest's "palette"), so that
 ensemble 0 has the same colour everywhere and no ensemble shares a colour with a stimulus.
 
 Ensembles: matplotlib's "tab10" without its grey (9 colours, cycled: ensemble k gets
