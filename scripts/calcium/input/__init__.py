@@ -2,7 +2,8 @@
 
 - `sheet`: the session sheet and the files each session points to
 - `ingest`: from a CSV, .npy, Suite2p folder or NWB series to checked float32 traces
-- `csv_files`, `arrays`, `nwb`: the readers of each format; `tables`: small user tables
+- `csv_text`, `csv_layout`, `csv_probe`, `csv_files`: CSV cells, layout detection, shape and
+  reading; `arrays`, `nwb`: the readers of the other formats; `tables`: small user tables
   (stimulus tables, ground truth); `footprints`: ROI masks and the mean image
 """
 
@@ -17,7 +18,7 @@ API = {
     "probe_input": "ingest",
     "open_input": "ingest",
     "checked_block": "ingest",
-    "detect_layout": "csv_files",
+    "detect_layout": "csv_layout",
     "read_fluorescence_csv": "csv_files",
     "read_user_table": "tables",
     "parse_stimulus_table": "tables",
