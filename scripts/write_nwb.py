@@ -9,7 +9,9 @@ import pandas as pd
 import yaml
 
 from calcium.input.footprints import load_footprints
-from calcium.input.nwb import is_nwb, open_roi_masks, read_nwb_metadata
+from calcium.input.nwb import open_roi_masks
+from calcium.input.nwb_series import is_nwb
+from calcium.input.nwb_tables import read_nwb_metadata
 from calcium.io import load_json, load_npy, read_table
 from calcium.logs import log_to
 from calcium.outputs.nwb import SessionNwbWriter, footprint_masks, session_metadata

@@ -553,7 +553,7 @@ def nwb_subject_id(session):
         if subject.get("subject_id"):
             return subject["subject_id"]
     if Path(row["path"]).suffix.lower() == ".nwb":
-        from calcium.input.nwb import read_nwb_metadata
+        from calcium.input.nwb_tables import read_nwb_metadata
 
         found = read_nwb_metadata(
             row["path"], row["nwb_series"] or None, row["input_kind"]

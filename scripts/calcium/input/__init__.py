@@ -3,7 +3,8 @@
 - `sheet`: the session sheet and the files each session points to
 - `ingest`: from a CSV, .npy, Suite2p folder or NWB series to checked float32 traces
 - `csv_text`, `csv_layout`, `csv_probe`, `csv_files`: CSV cells, layout detection, shape and
-  reading; `arrays`, `nwb`: the readers of the other formats; `tables`: small user tables
+  reading; `arrays`: .npy and Suite2p; `nwb_series`, `nwb`, `nwb_tables`: NWB series discovery,
+  traces and ROI masks, stimulus intervals and metadata; `tables`: small user tables
   (stimulus tables, ground truth); `footprints`: ROI masks and the mean image
 """
 
@@ -23,7 +24,7 @@ API = {
     "read_user_table": "tables",
     "parse_stimulus_table": "tables",
     "parse_ground_truth": "tables",
-    "read_stimulus_intervals": "nwb",
+    "read_stimulus_intervals": "nwb_tables",
     "input_footprints": "footprints",
     "load_footprints": "footprints",
 }

@@ -259,10 +259,11 @@ def input_footprints(path: str | os.PathLike, settings=None, nwb=None) -> Footpr
         traces, _ = read_suite2p(path, settings.neuropil_coefficient, settings.suite2p_cells_only)
         return suite2p_footprints(path, traces.rois)
     if kind == "nwb":
-        from calcium.input.nwb import _open_nwb, open_roi_masks
+        from calcium.input.nwb import open_roi_masks
+        from calcium.input.nwb_series import open_nwb
 
         nwb = nwb or NwbSelection()
-        with _open_nwb(Path(path), "the mean image") as nwbfile:
+        with open_nwb(Path(path), "the mean image") as nwbfile:
             mean = nwb_mean_image(nwbfile)
         with open_roi_masks(path, nwb.series or None, nwb.input_kind, settings.suite2p_cells_only) as masks:
             return masks_footprints(masks, mean)

@@ -4,7 +4,7 @@
 compressed chunks, the inferred spikes, events, coactivity, ensembles and stimulus
 results as tables, and the run's parameters and version in the file's metadata; the
 file appears under its final name only when complete. Reading NWB input is in
-`calcium.input.nwb`.
+`calcium.input.nwb` (and `nwb_series`, `nwb_tables`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from calcium.input.nwb import UNKNOWN_START, parse_start_time
+from calcium.input.nwb_tables import UNKNOWN_START, parse_start_time
 
 # Descriptions of the workflow's table columns (units are in the names: _s seconds, _dff ΔF/F).
 COLUMN_DESCRIPTIONS = {
