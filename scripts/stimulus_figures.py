@@ -12,14 +12,9 @@ from calcium.outputs.plots import (
     response_examples_figure,
     save_figure,
 )
-from calcium.stimulus.regressors import (
-    cluster_order,
-    downsample,
-    model_prediction,
-    regressors_from_table,
-    response_kinds,
-    zscored,
-)
+from calcium.stimulus.clustering import cluster_order, downsample, zscored
+from calcium.stimulus.regression import model_prediction, response_kinds
+from calcium.stimulus.regressors import regressors_from_table
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 inputs, output = snakemake.input, snakemake.output

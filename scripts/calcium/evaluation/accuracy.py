@@ -115,15 +115,11 @@ def noise_bands(nu: np.ndarray, n_bands: int) -> tuple[np.ndarray, np.ndarray]:
 # than their noise explains, so the interval is the spread between reference sets, with
 # this floor on its SD (set a priori, not fitted).
 BETWEEN_SET_SD_FLOOR = 0.10
-
-
 # d r / d ln ν of the references (the median of the slopes measured on the 32 sets treated
 # as sessions, benchmarks/expected_accuracy_calibration.py), used to carry a reference
 # recording noisier than a session down to the session's noise when the session's own
 # references give no slope.
 DEFAULT_NU_SLOPE = -0.02
-
-
 _Z90 = 1.2815515655446004  # the 90th percentile of the standard normal
 
 
