@@ -2,6 +2,7 @@
 
 - `sheet`: the session sheet and the files each session points to
 - `ingest`: from a CSV, .npy, Suite2p folder or NWB series to checked float32 traces
+- `store`: those traces, the neuron table and the recording's facts written as the workflow's files
 - `csv_text`, `csv_layout`, `csv_probe`, `csv_files`: CSV cells, layout detection, shape and
   reading; `arrays`: .npy and Suite2p; `nwb_series`, `nwb`, `nwb_tables`: NWB series discovery,
   traces and ROI masks, stimulus intervals and metadata; `tables`: small user tables
@@ -19,6 +20,7 @@ API = {
     "probe_input": "ingest",
     "open_input": "ingest",
     "checked_block": "ingest",
+    "store_traces": "store",
     "detect_layout": "csv_layout",
     "read_fluorescence_csv": "csv_files",
     "read_user_table": "tables",

@@ -75,6 +75,12 @@ class Footprints:
         """Cumulative pixel counts per ROI (the end of each ROI's pixels), int64 (n_rois,)."""
         return np.searchsorted(self.roi, np.arange(n_rois), side="right").astype(np.int64)
 
+    def describe(self) -> str:
+        """One line for the log: pixels, ROIs, the mean image's shape and where they come from."""
+        image = "x".join(map(str, self.mean_image.shape)) if self.mean_image.size else "none"
+        n_rois = len(set(self.roi.tolist()))
+        return f"{self.roi.size} pixels of {n_rois} ROIs, mean image {image} ({self.source})"
+
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
