@@ -122,44 +122,9 @@ def _ambiguous(path: Path, what: str, key: str, choices: str) -> InputError:
     )
 
 
-def detect_layout(path: Path, layout: TableLayout) -> Layout:
-    """Decide the header, index column and orientation of a fluorescence CSV.
-
-    Rules (documented in README, "Input layout"), on the first 50 non-blank lines with
-    quotes and a byte-order mark removed; NA tokens (`NA_TOKENS`: R's NA, empty cells,
-    NaN, #N/A, NULL, ...) are missing values, never labels:
-
-    header (input.header: auto): the first line is a header if a cell after its first is
-      text, or if its cells (after a corner cell that is text or empty) are whole numbers
-      counting 0,1,2,... or 1,2,3,... (pandas' default names). A first line of at least
-      8 numbers in increasing order that is neither is ambiguous (names or times, or data?).
-    index column (input.index_column: auto): the first column holds labels if a cell of it
-      below the header is text, if the header has one cell fewer than the data lines (R's
-      write.table), if its header cell is empty or names an index (neuron, roi, frame,
-      time_s, ...), or if it counts 0,1,2,... / 1,2,3,... in whole numbers (at least 3
-      lines, or 2 when the other cells are not whole numbers), or, with one line per frame,
-      rises by a constant step (frame times). A first column of at least 8 numbers in
-      increasing order that is none of these is ambiguous.
-    orientation (input.orientation: auto): one line per frame if the index column's header
-      names a time or frame, or the index column rises by a constant non-integer step (times);
-      else one line per neuron, if the lines hold at least twice as many cells as there are
-      lines (else refused, naming input.orientation).
-    Raises InputError naming the file and the config key that settles an ambiguity.
-    """
-    sample = sample_top(path)
-    lines = sample.rows
-    if not lines:
-        raise InputError(f"{path}: the file is empty; expected a table of fluorescence values.")
+def _decide_header(path: Path, layout: TableLayout, lines: list[list[str]], reasons: list[str]) -> bool:
+    """Whether the first line is a header (rules in `detect_layout`); appends why to `reasons`."""
     first = lines[0]
-    # Every data line ending in an empty cell is a trailing delimiter (a header may or may not have
-    # one): refused, as it would add a frame or a neuron (or make the header look one cell short).
-    data_line = lines[1] if len(lines) > 1 else first
-    if len(data_line) > 1 and data_line[-1] == "" and last_line(path)[-1:] == [""]:
-        raise InputError(
-            f"{path}: every data line ends with a comma (an empty last column), which would add a frame or a "
-            "neuron of missing values; remove the trailing commas."
-        )
-    reasons = []
     rest = first[1:]
     corner_ok = is_text(first[0]) or first[0] == ""  # a corner cell above an index column
     if layout.header != "auto":
@@ -199,11 +164,21 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
     else:
         has_header = False
         reasons.append("header no: line 1 holds only numbers and missing values")
-    body = lines[1:] if has_header else lines
+    return has_header
+
+
+def _decide_index(
+    path: Path,
+    layout: TableLayout,
+    first: list[str],
+    body: list[list[str]],
+    short_header: bool,
+    has_header: bool,
+    reasons: list[str],
+) -> bool:
+    """Whether the first column holds labels (rules in `detect_layout`); appends why to `reasons`."""
     data_width = len(body[0]) if body else len(first)
-    short_header = has_header and len(body) > 0 and len(first) == data_width - 1
-    orientation = layout.orientation
-    frames_allowed = orientation != "neurons_x_frames"
+    frames_allowed = layout.orientation != "neurons_x_frames"
     column = [row[0] for row in body if row]
     corner = first[0] if has_header and not short_header else None
     if layout.index_column != "auto":
@@ -253,6 +228,20 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
     else:
         has_index = False
         reasons.append("index column no: its cells are numbers or missing values that count nothing")
+    return has_index
+
+
+def _decide_orientation(
+    layout: TableLayout,
+    first: list[str],
+    column: list[str],
+    has_header: bool,
+    has_index: bool,
+    short_header: bool,
+    reasons: list[str],
+) -> str:
+    """One line per neuron or per frame (rules in `detect_layout`); appends why to `reasons`."""
+    orientation = layout.orientation
     if orientation == "auto":
         name = first[0] if has_header and has_index and not short_header else ""
         if has_index and _FRAME_NAMES.match(name):
@@ -274,6 +263,54 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
             ("one line per frame" if orientation == "frames_x_neurons" else "one line per neuron")
             + " (input.orientation)"
         )
+    return orientation
+
+
+def detect_layout(path: Path, layout: TableLayout) -> Layout:
+    """Decide the header, index column and orientation of a fluorescence CSV.
+
+    Rules (documented in README, "Input layout"), on the first 50 non-blank lines with
+    quotes and a byte-order mark removed; NA tokens (`NA_TOKENS`: R's NA, empty cells,
+    NaN, #N/A, NULL, ...) are missing values, never labels:
+
+    header (input.header: auto): the first line is a header if a cell after its first is
+      text, or if its cells (after a corner cell that is text or empty) are whole numbers
+      counting 0,1,2,... or 1,2,3,... (pandas' default names). A first line of at least
+      8 numbers in increasing order that is neither is ambiguous (names or times, or data?).
+    index column (input.index_column: auto): the first column holds labels if a cell of it
+      below the header is text, if the header has one cell fewer than the data lines (R's
+      write.table), if its header cell is empty or names an index (neuron, roi, frame,
+      time_s, ...), or if it counts 0,1,2,... / 1,2,3,... in whole numbers (at least 3
+      lines, or 2 when the other cells are not whole numbers), or, with one line per frame,
+      rises by a constant step (frame times). A first column of at least 8 numbers in
+      increasing order that is none of these is ambiguous.
+    orientation (input.orientation: auto): one line per frame if the index column's header
+      names a time or frame, or the index column rises by a constant non-integer step (times);
+      else one line per neuron, if the lines hold at least twice as many cells as there are
+      lines (else refused, naming input.orientation).
+    Raises InputError naming the file and the config key that settles an ambiguity.
+    """
+    sample = sample_top(path)
+    lines = sample.rows
+    if not lines:
+        raise InputError(f"{path}: the file is empty; expected a table of fluorescence values.")
+    first = lines[0]
+    # Every data line ending in an empty cell is a trailing delimiter (a header may or may not have
+    # one): refused, as it would add a frame or a neuron (or make the header look one cell short).
+    data_line = lines[1] if len(lines) > 1 else first
+    if len(data_line) > 1 and data_line[-1] == "" and last_line(path)[-1:] == [""]:
+        raise InputError(
+            f"{path}: every data line ends with a comma (an empty last column), which would add a frame or a "
+            "neuron of missing values; remove the trailing commas."
+        )
+    reasons: list[str] = []
+    has_header = _decide_header(path, layout, lines, reasons)
+    body = lines[1:] if has_header else lines
+    data_width = len(body[0]) if body else len(first)
+    short_header = has_header and len(body) > 0 and len(first) == data_width - 1
+    has_index = _decide_index(path, layout, first, body, short_header, has_header, reasons)
+    column = [row[0] for row in body if row]
+    orientation = _decide_orientation(layout, first, column, has_header, has_index, short_header, reasons)
     return Layout(
         has_header,
         has_index,
