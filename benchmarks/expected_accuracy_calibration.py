@@ -32,8 +32,11 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from score_ground_truth import load_sets  # noqa: E402
 
-from calcium.evaluation.accuracy import expected_accuracy, load_references, noise_level_nu, workflow_pipeline  # noqa: E402
+from calcium.evaluation.accuracy import expected_accuracy  # noqa: E402
+from calcium.evaluation.references import load_references  # noqa: E402
+from calcium.evaluation.resampling import noise_level_nu  # noqa: E402
 from calcium.evaluation.scoring import spikefinder_correlation, split_by_span  # noqa: E402
+from calcium.evaluation.session_accuracy import workflow_pipeline  # noqa: E402
 from calcium.signal.deconvolve import default_settings  # noqa: E402
 from calcium.signal.detrend import detrend  # noqa: E402
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from score_ground_truth import load_sets  # noqa: E402
 
-from calcium.evaluation.accuracy import excerpt  # noqa: E402
+from calcium.evaluation.references import excerpt  # noqa: E402
 from calcium.io import load_json  # noqa: E402
 
 HEADER = """# Reference ground truth (excerpts)

@@ -7,7 +7,7 @@
 Every ground-truth set under --groundtruth (CASCADE layout: meta.json, recordings.csv,
 recNN.trace.csv / recNN.spikes.csv; spikefinder layout: calcium.csv and spikes.csv with
 spike counts per frame) is scored at its native frame rate and resampled to 7.5 Hz and
-30 Hz (calcium.evaluation.accuracy.resample_traces), on the file's own clock, by the spikefinder
+30 Hz (calcium.evaluation.resampling.resample_traces), on the file's own clock, by the spikefinder
 correlation (Pearson r of activity and true spike counts in 40 ms bins; median over a
 set's recordings). Four ways:
 
@@ -48,8 +48,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from calcium.evaluation.accuracy import Recording, noise_level_nu, resample_traces  # noqa: E402
 from calcium.evaluation.groundtruth import groundtruth_folders, read_groundtruth_recordings  # noqa: E402
+from calcium.evaluation.references import Recording  # noqa: E402
+from calcium.evaluation.resampling import noise_level_nu, resample_traces  # noqa: E402
 from calcium.evaluation.scoring import spikefinder_correlation, split_by_span  # noqa: E402
 from calcium.io import load_json  # noqa: E402
 from calcium.signal.deconvolve import (  # noqa: E402

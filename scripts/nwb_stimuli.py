@@ -1,6 +1,6 @@
 """A session's stimulus table from the TimeIntervals of its NWB file (times on the file's clock)."""
 
-from calcium.input.nwb import read_stimulus_intervals
+from calcium.input.nwb_tables import read_stimulus_intervals
 from calcium.io import save_table
 from calcium.logs import log_to
 

@@ -6,12 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calcium.evaluation.accuracy import (
-    Recording,
-    choose_recordings,
-    excerpt,
+from calcium.evaluation.accuracy import noise_bands
+from calcium.evaluation.references import Recording, choose_recordings, excerpt
+from calcium.evaluation.resampling import (
     match_noise_level,
-    noise_bands,
     noise_level_nu,
     resample_traces,
     white_noise_sd_for_nu,
@@ -139,7 +137,8 @@ def _synthetic_recordings(n=4, fs=100.0, duration_s=120.0, tau_s=0.5, noise_nu=0
 
 
 def test_expected_accuracy_falls_with_the_session_noise_and_counts_noisier_references():
-    from calcium.evaluation.accuracy import expected_accuracy, workflow_pipeline
+    from calcium.evaluation.accuracy import expected_accuracy
+    from calcium.evaluation.session_accuracy import workflow_pipeline
     from calcium.signal.deconvolve import default_settings
 
     fs = 30.0
@@ -164,7 +163,7 @@ def test_expected_accuracy_falls_with_the_session_noise_and_counts_noisier_refer
 
 
 def test_references_are_the_indicator_and_its_family_else_none():
-    from calcium.evaluation.accuracy import select_references
+    from calcium.evaluation.references import select_references
 
     available = [("a", "GCaMP6s"), ("b", "jGCaMP8m"), ("c", "GCaMP8s"), ("d", "OGB-1"), ("e", "Cal-520")]
     assert select_references(available, "GCaMP8s") == (["c", "b"], "indicator")
@@ -191,13 +190,9 @@ def _write_groundtruth(folder, indicator, recordings):
 
 
 def test_references_are_loaded_chosen_and_cut_and_the_note_says_what_was_used(tmp_path):
-    from calcium.evaluation.accuracy import (
-        SCORE_COLUMNS,
-        accuracy_note,
-        expected_accuracy,
-        load_references,
-        workflow_pipeline,
-    )
+    from calcium.evaluation.accuracy import SCORE_COLUMNS, expected_accuracy
+    from calcium.evaluation.references import load_references
+    from calcium.evaluation.session_accuracy import accuracy_note, workflow_pipeline
     from calcium.signal.deconvolve import default_settings
 
     _write_groundtruth(tmp_path / "gt" / "8s", "GCaMP8s", _synthetic_recordings(n=3, duration_s=30.0))
@@ -238,7 +233,7 @@ def test_a_ground_truth_folder_with_a_fifo_is_refused_not_read(tmp_path):
     import os
 
     from calcium.errors import InputError
-    from calcium.evaluation.accuracy import load_references
+    from calcium.evaluation.references import load_references
 
     _write_groundtruth(tmp_path / "gt" / "8s", "GCaMP8s", _synthetic_recordings(n=1, duration_s=30.0))
     trace = tmp_path / "gt" / "8s" / "r0.trace.csv"

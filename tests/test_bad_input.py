@@ -19,7 +19,8 @@ import pytest
 import yaml
 
 from calcium.errors import ConfigError, InputError, OutputError
-from calcium.input.csv_files import TableLayout, read_fluorescence_csv
+from calcium.input.csv_files import read_fluorescence_csv
+from calcium.input.csv_layout import TableLayout
 from calcium.input.ingest import InputSettings, check_plausible_shape, checked_block, probe_input
 from calcium.input.sheet import check_session, check_writable, read_session_sheet
 from calcium.input.tables import parse_ground_truth, read_user_table

@@ -30,7 +30,8 @@ from calcium.population.events import detect_events
 from calcium.population.features import population_coupling
 from calcium.signal.detrend import detrend
 from calcium.signal.dff import baseline_f0, delta_f_over_f
-from calcium.stimulus.regressors import fit_regressors, response_types, stimulus_regressors
+from calcium.stimulus.regression import fit_regressors, response_types
+from calcium.stimulus.regressors import stimulus_regressors
 from calcium.synthetic import SessionDesign, simulate_session_arrays
 
 # The workflow's defaults (config.yaml).

@@ -350,7 +350,7 @@ def test_band_limited_traces_are_deconvolved_as_natively_sampled_ones(native_fs)
     the empty top band, the spike count was 10-50 times too high)."""
     from scipy.signal import resample
 
-    from calcium.evaluation.accuracy import workflow_pipeline
+    from calcium.evaluation.session_accuracy import workflow_pipeline
     from calcium.signal.deconvolve import deconvolve_traces, default_settings, effective_frame_rate
 
     y, _ = _planted_recording(native_fs)

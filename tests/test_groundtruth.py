@@ -16,9 +16,11 @@ import pytest
 import yaml
 from conftest import REPO, SHARED, copy_workflow, snakemake
 
-from calcium.evaluation.accuracy import Recording, resample_traces, workflow_pipeline
 from calcium.evaluation.groundtruth import groundtruth_folders, read_groundtruth_recordings
+from calcium.evaluation.references import Recording
+from calcium.evaluation.resampling import resample_traces
 from calcium.evaluation.scoring import spikefinder_correlation, split_by_span
+from calcium.evaluation.session_accuracy import workflow_pipeline
 from calcium.signal.deconvolve import default_settings
 from calcium.signal.detrend import detrend
 

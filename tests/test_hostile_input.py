@@ -334,7 +334,8 @@ def test_defaults_pass_the_new_checks():
 
 @pytest.mark.parametrize("one_row_per_frame", [False, True])
 def test_neuron_labels_are_length_limited(tmp_path, one_row_per_frame):
-    from calcium.input.csv_files import TableLayout, read_fluorescence_csv
+    from calcium.input.csv_files import read_fluorescence_csv
+    from calcium.input.csv_layout import TableLayout
 
     values = np.random.default_rng(0).uniform(90, 110, (3, 40))
     labels = ["a", "x" * 300, "c"]
@@ -384,13 +385,13 @@ def test_labels_with_dollar_signs_are_drawn_as_written():
 
 
 def test_an_unreadable_fluorescence_file_is_one_line(tmp_path, monkeypatch):
-    import calcium.input.csv_files
+    import calcium.input.csv_probe
 
     path = _traces(tmp_path / "f.csv")
 
     def denied(file):
         raise PermissionError(13, "Permission denied", str(file))
 
-    monkeypatch.setattr(calcium.input.csv_files, "check_text_csv", denied)
+    monkeypatch.setattr(calcium.input.csv_probe, "check_text_csv", denied)
     with pytest.raises(InputError, match=r"f\.csv: cannot be read \(Permission denied\)"):
         probe_input(path)

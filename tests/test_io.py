@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from calcium.errors import InputError
-from calcium.input.csv_files import TableLayout, read_fluorescence_csv
+from calcium.input.csv_files import read_fluorescence_csv
+from calcium.input.csv_layout import TableLayout
 from calcium.input.ingest import interpolate_missing
 from calcium.io import (
     load_json,

@@ -19,7 +19,9 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from calcium.errors import InputError
-from calcium.input.csv_files import NA_TOKENS, TableLayout, read_fluorescence_csv
+from calcium.input.csv_files import read_fluorescence_csv
+from calcium.input.csv_layout import TableLayout
+from calcium.input.csv_text import NA_TOKENS
 from calcium.input.ingest import InputSettings, probe_input
 
 

@@ -24,14 +24,8 @@ from pynwb.ophys import Fluorescence, ImageSegmentation, OpticalChannel, PlaneSe
 
 from calcium.errors import InputError  # noqa: E402
 from calcium.input.ingest import InputSettings  # noqa: E402
-from calcium.input.nwb import (  # noqa: E402
-    check_nwb_session,
-    open_nwb_traces,
-    open_roi_masks,
-    parse_start_time,
-    read_nwb_metadata,
-    read_stimulus_intervals,
-)
+from calcium.input.nwb import check_nwb_session, open_nwb_traces, open_roi_masks  # noqa: E402
+from calcium.input.nwb_tables import parse_start_time, read_nwb_metadata, read_stimulus_intervals  # noqa: E402
 from calcium.input.sheet import check_session, read_session_sheet  # noqa: E402
 from calcium.io import save_npy  # noqa: E402
 from calcium.outputs.nwb import SessionNwbWriter  # noqa: E402

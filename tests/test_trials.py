@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from calcium.stimulus.regressors import stimulus_responses
+from calcium.stimulus.regression import stimulus_responses
 from calcium.stimulus.trial_responses import (
     peri_stimulus,
     presentations,

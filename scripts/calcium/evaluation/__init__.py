@@ -2,7 +2,10 @@
 session from reference ground truth made to look like it.
 
 - `scoring`: spikefinder correlation and spike-time precision/recall per neuron
-- `accuracy`: expected accuracy; `groundtruth`: reference sets in the CASCADE layout
+- `accuracy`: expected accuracy per noise band and per neuron; `resampling`: the noise level ν,
+  resampling and noise matching; `references`: reference recordings and sets;
+  `session_accuracy`: a workflow session's pipeline and tables; `groundtruth`: reference sets
+  in the CASCADE layout
 """
 
 from calcium import lazy_api
@@ -10,7 +13,8 @@ from calcium import lazy_api
 API = {
     "score_neurons": "scoring",
     "expected_accuracy": "accuracy",
-    "load_references": "accuracy",
+    "load_references": "references",
+    "session_expected_accuracy": "session_accuracy",
     "groundtruth_folders": "groundtruth",
     "read_groundtruth_recordings": "groundtruth",
 }

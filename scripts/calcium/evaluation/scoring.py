@@ -15,6 +15,9 @@ and are counted apart (`n_true_spikes_outside`), not scored as misses.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+
+from calcium.io import load_npy
 
 
 def binned_sum(
@@ -169,3 +172,58 @@ def score_neurons(
             }
         )
     return rows
+
+
+def spike_times_by_neuron(table: pd.DataFrame) -> dict[int, np.ndarray]:
+    """Spike times (s) per neuron id from a spike-time table (columns neuron, time_s)."""
+    return {int(n): g.time_s.to_numpy(dtype=float) for n, g in table.groupby("neuron")}
+
+
+def score_session(
+    activity_path,
+    n_neurons: int,
+    frame_rate_hz: float,
+    inferred_times: dict[int, np.ndarray],
+    true_times: dict[int, np.ndarray],
+    bin_s: float = 0.04,
+    tolerance_s: float = 0.1,
+    start_time_s: float = 0.0,
+    block: int = 1000,
+) -> pd.DataFrame:
+    """`score_neurons` over a session's inferred activity .npy (neurons x frames), read `block`
+    neurons at a time (bounded memory). Returns the table of scores, one row per neuron with
+    ground truth."""
+    rows = []
+    for first in range(0, n_neurons, block):
+        rows += score_neurons(
+            load_npy(activity_path, slice(first, first + block)),
+            frame_rate_hz,
+            inferred_times,
+            true_times,
+            bin_s,
+            tolerance_s,
+            first,
+            start_time_s,
+        )
+    return pd.DataFrame(rows)
+
+
+def evaluation_summary(table: pd.DataFrame, session: str) -> pd.DataFrame:
+    """One-row summary of a session's scores (`score_session`): neurons scored, true spikes
+    (inside and outside the imaged span), median and mean correlation, median F1, precision
+    and recall."""
+    return pd.DataFrame(
+        [
+            {
+                "session": session,
+                "n_neurons_scored": len(table),
+                "n_true_spikes": int(table.n_true_spikes.sum()),
+                "n_true_spikes_outside": int(table.n_true_spikes_outside.sum()),
+                "median_correlation_40ms": float(table.correlation_40ms.median()),
+                "mean_correlation_40ms": float(table.correlation_40ms.mean()),
+                "median_f1": float(table.f1.median()),
+                "median_precision": float(table.precision.median()),
+                "median_recall": float(table.recall.median()),
+            }
+        ]
+    )

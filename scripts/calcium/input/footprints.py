@@ -75,6 +75,12 @@ class Footprints:
         """Cumulative pixel counts per ROI (the end of each ROI's pixels), int64 (n_rois,)."""
         return np.searchsorted(self.roi, np.arange(n_rois), side="right").astype(np.int64)
 
+    def describe(self) -> str:
+        """One line for the log: pixels, ROIs, the mean image's shape and where they come from."""
+        image = "x".join(map(str, self.mean_image.shape)) if self.mean_image.size else "none"
+        n_rois = len(set(self.roi.tolist()))
+        return f"{self.roi.size} pixels of {n_rois} ROIs, mean image {image} ({self.source})"
+
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
@@ -259,10 +265,11 @@ def input_footprints(path: str | os.PathLike, settings=None, nwb=None) -> Footpr
         traces, _ = read_suite2p(path, settings.neuropil_coefficient, settings.suite2p_cells_only)
         return suite2p_footprints(path, traces.rois)
     if kind == "nwb":
-        from calcium.input.nwb import _open_nwb, open_roi_masks
+        from calcium.input.nwb import open_roi_masks
+        from calcium.input.nwb_series import open_nwb
 
         nwb = nwb or NwbSelection()
-        with _open_nwb(Path(path), "the mean image") as nwbfile:
+        with open_nwb(Path(path), "the mean image") as nwbfile:
             mean = nwb_mean_image(nwbfile)
         with open_roi_masks(path, nwb.series or None, nwb.input_kind, settings.suite2p_cells_only) as masks:
             return masks_footprints(masks, mean)

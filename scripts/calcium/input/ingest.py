@@ -18,7 +18,9 @@ import numpy as np
 
 from calcium.errors import InputError
 from calcium.input.arrays import read_fluorescence_npy, read_suite2p
-from calcium.input.csv_files import FLOAT32_MAX, TableLayout, probe_csv, read_fluorescence_csv
+from calcium.input.csv_files import FLOAT32_MAX, read_fluorescence_csv
+from calcium.input.csv_layout import TableLayout
+from calcium.input.csv_probe import probe_csv
 from calcium.input.tables import check_regular_file
 
 

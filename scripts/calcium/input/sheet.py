@@ -133,7 +133,7 @@ def _check_nwb_columns(sheet: pd.DataFrame, path: Path) -> None:
                 f"{where}: give the stimulus table either as `stimuli` or as `nwb_stimulus_intervals`."
             )
         if row.get("session_start_time"):
-            from calcium.input.nwb import parse_start_time
+            from calcium.input.nwb_tables import parse_start_time
 
             try:
                 parse_start_time(row["session_start_time"], "session_start_time")
@@ -233,7 +233,7 @@ def _check_session(row: dict, settings: InputSettings) -> SessionInputs:
         table = read_user_table(row["stimuli"], "stimulus table")
         parse_stimulus_table(table, str(row["stimuli"]), inputs.duration_s, start_s)
     if row.get("nwb_stimulus_intervals"):
-        from calcium.input.nwb import read_stimulus_intervals
+        from calcium.input.nwb_tables import read_stimulus_intervals
 
         table = read_stimulus_intervals(data, row["nwb_stimulus_intervals"]).astype(str)
         parse_stimulus_table(table, f"{data}: {row['nwb_stimulus_intervals']}", inputs.duration_s, start_s)

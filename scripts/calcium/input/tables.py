@@ -231,7 +231,7 @@ def parse_stimulus_table(
     elif "offset_s" in columns and not np.allclose(out.offset_s - out.onset_s, out.duration_s, atol=1e-6):
         raise InputError(f"{source}: offset_s - onset_s differs from duration_s; give one of the two.")
     end_s = start_time_s + duration_s
-    from calcium.input.csv_files import NA_TOKENS
+    from calcium.input.csv_text import NA_TOKENS
 
     for i, row in enumerate(out.itertuples(), start=2):
         if row.stimulus == "":

@@ -46,7 +46,7 @@ def read_metadata_file(path: str | os.PathLike, schema: dict) -> dict:
     """
     import yaml
 
-    from calcium.input.nwb import parse_start_time
+    from calcium.input.nwb_tables import parse_start_time
     from calcium.input.sheet import schema_errors
 
     path = Path(path)

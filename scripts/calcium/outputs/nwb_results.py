@@ -35,7 +35,9 @@ def session_writer(
     when `paths` names one). An NWB input stays open in `open_files` while its ROI masks are copied.
     """
     from calcium.input.footprints import load_footprints
-    from calcium.input.nwb import is_nwb, open_roi_masks, read_nwb_metadata
+    from calcium.input.nwb import open_roi_masks
+    from calcium.input.nwb_series import is_nwb
+    from calcium.input.nwb_tables import read_nwb_metadata
     from calcium.outputs.nwb import SessionNwbWriter
     from calcium.outputs.nwb_file import footprint_masks
     from calcium.outputs.nwb_metadata import read_metadata_file

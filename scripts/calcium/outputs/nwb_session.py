@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from calcium.input.nwb import UNKNOWN_START, parse_start_time
+from calcium.input.nwb_tables import UNKNOWN_START, parse_start_time
 
 
 @dataclass

@@ -208,7 +208,7 @@ def heatmap_panels(traces: np.ndarray, table, factor: int, max_neurons: int, min
     table's `selected`), each in the leaf order of their hierarchical clustering.
     Returns (panels [(title, (rows, bins) array, row labels)], bins)."""
     from calcium.outputs.plot_style import neurons_shown
-    from calcium.stimulus.regressors import cluster_order, downsample, zscored
+    from calcium.stimulus.clustering import cluster_order, downsample, zscored
 
     z = zscored(downsample(np.asarray(traces), factor))
     shown = neurons_shown(z.shape[0], max_neurons)
@@ -233,7 +233,7 @@ def heatmap_panels(traces: np.ndarray, table, factor: int, max_neurons: int, min
 def response_example_traces(traces, table, labels: list[str], regressors: np.ndarray, per_type: int) -> list:
     """Examples of each response type: the `per_type` neurons of highest R², each as (type,
     neuron, trace, fitted model) for `response_examples_figure`."""
-    from calcium.stimulus.regressors import model_prediction, response_kinds
+    from calcium.stimulus.regression import model_prediction, response_kinds
 
     return [
         (kind, int(neuron), np.asarray(traces[neuron]), model_prediction(table, labels, regressors, neuron))

@@ -4,7 +4,7 @@ Each order is the neuron drawn in each row (`order[row] = neuron`) and its group
 consecutive runs of rows, with separators between them in the browser).
 
 The 1-D embedding is the leaf order of average-linkage hierarchical clustering of the
-neurons' event trains with correlation distance (`calcium.stimulus.regressors.cluster_order`): the
+neurons' event trains with correlation distance (`calcium.stimulus.clustering.cluster_order`): the
 event counts per neuron in bins of the coactivity bin width (at most EMBEDDING_BINS bins: wider
 bins for longer recordings), so that neurons firing together sit next to each other, as in
 Rastermap's sorting of neurons along a 1-D manifold. Sessions with more than
@@ -34,7 +34,7 @@ def event_counts(
 
 def embedding_order(counts: np.ndarray) -> np.ndarray:
     """Neurons in the order of a 1-D embedding of their event trains (see the module's text)."""
-    from calcium.stimulus.regressors import cluster_order
+    from calcium.stimulus.clustering import cluster_order
 
     counts = np.asarray(counts, dtype=np.float64)
     active = np.flatnonzero(counts.std(axis=1) > 0)

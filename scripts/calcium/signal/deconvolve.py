@@ -650,7 +650,7 @@ def deconvolve_block(
     its smoothing and timing correction)."""
     import pandas as pd
 
-    from calcium.evaluation.accuracy import noise_level_nu
+    from calcium.evaluation.resampling import noise_level_nu
 
     neurons = np.arange(rows.start, rows.stop)
     rates = effective_frame_rate(traces, frame_rate_hz)

@@ -1,4 +1,4 @@
-"""Stimulus-locked analysis: stimulus regressors and per-neuron linear regression.
+"""Stimulus regressors: per stimulus label a boxcar convolved with the indicator's response kernel.
 
 After Miri et al. 2011: each stimulus gives a boxcar (1 while it is on) that is
 convolved with the indicator's response kernel; every neuron's ΔF/F is regressed
@@ -14,11 +14,11 @@ and of the seed analysis: frame boxcar convolved with the kernel sampled once
 per frame (a double exponential is 0 at lag 0, so at ~1 Hz that response starts
 one frame late). Both scale the kernel to unit area, so a regressor is 1 at the
 plateau of a long stimulus and a coefficient is the ΔF/F of that plateau.
+
+The regression of each neuron on them is in `calcium.stimulus.regression`.
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -26,8 +26,6 @@ import pandas as pd
 from calcium.signal.kernels import calcium_kernel, ramp_response
 
 REGRESSOR_METHODS = ("integrated", "sampled")
-RESPONSE_TYPE_RULES = ("largest_magnitude", "largest_coefficient")
-NOT_LOCKED = "not stimulus-locked"
 
 
 def _presentations(table: pd.DataFrame, label: str) -> np.ndarray:
@@ -161,149 +159,6 @@ def stimulus_regressors(
     raise ValueError(f"unknown regressor method {method!r}; choose one of {REGRESSOR_METHODS}")
 
 
-class Regression(NamedTuple):
-    """Per-neuron fit of ΔF/F on the regressors.
-
-    r2: (neurons,) coefficient of determination.
-    coefficients: (neurons, stimuli) ΔF/F per unit regressor.
-    intercept: (neurons,).
-    """
-
-    r2: np.ndarray
-    coefficients: np.ndarray
-    intercept: np.ndarray
-
-
-def fit_regressors(traces: np.ndarray, regressors: np.ndarray) -> Regression:
-    """Multiple linear regression (ordinary least squares with an intercept) of every neuron.
-
-    Model: trace_t = intercept + Σ_k coefficient_k · regressor_k,t + residual_t.
-    traces: (neurons, frames) ΔF/F; regressors: (stimuli, frames).
-    All neurons are fitted in one multi-output least-squares solve of the centred data
-    (numpy.linalg.lstsq, the solution scikit-learn's LinearRegression gives, which the
-    seed analysis used; tests check that they agree). A neuron with a constant trace
-    gets R² = 0.
-    """
-    traces = np.asarray(traces, dtype=np.float64)
-    design = np.asarray(regressors, dtype=np.float64).reshape(-1, traces.shape[1]).T
-    design_mean = design.mean(axis=0)
-    trace_mean = traces.mean(axis=1)
-    coefficients, *_ = np.linalg.lstsq(design - design_mean, (traces - trace_mean[:, None]).T, rcond=None)
-    intercept = trace_mean - design_mean @ coefficients
-    predicted = (design @ coefficients).T + intercept[:, None]
-    residual = ((traces - predicted) ** 2).sum(axis=1)
-    total = ((traces - trace_mean[:, None]) ** 2).sum(axis=1)
-    r2 = np.divide(total - residual, total, out=np.zeros_like(total), where=total > 0)
-    return Regression(r2, coefficients.T.reshape(traces.shape[0], design.shape[1]), intercept)
-
-
-def response_types(
-    regression: Regression, labels: list[str], min_r2: float = 0.05, rule: str = "largest_magnitude"
-) -> tuple[np.ndarray, list[str]]:
-    """(selected, response type) per neuron.
-
-    Selected if R² > min_r2 (as in the seed analysis; others are "not stimulus-locked").
-    rule: "largest_magnitude" (default) - the type is the stimulus whose coefficient is
-        largest in absolute value, written `<stimulus>` when that coefficient is
-        positive and `suppressed:<stimulus>` when it is negative (a neuron silenced by
-        a stimulus is not typed by its least negative coefficient);
-        "largest_coefficient" - the stimulus with the largest (signed) coefficient, as
-        the seed analysis does (a suppressed neuron gets the stimulus it is least
-        suppressed by).
-    """
-    selected = regression.r2 > min_r2
-    coefficients = np.asarray(regression.coefficients)
-    if rule == "largest_coefficient":
-        best = np.argmax(coefficients, axis=1)
-        names = [labels[b] for b in best]
-    elif rule == "largest_magnitude":
-        best = np.argmax(np.abs(coefficients), axis=1)
-        value = coefficients[np.arange(coefficients.shape[0]), best]
-        names = [labels[b] if v >= 0 else f"suppressed:{labels[b]}" for b, v in zip(best, value, strict=True)]
-    else:
-        raise ValueError(f"unknown response-type rule {rule!r}; choose one of {RESPONSE_TYPE_RULES}")
-    types = [name if ok else NOT_LOCKED for name, ok in zip(names, selected, strict=True)]
-    return selected, types
-
-
-def stimulus_responses(
-    traces: np.ndarray,
-    table: pd.DataFrame,
-    frame_rate_hz: float,
-    window_s: tuple[float, float] = (0.0, 3.0),
-    baseline_s: tuple[float, float] | None = (-2.0, 0.0),
-) -> pd.DataFrame:
-    """Mean stimulus-locked response per neuron and stimulus.
-
-    For each presentation, the mean ΔF/F over [onset + window_s[0], onset + window_s[1])
-    minus (if baseline_s) the mean over [onset + baseline_s[0], onset + baseline_s[1]);
-    averaged over the presentations that fit inside the recording.
-    Returns a tidy table: neuron, stimulus, n_presentations, mean_response_dff, sem_response_dff.
-    """
-    traces = np.asarray(traces, dtype=np.float64)
-    n_neurons, n_frames = traces.shape
-    rows = []
-    for label in dict.fromkeys(table.stimulus):
-        per_trial = []
-        for onset in table.onset_s[table.stimulus == label]:
-            start = int(np.ceil((onset + window_s[0]) * frame_rate_hz))
-            stop = int(np.ceil((onset + window_s[1]) * frame_rate_hz))
-            if start < 0 or stop > n_frames or stop <= start:
-                continue
-            response = traces[:, start:stop].mean(axis=1)
-            if baseline_s is not None:
-                b0 = int(np.ceil((onset + baseline_s[0]) * frame_rate_hz))
-                b1 = int(np.ceil((onset + baseline_s[1]) * frame_rate_hz))
-                if b0 < 0 or b1 <= b0:
-                    continue
-                response = response - traces[:, b0:b1].mean(axis=1)
-            per_trial.append(response)
-        trials = np.array(per_trial).reshape(len(per_trial), n_neurons)
-        n = trials.shape[0]
-        mean = trials.mean(axis=0) if n else np.full(n_neurons, np.nan)
-        sem = trials.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(n_neurons, np.nan)
-        rows.append(
-            pd.DataFrame(
-                {
-                    "neuron": np.arange(n_neurons),
-                    "stimulus": label,
-                    "n_presentations": n,
-                    "mean_response_dff": mean,
-                    "sem_response_dff": sem,
-                }
-            )
-        )
-    return pd.concat(rows, ignore_index=True).sort_values(["neuron", "stimulus"], kind="stable")
-
-
-def cluster_order(traces: np.ndarray, method: str = "average") -> np.ndarray:
-    """Leaf order of hierarchical clustering of z-scored traces with correlation distance.
-
-    Constant traces are placed last. Returns row indices.
-    """
-    from scipy.cluster.hierarchy import leaves_list, linkage
-
-    traces = np.asarray(traces, dtype=np.float64)
-    sd = traces.std(axis=1)
-    varying = np.flatnonzero(sd > 0)
-    constant = np.flatnonzero(sd == 0)
-    if varying.size < 2:
-        return np.concatenate([varying, constant])
-    z = (traces[varying] - traces[varying].mean(axis=1, keepdims=True)) / sd[varying, None]
-    tree = linkage(z, method=method, metric="correlation")
-    return np.concatenate([varying[leaves_list(tree)], constant])
-
-
-def downsample(traces: np.ndarray, factor: int) -> np.ndarray:
-    """Mean over consecutive blocks of `factor` frames (the last partial block dropped)."""
-    if factor <= 1:
-        return np.asarray(traces)
-    n = traces.shape[1] // factor
-    if n == 0:
-        return np.asarray(traces)
-    return np.asarray(traces)[:, : n * factor].reshape(traces.shape[0], n, factor).mean(axis=2)
-
-
 def regressor_table(
     labels: list[str],
     boxcars: np.ndarray,
@@ -327,107 +182,3 @@ def regressors_from_table(table: pd.DataFrame) -> tuple[list[str], np.ndarray, n
     )
     regressors = np.stack([table[f"regressor_{label}"].to_numpy() for label in labels]) if labels else boxcars
     return labels, boxcars, regressors
-
-
-def regression_tables(
-    blocks,
-    labels: list[str],
-    regressors: np.ndarray,
-    stimuli: pd.DataFrame,
-    frame_rate_hz: float,
-    min_r2: float = 0.05,
-    response_type: str = "largest_magnitude",
-    response_window_s: tuple[float, float] = (0.0, 3.0),
-    baseline_window_s: tuple[float, float] | None = (-2.0, 0.0),
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Regression of every neuron on the regressors, and its stimulus-locked mean responses.
-
-    blocks: iterable of (first neuron id, (neurons, frames) traces) covering the session
-        in order (blocks of neurons keep memory bounded).
-    stimuli: the presentations, times in seconds from the first frame.
-    Returns (regression: one row per neuron with r2, intercept_dff, coef_<stimulus>,
-    selected, response_type; responses: one row per (neuron, stimulus), see
-    `stimulus_responses`).
-    """
-    fits, responses = [], []
-    for first, block in blocks:
-        fits.append(fit_regressors(block, regressors))
-        part = stimulus_responses(block, stimuli, frame_rate_hz, response_window_s, baseline_window_s)
-        part["neuron"] += first
-        responses.append(part)
-    fit = Regression(*(np.concatenate(parts) for parts in zip(*fits, strict=True)))
-    selected, types = response_types(fit, labels, min_r2, response_type)
-    table = pd.DataFrame({"neuron": np.arange(fit.r2.size), "r2": fit.r2, "intercept_dff": fit.intercept})
-    for k, label in enumerate(labels):
-        table[f"coef_{label}"] = fit.coefficients[:, k]
-    table["selected"] = selected
-    table["response_type"] = types
-    return table, pd.concat(responses, ignore_index=True)
-
-
-def zscored(traces: np.ndarray) -> np.ndarray:
-    """Each row minus its mean, divided by its SD (constant rows become 0)."""
-    traces = np.asarray(traces, dtype=np.float64)
-    sd = traces.std(axis=1, keepdims=True)
-    return (traces - traces.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1)
-
-
-def model_prediction(
-    regression: pd.DataFrame, labels: list[str], regressors: np.ndarray, neuron: int
-) -> np.ndarray:
-    """The fitted trace of one neuron: intercept + Σ coefficient · regressor (ΔF/F per frame)."""
-    row = regression.loc[regression.neuron == neuron].iloc[0]
-    coefficients = np.array([row[f"coef_{label}"] for label in labels])
-    return row["intercept_dff"] + coefficients @ regressors
-
-
-def response_kinds(labels: list[str], types) -> list[str]:
-    """Response types present, excited ones in stimulus order, then suppressed:<stimulus>."""
-    present = set(types)
-    return [k for k in labels if k in present] + [
-        f"suppressed:{k}" for k in labels if f"suppressed:{k}" in present
-    ]
-
-
-def stimulus_table_from_channel(
-    time_s: np.ndarray,
-    values: np.ndarray,
-    threshold: float | None = None,
-    label: str = "stimulus",
-    min_duration_s: float = 0.0,
-    merge_gap_s: float = 0.0,
-) -> pd.DataFrame:
-    """Stimulus presentations from a recorded trigger/voltage channel, by threshold crossings.
-
-    time_s: sample times (s, increasing); values: the channel (e.g. volts).
-    threshold: level separating off from on; default halfway between the 0.1th and
-        99.9th percentiles of the channel (robust to pulses that are on for only a
-        few percent of the time).
-    A presentation starts at the first sample above the threshold and ends at the
-    first sample back at or below it (or the last sample). Presentations separated
-    by less than merge_gap_s are merged into one (trains of sync pulses); those
-    shorter than min_duration_s (glitches) are then dropped.
-    Returns a stimulus table: stimulus, onset_s, offset_s, duration_s.
-    """
-    time_s = np.asarray(time_s, dtype=float)
-    values = np.asarray(values, dtype=float)
-    if time_s.shape != values.shape or time_s.ndim != 1:
-        raise ValueError("time_s and values must be 1-D arrays of the same length")
-    if threshold is None:
-        low, high = np.percentile(values, [0.1, 99.9])
-        threshold = (low + high) / 2.0
-    on = (values > threshold).astype(np.int8)
-    edges = np.diff(np.concatenate([[0], on, [0]]))
-    starts = np.flatnonzero(edges == 1)
-    stops = np.flatnonzero(edges == -1)
-    onset = time_s[starts]
-    offset = np.where(stops < time_s.size, time_s[np.minimum(stops, time_s.size - 1)], time_s[-1])
-    if merge_gap_s > 0 and onset.size > 1:
-        keep = np.concatenate([[True], onset[1:] - offset[:-1] >= merge_gap_s])
-        group = np.cumsum(keep) - 1
-        onset = onset[keep]
-        offset = np.maximum.reduceat(offset, np.flatnonzero(keep))[: group.max() + 1]
-    table = pd.DataFrame(
-        {"stimulus": label, "onset_s": onset, "offset_s": offset, "duration_s": offset - onset}
-    )
-    return table[table.duration_s >= max(min_duration_s, 0.0) + 1e-12].reset_index(drop=True)

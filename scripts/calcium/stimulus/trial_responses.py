@@ -3,7 +3,7 @@
 Frames: frame k is at k / frame_rate_hz seconds after the first frame; onsets are given on
 the same clock (seconds from the first frame). A window [a, b) around an onset holds the
 frames ceil((onset + a) * fs) .. ceil((onset + b) * fs) - 1, as in
-`calcium.stimulus.regressors.stimulus_responses`, so the per-trial amplitudes here average to that
+`calcium.stimulus.regression.stimulus_responses`, so the per-trial amplitudes here average to that
 table's mean_response_dff.
 """
 
@@ -51,7 +51,7 @@ def trial_responses(
     traces: (neurons, frames) ΔF/F of neurons first_neuron, first_neuron + 1, ...;
     stimuli: stimulus, onset_s in s from the first frame; time_offset_s is added to the
     onset_s written (the recording's clock). Presentations whose windows do not fit inside
-    the recording are left out (as in `calcium.stimulus.regressors.stimulus_responses`).
+    the recording are left out (as in `calcium.stimulus.regression.stimulus_responses`).
     """
     traces = np.asarray(traces, dtype=np.float64)
     n_neurons, n_frames = traces.shape
@@ -131,3 +131,66 @@ def responsive_examples(
         ranked = ranked.sort_index().sort_values(ascending=False, kind="stable")
         examples += [(str(stimulus), int(n)) for n in ranked.index[:per_stimulus]]
     return examples
+
+
+def session_trial_responses(
+    traces_path,
+    n_neurons: int,
+    n_frames: int,
+    stimuli: pd.DataFrame,
+    frame_rate_hz: float,
+    response_window_s,
+    baseline_window_s,
+    start_time_s: float = 0.0,
+) -> pd.DataFrame:
+    """`trial_responses` of every neuron of a session's traces .npy (neurons x frames), read in
+    blocks of ~0.1 GB of float32 (bounded memory), with progress in the log.
+
+    stimuli: presentations, onset_s in seconds from the first frame; baseline_window_s: None for
+    no baseline. Returns the table in neuron order.
+    """
+    from calcium.io import load_npy
+    from calcium.progress import Progress, track
+
+    block = max(1, 25_000_000 // n_frames)  # neurons at a time
+    parts = []
+    firsts = range(0, n_neurons, block)
+    with Progress(len(firsts), f"trial responses ({n_neurons} neurons)", "blocks") as progress:
+        for first in track(firsts, progress):
+            traces = load_npy(traces_path, slice(first, first + block))
+            parts.append(
+                trial_responses(
+                    traces, stimuli, frame_rate_hz, response_window_s, baseline_window_s, first, start_time_s
+                )
+            )
+    return pd.concat(parts, ignore_index=True)
+
+
+def example_panels(
+    traces_path,
+    n_frames: int,
+    examples: list[tuple[str, int]],
+    trials: pd.DataFrame,
+    frame_rate_hz: float,
+    window_s,
+) -> tuple[np.ndarray, list[tuple[str, int, np.ndarray]]]:
+    """The trial-aligned windows of the example neurons (`responsive_examples`), one panel each.
+
+    trials: `presentations` (onset_s from the first frame). Returns (time in s from onset,
+    [(stimulus, neuron, (that stimulus' trials, window frames) ΔF/F)]), as the trial-responses
+    figure takes them.
+    """
+    from calcium.io import load_npy
+
+    chosen = sorted({neuron for _, neuron in examples})
+    time_s, windows = peri_stimulus(
+        load_npy(traces_path)[chosen] if chosen else np.zeros((0, n_frames)),
+        trials.onset_s.to_numpy(),
+        frame_rate_hz,
+        window_s,
+    )
+    panels = [
+        (stimulus, neuron, windows[chosen.index(neuron)][(trials.stimulus == stimulus).to_numpy()])
+        for stimulus, neuron in examples
+    ]
+    return time_s, panels
