@@ -7,11 +7,11 @@
 Every ground-truth set under --groundtruth (CASCADE layout: meta.json, recordings.csv,
 recNN.trace.csv / recNN.spikes.csv; spikefinder layout: calcium.csv and spikes.csv with
 spike counts per frame) is scored at its native frame rate and resampled to 7.5 Hz and
-30 Hz (calcium.accuracy.resample_traces), on the file's own clock, by the spikefinder
+30 Hz (calcium.evaluation.resampling.resample_traces), on the file's own clock, by the spikefinder
 correlation (Pearson r of activity and true spike counts in 40 ms bins; median over a
 set's recordings). Four ways:
 
-- workflow: the library's rule (calcium.deconvolve: detrended ΔF/F, effective rate of
+- workflow: the library's rule (calcium.signal.deconvolve: detrended ΔF/F, effective rate of
   band-limited traces, indicator decay of at least min_decay_frames frames, smoothing
   hypot(frame SD, rise_fraction x time to peak), lag_fraction x the kinetic lag);
 - oasis_defaults: `oasis.functions.deconvolve(y)` on the ΔF/F as it is (decay estimated
@@ -28,7 +28,8 @@ constants chosen without them (without --loso: each set left out on its own). Th
 default rule's spike times (spike_times methods noise and noise_pairs) are scored too:
 spike-train r (inferred and true spike counts in 40 ms bins), |count error| and F1 within
 0.1 s. Writes scores.csv (per recording), held_out.csv, spike_times.csv and
-ground_truth.md (the README table) under --out; caches deconvolutions under --cache.
+ground_truth.md (the table of docs/accuracy.md) under --out; caches deconvolutions under
+--cache.
 """
 
 from __future__ import annotations
@@ -50,9 +51,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from calcium.accuracy import Recording, noise_level_nu, resample_traces  # noqa: E402
-from calcium.bandlimit import effective_frame_rate  # noqa: E402
-from calcium.deconvolve import (  # noqa: E402
+from calcium.evaluation.groundtruth import groundtruth_folders, read_groundtruth_recordings  # noqa: E402
+from calcium.evaluation.references import Recording  # noqa: E402
+from calcium.evaluation.resampling import noise_level_nu, resample_traces  # noqa: E402
+from calcium.evaluation.scoring import precision_recall_f1, spikefinder_correlation, split_by_span  # noqa: E402
+from calcium.io import load_json  # noqa: E402
+from calcium.signal.bandlimit import effective_frame_rate  # noqa: E402
+from calcium.signal.deconvolve import (  # noqa: E402
     LAG_FRACTION,
     MIN_DECAY_FRAMES,
     RISE_SMOOTHING_FRACTION,
@@ -62,12 +67,9 @@ from calcium.deconvolve import (  # noqa: E402
     spike_amplitude_noise,
     time_to_peak_s,
 )
-from calcium.detrend import detrend  # noqa: E402
-from calcium.evaluation import precision_recall_f1, spikefinder_correlation, split_by_span  # noqa: E402
-from calcium.groundtruth import groundtruth_folders, read_groundtruth_recordings  # noqa: E402
-from calcium.indicators import canonical_indicator, indicator_kinetics  # noqa: E402
-from calcium.io import load_json  # noqa: E402
-from calcium.spikes import detect_spikes  # noqa: E402
+from calcium.signal.detrend import detrend  # noqa: E402
+from calcium.signal.indicators import canonical_indicator, indicator_kinetics  # noqa: E402
+from calcium.signal.spikes import detect_spikes  # noqa: E402
 
 RATES = ("native", "7.5", "30")
 DETREND = {"method": "percentile", "slow_drift_s": 20, "percentile": 10, "highpass_order": 2}

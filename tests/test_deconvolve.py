@@ -1,4 +1,4 @@
-"""Unit tests for calcium.deconvolve: OASIS spike inference and AR time constants."""
+"""Unit tests for calcium.signal.deconvolve: OASIS spike inference and AR time constants."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import SHARED
 
-from calcium.deconvolve import ar_to_time_constants, deconvolve_traces
+from calcium.signal.deconvolve import ar_to_time_constants, deconvolve_traces
 
 FS = 10.0
 TAU_DECAY_S = 1.0
@@ -209,7 +209,7 @@ def test_time_constants_of_invalid_coefficients_are_nan():
 
 
 def test_smoothed_activity_keeps_the_total_and_spreads_each_spike():
-    from calcium.deconvolve import smooth_activity
+    from calcium.signal.deconvolve import smooth_activity
 
     spikes = np.zeros((2, 400), dtype=np.float32)
     spikes[0, 200] = 2.0
@@ -228,7 +228,7 @@ def test_s_min_with_ar2_is_refused():
 
 
 def test_activity_is_moved_earlier_by_the_lag_with_fractional_frames():
-    from calcium.deconvolve import smooth_activity
+    from calcium.signal.deconvolve import smooth_activity
 
     spikes = np.zeros((1, 400), dtype=np.float32)
     spikes[0, 200] = 1.0
@@ -242,7 +242,7 @@ def test_activity_is_moved_earlier_by_the_lag_with_fractional_frames():
 
 
 def test_kinetic_lag_follows_frame_length_and_rise():
-    from calcium.deconvolve import kinetic_lag_s
+    from calcium.signal.deconvolve import kinetic_lag_s
 
     # Instant rise, a decay much slower than a frame, AR(1) matching it: the spike's mass
     # is split between its own frame and the next by the exposure before and after the
@@ -260,7 +260,7 @@ def test_kinetic_lag_follows_frame_length_and_rise():
 
 
 def test_amplitude_noise_is_the_matched_filter_sd_and_independent_of_frame_rate():
-    from calcium.deconvolve import spike_amplitude_noise
+    from calcium.signal.deconvolve import spike_amplitude_noise
 
     np.testing.assert_allclose(spike_amplitude_noise(np.array([2.0]), np.array([[0.6, 0.0]])), [1.6])
     # AR(2): sn / ||h||, h the impulse response
@@ -284,7 +284,12 @@ def test_amplitude_noise_is_the_matched_filter_sd_and_independent_of_frame_rate(
 
 
 def test_default_settings_follow_indicator_and_frame_rate():
-    from calcium.deconvolve import RISE_SMOOTHING_FRACTION, default_settings, kinetic_lag_s, time_to_peak_s
+    from calcium.signal.deconvolve import (
+        RISE_SMOOTHING_FRACTION,
+        default_settings,
+        kinetic_lag_s,
+        time_to_peak_s,
+    )
 
     fast = default_settings("jGCaMP8m", 122.0)
     assert fast["ar_order"] == 1 and fast["tau_decay_s"] == pytest.approx(0.2)
@@ -316,7 +321,7 @@ def test_default_settings_follow_indicator_and_frame_rate():
 def test_noise_sd_is_oasis_estimate_and_independent_of_the_block(n_frames):
     from oasis.functions import GetSn
 
-    from calcium.deconvolve import noise_sd
+    from calcium.signal.deconvolve import noise_sd
 
     rng = np.random.default_rng(n_frames)
     traces = rng.normal(0, 0.3, (6, n_frames)).cumsum(axis=1) * 0.01 + rng.normal(0, 0.2, (6, n_frames))
@@ -342,8 +347,8 @@ def _scanned_recording(indicator: str, fs: float, seconds: float = 300.0, seed: 
     """ΔF/F of one neuron as a scan at fs records it: spikes at any time (Poisson, 0.5 Hz, on
     a 1 ms grid), the indicator's response (rise and decay, 0.3 ΔF/F at its peak) integrated
     over each frame's exposure, white noise per frame of ν = 1 %·Hz^-1/2."""
-    from calcium.accuracy import resample_traces, white_noise_sd_for_nu
-    from calcium.indicators import indicator_kinetics
+    from calcium.evaluation.resampling import resample_traces, white_noise_sd_for_nu
+    from calcium.signal.indicators import indicator_kinetics
 
     rng = np.random.default_rng(seed)
     fine = 1000.0
@@ -357,8 +362,8 @@ def _scanned_recording(indicator: str, fs: float, seconds: float = 300.0, seed: 
 
 
 def _spike_count(trace: np.ndarray, fs: float, indicator: str, method: str = "noise") -> int:
-    from calcium.accuracy import workflow_pipeline
-    from calcium.deconvolve import default_settings
+    from calcium.evaluation.session_accuracy import workflow_pipeline
+    from calcium.signal.deconvolve import default_settings
 
     pipeline = workflow_pipeline(default_settings(indicator, fs), {"method": method})
     return pipeline(trace[None, :], fs, 0.0)[1][0].size
@@ -372,8 +377,8 @@ def test_band_limited_traces_are_deconvolved_as_natively_sampled_ones(native_fs)
     top band, the spike count was 10-50 times too high)."""
     from scipy.signal import resample
 
-    from calcium.bandlimit import effective_frame_rate
-    from calcium.deconvolve import deconvolve_traces
+    from calcium.signal.bandlimit import effective_frame_rate
+    from calcium.signal.deconvolve import deconvolve_traces
 
     y, _ = _planted_recording(native_fs)
     upsampled = resample(y, int(round(y.size * 100.0 / native_fs)))
@@ -412,7 +417,7 @@ def test_decay_floor_applies_at_the_effective_rate():
     the 8 frames at 7.5 Hz (1.07 s, g = exp(-1/8)), as a natively sampled 7.5 Hz trace does."""
     from scipy.signal import resample
 
-    from calcium.deconvolve import deconvolve_block, default_settings
+    from calcium.signal.deconvolve import deconvolve_block, default_settings
 
     y = _scanned_recording("jGCaMP8m", 7.5, seconds=120.0)
     upsampled = resample(y, int(round(y.size * 100.0 / 7.5)))
@@ -453,8 +458,8 @@ def test_real_recordings_resampled_to_100_hz_keep_their_spike_count(folder):
     (it changed by up to 42 %: DS14 from 7.5 Hz, DS10 from 15 Hz 29 %, DS31 from 7.5 Hz 30 %)."""
     from scipy.signal import resample
 
-    from calcium.accuracy import resample_traces
-    from calcium.groundtruth import read_groundtruth_recordings
+    from calcium.evaluation.groundtruth import read_groundtruth_recordings
+    from calcium.evaluation.resampling import resample_traces
 
     if not (GROUND_TRUTH / folder).is_dir():
         pytest.skip(f"{folder} not in ../shared")
@@ -474,7 +479,7 @@ def test_real_recordings_resampled_to_100_hz_keep_their_spike_count(folder):
 
 def test_effective_rate_is_not_fooled_by_slow_indicators_at_low_rates():
     """A slow indicator's spectrum falls steeply, but white noise keeps the top octave flat."""
-    from calcium.bandlimit import effective_frame_rate
+    from calcium.signal.bandlimit import effective_frame_rate
 
     for fs in (2.5, 7.5, 30.0):
         rng = np.random.default_rng(0)
