@@ -32,6 +32,7 @@ Everything here takes the sparse raster of `calcium.coactivity.ActiveBins`; the 
 
 from __future__ import annotations
 
+import itertools
 from typing import NamedTuple
 
 import numpy as np
@@ -110,12 +111,15 @@ class Patterns(NamedTuple):
     bound: float
 
 
-def ica_patterns(zscored: np.ndarray, seed: int = 0) -> Patterns:
+def ica_patterns(zscored: np.ndarray, seed: int = 0, bound: float | None = None) -> Patterns:
     """Lopes-dos-Santos et al. (2013): components above the Marchenko–Pastur bound, FastICA in
-    their span. zscored: (neurons, bins) with each row z-scored (constant rows all 0)."""
+    their span. zscored: (neurons, bins) with each row z-scored (constant rows all 0).
+    bound: another chance level of the eigenvalues (e.g. `windowed_bound`); None: the
+    Marchenko–Pastur bound."""
     n_neurons, n_bins = zscored.shape
     active = np.flatnonzero(zscored.any(axis=1))
-    bound = marchenko_pastur_bound(active.size, n_bins)
+    if bound is None:
+        bound = marchenko_pastur_bound(active.size, n_bins)
     if active.size < 2 or n_bins < 2:
         return Patterns(np.zeros((0, n_neurons)), np.zeros(0), bound)
     z = zscored[active]
@@ -134,6 +138,66 @@ def ica_patterns(zscored: np.ndarray, seed: int = 0) -> Patterns:
     weights = np.zeros((k, n_neurons))
     weights[:, active] = patterns
     return Patterns(weights, values, bound)
+
+
+def windowed_zscored(windows: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """Each neuron's activity within ± jitter_bins of each bin holding frames (`window_matrix`),
+    z-scored per neuron, (neurons, bins holding frames) float32: the correlation of these rows
+    counts members of an activation as coactive wherever in its window they fire (at 1 Hz a
+    member one frame late is two 0.5 s bins away, and binned activity misses the coincidence)."""
+    a = np.asarray(windows[np.asarray(held, dtype=bool)], dtype=np.float32).T
+    mean = a.mean(axis=1, keepdims=True)
+    sd = a.std(axis=1, keepdims=True)
+    a -= mean
+    np.divide(a, sd, out=a, where=sd > 0)
+    a[(sd == 0).ravel()] = 0.0
+    return a
+
+
+def top_eigenvalue(zscored: np.ndarray) -> float:
+    """Largest eigenvalue of the correlation matrix zscored zscoredᵀ / bins of z-scored rows (dense
+    for up to 2000 rows, else Lanczos on the rows without forming the matrix)."""
+    z = np.asarray(zscored)
+    z = z[z.any(axis=1)]
+    n, n_bins = z.shape
+    if n == 0 or n_bins == 0:
+        return 0.0
+    if n <= 2000:
+        return float(np.linalg.eigvalsh(z @ z.T / n_bins)[-1])
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    def product(v):
+        return z @ (z.T @ np.asarray(v, dtype=z.dtype).ravel()) / n_bins
+
+    operator = LinearOperator((n, n), matvec=product, dtype=z.dtype)
+    return float(eigsh(operator, k=1, which="LA", tol=1e-4, v0=np.ones(n, dtype=z.dtype))[0][0])
+
+
+def windowed_bound(raster: ActiveBins, jitter_bins: int, n_surrogates: int = 20, seed: int = 0) -> float:
+    """Chance level of the largest eigenvalue of the windowed activity's correlation: the largest
+    over `n_surrogates` circular-shift surrogates (each neuron's binned activity shifted by its
+    own offset over the bins holding frames, then windowed like the data; about the 95th
+    percentile). Windowed rows are autocorrelated, so the Marchenko–Pastur edge does not apply;
+    even at the rows' effective number of bins (Bartlett: bins / 2.1 for a 3-bin window) it lies
+    below this level and, on the grid's negative controls, let chance components through whose
+    refined sets passed the test (a triple of background neurons coinciding four times)."""
+    held = np.ones(raster.n_bins, bool) if raster.frames_per_bin is None else raster.frames_per_bin > 0
+    index = np.flatnonzero(held)
+    if index.size == 0 or raster.bins.size == 0:
+        return float("inf")
+    position = np.full(raster.n_bins, -1, dtype=np.int64)
+    position[index] = np.arange(index.size)
+    inside = position[raster.bins] >= 0
+    neurons, places = raster.neurons[inside], position[raster.bins[inside]]
+    rng = np.random.default_rng([seed, 21])
+    tops = []
+    for _ in range(n_surrogates):
+        offsets = rng.integers(0, index.size, raster.n_neurons)
+        bins = index[(places + offsets[neurons]) % index.size]
+        order = np.lexsort((bins, neurons))
+        shifted = raster._replace(neurons=neurons[order], bins=bins[order])
+        tops.append(top_eigenvalue(windowed_zscored(window_matrix(shifted, jitter_bins), held)))
+    return float(max(tops))
 
 
 def pattern_members(weights: np.ndarray, n_sd: float = 2.0) -> np.ndarray:
@@ -315,7 +379,7 @@ def refine_members(
     seed_members: np.ndarray,
     weight: np.ndarray,
     settings: AssemblySettings,
-    max_passes: int = 12,
+    max_passes: int = 24,
     others: np.ndarray | None = None,
 ) -> Assembly | None:
     """Refine a seed member set (module doc) until it settles; None when its core falls below
@@ -325,7 +389,8 @@ def refine_members(
     two overlapping ensembles each a pattern weighted on the neurons that tell them apart, so
     activations of the core are the ensemble's own and not the other's. Members are every
     neuron passing the membership test on those activations (the shared neurons too); core
-    neurons that fail it leave the core, and the activations are found again.
+    neurons that fail it leave the core (those not even nominally above chance at once, else the
+    one with the largest p-value), and the activations are found again.
     others: (neurons,) bool, the seed members of the other candidates. When the seeds of two
     overlapping ensembles both hold the shared neurons, those (with a neuron or two active by
     chance) would make the other ensemble's activations activations of this one; the core is
@@ -348,9 +413,18 @@ def refine_members(
         member, participation, p_value = membership_test(
             windows, core, found, chance, settings.membership_alpha, settings.activation_alpha
         )
-        if np.array_equal(core & member, core) or (core & member).sum() < 2:
+        failing = core & ~member
+        if not failing.any():
             break
-        core &= member
+        # Backward elimination: the core neurons not even nominally above chance leave at once,
+        # otherwise the one furthest from it. Dropping every failing neuron at once lets a seed
+        # holding two or three strangers collapse: their presence raises k, the ensemble's own
+        # activations fall below it and its members fail too.
+        drop = failing & (p_value >= settings.membership_alpha)
+        if not drop.any():
+            drop = np.zeros_like(core)
+            drop[np.flatnonzero(failing)[np.argmax(p_value[failing])]] = True
+        core &= ~drop
     if member.sum() < 2:
         return None
     return Assembly(member, participation, p_value, chance, weight, found, core)
@@ -373,6 +447,35 @@ def jaccard_index(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 0.0
 
 
+def _coincidence(assembly: Assembly, candidates: list[Assembly], covered: float = 0.8) -> bool:
+    """Whether the assembly's members are those of two smaller, different candidates lying within
+    it (each with `covered` of its members in it, their member Jaccard below 0.5, together
+    `covered` of the assembly's): two overlapping assemblies whose activations pass as one (the
+    shared neurons and a few more reach the threshold of the union), not an assembly of its own.
+    Near-copies of the assembly itself (from another seed) are not two different ones."""
+    member = assembly.member
+    inside = [
+        c.member
+        for c in candidates
+        if c.member.sum() < member.sum() and (c.member & member).sum() >= covered * c.member.sum()
+    ]
+    return any(
+        jaccard_index(a, b) < 0.5 and ((a | b) & member).sum() >= covered * member.sum()
+        for a, b in itertools.combinations(inside, 2)
+    )
+
+
+def _shared_activations(peaks: np.ndarray, others: np.ndarray, reach: int) -> float:
+    """Fraction of the activations (peak bins) lying within `reach` bins of another set's."""
+    if peaks.size == 0 or others.size == 0:
+        return 0.0
+    sorted_others = np.sort(others)
+    right = np.clip(np.searchsorted(sorted_others, peaks), 0, sorted_others.size - 1)
+    left = np.clip(right - 1, 0, sorted_others.size - 1)
+    nearest = np.minimum(np.abs(sorted_others[right] - peaks), np.abs(sorted_others[left] - peaks))
+    return float(np.mean(nearest <= reach))
+
+
 def find_assemblies(
     raster: ActiveBins,
     settings: AssemblySettings,
@@ -380,52 +483,112 @@ def find_assemblies(
     duplicate_jaccard: float = 0.5,
     zscored: np.ndarray | None = None,
     windows: np.ndarray | None = None,
-) -> tuple[list[Assembly], int, Patterns]:
+    windowed: bool = True,
+) -> tuple[list[Assembly], int, Patterns, Patterns | None]:
     """ICA assemblies (refine False) or refined assemblies (True) of a session's raster.
 
-    Returns (assemblies, number of candidates examined, the ICA patterns). Each seed is refined
-    on its own; a candidate whose seed shares neurons with the seeds of other candidates that
-    survived is refined again with those neurons out of its core (`refine_members`' others;
-    kept as it was if that fails). Refined sets that converge onto one assembly (member
-    Jaccard >= duplicate_jaccard) are kept once: the one with the most activations.
-    zscored (`zscore_rows` of `binned_activity`) and windows
-    (`window_matrix`): computed when not given.
+    Returns (assemblies, number of candidates examined, the ICA patterns of the binned
+    activity, those of the windowed activity or None). Refined: the seeds are the members of
+    the ICA patterns of the binned activity and, with `windowed`, of each neuron's activity
+    within ± jitter_bins of each bin (`windowed_zscored`; components above the largest
+    eigenvalue of circular-shift surrogates, `windowed_bound`): members of a jittered
+    activation fire in neighbouring bins, and at 1 Hz their binned correlation stays at the
+    edge of the Marchenko–Pastur bound while the windowed one stands out. Each seed is
+    refined on its own (`refine_members`). A candidate that ran into another (their refined
+    sets are one assembly although their seeds, Jaccard below duplicate_jaccard, are not) and
+    whose seed shares neurons with the other's refined core is refined again with the cores
+    of the other candidates out of its own (`refine_members`' others; kept as it was if that
+    fails). Candidates made of the members of two smaller different ones are their
+    coincidence (`_coincidence`): dropped, and not others. Then a candidate that is one
+    assembly with each of two that are not one assembly together merges them and is dropped.
+    Candidates are one assembly when their members' Jaccard is >= duplicate_jaccard or one is
+    a fragment of the other (half or more of its members and of its activations are the
+    other's); of those, the one with the most activations is kept.
+    zscored (`zscore_rows` of `binned_activity`) and windows (`window_matrix`): computed when
+    not given.
     """
     if zscored is None:
         zscored = zscore_rows(binned_activity(raster)[0])
     patterns = ica_patterns(zscored, settings.seed)
     if windows is None:
         windows = window_matrix(raster, settings.jitter_bins)
-    seeds = pattern_members(patterns.weights)
+    weights = patterns.weights
+    window_patterns = None
+    if refine and windowed:
+        held = np.ones(raster.n_bins, bool) if raster.frames_per_bin is None else raster.frames_per_bin > 0
+        z = windowed_zscored(windows, held)
+        window_patterns = ica_patterns(
+            z, settings.seed, windowed_bound(raster, settings.jitter_bins, seed=settings.seed)
+        )
+        del z
+        weights = np.concatenate([weights, window_patterns.weights])
+    seeds = pattern_members(weights)
     found: list[Assembly] = []
     if refine:
         with Progress(len(seeds), "ensemble candidates refined", "candidates") as progress:
             first = [
                 refine_members(raster, windows, m, w, settings)
-                for w, m in track(zip(patterns.weights, seeds, strict=True), progress)
+                for w, m in track(zip(weights, seeds, strict=True), progress)
             ]
-        viable = [i for i, assembly in enumerate(first) if assembly is not None]
+        reach = 2 * settings.jitter_bins
+
+        def part_of(a: Assembly, b: Assembly) -> bool:
+            """a is a fragment of b: half its members are b's and half its activations b's."""
+            inside = (a.member & b.member).sum() >= 0.5 * a.member.sum()
+            return inside and _shared_activations(a.activations.peak, b.activations.peak, reach) >= 0.5
+
+        def same(a: Assembly, b: Assembly) -> bool:
+            """One assembly: most members shared, or one a fragment of the other."""
+            return jaccard_index(a.member, b.member) >= duplicate_jaccard or part_of(a, b) or part_of(b, a)
+
+        standing = [assembly for assembly in first if assembly is not None]
+        # Coincidences of smaller candidates (a seed mixing two overlapping assemblies) are not
+        # others: removing their neurons from a core would remove its own.
+        viable = [
+            i
+            for i, assembly in enumerate(first)
+            if assembly is not None and not _coincidence(assembly, standing)
+        ]
         for i in viable:
-            # Seeds of the other candidates that stand on their own: their neurons leave this core.
-            others = seeds[[v for v in viable if v != i]].any(axis=0)
+            # Seeds of the other candidates that stand on their own (seeds of another assembly
+            # than this one's: a binned and a windowed seed of one assembly are not others):
+            # their neurons leave this core.
+            apart_from = [
+                v for v in viable if v != i and jaccard_index(seeds[v], seeds[i]) < duplicate_jaccard
+            ]
+            others = np.zeros_like(seeds[i])
+            for v in apart_from:
+                others |= first[v].core
             assembly = first[i]
-            if (seeds[i] & others).any():
-                apart = refine_members(
-                    raster, windows, seeds[i], patterns.weights[i], settings, others=others
-                )
+            # Only when this candidate ran into another (their refined sets are one assembly
+            # although their seeds are not): a small ensemble needs every member in its core.
+            if (seeds[i] & others).any() and any(same(first[i], first[v]) for v in apart_from):
+                apart = refine_members(raster, windows, seeds[i], weights[i], settings, others=others)
                 assembly = apart if apart is not None else assembly
             found.append(assembly)
+        found = [a for a in found if not _coincidence(a, found)]
+        conflicts = [[same(a, b) and a is not b for b in found] for a in found]
+        # A set that is one assembly with each of two that are not one assembly with each other
+        # merges them (its core holds neurons of both, its activations are theirs): dropped.
+        merges = [
+            any(
+                not conflicts[y][z]
+                for y, z in itertools.combinations(np.flatnonzero(conflicts[x]).tolist(), 2)
+            )
+            for x in range(len(found))
+        ]
+        found = [a for a, merged in zip(found, merges, strict=True) if not merged]
         found.sort(key=lambda a: -a.activations.peak.size)
         kept: list[Assembly] = []
         for assembly in found:
-            if all(jaccard_index(assembly.member, other.member) < duplicate_jaccard for other in kept):
+            if not any(same(assembly, other) for other in kept):
                 kept.append(assembly)
         found = kept
     else:
-        for weight, seed_members in zip(patterns.weights, seeds, strict=True):
+        for weight, seed_members in zip(weights, seeds, strict=True):
             if seed_members.any():
                 found.append(describe_members(raster, windows, seed_members, weight, settings))
-    return found, len(patterns.weights), patterns
+    return found, len(weights), patterns, window_patterns
 
 
 def ensemble_p_values(
