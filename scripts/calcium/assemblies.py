@@ -114,7 +114,7 @@ class Patterns(NamedTuple):
 def ica_patterns(zscored: np.ndarray, seed: int = 0, bound: float | None = None) -> Patterns:
     """Lopes-dos-Santos et al. (2013): components above the Marchenko–Pastur bound, FastICA in
     their span. zscored: (neurons, bins) with each row z-scored (constant rows all 0).
-    bound: another chance level of the eigenvalues (e.g. `windowed_bound`); None: the
+    bound: another chance level of the eigenvalues (e.g. `surrogate_bounds`); None: the
     Marchenko–Pastur bound."""
     n_neurons, n_bins = zscored.shape
     active = np.flatnonzero(zscored.any(axis=1))
@@ -173,31 +173,37 @@ def top_eigenvalue(zscored: np.ndarray) -> float:
     return float(eigsh(operator, k=1, which="LA", tol=1e-4, v0=np.ones(n, dtype=z.dtype))[0][0])
 
 
-def windowed_bound(raster: ActiveBins, jitter_bins: int, n_surrogates: int = 20, seed: int = 0) -> float:
-    """Chance level of the largest eigenvalue of the windowed activity's correlation: the largest
-    over `n_surrogates` circular-shift surrogates (each neuron's binned activity shifted by its
-    own offset over the bins holding frames, then windowed like the data; about the 95th
-    percentile). Windowed rows are autocorrelated, so the Marchenko–Pastur edge does not apply;
-    even at the rows' effective number of bins (Bartlett: bins / 2.1 for a 3-bin window) it lies
-    below this level and, on the grid's negative controls, let chance components through whose
-    refined sets passed the test (a triple of background neurons coinciding four times)."""
+def surrogate_bounds(
+    raster: ActiveBins, jitter_bins: int, n_surrogates: int = 20, seed: int = 0
+) -> tuple[float, float]:
+    """Chance levels of the largest eigenvalue of the correlation of the binned and of the
+    windowed activity (`windowed_zscored`): the largest over `n_surrogates` circular-shift
+    surrogates (each neuron's binned activity shifted by its own offset over the bins holding
+    frames, then binned or windowed like the data; about the 95th percentile).
+
+    Windowed rows are autocorrelated, so the Marchenko–Pastur edge does not apply to them; even
+    at the rows' effective number of bins (Bartlett: bins / 2.1 for a 3-bin window) it lies
+    below this level. For sparse binary rows the binned edge is exceeded by chance too (a
+    triple of background neurons coinciding four times gave a component just above it whose
+    refined set passed the test, on the grid's negative controls)."""
     held = np.ones(raster.n_bins, bool) if raster.frames_per_bin is None else raster.frames_per_bin > 0
     index = np.flatnonzero(held)
     if index.size == 0 or raster.bins.size == 0:
-        return float("inf")
+        return float("inf"), float("inf")
     position = np.full(raster.n_bins, -1, dtype=np.int64)
     position[index] = np.arange(index.size)
     inside = position[raster.bins] >= 0
     neurons, places = raster.neurons[inside], position[raster.bins[inside]]
     rng = np.random.default_rng([seed, 21])
-    tops = []
+    binned, windowed = [], []
     for _ in range(n_surrogates):
         offsets = rng.integers(0, index.size, raster.n_neurons)
         bins = index[(places + offsets[neurons]) % index.size]
         order = np.lexsort((bins, neurons))
         shifted = raster._replace(neurons=neurons[order], bins=bins[order])
-        tops.append(top_eigenvalue(windowed_zscored(window_matrix(shifted, jitter_bins), held)))
-    return float(max(tops))
+        binned.append(top_eigenvalue(zscore_rows(binned_activity(shifted)[0]).astype(np.float32)))
+        windowed.append(top_eigenvalue(windowed_zscored(window_matrix(shifted, jitter_bins), held)))
+    return float(max(binned)), float(max(windowed))
 
 
 def pattern_members(weights: np.ndarray, n_sd: float = 2.0) -> np.ndarray:
@@ -490,8 +496,9 @@ def find_assemblies(
     Returns (assemblies, number of candidates examined, the ICA patterns of the binned
     activity, those of the windowed activity or None). Refined: the seeds are the members of
     the ICA patterns of the binned activity and, with `windowed`, of each neuron's activity
-    within ± jitter_bins of each bin (`windowed_zscored`; components above the largest
-    eigenvalue of circular-shift surrogates, `windowed_bound`): members of a jittered
+    within ± jitter_bins of each bin (`windowed_zscored`); components count above the largest
+    eigenvalue of circular-shift surrogates (`surrogate_bounds`; for the binned activity the
+    Marchenko–Pastur bound if higher): members of a jittered
     activation fire in neighbouring bins, and at 1 Hz their binned correlation stays at the
     edge of the Marchenko–Pastur bound while the windowed one stands out. Each seed is
     refined on its own (`refine_members`). A candidate that ran into another (their refined
@@ -509,19 +516,25 @@ def find_assemblies(
     """
     if zscored is None:
         zscored = zscore_rows(binned_activity(raster)[0])
-    patterns = ica_patterns(zscored, settings.seed)
     if windows is None:
         windows = window_matrix(raster, settings.jitter_bins)
-    weights = patterns.weights
     window_patterns = None
-    if refine and windowed:
-        held = np.ones(raster.n_bins, bool) if raster.frames_per_bin is None else raster.frames_per_bin > 0
-        z = windowed_zscored(windows, held)
-        window_patterns = ica_patterns(
-            z, settings.seed, windowed_bound(raster, settings.jitter_bins, seed=settings.seed)
-        )
-        del z
-        weights = np.concatenate([weights, window_patterns.weights])
+    if not refine:
+        patterns = ica_patterns(zscored, settings.seed)
+        weights = patterns.weights
+    else:
+        binned_bound, windowed_bound = surrogate_bounds(raster, settings.jitter_bins, seed=settings.seed)
+        active = int(zscored.any(axis=1).sum())
+        bound = max(marchenko_pastur_bound(active, zscored.shape[1]), binned_bound)
+        patterns = ica_patterns(zscored, settings.seed, bound)
+        weights = patterns.weights
+        if windowed:
+            frames = raster.frames_per_bin
+            held = np.ones(raster.n_bins, bool) if frames is None else frames > 0
+            z = windowed_zscored(windows, held)
+            window_patterns = ica_patterns(z, settings.seed, windowed_bound)
+            del z
+            weights = np.concatenate([weights, window_patterns.weights])
     seeds = pattern_members(weights)
     found: list[Assembly] = []
     if refine:
