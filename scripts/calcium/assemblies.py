@@ -521,7 +521,8 @@ def find_assemblies(
     assembly with each of two that are not one assembly together merges them and is dropped.
     Candidates are one assembly when their members' Jaccard is >= duplicate_jaccard or one is
     a fragment of the other (half or more of its members and of its activations are the
-    other's); of those, the one with the most activations is kept.
+    other's); of those, one from a binned seed is kept if any, else the one with the most
+    activations.
     zscored (`zscore_rows` of `binned_activity`) and windows (`window_matrix`): computed when
     not given.
     """
@@ -573,12 +574,21 @@ def find_assemblies(
             for i, assembly in enumerate(first)
             if assembly is not None and not _coincidence(assembly, standing)
         ]
+        # What each seed holds of its refined set: a windowed seed also holds strangers (the
+        # patterns' mean + 2 SD cut over thousands of neurons), which the refinement drops.
+        n_binned = len(patterns.weights)
+        binned_seed: list[bool] = []
+        kept_seeds = [
+            seeds[i] & first[i].member if first[i] is not None else seeds[i] for i in range(len(seeds))
+        ]
         for i in viable:
-            # Seeds of the other candidates that stand on their own (seeds of another assembly
-            # than this one's: a binned and a windowed seed of one assembly are not others):
-            # their neurons leave this core.
+            # Candidates from seeds of another assembly (seeds, within their refined sets, with
+            # Jaccard below duplicate_jaccard: a binned and a windowed seed of one assembly are
+            # not others): their cores may leave this one.
             apart_from = [
-                v for v in viable if v != i and jaccard_index(seeds[v], seeds[i]) < duplicate_jaccard
+                v
+                for v in viable
+                if v != i and jaccard_index(kept_seeds[v], kept_seeds[i]) < duplicate_jaccard
             ]
             others = np.zeros_like(seeds[i])
             for v in apart_from:
@@ -590,6 +600,8 @@ def find_assemblies(
                 apart = refine_members(raster, windows, seeds[i], weights[i], settings, others=others)
                 assembly = apart if apart is not None else assembly
             found.append(assembly)
+            binned_seed.append(i < n_binned)
+        origin = {id(a): b for a, b in zip(found, binned_seed, strict=True)}
         found = [a for a in found if not _coincidence(a, found)]
         conflicts = [[same(a, b) and a is not b for b in found] for a in found]
         # A set that is one assembly with each of two that are not one assembly with each other
@@ -602,7 +614,10 @@ def find_assemblies(
             for x in range(len(found))
         ]
         found = [a for a, merged in zip(found, merges, strict=True) if not merged]
-        found.sort(key=lambda a: -a.activations.peak.size)
+        # Of one assembly's candidates, one from a binned seed first (windowed seeds add the
+        # assemblies binned ones miss; over thousands of neurons their refined sets keep a few
+        # strangers), then the one with the most activations.
+        found.sort(key=lambda a: (not origin[id(a)], -a.activations.peak.size))
         kept: list[Assembly] = []
         for assembly in found:
             if not any(same(assembly, other) for other in kept):
