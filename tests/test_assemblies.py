@@ -389,3 +389,23 @@ def test_a_union_of_two_candidates_is_a_coincidence_not_an_assembly():
     assert not _coincidence(a, [a, b, union])
     # near-copies of one assembly (from a binned and a windowed seed) are not two assemblies
     assert not _coincidence(union, [near_copy, assembly(list(range(1, 16))), union])
+
+
+def test_leading_eigenpairs_match_the_dense_decomposition():
+    """Over 1000 neurons the windowed components come from Lanczos, down to the first
+    eigenvalue below the bound: the same values and (up to sign) vectors as the dense one."""
+    from calcium.assemblies import _leading_eigenpairs
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(1200, 600)).astype(np.float32)
+    z[:30] += 3 * rng.normal(size=600).astype(np.float32)  # one strong component
+    z[100:120] += 2 * rng.normal(size=600).astype(np.float32)  # and a weaker one
+    z = zscore_rows(z).astype(np.float32)
+    dense_values, dense_vectors = np.linalg.eigh(z.astype(np.float64) @ z.T / z.shape[1])
+    dense_values, dense_vectors = dense_values[::-1], dense_vectors[:, ::-1]
+    bound = marchenko_pastur_bound(1200, 600)
+    values, vectors = _leading_eigenpairs(z, bound)
+    k = int((dense_values > bound).sum())
+    assert k == 2 and (values > bound).sum() == k and values[-1] <= bound
+    assert np.allclose(values[:k], dense_values[:k], rtol=1e-4)
+    assert np.allclose(np.abs(np.sum(vectors[:, :k] * dense_vectors[:, :k], axis=0)), 1.0, atol=1e-3)

@@ -111,11 +111,38 @@ class Patterns(NamedTuple):
     bound: float
 
 
-def ica_patterns(zscored: np.ndarray, seed: int = 0, bound: float | None = None) -> Patterns:
+def _leading_eigenpairs(z: np.ndarray, bound: float) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (descending) and eigenvectors of z zᵀ / bins down to the first below `bound`,
+    by Lanczos on z (2·neurons·bins per product instead of neurons³); all of them (dense) for up
+    to 1000 rows or when more than a tenth lie above it."""
+    n, n_bins = z.shape
+    if n > 1000:
+        from scipy.sparse.linalg import LinearOperator, eigsh
+
+        def product(v):
+            return z @ (z.T @ np.asarray(v, dtype=z.dtype).ravel()) / n_bins
+
+        operator = LinearOperator((n, n), matvec=product, dtype=z.dtype)
+        k = 8
+        while k < n // 10:
+            values, vectors = eigsh(operator, k=k, which="LA", tol=1e-6, v0=np.ones(n, dtype=z.dtype))
+            order = np.argsort(values)[::-1]
+            values, vectors = values[order], vectors[:, order]
+            if values[-1] <= bound:
+                return values, vectors
+            k *= 2
+    values, vectors = np.linalg.eigh(z @ z.T / n_bins)
+    return values[::-1], vectors[:, ::-1]
+
+
+def ica_patterns(
+    zscored: np.ndarray, seed: int = 0, bound: float | None = None, leading: bool = False
+) -> Patterns:
     """Lopes-dos-Santos et al. (2013): components above the Marchenko–Pastur bound, FastICA in
     their span. zscored: (neurons, bins) with each row z-scored (constant rows all 0).
     bound: another chance level of the eigenvalues (e.g. `surrogate_bounds`); None: the
-    Marchenko–Pastur bound."""
+    Marchenko–Pastur bound. leading: only the eigenvalues down to the first below the bound
+    (`_leading_eigenpairs`) instead of all of them."""
     n_neurons, n_bins = zscored.shape
     active = np.flatnonzero(zscored.any(axis=1))
     if bound is None:
@@ -123,8 +150,11 @@ def ica_patterns(zscored: np.ndarray, seed: int = 0, bound: float | None = None)
     if active.size < 2 or n_bins < 2:
         return Patterns(np.zeros((0, n_neurons)), np.zeros(0), bound)
     z = zscored[active]
-    values, vectors = np.linalg.eigh(z @ z.T / n_bins)
-    values, vectors = values[::-1], vectors[:, ::-1]
+    if leading:
+        values, vectors = _leading_eigenpairs(z, bound)
+    else:
+        values, vectors = np.linalg.eigh(z @ z.T / n_bins)
+        values, vectors = values[::-1], vectors[:, ::-1]
     k = int((values > bound).sum())
     if k == 0:
         return Patterns(np.zeros((0, n_neurons)), values, bound)
@@ -544,7 +574,7 @@ def find_assemblies(
             frames = raster.frames_per_bin
             held = np.ones(raster.n_bins, bool) if frames is None else frames > 0
             z = windowed_zscored(windows, held)
-            window_patterns = ica_patterns(z, settings.seed, windowed_bound)
+            window_patterns = ica_patterns(z, settings.seed, windowed_bound, leading=True)
             del z
             weights = np.concatenate([weights, window_patterns.weights])
     seeds = pattern_members(weights)
