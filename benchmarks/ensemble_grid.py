@@ -31,7 +31,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from calcium.assemblies import stimulus_bins  # noqa: E402
+from calcium.components import stimulus_bins  # noqa: E402
 from calcium.detrend import detrend  # noqa: E402
 from calcium.dff import baseline_f0, delta_f_over_f  # noqa: E402
 from calcium.ensembles import match_ensembles  # noqa: E402

@@ -1,7 +1,7 @@
 """Ensembles by `ensembles.method` (refined, ica or jaccard), each tested against the circular-shift null."""
 
-from calcium.assemblies import stimulus_bins
 from calcium.coactivity import bin_count
+from calcium.components import stimulus_bins
 from calcium.input_tables import parse_stimulus_table, read_user_table
 from calcium.io import load_json, read_table, save_json, save_npy, save_table
 from calcium.logs import log_to

@@ -8,20 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calcium.assemblies import (
+from calcium.assemblies import coactivity_threshold, ensemble_p_values, poisson_binomial_survival
+from calcium.coactivity import active_bins
+from calcium.components import (
     binned_activity,
-    coactivity_threshold,
-    ensemble_p_values,
     fastica,
     ica_patterns,
     marchenko_pastur_bound,
     pattern_members,
-    poisson_binomial_survival,
     stimulus_bins,
     without_bins,
     zscore_rows,
 )
-from calcium.coactivity import active_bins
 from calcium.ensembles import cluster_ensemble_events, match_ensembles
 from calcium.population import (
     ACTIVATION_COLUMNS,
@@ -353,7 +351,8 @@ def test_refinement_drops_strangers_from_a_seed_without_losing_the_ensemble():
     """A seed holding a 5-member ensemble (participation 0.6) and 3 strangers: their presence
     raises the activation threshold, so dropping every failing neuron at once left 2 and the
     ensemble was lost; eliminating the clear strangers first keeps all 5."""
-    from calcium.assemblies import AssemblySettings, refine_members, window_matrix
+    from calcium.assemblies import AssemblySettings, refine_members
+    from calcium.components import window_matrix
     from calcium.population import session_raster
 
     group = [3, 17, 40, 77, 101]
@@ -394,7 +393,7 @@ def test_a_union_of_two_candidates_is_a_coincidence_not_an_assembly():
 def test_leading_eigenpairs_match_the_dense_decomposition():
     """Over 1000 neurons the windowed components come from Lanczos, down to the first
     eigenvalue below the bound: the same values and (up to sign) vectors as the dense one."""
-    from calcium.assemblies import _leading_eigenpairs
+    from calcium.components import _leading_eigenpairs
 
     rng = np.random.default_rng(0)
     z = rng.normal(size=(1200, 600)).astype(np.float32)

@@ -18,14 +18,9 @@ from .assemblies import (
     METHODS,
     Activations,
     AssemblySettings,
-    activation_strength,
-    binned_activity,
     coactivity_threshold,
     ensemble_p_values,
     find_assemblies,
-    window_matrix,
-    without_bins,
-    zscore_rows,
 )
 from .coactivity import (
     ActiveBins,
@@ -48,6 +43,7 @@ from .coactivity import (
     window_frames,
 )
 from .coactivity import null_thresholds as _null_thresholds
+from .components import activation_strength, binned_activity, window_matrix, without_bins, zscore_rows
 from .ensembles import cluster_ensemble_events, find_members, jaccard_similarity
 from .features import event_features, population_coupling, session_summary
 
@@ -404,7 +400,7 @@ def ensemble_analysis(
     above settings.alpha are not reported (their events are relabelled -1).
     min_active: the coactivity null's minimum (see `NullSettings`).
     excluded: (n_bins,) bool, bins left out of the detection and the test of ensembles
-        (`calcium.assemblies.stimulus_bins`: presentations of stimuli, where neurons driven
+        (`calcium.components.stimulus_bins`: presentations of stimuli, where neurons driven
         by one stimulus are coactive without forming an ensemble); None: none. The Jaccard
         method still clusters every ensemble event; its ensembles are tested without them.
     """
