@@ -1,4 +1,4 @@
-"""Unit tests for calcium.assemblies: ICA assemblies, refined assemblies, activations, p-values."""
+"""Unit tests for calcium.population.assemblies: ICA assemblies, refined assemblies, activations, p-values."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calcium.assemblies import coactivity_threshold, ensemble_p_values, poisson_binomial_survival
-from calcium.coactivity import active_bins
-from calcium.components import (
+from calcium.population.assemblies import coactivity_threshold, ensemble_p_values, poisson_binomial_survival
+from calcium.population.coactivity import active_bins
+from calcium.population.components import (
     binned_activity,
     fastica,
     ica_patterns,
@@ -20,8 +20,8 @@ from calcium.components import (
     without_bins,
     zscore_rows,
 )
-from calcium.ensembles import cluster_ensemble_events, match_ensembles
-from calcium.population import (
+from calcium.population.ensembles import cluster_ensemble_events, match_ensembles
+from calcium.population.steps import (
     ACTIVATION_COLUMNS,
     ENSEMBLE_COLUMNS,
     MEMBER_COLUMNS,
@@ -351,9 +351,9 @@ def test_refinement_drops_strangers_from_a_seed_without_losing_the_ensemble():
     """A seed holding a 5-member ensemble (participation 0.6) and 3 strangers: their presence
     raises the activation threshold, so dropping every failing neuron at once left 2 and the
     ensemble was lost; eliminating the clear strangers first keeps all 5."""
-    from calcium.assemblies import AssemblySettings, refine_members
-    from calcium.components import window_matrix
-    from calcium.population import session_raster
+    from calcium.population.assemblies import AssemblySettings, refine_members
+    from calcium.population.components import window_matrix
+    from calcium.population.steps import session_raster
 
     group = [3, 17, 40, 77, 101]
     events, rec = _planted_at(1, [group], 30.0, participation=0.6)
@@ -365,7 +365,7 @@ def test_refinement_drops_strangers_from_a_seed_without_losing_the_ensemble():
 
 
 def test_a_union_of_two_candidates_is_a_coincidence_not_an_assembly():
-    from calcium.assemblies import Activations, Assembly, _coincidence
+    from calcium.population.assemblies import Activations, Assembly, _coincidence
 
     def assembly(members):
         member = np.zeros(30, bool)
@@ -393,7 +393,7 @@ def test_a_union_of_two_candidates_is_a_coincidence_not_an_assembly():
 def test_leading_eigenpairs_match_the_dense_decomposition():
     """Over 1000 neurons the windowed components come from Lanczos, down to the first
     eigenvalue below the bound: the same values and (up to sign) vectors as the dense one."""
-    from calcium.components import _leading_eigenpairs
+    from calcium.population.components import _leading_eigenpairs
 
     rng = np.random.default_rng(0)
     z = rng.normal(size=(1200, 600)).astype(np.float32)
@@ -408,3 +408,22 @@ def test_leading_eigenpairs_match_the_dense_decomposition():
     assert k == 2 and (values > bound).sum() == k and values[-1] <= bound
     assert np.allclose(values[:k], dense_values[:k], rtol=1e-4)
     assert np.allclose(np.abs(np.sum(vectors[:, :k] * dense_vectors[:, :k], axis=0)), 1.0, atol=1e-3)
+
+
+def test_surrogate_bounds_hold_for_independent_neurons_and_sit_above_the_marchenko_pastur_edge():
+    """Independent neurons (0.05 Hz at 10 Hz, 0.5 s bins): the data's largest eigenvalues of the
+    binned and the windowed correlation lie below the circular-shift bounds; the windowed one
+    lies above the Marchenko–Pastur edge, which ignores the windows' autocorrelation and would
+    count a chance component."""
+    from calcium.population.components import surrogate_bounds, window_matrix, windowed_zscored
+    from calcium.population.steps import session_raster
+
+    events, rec = _planted_events(11, [])
+    raster = session_raster(events, rec, Binning(BIN_S, "onset", 1))
+    binned_bound, windowed_bound = surrogate_bounds(raster, 1)
+    z = zscore_rows(binned_activity(raster)[0])
+    zw = windowed_zscored(window_matrix(raster, 1), np.ones(raster.n_bins, bool))
+    edge = marchenko_pastur_bound(rec.n_neurons, raster.n_bins)
+    assert np.linalg.eigvalsh(z @ z.T / z.shape[1])[-1] < binned_bound
+    assert edge < np.linalg.eigvalsh(zw @ zw.T / zw.shape[1])[-1] < windowed_bound
+    assert binned_bound > edge

@@ -1,0 +1,487 @@
+"""Cell assemblies from the correlation structure of binned activity, and their activations.
+
+Two detectors share the pieces here (`calcium.population.steps.ensemble_analysis` runs them):
+
+- **ICA assemblies** (Lopes-dos-Santos, Ribeiro & Tort 2013, J Neurosci Methods 220:149):
+  each neuron's binned activity is z-scored; the number of assemblies is the number of
+  eigenvalues of the neurons' correlation matrix above the Marchenko–Pastur upper bound
+  (1 + sqrt(neurons / bins))^2; FastICA in the space of those principal components gives
+  one weight vector ("pattern", unit length, largest weight positive) per assembly; its
+  members are the neurons whose weight exceeds the pattern's mean + 2 SD; its activation
+  strength in bin t is R(t) = z(t)ᵀ (w wᵀ − diag(w²)) z(t).
+- **Refined assemblies** (the workflow's default): the ICA patterns only seed the member
+  sets. Each set is then refined against the circular-shift null: an activation is a bin
+  whose members' coactivity (members active within ± jitter_bins) is improbable when each
+  member fires independently at its own rate (Poisson-binomial tail below
+  `activation_alpha`); a member is a neuron that takes part in the activations more often
+  than its own activity away from them predicts (binomial test, Holm-corrected, counting
+  only activations that stay activations without it); the seed's neurons define the
+  activations (its *core*, without the neurons of other candidates' seeds), core neurons
+  failing the test leave it, until it settles. Sets that converge onto the same assembly
+  are kept once; overlapping assemblies share neurons and stay separate.
+
+Every method's ensembles (the Jaccard clustering of `calcium.population.ensembles` too) then get the
+same activations (`member_activations`) and p-value (`ensemble_p_values`): the number of
+bins in which the members are coactive, against `n_shuffles` surrogates in which every
+member's event frames are circularly shifted by its own offset (each keeps its events and
+rate, coincidences become chance), Bonferroni-corrected over the candidates examined.
+
+Everything here takes the sparse raster of `calcium.population.coactivity.ActiveBins`; the dense
+(neurons × bins) matrix it builds is float32 (10,000 neurons × 7,200 bins: 290 MB).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import NamedTuple
+
+import numpy as np
+
+from calcium.population.coactivity import (
+    ActiveBins,
+    circular_shift_null,
+    group_ensemble_events,
+    statistic_scale,
+    window_activity,
+)
+from calcium.population.components import (
+    Patterns,
+    binned_activity,
+    ica_patterns,
+    marchenko_pastur_bound,
+    pattern_members,
+    surrogate_bounds,
+    window_matrix,
+    windowed_zscored,
+    zscore_rows,
+)
+from calcium.population.ensembles import _holm
+from calcium.progress import Progress, track
+
+METHODS = ("refined", "ica", "jaccard")
+
+
+# --- activations of a member set and its circular-shift test ----------------------------------------
+
+
+def poisson_binomial_survival(p: np.ndarray) -> np.ndarray:
+    """P(X >= k) for k = 0..len(p), X the number of successes of independent Bernoulli(p_i)."""
+    pmf = np.zeros(len(p) + 1)
+    pmf[0] = 1.0
+    for i, q in enumerate(np.asarray(p, dtype=np.float64)):
+        pmf[1 : i + 2] = pmf[1 : i + 2] * (1 - q) + pmf[: i + 1] * q
+        pmf[0] *= 1 - q
+    return np.cumsum(pmf[::-1])[::-1]
+
+
+def coactivity_threshold(p: np.ndarray, alpha: float, min_active: int = 2) -> int:
+    """Fewest coactive members k (>= min_active) with P(X >= k) <= alpha, X as in
+    `poisson_binomial_survival`: under the circular-shift null each member's activity in a
+    window is Bernoulli(its window activity), independently of the others. len(p) + 1 if none."""
+    survival = poisson_binomial_survival(p)
+    passing = np.flatnonzero(survival <= alpha)
+    k = int(passing[0]) if passing.size else len(p) + 1
+    return max(k, min_active)
+
+
+class Activations(NamedTuple):
+    """Activations of one member set: peak, first and last bin of each (merged runs of bins
+    whose windows overlap), the members active at each peak (count), and the threshold k."""
+
+    peak: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    n_active: np.ndarray
+    threshold: int
+
+
+def member_activations(
+    windows: np.ndarray, members: np.ndarray, chance: np.ndarray, alpha: float, jitter_bins: int
+) -> Activations:
+    """Bins where at least k members are active within ± jitter_bins, k from `coactivity_threshold`.
+
+    windows: (bins, neurons) from `window_matrix`; members: (neurons,) bool; chance: (neurons,)
+    each neuron's window activity (`calcium.population.coactivity.window_activity`). Bins whose windows
+    overlap (at most 2·jitter_bins apart) form one activation, placed at its bin with the
+    most members active (the earliest of ties).
+    """
+    index = np.flatnonzero(members)
+    k = coactivity_threshold(chance[index], alpha)
+    count = windows[:, index].sum(axis=1)
+    peak, first, last = group_ensemble_events(count >= k, count, jitter_bins)
+    return Activations(peak, first, last, count[peak], k)
+
+
+def membership_test(
+    windows: np.ndarray,
+    members: np.ndarray,
+    activations: Activations,
+    chance: np.ndarray,
+    alpha: float,
+    chance_alpha: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Who takes part in the activations more often than chance: (member, participation, p_value).
+
+    Neuron i takes part in an activation when it is active within its peak ± jitter_bins.
+    Its count is tested against Binomial(activations, chance_i), one-sided, Holm-corrected
+    over neurons (p < alpha). A current member counts only the activations that are
+    activations without it (the others reach the threshold for the set without it).
+    """
+    from scipy.special import bdtrc
+
+    n_neurons = windows.shape[1]
+    present = windows[activations.peak]  # (activations, neurons)
+    counted = np.ones(present.shape, dtype=bool)
+    index = np.flatnonzero(members)
+    others = present[:, index].sum(axis=1)
+    for position, i in enumerate(index):
+        rest = np.delete(index, position)
+        k = coactivity_threshold(chance[rest], chance_alpha)
+        counted[:, i] = (others - present[:, i]) >= k
+    taken = (present & counted).sum(axis=0)
+    trials = counted.sum(axis=0)
+    participation = np.divide(taken, trials, out=np.zeros(n_neurons), where=trials > 0)
+    p_value = np.where(taken > 0, bdtrc(np.maximum(taken - 1, 0), trials, np.clip(chance, 0, 1)), 1.0)
+    member = (_holm(p_value) < alpha) & (taken > 0)
+    return member, participation, p_value
+
+
+class Assembly(NamedTuple):
+    """One assembly: member (neurons,) bool, participation and p_value (neurons,), chance
+    (neurons,) window activity away from its activations, weight (neurons,) pattern weight,
+    its activations, and core (neurons,) bool: the members whose coactivity defines them."""
+
+    member: np.ndarray
+    participation: np.ndarray
+    p_value: np.ndarray
+    chance: np.ndarray
+    weight: np.ndarray
+    activations: Activations
+    core: np.ndarray
+
+
+def chance_outside(raster: ActiveBins, peaks: np.ndarray, jitter_bins: int) -> np.ndarray:
+    """Each neuron's window activity away from the given activations (bins within
+    ± 2·jitter_bins of their peaks left out), (neurons,)."""
+    reach = np.arange(-2 * jitter_bins, 2 * jitter_bins + 1)
+    near = (np.asarray(peaks, dtype=np.int64)[:, None] + reach[None, :]).ravel()
+    exclude = np.zeros(raster.n_bins, dtype=bool)
+    exclude[near[(near >= 0) & (near < raster.n_bins)]] = True
+    return window_activity(raster, jitter_bins, exclude)
+
+
+def describe_members(
+    raster: ActiveBins,
+    windows: np.ndarray,
+    member: np.ndarray,
+    weight: np.ndarray,
+    settings: AssemblySettings,
+) -> Assembly:
+    """Activations of a fixed member set and every neuron's participation in them (no refinement)."""
+    j = settings.jitter_bins
+    chance = window_activity(raster, j)
+    found = member_activations(windows, member, chance, settings.activation_alpha, j)
+    chance = chance_outside(raster, found.peak, j)
+    found = member_activations(windows, member, chance, settings.activation_alpha, j)
+    _, participation, p_value = membership_test(
+        windows, member, found, chance, settings.membership_alpha, settings.activation_alpha
+    )
+    return Assembly(member.copy(), participation, p_value, chance, weight, found, member.copy())
+
+
+def refine_members(
+    raster: ActiveBins,
+    windows: np.ndarray,
+    seed_members: np.ndarray,
+    weight: np.ndarray,
+    settings: AssemblySettings,
+    max_passes: int = 24,
+    others: np.ndarray | None = None,
+) -> Assembly | None:
+    """Refine a seed member set (module doc) until it settles; None when its core falls below
+    two neurons or it has fewer than min_events activations.
+
+    The seed (the ICA pattern's members) is the core that defines the activations: ICA gives
+    two overlapping ensembles each a pattern weighted on the neurons that tell them apart, so
+    activations of the core are the ensemble's own and not the other's. Members are every
+    neuron passing the membership test on those activations (the shared neurons too); core
+    neurons that fail it leave the core (those not even nominally above chance at once, else the
+    one with the largest p-value), and the activations are found again.
+    others: (neurons,) bool, the seed members of the other candidates. When the seeds of two
+    overlapping ensembles both hold the shared neurons, those (with a neuron or two active by
+    chance) would make the other ensemble's activations activations of this one; the core is
+    then the seed without them (if at least two neurons remain).
+    """
+    j = settings.jitter_bins
+    overall = window_activity(raster, j)
+    core = np.asarray(seed_members, dtype=bool).copy()
+    if others is not None and (core & ~np.asarray(others, dtype=bool)).sum() >= 2:
+        core &= ~np.asarray(others, dtype=bool)
+    member = core
+    for _ in range(max_passes):
+        if core.sum() < 2:
+            return None
+        found = member_activations(windows, core, overall, settings.activation_alpha, j)
+        chance = chance_outside(raster, found.peak, j)
+        found = member_activations(windows, core, chance, settings.activation_alpha, j)
+        if found.peak.size < settings.min_events:
+            return None
+        member, participation, p_value = membership_test(
+            windows, core, found, chance, settings.membership_alpha, settings.activation_alpha
+        )
+        failing = core & ~member
+        if not failing.any():
+            break
+        # Backward elimination: the core neurons not even nominally above chance leave at once,
+        # otherwise the one furthest from it. Dropping every failing neuron at once lets a seed
+        # holding two or three strangers collapse: their presence raises k, the ensemble's own
+        # activations fall below it and its members fail too.
+        drop = failing & (p_value >= settings.membership_alpha)
+        if not drop.any():
+            drop = np.zeros_like(core)
+            drop[np.flatnonzero(failing)[np.argmax(p_value[failing])]] = True
+        core &= ~drop
+    if member.sum() < 2:
+        return None
+    return Assembly(member, participation, p_value, chance, weight, found, core)
+
+
+class AssemblySettings(NamedTuple):
+    """activation_alpha: per-bin level of a member set's coactivity under the null;
+    membership_alpha: family-wise level of the membership test; min_events: fewest
+    activations; jitter_bins: as `coactivity.jitter_bins`; seed: FastICA's start."""
+
+    activation_alpha: float = 0.01
+    membership_alpha: float = 0.05
+    min_events: int = 3
+    jitter_bins: int = 1
+    seed: int = 0
+
+
+def jaccard_index(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 0.0
+
+
+def _coincidence(assembly: Assembly, candidates: list[Assembly], covered: float = 0.8) -> bool:
+    """Whether the assembly's members are those of two smaller, different candidates lying within
+    it (each with `covered` of its members in it, their member Jaccard below 0.5, together
+    `covered` of the assembly's): two overlapping assemblies whose activations pass as one (the
+    shared neurons and a few more reach the threshold of the union), not an assembly of its own.
+    Near-copies of the assembly itself (from another seed) are not two different ones."""
+    member = assembly.member
+    inside = [
+        c.member
+        for c in candidates
+        if c.member.sum() < member.sum() and (c.member & member).sum() >= covered * c.member.sum()
+    ]
+    return any(
+        jaccard_index(a, b) < 0.5 and ((a | b) & member).sum() >= covered * member.sum()
+        for a, b in itertools.combinations(inside, 2)
+    )
+
+
+def _shared_activations(peaks: np.ndarray, others: np.ndarray, reach: int) -> float:
+    """Fraction of the activations (peak bins) lying within `reach` bins of another set's."""
+    if peaks.size == 0 or others.size == 0:
+        return 0.0
+    sorted_others = np.sort(others)
+    right = np.clip(np.searchsorted(sorted_others, peaks), 0, sorted_others.size - 1)
+    left = np.clip(right - 1, 0, sorted_others.size - 1)
+    nearest = np.minimum(np.abs(sorted_others[right] - peaks), np.abs(sorted_others[left] - peaks))
+    return float(np.mean(nearest <= reach))
+
+
+def find_assemblies(
+    raster: ActiveBins,
+    settings: AssemblySettings,
+    refine: bool = True,
+    duplicate_jaccard: float = 0.5,
+    zscored: np.ndarray | None = None,
+    windows: np.ndarray | None = None,
+    windowed: bool = True,
+) -> tuple[list[Assembly], int, Patterns, Patterns | None]:
+    """ICA assemblies (refine False) or refined assemblies (True) of a session's raster.
+
+    Returns (assemblies, number of candidates examined, the ICA patterns of the binned
+    activity, those of the windowed activity or None). Refined: the seeds are the members of
+    the ICA patterns of the binned activity and, with `windowed`, of each neuron's activity
+    within ± jitter_bins of each bin (`windowed_zscored`); components count above the largest
+    eigenvalue of circular-shift surrogates (`surrogate_bounds`; for the binned activity the
+    Marchenko–Pastur bound if higher): members of a jittered
+    activation fire in neighbouring bins, and at 1 Hz their binned correlation stays at the
+    edge of the Marchenko–Pastur bound while the windowed one stands out. Each seed is
+    refined on its own (`refine_members`). A candidate that ran into another (their refined
+    sets are one assembly although their seeds, Jaccard below duplicate_jaccard, are not) and
+    whose seed shares neurons with the other's refined core is refined again with the cores
+    of the other candidates out of its own (`refine_members`' others; kept as it was if that
+    fails). Candidates made of the members of two smaller different ones are their
+    coincidence (`_coincidence`): dropped, and not others. Then a candidate that is one
+    assembly with each of two that are not one assembly together merges them and is dropped.
+    Candidates are one assembly when their members' Jaccard is >= duplicate_jaccard or one is
+    a fragment of the other (half or more of its members and of its activations are the
+    other's); of those, one from a binned seed is kept if any, else the one with the most
+    activations.
+    zscored (`zscore_rows` of `binned_activity`) and windows (`window_matrix`): computed when
+    not given.
+    """
+    if zscored is None:
+        zscored = zscore_rows(binned_activity(raster)[0])
+    if windows is None:
+        windows = window_matrix(raster, settings.jitter_bins)
+    window_patterns = None
+    if not refine:
+        patterns = ica_patterns(zscored, settings.seed)
+        weights = patterns.weights
+    else:
+        binned_bound, windowed_bound = surrogate_bounds(raster, settings.jitter_bins, seed=settings.seed)
+        active = int(zscored.any(axis=1).sum())
+        bound = max(marchenko_pastur_bound(active, zscored.shape[1]), binned_bound)
+        patterns = ica_patterns(zscored, settings.seed, bound)
+        weights = patterns.weights
+        if windowed:
+            frames = raster.frames_per_bin
+            held = np.ones(raster.n_bins, bool) if frames is None else frames > 0
+            z = windowed_zscored(windows, held)
+            window_patterns = ica_patterns(z, settings.seed, windowed_bound, leading=True)
+            del z
+            weights = np.concatenate([weights, window_patterns.weights])
+    seeds = pattern_members(weights)
+    found: list[Assembly] = []
+    if refine:
+        with Progress(len(seeds), "ensemble candidates refined", "candidates") as progress:
+            first = [
+                refine_members(raster, windows, m, w, settings)
+                for w, m in track(zip(weights, seeds, strict=True), progress)
+            ]
+        reach = 2 * settings.jitter_bins
+
+        def part_of(a: Assembly, b: Assembly) -> bool:
+            """a is a fragment of b: half its members are b's and half its activations b's."""
+            inside = (a.member & b.member).sum() >= 0.5 * a.member.sum()
+            return inside and _shared_activations(a.activations.peak, b.activations.peak, reach) >= 0.5
+
+        def same(a: Assembly, b: Assembly) -> bool:
+            """One assembly: most members shared, or one a fragment of the other."""
+            return jaccard_index(a.member, b.member) >= duplicate_jaccard or part_of(a, b) or part_of(b, a)
+
+        standing = [assembly for assembly in first if assembly is not None]
+        # Coincidences of smaller candidates (a seed mixing two overlapping assemblies) are not
+        # others: removing their neurons from a core would remove its own.
+        viable = [
+            i
+            for i, assembly in enumerate(first)
+            if assembly is not None and not _coincidence(assembly, standing)
+        ]
+        # What each seed holds of its refined set: a windowed seed also holds strangers (the
+        # patterns' mean + 2 SD cut over thousands of neurons), which the refinement drops.
+        n_binned = len(patterns.weights)
+        binned_seed: list[bool] = []
+        kept_seeds = [
+            seeds[i] & first[i].member if first[i] is not None else seeds[i] for i in range(len(seeds))
+        ]
+        for i in viable:
+            # Candidates from seeds of another assembly (seeds, within their refined sets, with
+            # Jaccard below duplicate_jaccard: a binned and a windowed seed of one assembly are
+            # not others): their cores may leave this one.
+            apart_from = [
+                v
+                for v in viable
+                if v != i and jaccard_index(kept_seeds[v], kept_seeds[i]) < duplicate_jaccard
+            ]
+            others = np.zeros_like(seeds[i])
+            for v in apart_from:
+                others |= first[v].core
+            assembly = first[i]
+            # Only when this candidate ran into another (their refined sets are one assembly
+            # although their seeds are not): a small ensemble needs every member in its core.
+            if (seeds[i] & others).any() and any(same(first[i], first[v]) for v in apart_from):
+                apart = refine_members(raster, windows, seeds[i], weights[i], settings, others=others)
+                assembly = apart if apart is not None else assembly
+            found.append(assembly)
+            binned_seed.append(i < n_binned)
+        origin = {id(a): b for a, b in zip(found, binned_seed, strict=True)}
+        found = [a for a in found if not _coincidence(a, found)]
+        conflicts = [[same(a, b) and a is not b for b in found] for a in found]
+        # A set that is one assembly with each of two that are not one assembly with each other
+        # merges them (its core holds neurons of both, its activations are theirs): dropped.
+        merges = [
+            any(
+                not conflicts[y][z]
+                for y, z in itertools.combinations(np.flatnonzero(conflicts[x]).tolist(), 2)
+            )
+            for x in range(len(found))
+        ]
+        found = [a for a, merged in zip(found, merges, strict=True) if not merged]
+        # Of one assembly's candidates, one from a binned seed first (windowed seeds add the
+        # assemblies binned ones miss; over thousands of neurons their refined sets keep a few
+        # strangers), then the one with the most activations.
+        found.sort(key=lambda a: (not origin[id(a)], -a.activations.peak.size))
+        kept: list[Assembly] = []
+        for assembly in found:
+            if not any(same(assembly, other) for other in kept):
+                kept.append(assembly)
+        found = kept
+    else:
+        for weight, seed_members in zip(weights, seeds, strict=True):
+            if seed_members.any():
+                found.append(describe_members(raster, windows, seed_members, weight, settings))
+    return found, len(weights), patterns, window_patterns
+
+
+def ensemble_p_values(
+    neurons: np.ndarray,
+    frames: np.ndarray,
+    n_frames: int,
+    frame_rate_hz: float,
+    bin_s: float,
+    jitter_bins: int,
+    members: list[np.ndarray],
+    thresholds: list[int],
+    observed: list[int],
+    n_shuffles: int = 1000,
+    seed: int = 0,
+    n_candidates: int = 1,
+    counted: np.ndarray | None = None,
+) -> np.ndarray:
+    """P-value of each ensemble against the circular-shift null, (ensembles,).
+
+    Statistic: the number of bins in which at least `thresholds[e]` of `members[e]` (the neurons
+    whose coactivity defines its activations) are active
+    within ± jitter_bins (`observed[e]` in the data). Null: `n_shuffles` surrogates in which
+    every member's event frames are circularly shifted by its own offset
+    (`calcium.population.coactivity.circular_shift_null`: each keeps its events and rate). p = (1 + surrogates
+    at least as large) / (1 + n_shuffles), times n_candidates (Bonferroni over the candidate
+    ensembles examined), capped at 1.
+    neurons, frames: one entry per event of the session.
+    counted: (n_bins,) bool, the bins that count in the null (e.g. outside stimulus
+        presentations and holding frames; `observed` must count the same); None: all.
+    """
+    out = np.ones(len(members))
+    neurons = np.asarray(neurons, dtype=np.int64)
+    frames = np.asarray(frames, dtype=np.int64)
+    with Progress(len(members), "ensembles tested against the circular-shift null", "ensembles") as progress:
+        for e, (member_ids, k, count) in enumerate(
+            track(zip(members, thresholds, observed, strict=True), progress)
+        ):
+            ids = np.asarray(member_ids, dtype=np.int64)
+            position = np.full(max(int(neurons.max(initial=-1)), int(ids.max(initial=-1))) + 1, -1)
+            position[ids] = np.arange(ids.size)
+            chosen = position[neurons] >= 0 if neurons.size else np.zeros(0, bool)
+            null = circular_shift_null(
+                position[neurons[chosen]],
+                frames[chosen],
+                ids.size,
+                n_frames,
+                frame_rate_hz,
+                bin_s,
+                n_shuffles,
+                seed=seed + e,
+                jitter_bins=jitter_bins,
+            )
+            window = null // statistic_scale(ids.size, jitter_bins)
+            if counted is not None:
+                window = window[:, np.asarray(counted, dtype=bool)]
+            as_large = ((window >= k).sum(axis=1) >= count).sum()
+            out[e] = min(1.0, (1 + as_large) / (1 + n_shuffles) * max(n_candidates, 1))
+    return out
