@@ -31,7 +31,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from calcium.population.assemblies import stimulus_bins  # noqa: E402
+from calcium.population.components import stimulus_bins  # noqa: E402
 from calcium.population.ensembles import match_ensembles  # noqa: E402
 from calcium.population.events import detect_events  # noqa: E402
 from calcium.population.steps import (  # noqa: E402

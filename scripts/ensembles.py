@@ -3,8 +3,8 @@
 from calcium.input.tables import parse_stimulus_table, read_user_table
 from calcium.io import load_json, read_table, save_json, save_npy, save_table
 from calcium.logs import log_to
-from calcium.population.assemblies import stimulus_bins
 from calcium.population.coactivity import bin_count
+from calcium.population.components import stimulus_bins
 from calcium.population.steps import Binning, EnsembleSettings, Recording, ensemble_analysis
 
 log = log_to(snakemake.log[0], snakemake.wildcards)

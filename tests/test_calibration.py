@@ -217,7 +217,7 @@ def test_stimulus_regression_selects_and_types_excited_and_suppressed_neurons(fs
 def _ensembles_of(events, design: SessionDesign, method: str, stimuli=None):
     """The workflow's ensemble stage (population.py) with the defaults and `method`; stimulus
     presentations left out as the rule does (ensembles.exclude_stimuli) when `stimuli` is given."""
-    from calcium.population.assemblies import stimulus_bins
+    from calcium.population.components import stimulus_bins
     from calcium.population.steps import (
         Binning,
         EnsembleSettings,

@@ -3,7 +3,9 @@ and ensembles.
 
 - `events` (k-SD events with FWHM), `features` (per neuron and per session)
 - `coactivity` (binned coactivity and its null), `ensembles` (the seed's Jaccard clustering),
-  `assemblies` (ICA assemblies and the refined default), `ordering` (raster row orders)
+  `components` (the correlation structure: binned and windowed activity, eigenvalue chance
+  levels, ICA patterns), `assemblies` (ICA assemblies and the refined default), `ordering`
+  (raster row orders)
 - `steps`: the two population rules (coactivity, ensembles) as library calls
 """
 

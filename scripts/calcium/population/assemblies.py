@@ -32,6 +32,7 @@ Everything here takes the sparse raster of `calcium.population.coactivity.Active
 
 from __future__ import annotations
 
+import itertools
 from typing import NamedTuple
 
 import numpy as np
@@ -39,114 +40,25 @@ import numpy as np
 from calcium.population.coactivity import (
     ActiveBins,
     circular_shift_null,
-    contributions,
     group_ensemble_events,
     statistic_scale,
     window_activity,
+)
+from calcium.population.components import (
+    Patterns,
+    binned_activity,
+    ica_patterns,
+    marchenko_pastur_bound,
+    pattern_members,
+    surrogate_bounds,
+    window_matrix,
+    windowed_zscored,
+    zscore_rows,
 )
 from calcium.population.ensembles import _holm
 from calcium.progress import Progress, track
 
 METHODS = ("refined", "ica", "jaccard")
-
-
-# --- the ICA assemblies of Lopes-dos-Santos et al. (2013) --------------------------------------------
-
-
-def binned_activity(raster: ActiveBins) -> tuple[np.ndarray, np.ndarray]:
-    """Dense binary activity (neurons, bins holding frames) float32, and those bins' indices."""
-    holds = np.ones(raster.n_bins, bool) if raster.frames_per_bin is None else raster.frames_per_bin > 0
-    kept = np.flatnonzero(holds)
-    column = np.full(raster.n_bins, -1, dtype=np.int64)
-    column[kept] = np.arange(kept.size)
-    activity = np.zeros((raster.n_neurons, kept.size), dtype=np.float32)
-    inside = column[raster.bins] >= 0
-    activity[raster.neurons[inside], column[raster.bins[inside]]] = 1.0
-    return activity, kept
-
-
-def zscore_rows(activity: np.ndarray) -> np.ndarray:
-    """Each row minus its mean, over its SD; rows without variance are all 0."""
-    a = np.asarray(activity, dtype=np.float64)
-    sd = a.std(axis=1, keepdims=True)
-    return np.divide(a - a.mean(axis=1, keepdims=True), sd, out=np.zeros_like(a), where=sd > 0)
-
-
-def marchenko_pastur_bound(n_neurons: int, n_bins: int) -> float:
-    """Upper edge (1 + sqrt(n_neurons / n_bins))^2 of the eigenvalues of the correlation of
-    independent z-scored rows (Marchenko & Pastur 1967)."""
-    return (1.0 + np.sqrt(n_neurons / max(n_bins, 1))) ** 2
-
-
-def fastica(data: np.ndarray, n_iter: int = 500, tol: float = 1e-6, seed: int = 0) -> np.ndarray:
-    """Unmixing matrix (k, k) of whitened data (k, samples): symmetric FastICA, logcosh contrast
-    (Hyvärinen 1999), rows orthonormal; a seeded random orthogonal start."""
-    k, n = data.shape
-    rng = np.random.default_rng(seed)
-    w = _symmetric_decorrelation(rng.normal(size=(k, k)))
-    for _ in range(n_iter):
-        projected = np.tanh(w @ data)
-        updated = (projected @ data.T) / n - (1.0 - projected**2).mean(axis=1)[:, None] * w
-        updated = _symmetric_decorrelation(updated)
-        converged = np.max(np.abs(np.abs(np.einsum("ij,ij->i", updated, w)) - 1.0)) < tol
-        w = updated
-        if converged:
-            break
-    return w
-
-
-def _symmetric_decorrelation(w: np.ndarray) -> np.ndarray:
-    """(W Wᵀ)^(-1/2) W."""
-    values, vectors = np.linalg.eigh(w @ w.T)
-    return (vectors / np.sqrt(np.maximum(values, 1e-12))) @ vectors.T @ w
-
-
-class Patterns(NamedTuple):
-    """Assembly patterns: weights (assemblies, neurons), unit length, largest |weight| positive;
-    eigenvalues of the correlation matrix (descending) and the Marchenko–Pastur bound."""
-
-    weights: np.ndarray
-    eigenvalues: np.ndarray
-    bound: float
-
-
-def ica_patterns(zscored: np.ndarray, seed: int = 0) -> Patterns:
-    """Lopes-dos-Santos et al. (2013): components above the Marchenko–Pastur bound, FastICA in
-    their span. zscored: (neurons, bins) with each row z-scored (constant rows all 0)."""
-    n_neurons, n_bins = zscored.shape
-    active = np.flatnonzero(zscored.any(axis=1))
-    bound = marchenko_pastur_bound(active.size, n_bins)
-    if active.size < 2 or n_bins < 2:
-        return Patterns(np.zeros((0, n_neurons)), np.zeros(0), bound)
-    z = zscored[active]
-    values, vectors = np.linalg.eigh(z @ z.T / n_bins)
-    values, vectors = values[::-1], vectors[:, ::-1]
-    k = int((values > bound).sum())
-    if k == 0:
-        return Patterns(np.zeros((0, n_neurons)), values, bound)
-    basis = vectors[:, :k]
-    whitened = (basis.T @ z) / np.sqrt(values[:k])[:, None]
-    unmixing = fastica(whitened, seed=seed) / np.sqrt(values[:k])[None, :]
-    patterns = unmixing @ basis.T  # (k, active neurons)
-    patterns /= np.linalg.norm(patterns, axis=1, keepdims=True)
-    largest = np.take_along_axis(patterns, np.abs(patterns).argmax(axis=1)[:, None], axis=1)
-    patterns *= np.sign(largest)
-    weights = np.zeros((k, n_neurons))
-    weights[:, active] = patterns
-    return Patterns(weights, values, bound)
-
-
-def pattern_members(weights: np.ndarray, n_sd: float = 2.0) -> np.ndarray:
-    """Members of each pattern: weight above the pattern's mean + n_sd SD, (assemblies, neurons) bool."""
-    w = np.asarray(weights)
-    return w > (w.mean(axis=1, keepdims=True) + n_sd * w.std(axis=1, keepdims=True))
-
-
-def activation_strength(zscored: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """R(t) = z(t)ᵀ (w wᵀ with a zero diagonal) z(t) per pattern, (assemblies, bins)."""
-    w = np.asarray(weights, dtype=np.float64)
-    z = np.asarray(zscored, dtype=np.float64)
-    return (w @ z) ** 2 - (w**2) @ (z**2)
 
 
 # --- activations of a member set and its circular-shift test ----------------------------------------
@@ -170,38 +82,6 @@ def coactivity_threshold(p: np.ndarray, alpha: float, min_active: int = 2) -> in
     passing = np.flatnonzero(survival <= alpha)
     k = int(passing[0]) if passing.size else len(p) + 1
     return max(k, min_active)
-
-
-def window_matrix(raster: ActiveBins, jitter_bins: int) -> np.ndarray:
-    """(bins, neurons) bool: neuron active within bin ± jitter_bins; all False in bins holding
-    no frame (nothing can happen there; `window_activity` leaves them out too)."""
-    windows = contributions(raster, np.arange(raster.n_bins), jitter_bins)
-    if raster.frames_per_bin is not None:
-        windows[np.asarray(raster.frames_per_bin) == 0] = False
-    return windows
-
-
-def stimulus_bins(
-    onsets_s: np.ndarray, offsets_s: np.ndarray, n_bins: int, bin_s: float, margin_s: float = 1.0
-) -> np.ndarray:
-    """(n_bins,) bool: bins overlapping a presentation [onset, offset + margin_s) (seconds from
-    frame 0). Coactivity there can be the stimulus driving each neuron on its own."""
-    start = np.arange(n_bins) * bin_s
-    out = np.zeros(n_bins, dtype=bool)
-    for onset, offset in zip(np.asarray(onsets_s, float), np.asarray(offsets_s, float), strict=True):
-        out |= (start < offset + margin_s) & (start + bin_s > onset)
-    return out
-
-
-def without_bins(raster: ActiveBins, excluded: np.ndarray) -> ActiveBins:
-    """The raster with the excluded bins emptied and marked as holding no frame, so that every
-    statistic here (correlations, chance levels, activations) ignores them."""
-    excluded = np.asarray(excluded, dtype=bool)
-    keep = ~excluded[raster.bins]
-    frames = np.ones(raster.n_bins, np.int64) if raster.frames_per_bin is None else raster.frames_per_bin
-    return raster._replace(
-        neurons=raster.neurons[keep], bins=raster.bins[keep], frames_per_bin=np.where(excluded, 0, frames)
-    )
 
 
 class Activations(NamedTuple):
@@ -315,7 +195,7 @@ def refine_members(
     seed_members: np.ndarray,
     weight: np.ndarray,
     settings: AssemblySettings,
-    max_passes: int = 12,
+    max_passes: int = 24,
     others: np.ndarray | None = None,
 ) -> Assembly | None:
     """Refine a seed member set (module doc) until it settles; None when its core falls below
@@ -325,7 +205,8 @@ def refine_members(
     two overlapping ensembles each a pattern weighted on the neurons that tell them apart, so
     activations of the core are the ensemble's own and not the other's. Members are every
     neuron passing the membership test on those activations (the shared neurons too); core
-    neurons that fail it leave the core, and the activations are found again.
+    neurons that fail it leave the core (those not even nominally above chance at once, else the
+    one with the largest p-value), and the activations are found again.
     others: (neurons,) bool, the seed members of the other candidates. When the seeds of two
     overlapping ensembles both hold the shared neurons, those (with a neuron or two active by
     chance) would make the other ensemble's activations activations of this one; the core is
@@ -348,9 +229,18 @@ def refine_members(
         member, participation, p_value = membership_test(
             windows, core, found, chance, settings.membership_alpha, settings.activation_alpha
         )
-        if np.array_equal(core & member, core) or (core & member).sum() < 2:
+        failing = core & ~member
+        if not failing.any():
             break
-        core &= member
+        # Backward elimination: the core neurons not even nominally above chance leave at once,
+        # otherwise the one furthest from it. Dropping every failing neuron at once lets a seed
+        # holding two or three strangers collapse: their presence raises k, the ensemble's own
+        # activations fall below it and its members fail too.
+        drop = failing & (p_value >= settings.membership_alpha)
+        if not drop.any():
+            drop = np.zeros_like(core)
+            drop[np.flatnonzero(failing)[np.argmax(p_value[failing])]] = True
+        core &= ~drop
     if member.sum() < 2:
         return None
     return Assembly(member, participation, p_value, chance, weight, found, core)
@@ -373,6 +263,35 @@ def jaccard_index(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 0.0
 
 
+def _coincidence(assembly: Assembly, candidates: list[Assembly], covered: float = 0.8) -> bool:
+    """Whether the assembly's members are those of two smaller, different candidates lying within
+    it (each with `covered` of its members in it, their member Jaccard below 0.5, together
+    `covered` of the assembly's): two overlapping assemblies whose activations pass as one (the
+    shared neurons and a few more reach the threshold of the union), not an assembly of its own.
+    Near-copies of the assembly itself (from another seed) are not two different ones."""
+    member = assembly.member
+    inside = [
+        c.member
+        for c in candidates
+        if c.member.sum() < member.sum() and (c.member & member).sum() >= covered * c.member.sum()
+    ]
+    return any(
+        jaccard_index(a, b) < 0.5 and ((a | b) & member).sum() >= covered * member.sum()
+        for a, b in itertools.combinations(inside, 2)
+    )
+
+
+def _shared_activations(peaks: np.ndarray, others: np.ndarray, reach: int) -> float:
+    """Fraction of the activations (peak bins) lying within `reach` bins of another set's."""
+    if peaks.size == 0 or others.size == 0:
+        return 0.0
+    sorted_others = np.sort(others)
+    right = np.clip(np.searchsorted(sorted_others, peaks), 0, sorted_others.size - 1)
+    left = np.clip(right - 1, 0, sorted_others.size - 1)
+    nearest = np.minimum(np.abs(sorted_others[right] - peaks), np.abs(sorted_others[left] - peaks))
+    return float(np.mean(nearest <= reach))
+
+
 def find_assemblies(
     raster: ActiveBins,
     settings: AssemblySettings,
@@ -380,52 +299,134 @@ def find_assemblies(
     duplicate_jaccard: float = 0.5,
     zscored: np.ndarray | None = None,
     windows: np.ndarray | None = None,
-) -> tuple[list[Assembly], int, Patterns]:
+    windowed: bool = True,
+) -> tuple[list[Assembly], int, Patterns, Patterns | None]:
     """ICA assemblies (refine False) or refined assemblies (True) of a session's raster.
 
-    Returns (assemblies, number of candidates examined, the ICA patterns). Each seed is refined
-    on its own; a candidate whose seed shares neurons with the seeds of other candidates that
-    survived is refined again with those neurons out of its core (`refine_members`' others;
-    kept as it was if that fails). Refined sets that converge onto one assembly (member
-    Jaccard >= duplicate_jaccard) are kept once: the one with the most activations.
-    zscored (`zscore_rows` of `binned_activity`) and windows
-    (`window_matrix`): computed when not given.
+    Returns (assemblies, number of candidates examined, the ICA patterns of the binned
+    activity, those of the windowed activity or None). Refined: the seeds are the members of
+    the ICA patterns of the binned activity and, with `windowed`, of each neuron's activity
+    within ± jitter_bins of each bin (`windowed_zscored`); components count above the largest
+    eigenvalue of circular-shift surrogates (`surrogate_bounds`; for the binned activity the
+    Marchenko–Pastur bound if higher): members of a jittered
+    activation fire in neighbouring bins, and at 1 Hz their binned correlation stays at the
+    edge of the Marchenko–Pastur bound while the windowed one stands out. Each seed is
+    refined on its own (`refine_members`). A candidate that ran into another (their refined
+    sets are one assembly although their seeds, Jaccard below duplicate_jaccard, are not) and
+    whose seed shares neurons with the other's refined core is refined again with the cores
+    of the other candidates out of its own (`refine_members`' others; kept as it was if that
+    fails). Candidates made of the members of two smaller different ones are their
+    coincidence (`_coincidence`): dropped, and not others. Then a candidate that is one
+    assembly with each of two that are not one assembly together merges them and is dropped.
+    Candidates are one assembly when their members' Jaccard is >= duplicate_jaccard or one is
+    a fragment of the other (half or more of its members and of its activations are the
+    other's); of those, one from a binned seed is kept if any, else the one with the most
+    activations.
+    zscored (`zscore_rows` of `binned_activity`) and windows (`window_matrix`): computed when
+    not given.
     """
     if zscored is None:
         zscored = zscore_rows(binned_activity(raster)[0])
-    patterns = ica_patterns(zscored, settings.seed)
     if windows is None:
         windows = window_matrix(raster, settings.jitter_bins)
-    seeds = pattern_members(patterns.weights)
+    window_patterns = None
+    if not refine:
+        patterns = ica_patterns(zscored, settings.seed)
+        weights = patterns.weights
+    else:
+        binned_bound, windowed_bound = surrogate_bounds(raster, settings.jitter_bins, seed=settings.seed)
+        active = int(zscored.any(axis=1).sum())
+        bound = max(marchenko_pastur_bound(active, zscored.shape[1]), binned_bound)
+        patterns = ica_patterns(zscored, settings.seed, bound)
+        weights = patterns.weights
+        if windowed:
+            frames = raster.frames_per_bin
+            held = np.ones(raster.n_bins, bool) if frames is None else frames > 0
+            z = windowed_zscored(windows, held)
+            window_patterns = ica_patterns(z, settings.seed, windowed_bound, leading=True)
+            del z
+            weights = np.concatenate([weights, window_patterns.weights])
+    seeds = pattern_members(weights)
     found: list[Assembly] = []
     if refine:
         with Progress(len(seeds), "ensemble candidates refined", "candidates") as progress:
             first = [
                 refine_members(raster, windows, m, w, settings)
-                for w, m in track(zip(patterns.weights, seeds, strict=True), progress)
+                for w, m in track(zip(weights, seeds, strict=True), progress)
             ]
-        viable = [i for i, assembly in enumerate(first) if assembly is not None]
+        reach = 2 * settings.jitter_bins
+
+        def part_of(a: Assembly, b: Assembly) -> bool:
+            """a is a fragment of b: half its members are b's and half its activations b's."""
+            inside = (a.member & b.member).sum() >= 0.5 * a.member.sum()
+            return inside and _shared_activations(a.activations.peak, b.activations.peak, reach) >= 0.5
+
+        def same(a: Assembly, b: Assembly) -> bool:
+            """One assembly: most members shared, or one a fragment of the other."""
+            return jaccard_index(a.member, b.member) >= duplicate_jaccard or part_of(a, b) or part_of(b, a)
+
+        standing = [assembly for assembly in first if assembly is not None]
+        # Coincidences of smaller candidates (a seed mixing two overlapping assemblies) are not
+        # others: removing their neurons from a core would remove its own.
+        viable = [
+            i
+            for i, assembly in enumerate(first)
+            if assembly is not None and not _coincidence(assembly, standing)
+        ]
+        # What each seed holds of its refined set: a windowed seed also holds strangers (the
+        # patterns' mean + 2 SD cut over thousands of neurons), which the refinement drops.
+        n_binned = len(patterns.weights)
+        binned_seed: list[bool] = []
+        kept_seeds = [
+            seeds[i] & first[i].member if first[i] is not None else seeds[i] for i in range(len(seeds))
+        ]
         for i in viable:
-            # Seeds of the other candidates that stand on their own: their neurons leave this core.
-            others = seeds[[v for v in viable if v != i]].any(axis=0)
+            # Candidates from seeds of another assembly (seeds, within their refined sets, with
+            # Jaccard below duplicate_jaccard: a binned and a windowed seed of one assembly are
+            # not others): their cores may leave this one.
+            apart_from = [
+                v
+                for v in viable
+                if v != i and jaccard_index(kept_seeds[v], kept_seeds[i]) < duplicate_jaccard
+            ]
+            others = np.zeros_like(seeds[i])
+            for v in apart_from:
+                others |= first[v].core
             assembly = first[i]
-            if (seeds[i] & others).any():
-                apart = refine_members(
-                    raster, windows, seeds[i], patterns.weights[i], settings, others=others
-                )
+            # Only when this candidate ran into another (their refined sets are one assembly
+            # although their seeds are not): a small ensemble needs every member in its core.
+            if (seeds[i] & others).any() and any(same(first[i], first[v]) for v in apart_from):
+                apart = refine_members(raster, windows, seeds[i], weights[i], settings, others=others)
                 assembly = apart if apart is not None else assembly
             found.append(assembly)
-        found.sort(key=lambda a: -a.activations.peak.size)
+            binned_seed.append(i < n_binned)
+        origin = {id(a): b for a, b in zip(found, binned_seed, strict=True)}
+        found = [a for a in found if not _coincidence(a, found)]
+        conflicts = [[same(a, b) and a is not b for b in found] for a in found]
+        # A set that is one assembly with each of two that are not one assembly with each other
+        # merges them (its core holds neurons of both, its activations are theirs): dropped.
+        merges = [
+            any(
+                not conflicts[y][z]
+                for y, z in itertools.combinations(np.flatnonzero(conflicts[x]).tolist(), 2)
+            )
+            for x in range(len(found))
+        ]
+        found = [a for a, merged in zip(found, merges, strict=True) if not merged]
+        # Of one assembly's candidates, one from a binned seed first (windowed seeds add the
+        # assemblies binned ones miss; over thousands of neurons their refined sets keep a few
+        # strangers), then the one with the most activations.
+        found.sort(key=lambda a: (not origin[id(a)], -a.activations.peak.size))
         kept: list[Assembly] = []
         for assembly in found:
-            if all(jaccard_index(assembly.member, other.member) < duplicate_jaccard for other in kept):
+            if not any(same(assembly, other) for other in kept):
                 kept.append(assembly)
         found = kept
     else:
-        for weight, seed_members in zip(patterns.weights, seeds, strict=True):
+        for weight, seed_members in zip(weights, seeds, strict=True):
             if seed_members.any():
                 found.append(describe_members(raster, windows, seed_members, weight, settings))
-    return found, len(patterns.weights), patterns
+    return found, len(weights), patterns, window_patterns
 
 
 def ensemble_p_values(

@@ -18,14 +18,9 @@ from calcium.population.assemblies import (
     METHODS,
     Activations,
     AssemblySettings,
-    activation_strength,
-    binned_activity,
     coactivity_threshold,
     ensemble_p_values,
     find_assemblies,
-    window_matrix,
-    without_bins,
-    zscore_rows,
 )
 from calcium.population.coactivity import (
     ActiveBins,
@@ -43,10 +38,18 @@ from calcium.population.coactivity import (
     statistic_scale,
     threshold_table,
     thresholds_from_table,
+    window_activity,
     window_coactivity,
     window_frames,
 )
 from calcium.population.coactivity import null_thresholds as _null_thresholds
+from calcium.population.components import (
+    activation_strength,
+    binned_activity,
+    window_matrix,
+    without_bins,
+    zscore_rows,
+)
 from calcium.population.ensembles import cluster_ensemble_events, find_members, jaccard_similarity
 from calcium.population.features import event_features, population_coupling, session_summary
 
@@ -403,7 +406,7 @@ def ensemble_analysis(
     above settings.alpha are not reported (their events are relabelled -1).
     min_active: the coactivity null's minimum (see `NullSettings`).
     excluded: (n_bins,) bool, bins left out of the detection and the test of ensembles
-        (`calcium.population.assemblies.stimulus_bins`: presentations of stimuli, where neurons driven
+        (`calcium.population.components.stimulus_bins`: presentations of stimuli, where neurons driven
         by one stimulus are coactive without forming an ensemble); None: none. The Jaccard
         method still clusters every ensemble event; its ensembles are tested without them.
     """
@@ -434,7 +437,7 @@ def ensemble_analysis(
         assembly_settings = AssemblySettings(
             settings.activation_alpha, settings.membership_alpha, settings.min_events, jitter, settings.seed
         )
-        assemblies, n_candidates, patterns = find_assemblies(
+        assemblies, n_candidates, patterns, window_patterns = find_assemblies(
             tested, assembly_settings, refine=settings.method == "refined", zscored=zscored, windows=windows
         )
         found = [tuple(a) for a in assemblies]
@@ -445,13 +448,22 @@ def ensemble_analysis(
                 float(v) for v in patterns.eigenvalues[patterns.eigenvalues > patterns.bound]
             ],
         }
+        if window_patterns is not None:
+            bound = window_patterns.bound
+            extra["windowed_bound"] = bound if np.isfinite(bound) else None
+            above = window_patterns.eigenvalues > window_patterns.bound
+            extra["windowed_eigenvalues_above_bound"] = [float(v) for v in window_patterns.eigenvalues[above]]
     # Every candidate's p-value against the circular-shift null of its members' coactivity.
     neurons, frames = event_frames(events, binning.event_time)
     counted = np.asarray(tested.frames_per_bin) > 0
     keep = counted[frame_bins(frames, rec.frame_rate_hz, binning.bin_s)] if frames.size else frames > 0
     neurons, frames = neurons[keep], frames[keep]
     member_ids = [np.flatnonzero(f[6]) for f in found]  # the core: its coactivity is tested
-    thresholds = [f[5].threshold for f in found]
+    # The test's k: from each neuron's window activity over every counted bin, the rate the
+    # circular shifts keep (the activations' k, from activity away from them, is lower: with it
+    # a strong ensemble's own events, spread by the shifts, fill the null with bins above k).
+    overall = window_activity(tested, jitter)
+    thresholds = [coactivity_threshold(overall[ids], settings.activation_alpha) for ids in member_ids]
     observed = [
         int((windows[:, ids].sum(axis=1) >= k).sum()) for ids, k in zip(member_ids, thresholds, strict=True)
     ]
