@@ -90,7 +90,7 @@ def read_session_sheet(path: str | os.PathLike, schema: dict, extra_columns=()) 
         )
     if sheet.empty:
         raise InputError(f"{path}: the session sheet lists no sessions.")
-    for optional in allowed:
+    for optional in schema["properties"]:  # not the extra columns: the study checks those are given
         if optional not in sheet.columns and optional not in schema.get("required", []):
             sheet[optional] = ""
     rates = []

@@ -8,8 +8,6 @@ Units are in the column names (rates per minute or per second, ΔF/F, s).
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pandas as pd
 
@@ -79,26 +77,6 @@ def session_groups(sheet: pd.DataFrame, columns: list[str]) -> dict[str, dict[st
         str(session): {column: str(sheet.loc[session, column]).strip() for column in columns}
         for session in sheet.index
     }
-
-
-def merged_config(config: dict, changes: dict) -> dict:
-    """A copy of `config` with a variant's {section: {key: value}} changes on top (a nested
-    value replaces the default whole, as a config file would), without the variants."""
-    merged = copy.deepcopy(config)
-    for section, values in changes.items():
-        merged.setdefault(section, {})
-        merged[section].update(copy.deepcopy(values))
-    merged.setdefault("study", {})["variants"] = {}
-    return merged
-
-
-def flat_changes(changes: dict) -> str:
-    """A variant's changes as text: "deconvolution.penalty=l0; events.k_sigma=4"."""
-    return "; ".join(
-        f"{section}.{key}={value}"
-        for section, values in sorted(changes.items())
-        for key, value in sorted(values.items())
-    )
 
 
 # Summaries of one session's outputs (one row each, or one row per group such as a band).
@@ -365,9 +343,10 @@ def variant_summary(
 
 def block_correlations(a: np.ndarray, b: np.ndarray, block_rows: int = 256) -> np.ndarray:
     """`row_correlations` over blocks of rows (memory: two blocks in float64; `a`, `b` may be
-    memory-mapped .npy arrays)."""
+    memory-mapped .npy arrays). Arrays of different shapes (a variant that keeps other
+    neurons, e.g. input.suite2p_cells_only) have no neuron-by-neuron comparison: all NaN."""
     if a.shape != b.shape:
-        raise ValueError(f"arrays of different shapes {a.shape} and {b.shape}")
+        return np.full(a.shape[0], np.nan)
     out = np.empty(a.shape[0])
     for start in range(0, a.shape[0], block_rows):
         out[start : start + block_rows] = row_correlations(

@@ -26,11 +26,10 @@ from calcium.settings import (  # noqa: E402
 from calcium.blocks import block_memory_mb  # noqa: E402
 from calcium.study import (  # noqa: E402
     check_session_ids,
-    flat_changes,
     grouping_columns,
-    merged_config,
     session_groups,
 )
+from calcium.variants import flat_changes, variant_configs  # noqa: E402
 from calcium.nwb_metadata import read_metadata_file  # noqa: E402
 from calcium.sheet import (  # noqa: E402
     check_session,
@@ -436,38 +435,8 @@ def get_final_output():
 # Study level and variants (workflow/rules/study.smk)
 
 
-def _variant_configs():
-    """{variant: its config}, each validated like config.yaml before anything runs."""
-    schema = _schema("config")
-    variants = {}
-    for name, changes in config["study"]["variants"].items():
-        where = f"config study.variants.{name}"
-        merged = merged_config(config, changes)
-        errors = schema_errors(merged, schema)
-        if errors:
-            raise UserError(f"{where} gives an invalid config: " + "; ".join(errors))
-        fill_defaults(merged, schema)
-        try:
-            check_config(merged)
-        except UserError as error:
-            raise UserError(f"{where}: {error}") from None
-        same = [
-            f"{section}.{key}"
-            for section, values in changes.items()
-            for key, value in values.items()
-            if config[section].get(key) == value
-        ]
-        if same:
-            raise UserError(
-                f"{where}: {', '.join(same)} is the default run's value already; give the value "
-                "the variant changes it to."
-            )
-        variants[name] = merged
-    return variants
-
-
 try:
-    VARIANT_CONFIGS = _variant_configs()
+    VARIANT_CONFIGS = variant_configs(config, _schema("config"))
 except UserError as error:
     raise SystemExit(f"Error: {error}") from None
 
