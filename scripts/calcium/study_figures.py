@@ -107,7 +107,7 @@ def neurons_figure(neurons: pd.DataFrame, summary: pd.DataFrame, group_by: list[
     figure, axes = plt.subplots(
         len(metrics),
         1,
-        figsize=(max(6.0, 0.9 * len(sessions) + 2.0), 2.4 * len(metrics) + 0.8),
+        figsize=(min(40.0, max(6.0, 0.9 * len(sessions) + 2.0)), 2.4 * len(metrics) + 0.8),
         squeeze=False,
         layout="constrained",
     )

@@ -43,7 +43,7 @@ def variant_configs(config: dict, schema: dict) -> dict[str, dict]:
         merged = merged_config(config, changes)
         errors = schema_errors(merged, schema)
         if errors:
-            raise ConfigError(f"{where} gives an invalid config: " + "; ".join(errors))
+            raise ConfigError(f"{where} gives an invalid config: " + "; ".join(e.strip() for e in errors))
         fill_defaults(merged, schema)
         try:
             check_config(merged)
