@@ -303,6 +303,25 @@ def test_study_tables_hold_each_sessions_own_values_with_its_groups():
         assert list(table.columns[:3]) == ["session", "subject", "condition"], name
 
 
+def test_a_silent_session_gives_zeros_not_errors():
+    silent = synthetic_session(10, 0.0, False, 5)
+    silent["features"] = silent["features"].iloc[:0]
+    silent["spike_times"] = silent["spike_times"].iloc[:0]
+    silent["ensemble_events"] = silent["ensemble_events"].iloc[:0]
+    silent["ensembles"] = silent["ensembles"].iloc[:0]
+    silent["coactivity"]["n_active_window"] = 0
+    tables = study_tables({"quiet": silent}, {"quiet": {"condition": "ctl"}})
+    row = tables["sessions"].iloc[0]
+    assert row.n_ensembles == 0 and row.significant_bin_fraction == 0 and row.mean_spike_rate_hz == 0
+    assert np.isnan(row.mean_ensemble_size) and np.isnan(row.median_event_rate_per_min)
+    assert len(tables["ensemble_sizes"]) == 0 and list(tables["ensemble_sizes"].columns[:2]) == [
+        "session",
+        "condition",
+    ]
+    figure = sessions_figure(tables["sessions"], ["condition"])
+    matplotlib.pyplot.close(figure)
+
+
 def test_variant_tables_compare_each_variant_with_the_default_run():
     sessions = synthetic_study()
     runs, correlations = {}, {}
