@@ -359,10 +359,21 @@ def test_sessions_figure_draws_one_point_per_session_in_each_panel():
     condition_axes = figure.axes[-1]
     assert [t.get_text() for t in condition_axes.get_xticklabels()] == ["control", "drug"]
     # event rates by condition: the two control sessions at x = 0, the drug session alone at 1
-    rates = {round(line.get_xdata()[0], 3): line.get_ydata()[0] for line in figure.axes[3].get_lines()}
+    lines = figure.axes[3].get_lines()
+    rates = {
+        round(line.get_xdata()[0], 3): line.get_ydata()[0] for line in lines if line.get_marker() != "None"
+    }
     assert sorted(round(x) for x in rates) == [0, 0, 1]
-    drug = tables["sessions"].set_index("session").loc["m1-drug", "mean_event_rate_per_min"]
-    assert rates[1.0] == pytest.approx(drug)
+    summary = tables["sessions"].set_index("session")
+    assert rates[1.0] == pytest.approx(summary.loc["m1-drug", "mean_event_rate_per_min"])
+    # subject m1 (control and drug) is joined by a line from its control to its drug session
+    (paired,) = [line for line in lines if line.get_marker() == "None"]
+    control_xs = {x for x in rates if round(x) == 0}
+    assert paired.get_xdata()[0] in control_xs and paired.get_xdata()[1] == 1.0
+    np.testing.assert_allclose(
+        paired.get_ydata(), summary.loc[["m1-ctl", "m1-drug"], "mean_event_rate_per_min"]
+    )
+    assert not [line for line in figure.axes[2].get_lines() if line.get_marker() == "None"]  # subject panels
     matplotlib.pyplot.close(figure)
 
 

@@ -39,7 +39,8 @@ def spread(n: int, width: float = 0.25) -> np.ndarray:
 def sessions_figure(summary: pd.DataFrame, group_by: list[str], metrics=SESSION_METRICS):
     """One panel per (metric, grouping column): each session one point at its group, the
     group's median a bar. Points are marked by the session's value of the other grouping
-    column (if any), so subjects can be followed across conditions. Without grouping columns
+    column (if any); with a `subject` column, a grey line joins each subject's sessions
+    across the groups of the other columns (its median per group). Without grouping columns
     every session sits in one column, "all sessions"."""
     columns = group_by or [None]
     metrics = [
@@ -60,9 +61,11 @@ def sessions_figure(summary: pd.DataFrame, group_by: list[str], metrics=SESSION_
         for i, (metric, label) in enumerate(metrics):
             ax = axes[i, j]
             values = summary[metric].to_numpy(dtype=float)
+            positions = np.zeros(len(values))
             for x, name in enumerate(names):
                 rows = np.flatnonzero((groups == name).to_numpy())
                 offsets = spread(len(rows))
+                positions[rows] = x + offsets
                 for row, offset in zip(rows, offsets, strict=True):
                     kind = kinds.index(str(summary[other].iloc[row])) if other else 0
                     ax.plot(
@@ -76,6 +79,8 @@ def sessions_figure(summary: pd.DataFrame, group_by: list[str], metrics=SESSION_
                 finite = values[rows][np.isfinite(values[rows])]
                 if len(finite):
                     ax.hlines(np.median(finite), x - 0.35, x + 0.35, color="0.2", linewidth=1.5)
+            if column != "subject" and "subject" in group_by:
+                subject_lines(ax, summary["subject"].astype(str), groups, names, positions, values)
             ax.set_xticks(
                 range(len(names)), names if i == len(metrics) - 1 else [""] * len(names), fontsize=8
             )
@@ -90,6 +95,20 @@ def sessions_figure(summary: pd.DataFrame, group_by: list[str], metrics=SESSION_
             axes[0, j].legend(unique.values(), unique.keys(), title=other, fontsize=7, title_fontsize=7)
     figure.suptitle(f"{len(summary)} sessions compared", fontsize=9)
     return figure
+
+
+def subject_lines(ax, subjects, groups, names: list[str], positions: np.ndarray, values: np.ndarray) -> None:
+    """A thin line per subject through its sessions in each group it has (their mean position
+    and median value when it has several): a subject followed across conditions."""
+    for subject in sorted(subjects.unique()):
+        xs, ys = [], []
+        for name in names:
+            mine = ((subjects == subject) & (groups == name)).to_numpy() & np.isfinite(values)
+            if mine.any():
+                xs.append(positions[mine].mean())
+                ys.append(np.median(values[mine]))
+        if len(xs) > 1:
+            ax.plot(xs, ys, "-", color="0.6", linewidth=0.8, zorder=0)
 
 
 def session_labels(summary: pd.DataFrame, group_by: list[str]) -> list[str]:
