@@ -552,6 +552,11 @@ def test_variant_runs_the_workflow_again_under_its_folder_and_leaves_the_default
     assert study == 1
     assert all(rule.startswith("variant_l0_") for rule in counts), counts
     assert counts["variant_l0_deconvolve"] == 2 and counts["variant_l0_events"] == 2
+    # `snakemake variants`: every output of the variant (figures, browser pages, NWB files)
+    everything = planned(workdir, "variants")
+    assert everything.pop("variants") == 1 and everything.pop("total") > 20
+    assert all(rule.startswith("variant_l0_") for rule in everything), everything
+    assert everything["variant_l0_nwb"] == 2 and everything["variant_l0_browser"] == 2
     # The variant's chain of one session, run for real: identical where the penalty does not
     # matter (ΔF/F, detrending, events on the detrended trace), different where it does.
     base, variant = workdir / "results" / "s2", workdir / "results" / "variants" / "l0" / "s2"
