@@ -548,13 +548,16 @@ def study_outputs():
 
 
 def study_mem_mb(wildcards, input):
-    """Every session's tables in pandas, and two blocks of activity rows per comparison."""
+    """Every session's tables in pandas, and (variants) the activity of 256 neurons of the
+    default run and of a variant in float64 with their temporaries (calcium.study
+    block_correlations)."""
     tables = sum(
         Path(name).stat().st_size
         for name in input
         if name.endswith((".csv", ".json")) and Path(name).exists()
     )
-    return int(1000 + 5 * tables / 1e6)
+    frames = max(session_shape(s)[1] for s in sessions.index) if VARIANTS else 0
+    return int(1000 + 5 * tables / 1e6 + 6 * 256 * frames * 8 / 1e6)
 
 
 # NWB output (rule nwb, workflow/rules/nwb.smk)
