@@ -6,10 +6,10 @@ import numpy as np
 
 from calcium.io import load_json, read_table, save_table, save_text
 from calcium.logs import log_to
-from calcium.plots import save_figure
-from calcium.study import block_correlations, study_tables, variant_tables
-from calcium.study_figures import neurons_figure, sessions_figure, variants_figure
-from calcium.study_page import study_page
+from calcium.outputs.plot_style import save_figure
+from calcium.outputs.study_page import study_page
+from calcium.outputs.study_plots import neurons_figure, sessions_figure, variants_figure
+from calcium.study.tables import block_correlations, study_tables, variant_tables
 
 log = log_to(snakemake.log[0])
 inputs, params, output = snakemake.input, snakemake.params, snakemake.output

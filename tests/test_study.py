@@ -15,8 +15,10 @@ import yaml
 from conftest import REPO, snakemake
 
 from calcium.errors import ConfigError, InputError
-from calcium.sheet import fill_defaults
-from calcium.study import (
+from calcium.input.sheet import fill_defaults
+from calcium.outputs.study_page import study_page
+from calcium.outputs.study_plots import SESSION_METRICS, neurons_figure, sessions_figure, variants_figure
+from calcium.study.tables import (
     block_correlations,
     check_session_ids,
     coactivity_summary,
@@ -27,9 +29,7 @@ from calcium.study import (
     study_tables,
     variant_tables,
 )
-from calcium.study_figures import SESSION_METRICS, neurons_figure, sessions_figure, variants_figure
-from calcium.study_page import study_page
-from calcium.variants import flat_changes, merged_config, variant_configs
+from calcium.study.variants import flat_changes, merged_config, variant_configs
 
 matplotlib.use("Agg")
 

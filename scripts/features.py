@@ -1,0 +1,19 @@
+"""Per-neuron event features (rates, amplitudes, widths, bursts, population coupling) and the
+session's averages."""
+
+from calcium.io import load_json, read_table, save_table
+from calcium.logs import log_to
+from calcium.population.steps import Binning, Recording, neuron_features
+
+log = log_to(snakemake.log[0], snakemake.wildcards)
+facts = load_json(snakemake.input.facts)
+recording = Recording(facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], facts["start_time_s"])
+events = read_table(snakemake.input.events)
+ensemble_events = read_table(snakemake.input.ensemble_events)
+features, summary = neuron_features(
+    events, ensemble_events, recording, Binning(**snakemake.params.coactivity), snakemake.params.burst_iei_s
+)
+save_table(snakemake.output.features, features)
+summary.insert(0, "session", snakemake.wildcards.session)
+save_table(snakemake.output.summary, summary)
+log.info("features of %d neurons from %d events", len(features), len(events))
