@@ -20,6 +20,7 @@ include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/browser.smk"
 include: "workflow/rules/nwb.smk"
+include: "workflow/rules/study.smk"
 
 
 rule all:

@@ -48,7 +48,7 @@ def rules_with_env_and_script():
 
 
 # Target rules: they only collect other rules' outputs (localrule, no script, no env).
-TARGET_RULES = {"figures"}
+TARGET_RULES = {"figures", "variants"}
 RULES = [rule for rule in rules_with_env_and_script() if rule[0] not in TARGET_RULES]
 
 

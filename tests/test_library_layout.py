@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO
 
 SCRIPTS = REPO / "scripts"
-SUBPACKAGES = ["input", "signal", "population", "stimulus", "evaluation", "outputs"]
+SUBPACKAGES = ["input", "signal", "population", "stimulus", "evaluation", "outputs", "study"]
 
 
 @pytest.mark.parametrize("name", SUBPACKAGES)
@@ -33,7 +33,7 @@ def test_subpackage_imports_are_light():
     """Importing a subpackage (for its API) loads none of its modules: numpy-free start-up."""
     code = (
         "import sys; import calcium.signal, calcium.population, calcium.outputs, calcium.input, "
-        "calcium.evaluation, calcium.stimulus; "
+        "calcium.evaluation, calcium.stimulus, calcium.study; "
         "print(sorted(m for m in sys.modules if m.startswith(('numpy', 'pandas', 'calcium.'))))"
     )
     out = subprocess.run(

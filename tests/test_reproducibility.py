@@ -92,6 +92,7 @@ READERS = {
     "figures.*": {"trace_figures"},
     "browser.*": {"browser"},
     "nwb.*": set(),
+    "study.*": set(),  # the study rule (`snakemake study`) is not in the default run
 }
 # Keys the nwb rule does not read: how figures, the browser page and DANDI names are made.
 NOT_IN_NWB = {
@@ -101,11 +102,13 @@ NOT_IN_NWB = {
     "stimulus.examples_per_type",
     "evaluation.example_s",
     "nwb.dandi_layout",
+    "study.*",
 }
 # Keys whose change is not a parameter change: nwb.dandi_layout adds DANDI-named copies of the
 # NWB files (targets, not params; tests/test_nwb.py runs it) and needs subject ids the bundled
-# sheet does not give.
-NOT_PARAMETERS = {"nwb.dandi_layout"}
+# sheet does not give; study.variants adds rules and targets (a copy of the workflow per
+# variant, tests/test_study.py).
+NOT_PARAMETERS = {"nwb.dandi_layout", "study.variants"}
 # New values for keys whose change cannot be derived from the schema (null defaults, free text).
 NEW_VALUES = {
     "input.header": False,
@@ -134,6 +137,7 @@ NEW_VALUES = {
     "nwb.lab": "A lab",
     "nwb.experimenter": ["Doe, Jane"],
     "nwb.experiment_description": "a test",
+    "study.group_by": [],
 }
 
 

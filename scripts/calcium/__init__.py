@@ -8,6 +8,7 @@ Subpackages, in the order a session flows through them:
 - `calcium.stimulus`: stimulus regressors, regression, trial-aligned responses
 - `calcium.evaluation`: scoring against ground truth, expected accuracy
 - `calcium.outputs`: figures, the session browser, the NWB file
+- `calcium.study`: many sessions compared (the study tables) and variants of the settings
 
 Modules at this level serve every stage: `errors`, `io` (the workflow's own files), `logs`,
 `progress`, `blocks` (per-neuron stages over blocks of neurons), `settings`, `synthetic`,

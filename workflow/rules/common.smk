@@ -24,6 +24,12 @@ from calcium.settings import (  # noqa: E402
     stimulus_kernel,
 )
 from calcium.blocks import block_memory_mb  # noqa: E402
+from calcium.study.tables import (  # noqa: E402
+    check_session_ids,
+    grouping_columns,
+    session_groups,
+)
+from calcium.study.variants import flat_changes, variant_configs  # noqa: E402
 from calcium.outputs.nwb_metadata import read_metadata_file  # noqa: E402
 from calcium.input.sheet import (  # noqa: E402
     check_session,
@@ -70,6 +76,8 @@ def _schema(name):
 
 # What each session's input holds (calcium.input.sheet.SessionInputs), found before any job runs.
 SESSION_INPUTS = {}
+# The session sheet's columns that group sessions at the study level (calcium.study.tables).
+STUDY_GROUPS = []
 # Each session's metadata file (calcium.outputs.nwb_metadata.read_metadata_file), if the sheet names one.
 SESSION_METADATA = {}
 
@@ -88,7 +96,13 @@ def _load_sessions():
         )
     fill_defaults(config, schema)
     check_config(config)
-    sheet = read_session_sheet(config["sessions"], _schema("sessions"))
+    sheet = read_session_sheet(
+        config["sessions"], _schema("sessions"), config["study"]["group_by"] or ()
+    )
+    check_session_ids(sheet.index, config["sessions"])
+    STUDY_GROUPS.extend(
+        grouping_columns(sheet, config["study"]["group_by"], config["sessions"])
+    )
     settings = InputSettings.from_config(config["input"])
     metadata_schema = _schema("metadata")
     for line, row in enumerate(sheet.to_dict("records"), start=2):
@@ -405,6 +419,134 @@ def get_final_output():
     return outputs
 
 
+# Study level and variants (workflow/rules/study.smk)
+
+
+try:
+    VARIANT_CONFIGS = variant_configs(config, _schema("config"))
+except UserError as error:
+    raise SystemExit(f"Error: {error}") from None
+
+VARIANTS = list(VARIANT_CONFIGS)
+
+
+STUDY_TABLES = [
+    "sessions",
+    "events",
+    "neurons",
+    "spikes",
+    "coactivity",
+    "ensembles",
+    "ensemble_sizes",
+    "response_types",
+    "expected_accuracy",
+    "evaluation",
+]
+# Each session's results the study reads (results/<session>/...).
+STUDY_SESSION_FILES = {
+    "recording": "ingest/recording.json",
+    "features_summary": "events/features_summary.csv",
+    "features": "events/features.csv",
+    "spike_times": "spike_times.csv",
+    "coactivity": "population/coactivity.csv",
+    "null": "population/null_threshold.json",
+    "ensemble_events": "population/ensemble_events.csv",
+    "ensembles": "ensembles/ensembles.csv",
+    "expected_accuracy": "evaluation/expected_accuracy.csv",
+    "expected_accuracy_neurons": "evaluation/expected_accuracy_neurons.csv",
+    "browser": "browser.html",
+}
+# What the study compares between a variant's run and the default run, per session.
+VARIANT_FILES = {
+    "spike_times": "spike_times.csv",
+    "features_summary": "events/features_summary.csv",
+    "ensemble_events": "population/ensemble_events.csv",
+    "ensembles": "ensembles/ensembles.csv",
+    "activity": "activity.npy",
+}
+
+
+def study_inputs(wildcards):
+    """Every session's results the study reads, in sheet order; variants' per (variant, session)."""
+    inputs = {
+        name: [f"results/{session}/{path}" for session in sessions.index]
+        for name, path in STUDY_SESSION_FILES.items()
+    }
+    inputs["regression"] = [
+        f"results/{s}/stimulus/regression.csv" for s in sessions.index if has_stimuli(s)
+    ]
+    inputs["evaluation"] = [
+        f"results/{s}/evaluation/summary.csv"
+        for s in sessions.index
+        if sessions.loc[s, "ground_truth"]
+    ]
+    if VARIANTS:
+        inputs["activity"] = [f"results/{s}/activity.npy" for s in sessions.index]
+        for name, path in VARIANT_FILES.items():
+            inputs[f"variant_{name}"] = [
+                f"results/variants/{variant}/{session}/{path}"
+                for variant in VARIANTS
+                for session in sessions.index
+            ]
+        inputs["variant_evaluation"] = [
+            f"results/variants/{variant}/{session}/evaluation/summary.csv"
+            for variant in VARIANTS
+            for session in sessions.index
+            if sessions.loc[session, "ground_truth"]
+        ]
+    return inputs
+
+
+def study_outputs():
+    """The study's tables, figures and page (the variants' comparison when there are variants)."""
+    outputs = {
+        "tables": [f"results/study/{name}.csv" for name in STUDY_TABLES],
+        "sessions_figure": report(
+            "results/study/figures/sessions.png",
+            caption="../report/study_sessions.rst",
+            category="7. Study",
+            labels={"figure": "sessions by group"},
+        ),
+        "neurons_figure": report(
+            "results/study/figures/neurons.png",
+            caption="../report/study_neurons.rst",
+            category="7. Study",
+            labels={"figure": "neurons per session"},
+        ),
+        "page": report(
+            "results/study/study.html",
+            caption="../report/study_page.rst",
+            category="7. Study",
+            labels={"figure": "study page"},
+        ),
+    }
+    if VARIANTS:
+        outputs["variant_tables"] = [
+            "results/study/variants.csv",
+            "results/study/variant_neurons.csv",
+        ]
+        outputs["variants_figure"] = report(
+            "results/study/figures/variants.png",
+            caption="../report/study_variants.rst",
+            category="7. Study",
+            labels={"figure": "variants against the default run"},
+        )
+    return outputs
+
+
+def study_mem_mb(wildcards, input):
+    """Every session's tables in pandas, and (variants) the activity of 256 neurons of the
+    default run and of a variant in float64 with their temporaries (calcium.study.tables
+    block_correlations)."""
+    tables = sum(
+        Path(name).stat().st_size
+        for name in input
+        if name.endswith((".csv", ".json")) and Path(name).exists()
+    )
+    frames = max(session_shape(s)[1] for s in sessions.index) if VARIANTS else 0
+    return int(1000 + 5 * tables / 1e6 + 6 * 256 * frames * 8 / 1e6)
+
+
 # NWB output (rule nwb, workflow/rules/nwb.smk)
 
 
@@ -472,11 +614,12 @@ def nwb_inputs(wildcards):
 
 
 # Config keys the NWB file records (in /general/data_collection and its descriptions): the
-# analysis whose results it holds; not how figures, the browser or the file itself are made.
+# analysis whose results it holds; not how figures, the browser, the study or the file itself are made.
 NWB_NOT_RECORDED = {
     "figures": None,
     "browser": None,
     "nwb": None,
+    "study": None,
     "stimulus": ("heatmap_bin_s", "examples_per_type"),
     "evaluation": ("example_s",),
 }

@@ -60,14 +60,15 @@ def fill_defaults(instance: dict, schema: dict) -> dict:
     return instance
 
 
-def read_session_sheet(path: str | os.PathLike, schema: dict) -> pd.DataFrame:
+def read_session_sheet(path: str | os.PathLike, schema: dict, extra_columns=()) -> pd.DataFrame:
     """Read and validate a session sheet (TSV if the name ends in .tsv/.txt, else CSV).
 
     schema: the JSON schema of one row (workflow/schemas/sessions.schema.yaml);
     its properties are the allowed columns. Checks: required and unknown columns,
     frame rates that are finite numbers > 0, every row against the schema, unique
     session ids. Returns the sheet indexed by session, optional columns filled
-    with "" and frame_rate_hz as float.
+    with "" and frame_rate_hz as float. extra_columns: more allowed columns (the study's
+    grouping columns, config study.group_by), kept as text.
     """
     path = Path(path)
     if not path.exists():
@@ -77,16 +78,19 @@ def read_session_sheet(path: str | os.PathLike, schema: dict) -> pd.DataFrame:
         )
     sep = "\t" if path.suffix in (".tsv", ".txt") else ","
     sheet = read_user_table(path, "session sheet", sep)
-    allowed = list(schema["properties"])
+    allowed = list(schema["properties"]) + [c for c in extra_columns if c not in schema["properties"]]
     missing = [c for c in schema.get("required", []) if c not in sheet.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {missing}; a session sheet has columns {allowed}.")
     unknown = [c for c in sheet.columns if c not in allowed]
     if unknown:
-        raise InputError(f"{path}: unknown column(s) {unknown}; a session sheet has columns {allowed}.")
+        raise InputError(
+            f"{path}: unknown column(s) {unknown}; a session sheet has columns {allowed} (name more "
+            "grouping columns in config study.group_by)."
+        )
     if sheet.empty:
         raise InputError(f"{path}: the session sheet lists no sessions.")
-    for optional in allowed:
+    for optional in schema["properties"]:  # not the extra columns: the study checks those are given
         if optional not in sheet.columns and optional not in schema.get("required", []):
             sheet[optional] = ""
     rates = []

@@ -7,6 +7,8 @@
 - `browser` (one self-contained HTML page per session), `browser_encoding` (traces and tables
   within the page's size budget), `browser_session` (a session's results read for the page),
   `htmlsafe` (user text made safe)
+- the study level: `study_plots` (sessions compared, one point per session), `study_page`
+  (the study page linking every session's browser)
 - `nwb` (the session's results as NWB: `SessionNwbWriter`), built from `nwb_file` (NWBFile, ROI
   table), `nwb_traces` (traces in compressed chunks), `nwb_tables` (tables, events, intervals),
   `nwb_columns` (column descriptions and data), `nwb_session` (the session's metadata and
