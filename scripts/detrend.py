@@ -5,13 +5,17 @@ import functools
 import calcium.detrend  # noqa: F401 (imported before the pool forks: workers share it)
 from calcium import stages
 from calcium.blocks import process_blocks
-from calcium.io import load_json
+from calcium.io import load_json, read_table
 from calcium.logs import log_to
+from calcium.trial_structure import bounds_from_table
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.detrend
-stage = functools.partial(stages.detrend, frame_rate_hz=facts["frame_rate_hz"], **settings)
+trials = None  # (trials, 2) frames of each trial (calcium.trial_structure); None: continuous
+if "trials" in snakemake.input.keys():
+    trials = bounds_from_table(read_table(snakemake.input.trials))
+stage = functools.partial(stages.detrend, frame_rate_hz=facts["frame_rate_hz"], trials=trials, **settings)
 process_blocks(
     stage,
     [snakemake.input.traces],

@@ -5,11 +5,17 @@ from calcium.coactivity import bin_count
 from calcium.input_tables import parse_stimulus_table, read_user_table
 from calcium.io import load_json, read_table, save_json, save_npy, save_table
 from calcium.logs import log_to
-from calcium.population import Binning, EnsembleSettings, Recording, ensemble_analysis
+from calcium.population import Binning, EnsembleSettings, Recording, ensemble_analysis, trial_layout
+from calcium.trial_structure import bounds_from_table
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
-recording = Recording(facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], facts["start_time_s"])
+trials = None  # (trials, 2) frames of each trial (calcium.trial_structure); None: continuous
+if "trials" in snakemake.input.keys():
+    trials = bounds_from_table(read_table(snakemake.input.trials))
+recording = Recording(
+    facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], facts["start_time_s"], trials
+)
 binning = Binning(**snakemake.params.coactivity)
 settings = EnsembleSettings(**snakemake.params.ensembles)
 excluded = None
@@ -20,12 +26,15 @@ if "stimuli" in snakemake.input.keys():
         facts["duration_s"],
         facts["start_time_s"],
     )
+    layout = trial_layout(recording, binning)  # bins restart at each trial (None: one grid)
     excluded = stimulus_bins(
         stimuli.onset_s.to_numpy() - facts["start_time_s"],
         stimuli.offset_s.to_numpy() - facts["start_time_s"],
-        bin_count(facts["n_frames"], facts["frame_rate_hz"], binning.bin_s),
+        layout.n_bins if layout else bin_count(facts["n_frames"], facts["frame_rate_hz"], binning.bin_s),
         binning.bin_s,
         settings.stimulus_margin_s,
+        layout.start_s if layout else None,
+        layout.end_s if layout else None,
     )
     log.info("%d of %d bins within stimulus presentations left out", excluded.sum(), excluded.size)
 result = ensemble_analysis(

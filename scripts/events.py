@@ -6,14 +6,22 @@ import calcium.events  # noqa: F401 (imported before the pool forks: workers sha
 from calcium import stages
 from calcium.blocks import concat_tables, process_blocks
 from calcium.events import narrow_large_events
-from calcium.io import load_json, save_table
+from calcium.io import load_json, read_table, save_table
 from calcium.logs import log_to
+from calcium.trial_structure import bounds_from_table
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.events
+trials = None  # (trials, 2) frames of each trial (calcium.trial_structure); None: continuous
+if "trials" in snakemake.input.keys():
+    trials = bounds_from_table(read_table(snakemake.input.trials))
 stage = functools.partial(
-    stages.events, frame_rate_hz=facts["frame_rate_hz"], start_time_s=facts["start_time_s"], **settings
+    stages.events,
+    frame_rate_hz=facts["frame_rate_hz"],
+    start_time_s=facts["start_time_s"],
+    trials=trials,
+    **settings,
 )
 tables = process_blocks(
     stage,

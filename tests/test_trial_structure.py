@@ -265,3 +265,70 @@ def test_several_files_are_trials_back_to_back():
     table = trial_table(file_trials([300, 200], FS, 5.0), FS, 5.0, 500)
     assert table.start_s.tolist() == [5.0, 35.0] and table.stop_s.tolist() == [35.0, 55.0]
     np.testing.assert_array_equal(table[["start_frame", "stop_frame"]].to_numpy(), [[0, 300], [300, 500]])
+
+
+# --- the session sheet: several files, a trial table (Snakemake: a dry run and the ingest jobs) ---
+
+
+def _trial_sheet(
+    workdir, s1_trials: str = "start_s,stop_s,condition\n0,55,light\n60,115,dark\n120,300,light\n"
+):
+    """The bundled sheet with s1 cut by a trial table and s2 given as two files (its halves)."""
+    resources = workdir / "resources"
+    (resources / "s1.trials.csv").write_text(s1_trials)
+    rows = [line.split(",") for line in (resources / "s2.csv").read_text().splitlines()]
+    for part, columns in (("part1", slice(0, 1000)), ("part2", slice(1000, None))):
+        (resources / f"s2.{part}.csv").write_text("\n".join(",".join(r[columns]) for r in rows) + "\n")
+    lines = (resources / "sessions.tsv").read_text().splitlines()
+    out = [lines[0] + "\ttrials"]
+    for line in lines[1:]:
+        cells = line.split("\t")
+        if cells[0] == "s1":
+            cells.append("resources/s1.trials.csv")
+        else:
+            cells[1] = "resources/s2.part1.csv; resources/s2.part2.csv"
+            cells.append("")
+        out.append("\t".join(cells))
+    (resources / "sessions.tsv").write_text("\n".join(out) + "\n")
+
+
+def test_a_sheet_with_trial_tables_and_several_files_plans_and_ingests(workflow_copy):
+    from conftest import snakemake
+
+    _trial_sheet(workflow_copy)
+    planned = snakemake(workflow_copy, "-n", "--quiet", "rules")
+    assert planned.returncode == 0, planned.stdout[-3000:]
+    targets = [f"results/{s}/ingest/trials.csv" for s in ("s1", "s2")]
+    result = snakemake(workflow_copy, *targets)
+    assert result.returncode == 0, result.stdout[-3000:]
+    s1 = pd.read_csv(workflow_copy / targets[0])
+    assert s1.condition.tolist() == ["light", "dark", "light"]
+    assert s1[["start_frame", "stop_frame"]].to_numpy().tolist() == [[0, 275], [300, 575], [600, 1500]]
+    s2 = pd.read_csv(workflow_copy / targets[1])
+    assert s2[["start_frame", "stop_frame"]].to_numpy().tolist() == [[0, 1000], [1000, 2400]]
+    assert s2.file.tolist() == ["resources/s2.part1.csv", "resources/s2.part2.csv"]
+    joined = np.load(workflow_copy / "results/s2/ingest/fluorescence.npy")
+    original = np.loadtxt(workflow_copy / "resources/s2.csv", delimiter=",", dtype=np.float32)
+    np.testing.assert_array_equal(joined, original)  # the two files back to back: the recording
+
+
+@pytest.mark.parametrize(
+    "trials, message",
+    [
+        ("start_s,stop_s\n0,55\n50,115\n", "line 3, column start_s: the trial starting at 50 s overlaps"),
+        ("start_s,end_s\n0,55\n", "line 1: missing column(s) stop_s"),
+        (
+            "start_s,stop_s\n0,55\n60,700\n",
+            "line 3, column stop_s: 700 s is after the recording ends (600 s)",
+        ),
+    ],
+)
+def test_a_bad_trial_table_stops_the_run_before_any_job(workflow_copy, trials, message):
+    from conftest import snakemake
+
+    _trial_sheet(workflow_copy, trials)
+    result = snakemake(workflow_copy, "-n")
+    assert result.returncode != 0
+    error = next(line for line in result.stdout.splitlines() if line.startswith("Error:"))
+    assert "resources/sessions.tsv: line 2: session s1: resources/s1.trials.csv: " in error
+    assert message in error

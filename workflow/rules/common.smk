@@ -25,6 +25,7 @@ from calcium.settings import (  # noqa: E402
 )
 from calcium.blocks import block_memory_mb  # noqa: E402
 from calcium.nwb_metadata import read_metadata_file  # noqa: E402
+from calcium.trial_structure import split_paths  # noqa: E402
 from calcium.sheet import (  # noqa: E402
     check_session,
     fill_defaults,
@@ -185,7 +186,29 @@ def frame_rate_hz(wildcards):
 
 
 def raw_csv(wildcards):
-    return sessions.loc[wildcards.session, "path"]
+    """The session's fluorescence input: one file, or several (its trials, separated by ';')."""
+    return split_paths(sessions.loc[wildcards.session, "path"])
+
+
+def has_trials(session):
+    """The session is cut into trials: a trial table, or several files (docs/trials.md)."""
+    row = sessions.loc[session]
+    return bool(row["trials"]) or len(split_paths(row["path"])) > 1
+
+
+def trial_table_input(wildcards):
+    """The sheet's trial table, an input of ingest (none otherwise)."""
+    table = sessions.loc[wildcards.session, "trials"]
+    return {"trials": table} if table else {}
+
+
+def trial_input(wildcards):
+    """The trial table ingest writes, for the stages that respect trial boundaries; none for a
+    continuous session (its outputs are then exactly those of a session without trials).
+    """
+    if not has_trials(wildcards.session):
+        return {}
+    return {"trials": f"results/{wildcards.session}/ingest/trials.csv"}
 
 
 def dff_params(wildcards):

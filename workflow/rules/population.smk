@@ -1,5 +1,6 @@
 rule coactivity:
     input:
+        unpack(trial_input),
         events="results/{session}/events/events.csv",
         facts="results/{session}/ingest/recording.json",
     output:
@@ -34,6 +35,7 @@ rule coactivity:
 
 rule ensembles:
     input:
+        unpack(trial_input),
         unpack(ensemble_stimulus_inputs),
         events="results/{session}/events/events.csv",
         ensemble_events="results/{session}/population/ensemble_events.csv",
