@@ -601,7 +601,7 @@ def ingest_mem_mb(wildcards, input):
     movies, is never read)."""
     inputs = SESSION_INPUTS.get(wildcards.session)
     frames = inputs.n_frames if inputs else 0
-    if Path(input[0]).suffix.lower() in (".csv", ".txt", ""):
+    if Path(input.data[0]).suffix.lower() in (".csv", ".txt", ""):
         return int(max(1000, 500 + 3 * input.size_mb))
     return int(max(1000, 500 + 4 * 4 * 256 * frames / 1e6))
 
