@@ -332,3 +332,65 @@ def test_a_bad_trial_table_stops_the_run_before_any_job(workflow_copy, trials, m
     error = next(line for line in result.stdout.splitlines() if line.startswith("Error:"))
     assert "resources/sessions.tsv: line 2: session s1: resources/s1.trials.csv: " in error
     assert message in error
+
+
+def test_intervals_between_events_are_taken_within_trials():
+    from calcium.features import event_features
+
+    frames = np.array([390, 395, 455, 460])  # two events at the end of trial 0, two at the start of trial 1
+    events = pd.DataFrame(
+        {
+            "neuron": 0,
+            "trial": [0, 0, 1, 1],
+            "onset_frame": frames,
+            "onset_s": frames / FS,
+            "end_frame": frames + 2,
+            "amplitude_dff": 1.0,
+            "fwhm_s": 0.5,
+            "area_dff_s": 1.0,
+        }
+    )
+    within = event_features(events, 1, 650, FS, burst_iei_s=1.0)
+    assert within.iei_mean_s.iloc[0] == pytest.approx(0.5)  # 0.5 s and 0.5 s; not the 6 s across the gap
+    assert within.burst_index.iloc[0] == 1.0
+    across = event_features(events.drop(columns="trial"), 1, 650, FS, burst_iei_s=1.0)
+    assert across.iei_mean_s.iloc[0] == pytest.approx(7 / 3)
+
+
+def test_ensembles_within_trials_are_found_and_never_span_a_boundary():
+    """60 independent neurons (20 min in 10-60 s trials) and one planted ensemble of 10 that fires
+    together 30 times, some at a trial's first or last frame: it is found whole, its activations
+    lie within their trials, and the independent neurons form no ensemble."""
+    from calcium.population import EnsembleSettings, ensemble_analysis
+
+    rng = np.random.default_rng(5)
+    events, bounds, n_frames, fs, n = _independent_trials(5, (1.0,), n_neurons=60)
+    events = events[events.onset_frame < bounds[24, 1]]  # the first 25 trials (about 15 min)
+    bounds, n_frames = bounds[:25], int(bounds[24, 1])
+    members = np.arange(10)
+    times = np.concatenate(
+        [bounds[:5, 0], bounds[5:10, 1] - 1, rng.integers(bounds[10:, 0], bounds[10:, 1])[:20]]
+    )
+    planted = pd.DataFrame(
+        {"neuron": np.repeat(members, times.size), "onset_frame": np.tile(times, members.size)}
+    ).assign(peak_frame=lambda t: t.onset_frame)
+    events = pd.concat([events, planted], ignore_index=True).sort_values(["neuron", "onset_frame"])
+    recording = Recording(n, n_frames, fs, 0.0, bounds)
+    binning = Binning(0.5, "onset", 1)
+    coactive = coactivity_analysis(events, recording, binning, NullSettings(300, 0, 99.0, "pooled", 2))
+    result = ensemble_analysis(
+        events,
+        coactive.ensemble_events,
+        coactive.event_neurons,
+        2,
+        recording,
+        binning,
+        EnsembleSettings(n_shuffles=300),
+    )
+    assert len(result.ensembles) == 1
+    assert result.ensembles.members.iloc[0] == " ".join(map(str, members))
+    times_table = result.activation_times
+    assert len(times_table) >= 25 and (times_table.trial >= 0).all()
+    starts, stops = bounds[times_table.trial, 0] / fs, bounds[times_table.trial, 1] / fs
+    assert (times_table.start_s >= starts - 1e-9).all() and (times_table.end_s <= stops + 1e-9).all()
+    assert (result.activations.trial >= 0).all()
