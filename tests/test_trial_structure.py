@@ -16,6 +16,7 @@ from calcium.synthetic import SessionDesign, simulate_session_arrays
 from calcium.trial_structure import (
     file_trials,
     frame_trials,
+    parse_file_labels,
     parse_trial_table,
     split_paths,
     trial_bins,
@@ -260,6 +261,15 @@ def test_a_good_table_is_sorted_keeps_its_labels_and_gives_each_trial_its_frames
     )
 
 
+def test_the_labels_of_several_files_give_no_times_and_one_line_per_file():
+    labels = parse_file_labels(_table(condition=["a", " b "]), "labels.csv", 2)
+    assert labels.condition.tolist() == ["a", "b"]
+    with pytest.raises(InputError, match=r"labels.csv: line 1, column start_s: the session's files are its"):
+        parse_file_labels(_table(start_s=[0, 1], condition=["a", "b"]), "labels.csv", 2)
+    with pytest.raises(InputError, match=r"labels.csv: 3 line\(s\) of trials for 2 files"):
+        parse_file_labels(_table(condition=["a", "b", "c"]), "labels.csv", 2)
+
+
 def test_several_files_are_trials_back_to_back():
     assert split_paths(" a.csv ; b.csv;") == ["a.csv", "b.csv"] and split_paths("a.csv") == ["a.csv"]
     table = trial_table(file_trials([300, 200], FS, 5.0), FS, 5.0, 500)
@@ -271,11 +281,14 @@ def test_several_files_are_trials_back_to_back():
 
 
 def _trial_sheet(
-    workdir, s1_trials: str = "start_s,stop_s,condition\n0,55,light\n60,115,dark\n120,300,light\n"
+    workdir,
+    s1_trials: str = "start_s,stop_s,condition\n0,55,light\n60,115,dark\n120,300,light\n",
+    s2_labels: str = "condition\nbefore\nafter\n",
 ):
     """The bundled sheet with s1 cut by a trial table and s2 given as two files (its halves)."""
     resources = workdir / "resources"
     (resources / "s1.trials.csv").write_text(s1_trials)
+    (resources / "s2.labels.csv").write_text(s2_labels)
     rows = [line.split(",") for line in (resources / "s2.csv").read_text().splitlines()]
     for part, columns in (("part1", slice(0, 1000)), ("part2", slice(1000, None))):
         (resources / f"s2.{part}.csv").write_text("\n".join(",".join(r[columns]) for r in rows) + "\n")
@@ -287,7 +300,7 @@ def _trial_sheet(
             cells.append("resources/s1.trials.csv")
         else:
             cells[1] = "resources/s2.part1.csv; resources/s2.part2.csv"
-            cells.append("")
+            cells.append("resources/s2.labels.csv")  # labels of the two files' trials
         out.append("\t".join(cells))
     (resources / "sessions.tsv").write_text("\n".join(out) + "\n")
 
@@ -307,6 +320,7 @@ def test_a_sheet_with_trial_tables_and_several_files_plans_and_ingests(workflow_
     s2 = pd.read_csv(workflow_copy / targets[1])
     assert s2[["start_frame", "stop_frame"]].to_numpy().tolist() == [[0, 1000], [1000, 2400]]
     assert s2.file.tolist() == ["resources/s2.part1.csv", "resources/s2.part2.csv"]
+    assert s2.condition.tolist() == ["before", "after"]
     joined = np.load(workflow_copy / "results/s2/ingest/fluorescence.npy")
     original = np.loadtxt(workflow_copy / "resources/s2.csv", delimiter=",", dtype=np.float32)
     np.testing.assert_array_equal(joined, original)  # the two files back to back: the recording

@@ -28,7 +28,7 @@ from .ingest import (
     recording_start_s,
 )
 from .input_tables import parse_ground_truth, parse_stimulus_table, read_user_table
-from .trial_structure import MIN_TRIAL_FRAMES, parse_trial_table, split_paths
+from .trial_structure import MIN_TRIAL_FRAMES, parse_file_labels, parse_trial_table, split_paths
 
 # Sheet columns that say what to read from an NWB file (only on NWB sessions).
 NWB_INPUT_COLUMNS = ("nwb_series", "nwb_neuropil_series", "nwb_stimulus_intervals")
@@ -213,15 +213,13 @@ def _check_session(row: dict, settings: InputSettings) -> SessionInputs:
     else:
         inputs = _check_one_file(row, settings)
     if row.get("trials"):
-        if len(paths) > 1:
-            raise InputError(
-                f"the path column lists {len(paths)} files (each one trial) and the trials column names "
-                f"{row['trials']}; give either several files or one file with a trial table."
-            )
         table = read_user_table(row["trials"], "trial table")
-        parse_trial_table(
-            table, str(row["trials"]), inputs.duration_s, inputs.start_time_s, inputs.frame_rate_hz
-        )
+        if len(paths) > 1:  # the files are the trials: the table only labels them
+            parse_file_labels(table, str(row["trials"]), len(paths))
+        else:
+            parse_trial_table(
+                table, str(row["trials"]), inputs.duration_s, inputs.start_time_s, inputs.frame_rate_hz
+            )
     return inputs
 
 

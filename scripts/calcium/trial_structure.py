@@ -153,6 +153,27 @@ def file_trials(frames_per_file: list[int], frame_rate_hz: float, start_time_s: 
     )
 
 
+def parse_file_labels(table: pd.DataFrame, source: str, n_files: int) -> pd.DataFrame:
+    """Labels of the trials of a session given as several files: one line per file, in the order
+    of the files, with label columns only (e.g. condition); the files are the trials, so the
+    table gives no times. Returns the label columns as text, one row per file.
+    Raises InputError (one line: file, line or column, fix) for start_s/stop_s columns or a
+    number of lines other than the number of files."""
+    timed = [c for c in (*REQUIRED_COLUMNS, "trial") if c in table.columns]
+    if timed:
+        raise InputError(
+            f"{source}: line 1, column {timed[0]}: the session's files are its trials, so its trial "
+            "table gives no times: one line per file, in the order of the path column, with label "
+            "columns only (e.g. condition)."
+        )
+    if len(table) != n_files:
+        raise InputError(
+            f"{source}: {len(table)} line(s) of trials for {n_files} files in the path column; give "
+            "one line per file, in the order of the files."
+        )
+    return pd.DataFrame({c: table[c].astype(str).str.strip().to_numpy() for c in table.columns})
+
+
 def trial_table(
     trials: pd.DataFrame, frame_rate_hz: float, start_time_s: float, n_frames: int
 ) -> pd.DataFrame:
