@@ -239,6 +239,10 @@ def _table(**columns):
             "line 3, column stop_s: the trial 10 to 10.5 s holds 5 frames",
         ),
         (_table(start_s=[], stop_s=[]), "has no rows"),
+        (
+            _table(trial=[1, 2], start_s=[0, 10], stop_s=[5, 20]),
+            "line 1, column trial: the workflow writes this",
+        ),
     ],
 )
 def test_bad_trial_tables_get_one_clear_line(table, message):

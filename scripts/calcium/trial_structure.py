@@ -27,6 +27,8 @@ from .errors import InputError
 REQUIRED_COLUMNS = ("start_s", "stop_s")
 # Columns ingest writes to results/<session>/ingest/trials.csv (user columns follow).
 TRIAL_TABLE_COLUMNS = ["trial", "start_s", "stop_s", "start_frame", "stop_frame", "n_frames"]
+# Columns the workflow writes to the trial table: a user's table may not use these names.
+RESERVED_COLUMNS = ("trial", "start_frame", "stop_frame", "n_frames", "file", "file_start_s")
 # A trial needs this many frames (the wavelet and OASIS steps need a few samples).
 MIN_TRIAL_FRAMES = 8
 # Several files in the sheet's `path` column are separated by this character.
@@ -68,6 +70,7 @@ def parse_trial_table(
             f"{source}: the trial table has no rows; give one line per trial, or empty the sheet's "
             "trials column."
         )
+    _check_reserved(table, source)
     values = {}
     for column in REQUIRED_COLUMNS:
         numbers = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
@@ -121,11 +124,21 @@ def parse_trial_table(
                 f"holds {bounds[row, 1] - bounds[row, 0]} frames at {frame_rate_hz:g} Hz; a trial "
                 f"needs at least {MIN_TRIAL_FRAMES} frames: lengthen it or merge it with a neighbour."
             )
-    extra = [c for c in table.columns if c not in REQUIRED_COLUMNS and c != "trial"]
+    extra = [c for c in table.columns if c not in REQUIRED_COLUMNS]
     out = pd.DataFrame({"trial": np.arange(len(table)), "start_s": start[order], "stop_s": stop[order]})
     for column in extra:
         out[column] = table[column].astype(str).str.strip().to_numpy()[order]
     return out
+
+
+def _check_reserved(table: pd.DataFrame, source: str) -> None:
+    """Refuse label columns named like the columns the workflow writes (RESERVED_COLUMNS)."""
+    reserved = [c for c in table.columns if c in RESERVED_COLUMNS]
+    if reserved:
+        raise InputError(
+            f"{source}: line 1, column {reserved[0]}: the workflow writes this column (trials are "
+            "numbered from 0 by start time); rename it, e.g. to label."
+        )
 
 
 def trial_frames(
@@ -166,6 +179,7 @@ def parse_file_labels(table: pd.DataFrame, source: str, n_files: int) -> pd.Data
             "table gives no times: one line per file, in the order of the path column, with label "
             "columns only (e.g. condition)."
         )
+    _check_reserved(table, source)
     if len(table) != n_files:
         raise InputError(
             f"{source}: {len(table)} line(s) of trials for {n_files} files in the path column; give "
