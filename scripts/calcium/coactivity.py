@@ -239,9 +239,14 @@ def _trial_shift_null(
         np.repeat(lengths, counts).astype(np.intp),
         bounds[trial, 0].astype(np.intp),
         trial_bins[train_trial] == 1,
+        lengths.astype(np.intp),
+        int(seed),
     )
-    offsets = np.random.default_rng(seed).integers(0, lengths, size=(n_shuffles, firing.size), dtype=np.intp)
-    return _run_null(trains, offsets, n_shuffles, processes)
+    # One offset per (neuron, trial) and shuffle, drawn block by block from the shuffle's own
+    # generator (numpy.random.default_rng([seed, shuffle])): memory stays at a block of shuffles
+    # however many trials, and the result does not depend on the processes or blocks.
+    shuffles = np.arange(n_shuffles, dtype=np.intp)[:, None]
+    return _run_null(trains, shuffles, n_shuffles, processes)
 
 
 def _run_null(trains, offsets: np.ndarray, n_shuffles: int, processes: int) -> np.ndarray:
@@ -290,6 +295,8 @@ class _Trains(NamedTuple):
     lengths: np.ndarray | None = None
     origins: np.ndarray | None = None
     one_bin: np.ndarray | None = None
+    train_lengths: np.ndarray | None = None  # per train: its trial's frames (offsets 0..length-1)
+    seed: int = 0
 
 
 _SHARED_NULL_WORK = None
@@ -307,6 +314,13 @@ def _null_rows(trains: _Trains, offsets: np.ndarray) -> np.ndarray:
     null = np.zeros((offsets.shape[0], n_bins), dtype=t.dtype)
     for first in range(0, offsets.shape[0], t.shuffles_per_block):
         block = offsets[first : first + t.shuffles_per_block]
+        if t.train_lengths is not None:  # within trials: rows are shuffle numbers
+            block = np.stack(
+                [
+                    np.random.default_rng([t.seed, int(s)]).integers(0, t.train_lengths, dtype=np.intp)
+                    for s in block[:, 0]
+                ]
+            )
         shifted = np.repeat(block, t.counts, axis=1)
         shifted += t.frames
         if t.lengths is None:
