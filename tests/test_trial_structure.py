@@ -427,3 +427,11 @@ def test_the_null_within_trials_does_not_depend_on_blocks_or_processes():
     )
     # each surrogate keeps every neuron's events per trial (one count per distinct bin)
     assert (one // (n + 1)).max() > 0 and not np.array_equal(one[0], one[1])
+
+
+def test_dff_input_passes_unchanged_within_trials_and_gaps_are_masked(recording):
+    rows = slice(0, recording.shape[0])
+    out = stages.dff(rows, recording, input_kind="dff", trials=BOUNDS).arrays[0]
+    inside = frame_trials(BOUNDS, N_FRAMES) >= 0
+    np.testing.assert_array_equal(out[:, inside], recording[:, inside])
+    assert np.all(out[:, ~inside] == 0)
