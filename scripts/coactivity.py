@@ -3,13 +3,11 @@
 from calcium.io import load_json, read_table, save_json, save_table
 from calcium.logs import log_to
 from calcium.population import Binning, NullSettings, Recording, coactivity_analysis, neuron_features
-from calcium.trial_structure import bounds_from_table
+from calcium.trial_structure import trial_bounds
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
-trials = None  # (trials, 2) frames of each trial (calcium.trial_structure); None: continuous
-if "trials" in snakemake.input.keys():
-    trials = bounds_from_table(read_table(snakemake.input.trials))
+trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
 recording = Recording(
     facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], facts["start_time_s"], trials
 )

@@ -6,19 +6,20 @@ import oasis.functions  # noqa: F401 (imported before the pool forks: workers sh
 
 from calcium.blocks import concat_tables, process_blocks
 from calcium.deconvolve import deconvolve_block
-from calcium.io import load_json, read_table, save_table
+from calcium.io import load_json, save_table
 from calcium.logs import log_to
-from calcium.trial_structure import bounds_from_table
+from calcium.trial_structure import per_trial_block, trial_bounds
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.oasis
-trials = None  # (trials, 2) frames of each trial (calcium.trial_structure); None: continuous
-if "trials" in snakemake.input.keys():
-    trials = bounds_from_table(read_table(snakemake.input.trials))
+trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
+stage = functools.partial(deconvolve_block, frame_rate_hz=facts["frame_rate_hz"], **settings)
+if trials is not None:  # each trial on its own; the table: one row per neuron, medians over trials
+    stage = functools.partial(per_trial_block, stage, trials=trials, sums=("spike_sum_dff",))
 output = snakemake.output
 tables = process_blocks(
-    functools.partial(deconvolve_block, frame_rate_hz=facts["frame_rate_hz"], trials=trials, **settings),
+    stage,
     [snakemake.input.traces],
     [output.calcium, output.spikes, output.activity],
     facts["n_neurons"],

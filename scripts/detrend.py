@@ -5,16 +5,14 @@ import functools
 import calcium.detrend  # noqa: F401 (imported before the pool forks: workers share it)
 from calcium import stages
 from calcium.blocks import process_blocks
-from calcium.io import load_json, read_table
+from calcium.io import load_json
 from calcium.logs import log_to
-from calcium.trial_structure import bounds_from_table
+from calcium.trial_structure import trial_bounds
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.detrend
-trials = None  # (trials, 2) frames of each trial (calcium.trial_structure); None: continuous
-if "trials" in snakemake.input.keys():
-    trials = bounds_from_table(read_table(snakemake.input.trials))
+trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
 stage = functools.partial(stages.detrend, frame_rate_hz=facts["frame_rate_hz"], trials=trials, **settings)
 process_blocks(
     stage,

@@ -1,21 +1,15 @@
 """Ensembles by `ensembles.method` (refined, ica or jaccard), each tested against the circular-shift null."""
 
-from calcium.assemblies import stimulus_bins
-from calcium.coactivity import bin_count
 from calcium.input_tables import parse_stimulus_table, read_user_table
 from calcium.io import load_json, read_table, save_json, save_npy, save_table
 from calcium.logs import log_to
-from calcium.population import Binning, EnsembleSettings, Recording, ensemble_analysis, trial_layout
-from calcium.trial_structure import bounds_from_table
+from calcium.population import Binning, EnsembleSettings, Recording, ensemble_analysis
+from calcium.trial_coactivity import stimulus_exclusion
+from calcium.trial_structure import trial_bounds
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
-trials = None  # (trials, 2) frames of each trial (calcium.trial_structure); None: continuous
-if "trials" in snakemake.input.keys():
-    trials = bounds_from_table(read_table(snakemake.input.trials))
-recording = Recording(
-    facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], facts["start_time_s"], trials
-)
+recording = Recording(*(facts[key] for key in Recording._fields[:4]), trial_bounds(snakemake.input))
 binning = Binning(**snakemake.params.coactivity)
 settings = EnsembleSettings(**snakemake.params.ensembles)
 excluded = None
@@ -26,16 +20,8 @@ if "stimuli" in snakemake.input.keys():
         facts["duration_s"],
         facts["start_time_s"],
     )
-    layout = trial_layout(recording, binning)  # bins restart at each trial (None: one grid)
-    excluded = stimulus_bins(
-        stimuli.onset_s.to_numpy() - facts["start_time_s"],
-        stimuli.offset_s.to_numpy() - facts["start_time_s"],
-        layout.n_bins if layout else bin_count(facts["n_frames"], facts["frame_rate_hz"], binning.bin_s),
-        binning.bin_s,
-        settings.stimulus_margin_s,
-        layout.start_s if layout else None,
-        layout.end_s if layout else None,
-    )
+    onsets_s, offsets_s = stimuli.onset_s.to_numpy(), stimuli.offset_s.to_numpy()
+    excluded = stimulus_exclusion(onsets_s, offsets_s, recording, binning, settings.stimulus_margin_s)
     log.info("%d of %d bins within stimulus presentations left out", excluded.sum(), excluded.size)
 result = ensemble_analysis(
     read_table(snakemake.input.events),

@@ -6,16 +6,14 @@ import calcium.events  # noqa: F401 (imported before the pool forks: workers sha
 from calcium import stages
 from calcium.blocks import concat_tables, process_blocks
 from calcium.events import narrow_large_events
-from calcium.io import load_json, read_table, save_table
+from calcium.io import load_json, save_table
 from calcium.logs import log_to
-from calcium.trial_structure import bounds_from_table
+from calcium.trial_structure import trial_bounds
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.events
-trials = None  # (trials, 2) frames of each trial (calcium.trial_structure); None: continuous
-if "trials" in snakemake.input.keys():
-    trials = bounds_from_table(read_table(snakemake.input.trials))
+trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
 stage = functools.partial(
     stages.events,
     frame_rate_hz=facts["frame_rate_hz"],

@@ -25,7 +25,7 @@ from calcium.ingest import (
 from calcium.input_tables import read_user_table
 from calcium.io import npy_writer, read_npy_rows, save_json, save_table
 from calcium.logs import log_to
-from calcium.trial_structure import file_trials, parse_file_labels, parse_trial_table, trial_table
+from calcium.trial_structure import session_trials
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 settings = InputSettings.from_config(snakemake.params.input_settings)
@@ -103,21 +103,17 @@ log.info(
 )
 
 # The trial table every later stage reads: the sheet's, one trial per file, or the whole recording.
-duration_s = n_frames / frame_rate_hz
 table = read_user_table(snakemake.input.trials, "trial table") if "trials" in snakemake.input.keys() else None
-if len(sources) > 1:
-    trials = file_trials(frames_per_file, frame_rate_hz, start_time_s)
-    trials["file"] = [str(path) for path in sources]
-    trials["file_start_s"] = starts_s
-    if table is not None:  # labels of the files' trials
-        labels_of = parse_file_labels(table, str(snakemake.input.trials), len(sources))
-        for column in labels_of.columns:
-            trials[column] = labels_of[column].to_numpy()
-elif table is not None:
-    trials = parse_trial_table(table, str(snakemake.input.trials), duration_s, start_time_s, frame_rate_hz)
-else:
-    trials = pd.DataFrame({"trial": [0], "start_s": [start_time_s], "stop_s": [start_time_s + duration_s]})
-trials = trial_table(trials, frame_rate_hz, start_time_s, n_frames)
+duration_s = n_frames / frame_rate_hz
+trials = session_trials(
+    table,
+    str(snakemake.input.trials) if table is not None else "",
+    sources,
+    frames_per_file,
+    starts_s,
+    frame_rate_hz,
+    start_time_s,
+)
 save_table(snakemake.output.trials, trials)
 log.info(
     "%d trial(s), %.1f of %.1f s in trials", len(trials), trials.n_frames.sum() / frame_rate_hz, duration_s

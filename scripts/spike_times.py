@@ -8,14 +8,12 @@ from calcium.blocks import concat_tables, process_blocks
 from calcium.io import load_json, read_table, save_npz, save_table
 from calcium.logs import log_to
 from calcium.spikes import spike_times_by_neuron
-from calcium.trial_structure import bounds_from_table
+from calcium.trial_structure import trial_bounds
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 fs, start_s = facts["frame_rate_hz"], facts["start_time_s"]
-trials = None  # (trials, 2) frames of each trial (calcium.trial_structure); None: continuous
-if "trials" in snakemake.input.keys():
-    trials = bounds_from_table(read_table(snakemake.input.trials))
+trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
 neurons = read_table(snakemake.input.table)
 amplitude_noise = neurons["spike_amplitude_noise_dff"].to_numpy(dtype=float)
 lag_s = neurons["lag_s"].to_numpy(dtype=float)  # per neuron: its timing correction

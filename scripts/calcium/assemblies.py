@@ -46,6 +46,7 @@ from .coactivity import (
 )
 from .ensembles import _holm
 from .progress import Progress, track
+from .trial_coactivity import trial_shift_null
 
 METHODS = ("refined", "ica", "jaccard")
 
@@ -193,7 +194,7 @@ def stimulus_bins(
     """(n_bins,) bool: bins overlapping a presentation [onset, offset + margin_s) (seconds from
     frame 0). Coactivity there can be the stimulus driving each neuron on its own.
     bin_start_s, bin_end_s: each bin's start and end (s from frame 0) when bins do not follow
-    one grid (a session cut into trials, `calcium.trial_structure.TrialBins`); None: b·bin_s."""
+    one grid (a session cut into trials, `calcium.trial_coactivity.TrialBins`); None: b·bin_s."""
     start = np.arange(n_bins) * bin_s if bin_start_s is None else np.asarray(bin_start_s, float)
     end = start + bin_s if bin_end_s is None else np.asarray(bin_end_s, float)
     out = np.zeros(n_bins, dtype=bool)
@@ -465,8 +466,8 @@ def ensemble_p_values(
     neurons, frames: one entry per event of the session.
     counted: (n_bins,) bool, the bins that count in the null (e.g. outside stimulus
         presentations and holding frames; `observed` must count the same); None: all.
-    layout: a session cut into trials (`calcium.trial_structure.TrialBins`): members shifted
-        within each trial (see `circular_shift_null`); None: one continuous recording.
+    layout: a session cut into trials (`calcium.trial_coactivity.TrialBins`): members shifted
+        within each trial (`calcium.trial_coactivity.trial_shift_null`); None: one recording.
     """
     out = np.ones(len(members))
     neurons = np.asarray(neurons, dtype=np.int64)
@@ -479,17 +480,16 @@ def ensemble_p_values(
             position = np.full(max(int(neurons.max(initial=-1)), int(ids.max(initial=-1))) + 1, -1)
             position[ids] = np.arange(ids.size)
             chosen = position[neurons] >= 0 if neurons.size else np.zeros(0, bool)
-            null = circular_shift_null(
+            null = (circular_shift_null if layout is None else trial_shift_null)(
                 position[neurons[chosen]],
                 frames[chosen],
                 ids.size,
-                n_frames,
+                *((n_frames,) if layout is None else (layout,)),
                 frame_rate_hz,
                 bin_s,
                 n_shuffles,
                 seed=seed + e,
                 jitter_bins=jitter_bins,
-                layout=layout,
             )
             window = null // statistic_scale(ids.size, jitter_bins)
             if counted is not None:

@@ -79,24 +79,16 @@ def active_bins(
     n_frames: int,
     frame_rate_hz: float,
     bin_s: float = 0.5,
-    layout=None,
 ) -> ActiveBins:
     """Unique (neuron, bin) pairs holding at least one event; bins of bin_s seconds cover all frames.
 
     A last, partial bin is kept (it holds fewer frames, which the null accounts
     for; a neuron counts once per bin). The raster records the frames per bin.
-    layout: a session cut into trials (`calcium.trial_structure.TrialBins`): its bins, which
-        restart at each trial; events in gaps are left out. None: one grid from frame 0.
     """
+    n_bins = bin_count(n_frames, frame_rate_hz, bin_s)
     neurons = np.asarray(event_neurons, dtype=np.int64)
     frames = np.asarray(event_frames, dtype=np.int64)
     _check_events(neurons, frames, n_neurons, n_frames)
-    if layout is not None:
-        bins = layout.bin_of_frame[frames]
-        keys = sorted_unique(neurons[bins >= 0] * layout.n_bins + bins[bins >= 0])
-        n_bins = layout.n_bins
-        return ActiveBins(keys // n_bins, keys % n_bins, int(n_neurons), int(n_bins), layout.frames_per_bin)
-    n_bins = bin_count(n_frames, frame_rate_hz, bin_s)
     bins = frame_bins(frames, frame_rate_hz, bin_s)
     keys = sorted_unique(neurons * n_bins + bins)
     return ActiveBins(
@@ -125,7 +117,6 @@ def circular_shift_null(
     shuffles_per_block: int | None = None,
     jitter_bins: int = 0,
     processes: int = 1,
-    layout=None,
 ) -> np.ndarray:
     """Coactivity statistic of `n_shuffles` surrogates, (n_shuffles, n_bins).
 
@@ -146,30 +137,12 @@ def circular_shift_null(
         ties broken by those active in the bin itself).
     processes: worker processes sharing the shuffles (all offsets are drawn first, so the
         result does not depend on it).
-    layout: a session cut into trials (`calcium.trial_structure.TrialBins`): each neuron's
-        events are shifted within each trial, by an offset of its own per trial uniform in
-        0..trial frames - 1, wrapping at the trial's end (the trial structure and each
-        neuron's events per trial are kept), and binned by the layout's bins; events in gaps
-        are left out. None: one circular shift over the whole recording.
     Returns (n_shuffles, n_bins) int32 (int64 for > 46,000 neurons with jitter).
     """
+    n_bins = bin_count(n_frames, frame_rate_hz, bin_s)
     neurons = np.asarray(event_neurons, dtype=np.int64)
     frames = np.asarray(event_frames, dtype=np.int64)
     _check_events(neurons, frames, n_neurons, n_frames)
-    if layout is not None:
-        return _trial_shift_null(
-            neurons,
-            frames,
-            n_neurons,
-            n_frames,
-            layout,
-            n_shuffles,
-            seed,
-            shuffles_per_block,
-            jitter_bins,
-            processes,
-        )
-    n_bins = bin_count(n_frames, frame_rate_hz, bin_s)
     rng = np.random.default_rng(seed)
     offsets = rng.integers(0, n_frames, size=(n_shuffles, n_neurons), dtype=np.intp)
     scale = statistic_scale(n_neurons, jitter_bins)
@@ -196,61 +169,7 @@ def circular_shift_null(
         dtype,
         shuffles_per_block,
     )
-    return _run_null(trains, offsets[:, firing], n_shuffles, processes)
-
-
-def _trial_shift_null(
-    neurons, frames, n_neurons, n_frames, layout, n_shuffles, seed, shuffles_per_block, jitter_bins, processes
-) -> np.ndarray:
-    """`circular_shift_null` within trials: one train per (neuron, trial), shifted on its own."""
-    n_bins = layout.n_bins
-    scale = statistic_scale(n_neurons, jitter_bins)
-    dtype = np.int32 if (n_neurons + 1) * scale < 2**31 else np.int64
-    bounds = np.asarray(layout.bounds, dtype=np.int64).reshape(-1, 2)
-    inside = layout.bin_of_frame[frames] >= 0
-    neurons, frames = neurons[inside], frames[inside]
-    if neurons.size == 0:
-        return np.zeros((n_shuffles, n_bins), dtype=dtype)
-    keys = sorted_unique(neurons * n_frames + frames)  # sorted by neuron, then frame
-    neurons, frames = keys // n_frames, keys % n_frames
-    trial = np.searchsorted(bounds[:, 0], frames, side="right") - 1
-    train = neurons * len(bounds) + trial  # non-decreasing: one run per (neuron, trial)
-    per_train = np.bincount(train, minlength=n_neurons * len(bounds))
-    firing = np.flatnonzero(per_train)
-    counts = per_train[firing]
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    train_trial = firing % len(bounds)
-    lengths = bounds[train_trial, 1] - bounds[train_trial, 0]
-    trial_bins = np.bincount(layout.bin_trial[layout.bin_trial >= 0], minlength=len(bounds))
-    if shuffles_per_block is None:
-        shuffles_per_block = int(np.clip(2**18 // keys.size, 1, 64))
-    trains = _Trains(
-        (frames - bounds[trial, 0]).astype(np.intp),
-        counts,
-        starts,
-        starts + counts - 1,
-        np.asarray(layout.bin_of_frame, dtype=np.intp),
-        n_frames,
-        n_bins,
-        jitter_bins,
-        scale,
-        dtype,
-        shuffles_per_block,
-        np.repeat(lengths, counts).astype(np.intp),
-        bounds[trial, 0].astype(np.intp),
-        trial_bins[train_trial] == 1,
-        lengths.astype(np.intp),
-        int(seed),
-    )
-    # One offset per (neuron, trial) and shuffle, drawn block by block from the shuffle's own
-    # generator (numpy.random.default_rng([seed, shuffle])): memory stays at a block of shuffles
-    # however many trials, and the result does not depend on the processes or blocks.
-    shuffles = np.arange(n_shuffles, dtype=np.intp)[:, None]
-    return _run_null(trains, shuffles, n_shuffles, processes)
-
-
-def _run_null(trains, offsets: np.ndarray, n_shuffles: int, processes: int) -> np.ndarray:
-    """The null statistic of every shuffle (rows of `offsets`), on `processes` processes."""
+    offsets = offsets[:, firing]
     chunks = -(-n_shuffles // max(1, 4 * processes))  # a few chunks per process: even finish
     parts = [slice(a, min(a + chunks, n_shuffles)) for a in range(0, n_shuffles, chunks)]
 
@@ -289,14 +208,6 @@ class _Trains(NamedTuple):
     scale: int
     dtype: type
     shuffles_per_block: int
-    # Within trials (None: one circular shift over the recording): per event, its trial's
-    # frames (shifts wrap at it) and first frame (frames are counted from it); per train,
-    # whether its trial holds a single bin.
-    lengths: np.ndarray | None = None
-    origins: np.ndarray | None = None
-    one_bin: np.ndarray | None = None
-    train_lengths: np.ndarray | None = None  # per train: its trial's frames (offsets 0..length-1)
-    seed: int = 0
 
 
 _SHARED_NULL_WORK = None
@@ -314,21 +225,10 @@ def _null_rows(trains: _Trains, offsets: np.ndarray) -> np.ndarray:
     null = np.zeros((offsets.shape[0], n_bins), dtype=t.dtype)
     for first in range(0, offsets.shape[0], t.shuffles_per_block):
         block = offsets[first : first + t.shuffles_per_block]
-        if t.train_lengths is not None:  # within trials: rows are shuffle numbers
-            block = np.stack(
-                [
-                    np.random.default_rng([t.seed, int(s)]).integers(0, t.train_lengths, dtype=np.intp)
-                    for s in block[:, 0]
-                ]
-            )
         shifted = np.repeat(block, t.counts, axis=1)
         shifted += t.frames
-        if t.lengths is None:
-            np.subtract(shifted, t.n_frames, out=shifted, where=shifted >= t.n_frames)  # modulo, no division
-            bins = t.bin_of_frame[shifted]
-        else:  # within each event's trial
-            np.subtract(shifted, t.lengths, out=shifted, where=shifted >= t.lengths)
-            bins = t.bin_of_frame[shifted + t.origins]
+        np.subtract(shifted, t.n_frames, out=shifted, where=shifted >= t.n_frames)  # modulo, no division
+        bins = t.bin_of_frame[shifted]
         # A neuron's shifted frames stay in circular order, so its events that share a bin are
         # circular neighbours: count each run of equal bins once, where the bin changes ...
         counted = np.empty(bins.shape, dtype=bool)
@@ -337,7 +237,7 @@ def _null_rows(trains: _Trains, offsets: np.ndarray) -> np.ndarray:
         # ... and a neuron whose events all fall in one bin once: its first and last events share
         # the bin and no event wrapped past the end between them (or there is only one bin).
         single = (bins[:, starts] == bins[:, last]) & (
-            (shifted[:, last] >= shifted[:, starts]) | (n_bins == 1 if t.one_bin is None else t.one_bin)
+            (shifted[:, last] >= shifted[:, starts]) | (n_bins == 1)
         )
         counted[:, starts] |= single
         if t.jitter_bins:
@@ -534,8 +434,8 @@ def threshold_table(thresholds: np.ndarray, frames: np.ndarray, scale: int = 1) 
 def thresholds_from_table(
     table: list[dict], frames: np.ndarray, key: str = "threshold_statistic"
 ) -> np.ndarray:
-    """Per-bin thresholds, (n_bins,), from `threshold_table` records and each bin's frames; NaN
-    for a kind of bin the table does not hold (the empty bins separating trials, never tested)."""
+    """Per-bin thresholds, (n_bins,), from `threshold_table` records and each bin's frames (NaN
+    for kinds the table does not hold: the bins separating trials, never tested)."""
     lookup = {int(row["frames"]): float(row[key]) for row in table}
     return np.array([lookup.get(int(k), np.nan) for k in np.asarray(frames)], dtype=np.float64)
 

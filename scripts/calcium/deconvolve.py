@@ -641,30 +641,13 @@ def deconvolve_block(
     smoothing_s: float,
     lag_s: float,
     timing: dict | None = None,
-    trials: np.ndarray | None = None,
     **oasis,
 ) -> BlockResult:
     """What the deconvolve rule computes for one block of neurons (see `calcium.blocks`):
     OASIS calcium, spike amplitudes and the smoothed, lag-corrected activity, with a
     per-neuron table (baseline, AR coefficients and time constants, λ, noise, spike sum,
     and what each neuron got and why: its noise level ν, the rate its trace supports,
-    its smoothing and timing correction).
-
-    trials: (trials, 2) first and one-past-last frame of each trial (`calcium.trial_structure`):
-    each trial deconvolved on its own, as a recording of its own (its kinetics, noise and λ;
-    nothing runs across a boundary), gap frames 0; the table keeps one row per neuron: the
-    median over trials (spike_sum_dff summed), with n_trials. None: the whole recording."""
-    if trials is not None:
-        from .trial_structure import per_neuron_summary
-
-        outputs = [np.zeros(traces.shape, dtype=np.float32) for _ in range(3)]
-        tables = []
-        for a, b in np.asarray(trials, dtype=np.int64):
-            part = deconvolve_block(rows, traces[:, a:b], frame_rate_hz, smoothing_s, lag_s, timing, **oasis)
-            for out, array in zip(outputs, part.arrays, strict=True):
-                out[:, a:b] = array
-            tables.append(part.tables[0])
-        return BlockResult(tuple(outputs), (per_neuron_summary(tables, ("spike_sum_dff",)),))
+    its smoothing and timing correction)."""
     import pandas as pd
 
     from .accuracy import noise_level_nu

@@ -29,7 +29,6 @@ from .assemblies import (
 )
 from .coactivity import (
     ActiveBins,
-    active_bins,
     circular_shift_null,
     combined_statistic,
     contributions,
@@ -50,13 +49,13 @@ from .coactivity import (
 from .coactivity import null_thresholds as _null_thresholds
 from .ensembles import cluster_ensemble_events, find_members, jaccard_similarity
 from .features import event_features, population_coupling, session_summary
-from .trial_structure import TrialBins, trial_bins, window_edges
+from .trial_coactivity import bin_times, trial_layout, trial_raster, trial_shift_null, window_edges
+from .trial_structure import frames_in_trials
 
 
 class Recording(NamedTuple):
-    """Size and clock of a session: neurons, frames, frame rate (Hz), time of frame 0 (s), and
-    its trials: (trials, 2) first and one-past-last frame of each (`calcium.trial_structure`),
-    or None for one continuous recording."""
+    """Size and clock of a session: neurons, frames, frame rate (Hz), time of frame 0 (s), and its
+    trials ((trials, 2) frames, `calcium.trial_structure`; None: one continuous recording)."""
 
     n_neurons: int
     n_frames: int
@@ -87,35 +86,10 @@ class NullSettings(NamedTuple):
     min_active: int = 2
 
 
-def trial_layout(recording: Recording, binning: Binning) -> TrialBins | None:
-    """The coactivity bins of a session cut into trials (`calcium.trial_structure.trial_bins`),
-    None for one continuous recording. Between trials come 2·j empty bins, j the widest jitter
-    window used (the coactivity's jitter_bins, or the ensembles' `frame_jitter_bins`): windows
-    of ± j bins never reach across a boundary and activations on either side never merge."""
-    if recording.trials is None:
-        return None
-    jitter = max(
-        binning.jitter_bins, frame_jitter_bins(binning.jitter_bins, recording.frame_rate_hz, binning.bin_s)
-    )
-    return trial_bins(
-        recording.trials, recording.n_frames, recording.frame_rate_hz, binning.bin_s, 2 * jitter
-    )
-
-
 def session_raster(events: pd.DataFrame, recording: Recording, binning: Binning) -> ActiveBins:
     """Sparse (neuron, bin) raster of a session's events (bins restart at each trial, if any)."""
-    layout = trial_layout(recording, binning)
-    if layout is not None:
-        neurons, frames = event_frames(events, binning.event_time)
-        return active_bins(
-            neurons,
-            frames,
-            recording.n_neurons,
-            recording.n_frames,
-            recording.frame_rate_hz,
-            binning.bin_s,
-            layout,
-        )
+    if (layout := trial_layout(recording, binning)) is not None:
+        return trial_raster(*event_frames(events, binning.event_time), recording.n_neurons, layout)
     return raster_from_events(
         events,
         recording.n_neurons,
@@ -123,19 +97,6 @@ def session_raster(events: pd.DataFrame, recording: Recording, binning: Binning)
         recording.frame_rate_hz,
         binning.bin_s,
         binning.event_time,
-    )
-
-
-def bin_times(recording: Recording, binning: Binning, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (s, on the recording's clock) of each coactivity bin."""
-    layout = trial_layout(recording, binning)
-    if layout is not None:
-        return recording.start_time_s + layout.start_s, recording.start_time_s + layout.end_s
-    bins = np.arange(n_bins)
-    duration_s = recording.n_frames / recording.frame_rate_hz
-    return (
-        recording.start_time_s + bins * binning.bin_s,
-        recording.start_time_s + np.minimum((bins + 1) * binning.bin_s, duration_s),
     )
 
 
@@ -172,16 +133,14 @@ def coactivity_analysis(
     of one activation merge into one ensemble event. processes: worker processes for the
     null's shuffles (the result does not depend on it).
     """
-    rec, jitter = recording, binning.jitter_bins
-    layout = trial_layout(rec, binning)
+    rec, jitter, layout = recording, binning.jitter_bins, trial_layout(recording, binning)
     raster = session_raster(events, rec, binning)
     n_active = np.bincount(raster.bins, minlength=raster.n_bins)
     window = window_coactivity(raster, jitter)
-    bins = np.arange(raster.n_bins)
-    start_s, end_s = bin_times(rec, binning, raster.n_bins)
+    start_s, end_s = bin_times(layout, raster.n_bins, rec, binning)
     table = pd.DataFrame(
         {
-            "bin": bins,
+            "bin": np.arange(raster.n_bins),
             "start_s": start_s,
             "end_s": end_s,
             "n_frames": raster.frames_per_bin,
@@ -190,28 +149,24 @@ def coactivity_analysis(
             "n_active_window": window,
         }
     )
-    if layout is not None:  # the trial of each bin; -1: the empty bins separating trials
-        table.insert(1, "trial", layout.bin_trial)
     neurons, frames = event_frames(events, binning.event_time)
-    surrogates = circular_shift_null(
+    shuffled = (rec.n_frames,) if layout is None else (layout,)  # within trials: trial by trial
+    surrogates = (circular_shift_null if layout is None else trial_shift_null)(
         neurons,
         frames,
         rec.n_neurons,
-        rec.n_frames,
+        *shuffled,
         rec.frame_rate_hz,
         binning.bin_s,
         null.n_shuffles,
         null.seed,
         jitter_bins=jitter,
         processes=processes,
-        layout=layout,
     )
     frames_in = window_frames(raster.frames_per_bin, jitter)
     scale = statistic_scale(rec.n_neurons, jitter)
-    if layout is not None:  # the bins separating trials are never tested (nor part of the null)
-        surrogates, tested_frames = surrogates[:, layout.bin_trial >= 0], frames_in[layout.bin_trial >= 0]
-    else:
-        tested_frames = frames_in
+    tested = slice(None) if layout is None else layout.bin_trial >= 0  # separators: never tested
+    surrogates, tested_frames = surrogates[:, tested], frames_in[tested]
     thresholds = threshold_table(
         _null_thresholds(surrogates, tested_frames, null.percentile, null.statistic), tested_frames, scale
     )
@@ -247,10 +202,10 @@ def coactivity_analysis(
         "n_bins": int(raster.n_bins),
     }
     per_bin = thresholds_from_table(thresholds, frames_in)
+    if layout is not None:  # the separators are never tested
+        per_bin[layout.bin_trial < 0] = np.nan
     statistic = combined_statistic(window, n_active, rec.n_neurons, jitter)
     significant = significant_bins(statistic, per_bin, null.min_active, window)
-    if layout is not None:
-        significant &= layout.bin_trial >= 0
     peak, first, last = group_ensemble_events(significant, statistic, jitter)
     event, neuron = np.nonzero(contributions(raster, peak, jitter))
     window_first, window_last = window_edges(layout, peak, peak, jitter, raster.n_bins)
@@ -268,8 +223,8 @@ def coactivity_analysis(
             "threshold_statistic": per_bin[peak],
         }
     )
-    if layout is not None:
-        ensemble_events.insert(1, "trial", layout.bin_trial[peak])
+    if layout is not None:  # the trial of each bin (-1: the separators) and ensemble event
+        table.insert(1, "trial", layout.bin_trial), ensemble_events.insert(1, "trial", layout.bin_trial[peak])
     return Coactivity(
         table, shuffles, histogram, summary, ensemble_events, pd.DataFrame({"event": event, "neuron": neuron})
     )
@@ -307,15 +262,8 @@ def neuron_features(
     A neuron takes part in an ensemble event when it is active within the event's peak
     bin ± jitter_bins. Returns (features: one row per neuron, summary: one row).
     """
-    # Rates and time active are per second of recording within trials (gaps left out).
-    observed_frames = (
-        recording.n_frames
-        if recording.trials is None
-        else int(np.diff(np.asarray(recording.trials).reshape(-1, 2), axis=1).sum())
-    )
-    features = event_features(
-        events, recording.n_neurons, observed_frames, recording.frame_rate_hz, burst_iei_s
-    )
+    observed = recording.n_frames if recording.trials is None else frames_in_trials(recording.trials)
+    features = event_features(events, recording.n_neurons, observed, recording.frame_rate_hz, burst_iei_s)
     raster = session_raster(events, recording, binning)
     reach = np.arange(-binning.jitter_bins, binning.jitter_bins + 1)
     windows = (ensemble_events["bin"].to_numpy(dtype=np.int64)[:, None] + reach).ravel()
@@ -511,12 +459,7 @@ def ensemble_analysis(
     neurons, frames = event_frames(events, binning.event_time)
     counted = np.asarray(tested.frames_per_bin) > 0
     layout = trial_layout(rec, binning)
-    if layout is not None:  # events in gaps belong to no bin
-        inside = layout.bin_of_frame[frames] >= 0
-        neurons, frames = neurons[inside], frames[inside]
-    of_frame = layout.bin_of_frame[frames] if layout is not None else None
-    if of_frame is None and frames.size:
-        of_frame = frame_bins(frames, rec.frame_rate_hz, binning.bin_s)
+    of_frame = layout.bin_of_frame[frames] if layout else frame_bins(frames, rec.frame_rate_hz, binning.bin_s)
     keep = counted[of_frame] if frames.size else frames > 0
     neurons, frames = neurons[keep], frames[keep]
     member_ids = [np.flatnonzero(f[6]) for f in found]  # the core: its coactivity is tested
@@ -555,11 +498,11 @@ def ensemble_analysis(
     weights = np.array([f[4] for f in found]).reshape(n, rec.n_neurons)
     strength = np.zeros((n, raster.n_bins), dtype=np.float32)
     strength[:, held] = activation_strength(zscored, weights)
-    bin_start, bin_end = bin_times(rec, binning, raster.n_bins)
+    bin_start, bin_end = bin_times(layout, raster.n_bins, rec, binning)
     times = []
     for e, f in enumerate(found):
         act = f[5]
-        window_first, window_last = window_edges(layout, act.first, act.last, jitter, raster.n_bins)
+        first, last = window_edges(layout, act.first, act.last, jitter, raster.n_bins)
         times.append(
             pd.DataFrame(
                 {
@@ -569,8 +512,8 @@ def ensemble_analysis(
                     "first_bin": act.first,
                     "last_bin": act.last,
                     "peak_s": bin_start[act.peak],
-                    "start_s": bin_start[window_first],
-                    "end_s": bin_end[window_last],
+                    "start_s": bin_start[first],
+                    "end_s": bin_end[last],
                     "n_members_active": act.n_active,
                     "threshold_n_members": act.threshold,
                     "strength": strength[e, act.peak],
@@ -581,9 +524,7 @@ def ensemble_analysis(
         pd.concat(times, ignore_index=True) if times else pd.DataFrame(columns=ACTIVATION_COLUMNS)
     )
     if layout is not None:  # an activation never spans a boundary (`trial_layout`)
-        activation_times.insert(
-            2, "trial", layout.bin_trial[activation_times["bin"].to_numpy(dtype=np.int64)]
-        )
+        activation_times.insert(2, "trial", layout.bin_trial[activation_times["bin"].to_numpy(int)])
     rows = []
     for e, f in enumerate(found):
         member, participation, p_member, chance, weight = f[:5]

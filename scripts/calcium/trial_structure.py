@@ -17,7 +17,6 @@ Trial ids count from 0 in time order, as in every output's `trial` column. No Sn
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -242,78 +241,6 @@ def shift_frames(
     return table
 
 
-class TrialBins(NamedTuple):
-    """Coactivity bins of a session cut into trials.
-
-    Bins restart at each trial's first frame and are bin_s wide (a trial's last bin may be
-    partial), so that no bin holds frames of two trials; between trials come `separator_bins`
-    empty bins (no frame, trial -1), so that windows of ± jitter bins and activations never
-    reach across a boundary. Frames in gaps belong to no bin.
-
-    bounds: (trials, 2) first and one-past-last frame of each trial.
-    bin_of_frame: (n_frames,) bin of each frame, -1 in gaps.
-    bin_trial: (n_bins,) trial of each bin, -1 for separators.
-    start_s, end_s: (n_bins,) each bin's first and last instant, s from frame 0 (separators:
-        the gap they stand for, from the previous trial's end to the next one's start).
-    frames_per_bin: (n_bins,) frames each bin holds (0 for separators).
-    """
-
-    bounds: np.ndarray
-    bin_of_frame: np.ndarray
-    n_bins: int
-    bin_trial: np.ndarray
-    start_s: np.ndarray
-    end_s: np.ndarray
-    frames_per_bin: np.ndarray
-    separator_bins: int
-
-
-def trial_bins(
-    bounds: np.ndarray, n_frames: int, frame_rate_hz: float, bin_s: float, separator_bins: int
-) -> TrialBins:
-    """The coactivity bins of a session cut into trials (see `TrialBins`)."""
-    bounds = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
-    bin_of_frame = np.full(n_frames, -1, dtype=np.int64)
-    trials, starts, ends = [], [], []
-    offset = 0
-    for trial, (first, stop) in enumerate(bounds):
-        if trial:  # separators: the gap between the previous trial and this one
-            trials.append(np.full(separator_bins, -1))
-            starts.append(np.full(separator_bins, bounds[trial - 1, 1] / frame_rate_hz))
-            ends.append(np.full(separator_bins, first / frame_rate_hz))
-            offset += separator_bins
-        local = np.floor(np.arange(stop - first) / frame_rate_hz / bin_s + 1e-9).astype(np.int64)
-        count = max(1, int(np.ceil((stop - first) / frame_rate_hz / bin_s - 1e-9)))
-        bin_of_frame[first:stop] = offset + local
-        trials.append(np.full(count, trial))
-        bin_start = first / frame_rate_hz + np.arange(count) * bin_s
-        starts.append(bin_start)
-        ends.append(np.minimum(bin_start + bin_s, stop / frame_rate_hz))
-        offset += count
-    inside = bin_of_frame >= 0
-    frames_per_bin = np.bincount(bin_of_frame[inside], minlength=offset)[:offset]
-    return TrialBins(
-        bounds,
-        bin_of_frame,
-        int(offset),
-        np.concatenate(trials).astype(np.int64),
-        np.concatenate(starts).astype(np.float64),
-        np.concatenate(ends).astype(np.float64),
-        frames_per_bin.astype(np.int64),
-        int(separator_bins),
-    )
-
-
-def events_within_trials(frames: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """(events,) bool: each frame lies inside a trial."""
-    frames = np.asarray(frames, dtype=np.int64)
-    bounds = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
-    index = np.searchsorted(bounds[:, 0], frames, side="right") - 1
-    ok = index >= 0
-    ok[ok] = frames[ok] < bounds[index[ok], 1]
-    return ok
-
-
 def per_neuron_summary(tables: list[pd.DataFrame], sums: tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per neuron from per-trial tables of one row per neuron each (e.g. each trial's
     deconvolution parameters): numeric columns are the median over trials, `sums` columns the
@@ -335,20 +262,66 @@ def per_neuron_summary(tables: list[pd.DataFrame], sums: tuple[str, ...] = ()) -
     return summary
 
 
-def window_edges(
-    layout: TrialBins | None, first: np.ndarray, last: np.ndarray, jitter_bins: int, n_bins: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """First and last bin of the windows [first - jitter_bins, last + jitter_bins], clipped to the
-    recording and (with trials) to the trial of `first` (a window never reaches across a boundary)."""
-    low = np.maximum(np.asarray(first, dtype=np.int64) - jitter_bins, 0)
-    high = np.minimum(np.asarray(last, dtype=np.int64) + jitter_bins, n_bins - 1)
-    if layout is None or low.size == 0:
-        return low, high
-    trial = layout.bin_trial[np.asarray(first, dtype=np.int64)]
-    index = np.arange(layout.n_bins)
-    inside = layout.bin_trial >= 0
-    trial_first = np.full(len(layout.bounds), layout.n_bins, dtype=np.int64)
-    trial_last = np.full(len(layout.bounds), -1, dtype=np.int64)
-    np.minimum.at(trial_first, layout.bin_trial[inside], index[inside])
-    np.maximum.at(trial_last, layout.bin_trial[inside], index[inside])
-    return np.maximum(low, trial_first[trial]), np.minimum(high, trial_last[trial])
+def trial_bounds(inputs) -> np.ndarray | None:
+    """A rule's trial frames (`bounds_from_table` of its `trials` input: results/<session>/ingest/
+    trials.csv), or None when the rule has no such input (a continuous session)."""
+    if "trials" not in inputs.keys():
+        return None
+    from .io import read_table
+
+    return bounds_from_table(read_table(inputs.trials))
+
+
+def frames_in_trials(bounds: np.ndarray) -> int:
+    """Frames inside trials (the recording less its gaps)."""
+    return int(np.diff(np.asarray(bounds, dtype=np.int64).reshape(-1, 2), axis=1).sum())
+
+
+def per_trial_block(
+    stage: Callable, rows: slice, traces: np.ndarray, trials: np.ndarray, sums=(), **settings
+):
+    """A per-neuron stage (`calcium.blocks`: returns a BlockResult) run on each trial's frames on its
+    own: arrays assembled on the session's frames (gap frames 0), its one table of one row per
+    neuron summarised over trials (`per_neuron_summary`, `sums` columns added up)."""
+    from .blocks import BlockResult
+
+    outputs, tables = None, []
+    for first, stop in np.asarray(trials, dtype=np.int64):
+        part = stage(rows, traces[:, first:stop], **settings)
+        if outputs is None:
+            outputs = [np.zeros((traces.shape[0], traces.shape[1]), dtype=np.float32) for _ in part.arrays]
+        for out, array in zip(outputs, part.arrays, strict=True):
+            out[:, first:stop] = array
+        tables.append(part.tables[0])
+    return BlockResult(tuple(outputs), (per_neuron_summary(tables, tuple(sums)),))
+
+
+def session_trials(
+    table: pd.DataFrame | None,
+    source: str,
+    sources: list[str],
+    frames_per_file: list[int],
+    starts_s: list[float],
+    frame_rate_hz: float,
+    start_time_s: float,
+) -> pd.DataFrame:
+    """The trial table ingest writes (`trial_table`): the user's trial `table` (read from
+    `source`), one trial per file of `sources` (labelled by `table` if given), or one trial over
+    the whole recording. frames_per_file, starts_s: each file's frames and own first time (s)."""
+    n_frames = int(sum(frames_per_file))
+    duration_s = n_frames / frame_rate_hz
+    if len(sources) > 1:
+        trials = file_trials(frames_per_file, frame_rate_hz, start_time_s)
+        trials["file"] = [str(path) for path in sources]
+        trials["file_start_s"] = starts_s
+        if table is not None:  # labels of the files' trials
+            labels = parse_file_labels(table, source, len(sources))
+            for column in labels.columns:
+                trials[column] = labels[column].to_numpy()
+    elif table is not None:
+        trials = parse_trial_table(table, source, duration_s, start_time_s, frame_rate_hz)
+    else:
+        trials = pd.DataFrame(
+            {"trial": [0], "start_s": [start_time_s], "stop_s": [start_time_s + duration_s]}
+        )
+    return trial_table(trials, frame_rate_hz, start_time_s, n_frames)
