@@ -49,19 +49,18 @@ from .coactivity import (
 from .coactivity import null_thresholds as _null_thresholds
 from .ensembles import cluster_ensemble_events, find_members, jaccard_similarity
 from .features import event_features, population_coupling, session_summary
-from .trial_coactivity import bin_times, trial_layout, trial_raster, trial_shift_null, window_edges
-from .trial_structure import frames_in_trials
+from .trial_coactivity import bin_times, trial_layout, trial_raster, trial_shift_null
+from .trial_structure import frames_in_trials, window_edges
 
 
 class Recording(NamedTuple):
-    """Size and clock of a session: neurons, frames, frame rate (Hz), time of frame 0 (s), and its
-    trials ((trials, 2) frames, `calcium.trial_structure`; None: one continuous recording)."""
+    """Size and clock of a session: neurons, frames, frame rate (Hz), frame 0's time (s), trials."""
 
     n_neurons: int
     n_frames: int
     frame_rate_hz: float
     start_time_s: float = 0.0
-    trials: np.ndarray | None = None
+    trials: np.ndarray | None = None  # (trials, 2) frames (calcium.trial_structure); None: continuous
 
 
 class Binning(NamedTuple):
@@ -150,12 +149,11 @@ def coactivity_analysis(
         }
     )
     neurons, frames = event_frames(events, binning.event_time)
-    shuffled = (rec.n_frames,) if layout is None else (layout,)  # within trials: trial by trial
     surrogates = (circular_shift_null if layout is None else trial_shift_null)(
         neurons,
         frames,
         rec.n_neurons,
-        *shuffled,
+        *((rec.n_frames,) if layout is None else (layout,)),  # within trials: trial by trial
         rec.frame_rate_hz,
         binning.bin_s,
         null.n_shuffles,
@@ -201,9 +199,8 @@ def coactivity_analysis(
         "jitter_bins": jitter,
         "n_bins": int(raster.n_bins),
     }
-    per_bin = thresholds_from_table(thresholds, frames_in)
-    if layout is not None:  # the separators are never tested
-        per_bin[layout.bin_trial < 0] = np.nan
+    per_bin = np.full(raster.n_bins, np.nan)  # NaN: the bins separating trials, never tested
+    per_bin[tested] = thresholds_from_table(thresholds, tested_frames)
     statistic = combined_statistic(window, n_active, rec.n_neurons, jitter)
     significant = significant_bins(statistic, per_bin, null.min_active, window)
     peak, first, last = group_ensemble_events(significant, statistic, jitter)

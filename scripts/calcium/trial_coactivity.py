@@ -155,25 +155,6 @@ def bin_times(layout: TrialBins | None, n_bins: int, recording, binning) -> tupl
     return start_time_s + bins * bin_s, start_time_s + np.minimum((bins + 1) * bin_s, duration_s)
 
 
-def window_edges(
-    layout: TrialBins | None, first: np.ndarray, last: np.ndarray, jitter_bins: int, n_bins: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """First and last bin of the windows [first - jitter_bins, last + jitter_bins], clipped to the
-    recording and (with trials) to the trial of `first` (a window never reaches across a boundary)."""
-    low = np.maximum(np.asarray(first, dtype=np.int64) - jitter_bins, 0)
-    high = np.minimum(np.asarray(last, dtype=np.int64) + jitter_bins, n_bins - 1)
-    if layout is None or low.size == 0:
-        return low, high
-    trial = layout.bin_trial[np.asarray(first, dtype=np.int64)]
-    index = np.arange(layout.n_bins)
-    inside = layout.bin_trial >= 0
-    trial_first = np.full(len(layout.bounds), layout.n_bins, dtype=np.int64)
-    trial_last = np.full(len(layout.bounds), -1, dtype=np.int64)
-    np.minimum.at(trial_first, layout.bin_trial[inside], index[inside])
-    np.maximum.at(trial_last, layout.bin_trial[inside], index[inside])
-    return np.maximum(low, trial_first[trial]), np.minimum(high, trial_last[trial])
-
-
 def stimulus_exclusion(onsets_s, offsets_s, recording, binning, margin_s: float = 1.0) -> np.ndarray:
     """(n_bins,) bool: the session's coactivity bins overlapping a presentation [onset, offset +
     margin_s) (onsets_s, offsets_s: s on the recording's clock; `calcium.assemblies.stimulus_bins`),

@@ -283,9 +283,7 @@ def per_trial_block(
     """A per-neuron stage (`calcium.blocks`: returns a BlockResult) run on each trial's frames on its
     own: arrays assembled on the session's frames (gap frames 0), its one table of one row per
     neuron summarised over trials (`per_neuron_summary`, `sums` columns added up)."""
-    from .blocks import BlockResult
-
-    outputs, tables = None, []
+    outputs, tables, part = None, [], None
     for first, stop in np.asarray(trials, dtype=np.int64):
         part = stage(rows, traces[:, first:stop], **settings)
         if outputs is None:
@@ -293,7 +291,7 @@ def per_trial_block(
         for out, array in zip(outputs, part.arrays, strict=True):
             out[:, first:stop] = array
         tables.append(part.tables[0])
-    return BlockResult(tuple(outputs), (per_neuron_summary(tables, tuple(sums)),))
+    return part._replace(arrays=tuple(outputs), tables=(per_neuron_summary(tables, tuple(sums)),))
 
 
 def session_trials(
@@ -325,3 +323,23 @@ def session_trials(
             {"trial": [0], "start_s": [start_time_s], "stop_s": [start_time_s + duration_s]}
         )
     return trial_table(trials, frame_rate_hz, start_time_s, n_frames)
+
+
+def window_edges(
+    layout, first: np.ndarray, last: np.ndarray, jitter_bins: int, n_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """First and last bin of the windows [first - jitter_bins, last + jitter_bins], clipped to the
+    recording and (with trials: layout, a `calcium.trial_coactivity.TrialBins`) to the trial of
+    `first` (a window never reaches across a boundary)."""
+    low = np.maximum(np.asarray(first, dtype=np.int64) - jitter_bins, 0)
+    high = np.minimum(np.asarray(last, dtype=np.int64) + jitter_bins, n_bins - 1)
+    if layout is None or low.size == 0:
+        return low, high
+    trial = layout.bin_trial[np.asarray(first, dtype=np.int64)]
+    index = np.arange(layout.n_bins)
+    inside = layout.bin_trial >= 0
+    trial_first = np.full(len(layout.bounds), layout.n_bins, dtype=np.int64)
+    trial_last = np.full(len(layout.bounds), -1, dtype=np.int64)
+    np.minimum.at(trial_first, layout.bin_trial[inside], index[inside])
+    np.maximum.at(trial_last, layout.bin_trial[inside], index[inside])
+    return np.maximum(low, trial_first[trial]), np.minimum(high, trial_last[trial])
