@@ -157,8 +157,9 @@ def bin_times(layout: TrialBins | None, n_bins: int, recording, binning) -> tupl
 
 def stimulus_exclusion(onsets_s, offsets_s, recording, binning, margin_s: float = 1.0) -> np.ndarray:
     """(n_bins,) bool: the session's coactivity bins overlapping a presentation [onset, offset +
-    margin_s) (onsets_s, offsets_s: s on the recording's clock; `calcium.assemblies.stimulus_bins`),
-    in the bins of `trial_layout` for a session cut into trials."""
+    margin_s) (onsets_s, offsets_s: s on the recording's clock;
+    `calcium.assemblies.stimulus_bins`), in the bins of `trial_layout` for a session cut into
+    trials."""
     from .assemblies import stimulus_bins
     from .coactivity import bin_count
 
