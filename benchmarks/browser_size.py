@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/browser_size.py                          # 10,000 x 100,000 at 30 Hz
     .venv/bin/python benchmarks/browser_size.py --neurons 1000 --frames 50000
 
-Builds the page with the library (calcium.browser.build_page) from seeded random arrays
+Builds the page with the library (calcium.outputs.browser.build_page) from seeded random arrays
 generated block by block (Poisson spikes through a GCaMP-like AR(1) kernel plus noise; no
 workflow run), with event and spike tables at the rates of the bundled example (2.3 events and
 4 spikes per neuron per minute). Writes the page to --out and reports its size, the build time
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from calcium.browser import DenseTrace, SessionData, build_page  # noqa: E402
+from calcium.outputs.browser import DenseTrace, SessionData, build_page  # noqa: E402
 
 ASSETS = REPO / "workflow" / "resources" / "browser"
 

@@ -31,12 +31,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from calcium.assemblies import stimulus_bins  # noqa: E402
-from calcium.detrend import detrend  # noqa: E402
-from calcium.dff import baseline_f0, delta_f_over_f  # noqa: E402
-from calcium.ensembles import match_ensembles  # noqa: E402
-from calcium.events import detect_events  # noqa: E402
-from calcium.population import (  # noqa: E402
+from calcium.population.assemblies import stimulus_bins  # noqa: E402
+from calcium.population.ensembles import match_ensembles  # noqa: E402
+from calcium.population.events import detect_events  # noqa: E402
+from calcium.population.steps import (  # noqa: E402
     Binning,
     EnsembleSettings,
     NullSettings,
@@ -44,6 +42,8 @@ from calcium.population import (  # noqa: E402
     coactivity_analysis,
     ensemble_analysis,
 )
+from calcium.signal.detrend import detrend  # noqa: E402
+from calcium.signal.dff import baseline_f0, delta_f_over_f  # noqa: E402
 from calcium.synthetic import (  # noqa: E402
     SessionDesign,
     neuron_rngs,

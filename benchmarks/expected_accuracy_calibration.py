@@ -5,7 +5,7 @@
 
 Every set under --groundtruth (the full shared sets) is treated as a session: its
 recordings are its neurons (ν of each at its native rate), at the set's median frame
-rate. Its expected accuracy is estimated as the workflow does (calcium.accuracy, one noise
+rate. Its expected accuracy is estimated as the workflow does (calcium.evaluation.accuracy, one noise
 band) from the shipped excerpts (resources/groundtruth) with that set's own folder left
 out, and compared with what the workflow's spike inference really scores on the set
 (median r over its full recordings, native rate). Prints and writes
@@ -32,10 +32,13 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from score_ground_truth import load_sets  # noqa: E402
 
-from calcium.accuracy import expected_accuracy, load_references, noise_level_nu, workflow_pipeline  # noqa: E402
-from calcium.deconvolve import default_settings  # noqa: E402
-from calcium.detrend import detrend  # noqa: E402
-from calcium.evaluation import spikefinder_correlation, split_by_span  # noqa: E402
+from calcium.evaluation.accuracy import expected_accuracy  # noqa: E402
+from calcium.evaluation.references import load_references  # noqa: E402
+from calcium.evaluation.resampling import noise_level_nu  # noqa: E402
+from calcium.evaluation.scoring import spikefinder_correlation, split_by_span  # noqa: E402
+from calcium.evaluation.session_accuracy import workflow_pipeline  # noqa: E402
+from calcium.signal.deconvolve import default_settings  # noqa: E402
+from calcium.signal.detrend import detrend  # noqa: E402
 
 CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
 SHIPPED = REPO / "resources" / "groundtruth"

@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from score_ground_truth import load_sets  # noqa: E402
 
-from calcium.accuracy import excerpt  # noqa: E402
+from calcium.evaluation.references import excerpt  # noqa: E402
 from calcium.io import load_json  # noqa: E402
 
 HEADER = """# Reference ground truth (excerpts)
@@ -38,7 +38,7 @@ Short excerpts of public ground-truth recordings: ΔF/F of single neurons with t
 times recorded simultaneously (cell-attached or juxtacellular electrophysiology). The
 workflow's `expected_accuracy` rule runs each session's own spike-inference settings on
 the sets of its indicator family, brought to the session's frame rate and noise, to say
-how well spikes can be inferred from it (docs: README, "Expected accuracy").
+how well spikes can be inferred from it (docs: docs/accuracy.md, "Expected accuracy").
 
 Made by `benchmarks/make_groundtruth_excerpts.py` from the sets in the CASCADE
 ground-truth database (Rupprecht et al. 2021, Nat Neurosci 24:1324; GPL-3.0,

@@ -8,14 +8,14 @@ For each frame rate: simulates neurons x frames of GCaMP6s-like ΔF/F (seeded Po
 spikes through the indicator's AR(1) kernel, white noise), and times on the same traces,
 one process, best of --repeats:
 
-  - workflow: `calcium.deconvolve.deconvolve_traces` with the session's default settings
+  - workflow: `calcium.signal.deconvolve.deconvolve_traces` with the session's default settings
     (`default_settings`: fixed decay, AR(1), noise-constrained, noise estimated once);
   - noise-constrained floor: `oasis.functions.constrained_oasisAR1` with the same fixed g
     and noise SD given (what the workflow solves, without its bookkeeping);
   - solver floor: `oasis.oasis_methods.oasisAR1` with the same g and λ = 0 (one pass of
     the pool-merging algorithm, no search for λ);
   - AR(2) with fixed g1, g2: `oasis.oasis_methods.oasisAR2`, for reference;
-  - the noise estimate alone (`calcium.deconvolve.noise_sd`), and OASIS's `GetSn`.
+  - the noise estimate alone (`calcium.signal.deconvolve.noise_sd`), and OASIS's `GetSn`.
 
 Prints one row per (rate, method): µs per sample and the ratio to the noise-constrained floor.
 """
@@ -58,7 +58,7 @@ def measure(n_neurons: int, n_frames: int, fs: float, repeats: int) -> list[dict
     from oasis.functions import GetSn, constrained_oasisAR1
     from oasis.oasis_methods import oasisAR1, oasisAR2
 
-    from calcium.deconvolve import deconvolve_traces, default_settings, noise_sd
+    from calcium.signal.deconvolve import deconvolve_traces, default_settings, noise_sd
 
     settings = default_settings("GCaMP6s", fs)
     oasis = {key: settings[key] for key in ("ar_order", "tau_decay_s", "tau_rise_s", "penalty", "s_min")}
@@ -77,7 +77,7 @@ def measure(n_neurons: int, n_frames: int, fs: float, repeats: int) -> list[dict
         ),
         "solver floor (oasisAR1, fixed g, λ = 0)": each(lambda row, y: oasisAR1(y, g)),
         "AR(2) solver (oasisAR2, fixed g1, g2, λ = 0)": each(lambda row, y: oasisAR2(y, d + r, -d * r)),
-        "noise estimate (calcium.deconvolve.noise_sd, all rows)": lambda: noise_sd(traces),
+        "noise estimate (calcium.signal.deconvolve.noise_sd, all rows)": lambda: noise_sd(traces),
         "noise estimate (OASIS GetSn, per row)": each(lambda row, y: GetSn(y)),
     }
     samples = n_neurons * n_frames

@@ -72,8 +72,8 @@ def null_shuffle_time(
     session_dir: Path, session: str, bin_s: float, jitter_bins: int = 1, repeats: int = 5
 ) -> float:
     """Best-of-`repeats` seconds for 1000 circular-shift shuffles of the session's events."""
-    from calcium.coactivity import circular_shift_null, event_frames
     from calcium.io import load_json
+    from calcium.population.coactivity import circular_shift_null, event_frames
 
     events = pd.read_csv(session_dir / "results" / session / "events" / "events.csv")
     facts = load_json(session_dir / "results" / session / "ingest" / "recording.json")

@@ -7,11 +7,11 @@
 Every ground-truth set under --groundtruth (CASCADE layout: meta.json, recordings.csv,
 recNN.trace.csv / recNN.spikes.csv; spikefinder layout: calcium.csv and spikes.csv with
 spike counts per frame) is scored at its native frame rate and resampled to 7.5 Hz and
-30 Hz (calcium.accuracy.resample_traces), on the file's own clock, by the spikefinder
+30 Hz (calcium.evaluation.resampling.resample_traces), on the file's own clock, by the spikefinder
 correlation (Pearson r of activity and true spike counts in 40 ms bins; median over a
 set's recordings). Four ways:
 
-- workflow: the library's rule (calcium.deconvolve: detrended ΔF/F, effective rate of
+- workflow: the library's rule (calcium.signal.deconvolve: detrended ΔF/F, effective rate of
   band-limited traces, indicator decay of at least min_decay_frames frames, smoothing
   hypot(frame SD, rise_fraction x time to peak), lag_fraction x the kinetic lag);
 - oasis_defaults: `oasis.functions.deconvolve(y)` on the ΔF/F as it is (decay estimated
@@ -25,7 +25,7 @@ rule's three constants (min_decay_frames, lag_fraction,
 rise_fraction) on a grid, leaving out all sets of one paper at a time (by the mean
 median r over the other papers' sets and rates), and scores the left-out sets with the
 constants chosen without them (without --loso: each set left out on its own). Writes
-scores.csv (per recording), held_out.csv and ground_truth.md (the README table) under
+scores.csv (per recording), held_out.csv and ground_truth.md (the table of docs/accuracy.md) under
 --out; caches deconvolutions under --cache.
 """
 
@@ -48,8 +48,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from calcium.accuracy import Recording, noise_level_nu, resample_traces  # noqa: E402
-from calcium.deconvolve import (  # noqa: E402
+from calcium.evaluation.groundtruth import groundtruth_folders, read_groundtruth_recordings  # noqa: E402
+from calcium.evaluation.references import Recording  # noqa: E402
+from calcium.evaluation.resampling import noise_level_nu, resample_traces  # noqa: E402
+from calcium.evaluation.scoring import spikefinder_correlation, split_by_span  # noqa: E402
+from calcium.io import load_json  # noqa: E402
+from calcium.signal.deconvolve import (  # noqa: E402
     LAG_FRACTION,
     MIN_DECAY_FRAMES,
     RISE_SMOOTHING_FRACTION,
@@ -59,11 +63,8 @@ from calcium.deconvolve import (  # noqa: E402
     smooth_activity,
     time_to_peak_s,
 )
-from calcium.detrend import detrend  # noqa: E402
-from calcium.evaluation import spikefinder_correlation, split_by_span  # noqa: E402
-from calcium.groundtruth import groundtruth_folders, read_groundtruth_recordings  # noqa: E402
-from calcium.indicators import canonical_indicator, indicator_kinetics  # noqa: E402
-from calcium.io import load_json  # noqa: E402
+from calcium.signal.detrend import detrend  # noqa: E402
+from calcium.signal.indicators import canonical_indicator, indicator_kinetics  # noqa: E402
 
 RATES = ("native", "7.5", "30")
 DETREND = {"method": "percentile", "slow_drift_s": 20, "percentile": 10, "highpass_order": 2}

@@ -1,9 +1,9 @@
-"""Coactivity per bin, its circular-shift null, the ensemble events, and per-neuron features."""
+"""Coactivity per bin, its circular-shift null, and the ensemble events."""
 
+from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json, read_table, save_json, save_table
 from calcium.logs import log_to
-from calcium.population import Binning, NullSettings, Recording, coactivity_analysis, neuron_features
-from calcium.trial_structure import trial_bounds
+from calcium.population.steps import Binning, NullSettings, Recording, coactivity_analysis
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
@@ -16,9 +16,6 @@ events = read_table(snakemake.input.events)
 result = coactivity_analysis(
     events, recording, binning, NullSettings(**snakemake.params.null), processes=snakemake.threads
 )
-features, summary = neuron_features(
-    events, result.ensemble_events, recording, binning, snakemake.params.burst_iei_s
-)
 output = snakemake.output
 save_table(output.coactivity, result.bins)
 save_table(output.shuffles, result.shuffles)
@@ -26,9 +23,6 @@ save_table(output.histogram, result.histogram)
 save_json(output.threshold, result.threshold)
 save_table(output.ensemble_events, result.ensemble_events)
 save_table(output.event_neurons, result.event_neurons)
-save_table(output.features, features)
-summary.insert(0, "session", snakemake.wildcards.session)
-save_table(output.summary, summary)
 if result.threshold["note"]:
     log.warning(result.threshold["note"])
 log.info(

@@ -5,10 +5,10 @@ import functools
 import oasis.functions  # noqa: F401 (imported before the pool forks: workers share it)
 
 from calcium.blocks import concat_tables, process_blocks
-from calcium.deconvolve import deconvolve_block
+from calcium.input.trial_structure import per_trial_block, trial_bounds
 from calcium.io import load_json, save_table
 from calcium.logs import log_to
-from calcium.trial_structure import per_trial_block, trial_bounds
+from calcium.signal.deconvolve import deconvolve_block
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)

@@ -2,12 +2,12 @@
 
 import functools
 
-import calcium.dff  # noqa: F401 (imported before the pool forks: workers share it)
-from calcium import stages
+import calcium.signal.dff  # noqa: F401 (imported before the pool forks: workers share it)
 from calcium.blocks import process_blocks
+from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json
 from calcium.logs import log_to
-from calcium.trial_structure import trial_bounds
+from calcium.signal import stages
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)

@@ -1,11 +1,11 @@
 """Ensembles by `ensembles.method` (refined, ica or jaccard), each tested against the circular-shift null."""
 
-from calcium.input_tables import parse_stimulus_table, read_user_table
+from calcium.input.tables import parse_stimulus_table, read_user_table
+from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json, read_table, save_json, save_npy, save_table
 from calcium.logs import log_to
-from calcium.population import Binning, EnsembleSettings, Recording, ensemble_analysis
-from calcium.trial_coactivity import stimulus_exclusion
-from calcium.trial_structure import trial_bounds
+from calcium.population.steps import Binning, EnsembleSettings, Recording, ensemble_analysis
+from calcium.population.trial_coactivity import stimulus_exclusion
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)

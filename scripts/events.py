@@ -2,13 +2,13 @@
 
 import functools
 
-import calcium.events  # noqa: F401 (imported before the pool forks: workers share it)
-from calcium import stages
+import calcium.population.events  # noqa: F401 (imported before the pool forks: workers share it)
 from calcium.blocks import concat_tables, process_blocks
-from calcium.events import narrow_large_events
+from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json, save_table
 from calcium.logs import log_to
-from calcium.trial_structure import trial_bounds
+from calcium.population.events import narrow_large_events
+from calcium.signal import stages
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)

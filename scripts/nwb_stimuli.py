@@ -1,8 +1,8 @@
 """A session's stimulus table from the TimeIntervals of its NWB file (times on the file's clock)."""
 
+from calcium.input.nwb_tables import read_stimulus_intervals
 from calcium.io import save_table
 from calcium.logs import log_to
-from calcium.nwb_input import read_stimulus_intervals
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 table = read_stimulus_intervals(snakemake.input[0], snakemake.params.intervals)

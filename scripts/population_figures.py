@@ -2,17 +2,17 @@
 
 from calcium.io import load_json, load_npy, read_table
 from calcium.logs import log_to
-from calcium.plots import (
+from calcium.outputs.plot_style import save_figure
+from calcium.outputs.population_plots import (
     FEATURE_AXES,
     coactivity_figure,
     feature_distributions_figure,
     membership_figure,
     raster_figure,
     raster_subset,
-    save_figure,
     similarity_figure,
 )
-from calcium.population import effective_thresholds, membership_matrices
+from calcium.population.steps import effective_thresholds, membership_matrices
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 inputs, output = snakemake.input, snakemake.output

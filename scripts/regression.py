@@ -1,10 +1,10 @@
 """Stimulus regressors (boxcars convolved with the indicator's kernel) and the per-neuron regression."""
 
-from calcium.input_tables import parse_stimulus_table, read_user_table
-from calcium.io import load_json, load_npy, save_table
+from calcium.input.tables import parse_stimulus_table, read_user_table
+from calcium.io import load_json, save_table
 from calcium.logs import log_to
-from calcium.progress import Progress, track
-from calcium.regressors import regression_tables, regressor_table, stimulus_regressors
+from calcium.stimulus.regression import session_regression
+from calcium.stimulus.regressors import regressor_table, stimulus_regressors
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
@@ -27,23 +27,10 @@ labels, boxcars, regressors = stimulus_regressors(
     settings["regressor"],
     start_s,
 )
-block = max(1, 25_000_000 // n_frames)  # neurons at a time: ~0.1 GB of float32, bounded memory
-firsts = range(0, facts["n_neurons"], block)
-with Progress(len(firsts), f"regression ({facts['n_neurons']} neurons)", "blocks") as progress:
-    regression, responses = regression_tables(
-        (
-            (first, load_npy(snakemake.input.traces, slice(first, first + block)))
-            for first in track(firsts, progress)
-        ),
-        labels,
-        regressors,
-        stimuli.assign(onset_s=stimuli.onset_s - start_s, offset_s=stimuli.offset_s - start_s),
-        fs,
-        settings["min_r2"],
-        settings["response_type"],
-        tuple(settings["response_window_s"]),
-        tuple(settings["baseline_window_s"]) if settings["baseline_window_s"] else None,
-    )
+relative = stimuli.assign(onset_s=stimuli.onset_s - start_s, offset_s=stimuli.offset_s - start_s)
+regression, responses = session_regression(
+    snakemake.input.traces, facts["n_neurons"], n_frames, labels, regressors, relative, fs, settings
+)
 save_table(snakemake.output.stimuli, stimuli)
 save_table(snakemake.output.regressors, regressor_table(labels, boxcars, regressors, fs, start_s))
 save_table(snakemake.output.regression, regression)

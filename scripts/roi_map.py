@@ -2,8 +2,9 @@
 
 from calcium.io import load_json, read_table
 from calcium.logs import log_to
-from calcium.plots import roi_map_figure, save_figure
-from calcium.roimap import read_footprints, roi_colours
+from calcium.outputs.plot_style import save_figure
+from calcium.outputs.population_plots import roi_map_figure
+from calcium.outputs.roimap import read_footprints, roi_colours
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 inputs = snakemake.input

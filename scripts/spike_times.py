@@ -2,13 +2,13 @@
 
 import functools
 
-import calcium.spikes  # noqa: F401 (imported before the pool forks: workers share it)
-from calcium import stages
+import calcium.signal.spikes  # noqa: F401 (imported before the pool forks: workers share it)
 from calcium.blocks import concat_tables, process_blocks
+from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json, read_table, save_npz, save_table
 from calcium.logs import log_to
-from calcium.spikes import spike_times_by_neuron
-from calcium.trial_structure import trial_bounds
+from calcium.signal import stages
+from calcium.signal.spikes import spike_times_by_neuron
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)

@@ -7,7 +7,7 @@
 
 Reads a CSV with a time column (milliseconds by default, as Bruker/PrairieView's
 VoltageRecording writes it) and a channel; a presentation is a stretch above the
-threshold (default: halfway between the channel's 5th and 95th percentiles). The
+threshold (default: halfway between the channel's 0.1th and 99.9th percentiles). The
 output (stimulus, onset_s, offset_s, duration_s) goes in the session sheet's
 `stimuli` column. Times are taken as seconds from the first imaging frame: check that
 the voltage recording and the imaging started together (or subtract the offset with
@@ -20,11 +20,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from calcium.regressors import stimulus_table_from_channel  # noqa: E402
+from calcium.stimulus.voltage import read_voltage_channel, stimulus_table_from_channel  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -42,21 +40,12 @@ def main(argv=None) -> None:
     parser.add_argument("--start-s", type=float, default=0.0, help="time of the first imaging frame")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    table = pd.read_csv(args.voltage)
-    table.columns = [c.strip() for c in table.columns]
-    for column in (args.time_column, args.channel):
-        if column.strip() not in table.columns:
-            parser.error(f"{args.voltage}: no column {column!r}; columns are {list(table.columns)}")
-    time_s = table[args.time_column.strip()].to_numpy(dtype=float) / (
-        1000.0 if args.time_unit == "ms" else 1.0
-    )
+    try:
+        time_s, values = read_voltage_channel(args.voltage, args.time_column, args.channel, args.time_unit)
+    except ValueError as error:
+        parser.error(str(error))
     stimuli = stimulus_table_from_channel(
-        time_s - args.start_s,
-        table[args.channel.strip()].to_numpy(dtype=float),
-        args.threshold,
-        args.label,
-        args.min_duration_s,
-        args.merge_gap_s,
+        time_s - args.start_s, values, args.threshold, args.label, args.min_duration_s, args.merge_gap_s
     )
     stimuli = stimuli[stimuli.onset_s >= 0]
     stimuli.to_csv(args.out, index=False, float_format="%.4f")

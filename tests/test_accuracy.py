@@ -6,12 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calcium.accuracy import (
-    Recording,
-    choose_recordings,
-    excerpt,
+from calcium.evaluation.accuracy import noise_bands
+from calcium.evaluation.references import Recording, choose_recordings, excerpt
+from calcium.evaluation.resampling import (
     match_noise_level,
-    noise_bands,
     noise_level_nu,
     resample_traces,
     white_noise_sd_for_nu,
@@ -139,8 +137,9 @@ def _synthetic_recordings(n=4, fs=100.0, duration_s=120.0, tau_s=0.5, noise_nu=0
 
 
 def test_expected_accuracy_falls_with_the_session_noise_and_counts_noisier_references():
-    from calcium.accuracy import expected_accuracy, workflow_pipeline
-    from calcium.deconvolve import default_settings
+    from calcium.evaluation.accuracy import expected_accuracy
+    from calcium.evaluation.session_accuracy import workflow_pipeline
+    from calcium.signal.deconvolve import default_settings
 
     fs = 30.0
     pipeline = workflow_pipeline(default_settings("GCaMP8s", fs), {"method": "noise"})
@@ -164,7 +163,7 @@ def test_expected_accuracy_falls_with_the_session_noise_and_counts_noisier_refer
 
 
 def test_references_are_the_indicator_and_its_family_else_none():
-    from calcium.accuracy import select_references
+    from calcium.evaluation.references import select_references
 
     available = [("a", "GCaMP6s"), ("b", "jGCaMP8m"), ("c", "GCaMP8s"), ("d", "OGB-1"), ("e", "Cal-520")]
     assert select_references(available, "GCaMP8s") == (["c", "b"], "indicator")
@@ -177,7 +176,7 @@ def test_references_are_the_indicator_and_its_family_else_none():
 
 
 def _write_groundtruth(folder, indicator, recordings):
-    """A CASCADE-layout ground-truth folder (calcium.groundtruth) holding `recordings`."""
+    """A CASCADE-layout ground-truth folder (calcium.evaluation.groundtruth) holding `recordings`."""
     folder.mkdir(parents=True)
     (folder / "meta.json").write_text(f'{{"indicator": "{indicator}"}}')
     index = pd.DataFrame({"recording": [r.name for r in recordings], "frame_rate_hz": 100.0})
@@ -191,14 +190,10 @@ def _write_groundtruth(folder, indicator, recordings):
 
 
 def test_references_are_loaded_chosen_and_cut_and_the_note_says_what_was_used(tmp_path):
-    from calcium.accuracy import (
-        SCORE_COLUMNS,
-        accuracy_note,
-        expected_accuracy,
-        load_references,
-        workflow_pipeline,
-    )
-    from calcium.deconvolve import default_settings
+    from calcium.evaluation.accuracy import SCORE_COLUMNS, expected_accuracy
+    from calcium.evaluation.references import load_references
+    from calcium.evaluation.session_accuracy import accuracy_note, workflow_pipeline
+    from calcium.signal.deconvolve import default_settings
 
     _write_groundtruth(tmp_path / "gt" / "8s", "GCaMP8s", _synthetic_recordings(n=3, duration_s=30.0))
     _write_groundtruth(tmp_path / "gt" / "6s", "GCaMP6s", _synthetic_recordings(n=2, duration_s=30.0))
@@ -237,8 +232,8 @@ def test_a_ground_truth_folder_with_a_fifo_is_refused_not_read(tmp_path):
     of a trace would block the job forever; it is refused with the file named."""
     import os
 
-    from calcium.accuracy import load_references
     from calcium.errors import InputError
+    from calcium.evaluation.references import load_references
 
     _write_groundtruth(tmp_path / "gt" / "8s", "GCaMP8s", _synthetic_recordings(n=1, duration_s=30.0))
     trace = tmp_path / "gt" / "8s" / "r0.trace.csv"

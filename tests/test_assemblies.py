@@ -1,4 +1,4 @@
-"""Unit tests for calcium.assemblies: ICA assemblies, refined assemblies, activations, p-values."""
+"""Unit tests for calcium.population.assemblies: ICA assemblies, refined assemblies, activations, p-values."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calcium.assemblies import (
+from calcium.population.assemblies import (
     binned_activity,
     coactivity_threshold,
     ensemble_p_values,
@@ -21,9 +21,9 @@ from calcium.assemblies import (
     without_bins,
     zscore_rows,
 )
-from calcium.coactivity import active_bins
-from calcium.ensembles import cluster_ensemble_events, match_ensembles
-from calcium.population import (
+from calcium.population.coactivity import active_bins
+from calcium.population.ensembles import cluster_ensemble_events, match_ensembles
+from calcium.population.steps import (
     ACTIVATION_COLUMNS,
     ENSEMBLE_COLUMNS,
     MEMBER_COLUMNS,

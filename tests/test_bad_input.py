@@ -19,9 +19,11 @@ import pytest
 import yaml
 
 from calcium.errors import ConfigError, InputError, OutputError
-from calcium.ingest import InputSettings, check_plausible_shape, checked_block, probe_input
-from calcium.input_csv import TableLayout, read_fluorescence_csv
-from calcium.input_tables import parse_ground_truth, read_user_table
+from calcium.input.csv_files import read_fluorescence_csv
+from calcium.input.csv_layout import TableLayout
+from calcium.input.ingest import InputSettings, check_plausible_shape, checked_block, probe_input
+from calcium.input.sheet import check_session, check_writable, read_session_sheet
+from calcium.input.tables import parse_ground_truth, read_user_table
 from calcium.io import save_npy, save_table, stale_temporaries
 from calcium.settings import (
     check_config,
@@ -30,7 +32,6 @@ from calcium.settings import (
     event_settings,
     stimulus_kernel,
 )
-from calcium.sheet import check_session, check_writable, read_session_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "scripts"
@@ -374,7 +375,7 @@ def test_tables_round_trip_floats_exactly(tmp_path):
 
 
 def test_missing_config_keys_get_the_schema_defaults():
-    from calcium.sheet import fill_defaults
+    from calcium.input.sheet import fill_defaults
 
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
     full = fill_defaults({"sessions": "s.tsv"}, schema)
@@ -386,7 +387,7 @@ def test_missing_config_keys_get_the_schema_defaults():
 
 def test_config_yaml_states_the_schema_defaults():
     """config.yaml is the schema's defaults written out: a reader of either sees the same values."""
-    from calcium.sheet import fill_defaults
+    from calcium.input.sheet import fill_defaults
 
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
     shipped = yaml.safe_load((REPO / "config.yaml").read_text())

@@ -1,12 +1,12 @@
-"""Unit tests for calcium.baseline.running_percentile."""
+"""Unit tests for calcium.signal.baseline.running_percentile."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-import calcium.baseline as baseline_module
-from calcium.baseline import robust_sd, running_percentile
+import calcium.signal.baseline as baseline_module
+from calcium.signal.baseline import robust_sd, running_percentile
 
 
 def _sparse_spikes(rng, n_frames, n_spikes, amplitude, width=5):

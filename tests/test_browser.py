@@ -17,12 +17,10 @@ from cdp import Chromium, find_chromium
 from conftest import REPO, tool
 from matplotlib.colors import to_rgb
 
-from calcium.browser import (
+from calcium.outputs.browser import DenseTrace, SessionData, build_page, render_page
+from calcium.outputs.browser_encoding import (
     MISSING_INT16,
     MISSING_UINT8,
-    DenseTrace,
-    SessionData,
-    build_page,
     choose_resolution,
     delta_decode,
     delta_encode,
@@ -32,15 +30,14 @@ from calcium.browser import (
     pack,
     packed_size_bound,
     quantise,
-    render_page,
     slot_frames,
     unpack,
 )
-from calcium.coactivity import window_frames
-from calcium.dff import baseline_f0
-from calcium.palette import ensemble_colour
-from calcium.population import effective_thresholds
-from calcium.trials import peri_stimulus
+from calcium.outputs.palette import ensemble_colour
+from calcium.population.coactivity import window_frames
+from calcium.population.steps import effective_thresholds
+from calcium.signal.dff import baseline_f0
+from calcium.stimulus.trial_responses import peri_stimulus
 
 ASSETS = REPO / "workflow" / "resources" / "browser"
 
@@ -538,7 +535,7 @@ def test_session_browser_of_the_workflow_in_chromium(default_run, chromium_path,
         at = browser.evaluate(f"sessionBrowser.rasterRowCentre({target})")
         assert at["y"] < browser.evaluate("sessionBrowser.rasterRowCentre(79)")["y"] or target == 79
         browser.screenshot(tmp_path / "raster_by_ensemble.png")
-        # ensembles in the colours of every figure (calcium.palette)
+        # ensembles in the colours of every figure (calcium.outputs.palette)
         swatches = browser.evaluate(
             "[...document.querySelectorAll('#ensemble-side h3 .swatch')].map(s => s.style.background)"
         )
@@ -579,7 +576,7 @@ def test_report_links_and_zip_report_holds_the_browser(default_run, tmp_path):
 
 def footprints_of(n_neurons, height=40, width=60):
     """Disk-shaped ROIs on a field with a mean image; ROI k centred at a known pixel."""
-    from calcium.footprints import Footprints
+    from calcium.input.footprints import Footprints
 
     yy, xx = np.mgrid[0:height, 0:width]
     roi, y, x, weight = [], [], [], []
@@ -603,8 +600,8 @@ def footprints_of(n_neurons, height=40, width=60):
 
 
 def test_roi_map_click_selects_the_neuron_and_the_trial_view_shows_its_presentations(chromium_path, tmp_path):
-    from calcium.palette import NO_ENSEMBLE
-    from calcium.trials import peri_stimulus, trial_responses
+    from calcium.outputs.palette import NO_ENSEMBLE
+    from calcium.stimulus.trial_responses import peri_stimulus, trial_responses
 
     rng = np.random.default_rng(11)
     fs = 20.0
@@ -699,3 +696,25 @@ def test_trial_amplitudes_that_would_crowd_out_the_traces_are_left_out_and_said_
         data.trials.response_dff.to_numpy().reshape(8, -1),
         rtol=1e-6,
     )
+
+
+def test_raw_traces_give_the_dff_stages_f0(tmp_path):
+    """The page's F0 is the dff stage's: one value per neuron over the whole recording, or a
+    sliding trace read a block of neurons at a time; input ΔF/F has none."""
+    from calcium.outputs.browser_session import raw_traces
+    from calcium.signal.dff import baseline_f0
+
+    fluorescence = (100 + np.random.default_rng(3).gamma(2.0, 5.0, (7, 400))).astype(np.float32)
+    fluorescence[2] += np.linspace(0, 50, 400, dtype=np.float32)  # a drift the sliding F0 follows
+    path = tmp_path / "fluorescence.npy"
+    np.save(path, fluorescence)
+    traces, f0 = raw_traces(path, {"input_kind": "raw", "percentile": 10, "window_s": None}, 5.0)
+    assert [t.key for t in traces] == ["raw"]
+    np.testing.assert_array_equal(f0, baseline_f0(fluorescence, 10)[:, 0])
+    traces, f0 = raw_traces(path, {"input_kind": "raw", "percentile": 10, "window_s": 20.0}, 5.0)
+    assert f0 is None and [t.key for t in traces] == ["raw", "f0"]
+    sliding = traces[1].rows[1:4]
+    np.testing.assert_array_equal(sliding, baseline_f0(fluorescence[1:4], 10, 20.0, 5.0))
+    assert sliding[1, -1] > sliding[1, 0] + 30  # follows the drift of neuron 2
+    traces, f0 = raw_traces(path, {"input_kind": "dff", "percentile": 10, "window_s": None}, 5.0)
+    assert f0 is None and [(t.key, t.unit) for t in traces] == [("raw", "ΔF/F")]

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calcium.coactivity import (
+from calcium.input.tables import parse_stimulus_table
+from calcium.population.coactivity import (
     active_bins,
     circular_shift_null,
     coactivity_statistic,
@@ -24,13 +25,13 @@ from calcium.coactivity import (
     window_coactivity,
     window_frames,
 )
-from calcium.detrend import detrend
-from calcium.dff import baseline_f0, delta_f_over_f
-from calcium.ensembles import cluster_ensemble_events, find_members, match_ensembles
-from calcium.events import detect_events
-from calcium.features import population_coupling
-from calcium.input_tables import parse_stimulus_table
-from calcium.regressors import fit_regressors, response_types, stimulus_regressors
+from calcium.population.ensembles import cluster_ensemble_events, find_members, match_ensembles
+from calcium.population.events import detect_events
+from calcium.population.features import population_coupling
+from calcium.signal.detrend import detrend
+from calcium.signal.dff import baseline_f0, delta_f_over_f
+from calcium.stimulus.regression import fit_regressors, response_types
+from calcium.stimulus.regressors import stimulus_regressors
 from calcium.synthetic import SessionDesign, simulate_session_arrays
 
 # The workflow's defaults (config.yaml).
@@ -216,8 +217,8 @@ def test_stimulus_regression_selects_and_types_excited_and_suppressed_neurons(fs
 def _ensembles_of(events, design: SessionDesign, method: str, stimuli=None):
     """The workflow's ensemble stage (population.py) with the defaults and `method`; stimulus
     presentations left out as the rule does (ensembles.exclude_stimuli) when `stimuli` is given."""
-    from calcium.assemblies import stimulus_bins
-    from calcium.population import (
+    from calcium.population.assemblies import stimulus_bins
+    from calcium.population.steps import (
         Binning,
         EnsembleSettings,
         NullSettings,
@@ -284,7 +285,7 @@ def test_negative_controls_give_no_ensembles(control_sessions, method):
     """None from the default (refined) and the seed's method (jaccard). ICA's components above
     the Marchenko-Pastur bound include chance ones in sparse binary data; the circular-shift
     p-value of a member set that was chosen for its correlation does not remove them all (at
-    most one is let through here; the README's grid counts them)."""
+    most one is let through here; the grid in docs/methods.md counts them)."""
     (design, independent), (stimulus, events, plan) = control_sessions
     spurious = len(_ensembles_of(independent, design, method).ensembles)
     spurious += len(_ensembles_of(events, stimulus, method, plan.stimulus_table).ensembles)

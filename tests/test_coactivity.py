@@ -1,4 +1,4 @@
-"""Unit tests for calcium.coactivity: binning, sparse rasters, the circular-shift null."""
+"""Unit tests for calcium.population.coactivity: binning, sparse rasters, the circular-shift null."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calcium.coactivity import (
+from calcium.population.coactivity import (
     ActiveBins,
     active_bins,
     bin_count,
@@ -30,7 +30,7 @@ from calcium.coactivity import (
     window_activity,
     window_coactivity,
 )
-from calcium.features import population_coupling
+from calcium.population.features import population_coupling
 
 FS = 10.0
 N_FRAMES = 3000  # 300 s: 600 bins of 0.5 s
@@ -424,7 +424,7 @@ def test_an_event_without_a_neuron_may_no_longer_be_an_ensemble_event():
 
 
 def test_null_exceedance_is_the_fraction_of_null_bins_of_the_same_kind_at_or_above():
-    from calcium.coactivity import null_exceedance
+    from calcium.population.coactivity import null_exceedance
 
     # kind 5 (frames): null counts 0 active x 6 bins, 1 x 3, 3 x 1; kind 4: 2 active x 4 bins
     frames = np.array([5, 5, 5, 4])

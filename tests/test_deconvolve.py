@@ -1,4 +1,4 @@
-"""Unit tests for calcium.deconvolve: OASIS spike inference and AR time constants."""
+"""Unit tests for calcium.signal.deconvolve: OASIS spike inference and AR time constants."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from calcium.deconvolve import ar_to_time_constants, deconvolve_traces
+from calcium.signal.deconvolve import ar_to_time_constants, deconvolve_traces
 
 FS = 10.0
 TAU_DECAY_S = 1.0
@@ -208,7 +208,7 @@ def test_time_constants_of_invalid_coefficients_are_nan():
 
 
 def test_smoothed_activity_keeps_the_total_and_spreads_each_spike():
-    from calcium.deconvolve import smooth_activity
+    from calcium.signal.deconvolve import smooth_activity
 
     spikes = np.zeros((2, 400), dtype=np.float32)
     spikes[0, 200] = 2.0
@@ -227,7 +227,7 @@ def test_s_min_with_ar2_is_refused():
 
 
 def test_activity_is_moved_earlier_by_the_lag_with_fractional_frames():
-    from calcium.deconvolve import smooth_activity
+    from calcium.signal.deconvolve import smooth_activity
 
     spikes = np.zeros((1, 400), dtype=np.float32)
     spikes[0, 200] = 1.0
@@ -241,7 +241,7 @@ def test_activity_is_moved_earlier_by_the_lag_with_fractional_frames():
 
 
 def test_kinetic_lag_follows_frame_length_and_rise():
-    from calcium.deconvolve import kinetic_lag_s
+    from calcium.signal.deconvolve import kinetic_lag_s
 
     # Instant rise, a decay much slower than a frame, AR(1) matching it: the spike's mass
     # is split between its own frame and the next by the exposure before and after the
@@ -259,7 +259,7 @@ def test_kinetic_lag_follows_frame_length_and_rise():
 
 
 def test_amplitude_noise_is_the_matched_filter_sd_and_independent_of_frame_rate():
-    from calcium.deconvolve import spike_amplitude_noise
+    from calcium.signal.deconvolve import spike_amplitude_noise
 
     np.testing.assert_allclose(spike_amplitude_noise(np.array([2.0]), np.array([[0.6, 0.0]])), [1.6])
     # AR(2): sn / ||h||, h the impulse response
@@ -283,7 +283,12 @@ def test_amplitude_noise_is_the_matched_filter_sd_and_independent_of_frame_rate(
 
 
 def test_default_settings_follow_indicator_and_frame_rate():
-    from calcium.deconvolve import RISE_SMOOTHING_FRACTION, default_settings, kinetic_lag_s, time_to_peak_s
+    from calcium.signal.deconvolve import (
+        RISE_SMOOTHING_FRACTION,
+        default_settings,
+        kinetic_lag_s,
+        time_to_peak_s,
+    )
 
     fast = default_settings("jGCaMP8m", 122.0)
     assert fast["ar_order"] == 1 and fast["tau_decay_s"] == pytest.approx(0.2)
@@ -315,7 +320,7 @@ def test_default_settings_follow_indicator_and_frame_rate():
 def test_noise_sd_is_oasis_estimate_and_independent_of_the_block(n_frames):
     from oasis.functions import GetSn
 
-    from calcium.deconvolve import noise_sd
+    from calcium.signal.deconvolve import noise_sd
 
     rng = np.random.default_rng(n_frames)
     traces = rng.normal(0, 0.3, (6, n_frames)).cumsum(axis=1) * 0.01 + rng.normal(0, 0.2, (6, n_frames))
@@ -345,8 +350,8 @@ def test_band_limited_traces_are_deconvolved_as_natively_sampled_ones(native_fs)
     the empty top band, the spike count was 10-50 times too high)."""
     from scipy.signal import resample
 
-    from calcium.accuracy import workflow_pipeline
-    from calcium.deconvolve import deconvolve_traces, default_settings, effective_frame_rate
+    from calcium.evaluation.session_accuracy import workflow_pipeline
+    from calcium.signal.deconvolve import deconvolve_traces, default_settings, effective_frame_rate
 
     y, _ = _planted_recording(native_fs)
     upsampled = resample(y, int(round(y.size * 100.0 / native_fs)))
@@ -371,7 +376,7 @@ def test_band_limited_traces_are_deconvolved_as_natively_sampled_ones(native_fs)
 
 def test_effective_rate_is_not_fooled_by_slow_indicators_at_low_rates():
     """A slow indicator's spectrum falls steeply, but white noise keeps the top octave flat."""
-    from calcium.deconvolve import effective_frame_rate
+    from calcium.signal.deconvolve import effective_frame_rate
 
     for fs in (2.5, 7.5, 30.0):
         rng = np.random.default_rng(0)

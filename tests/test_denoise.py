@@ -1,4 +1,4 @@
-"""Unit tests for calcium.denoise: wavelet shrinkage."""
+"""Unit tests for calcium.signal.denoise: wavelet shrinkage."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import pywt
 
-from calcium.denoise import THRESHOLD_MODES, THRESHOLD_RULES, noise_sigma, wavelet_denoise
+from calcium.signal.denoise import THRESHOLD_MODES, THRESHOLD_RULES, noise_sigma, wavelet_denoise
 
 FS = 10.0
 SIGMA = 0.1

@@ -1,11 +1,11 @@
-"""Unit tests for calcium.detrend: removing slow drift, keeping transients."""
+"""Unit tests for calcium.signal.detrend: removing slow drift, keeping transients."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from calcium.detrend import DETREND_METHODS, detrend, slow_trend
+from calcium.signal.detrend import DETREND_METHODS, detrend, slow_trend
 
 FS = 10.0
 DURATION_S = 600.0

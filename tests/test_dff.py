@@ -1,4 +1,4 @@
-"""Unit tests for calcium.dff: baseline F0 and ΔF/F."""
+"""Unit tests for calcium.signal.dff: baseline F0 and ΔF/F."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from calcium.dff import BaselineError, baseline_f0, delta_f_over_f
+from calcium.signal.dff import BaselineError, baseline_f0, delta_f_over_f
 
 
 def _quiet_majority_dff(rng, n_neurons, n_frames, active_fraction=0.15):

@@ -1,11 +1,12 @@
-"""Unit tests for calcium.ensembles: Jaccard similarity, clustering of ensemble events, PCA cut-offs."""
+"""Unit tests for calcium.population.ensembles: Jaccard similarity, clustering of ensemble events,
+PCA cut-offs."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from calcium.ensembles import (
+from calcium.population.ensembles import (
     CUTOFF_METHODS,
     LINKAGE_METHODS,
     cluster_ensemble_events,
@@ -254,7 +255,8 @@ def test_parallel_analysis_finds_two_groups_among_background_events():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known limitation (documented in calcium.ensembles._eigenvalues): centred PCA of events "
+    reason="known limitation (documented in calcium.population.ensembles._eigenvalues): centred PCA of "
+    "events "
     "that all belong to k disjoint groups spans k - 1 components, so parallel analysis finds 1 of 2",
 )
 def test_parallel_analysis_finds_two_strong_groups():
@@ -318,7 +320,7 @@ def test_membership_test_recovers_planted_groups_without_extras(seed):
 
 
 def test_clusters_without_two_members_are_not_ensembles():
-    from calcium.ensembles import Ensembles, Membership, drop_memberless
+    from calcium.population.ensembles import Ensembles, Membership, drop_memberless
 
     labels = np.array([0, 1, 0, 2, 1, -1, 2])
     result = Ensembles(labels, np.arange(7), np.eye(7), 3, 0.5)
@@ -331,7 +333,7 @@ def test_clusters_without_two_members_are_not_ensembles():
 
 
 def test_clusters_nested_in_larger_ensembles_are_resolved():
-    from calcium.ensembles import Ensembles, Membership, resolve_nested
+    from calcium.population.ensembles import Ensembles, Membership, resolve_nested
 
     # Ensembles 0 (5 events) and 1 (4 events); 2 (3 events) holds members of both (a coincidence);
     # 3 (3 events) holds members of 0 only (a split part of it).
@@ -352,7 +354,7 @@ def test_clusters_nested_in_larger_ensembles_are_resolved():
 
 
 def test_find_members_settles_on_ensembles_with_members():
-    from calcium.ensembles import find_members
+    from calcium.population.ensembles import find_members
 
     m, truth, groups = _planted_events(4)
     rng = np.random.default_rng(0)
@@ -369,7 +371,7 @@ def test_find_members_settles_on_ensembles_with_members():
 
 
 def test_members_of_a_coactive_ensemble_are_explained_by_it():
-    from calcium.ensembles import explained_elsewhere
+    from calcium.population.ensembles import explained_elsewhere
 
     m = np.zeros((4, 8), dtype=bool)
     m[0, [0, 1, 2]] = True  # ensemble 0 alone

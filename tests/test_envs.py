@@ -52,8 +52,31 @@ TARGET_RULES = {"figures"}
 RULES = [rule for rule in rules_with_env_and_script() if rule[0] not in TARGET_RULES]
 
 
+def library_files(name: str) -> list[Path]:
+    """The library files that `import name` (a dotted calcium.* name) executes: each package's
+    __init__ on the way, then the module itself."""
+    parts = name.split(".")[1:]
+    files = [LIBRARY / "__init__.py"]
+    for depth in range(1, len(parts) + 1):
+        base = LIBRARY.joinpath(*parts[:depth])
+        if (base / "__init__.py").exists():
+            files.append(base / "__init__.py")
+        elif base.with_suffix(".py").exists():
+            files.append(base.with_suffix(".py"))
+    return files
+
+
+def public_api(package_init: Path) -> dict[str, str]:
+    """A subpackage's lazily loaded public names (its `API` dict: name -> module)."""
+    for node in ast.parse(package_init.read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "API" for t in node.targets):
+            return ast.literal_eval(node.value)
+    return {}
+
+
 def imported_modules(path: Path, seen: set[Path] | None = None) -> set[str]:
-    """Top-level modules imported by a script and, recursively, by the library it uses."""
+    """Top-level modules imported by a script and, recursively, by the library it uses (a name
+    taken from a subpackage's lazy public API counts as an import of the module defining it)."""
     seen = seen if seen is not None else set()
     if path in seen:
         return set()
@@ -66,14 +89,19 @@ def imported_modules(path: Path, seen: set[Path] | None = None) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             module = ("calcium." + (node.module or "")).rstrip(".") if node.level else node.module or ""
             names = [module]
-            if module == "calcium":  # `from calcium import stages` / `from . import blocks`
-                names = [f"calcium.{alias.name}" for alias in node.names]
+            if module.split(".")[0] == "calcium":  # `from calcium.signal import stages` / an API name
+                package = LIBRARY.joinpath(*module.split(".")[1:])
+                if (package / "__init__.py").exists():
+                    api = public_api(package / "__init__.py")
+                    for alias in node.names:
+                        if package.joinpath(alias.name).with_suffix(".py").exists():
+                            names.append(f"{module}.{alias.name}")
+                        elif alias.name in api:
+                            names.append(f"{module}.{api[alias.name]}")
         for name in names:
             top = name.split(".")[0]
             if top == "calcium":
-                parts = name.split(".")[1:]
-                target = LIBRARY.joinpath(*parts).with_suffix(".py") if parts and parts[0] else None
-                if target and target.exists():
+                for target in library_files(name):
                     modules |= imported_modules(target, seen)
             else:
                 modules.add(top)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calcium.evaluation import binned_sum, match_spike_times, precision_recall_f1, spikefinder_correlation
+from calcium.evaluation.scoring import (
+    binned_sum,
+    match_spike_times,
+    precision_recall_f1,
+    spikefinder_correlation,
+)
 
 FS = 50.0
 
@@ -53,7 +58,7 @@ def test_constant_series_give_nan():
 
 
 def test_scores_use_the_session_clock_and_count_spikes_outside_the_imaged_span():
-    from calcium.evaluation import score_neurons, split_by_span
+    from calcium.evaluation.scoring import score_neurons, split_by_span
 
     fs, start = 50.0, 1000.0
     frames = np.array([100, 300, 500, 700])
@@ -73,7 +78,7 @@ def test_scores_use_the_session_clock_and_count_spikes_outside_the_imaged_span()
 
 
 def test_frames_longer_than_a_bin_are_spread_over_their_exposure():
-    from calcium.evaluation import frames_to_bins
+    from calcium.evaluation.scoring import frames_to_bins
 
     # 10 Hz frames (100 ms) into 40 ms bins; frame k covers [k/10 - 0.05, k/10 + 0.05) from -0.05 s.
     values = np.array([[1.0, 0.0, 2.0]])

@@ -1,4 +1,4 @@
-"""Unit tests for calcium.events: thresholds and calcium-event detection on planted transients."""
+"""Unit tests for calcium.population.events: thresholds and calcium-event detection on planted transients."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 from scipy.signal import peak_widths
 
-from calcium.events import (
+from calcium.population.events import (
     EVENT_COLUMNS,
     detect_events,
     empty_events,
     event_thresholds,
     robust_baseline_and_sd,
 )
-from calcium.kernels import kernel_fwhm_s, plausible_min_fwhm_s, sampled_fwhm_s
+from calcium.signal.kernels import kernel_fwhm_s, plausible_min_fwhm_s, sampled_fwhm_s
 from calcium.synthetic import calcium_kernel
 
 FS = 10.0
@@ -281,7 +281,7 @@ def test_short_spikes_are_flagged_and_calcium_transients_are_not():
 def test_half_height_width_is_scipys_peak_width(frame_rate_hz, tau_decay_s, tau_rise_s):
     from scipy.signal import peak_widths
 
-    from calcium.kernels import half_height_width
+    from calcium.signal.kernels import half_height_width
 
     for phase in np.linspace(0.0, 0.95, 7):
         t = (np.arange(int(10 * tau_decay_s * frame_rate_hz) + 3) - 1 - phase) / frame_rate_hz

@@ -1,4 +1,5 @@
-"""Unit tests for calcium.features: per-neuron event statistics, population coupling, session summary."""
+"""Unit tests for calcium.population.features: per-neuron event statistics, population coupling,
+session summary."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calcium.coactivity import ActiveBins
-from calcium.events import EVENT_COLUMNS, empty_events
-from calcium.features import FEATURE_COLUMNS, event_features, population_coupling, session_summary
+from calcium.population.coactivity import ActiveBins
+from calcium.population.events import EVENT_COLUMNS, empty_events
+from calcium.population.features import FEATURE_COLUMNS, event_features, population_coupling, session_summary
 
 FS = 10.0
 N_FRAMES = 1200  # 2 minutes
@@ -222,7 +223,7 @@ def test_population_coupling_compares_each_bin_with_bins_of_its_own_length():
 
 def test_independent_neurons_have_coupling_one_when_half_the_bins_hold_no_frame():
     """1.045 Hz with 0.5 s bins (issue 10): the former formula gave about 2."""
-    from calcium.coactivity import active_bins
+    from calcium.population.coactivity import active_bins
 
     rng = np.random.default_rng(3)
     fs, n_frames, n_neurons = 1.045, 2000, 60

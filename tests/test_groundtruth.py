@@ -3,7 +3,7 @@
 One regression test per indicator family on the 60 s excerpts that ship in
 resources/groundtruth (three recordings per set), at the native frame rate and resampled
 to 7.5 Hz: the workflow's rule must keep the median correlation above a floor set about
-0.1 below what the rule scores now (README, "Spike inference on real ground truth"), so
+0.1 below what the rule scores now (docs/accuracy.md, "Spike inference on real ground truth"), so
 that a change that breaks it for one family fails here. And the evaluate path of the
 workflow on one recording of ../shared (skipped without it).
 """
@@ -16,19 +16,21 @@ import pytest
 import yaml
 from conftest import REPO, SHARED, copy_workflow, snakemake
 
-from calcium.accuracy import Recording, resample_traces, workflow_pipeline
-from calcium.deconvolve import default_settings
-from calcium.detrend import detrend
-from calcium.evaluation import spikefinder_correlation, split_by_span
-from calcium.groundtruth import groundtruth_folders, read_groundtruth_recordings
+from calcium.evaluation.groundtruth import groundtruth_folders, read_groundtruth_recordings
+from calcium.evaluation.references import Recording
+from calcium.evaluation.resampling import resample_traces
+from calcium.evaluation.scoring import spikefinder_correlation, split_by_span
+from calcium.evaluation.session_accuracy import workflow_pipeline
+from calcium.signal.deconvolve import default_settings
+from calcium.signal.detrend import detrend
 
 GROUND_TRUTH = SHARED / "data" / "groundtruth"
 DS14 = GROUND_TRUTH / "cascade-DS14-GCaMP6s-Chen2013"
 
 SHIPPED = REPO / "resources" / "groundtruth"
 # family: floor of the median over its shipped sets of each set's median r, at the native rate
-# and at 7.5 Hz: about 0.1 below what the rule scores now (README, "Spike inference on real
-# ground truth"), so that a change that breaks the rule for one family fails here.
+# and at 7.5 Hz: about 0.1 below what the rule scores now (docs/accuracy.md, "Spike inference
+# on real ground truth"), so that a change that breaks the rule for one family fails here.
 FAMILY_FLOORS = {
     "slow GCaMP": (0.45, 0.30),  # now 0.55, 0.41 (8 sets)
     "fast GCaMP": (0.30, 0.25),  # now 0.40, 0.35 (11 sets)
@@ -58,7 +60,7 @@ def _median_r(indicator, recordings, rate):
 @pytest.mark.parametrize("family", sorted(FAMILY_FLOORS))
 def test_rule_keeps_its_floor_on_each_indicator_family(family):
     """On the excerpts that ship with the workflow (no ../shared needed)."""
-    from calcium.indicators import indicator_family
+    from calcium.signal.indicators import indicator_family
 
     floor_native, floor_slow = FAMILY_FLOORS[family]
     by_set = {}

@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from calcium.errors import ConfigError, InputError
-from calcium.ingest import InputSettings, probe_input
-from calcium.input_tables import parse_ground_truth, parse_stimulus_table, read_user_table
+from calcium.input.ingest import InputSettings, probe_input
+from calcium.input.sheet import check_session, fill_defaults, read_session_sheet, schema_errors
+from calcium.input.tables import parse_ground_truth, parse_stimulus_table, read_user_table
 from calcium.settings import check_session_settings
-from calcium.sheet import check_session, fill_defaults, read_session_sheet, schema_errors
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -170,7 +170,7 @@ def test_evaluation_bins_may_be_finer_than_a_frame_down_to_40_ms():
 
 
 def test_denoise_level_deeper_than_the_recording_allows_is_refused_and_the_used_level_logged():
-    from calcium.denoise import denoise_level, max_denoise_level
+    from calcium.signal.denoise import denoise_level, max_denoise_level
 
     config = _config()
     deepest = max_denoise_level(1500, "sym4")
@@ -294,7 +294,7 @@ def test_a_fifo_session_sheet_is_refused_without_blocking(tmp_path):
 
 
 def test_user_tables_are_read_up_to_a_cap(tmp_path, monkeypatch):
-    import calcium.input_tables as tables
+    import calcium.input.tables as tables
 
     path = tmp_path / "stim.csv"
     path.write_text("stimulus,onset_s,duration_s\n" + "a,1,1\n" * 1000)
@@ -334,7 +334,8 @@ def test_defaults_pass_the_new_checks():
 
 @pytest.mark.parametrize("one_row_per_frame", [False, True])
 def test_neuron_labels_are_length_limited(tmp_path, one_row_per_frame):
-    from calcium.input_csv import TableLayout, read_fluorescence_csv
+    from calcium.input.csv_files import read_fluorescence_csv
+    from calcium.input.csv_layout import TableLayout
 
     values = np.random.default_rng(0).uniform(90, 110, (3, 40))
     labels = ["a", "x" * 300, "c"]
@@ -375,7 +376,7 @@ def test_labels_with_dollar_signs_are_drawn_as_written():
     """matplotlib reads $...$ as TeX: a stimulus named "$\\foo$" made the figures job fail."""
     import matplotlib.pyplot as plt
 
-    import calcium.plots  # noqa: F401 (sets the text style of every figure)
+    import calcium.outputs.plot_style  # noqa: F401 (sets the text style of every figure)
 
     figure, ax = plt.subplots()
     ax.set_title("grating $\\foo$ at 90°")
@@ -384,13 +385,13 @@ def test_labels_with_dollar_signs_are_drawn_as_written():
 
 
 def test_an_unreadable_fluorescence_file_is_one_line(tmp_path, monkeypatch):
-    import calcium.input_csv
+    import calcium.input.csv_probe
 
     path = _traces(tmp_path / "f.csv")
 
     def denied(file):
         raise PermissionError(13, "Permission denied", str(file))
 
-    monkeypatch.setattr(calcium.input_csv, "check_text_csv", denied)
+    monkeypatch.setattr(calcium.input.csv_probe, "check_text_csv", denied)
     with pytest.raises(InputError, match=r"f\.csv: cannot be read \(Permission denied\)"):
         probe_input(path)

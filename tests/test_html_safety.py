@@ -16,9 +16,9 @@ import pytest
 import yaml
 from test_browser import page_assets, synthetic_session
 
-from calcium.browser import build_page
-from calcium.htmlsafe import script_safe_json
-from calcium.sheet import fill_defaults
+from calcium.input.sheet import fill_defaults
+from calcium.outputs.browser import build_page
+from calcium.outputs.htmlsafe import script_safe_json
 
 REPO = Path(__file__).resolve().parents[1]
 REPORT = REPO / "workflow" / "report"

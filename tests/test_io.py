@@ -1,4 +1,4 @@
-"""Unit tests for reading fluorescence CSVs (calcium.input_csv) and the atomic writers (calcium.io)."""
+"""Unit tests for reading fluorescence CSVs (calcium.input.csv_files) and the atomic writers (calcium.io)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from calcium.errors import InputError
-from calcium.ingest import interpolate_missing
-from calcium.input_csv import TableLayout, read_fluorescence_csv
+from calcium.input.csv_files import read_fluorescence_csv
+from calcium.input.csv_layout import TableLayout
+from calcium.input.ingest import interpolate_missing
 from calcium.io import (
     load_json,
     load_npy,
@@ -398,7 +399,7 @@ def test_lines_with_compensating_cell_counts_are_ragged_not_shifted(tmp_path):
 
 
 def test_large_wide_table_is_read_in_blocks_exactly(tmp_path):
-    from calcium.input_csv import _read_plain_numbers
+    from calcium.input.csv_files import _read_plain_numbers
 
     truth = _planted(n_neurons=30, n_frames=500)
     path = _write_rows(tmp_path / "f.csv", [_format(row) for row in truth])

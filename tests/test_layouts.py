@@ -19,8 +19,10 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from calcium.errors import InputError
-from calcium.ingest import InputSettings, probe_input
-from calcium.input_csv import NA_TOKENS, TableLayout, read_fluorescence_csv
+from calcium.input.csv_files import read_fluorescence_csv
+from calcium.input.csv_layout import TableLayout
+from calcium.input.csv_text import NA_TOKENS
+from calcium.input.ingest import InputSettings, probe_input
 
 
 def _text(value: float, fmt: str, na: str) -> str:
@@ -103,7 +105,7 @@ def _write_excel(rows, options, path):
 
 
 def _counting_or_ramp(values: np.ndarray) -> bool:
-    """Data that looks like an axis by design of the layout rules (README "Input layout"): whole
+    """Data that looks like an axis by design of the layout rules (docs/inputs.md, "Input layout"): whole
     numbers counting 0,1,2,... or 1,2,3,..., or values rising by a constant step."""
     if values.size < 2 or np.isnan(values).any():
         return False
@@ -164,7 +166,7 @@ def test_writers_read_back_exactly_or_refused(tmp_path, matrix, options):
     else:
         _write_excel(rows, options, path)
     truth = "frames_x_neurons" if options["one_row_per_frame"] else "neurons_x_frames"
-    # With nothing in the file naming its axes, auto goes by shape (README "Input layout"): that
+    # With nothing in the file naming its axes, auto goes by shape (docs/inputs.md, "Input layout"): that
     # is a plausibility rule, not a reading of the file, so the orientation is given here.
     named = options["index"] and (
         options["index_kind"] == "time" or (options["header"] and options["corner"] != "")

@@ -23,18 +23,14 @@ from pynwb.file import Subject  # noqa: E402
 from pynwb.ophys import Fluorescence, ImageSegmentation, OpticalChannel, PlaneSegmentation  # noqa: E402
 
 from calcium.errors import InputError  # noqa: E402
-from calcium.ingest import InputSettings  # noqa: E402
+from calcium.input.ingest import InputSettings  # noqa: E402
+from calcium.input.nwb import check_nwb_session, open_nwb_traces, open_roi_masks  # noqa: E402
+from calcium.input.nwb_tables import parse_start_time, read_nwb_metadata, read_stimulus_intervals  # noqa: E402
+from calcium.input.sheet import check_session, read_session_sheet  # noqa: E402
 from calcium.io import save_npy  # noqa: E402
-from calcium.nwb_input import (  # noqa: E402
-    check_nwb_session,
-    open_nwb_traces,
-    open_roi_masks,
-    parse_start_time,
-    read_nwb_metadata,
-    read_stimulus_intervals,
-)
-from calcium.nwb_output import SessionNwbWriter, chunk_shapes, session_metadata  # noqa: E402
-from calcium.sheet import check_session, read_session_sheet  # noqa: E402
+from calcium.outputs.nwb import SessionNwbWriter  # noqa: E402
+from calcium.outputs.nwb_session import session_metadata  # noqa: E402
+from calcium.outputs.nwb_traces import chunk_shapes  # noqa: E402
 
 SHEET_SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "sessions.schema.yaml").read_text())
 
@@ -470,7 +466,7 @@ class _Sneaky:
 
 
 def test_suite2p_footprints_and_mean_image_are_read_without_running_code(tmp_path, recording):
-    from calcium.footprints import input_footprints, load_footprints, save_footprints
+    from calcium.input.footprints import input_footprints, load_footprints, save_footprints
 
     f, fneu, iscell = recording
     folder, mean = suite2p_folder(tmp_path / "plane0", f, fneu, iscell)
@@ -505,8 +501,8 @@ def test_suite2p_footprints_and_mean_image_are_read_without_running_code(tmp_pat
 
 
 def test_footprints_become_the_roi_masks_and_the_mean_image(tmp_path, recording):
-    from calcium.footprints import input_footprints
-    from calcium.nwb_output import footprint_masks
+    from calcium.input.footprints import input_footprints
+    from calcium.outputs.nwb_file import footprint_masks
 
     f, fneu, iscell = recording
     folder, mean = suite2p_folder(tmp_path / "plane0", f, fneu, iscell)
@@ -534,7 +530,7 @@ def test_nwb_input_footprints_hold_its_masks_and_mean_image(tmp_path, recording)
     from pynwb.base import Images
     from pynwb.image import GrayscaleImage
 
-    from calcium.footprints import input_footprints
+    from calcium.input.footprints import input_footprints
 
     f, _, iscell = recording
     path = ophys_file(tmp_path / "in.nwb", f, iscell=iscell, masks="image")
@@ -559,7 +555,7 @@ SUITE2P_EXAMPLE = REPO.parent / "shared" / "data" / "population" / "suite2p-fiss
 
 @pytest.mark.skipif(not SUITE2P_EXAMPLE.is_dir(), reason="../shared is absent")
 def test_real_suite2p_folder_gives_its_cells_masks_and_mean_image():
-    from calcium.footprints import input_footprints
+    from calcium.input.footprints import input_footprints
 
     found = input_footprints(SUITE2P_EXAMPLE)
     iscell = np.load(SUITE2P_EXAMPLE / "iscell.npy")[:, 0] > 0.5
@@ -665,7 +661,7 @@ def test_metadata_from_the_sheet_wins_and_unknowns_are_flagged():
 
 
 def test_metadata_file_is_validated_and_keeps_date_times_as_given(tmp_path):
-    from calcium.nwb_metadata import read_metadata_file
+    from calcium.outputs.nwb_metadata import read_metadata_file
 
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "metadata.schema.yaml").read_text())
     example = read_metadata_file(REPO / "resources" / "metadata.example.yaml", schema)
@@ -1054,7 +1050,7 @@ def test_nwb_output_streams_compressed_chunks(tmp_path):
     own gzip + shuffle chunks: the file reads back exactly, and does not depend on the threads."""
     import h5py
 
-    from calcium.nwb_output import encode_chunk
+    from calcium.outputs.nwb_traces import encode_chunk
 
     rng = np.random.default_rng(5)
     dff = rng.normal(size=(300, 20_000)).astype(np.float32)  # 24 MB

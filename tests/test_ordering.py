@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from calcium import ordering
-from calcium.ordering import embedding_order, ensemble_order, event_counts, raster_orders, response_order
+from calcium.population import ordering
+from calcium.population.ordering import (
+    embedding_order,
+    ensemble_order,
+    event_counts,
+    raster_orders,
+    response_order,
+)
 
 
 def two_assemblies(rng, n_neurons=24, duration_s=600.0):

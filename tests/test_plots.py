@@ -1,4 +1,4 @@
-"""Unit tests of calcium.plots: each figure shows the data it is given, labelled, with its title.
+"""Unit tests of the figures (calcium.outputs.*_plots): each shows the data it is given, labelled, titled.
 
 The figures are drawn on small synthetic inputs shaped like what the scripts in
 scripts/*.py pass, and their artists (lines, images, patches, labels) are inspected;
@@ -17,25 +17,25 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from calcium.events import EVENT_COLUMNS  # noqa: E402
-from calcium.plots import (  # noqa: E402
+from calcium.outputs.evaluation_plots import evaluation_figure, expected_accuracy_figure  # noqa: E402
+from calcium.outputs.population_plots import (  # noqa: E402
     FEATURE_AXES,
     coactivity_figure,
-    evaluation_figure,
-    events_on_traces_figure,
-    expected_accuracy_figure,
     feature_distributions_figure,
-    heatmaps_figure,
     membership_figure,
-    r2_histogram_figure,
     raster_figure,
-    regressors_figure,
-    response_examples_figure,
     roi_map_figure,
     similarity_figure,
-    trace_steps_figure,
+)
+from calcium.outputs.stimulus_plots import (  # noqa: E402
+    heatmaps_figure,
+    r2_histogram_figure,
+    regressors_figure,
+    response_examples_figure,
     trial_responses_figure,
 )
+from calcium.outputs.trace_plots import events_on_traces_figure, trace_steps_figure  # noqa: E402
+from calcium.population.events import EVENT_COLUMNS  # noqa: E402
 
 FS = 10.0
 START_S = 100.0  # a recording whose first frame is not at 0 s
@@ -249,7 +249,7 @@ HEAT_TIME_S = START_S + np.arange(30) * 0.2
 
 
 def small_footprints():
-    from calcium.footprints import Footprints
+    from calcium.input.footprints import Footprints
 
     yy, xx = np.mgrid[2:6, 2:6]
     return Footprints(
@@ -297,7 +297,7 @@ def evaluation_inputs():
 
 
 def accuracy_bands() -> pd.DataFrame:
-    """Three noise bands, as calcium.accuracy.expected_accuracy returns them."""
+    """Three noise bands, as calcium.evaluation.accuracy.expected_accuracy returns them."""
     return pd.DataFrame(
         {
             "nu_low": [0.5, 1.2, 2.0],
@@ -658,7 +658,7 @@ def agg_renderer(figure):
 def test_ensemble_and_stimulus_colours_are_one_palette_and_never_alike():
     from matplotlib.colors import to_rgb
 
-    from calcium.palette import ENSEMBLE_COLOURS, NO_ENSEMBLE, STIMULUS_COLOURS, browser_palette
+    from calcium.outputs.palette import ENSEMBLE_COLOURS, NO_ENSEMBLE, STIMULUS_COLOURS, browser_palette
 
     for stimulus in STIMULUS_COLOURS:
         for ensemble in (*ENSEMBLE_COLOURS, NO_ENSEMBLE):
@@ -672,7 +672,7 @@ def test_ensemble_and_stimulus_colours_are_one_palette_and_never_alike():
 def test_raster_bands_are_behind_the_ticks_in_the_palettes_colours_and_the_legend_outside(drawn):
     from matplotlib.colors import to_rgb
 
-    from calcium.palette import ensemble_colour
+    from calcium.outputs.palette import ensemble_colour
 
     figure = drawn("raster")
     ax = figure.axes[0]
@@ -691,7 +691,7 @@ def test_raster_bands_are_behind_the_ticks_in_the_palettes_colours_and_the_legen
 def test_heatmap_rows_are_labelled_by_neuron_id_readably_and_onsets_in_stimulus_colours():
     from matplotlib.colors import to_rgb
 
-    from calcium.palette import stimulus_colours
+    from calcium.outputs.palette import stimulus_colours
 
     generator = rng(3)
     ids = list(range(100, 300, 2))  # 100 neurons: too many to label each row
@@ -724,7 +724,7 @@ def test_heatmap_rows_are_labelled_by_neuron_id_readably_and_onsets_in_stimulus_
 
 
 def test_example_neurons_follow_the_rule():
-    from calcium.plots import choose_example_neurons
+    from calcium.outputs.trace_plots import choose_example_neurons
 
     features = pd.DataFrame({"neuron": range(6), "event_rate_per_min": [1.0, 5.0, 3.0, 5.0, 0.5, 2.0]})
     members = pd.DataFrame(
@@ -752,7 +752,7 @@ def test_example_neurons_follow_the_rule():
 
 
 def test_busiest_window_holds_most_events_and_whole_short_recordings():
-    from calcium.plots import busiest_window
+    from calcium.outputs.trace_plots import busiest_window
 
     events = np.concatenate([np.linspace(10, 50, 5), np.linspace(400, 450, 30)]) + 100.0
     start, end = busiest_window(events, 100.0, 600.0, 120.0)
@@ -766,8 +766,8 @@ def test_busiest_window_holds_most_events_and_whole_short_recordings():
 def test_trial_responses_show_mean_sem_and_each_trial_in_the_stimulus_colour():
     from matplotlib.colors import to_rgb
 
-    from calcium.palette import stimulus_colours
-    from calcium.plots import trial_responses_figure
+    from calcium.outputs.palette import stimulus_colours
+    from calcium.outputs.stimulus_plots import trial_responses_figure
 
     generator = rng(5)
     time_s = np.arange(-10, 30) / 10

@@ -9,21 +9,18 @@ import pandas as pd
 import pytest
 from scipy.signal import fftconvolve
 
-from calcium.detrend import detrend
-from calcium.dff import baseline_f0, delta_f_over_f
 from calcium.errors import InputError
-from calcium.input_tables import parse_stimulus_table
-from calcium.kernels import calcium_kernel, kernel_fwhm_s, ramp_response, step_response
-from calcium.regressors import (
-    Regression,
-    cluster_order,
+from calcium.input.tables import parse_stimulus_table
+from calcium.signal.detrend import detrend
+from calcium.signal.dff import baseline_f0, delta_f_over_f
+from calcium.signal.kernels import calcium_kernel, kernel_fwhm_s, ramp_response, step_response
+from calcium.stimulus.clustering import cluster_order
+from calcium.stimulus.regression import Regression, fit_regressors, response_types, stimulus_responses
+from calcium.stimulus.regressors import (
     convolve_regressors,
-    fit_regressors,
     integrated_regressor,
-    response_types,
     stimulus_boxcars,
     stimulus_regressors,
-    stimulus_responses,
 )
 from calcium.synthetic import SessionDesign, simulate_session_arrays
 
@@ -262,7 +259,7 @@ def test_stimulus_table_from_a_square_wave_channel():
     values = np.where(((time_s >= 2) & (time_s < 4)) | ((time_s >= 10) & (time_s < 13)), 3.3, 0.0)
     values += np.random.default_rng(0).normal(0, 0.05, values.size)
     values[1500] = 3.3  # a one-sample glitch
-    from calcium.regressors import stimulus_table_from_channel
+    from calcium.stimulus.voltage import stimulus_table_from_channel
 
     table = stimulus_table_from_channel(time_s, values, label="grating", min_duration_s=0.1)
     assert table.stimulus.tolist() == ["grating", "grating"]
@@ -309,7 +306,7 @@ def _seed_analysis(dff, protocol_t, presence, frame_rate, n_frames, tau_s=1.8, r
 def test_seed_stimulus_analysis_is_reproduced_exactly():
     import yaml
 
-    from calcium.regressors import REGRESSOR_METHODS
+    from calcium.stimulus.regressors import REGRESSOR_METHODS
 
     settings = yaml.safe_load(
         (Path(__file__).resolve().parents[1] / "config" / "seed-stimulus.yaml").read_text()

@@ -70,10 +70,10 @@ READERS = {
     "spike_times.false_positive_rate_hz": {"spike_times", "expected_accuracy"},
     "spike_times.*": set(),  # thresholds of the methods not in use
     "events.input": {"browser", "trace_figures"},  # (events: its input file)
-    "events.burst_iei_s": {"coactivity"},  # the per-neuron features are written with the raster
+    "events.burst_iei_s": {"features"},
     "events.*": {"events"},
-    "coactivity.event_time": {"coactivity", "ensembles", "browser"},
-    "coactivity.*": {"coactivity", "ensembles"},
+    "coactivity.event_time": {"coactivity", "features", "ensembles", "browser"},
+    "coactivity.*": {"coactivity", "features", "ensembles"},
     "coactivity_null.min_active": {"coactivity", "ensembles"},
     "coactivity_null.*": {"coactivity"},
     "ensembles.*": {"ensembles"},

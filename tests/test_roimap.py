@@ -12,10 +12,10 @@ import pytest  # noqa: E402
 from conftest import SHARED  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 
-from calcium.footprints import Footprints, suite2p_footprints  # noqa: E402
-from calcium.palette import NO_ENSEMBLE, ensemble_colour, stimulus_colours  # noqa: E402
-from calcium.plots import roi_map_figure  # noqa: E402
-from calcium.roimap import centres, field_shape, grey_image, label_image, roi_colours  # noqa: E402
+from calcium.input.footprints import Footprints, suite2p_footprints  # noqa: E402
+from calcium.outputs.palette import NO_ENSEMBLE, ensemble_colour, stimulus_colours  # noqa: E402
+from calcium.outputs.population_plots import roi_map_figure  # noqa: E402
+from calcium.outputs.roimap import centres, field_shape, grey_image, label_image, roi_colours  # noqa: E402
 
 SUITE2P = SHARED / "data" / "population" / "suite2p-fissa-example-plane0"
 
@@ -91,8 +91,8 @@ def test_real_suite2p_footprints_give_one_region_per_cell():
 
 
 def test_the_map_reads_the_ingest_archive_as_written(tmp_path):
-    from calcium.footprints import save_footprints
-    from calcium.roimap import read_footprints
+    from calcium.input.footprints import save_footprints
+    from calcium.outputs.roimap import read_footprints
 
     fp = two_overlapping_rois()
     save_footprints(tmp_path / "footprints.npz", fp)

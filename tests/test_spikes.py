@@ -1,4 +1,4 @@
-"""Unit tests for calcium.spikes: thresholds, spike tables and per-neuron times."""
+"""Unit tests for calcium.signal.spikes: thresholds, spike tables and per-neuron times."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calcium.spikes import SPIKE_METHODS, detect_spikes, spike_thresholds, spike_times_by_neuron
+from calcium.signal.spikes import SPIKE_METHODS, detect_spikes, spike_thresholds, spike_times_by_neuron
 
 FS = 20.0
 
@@ -162,7 +162,7 @@ def test_spike_times_are_on_the_recording_clock_at_full_precision():
 
 
 def test_noise_threshold_is_in_units_of_amplitude_noise_and_sets_the_false_positive_rate():
-    from calcium.spikes import noise_threshold_k
+    from calcium.signal.spikes import noise_threshold_k
 
     s = np.zeros((2, 100), dtype=np.float32)
     s[0, [10, 20]] = [0.29, 0.31]

@@ -1,4 +1,4 @@
-"""Sessions cut into trials (calcium.trial_structure): each trial processed as a recording of its
+"""Sessions cut into trials (calcium.input.trial_structure): each trial processed as a recording of its
 own, bins and the circular-shift null within trials, and clear errors for bad trial tables."""
 
 from __future__ import annotations
@@ -7,14 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calcium import stages
-from calcium.coactivity import thresholds_from_table, window_frames
-from calcium.deconvolve import deconvolve_block
 from calcium.errors import InputError
-from calcium.population import Binning, NullSettings, Recording, coactivity_analysis
-from calcium.synthetic import SessionDesign, simulate_session_arrays
-from calcium.trial_coactivity import trial_bins, trial_layout, trial_shift_null
-from calcium.trial_structure import (
+from calcium.input.trial_structure import (
     file_trials,
     frame_trials,
     parse_file_labels,
@@ -24,6 +18,12 @@ from calcium.trial_structure import (
     trial_frames,
     trial_table,
 )
+from calcium.population.coactivity import thresholds_from_table, window_frames
+from calcium.population.steps import Binning, NullSettings, Recording, coactivity_analysis
+from calcium.population.trial_coactivity import trial_bins, trial_layout, trial_shift_null
+from calcium.signal import stages
+from calcium.signal.deconvolve import deconvolve_block
+from calcium.synthetic import SessionDesign, simulate_session_arrays
 
 FS = 10.0
 # Three trials of 40, 25 and 60 s with gaps of 5 and 12 s (frames at 10 Hz).
@@ -350,7 +350,7 @@ def test_a_bad_trial_table_stops_the_run_before_any_job(workflow_copy, trials, m
 
 
 def test_intervals_between_events_are_taken_within_trials():
-    from calcium.features import event_features
+    from calcium.population.features import event_features
 
     frames = np.array([390, 395, 455, 460])  # two events at the end of trial 0, two at the start of trial 1
     events = pd.DataFrame(
@@ -376,7 +376,7 @@ def test_ensembles_within_trials_are_found_and_never_span_a_boundary():
     """60 independent neurons (20 min in 10-60 s trials) and one planted ensemble of 10 that fires
     together 30 times, some at a trial's first or last frame: it is found whole, its activations
     lie within their trials, and the independent neurons form no ensemble."""
-    from calcium.population import EnsembleSettings, ensemble_analysis
+    from calcium.population.steps import EnsembleSettings, ensemble_analysis
 
     rng = np.random.default_rng(5)
     events, bounds, n_frames, fs, n = _independent_trials(5, (1.0,), n_neurons=60)
@@ -412,7 +412,7 @@ def test_ensembles_within_trials_are_found_and_never_span_a_boundary():
 
 
 def test_the_null_within_trials_does_not_depend_on_processes_and_is_each_trial_alone():
-    from calcium.coactivity import circular_shift_null
+    from calcium.population.coactivity import circular_shift_null
 
     events, bounds, n_frames, fs, n = _independent_trials(7, (1.0,), n_neurons=20)
     layout = trial_bins(bounds, n_frames, fs, 0.5, 2)

@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from calcium.regressors import stimulus_responses
-from calcium.trials import peri_stimulus, presentations, responsive_examples, trial_responses
+from calcium.stimulus.regression import stimulus_responses
+from calcium.stimulus.trial_responses import (
+    peri_stimulus,
+    presentations,
+    responsive_examples,
+    trial_responses,
+)
 
 FS = 10.0
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from conftest import REPO, SHARED, copy_workflow, snakemake, tool
 
-from calcium.deconvolve import default_settings
-from calcium.evaluation import spikefinder_correlation
+from calcium.evaluation.scoring import spikefinder_correlation
+from calcium.signal.deconvolve import default_settings
 
 SIGNAL_STAGES = ["dff", "detrended", "denoised", "calcium", "spikes", "activity"]
 

@@ -19,8 +19,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .io import npy_writer, read_npy_rows
-from .progress import Progress
+from calcium.io import npy_writer, read_npy_rows
+from calcium.progress import Progress
 
 # Samples (neurons x frames) per block by default: 16 MB of float32 per array.
 BLOCK_SAMPLES = 1 << 22

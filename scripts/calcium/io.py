@@ -2,7 +2,7 @@
 
 Every writer goes through `atomic_output`: a temporary file beside the target,
 renamed into place only when complete. Reading user inputs is elsewhere
-(`calcium.ingest`, `calcium.input_csv`, `calcium.input_arrays`, `calcium.input_tables`).
+(`calcium.input.ingest`, `calcium.input.csv_files`, `calcium.input.arrays`, `calcium.input.tables`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import OutputError
+from calcium.errors import OutputError
 
 if TYPE_CHECKING:  # pandas is imported only by the table functions: jobs on arrays start faster
     import pandas as pd

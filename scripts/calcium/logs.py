@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Mapping
 
-from .errors import UserError
+from calcium.errors import UserError
 
 _FORMAT = "%(asctime)s %(levelname)s %(message)s"
 

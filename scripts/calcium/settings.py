@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 
-from .errors import ConfigError
-from .indicators import INDICATOR_KINETICS, Kinetics, indicator_kinetics
+from calcium.errors import ConfigError
+from calcium.signal.indicators import INDICATOR_KINETICS, Kinetics, indicator_kinetics
 
 # Bins (seconds) of events or frames that must hold at least one frame: shorter ones mean nothing
 # finer than the frames and only multiply the memory (coactivity.bin_s 1e-7 s asked for 8.9 GiB).
@@ -69,7 +69,7 @@ def kinetics_for(indicator: str, needed_by: list[str]) -> Kinetics:
         ) from None
 
 
-# The spike_times keys each thresholding method reads (calcium.spikes.spike_thresholds).
+# The spike_times keys each thresholding method reads (calcium.signal.spikes.spike_thresholds).
 SPIKE_TIME_KEYS = {
     "noise": ("k_noise", "false_positive_rate_hz"),
     "absolute": ("absolute",),
@@ -88,15 +88,15 @@ def spike_time_settings(section: dict) -> dict:
 
 
 def deconvolution_settings(section: dict, indicator: str, frame_rate_hz: float) -> dict:
-    """OASIS settings for one session: `calcium.deconvolve.default_settings` applied to the
+    """OASIS settings for one session: `calcium.signal.deconvolve.default_settings` applied to the
     `deconvolution` config section, with problems reported as ConfigError naming the keys.
 
     The indicator is looked up only for what the config leaves to it (an indicator the
     table does not know works once deconvolution.tau_decay_s is given).
-    Returns the keyword arguments of `calcium.deconvolve.deconvolve_traces` plus
+    Returns the keyword arguments of `calcium.signal.deconvolve.deconvolve_traces` plus
     smoothing_s and lag_s, keys sorted.
     """
-    from .deconvolve import default_settings
+    from calcium.signal.deconvolve import default_settings
 
     overrides = {key: value for key, value in section.items() if key != "input"}
     try:
@@ -119,12 +119,12 @@ def event_settings(events: dict, deconvolution: dict, indicator: str, frame_rate
     keys other rules read: input, burst_iei_s) with min_fwhm_s resolved.
 
     min_fwhm_s null becomes a third of the FWHM of one spike's transient at this frame
-    rate (`calcium.kernels.plausible_min_fwhm_s`), from deconvolution.tau_decay_s /
+    rate (`calcium.signal.kernels.plausible_min_fwhm_s`), from deconvolution.tau_decay_s /
     tau_rise_s where set, else the indicator's (looked up only then).
     """
     settings = {key: value for key, value in events.items() if key not in ("input", "burst_iei_s")}
     if settings["min_fwhm_s"] is None:
-        from .kernels import plausible_min_fwhm_s
+        from calcium.signal.kernels import plausible_min_fwhm_s
 
         decay, rise = deconvolution["tau_decay_s"], deconvolution["tau_rise_s"]
         needed = [] if decay is not None and rise is not None else ["events.min_fwhm_s"]
@@ -211,7 +211,7 @@ def check_session_settings(
         )
     denoise = config["denoise"]
     if denoise["level"] is not None:
-        from .denoise import max_denoise_level
+        from calcium.signal.denoise import max_denoise_level
 
         deepest = max_denoise_level(n_frames, denoise["wavelet"])
         if denoise["level"] > deepest:

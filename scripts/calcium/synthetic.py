@@ -9,17 +9,21 @@ noise:
     ΔF/F[n, :] = amplitude_dff · (spikes[n, :] ⊛ kernel).
 
 Everything random comes from `numpy.random.Generator`s seeded by the caller.
+`write_sessions` writes sessions as files (the bundled example data, `PRESETS["default"]`).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.signal import fftconvolve
 
-from .kernels import KERNEL_SHAPES, calcium_kernel  # noqa: F401 (re-exported)
+from calcium.signal.indicators import indicator_kinetics
+from calcium.signal.kernels import KERNEL_SHAPES, calcium_kernel  # noqa: F401 (re-exported)
 
 
 @dataclass
@@ -219,3 +223,113 @@ def simulate_session_arrays(design: SessionDesign, seed: int):
         fluorescence[first : first + len(f_block)] = f_block
         spikes[first : first + len(s_block)] = s_block
     return fluorescence, spikes, plan
+
+
+# Named sets of sessions; "default" is the example data in resources/.
+PRESETS = {
+    "default": [
+        dict(
+            session="s1",
+            indicator="GCaMP6s",
+            seed=1,
+            n_neurons=80,
+            n_frames=3000,
+            frame_rate_hz=5.0,
+            n_ensembles=3,
+            ensemble_size=10,
+            stimuli=("looming", "dimming", "prey"),
+        ),
+        dict(
+            session="s2",
+            indicator="GCaMP6f",
+            seed=2,
+            n_neurons=60,
+            n_frames=2400,
+            frame_rate_hz=8.0,
+            n_ensembles=2,
+            ensemble_size=8,
+            stimuli=(),
+        ),
+    ],
+}
+
+
+def write_session(
+    out: Path, session: str, indicator: str, seed: int, file_format: str = "csv", **design_args
+) -> dict:
+    """Simulate one session and write it under `out` (block by block, bounded memory):
+    <session>.csv (neurons x frames, no header, one decimal) or .npy (float32), and under
+    truth/ its spikes, ensembles, ensemble onsets and tuned neurons; a stimulus table
+    <session>.stimuli.csv when stimuli are planted. Returns its row of the session sheet."""
+    kinetics = indicator_kinetics(indicator)
+    design = SessionDesign(tau_decay_s=kinetics.tau_decay_s, tau_rise_s=kinetics.tau_rise_s, **design_args)
+    truth = out / "truth"
+    truth.mkdir(parents=True, exist_ok=True)
+    data_path = out / f"{session}.{file_format}"
+    spike_rows = []
+    blocks = simulate_session(design, seed)
+    if file_format == "npy":
+        array = np.lib.format.open_memmap(
+            data_path, mode="w+", dtype=np.float32, shape=(design.n_neurons, design.n_frames)
+        )
+    with open(data_path, "w") if file_format == "csv" else open(os.devnull, "w") as handle:
+        while True:
+            try:
+                first, fluorescence, spikes = next(blocks)
+            except StopIteration as stop:
+                plan = stop.value
+                break
+            if file_format == "npy":
+                array[first : first + len(fluorescence)] = np.round(fluorescence, 1)
+            else:
+                np.savetxt(handle, fluorescence, fmt="%.1f", delimiter=",")
+            neuron, frame = np.nonzero(spikes)
+            spike_rows.append(
+                pd.DataFrame(
+                    {
+                        "neuron": neuron + first,
+                        "frame": frame,
+                        "time_s": np.round(frame / design.frame_rate_hz, 6),
+                        "n_spikes": spikes[neuron, frame],
+                    }
+                )
+            )
+    if file_format == "npy":
+        array.flush()
+        del array
+    pd.concat(spike_rows).to_csv(truth / f"{session}.spikes.csv", index=False)
+    pd.DataFrame(
+        [(k, n) for k, members in enumerate(plan.ensemble_members) for n in members],
+        columns=["ensemble", "neuron"],
+    ).to_csv(truth / f"{session}.ensembles.csv", index=False)
+    pd.DataFrame(
+        [(k, round(t, 3)) for k, onsets in enumerate(plan.ensemble_onsets_s) for t in onsets],
+        columns=["ensemble", "time_s"],
+    ).to_csv(truth / f"{session}.ensemble_onsets.csv", index=False)
+    pd.DataFrame(
+        [(n, label) for label, neurons in plan.tuned_neurons.items() for n in neurons],
+        columns=["neuron", "stimulus"],
+    ).to_csv(truth / f"{session}.tuning.csv", index=False)
+    stimuli = ""
+    if len(plan.stimulus_table):
+        stimuli_path = out / f"{session}.stimuli.csv"
+        plan.stimulus_table.to_csv(stimuli_path, index=False)
+        stimuli = stimuli_path.as_posix()
+    return {
+        "session": session,
+        "path": data_path.as_posix(),
+        "frame_rate_hz": design.frame_rate_hz,
+        "indicator": indicator,
+        "input_kind": "raw",
+        "stimuli": stimuli,
+        "ground_truth": (truth / f"{session}.spikes.csv").as_posix(),
+    }
+
+
+def write_sessions(out: Path, specs: list[dict]) -> pd.DataFrame:
+    """Write every session of `specs` (keyword arguments of `write_session`) and the session sheet
+    sessions.tsv listing them; returns that sheet."""
+    out.mkdir(parents=True, exist_ok=True)
+    sheet = pd.DataFrame([write_session(out, **spec) for spec in specs])
+    sheet.to_csv(out / "sessions.tsv", sep="\t", index=False)
+    return sheet

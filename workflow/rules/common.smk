@@ -14,7 +14,7 @@ from snakemake.exceptions import WorkflowError
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from calcium.errors import UserError  # noqa: E402
-from calcium.ingest import InputSettings  # noqa: E402
+from calcium.input.ingest import InputSettings  # noqa: E402
 from calcium.settings import (  # noqa: E402
     check_config,
     check_session_settings,
@@ -24,9 +24,9 @@ from calcium.settings import (  # noqa: E402
     stimulus_kernel,
 )
 from calcium.blocks import block_memory_mb  # noqa: E402
-from calcium.nwb_metadata import read_metadata_file  # noqa: E402
-from calcium.trial_structure import split_paths  # noqa: E402
-from calcium.sheet import (  # noqa: E402
+from calcium.outputs.nwb_metadata import read_metadata_file  # noqa: E402
+from calcium.input.trial_structure import split_paths  # noqa: E402
+from calcium.input.sheet import (  # noqa: E402
     check_session,
     fill_defaults,
     check_writable,
@@ -42,13 +42,13 @@ def _report_json_html_safe():
     """`snakemake --report` places rule params, wildcards, labels and captions as JSON inside
     <script> elements without escaping them for HTML: a user string holding "</script>" (an
     indicator, a path, a subject id) would end the element and run as HTML. Escape <, > and &
-    in that JSON (calcium.htmlsafe.script_safe_json: the same strings for JavaScript).
+    in that JSON (calcium.outputs.htmlsafe.script_safe_json: the same strings for JavaScript).
     """
     try:
         from snakemake.report.html_reporter import data as report_data
     except ImportError:  # another Snakemake layout: nothing to patch
         return
-    from calcium.htmlsafe import script_safe_json
+    from calcium.outputs.htmlsafe import script_safe_json
 
     for name in [n for n in dir(report_data) if n.startswith("render_")]:
         render = getattr(report_data, name)
@@ -69,9 +69,9 @@ def _schema(name):
         return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
-# What each session's input holds (calcium.sheet.SessionInputs), found before any job runs.
+# What each session's input holds (calcium.input.sheet.SessionInputs), found before any job runs.
 SESSION_INPUTS = {}
-# Each session's metadata file (calcium.nwb_metadata.read_metadata_file), if the sheet names one.
+# Each session's metadata file (calcium.outputs.nwb_metadata.read_metadata_file), if the sheet names one.
 SESSION_METADATA = {}
 
 
@@ -158,9 +158,11 @@ except UserError as error:
     raise SystemExit(f"Error: {error}") from None
 
 
-def _sorted(value):
+def sorted_keys(value):
+    """`value` with the keys of every dict in it sorted (recursively): params that do not change
+    when config.yaml is reordered."""
     if isinstance(value, dict):
-        return {key: _sorted(value[key]) for key in sorted(value)}
+        return {key: sorted_keys(value[key]) for key in sorted(value)}
     return value
 
 
@@ -171,7 +173,7 @@ def settings(section, keys=None):
     values = config[section]
     if keys is not None:
         values = {key: values[key] for key in keys}
-    return _sorted(values)
+    return sorted_keys(values)
 
 
 SIGNAL_STAGES = ["dff", "detrended", "denoised", "calcium", "spikes", "activity"]
@@ -215,13 +217,12 @@ def dff_params(wildcards):
     """ΔF/F parameters; none for sessions that are ΔF/F already (nothing to re-run)."""
     if sessions.loc[wildcards.session, "input_kind"] == "dff":
         return {"input_kind": "dff"}
-    return _sorted({"input_kind": "raw", **config["dff"]})
+    return sorted_keys({"input_kind": "raw", **config["dff"]})
 
 
 def deconvolution_input(wildcards):
-    stage = {"dff": "dff", "detrended": "detrended", "denoised": "denoised"}
-    name = stage[config["deconvolution"]["input"]]
-    return f"results/{wildcards.session}/{name}.npy"
+    """The trace deconvolve reads: deconvolution.input (dff, detrended or denoised, schema-checked)."""
+    return f"results/{wildcards.session}/{config['deconvolution']['input']}.npy"
 
 
 EVENT_TRACE = config["events"]["input"]
@@ -270,13 +271,6 @@ def stimulus_trace(wildcards):
     return f"results/{wildcards.session}/{config['stimulus']['input']}.npy"
 
 
-def stimulus_kernel_params(wildcards):
-    """Regressor kernel with its time constants resolved from the session's indicator."""
-    return stimulus_kernel(
-        config["stimulus"], sessions.loc[wildcards.session, "indicator"]
-    )
-
-
 def ensemble_stimulus_inputs(wildcards):
     """The stimulus table of a session that has one, when ensembles leave presentations out."""
     if not (has_stimuli(wildcards.session) and config["ensembles"]["exclude_stimuli"]):
@@ -294,13 +288,6 @@ def browser_stimulus_inputs(wildcards):
         "regression": f"results/{wildcards.session}/stimulus/regression.csv",
         "trials": f"results/{wildcards.session}/stimulus/trial_responses.csv",
     }
-
-
-def example_stimulus_inputs(wildcards):
-    """The regression table of sessions that have stimuli (example neurons per response type)."""
-    if not has_stimuli(wildcards.session):
-        return {}
-    return {"regression": f"results/{wildcards.session}/stimulus/regression.csv"}
 
 
 def session_shape(session):
@@ -528,7 +515,7 @@ def nwb_parameters():
             continue
         left_out = NWB_NOT_RECORDED.get(section) or ()
         recorded[section] = {k: v for k, v in values.items() if k not in left_out}
-    return _sorted(recorded)
+    return sorted_keys(recorded)
 
 
 NWB_METADATA_KEYS = [
@@ -576,7 +563,7 @@ def nwb_subject_id(session):
         if subject.get("subject_id"):
             return subject["subject_id"]
     if Path(row["path"]).suffix.lower() == ".nwb":
-        from calcium.nwb_input import read_nwb_metadata
+        from calcium.input.nwb_tables import read_nwb_metadata
 
         found = read_nwb_metadata(
             row["path"], row["nwb_series"] or None, row["input_kind"]

@@ -45,6 +45,6 @@ rule spike_times:
         mem_mb=block_mem_mb(3),
         runtime=block_runtime(0.05),
     params:
-        thresholds=_sorted(spike_time_settings(config["spike_times"])),
+        thresholds=sorted_keys(spike_time_settings(config["spike_times"])),
     script:
         "../../scripts/spike_times.py"

@@ -62,7 +62,7 @@ rule expected_accuracy:
         expected_accuracy=settings("expected_accuracy"),
         indicator=lambda wildcards: sessions.loc[wildcards.session, "indicator"],
         deconvolution=deconvolution_params,
-        spike_times=_sorted(spike_time_settings(config["spike_times"])),
+        spike_times=sorted_keys(spike_time_settings(config["spike_times"])),
         evaluation=settings("evaluation", ["bin_s", "tolerance_s"]),
         trace=config["deconvolution"]["input"],
         # the steps between ΔF/F and the trace deconvolved, and only those

@@ -6,7 +6,14 @@ rule figures:
 
 rule trace_figures:
     input:
-        unpack(example_stimulus_inputs),
+        # sessions with stimuli: the regression table (example neurons per response type)
+        unpack(
+            lambda wc: (
+                {"regression": f"results/{wc.session}/stimulus/regression.csv"}
+                if has_stimuli(wc.session)
+                else {}
+            )
+        ),
         raw="results/{session}/ingest/fluorescence.npy",
         dff="results/{session}/dff.npy",
         detrended="results/{session}/detrended.npy",

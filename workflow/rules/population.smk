@@ -10,8 +10,6 @@ rule coactivity:
         threshold="results/{session}/population/null_threshold.json",
         ensemble_events="results/{session}/population/ensemble_events.csv",
         event_neurons="results/{session}/population/ensemble_event_neurons.csv",
-        features="results/{session}/events/features.csv",
-        summary="results/{session}/events/features_summary.csv",
     log:
         "results/logs/{session}/coactivity.log",
     benchmark:
@@ -28,9 +26,34 @@ rule coactivity:
     params:
         coactivity=settings("coactivity"),
         null=settings("coactivity_null"),
-        burst_iei_s=config["events"]["burst_iei_s"],
     script:
         "../../scripts/coactivity.py"
+
+
+rule features:
+    input:
+        unpack(trial_input),
+        events="results/{session}/events/events.csv",
+        ensemble_events=rules.coactivity.output.ensemble_events,
+        facts="results/{session}/ingest/recording.json",
+    output:
+        features="results/{session}/events/features.csv",
+        summary="results/{session}/events/features_summary.csv",
+    log:
+        "results/logs/{session}/features.log",
+    benchmark:
+        "results/benchmarks/{session}/features.tsv"
+    conda:
+        "../../envs/signal.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input: max(1000, int(500 + 4 * input.size_mb)),
+        runtime=10,
+    params:
+        coactivity=settings("coactivity"),
+        burst_iei_s=config["events"]["burst_iei_s"],
+    script:
+        "../../scripts/features.py"
 
 
 rule ensembles:

@@ -19,7 +19,10 @@ rule regression:
         mem_mb=lambda wc, input: max(1000, int(800 + 0.05 * input.size_mb)),
         runtime=30,
     params:
-        kernel=stimulus_kernel_params,
+        # the regressor kernel, its time constants from the session's indicator
+        kernel=lambda wc: stimulus_kernel(
+            config["stimulus"], sessions.loc[wc.session, "indicator"]
+        ),
         regression=settings(
             "stimulus",
             [

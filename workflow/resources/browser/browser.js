@@ -1,7 +1,7 @@
 /* Session browser: decodes the page's inline data and draws it with uPlot.
  *
  * Data: a JSON manifest and two base64 payloads (zlib-deflated buffers of typed arrays and JSON,
- * written by scripts/calcium/browser.py). Charts: uPlot (vendored, MIT). The only drawing done
+ * written by scripts/calcium/outputs/browser.py). Charts: uPlot (vendored, MIT). The only drawing done
  * here by hand is annotation inside uPlot's draw hook (stimulus bands, event spans, and the
  * raster's bitmap of event ticks, which stays fast for millions of events).
  *
@@ -14,7 +14,7 @@
     uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array, int16: Int16Array,
     uint32: Uint32Array, int32: Int32Array, float32: Float32Array, float64: Float64Array,
   };
-  // One palette with the figures (scripts/calcium/palette.py, in the manifest).
+  // One palette with the figures (scripts/calcium/outputs/palette.py, in the manifest).
   const STIMULUS_COLOURS = M.palette.stimuli;
   const ENSEMBLE_COLOURS = M.palette.ensembles;
   const api = { ready: false, error: null };
@@ -145,7 +145,7 @@
     D.members = membership();
   }
 
-  /* Times (s) at which the stored values are drawn (see calcium.browser.slot_frames). */
+  /* Times (s) at which the stored values are drawn (see calcium.outputs.browser.slot_frames). */
   function slotTimes() {
     const k = R.frames_per_column, T = M.n_frames;
     const x = new Float64Array(R.n_slots);
@@ -854,7 +854,7 @@
     const key = (M.roles || {}).stimulus || "dff";
     const values = traceValues(traceMeta(key) ? key : M.traces[0].key, i);
     const [w0, w1] = M.trial_window_s || [-2, 6];
-    const first0 = Math.ceil(w0 * fs), nSamples = Math.max(1, Math.ceil(w1 * fs) - first0);  // as calcium.trials.peri_stimulus
+    const first0 = Math.ceil(w0 * fs), nSamples = Math.max(1, Math.ceil(w1 * fs) - first0);  // as calcium.stimulus.trial_responses.peri_stimulus
     const k = R.frames_per_column;
     const valueAt = (f) => {  // the frame's value; in an envelope, its column's mid-range
       if (f < 0 || f >= M.n_frames) return null;

@@ -1,0 +1,292 @@
+"""Expected spike-inference accuracy of a session, from ground truth made to look like it: scoring
+per noise band, the interval between reference sets, and each neuron's expected quality.
+
+Ground-truth recordings (ΔF/F with simultaneously recorded spike times) of the
+session's indicator are resampled to the session's frame rate (`resample_traces`)
+and brought to the session's noise level (`match_noise_level`), then run through
+the session's own deconvolution and spike-time settings and scored: the spread of
+those scores over recordings is what the session can expect.
+
+The noise level ν, resampling and noise matching are in `calcium.evaluation.resampling`; the
+reference recordings in `calcium.evaluation.references`; the workflow's own pipeline and a
+session's tables in `calcium.evaluation.session_accuracy`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from calcium.evaluation.references import Recording, reference_set
+from calcium.evaluation.resampling import match_noise_level, noise_level_nu, resample_traces
+from calcium.evaluation.scoring import precision_recall_f1, spikefinder_correlation, split_by_span
+
+SCORE_COLUMNS = [
+    "recording",
+    "neuron",
+    "indicator",
+    "native_rate_hz",
+    "nu_reference",
+    "nu",
+    "n_true_spikes",
+    "correlation_40ms",
+    "f1",
+    "status",
+]
+
+
+Pipeline = Callable[[np.ndarray, float, float], tuple[np.ndarray, list[np.ndarray]]]
+
+
+def score_recordings(
+    recordings: Sequence[Recording],
+    frame_rate_hz: float,
+    target_nu: float,
+    pipeline: Pipeline,
+    rng: np.random.Generator,
+    bin_s: float = 0.04,
+    tolerance_s: float = 0.1,
+) -> pd.DataFrame:
+    """Score `pipeline` on recordings resampled to frame_rate_hz and brought to noise target_nu.
+
+    pipeline(traces (n, frames) ΔF/F, frame_rate_hz, start_time_s) -> (activity (n,
+    frames), list of n arrays of spike times in s on the same clock): the session's
+    own settings. Recordings whose own noise after resampling is above target_nu are
+    kept out (noise can only be added) and reported with status "too_noisy";
+    target_nu = inf scores the recordings as they are.
+    Returns one row per recording: recording, neuron, indicator, nu_reference
+    (after resampling), nu, n_true_spikes, correlation_40ms, f1, status.
+    """
+    rows = []
+    for rec in recordings:
+        y, start = resample_traces(rec.dff, rec.frame_rate_hz, frame_rate_hz, rec.start_time_s)
+        if np.isfinite(target_nu):
+            noisy, matched = match_noise_level(y[None, :], frame_rate_hz, target_nu, rng)
+        else:  # no noise added
+            noisy, matched = y[None, :], np.array([True])
+        truth, _ = split_by_span(rec.spike_times_s, y.size, frame_rate_hz, start)
+        row = {
+            "recording": rec.name,
+            "neuron": rec.neuron,
+            "indicator": rec.indicator,
+            "native_rate_hz": float(rec.frame_rate_hz),
+            "nu_reference": float(noise_level_nu(y, frame_rate_hz)),
+            "nu": float(noise_level_nu(noisy[0], frame_rate_hz)),
+            "n_true_spikes": int(truth.size),
+            "correlation_40ms": np.nan,
+            "f1": np.nan,
+            "status": "ok",
+        }
+        if not matched[0]:
+            row["status"] = "too_noisy"
+        elif truth.size == 0:
+            row["status"] = "no_spikes"
+        else:
+            activity, times = pipeline(noisy, frame_rate_hz, start)
+            row["correlation_40ms"] = spikefinder_correlation(activity[0], frame_rate_hz, truth, bin_s, start)
+            row["f1"] = precision_recall_f1(times[0], truth, tolerance_s)["f1"]
+        rows.append(row)
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+
+
+def noise_bands(nu: np.ndarray, n_bands: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split neurons into n_bands bands of equal count by their ν (finite values only).
+
+    Returns (band index per neuron, -1 for non-finite ν; band edges (n_bands + 1,)
+    in %·Hz^-1/2 from the quantiles of ν). Fewer bands when there are fewer
+    distinct neurons than bands.
+    """
+    nu = np.asarray(nu, dtype=float)
+    finite = np.isfinite(nu)
+    band = np.full(nu.size, -1, dtype=np.int64)
+    if not finite.any():
+        return band, np.zeros(0)
+    n_bands = int(max(1, min(n_bands, finite.sum())))
+    edges = np.quantile(nu[finite], np.linspace(0, 1, n_bands + 1))
+    band[finite] = np.clip(np.searchsorted(edges, nu[finite], side="right") - 1, 0, n_bands - 1)
+    return band, edges
+
+
+# The interval (docs/accuracy.md, "Expected accuracy", calibrated by
+# benchmarks/expected_accuracy_calibration.py: each ground-truth set treated as a session,
+# its references chosen without it): sets of one indicator from different labs differ more
+# than their noise explains, so the interval is the spread between reference sets, with
+# this floor on its SD (set a priori, not fitted).
+BETWEEN_SET_SD_FLOOR = 0.10
+# d r / d ln ν of the references (the median of the slopes measured on the 32 sets treated
+# as sessions, benchmarks/expected_accuracy_calibration.py), used to carry a reference
+# recording noisier than a session down to the session's noise when the session's own
+# references give no slope.
+DEFAULT_NU_SLOPE = -0.02
+_Z90 = 1.2815515655446004  # the 90th percentile of the standard normal
+
+
+def summarise(scores: pd.DataFrame, low: float = 10.0, high: float = 90.0) -> dict:
+    """Expected correlation and F1 with their [low, high] interval, from per-set medians.
+
+    Each reference set (`reference_set`) counts once: its median over its recordings. The
+    expected value is the median over sets; the interval is expected ± z·S with z the
+    normal quantile of `high` and S = max(SD between the sets' medians,
+    BETWEEN_SET_SD_FLOOR): sessions are recorded in other labs than the references, and
+    they differ from each other as the reference sets do, not as recordings of one set do.
+    """
+    from statistics import NormalDist
+
+    ok = scores[scores.status.isin(["ok", "ok_noisier"])] if len(scores) else scores
+    out = {
+        "n_reference_recordings": int(len(ok)),
+        "n_reference_sets": int(ok.recording.map(reference_set).nunique()) if len(ok) else 0,
+    }
+    z = NormalDist().inv_cdf(high / 100.0) if (low, high) != (10.0, 90.0) else _Z90
+    for column, name in (("correlation_40ms", "correlation"), ("f1", "f1")):
+        values = ok[["recording", column]].dropna() if len(ok) else pd.DataFrame()
+        if len(values):
+            per_set = values.groupby(values.recording.map(reference_set))[column].median().to_numpy()
+            centre = float(np.median(per_set))
+            spread = float(np.std(per_set, ddof=1)) if per_set.size >= 3 else np.nan
+            used = max(spread, BETWEEN_SET_SD_FLOOR) if np.isfinite(spread) else BETWEEN_SET_SD_FLOOR
+            out[f"expected_{name}"] = centre
+            out[f"{name}_p{low:g}"] = float(max(-1.0, centre - z * used))
+            out[f"{name}_p{high:g}"] = float(min(1.0, centre + z * used))
+            if name == "correlation":
+                out["between_set_sd"] = spread
+        else:
+            out[f"expected_{name}"] = out[f"{name}_p{low:g}"] = out[f"{name}_p{high:g}"] = float("nan")
+            if name == "correlation":
+                out["between_set_sd"] = float("nan")
+    return out
+
+
+def nu_slope(as_is: pd.DataFrame, matched: pd.DataFrame) -> float:
+    """d r / d ln ν of the references: median over recordings scored both as they are and with
+    noise added (at least 10 % more ν); DEFAULT_NU_SLOPE when no recording gives one."""
+    if not len(as_is) or not len(matched):
+        return DEFAULT_NU_SLOPE
+    pairs = matched[matched.status == "ok"].merge(
+        as_is[as_is.status == "ok"], on="recording", suffixes=("", "_own")
+    )
+    pairs = pairs[np.log(pairs.nu / pairs.nu_own) > 0.1]
+    if not len(pairs):
+        return DEFAULT_NU_SLOPE
+    slopes = (pairs.correlation_40ms - pairs.correlation_40ms_own) / np.log(pairs.nu / pairs.nu_own)
+    return float(min(0.0, np.median(slopes)))
+
+
+def expected_accuracy(
+    session_nu: np.ndarray,
+    frame_rate_hz: float,
+    recordings: Sequence[Recording],
+    pipeline: Pipeline,
+    seed: int = 0,
+    n_bands: int = 3,
+    bin_s: float = 0.04,
+    tolerance_s: float = 0.1,
+    percentiles: tuple[float, float] = (10.0, 90.0),
+    quality_floor: float = 0.2,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Expected correlation and F1 of a session's spike inference, per noise band of its neurons.
+
+    session_nu: (neurons,) ν of the session's ΔF/F (`noise_level_nu`), %·Hz^-1/2.
+    recordings: ground-truth recordings of the session's indicator family, already cut to
+        the excerpts to use (see `excerpt`, `load_references`); a recording's set is the
+        part of its name before '/'.
+    pipeline: the session's own settings (`workflow_pipeline`).
+    Neurons are split into n_bands bands of equal count by ν (`noise_bands`). Every
+    recording is resampled to frame_rate_hz and scored as it is; for each band it is
+    brought to the band's median ν (`match_noise_level`, seeded by seed and band) and
+    scored again. A recording already noisier than a band (noise can only be added) is
+    carried down to the band's ν by the references' own model of r against ν: its
+    as-is score plus slope · ln(ν_band / ν_own), the slope the median d r / d ln ν of the
+    recordings scored at both (`nu_slope`). So a session cleaner than every reference is
+    not capped at the references' level. Per band, `summarise` gives the expected
+    values and an interval that spans the spread between reference sets.
+    Returns (bands: one row per band with nu_low, nu_high, nu_median, n_neurons,
+    n_reference_recordings, n_reference_sets, expected_correlation and its percentiles,
+    between_set_sd, expected_f1 and its percentiles, n_noisier_references, nu_slope;
+    neurons: neuron, nu, band, expected_correlation, quality_flag (expected r below
+    quality_floor) and quality_reason; scores: one row per (band, recording)).
+    """
+    nu = np.asarray(session_nu, dtype=float)
+    band, edges = noise_bands(nu, n_bands)
+    rows, scores = [], []
+    rng_own = np.random.default_rng([int(seed), 1_000_003])
+    as_is = score_recordings(recordings, frame_rate_hz, np.inf, pipeline, rng_own, bin_s, tolerance_s)
+    matched_by_band = []
+    for b in range(max(0, edges.size - 1)):
+        target = float(np.median(nu[band == b]))
+        rng = np.random.default_rng([int(seed), b])
+        matched_by_band.append(
+            score_recordings(recordings, frame_rate_hz, target, pipeline, rng, bin_s, tolerance_s)
+        )
+    slope = nu_slope(as_is, pd.concat(matched_by_band, ignore_index=True)) if matched_by_band else np.nan
+    for b, table in enumerate(matched_by_band):
+        members = nu[band == b]
+        target = float(np.median(members))
+        noisier = table.status == "too_noisy"
+        if noisier.any():  # carried down to the band's noise by the references' slope
+            own = as_is.set_index("recording").loc[table.recording[noisier]]
+            carried = own.reset_index()
+            ok = carried.status == "ok"
+            carried.loc[ok, "correlation_40ms"] = np.clip(
+                carried.correlation_40ms[ok] + slope * np.log(target / carried.nu[ok]),
+                carried.correlation_40ms[ok],
+                1.0,
+            )
+            carried["status"] = np.where(ok, "ok_noisier", carried.status)
+            table = pd.concat([table[~noisier], carried], ignore_index=True)
+        table.insert(0, "band", b)
+        scores.append(table)
+        rows.append(
+            {
+                "band": b,
+                "nu_low": float(edges[b]),
+                "nu_high": float(edges[b + 1]),
+                "nu_median": target,
+                "n_neurons": int(members.size),
+                **summarise(table, *percentiles),
+                "n_noisier_references": int(noisier.sum()),
+                "nu_slope": slope,
+            }
+        )
+    bands = pd.DataFrame(rows)
+    return (
+        bands,
+        neuron_quality(nu, band, bands, quality_floor),
+        (pd.concat(scores, ignore_index=True) if scores else pd.DataFrame()),
+    )
+
+
+def neuron_quality(
+    nu: np.ndarray, band: np.ndarray, bands: pd.DataFrame, quality_floor: float
+) -> pd.DataFrame:
+    """Each neuron's expected spike-inference quality: its band's expected correlation, flagged
+    below quality_floor.
+
+    nu: (neurons,) %·Hz^-1/2; band: (neurons,) band index (-1: none, `noise_bands`); bands: the
+    bands table of `expected_accuracy`. Returns neuron, nu, band, expected_correlation,
+    quality_flag and quality_reason (a sentence for flagged neurons, else "").
+    """
+    expected = np.full(nu.size, np.nan)
+    if len(bands):
+        expected[band >= 0] = bands.expected_correlation.to_numpy()[band[band >= 0]]
+    flag = np.isfinite(expected) & (expected < quality_floor)
+    neurons = pd.DataFrame(
+        {
+            "neuron": np.arange(nu.size),
+            "nu": nu,
+            "band": band,
+            "expected_correlation": expected,
+            "quality_flag": flag,
+            "quality_reason": np.where(
+                flag,
+                [
+                    f"expected spike-inference r {e:.2f} < {quality_floor:g} at noise ν {v:.2f}"
+                    for e, v in zip(expected, nu, strict=True)
+                ],
+                "",
+            ),
+        }
+    )
+    return neurons

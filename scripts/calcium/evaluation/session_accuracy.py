@@ -1,0 +1,170 @@
+"""The expected accuracy of one workflow session: its own spike inference as a pipeline, the noise
+of its neurons, and its tables with the status and the sentence saying what was used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from calcium.evaluation.accuracy import Pipeline, expected_accuracy
+from calcium.evaluation.references import References, load_references, reference_set
+from calcium.evaluation.resampling import noise_level_nu
+
+
+def workflow_pipeline(
+    deconvolution: dict,
+    spike_times: dict,
+    prepare: Callable[[np.ndarray, float], np.ndarray] | None = None,
+) -> Pipeline:
+    """The workflow's spike inference as one function, for ground truth made to look like a session.
+
+    deconvolution: resolved settings (calcium.signal.deconvolve.default_settings): ar_order,
+        tau_decay_s, tau_rise_s, penalty, s_min, optimize_g, seed, smoothing_s, lag_s.
+    spike_times: the config's spike_times section (method, k_noise, ...).
+    prepare: what the workflow does to ΔF/F before deconvolving it (e.g. detrending),
+        (traces, frame_rate_hz) -> traces; None = nothing.
+    Returns pipeline(traces, frame_rate_hz, start_time_s) -> (activity, spike times
+    per row), as `score_recordings` takes it.
+    """
+    from calcium.signal.deconvolve import deconvolve_block
+    from calcium.signal.spikes import detect_spikes
+
+    oasis_keys = ("ar_order", "tau_decay_s", "tau_rise_s", "penalty", "s_min", "optimize_g", "seed")
+
+    def run(traces: np.ndarray, frame_rate_hz: float, start_time_s: float):
+        x = prepare(traces, frame_rate_hz) if prepare is not None else traces
+        block = deconvolve_block(
+            slice(0, x.shape[0]),
+            x,
+            frame_rate_hz,
+            deconvolution["smoothing_s"],
+            deconvolution["lag_s"],
+            deconvolution.get("timing"),
+            **{k: deconvolution[k] for k in oasis_keys},
+        )
+        _, spikes, activity = block.arrays
+        neurons = block.tables[0]
+        table = detect_spikes(
+            spikes,
+            frame_rate_hz,
+            amplitude_noise=neurons["spike_amplitude_noise_dff"].to_numpy(dtype=float),
+            lag_s=neurons["lag_s"].to_numpy(dtype=float),
+            effective_rate_hz=neurons["effective_rate_hz"].to_numpy(dtype=float),
+            start_time_s=start_time_s,
+            **spike_times,
+        )
+        times = [table.time_s[table.neuron == row].to_numpy() for row in range(x.shape[0])]
+        return activity, times
+
+    return run
+
+
+def trace_preparation(trace: str, detrend_settings: dict, denoise_settings: dict) -> Callable:
+    """What the workflow does to ΔF/F before deconvolving it, as (traces, frame_rate_hz) -> traces:
+    nothing (trace "dff"), detrending ("detrended") or detrending then wavelet denoising
+    ("denoised"), with the config's detrend and denoise settings."""
+    from calcium.signal.denoise import wavelet_denoise
+    from calcium.signal.detrend import detrend
+
+    def prepare(traces: np.ndarray, rate: float) -> np.ndarray:
+        if trace == "dff":
+            return traces
+        out = detrend(traces, rate, **detrend_settings)
+        return wavelet_denoise(out, **denoise_settings) if trace == "denoised" else out
+
+    return prepare
+
+
+def session_nu(dff_path, n_neurons: int, n_frames: int, frame_rate_hz: float) -> np.ndarray:
+    """ν (`noise_level_nu`, %·Hz^-1/2) of every neuron of a session's ΔF/F .npy (neurons x frames),
+    read in blocks of ~0.1 GB of float64: bounded memory."""
+    from calcium.io import load_npy
+
+    rows = max(1, 10_000_000 // n_frames)
+    return np.concatenate(
+        [
+            noise_level_nu(load_npy(dff_path, slice(first, first + rows)), frame_rate_hz)
+            for first in range(0, n_neurons, rows)
+        ]
+    )
+
+
+def session_expected_accuracy(
+    nu: np.ndarray,
+    frame_rate_hz: float,
+    session: str,
+    indicator: str,
+    folders: list[str],
+    settings: dict,
+    evaluation: dict,
+    pipeline: Pipeline,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str, str]:
+    """A session's expected accuracy from the reference sets in `folders`.
+
+    nu: the session's neurons' ν (`session_nu`); settings: the config's expected_accuracy
+    section (recordings_per_set, excerpt_s, seed, n_noise_bands); evaluation: its evaluation
+    section (bin_s, tolerance_s); pipeline: `workflow_pipeline`.
+    Returns (bands with session, indicator, frame_rate_hz, reference_indicators,
+    reference_match, status and note columns; neurons; reference scores; status; note), as
+    `expected_accuracy` and `accuracy_note` give them. Without reference data the tables say so.
+    """
+    references = load_references(folders, indicator, settings["recordings_per_set"], settings["excerpt_s"])
+    bands, neurons, scores = expected_accuracy(
+        nu,
+        frame_rate_hz,
+        references.recordings,
+        pipeline,
+        seed=settings["seed"],
+        n_bands=settings["n_noise_bands"],
+        bin_s=evaluation["bin_s"],
+        tolerance_s=evaluation["tolerance_s"],
+    )
+    status, note = accuracy_note(
+        references, bands, indicator, " and ".join(folders), frame_rate_hz, settings["excerpt_s"]
+    )
+    bands.insert(0, "session", session)
+    bands.insert(1, "indicator", indicator)
+    bands.insert(2, "frame_rate_hz", frame_rate_hz)
+    bands["reference_indicators"] = ";".join(references.indicators)
+    bands["reference_match"] = references.match
+    bands["status"] = status
+    bands["note"] = note
+    return bands, neurons, scores, status, note
+
+
+def accuracy_note(
+    references: References,
+    bands: pd.DataFrame,
+    indicator: str,
+    folder,
+    frame_rate_hz: float,
+    excerpt_s: float,
+) -> tuple[str, str]:
+    """(status, note) of a session's expected accuracy: "ok", "no_reference_data" (no
+    ground-truth folder) or "no_matching_indicator", with a sentence saying what was used."""
+    if not references.folder_found:
+        return "no_reference_data", (
+            f"no ground-truth folder at {folder} (config key expected_accuracy.ground_truth_dir): "
+            "no expected accuracy for this session."
+        )
+    if not references.recordings:
+        return "no_matching_indicator", (
+            f"{folder} holds no ground truth of {indicator} or of indicators with similar kinetics: "
+            "no expected accuracy for this session."
+        )
+    n_sets = len({reference_set(rec.name) for rec in references.recordings})
+    note = (
+        f"{len(references.recordings)} recordings of {n_sets} sets of {', '.join(references.indicators)} "
+        f"({'same indicator and family' if references.match == 'indicator' else 'same indicator family'}), "
+        f"excerpts of at most {excerpt_s} s, resampled to {frame_rate_hz:g} Hz and to each band's noise."
+    )
+    noisier = int(bands.n_noisier_references.max()) if len(bands) else 0
+    if noisier:
+        note += (
+            f" Up to {noisier} reference recordings are noisier than a band: carried to its noise by the "
+            "references' slope of r against ln ν."
+        )
+    return "ok", note

@@ -1,0 +1,165 @@
+"""CSV text: the cells of a fluorescence table before any layout is decided.
+
+Missing-value tokens, what a cell is (number, missing, label), the first and last lines of a
+file split into cells, and the refusal of files that are not comma-separated UTF-8 text. Used by
+`csv_layout` (deciding the layout), `csv_probe` and `csv_files` (reading).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+from calcium.errors import InputError
+
+# Cells read as missing values: pandas' default NA tokens (what its reader turns into NaN), which
+# cover R's NA, pandas' empty cell and NaN, NumPy's nan, Excel's #N/A and SQL's NULL. Matched
+# case-sensitively, exactly as pandas does; such a cell is never a label, never makes a header.
+NA_TOKENS = frozenset(
+    [
+        "",
+        "NA",
+        "N/A",
+        "n/a",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "<NA>",
+        "NaN",
+        "-NaN",
+        "nan",
+        "-nan",
+        "NULL",
+        "null",
+        "None",
+        "1.#IND",
+        "-1.#IND",
+        "1.#QNAN",
+        "-1.#QNAN",
+    ]
+)
+_NUMBER = re.compile(r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity)$", re.IGNORECASE)
+INTEGER = re.compile(r"^[+-]?\d+$")
+BOM = "\ufeff"
+# Lines sampled from the top of a file to decide its layout.
+SAMPLE_LINES = 50
+
+
+def is_na(cell: str) -> bool:
+    return cell in NA_TOKENS
+
+
+def is_number(text: str) -> bool:
+    return bool(_NUMBER.match(text))
+
+
+def is_text(cell: str) -> bool:
+    """A cell that is neither a number nor a missing-value token: a label."""
+    return not is_na(cell) and not is_number(cell)
+
+
+def _unquote(cell: str) -> str:
+    cell = cell.strip()
+    if len(cell) >= 2 and cell[0] == cell[-1] == '"':
+        cell = cell[1:-1].replace('""', '"').strip()
+    return cell
+
+
+def check_text_csv(path: Path) -> None:
+    """Refuse files that cannot be a comma-separated text table, with the reason.
+
+    Binary content (NUL bytes or invalid UTF-8 in the first 64 KiB) and lines
+    whose cells are separated by ';' or tabs instead of commas are reported as such.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    if b"\x00" in head:
+        raise InputError(
+            f"{path}: binary content, not a text CSV; give a comma-separated text table "
+            "(or a NumPy array with the .npy suffix, or a Suite2p folder)."
+        )
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(head) - 4:  # not merely a character cut at the 64 KiB boundary
+            raise InputError(
+                f"{path}: byte {error.start + 1} is not UTF-8 text; save the table as a UTF-8 CSV."
+            ) from None
+        text = head[: error.start].decode("utf-8")
+    if "\r" in text and "\n" not in text:
+        raise InputError(
+            f"{path}: its lines end with a carriage return alone (classic Mac OS, Excel's CSV (Macintosh)); "
+            'save it with LF or CRLF line ends (e.g. as "CSV UTF-8").'
+        )
+    first = next((line for line in text.lstrip(BOM).splitlines() if line.strip()), "")
+    if "," not in first:
+        spaced = len(first.split()) > 1 and all(is_number(cell) or is_na(cell) for cell in first.split())
+        for name, separator in (("semicolons", ";"), ("tabs", "\t"), ("spaces", " ")):
+            if first.count(separator) >= 1 and (separator != " " or spaced):
+                raise InputError(
+                    f"{path}: line 1 separates its cells with {name}, not commas; save the table "
+                    "as comma-separated CSV (e.g. in pandas: to_csv(path, sep=','))."
+                )
+
+
+def split_line(line: str) -> list[str]:
+    """Cells of one CSV line, quotes removed (RFC 4180: "" inside quotes is one quote)."""
+    if '"' not in line:
+        return [cell.strip() for cell in line.split(",")]
+    return [_unquote(cell) for cell in next(csv.reader([line], skipinitialspace=True))] or [""]
+
+
+def _first_cell(line: str) -> str:
+    if line.lstrip().startswith('"'):
+        return split_line(line.split(",", 1)[0] if line.count('"') < 2 else line)[0]
+    return line.split(",", 1)[0].strip()
+
+
+class Sample(NamedTuple):
+    """The top of a file: the first lines' cells (later lines: only their first cell), where the
+    first non-blank line is (raw line number from 0), and whether a byte-order mark or quotes occur."""
+
+    rows: list[list[str]]
+    first_line_number: int
+    bom: bool
+    quoted: bool
+
+
+def sample_top(path: Path, n: int = SAMPLE_LINES, whole: int = 2) -> Sample:
+    """Cells of the first `n` non-blank lines; beyond the first `whole` lines only the first
+    cell is split off (wide tables have thousands of cells per line)."""
+    rows: list[list[str]] = []
+    first_number, bom, quoted = 0, False, False
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle):
+            if number == 0 and line.startswith(BOM):
+                line, bom = line[1:], True
+            if not line.strip():
+                continue
+            if not rows:
+                first_number = number
+            line = line.rstrip("\r\n")
+            quoted |= '"' in line
+            rows.append(split_line(line) if len(rows) < whole else [_first_cell(line)])
+            if len(rows) >= n:
+                break
+    return Sample(rows, first_number, bom, quoted)
+
+
+def first_lines(path: Path, n: int, whole: int | None = None) -> list[list[str]]:
+    """Cells of the first `n` non-blank lines (quotes and a byte-order mark removed)."""
+    return sample_top(path, n, n if whole is None else whole).rows
+
+
+def last_line(path: Path) -> list[str]:
+    """Cells of the last non-blank line (read from the end of the file)."""
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - (1 << 16)))
+        tail = handle.read().decode("utf-8", errors="replace")
+    lines = [line for line in tail.splitlines() if line.strip()]
+    return split_line(lines[-1].lstrip(BOM)) if lines else []
