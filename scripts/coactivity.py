@@ -1,12 +1,16 @@
 """Coactivity per bin, its circular-shift null, and the ensemble events."""
 
+from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json, read_table, save_json, save_table
 from calcium.logs import log_to
 from calcium.population.steps import Binning, NullSettings, Recording, coactivity_analysis
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
-recording = Recording(facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], facts["start_time_s"])
+trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
+recording = Recording(
+    facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], facts["start_time_s"], trials
+)
 binning = Binning(**snakemake.params.coactivity)
 events = read_table(snakemake.input.events)
 result = coactivity_analysis(

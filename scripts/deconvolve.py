@@ -5,6 +5,7 @@ import functools
 import oasis.functions  # noqa: F401 (imported before the pool forks: workers share it)
 
 from calcium.blocks import concat_tables, process_blocks
+from calcium.input.trial_structure import per_trial_block, trial_bounds
 from calcium.io import load_json, save_table
 from calcium.logs import log_to
 from calcium.signal.deconvolve import deconvolve_block
@@ -12,9 +13,13 @@ from calcium.signal.deconvolve import deconvolve_block
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.oasis
+trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
+stage = functools.partial(deconvolve_block, frame_rate_hz=facts["frame_rate_hz"], **settings)
+if trials is not None:  # each trial on its own; the table: one row per neuron, medians over trials
+    stage = functools.partial(per_trial_block, stage, trials=trials, sums=("spike_sum_dff",))
 output = snakemake.output
 tables = process_blocks(
-    functools.partial(deconvolve_block, frame_rate_hz=facts["frame_rate_hz"], **settings),
+    stage,
     [snakemake.input.traces],
     [output.calcium, output.spikes, output.activity],
     facts["n_neurons"],

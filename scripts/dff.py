@@ -4,6 +4,7 @@ import functools
 
 import calcium.signal.dff  # noqa: F401 (imported before the pool forks: workers share it)
 from calcium.blocks import process_blocks
+from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json
 from calcium.logs import log_to
 from calcium.signal import stages
@@ -11,7 +12,8 @@ from calcium.signal import stages
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.dff
-stage = functools.partial(stages.dff, frame_rate_hz=facts["frame_rate_hz"], **settings)
+trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
+stage = functools.partial(stages.dff, frame_rate_hz=facts["frame_rate_hz"], trials=trials, **settings)
 process_blocks(
     stage,
     [snakemake.input.traces],

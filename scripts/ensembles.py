@@ -1,15 +1,16 @@
 """Ensembles by `ensembles.method` (refined, ica or jaccard), each tested against the circular-shift null."""
 
 from calcium.input.tables import parse_stimulus_table, read_user_table
+from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json, read_table, save_json, save_npy, save_table
 from calcium.logs import log_to
-from calcium.population.coactivity import bin_count
-from calcium.population.components import stimulus_bins
-from calcium.population.steps import Binning, EnsembleSettings, Recording, ensemble_analysis
+from calcium.population.ensemble_step import EnsembleSettings, ensemble_analysis
+from calcium.population.steps import Binning, Recording
+from calcium.population.trial_coactivity import stimulus_exclusion
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
-recording = Recording(facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], facts["start_time_s"])
+recording = Recording(*(facts[key] for key in Recording._fields[:4]), trial_bounds(snakemake.input))
 binning = Binning(**snakemake.params.coactivity)
 settings = EnsembleSettings(**snakemake.params.ensembles)
 excluded = None
@@ -20,13 +21,8 @@ if "stimuli" in snakemake.input.keys():
         facts["duration_s"],
         facts["start_time_s"],
     )
-    excluded = stimulus_bins(
-        stimuli.onset_s.to_numpy() - facts["start_time_s"],
-        stimuli.offset_s.to_numpy() - facts["start_time_s"],
-        bin_count(facts["n_frames"], facts["frame_rate_hz"], binning.bin_s),
-        binning.bin_s,
-        settings.stimulus_margin_s,
-    )
+    onsets_s, offsets_s = stimuli.onset_s.to_numpy(), stimuli.offset_s.to_numpy()
+    excluded = stimulus_exclusion(onsets_s, offsets_s, recording, binning, settings.stimulus_margin_s)
     log.info("%d of %d bins within stimulus presentations left out", excluded.sum(), excluded.size)
 result = ensemble_analysis(
     read_table(snakemake.input.events),

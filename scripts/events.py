@@ -4,6 +4,7 @@ import functools
 
 import calcium.population.events  # noqa: F401 (imported before the pool forks: workers share it)
 from calcium.blocks import concat_tables, process_blocks
+from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json, save_table
 from calcium.logs import log_to
 from calcium.population.events import narrow_large_events
@@ -12,8 +13,13 @@ from calcium.signal import stages
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.events
+trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
 stage = functools.partial(
-    stages.events, frame_rate_hz=facts["frame_rate_hz"], start_time_s=facts["start_time_s"], **settings
+    stages.events,
+    frame_rate_hz=facts["frame_rate_hz"],
+    start_time_s=facts["start_time_s"],
+    trials=trials,
+    **settings,
 )
 tables = process_blocks(
     stage,

@@ -4,6 +4,7 @@ import functools
 
 import calcium.signal.spikes  # noqa: F401 (imported before the pool forks: workers share it)
 from calcium.blocks import concat_tables, process_blocks
+from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json, read_table, save_npz, save_table
 from calcium.logs import log_to
 from calcium.signal import stages
@@ -12,6 +13,7 @@ from calcium.signal.spikes import spike_times_by_neuron
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 fs, start_s = facts["frame_rate_hz"], facts["start_time_s"]
+trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
 neurons = read_table(snakemake.input.table)
 amplitude_noise = neurons["spike_amplitude_noise_dff"].to_numpy(dtype=float)
 lag_s = neurons["lag_s"].to_numpy(dtype=float)  # per neuron: its timing correction
@@ -23,6 +25,7 @@ stage = functools.partial(
     start_time_s=start_s,
     lag_s=lag_s,
     effective_rate_hz=rates,
+    trials=trials,
     **snakemake.params.thresholds,
 )
 tables = process_blocks(

@@ -20,19 +20,16 @@ from calcium.population.components import (
     without_bins,
     zscore_rows,
 )
-from calcium.population.ensembles import cluster_ensemble_events, match_ensembles
-from calcium.population.steps import (
+from calcium.population.ensemble_step import (
     ACTIVATION_COLUMNS,
     ENSEMBLE_COLUMNS,
     MEMBER_COLUMNS,
-    Binning,
     EnsembleSettings,
-    NullSettings,
-    Recording,
-    coactivity_analysis,
     ensemble_analysis,
     frame_jitter_bins,
 )
+from calcium.population.ensembles import cluster_ensemble_events, match_ensembles
+from calcium.population.steps import Binning, NullSettings, Recording, coactivity_analysis
 
 FS, BIN_S = 10.0, 0.5
 

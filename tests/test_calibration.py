@@ -218,14 +218,8 @@ def _ensembles_of(events, design: SessionDesign, method: str, stimuli=None):
     """The workflow's ensemble stage (population.py) with the defaults and `method`; stimulus
     presentations left out as the rule does (ensembles.exclude_stimuli) when `stimuli` is given."""
     from calcium.population.components import stimulus_bins
-    from calcium.population.steps import (
-        Binning,
-        EnsembleSettings,
-        NullSettings,
-        Recording,
-        coactivity_analysis,
-        ensemble_analysis,
-    )
+    from calcium.population.ensemble_step import EnsembleSettings, ensemble_analysis
+    from calcium.population.steps import Binning, NullSettings, Recording, coactivity_analysis
 
     recording = Recording(design.n_neurons, design.n_frames, design.frame_rate_hz)
     binning, null = Binning(), NullSettings()

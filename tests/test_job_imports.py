@@ -28,6 +28,7 @@ ALLOWED = {
     "trace_figures": {"matplotlib"},
     "stimulus_figures": {"matplotlib"},
     "roi_map": {"matplotlib"},
+    "study": {"matplotlib"},  # the study figures
     "trial_responses": {"matplotlib"},  # its figure
     "make_synthetic_data": set(SLOW),  # not a rule
 }

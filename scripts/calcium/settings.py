@@ -72,6 +72,7 @@ def kinetics_for(indicator: str, needed_by: list[str]) -> Kinetics:
 # The spike_times keys each thresholding method reads (calcium.signal.spikes.spike_thresholds).
 SPIKE_TIME_KEYS = {
     "noise": ("k_noise", "false_positive_rate_hz"),
+    "noise_pairs": ("k_noise", "false_positive_rate_hz"),
     "absolute": ("absolute",),
     "fraction_of_max": ("fraction_of_max",),
     "percentile": ("percentile",),

@@ -31,6 +31,7 @@ from calcium.study.tables import (  # noqa: E402
 )
 from calcium.study.variants import flat_changes, variant_configs  # noqa: E402
 from calcium.outputs.nwb_metadata import read_metadata_file  # noqa: E402
+from calcium.input.trial_structure import split_paths  # noqa: E402
 from calcium.input.sheet import (  # noqa: E402
     check_session,
     fill_defaults,
@@ -201,7 +202,29 @@ def frame_rate_hz(wildcards):
 
 
 def raw_csv(wildcards):
-    return sessions.loc[wildcards.session, "path"]
+    """The session's fluorescence input: one file, or several (its trials, separated by ';')."""
+    return split_paths(sessions.loc[wildcards.session, "path"])
+
+
+def has_trials(session):
+    """The session is cut into trials: a trial table, or several files (docs/trials.md)."""
+    row = sessions.loc[session]
+    return bool(row["trials"]) or len(split_paths(row["path"])) > 1
+
+
+def trial_table_input(wildcards):
+    """The sheet's trial table, an input of ingest (none otherwise)."""
+    table = sessions.loc[wildcards.session, "trials"]
+    return {"trials": table} if table else {}
+
+
+def trial_input(wildcards):
+    """The trial table ingest writes, for the stages that respect trial boundaries; none for a
+    continuous session (its outputs are then exactly those of a session without trials).
+    """
+    if not has_trials(wildcards.session):
+        return {}
+    return {"trials": f"results/{wildcards.session}/ingest/trials.csv"}
 
 
 def dff_params(wildcards):
@@ -708,7 +731,7 @@ def ingest_mem_mb(wildcards, input):
     movies, is never read)."""
     inputs = SESSION_INPUTS.get(wildcards.session)
     frames = inputs.n_frames if inputs else 0
-    if Path(input[0]).suffix.lower() in (".csv", ".txt", ""):
+    if Path(input.data[0]).suffix.lower() in (".csv", ".txt", ""):
         return int(max(1000, 500 + 3 * input.size_mb))
     return int(max(1000, 500 + 4 * 4 * 256 * frames / 1e6))
 

@@ -1,5 +1,6 @@
 rule deconvolve:
     input:
+        unpack(trial_input),
         traces=deconvolution_input,
         facts="results/{session}/ingest/recording.json",
     output:
@@ -26,6 +27,7 @@ rule deconvolve:
 
 rule spike_times:
     input:
+        unpack(trial_input),
         spikes="results/{session}/spikes.npy",
         table="results/{session}/deconvolution.tsv",
         facts="results/{session}/ingest/recording.json",

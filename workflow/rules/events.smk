@@ -1,5 +1,6 @@
 rule events:
     input:
+        unpack(trial_input),
         traces=event_input,
         facts="results/{session}/ingest/recording.json",
     output:

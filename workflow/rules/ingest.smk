@@ -1,12 +1,14 @@
 rule ingest:
     input:
-        raw_csv,
+        unpack(trial_table_input),
+        data=raw_csv,
     output:
         traces="results/{session}/ingest/fluorescence.npy",
         facts="results/{session}/ingest/recording.json",
         neurons="results/{session}/ingest/neurons.tsv",
         footprints="results/{session}/ingest/footprints.npz",
         neuropil="results/{session}/ingest/neuropil.npy",
+        trials="results/{session}/ingest/trials.csv",
     log:
         "results/logs/{session}/ingest.log",
     benchmark:

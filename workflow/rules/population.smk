@@ -1,5 +1,6 @@
 rule coactivity:
     input:
+        unpack(trial_input),
         events="results/{session}/events/events.csv",
         facts="results/{session}/ingest/recording.json",
     output:
@@ -31,6 +32,7 @@ rule coactivity:
 
 rule features:
     input:
+        unpack(trial_input),
         events="results/{session}/events/events.csv",
         ensemble_events=rules.coactivity.output.ensemble_events,
         facts="results/{session}/ingest/recording.json",
@@ -56,6 +58,7 @@ rule features:
 
 rule ensembles:
     input:
+        unpack(trial_input),
         unpack(ensemble_stimulus_inputs),
         events="results/{session}/events/events.csv",
         ensemble_events="results/{session}/population/ensemble_events.csv",

@@ -1,5 +1,6 @@
 rule dff:
     input:
+        unpack(trial_input),
         traces="results/{session}/ingest/fluorescence.npy",
         facts="results/{session}/ingest/recording.json",
     output:
@@ -22,6 +23,7 @@ rule dff:
 
 rule detrend:
     input:
+        unpack(trial_input),
         traces="results/{session}/dff.npy",
         facts="results/{session}/ingest/recording.json",
     output:
@@ -44,6 +46,7 @@ rule detrend:
 
 rule denoise:
     input:
+        unpack(trial_input),
         traces="results/{session}/detrended.npy",
         facts="results/{session}/ingest/recording.json",
     output:

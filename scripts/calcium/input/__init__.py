@@ -7,6 +7,8 @@
   reading; `arrays`: .npy and Suite2p; `nwb_series`, `nwb`, `nwb_tables`: NWB series discovery,
   traces and ROI masks, stimulus intervals and metadata; `tables`: small user tables
   (stimulus tables, ground truth); `footprints`: ROI masks and the mean image
+- `trial_structure`: sessions made of trials: the trial table, each trial's frames, per-trial
+  processing (docs/trials.md)
 """
 
 from calcium import lazy_api
@@ -29,5 +31,9 @@ API = {
     "read_stimulus_intervals": "nwb_tables",
     "input_footprints": "footprints",
     "load_footprints": "footprints",
+    "parse_trial_table": "trial_structure",
+    "session_trials": "trial_structure",
+    "per_trial": "trial_structure",
+    "per_trial_block": "trial_structure",
 }
 __getattr__, __dir__ = lazy_api(__name__, API)

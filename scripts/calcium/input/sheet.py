@@ -20,6 +20,7 @@ import pandas as pd
 from calcium.errors import InputError, OutputError
 from calcium.input.ingest import (
     InputSettings,
+    InputShape,
     NwbSelection,
     check_plausible_shape,
     input_format,
@@ -27,6 +28,7 @@ from calcium.input.ingest import (
     recording_start_s,
 )
 from calcium.input.tables import parse_ground_truth, parse_stimulus_table, read_user_table
+from calcium.input.trial_structure import MIN_TRIAL_FRAMES, parse_file_labels, parse_trial_table, split_paths
 
 # Sheet columns that say what to read from an NWB file (only on NWB sessions).
 NWB_INPUT_COLUMNS = ("nwb_series", "nwb_neuropil_series", "nwb_stimulus_intervals")
@@ -209,6 +211,63 @@ def check_session(
 
 
 def _check_session(row: dict, settings: InputSettings) -> SessionInputs:
+    paths = split_paths(row["path"])
+    if len(paths) > 1:
+        inputs = _check_files(paths, row, settings)
+    else:
+        inputs = _check_one_file(row, settings)
+    if row.get("trials"):
+        table = read_user_table(row["trials"], "trial table")
+        if len(paths) > 1:  # the files are the trials: the table only labels them
+            parse_file_labels(table, str(row["trials"]), len(paths))
+        else:
+            parse_trial_table(
+                table, str(row["trials"]), inputs.duration_s, inputs.start_time_s, inputs.frame_rate_hz
+            )
+    return inputs
+
+
+def _check_files(paths: list[str], row: dict, settings: InputSettings) -> SessionInputs:
+    """A session given as several files, each one trial (back to back): CSV, .npy or Suite2p
+    folders of the same neurons at the sheet's rate."""
+    rate = float(row["frame_rate_hz"])
+    shapes = []
+    for path in paths:
+        data = Path(path)
+        if not data.exists():
+            raise InputError(
+                f"the fluorescence input {data} (one of the files in the path column, separated by ';') "
+                "does not exist; fix the `path` column (relative to the working directory)."
+            )
+        if input_format(data) == "nwb":
+            raise InputError(
+                f"{data}: an NWB file among several files; a session of several files takes CSV, .npy "
+                "or Suite2p folders (give an NWB session as one file with a trial table)."
+            )
+        if data.is_file() and data.stat().st_size == 0:
+            raise InputError(f"the fluorescence file {data} is empty.")
+        shape = probe_input(data, settings, nwb_selection(row))
+        recording_start_s(shape, rate, str(data))
+        if shapes and shape.n_neurons != shapes[0].n_neurons:
+            raise InputError(
+                f"{data}: {shape.n_neurons} neurons, but {paths[0]} (the session's first file) has "
+                f"{shapes[0].n_neurons}; the files of one session must hold the same neurons in the "
+                "same order."
+            )
+        if shape.n_frames < MIN_TRIAL_FRAMES:
+            raise InputError(
+                f"{data}: {shape.n_frames} frames; a trial needs at least {MIN_TRIAL_FRAMES} frames."
+            )
+        shapes.append(shape)
+    start_s = recording_start_s(shapes[0], rate, paths[0])
+    n_frames = sum(shape.n_frames for shape in shapes)
+    check_plausible_shape(InputShape(shapes[0].n_neurons, n_frames), rate, settings, paths[0])
+    inputs = SessionInputs(shapes[0].n_neurons, n_frames, rate, start_s)
+    _check_tables(row, inputs, Path(paths[0]))
+    return inputs
+
+
+def _check_one_file(row: dict, settings: InputSettings) -> SessionInputs:
     data = Path(row["path"])
     if not data.exists():
         raise InputError(
@@ -233,6 +292,13 @@ def _check_session(row: dict, settings: InputSettings) -> SessionInputs:
     start_s = recording_start_s(shape, rate, str(data))
     check_plausible_shape(shape, rate, settings, str(data))
     inputs = SessionInputs(shape.n_neurons, shape.n_frames, rate, start_s)
+    _check_tables(row, inputs, data)
+    return inputs
+
+
+def _check_tables(row: dict, inputs: SessionInputs, data: Path) -> None:
+    """The stimulus table (or NWB intervals) and ground truth a row names, on the recording's clock."""
+    start_s = inputs.start_time_s
     if row.get("stimuli"):
         table = read_user_table(row["stimuli"], "stimulus table")
         parse_stimulus_table(table, str(row["stimuli"]), inputs.duration_s, start_s)
@@ -243,5 +309,4 @@ def _check_session(row: dict, settings: InputSettings) -> SessionInputs:
         parse_stimulus_table(table, f"{data}: {row['nwb_stimulus_intervals']}", inputs.duration_s, start_s)
     if row.get("ground_truth"):
         table = read_user_table(row["ground_truth"], "ground-truth file")
-        parse_ground_truth(table, str(row["ground_truth"]), shape.n_neurons)
-    return inputs
+        parse_ground_truth(table, str(row["ground_truth"]), inputs.n_neurons)

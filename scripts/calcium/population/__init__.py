@@ -6,7 +6,7 @@ and ensembles.
   `components` (the correlation structure: binned and windowed activity, eigenvalue chance
   levels, ICA patterns), `assemblies` (ICA assemblies and the refined default), `ordering`
   (raster row orders)
-- `steps`: the two population rules (coactivity, ensembles) as library calls
+- `steps`: the coactivity and features rules as library calls; `ensemble_step`: the ensembles rule
 """
 
 from calcium import lazy_api
@@ -19,10 +19,12 @@ API = {
     "Recording": "steps",
     "Binning": "steps",
     "NullSettings": "steps",
-    "EnsembleSettings": "steps",
+    "EnsembleSettings": "ensemble_step",
     "coactivity_analysis": "steps",
-    "ensemble_analysis": "steps",
+    "ensemble_analysis": "ensemble_step",
     "neuron_features": "steps",
     "raster_orders": "ordering",
+    "trial_layout": "trial_coactivity",
+    "trial_shift_null": "trial_coactivity",
 }
 __getattr__, __dir__ = lazy_api(__name__, API)

@@ -1,6 +1,6 @@
 """Cell assemblies from the correlation structure of binned activity, and their activations.
 
-Two detectors share the pieces here (`calcium.population.steps.ensemble_analysis` runs them):
+Two detectors share the pieces here (`calcium.population.ensemble_step.ensemble_analysis` runs them):
 
 - **ICA assemblies** (Lopes-dos-Santos, Ribeiro & Tort 2013, J Neurosci Methods 220:149):
   each neuron's binned activity is z-scored; the number of assemblies is the number of
@@ -56,6 +56,7 @@ from calcium.population.components import (
     zscore_rows,
 )
 from calcium.population.ensembles import _holm
+from calcium.population.trial_coactivity import trial_shift_null
 from calcium.progress import Progress, track
 
 METHODS = ("refined", "ica", "jaccard")
@@ -443,6 +444,7 @@ def ensemble_p_values(
     seed: int = 0,
     n_candidates: int = 1,
     counted: np.ndarray | None = None,
+    layout=None,
 ) -> np.ndarray:
     """P-value of each ensemble against the circular-shift null, (ensembles,).
 
@@ -456,6 +458,8 @@ def ensemble_p_values(
     neurons, frames: one entry per event of the session.
     counted: (n_bins,) bool, the bins that count in the null (e.g. outside stimulus
         presentations and holding frames; `observed` must count the same); None: all.
+    layout: a session cut into trials (`calcium.population.trial_coactivity.TrialBins`): members shifted
+        within each trial (`calcium.population.trial_coactivity.trial_shift_null`); None: one recording.
     """
     out = np.ones(len(members))
     neurons = np.asarray(neurons, dtype=np.int64)
@@ -468,11 +472,11 @@ def ensemble_p_values(
             position = np.full(max(int(neurons.max(initial=-1)), int(ids.max(initial=-1))) + 1, -1)
             position[ids] = np.arange(ids.size)
             chosen = position[neurons] >= 0 if neurons.size else np.zeros(0, bool)
-            null = circular_shift_null(
+            null = (circular_shift_null if layout is None else trial_shift_null)(
                 position[neurons[chosen]],
                 frames[chosen],
                 ids.size,
-                n_frames,
+                *((n_frames,) if layout is None else (layout,)),
                 frame_rate_hz,
                 bin_s,
                 n_shuffles,

@@ -434,9 +434,10 @@ def threshold_table(thresholds: np.ndarray, frames: np.ndarray, scale: int = 1) 
 def thresholds_from_table(
     table: list[dict], frames: np.ndarray, key: str = "threshold_statistic"
 ) -> np.ndarray:
-    """Per-bin thresholds, (n_bins,), from `threshold_table` records and each bin's frames."""
+    """Per-bin thresholds, (n_bins,), from `threshold_table` records and each bin's frames (NaN
+    for kinds the table does not hold: the bins separating trials, never tested)."""
     lookup = {int(row["frames"]): float(row[key]) for row in table}
-    return np.array([lookup[int(k)] for k in np.asarray(frames)], dtype=np.float64)
+    return np.array([lookup.get(int(k), np.nan) for k in np.asarray(frames)], dtype=np.float64)
 
 
 def degenerate_groups(table: list[dict], min_active: int) -> list[dict]:

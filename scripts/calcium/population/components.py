@@ -234,14 +234,23 @@ def window_matrix(raster: ActiveBins, jitter_bins: int) -> np.ndarray:
 
 
 def stimulus_bins(
-    onsets_s: np.ndarray, offsets_s: np.ndarray, n_bins: int, bin_s: float, margin_s: float = 1.0
+    onsets_s: np.ndarray,
+    offsets_s: np.ndarray,
+    n_bins: int,
+    bin_s: float,
+    margin_s: float = 1.0,
+    bin_start_s: np.ndarray | None = None,
+    bin_end_s: np.ndarray | None = None,
 ) -> np.ndarray:
     """(n_bins,) bool: bins overlapping a presentation [onset, offset + margin_s) (seconds from
-    frame 0). Coactivity there can be the stimulus driving each neuron on its own."""
-    start = np.arange(n_bins) * bin_s
+    frame 0). Coactivity there can be the stimulus driving each neuron on its own.
+    bin_start_s, bin_end_s: each bin's start and end (s from frame 0) when bins do not follow
+    one grid (a session cut into trials, `calcium.population.trial_coactivity.TrialBins`); None: b·bin_s."""
+    start = np.arange(n_bins) * bin_s if bin_start_s is None else np.asarray(bin_start_s, float)
+    end = start + bin_s if bin_end_s is None else np.asarray(bin_end_s, float)
     out = np.zeros(n_bins, dtype=bool)
     for onset, offset in zip(np.asarray(onsets_s, float), np.asarray(offsets_s, float), strict=True):
-        out |= (start < offset + margin_s) & (start + bin_s > onset)
+        out |= (start < offset + margin_s) & (end > onset)
     return out
 
 

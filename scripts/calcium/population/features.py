@@ -40,6 +40,8 @@ def event_features(
     fraction_time_active: fraction of frames inside an event (onset..end).
     burst_index: fraction of inter-event intervals shorter than burst_iei_s
         (events riding on each other, as in compound transients).
+    With a `trial` column (a session cut into trials, `calcium.input.trial_structure`), intervals
+    are taken within trials only, and n_frames should count the frames within trials.
     """
     duration_min = n_frames / frame_rate_hz / 60.0
     table = pd.DataFrame({"neuron": np.arange(n_neurons)})
@@ -54,6 +56,9 @@ def event_features(
     table["mean_fwhm_s"] = grouped.fwhm_s.mean().reindex(table.neuron).to_numpy()
     table["mean_area_dff_s"] = grouped.area_dff_s.mean().reindex(table.neuron).to_numpy()
     same_neuron = ordered.neuron.to_numpy()[1:] == ordered.neuron.to_numpy()[:-1]
+    if "trial" in ordered.columns:  # a session cut into trials: no interval across a boundary
+        trial = ordered.trial.to_numpy()
+        same_neuron &= trial[1:] == trial[:-1]
     iei = (
         pd.DataFrame(
             {

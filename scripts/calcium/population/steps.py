@@ -1,5 +1,6 @@
-"""The population stage as two steps, each one rule: coactivity (with its null, the ensemble
-events and per-neuron features) and ensembles (clustering and membership).
+"""The population stage's coactivity step (rules coactivity and features): coactivity with its
+null and the ensemble events, and per-neuron features; the ensembles step (rule ensembles) is
+`calcium.population.ensemble_step`.
 
 These functions compose `calcium.population.coactivity`, `calcium.population.features` and
 `calcium.population.ensembles` into the tables the workflow writes; they take an events table
@@ -14,14 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from calcium.population.assemblies import (
-    METHODS,
-    Activations,
-    AssemblySettings,
-    coactivity_threshold,
-    ensemble_p_values,
-    find_assemblies,
-)
+from calcium.input.trial_structure import frames_in_trials, window_edges
 from calcium.population.coactivity import (
     ActiveBins,
     circular_shift_null,
@@ -29,38 +23,28 @@ from calcium.population.coactivity import (
     contributions,
     degenerate_groups,
     event_frames,
-    frame_bins,
     group_ensemble_events,
-    participation_chance,
     raster_from_events,
     significant_bins,
-    significant_without_each,
     statistic_scale,
     threshold_table,
     thresholds_from_table,
-    window_activity,
     window_coactivity,
     window_frames,
 )
 from calcium.population.coactivity import null_thresholds as _null_thresholds
-from calcium.population.components import (
-    activation_strength,
-    binned_activity,
-    window_matrix,
-    without_bins,
-    zscore_rows,
-)
-from calcium.population.ensembles import cluster_ensemble_events, find_members, jaccard_similarity
 from calcium.population.features import event_features, population_coupling, session_summary
+from calcium.population.trial_coactivity import bin_times, trial_layout, trial_raster, trial_shift_null
 
 
 class Recording(NamedTuple):
-    """Size and clock of a session: neurons, frames, frame rate (Hz), time of frame 0 (s)."""
+    """Size and clock of a session: neurons, frames, frame rate (Hz), frame 0's time (s), trials."""
 
     n_neurons: int
     n_frames: int
     frame_rate_hz: float
     start_time_s: float = 0.0
+    trials: np.ndarray | None = None  # (trials, 2) frames (calcium.input.trial_structure); None: continuous
 
 
 class Binning(NamedTuple):
@@ -86,7 +70,9 @@ class NullSettings(NamedTuple):
 
 
 def session_raster(events: pd.DataFrame, recording: Recording, binning: Binning) -> ActiveBins:
-    """Sparse (neuron, bin) raster of a session's events."""
+    """Sparse (neuron, bin) raster of a session's events (bins restart at each trial, if any)."""
+    if (layout := trial_layout(recording, binning)) is not None:
+        return trial_raster(*event_frames(events, binning.event_time), recording.n_neurons, layout)
     return raster_from_events(
         events,
         recording.n_neurons,
@@ -130,17 +116,16 @@ def coactivity_analysis(
     of one activation merge into one ensemble event. processes: worker processes for the
     null's shuffles (the result does not depend on it).
     """
-    rec, jitter = recording, binning.jitter_bins
+    rec, jitter, layout = recording, binning.jitter_bins, trial_layout(recording, binning)
     raster = session_raster(events, rec, binning)
     n_active = np.bincount(raster.bins, minlength=raster.n_bins)
     window = window_coactivity(raster, jitter)
-    bins = np.arange(raster.n_bins)
-    duration_s = rec.n_frames / rec.frame_rate_hz
+    start_s, end_s = bin_times(layout, raster.n_bins, rec, binning)
     table = pd.DataFrame(
         {
-            "bin": bins,
-            "start_s": rec.start_time_s + bins * binning.bin_s,
-            "end_s": rec.start_time_s + np.minimum((bins + 1) * binning.bin_s, duration_s),
+            "bin": np.arange(raster.n_bins),
+            "start_s": start_s,
+            "end_s": end_s,
             "n_frames": raster.frames_per_bin,
             "n_active": n_active,
             "fraction_active": n_active / rec.n_neurons,
@@ -148,11 +133,11 @@ def coactivity_analysis(
         }
     )
     neurons, frames = event_frames(events, binning.event_time)
-    surrogates = circular_shift_null(
+    surrogates = (circular_shift_null if layout is None else trial_shift_null)(
         neurons,
         frames,
         rec.n_neurons,
-        rec.n_frames,
+        *((rec.n_frames,) if layout is None else (layout,)),  # within trials: trial by trial
         rec.frame_rate_hz,
         binning.bin_s,
         null.n_shuffles,
@@ -162,8 +147,10 @@ def coactivity_analysis(
     )
     frames_in = window_frames(raster.frames_per_bin, jitter)
     scale = statistic_scale(rec.n_neurons, jitter)
+    tested = slice(None) if layout is None else layout.bin_trial >= 0  # separators: never tested
+    surrogates, tested_frames = surrogates[:, tested], frames_in[tested]
     thresholds = threshold_table(
-        _null_thresholds(surrogates, frames_in, null.percentile, null.statistic), frames_in, scale
+        _null_thresholds(surrogates, tested_frames, null.percentile, null.statistic), tested_frames, scale
     )
     counted = surrogates // scale  # neurons active within the window (the statistic breaks ties beyond)
     shuffles = pd.DataFrame(
@@ -173,7 +160,7 @@ def coactivity_analysis(
             "mean_active": counted.mean(axis=1),
         }
     )
-    histogram = _null_histogram(counted, frames_in, thresholds, rec.n_neurons)
+    histogram = _null_histogram(counted, tested_frames, thresholds, rec.n_neurons)
     degenerate = degenerate_groups(thresholds, null.min_active)
     note = None
     if degenerate:
@@ -196,13 +183,13 @@ def coactivity_analysis(
         "jitter_bins": jitter,
         "n_bins": int(raster.n_bins),
     }
-    per_bin = thresholds_from_table(thresholds, frames_in)
+    per_bin = np.full(raster.n_bins, np.nan)  # NaN: the bins separating trials, never tested
+    per_bin[tested] = thresholds_from_table(thresholds, tested_frames)
     statistic = combined_statistic(window, n_active, rec.n_neurons, jitter)
     significant = significant_bins(statistic, per_bin, null.min_active, window)
     peak, first, last = group_ensemble_events(significant, statistic, jitter)
     event, neuron = np.nonzero(contributions(raster, peak, jitter))
-    window_first = np.maximum(peak - jitter, 0)
-    window_last = np.minimum(peak + jitter, raster.n_bins - 1)
+    window_first, window_last = window_edges(layout, peak, peak, jitter, raster.n_bins)
     ensemble_events = pd.DataFrame(
         {
             "event": np.arange(peak.size),
@@ -217,6 +204,8 @@ def coactivity_analysis(
             "threshold_statistic": per_bin[peak],
         }
     )
+    if layout is not None:  # the trial of each bin (-1: the separators) and ensemble event
+        table.insert(1, "trial", layout.bin_trial), ensemble_events.insert(1, "trial", layout.bin_trial[peak])
     return Coactivity(
         table, shuffles, histogram, summary, ensemble_events, pd.DataFrame({"event": event, "neuron": neuron})
     )
@@ -254,9 +243,8 @@ def neuron_features(
     A neuron takes part in an ensemble event when it is active within the event's peak
     bin ± jitter_bins. Returns (features: one row per neuron, summary: one row).
     """
-    features = event_features(
-        events, recording.n_neurons, recording.n_frames, recording.frame_rate_hz, burst_iei_s
-    )
+    observed = recording.n_frames if recording.trials is None else frames_in_trials(recording.trials)
+    features = event_features(events, recording.n_neurons, observed, recording.frame_rate_hz, burst_iei_s)
     raster = session_raster(events, recording, binning)
     reach = np.arange(-binning.jitter_bins, binning.jitter_bins + 1)
     windows = (ensemble_events["bin"].to_numpy(dtype=np.int64)[:, None] + reach).ravel()
@@ -266,395 +254,6 @@ def neuron_features(
     return features, summary
 
 
-class EnsembleSettings(NamedTuple):
-    """How ensembles are found and tested (config `ensembles`).
-
-    method: "refined" (ICA-seeded member sets refined against the circular-shift null, the
-        default), "ica" (Lopes-dos-Santos et al. 2013) or "jaccard" (clustering of ensemble
-        events by the Jaccard similarity of their neurons, the seed's procedure); see
-        `calcium.population.assemblies`. The clustering keys (linkage, cutoff, cut_distance,
-        null_percentile, variance_explained, n_null) apply to "jaccard" only;
-        activation_alpha to "refined" and "ica".
-    alpha: an ensemble is reported when its circular-shift p-value (Bonferroni over the
-        candidates) is below alpha (1: every candidate); n_shuffles surrogates.
-    exclude_stimuli, stimulus_margin_s: read by the rule, which turns the session's stimulus
-        table into the `excluded` bins of `ensemble_analysis`.
-    """
-
-    method: str = "refined"
-    linkage: str = "average"
-    cutoff: str = "similarity_null"
-    null_percentile: float = 95.0
-    variance_explained: float = 0.5
-    n_null: int = 100
-    min_events: int = 3
-    min_participation: float = 0.0
-    membership_alpha: float = 0.05
-    seed: int = 0
-    cut_distance: float = 0.7
-    activation_alpha: float = 0.01
-    alpha: float = 0.05
-    n_shuffles: int = 1000
-    exclude_stimuli: bool = True
-    stimulus_margin_s: float = 1.0
-
-
-class EnsembleTables(NamedTuple):
-    """Tables of the ensembles step (the same for every method).
-
-    activations: the ensemble events, each with the ensemble it activates (-1: none).
-    members: one row per (ensemble, neuron) that takes part or is a member: participation,
-        chance, p_value, member, weight (the ICA pattern weight; for "jaccard" the
-        participation of members, scaled to unit length).
-    ensembles: one row per ensemble: n_events, n_members, first/last_active_s, members,
-        p_value (circular-shift null, Bonferroni over the candidates), method.
-    activation_times: one row per (ensemble, activation): the bins and times of each.
-    strength: (ensembles, bins) activation strength R(t) of each ensemble's pattern, float32.
-    similarity: (events, events) Jaccard similarity of the ensemble events, float32.
-    clustering: dendrogram order, cut distance, method and settings (JSON-ready dict).
-    n_clusters: candidates before testing (clusters, or ICA components).
-    """
-
-    activations: pd.DataFrame
-    members: pd.DataFrame
-    ensembles: pd.DataFrame
-    activation_times: pd.DataFrame
-    strength: np.ndarray
-    similarity: np.ndarray
-    clustering: dict
-    n_clusters: int
-
-
-def _jaccard_candidates(matrix, ensemble_events, raster, rec, binning, settings, min_active):
-    """The seed's procedure: clusters of ensemble events, members by the binomial test.
-
-    Returns (labels of the events, [(member, participation, p_value, chance, weight,
-    Activations)] per ensemble, number of recurring clusters, cut distance, order)."""
-    jitter = binning.jitter_bins
-    clusters = cluster_ensemble_events(
-        matrix,
-        linkage_method=settings.linkage,
-        cutoff=settings.cutoff,
-        null_percentile=settings.null_percentile,
-        variance_explained=settings.variance_explained,
-        n_null=settings.n_null,
-        min_events=settings.min_events,
-        seed=settings.seed,
-        cut_distance=settings.cut_distance,
-    )
-    peaks = ensemble_events["bin"].to_numpy(dtype=np.int64)
-    without = significant_without_each(
-        combined_statistic(ensemble_events.n_active, ensemble_events.n_active_in_bin, rec.n_neurons, jitter),
-        ensemble_events.threshold_statistic.to_numpy(),
-        ensemble_events.n_active.to_numpy(),
-        matrix,
-        contributions(raster, peaks, 0),
-        rec.n_neurons,
-        jitter,
-        min_active,
-    )
-
-    def chance_of(labels, n_ensembles):
-        return participation_chance(raster, peaks, labels, n_ensembles, jitter)
-
-    result, membership, chance = find_members(
-        matrix, clusters, chance_of, settings.membership_alpha, settings.min_participation, without
-    )
-    first = ensemble_events["first_bin"].to_numpy(dtype=np.int64)
-    last = ensemble_events["last_bin"].to_numpy(dtype=np.int64)
-    found = []
-    for e in range(result.n_ensembles):
-        chosen = result.labels == e
-        member = membership.member[e]
-        weight = np.where(member, membership.participation[e], 0.0)
-        norm = np.linalg.norm(weight)
-        weight = weight / norm if norm > 0 else weight
-        k = coactivity_threshold(chance[e][member], settings.activation_alpha)
-        activations = Activations(
-            peaks[chosen], first[chosen], last[chosen], matrix[chosen][:, member].sum(axis=1), k
-        )
-        found.append(
-            (
-                member,
-                membership.participation[e],
-                membership.p_value[e],
-                chance[e],
-                weight,
-                activations,
-                member,
-            )
-        )
-    return result.labels, found, clusters.n_ensembles, result.cut_distance
-
-
-def ensemble_analysis(
-    events: pd.DataFrame,
-    ensemble_events: pd.DataFrame,
-    event_neurons: pd.DataFrame,
-    min_active: int,
-    recording: Recording,
-    binning: Binning,
-    settings: EnsembleSettings,
-    excluded: np.ndarray | None = None,
-) -> EnsembleTables:
-    """Ensembles by `settings.method` (`EnsembleSettings`), each tested against the circular-shift null.
-
-    "jaccard": ensemble events clustered by Jaccard similarity, members by a binomial test
-    against each neuron's own activity (`calcium.population.ensembles.find_members`). "ica" and
-    "refined": `calcium.population.assemblies.find_assemblies` on the session's events binned at bin_s.
-    Every ensemble then gets its p-value (`calcium.population.assemblies.ensemble_p_values`); those at or
-    above settings.alpha are not reported (their events are relabelled -1).
-    min_active: the coactivity null's minimum (see `NullSettings`).
-    excluded: (n_bins,) bool, bins left out of the detection and the test of ensembles
-        (`calcium.population.components.stimulus_bins`: presentations of stimuli, where neurons driven
-        by one stimulus are coactive without forming an ensemble); None: none. The Jaccard
-        method still clusters every ensemble event; its ensembles are tested without them.
-    """
-    if settings.method not in METHODS:
-        raise ValueError(f"ensembles.method must be one of {METHODS}, not {settings.method!r}")
-    rec = recording
-    jitter = (
-        binning.jitter_bins
-        if settings.method == "jaccard"
-        else frame_jitter_bins(binning.jitter_bins, rec.frame_rate_hz, binning.bin_s)
-    )
-    matrix = np.zeros((len(ensemble_events), rec.n_neurons), dtype=bool)
-    matrix[event_neurons["event"].to_numpy(dtype=int), event_neurons["neuron"].to_numpy(dtype=int)] = True
-    raster = session_raster(events, rec, binning)
-    tested = raster if excluded is None else without_bins(raster, excluded)
-    similarity = jaccard_similarity(matrix)
-    order = _leaf_order(similarity, settings.linkage)
-    activity, held = binned_activity(tested)
-    zscored = zscore_rows(activity)
-    del activity
-    windows = window_matrix(tested, jitter)
-    extra: dict = {}
-    if settings.method == "jaccard":
-        labels, found, n_candidates, cut = _jaccard_candidates(
-            matrix, ensemble_events, raster, rec, binning, settings, min_active
-        )
-    else:
-        assembly_settings = AssemblySettings(
-            settings.activation_alpha, settings.membership_alpha, settings.min_events, jitter, settings.seed
-        )
-        assemblies, n_candidates, patterns, window_patterns = find_assemblies(
-            tested, assembly_settings, refine=settings.method == "refined", zscored=zscored, windows=windows
-        )
-        found = [tuple(a) for a in assemblies]
-        labels, cut = None, float("nan")
-        extra = {
-            "marchenko_pastur_bound": patterns.bound,
-            "eigenvalues_above_bound": [
-                float(v) for v in patterns.eigenvalues[patterns.eigenvalues > patterns.bound]
-            ],
-        }
-        if window_patterns is not None:
-            bound = window_patterns.bound
-            extra["windowed_bound"] = bound if np.isfinite(bound) else None
-            above = window_patterns.eigenvalues > window_patterns.bound
-            extra["windowed_eigenvalues_above_bound"] = [float(v) for v in window_patterns.eigenvalues[above]]
-    # Every candidate's p-value against the circular-shift null of its members' coactivity.
-    neurons, frames = event_frames(events, binning.event_time)
-    counted = np.asarray(tested.frames_per_bin) > 0
-    keep = counted[frame_bins(frames, rec.frame_rate_hz, binning.bin_s)] if frames.size else frames > 0
-    neurons, frames = neurons[keep], frames[keep]
-    member_ids = [np.flatnonzero(f[6]) for f in found]  # the core: its coactivity is tested
-    # The test's k: from each neuron's window activity over every counted bin, the rate the
-    # circular shifts keep (the activations' k, from activity away from them, is lower: with it
-    # a strong ensemble's own events, spread by the shifts, fill the null with bins above k).
-    overall = window_activity(tested, jitter)
-    thresholds = [coactivity_threshold(overall[ids], settings.activation_alpha) for ids in member_ids]
-    observed = [
-        int((windows[:, ids].sum(axis=1) >= k).sum()) for ids, k in zip(member_ids, thresholds, strict=True)
-    ]
-    p_values = ensemble_p_values(
-        neurons,
-        frames,
-        rec.n_frames,
-        rec.frame_rate_hz,
-        binning.bin_s,
-        jitter,
-        member_ids,
-        thresholds,
-        observed,
-        settings.n_shuffles,
-        settings.seed,
-        n_candidates=max(n_candidates, len(found)),
-        counted=counted,
-    )
-    passing = [e for e in range(len(found)) if p_values[e] < settings.alpha or settings.alpha >= 1]
-    if labels is None:  # number by activations (most first), ties by the first activation
-        passing.sort(key=lambda e: (-found[e][5].peak.size, int(found[e][5].peak.min(initial=0))))
-    found = [found[e] for e in passing]
-    p_values = p_values[passing]
-    n = len(found)
-    if labels is not None:
-        relabel = np.full(max(labels.max(initial=-1), 0) + 1, -1, dtype=np.int64)
-        relabel[passing] = np.arange(n)
-        event_labels = np.where(labels >= 0, relabel[np.maximum(labels, 0)], -1)
-    else:
-        event_labels = _label_events(ensemble_events, matrix, found, jitter)
-    weights = np.array([f[4] for f in found]).reshape(n, rec.n_neurons)
-    strength = np.zeros((n, raster.n_bins), dtype=np.float32)
-    strength[:, held] = activation_strength(zscored, weights)
-    bin_start = rec.start_time_s + np.arange(raster.n_bins) * binning.bin_s
-    bin_end = rec.start_time_s + np.minimum(
-        (np.arange(raster.n_bins) + 1) * binning.bin_s, rec.n_frames / rec.frame_rate_hz
-    )
-    times = []
-    for e, f in enumerate(found):
-        act = f[5]
-        times.append(
-            pd.DataFrame(
-                {
-                    "ensemble": e,
-                    "activation": np.arange(act.peak.size),
-                    "bin": act.peak,
-                    "first_bin": act.first,
-                    "last_bin": act.last,
-                    "peak_s": bin_start[act.peak],
-                    "start_s": bin_start[np.maximum(act.first - jitter, 0)],
-                    "end_s": bin_end[np.minimum(act.last + jitter, raster.n_bins - 1)],
-                    "n_members_active": act.n_active,
-                    "threshold_n_members": act.threshold,
-                    "strength": strength[e, act.peak],
-                }
-            )
-        )
-    activation_times = (
-        pd.concat(times, ignore_index=True) if times else pd.DataFrame(columns=ACTIVATION_COLUMNS)
-    )
-    rows = []
-    for e, f in enumerate(found):
-        member, participation, p_member, chance, weight = f[:5]
-        neuron = np.flatnonzero((participation > 0) | member)
-        rows.append(
-            pd.DataFrame(
-                {
-                    "ensemble": e,
-                    "neuron": neuron,
-                    "participation": participation[neuron],
-                    "chance": chance[neuron],
-                    "p_value": p_member[neuron],
-                    "member": member[neuron],
-                    "weight": weight[neuron],
-                }
-            )
-        )
-    members = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=MEMBER_COLUMNS)
-    ensembles = pd.DataFrame(
-        [
-            {
-                "ensemble": e,
-                "n_events": int(f[5].peak.size),
-                "n_members": int(f[0].sum()),
-                "first_active_s": float(bin_start[f[5].peak].min()) if f[5].peak.size else float("nan"),
-                "last_active_s": float(bin_start[f[5].peak].max()) if f[5].peak.size else float("nan"),
-                "members": " ".join(str(i) for i in np.flatnonzero(f[0])),
-                "p_value": float(p_values[e]),
-                "method": settings.method,
-            }
-            for e, f in enumerate(found)
-        ],
-        columns=ENSEMBLE_COLUMNS,
-    )
-    if labels is not None:  # the seed's times: the window start of the ensemble's events
-        start_s = ensemble_events["start_s"].to_numpy()
-        for e in range(n):
-            ensembles.loc[e, "first_active_s"] = float(start_s[event_labels == e].min())
-            ensembles.loc[e, "last_active_s"] = float(start_s[event_labels == e].max())
-    clustering = {
-        "method": settings.method,
-        "n_ensemble_events": len(ensemble_events),
-        "n_clusters": int(n_candidates),
-        "n_candidates": int(n_candidates),
-        "n_ensembles": n,
-        "cut_distance": None if np.isnan(cut) else cut,
-        "order": order.tolist(),
-        **extra,
-        **settings._asdict(),
-    }
-    return EnsembleTables(
-        ensemble_events.assign(ensemble=event_labels),
-        members,
-        ensembles,
-        activation_times,
-        strength,
-        similarity.astype(np.float32),
-        clustering,
-        int(n_candidates),
-    )
-
-
-ACTIVATION_COLUMNS = [
-    "ensemble",
-    "activation",
-    "bin",
-    "first_bin",
-    "last_bin",
-    "peak_s",
-    "start_s",
-    "end_s",
-    "n_members_active",
-    "threshold_n_members",
-    "strength",
-]
-MEMBER_COLUMNS = ["ensemble", "neuron", "participation", "chance", "p_value", "member", "weight"]
-ENSEMBLE_COLUMNS = [
-    "ensemble",
-    "n_events",
-    "n_members",
-    "first_active_s",
-    "last_active_s",
-    "members",
-    "p_value",
-    "method",
-]
-
-
-def frame_jitter_bins(jitter_bins: int, frame_rate_hz: float, bin_s: float) -> int:
-    """The jitter window of the "ica" and "refined" methods: `jitter_bins`, and at least one frame
-    interval in bins (onsets are known to the frame: at 1 Hz two members one frame apart are
-    2 bins of 0.5 s apart)."""
-    return max(int(jitter_bins), int(np.floor(1.0 / (frame_rate_hz * bin_s) + 0.5)))
-
-
-def _leaf_order(similarity: np.ndarray, linkage_method: str) -> np.ndarray:
-    """Leaf order of the average-linkage dendrogram of the ensemble events (for heat maps)."""
-    n = similarity.shape[0]
-    if n < 2:
-        return np.arange(n, dtype=np.int64)
-    from scipy.cluster.hierarchy import leaves_list, linkage
-    from scipy.spatial.distance import squareform
-
-    distance = 1.0 - similarity
-    np.fill_diagonal(distance, 0.0)
-    return leaves_list(linkage(squareform(distance, checks=False), method=linkage_method)).astype(np.int64)
-
-
-def _label_events(ensemble_events: pd.DataFrame, matrix: np.ndarray, found: list, jitter: int) -> np.ndarray:
-    """Ensemble of each coactivity ensemble event: among the ensembles with an activation whose
-    window overlaps the event's, the one with the largest fraction of its members in it; -1: none."""
-    labels = np.full(len(ensemble_events), -1, dtype=np.int64)
-    if not found or not len(ensemble_events):
-        return labels
-    first = ensemble_events["first_bin"].to_numpy(dtype=np.int64)
-    last = ensemble_events["last_bin"].to_numpy(dtype=np.int64)
-    best = np.zeros(len(ensemble_events))
-    for e, f in enumerate(found):
-        member, act = f[0], f[5]
-        if not act.peak.size:
-            continue
-        overlaps = (first[:, None] <= act.last[None, :] + 2 * jitter) & (
-            last[:, None] >= act.first[None, :] - 2 * jitter
-        )
-        fraction = matrix[:, member].mean(axis=1) if member.any() else np.zeros(len(labels))
-        better = overlaps.any(axis=1) & (fraction > best)
-        labels[better] = e
-        best[better] = fraction[better]
-    return labels
-
-
 def effective_thresholds(bins: pd.DataFrame, threshold: dict) -> np.ndarray:
     """Per bin, the most active neurons a bin can have and not be an ensemble event:
     the null's threshold for bins holding as many frames, and at least min_active − 1
@@ -662,15 +261,3 @@ def effective_thresholds(bins: pd.DataFrame, threshold: dict) -> np.ndarray:
     frames_in = window_frames(bins["n_frames"].to_numpy(), threshold["jitter_bins"])
     per_bin = thresholds_from_table(threshold["thresholds"], frames_in, "threshold_n_active")
     return np.maximum(per_bin, threshold["min_active"] - 1)
-
-
-def membership_matrices(
-    members: pd.DataFrame, n_ensembles: int, n_neurons: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(participation, member) matrices, (ensembles, neurons) each, from the members table."""
-    participation = np.zeros((n_ensembles, n_neurons))
-    member = np.zeros(participation.shape, dtype=bool)
-    rows, columns = members["ensemble"].to_numpy(dtype=int), members["neuron"].to_numpy(dtype=int)
-    participation[rows, columns] = members["participation"].to_numpy()
-    member[rows, columns] = members["member"].to_numpy(dtype=bool)
-    return participation, member

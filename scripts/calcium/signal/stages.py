@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from calcium.blocks import BlockResult
+from calcium.input.trial_structure import per_neuron_summary, per_trial, shift_frames
 
 
 def dff(
@@ -24,29 +25,48 @@ def dff(
     min_f0: float = 1e-3,
     low_f0: str = "error",
     frame_rate_hz: float = 1.0,
+    trials: np.ndarray | None = None,
 ) -> BlockResult:
-    """ΔF/F = (F − F0)/F0 with F0 a low percentile (`calcium.signal.dff`); ΔF/F input passes unchanged."""
+    """ΔF/F = (F − F0)/F0 with F0 a low percentile (`calcium.signal.dff`); ΔF/F input passes unchanged.
+
+    trials: (trials, 2) first and one-past-last frame of each trial (`calcium.input.trial_structure`):
+    F0 and ΔF/F of each trial on its own, gap frames 0; None: the whole recording."""
+    ids = np.arange(rows.start, rows.stop)
     if input_kind == "dff":
+        if trials is not None:
+            return BlockResult((per_trial(lambda x: x, fluorescence, trials),))
         return BlockResult((fluorescence.astype(np.float32, copy=False),))
     from calcium.signal.dff import baseline_f0, delta_f_over_f
 
-    f0 = baseline_f0(fluorescence, percentile, window_s, frame_rate_hz)
-    ids = np.arange(rows.start, rows.stop)
-    return BlockResult((delta_f_over_f(fluorescence, f0, min_f0, low_f0, ids).astype(np.float32),))
+    def one(traces):
+        f0 = baseline_f0(traces, percentile, window_s, frame_rate_hz)
+        return delta_f_over_f(traces, f0, min_f0, low_f0, ids).astype(np.float32)
+
+    return BlockResult((one(fluorescence) if trials is None else per_trial(one, fluorescence, trials),))
 
 
-def detrend(rows: slice, traces: np.ndarray, frame_rate_hz: float, **settings) -> BlockResult:
-    """Fluctuations slower than slow_drift_s removed (`calcium.signal.detrend.detrend`)."""
+def detrend(
+    rows: slice, traces: np.ndarray, frame_rate_hz: float, trials: np.ndarray | None = None, **settings
+) -> BlockResult:
+    """Fluctuations slower than slow_drift_s removed (`calcium.signal.detrend.detrend`), within each
+    trial if `trials` is given (see `dff`)."""
     from calcium.signal.detrend import detrend as remove_drift
 
-    return BlockResult((remove_drift(traces, frame_rate_hz, **settings),))
+    def one(x):
+        return remove_drift(x, frame_rate_hz, **settings)
+
+    return BlockResult((one(traces) if trials is None else per_trial(one, traces, trials),))
 
 
-def denoise(rows: slice, traces: np.ndarray, **settings) -> BlockResult:
-    """Wavelet denoising (`calcium.signal.denoise.wavelet_denoise`)."""
+def denoise(rows: slice, traces: np.ndarray, trials: np.ndarray | None = None, **settings) -> BlockResult:
+    """Wavelet denoising (`calcium.signal.denoise.wavelet_denoise`), within each trial if `trials` is
+    given (see `dff`; the decomposition depth is capped by each trial's length)."""
     from calcium.signal.denoise import wavelet_denoise
 
-    return BlockResult((wavelet_denoise(traces, **settings),))
+    def one(x):
+        return wavelet_denoise(x, **settings)
+
+    return BlockResult((one(traces) if trials is None else per_trial(one, traces, trials),))
 
 
 def spike_times(
@@ -57,35 +77,79 @@ def spike_times(
     start_time_s: float = 0.0,
     lag_s: float | np.ndarray = 0.0,
     effective_rate_hz: np.ndarray | None = None,
+    trials: np.ndarray | None = None,
     **thresholds,
 ) -> BlockResult:
-    """Spike frames where s crosses the threshold (`calcium.signal.spikes.detect_spikes`), as table rows."""
+    """Spike frames where s crosses the threshold (`calcium.signal.spikes.detect_spikes`), as table rows.
+
+    trials: (trials, 2) frames of each trial: spikes detected in each trial on its own (its
+    thresholds from its frames), rows with a `trial` column; None: the whole recording."""
     from calcium.signal.spikes import detect_spikes
 
-    table = detect_spikes(
-        spikes,
-        frame_rate_hz,
-        neuron_ids=np.arange(rows.start, rows.stop),
-        amplitude_noise=np.asarray(amplitude_noise)[rows],
-        lag_s=np.broadcast_to(np.asarray(lag_s, dtype=float), np.shape(amplitude_noise))[rows],
-        effective_rate_hz=None if effective_rate_hz is None else np.asarray(effective_rate_hz)[rows],
-        start_time_s=start_time_s,
-        **thresholds,
-    )
-    return BlockResult((), (table,))
+    def one(s, start_s):
+        return detect_spikes(
+            s,
+            frame_rate_hz,
+            neuron_ids=np.arange(rows.start, rows.stop),
+            amplitude_noise=np.asarray(amplitude_noise)[rows],
+            lag_s=np.broadcast_to(np.asarray(lag_s, dtype=float), np.shape(amplitude_noise))[rows],
+            effective_rate_hz=None if effective_rate_hz is None else np.asarray(effective_rate_hz)[rows],
+            start_time_s=start_s,
+            **thresholds,
+        )
+
+    if trials is None:
+        return BlockResult((), (one(spikes, start_time_s),))
+    parts = [
+        shift_frames(one(spikes[:, a:b], start_time_s + a / frame_rate_hz), a, frame_rate_hz, k, ["frame"])
+        for k, (a, b) in enumerate(np.asarray(trials, dtype=np.int64))
+    ]
+    return BlockResult((), (_by_neuron(parts, ["neuron", "frame"]),))
 
 
 def events(
-    rows: slice, traces: np.ndarray, frame_rate_hz: float, start_time_s: float = 0.0, **settings
+    rows: slice,
+    traces: np.ndarray,
+    frame_rate_hz: float,
+    start_time_s: float = 0.0,
+    trials: np.ndarray | None = None,
+    **settings,
 ) -> BlockResult:
-    """Calcium events and per-neuron thresholds (`calcium.population.events.detect_events`), as table rows."""
+    """Calcium events and per-neuron thresholds (`calcium.population.events.detect_events`), as table rows.
+
+    trials: (trials, 2) frames of each trial: events detected in each trial on its own (no event
+    spans a boundary), with a `trial` column; the thresholds table keeps one row per neuron (the
+    median over trials of baseline, noise and threshold; n_events summed). None: the whole
+    recording."""
     from calcium.population.events import detect_events
 
-    found, thresholds = detect_events(
-        traces,
-        frame_rate_hz,
-        neuron_ids=np.arange(rows.start, rows.stop),
-        start_time_s=start_time_s,
-        **settings,
+    def one(x, start_s):
+        return detect_events(
+            x,
+            frame_rate_hz,
+            neuron_ids=np.arange(rows.start, rows.stop),
+            start_time_s=start_s,
+            **settings,
+        )
+
+    if trials is None:
+        return BlockResult((), one(traces, start_time_s))
+    found, thresholds = [], []
+    for k, (a, b) in enumerate(np.asarray(trials, dtype=np.int64)):
+        trial_events, trial_thresholds = one(traces[:, a:b], start_time_s + a / frame_rate_hz)
+        found.append(
+            shift_frames(trial_events, a, frame_rate_hz, k, ["onset_frame", "peak_frame", "end_frame"])
+        )
+        thresholds.append(trial_thresholds)
+    return BlockResult(
+        (), (_by_neuron(found, ["neuron", "onset_frame"]), per_neuron_summary(thresholds, ("n_events",)))
     )
-    return BlockResult((), (found, thresholds))
+
+
+def _by_neuron(parts: list, order: list[str]):
+    """One table from per-trial tables, sorted by `order` (neuron, then frame), as the
+    continuous recording's tables are."""
+    import pandas as pd
+
+    table = pd.concat(parts, ignore_index=True)
+    return table.sort_values(order, kind="stable", ignore_index=True)
