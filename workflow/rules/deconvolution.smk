@@ -2,7 +2,7 @@ rule deconvolve:
     input:
         unpack(trial_input),
         traces=deconvolution_input,
-        facts="results/{session}/ingest/recording.json",
+        facts=rules.ingest.output.facts,
     output:
         calcium="results/{session}/calcium.npy",
         spikes="results/{session}/spikes.npy",
@@ -28,9 +28,9 @@ rule deconvolve:
 rule spike_times:
     input:
         unpack(trial_input),
-        spikes="results/{session}/spikes.npy",
-        table="results/{session}/deconvolution.tsv",
-        facts="results/{session}/ingest/recording.json",
+        spikes=rules.deconvolve.output.spikes,
+        table=rules.deconvolve.output.table,
+        facts=rules.ingest.output.facts,
     output:
         table="results/{session}/spike_times.csv",
         arrays="results/{session}/spike_times.npz",

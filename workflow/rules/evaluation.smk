@@ -1,12 +1,12 @@
 rule evaluate:
     input:
-        spikes="results/{session}/spikes.npy",
-        activity="results/{session}/activity.npy",
-        spike_times="results/{session}/spike_times.csv",
-        calcium="results/{session}/calcium.npy",
-        traces="results/{session}/detrended.npy",
+        spikes=rules.deconvolve.output.spikes,
+        activity=rules.deconvolve.output.activity,
+        spike_times=rules.spike_times.output.table,
+        calcium=rules.deconvolve.output.calcium,
+        traces=rules.detrend.output[0],
         truth=ground_truth,
-        facts="results/{session}/ingest/recording.json",
+        facts=rules.ingest.output.facts,
     output:
         table="results/{session}/evaluation/evaluation.csv",
         summary="results/{session}/evaluation/summary.csv",
@@ -35,8 +35,8 @@ rule evaluate:
 
 rule expected_accuracy:
     input:
-        dff="results/{session}/dff.npy",
-        facts="results/{session}/ingest/recording.json",
+        dff=rules.dff.output[0],
+        facts=rules.ingest.output.facts,
     output:
         table="results/{session}/evaluation/expected_accuracy.csv",
         neurons="results/{session}/evaluation/expected_accuracy_neurons.csv",

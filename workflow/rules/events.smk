@@ -2,7 +2,7 @@ rule events:
     input:
         unpack(trial_input),
         traces=event_input,
-        facts="results/{session}/ingest/recording.json",
+        facts=rules.ingest.output.facts,
     output:
         events="results/{session}/events/events.csv",
         thresholds="results/{session}/events/event_thresholds.tsv",

@@ -14,18 +14,18 @@ rule trace_figures:
                 else {}
             )
         ),
-        raw="results/{session}/ingest/fluorescence.npy",
-        dff="results/{session}/dff.npy",
-        detrended="results/{session}/detrended.npy",
-        denoised="results/{session}/denoised.npy",
-        calcium="results/{session}/calcium.npy",
-        spike_times="results/{session}/spike_times.csv",
+        raw=rules.ingest.output.traces,
+        dff=rules.dff.output[0],
+        detrended=rules.detrend.output[0],
+        denoised=rules.denoise.output[0],
+        calcium=rules.deconvolve.output.calcium,
+        spike_times=rules.spike_times.output.table,
         event_traces=lambda wc: f"results/{wc.session}/{EVENT_TRACE}.npy",
-        events="results/{session}/events/events.csv",
-        thresholds="results/{session}/events/event_thresholds.tsv",
-        features="results/{session}/events/features.csv",
-        members="results/{session}/ensembles/ensemble_members.csv",
-        facts="results/{session}/ingest/recording.json",
+        events=rules.events.output.events,
+        thresholds=rules.events.output.thresholds,
+        features=rules.features.output.features,
+        members=rules.ensembles.output.members,
+        facts=rules.ingest.output.facts,
     output:
         traces=report(
             "results/{session}/figures/traces.png",
@@ -61,16 +61,16 @@ rule trace_figures:
 
 rule population_figures:
     input:
-        events="results/{session}/events/events.csv",
-        features="results/{session}/events/features.csv",
-        coactivity="results/{session}/population/coactivity.csv",
-        threshold="results/{session}/population/null_threshold.json",
-        histogram="results/{session}/population/null_histogram.csv",
-        activations="results/{session}/ensembles/ensemble_activations.csv",
-        members="results/{session}/ensembles/ensemble_members.csv",
-        similarity="results/{session}/ensembles/similarity.npy",
-        clustering="results/{session}/ensembles/clustering.json",
-        facts="results/{session}/ingest/recording.json",
+        events=rules.events.output.events,
+        features=rules.features.output.features,
+        coactivity=rules.coactivity.output.coactivity,
+        threshold=rules.coactivity.output.threshold,
+        histogram=rules.coactivity.output.histogram,
+        activations=rules.ensembles.output.activations,
+        members=rules.ensembles.output.members,
+        similarity=rules.ensembles.output.similarity,
+        clustering=rules.ensembles.output.clustering,
+        facts=rules.ingest.output.facts,
     output:
         raster=report(
             "results/{session}/figures/raster.png",
@@ -125,9 +125,9 @@ rule population_figures:
 
 rule roi_map:
     input:
-        footprints="results/{session}/ingest/footprints.npz",
-        members="results/{session}/ensembles/ensemble_members.csv",
-        facts="results/{session}/ingest/recording.json",
+        footprints=rules.ingest.output.footprints,
+        members=rules.ensembles.output.members,
+        facts=rules.ingest.output.facts,
     output:
         report(
             "results/{session}/figures/roi_map.png",

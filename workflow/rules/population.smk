@@ -1,8 +1,8 @@
 rule coactivity:
     input:
         unpack(trial_input),
-        events="results/{session}/events/events.csv",
-        facts="results/{session}/ingest/recording.json",
+        events=rules.events.output.events,
+        facts=rules.ingest.output.facts,
     output:
         coactivity="results/{session}/population/coactivity.csv",
         shuffles="results/{session}/population/null_shuffles.csv",
@@ -33,9 +33,9 @@ rule coactivity:
 rule features:
     input:
         unpack(trial_input),
-        events="results/{session}/events/events.csv",
+        events=rules.events.output.events,
         ensemble_events=rules.coactivity.output.ensemble_events,
-        facts="results/{session}/ingest/recording.json",
+        facts=rules.ingest.output.facts,
     output:
         features="results/{session}/events/features.csv",
         summary="results/{session}/events/features_summary.csv",
@@ -60,10 +60,10 @@ rule ensembles:
     input:
         unpack(trial_input),
         unpack(ensemble_stimulus_inputs),
-        events="results/{session}/events/events.csv",
-        ensemble_events="results/{session}/population/ensemble_events.csv",
-        event_neurons="results/{session}/population/ensemble_event_neurons.csv",
-        facts="results/{session}/ingest/recording.json",
+        events=rules.events.output.events,
+        ensemble_events=rules.coactivity.output.ensemble_events,
+        event_neurons=rules.coactivity.output.event_neurons,
+        facts=rules.ingest.output.facts,
     output:
         activations="results/{session}/ensembles/ensemble_activations.csv",
         members="results/{session}/ensembles/ensemble_members.csv",

@@ -1,8 +1,8 @@
 rule dff:
     input:
         unpack(trial_input),
-        traces="results/{session}/ingest/fluorescence.npy",
-        facts="results/{session}/ingest/recording.json",
+        traces=rules.ingest.output.traces,
+        facts=rules.ingest.output.facts,
     output:
         "results/{session}/dff.npy",
     log:
@@ -24,8 +24,8 @@ rule dff:
 rule detrend:
     input:
         unpack(trial_input),
-        traces="results/{session}/dff.npy",
-        facts="results/{session}/ingest/recording.json",
+        traces=rules.dff.output[0],
+        facts=rules.ingest.output.facts,
     output:
         "results/{session}/detrended.npy",
     log:
@@ -47,8 +47,8 @@ rule detrend:
 rule denoise:
     input:
         unpack(trial_input),
-        traces="results/{session}/detrended.npy",
-        facts="results/{session}/ingest/recording.json",
+        traces=rules.detrend.output[0],
+        facts=rules.ingest.output.facts,
     output:
         "results/{session}/denoised.npy",
     log:

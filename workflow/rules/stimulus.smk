@@ -2,7 +2,7 @@ rule regression:
     input:
         stimuli=stimulus_table,
         traces=stimulus_trace,
-        facts="results/{session}/ingest/recording.json",
+        facts=rules.ingest.output.facts,
     output:
         stimuli="results/{session}/stimulus/stimuli.csv",
         regressors="results/{session}/stimulus/regressors.csv",
@@ -40,10 +40,10 @@ rule regression:
 rule stimulus_figures:
     input:
         traces=stimulus_trace,
-        regressors="results/{session}/stimulus/regressors.csv",
-        stimuli="results/{session}/stimulus/stimuli.csv",
-        regression="results/{session}/stimulus/regression.csv",
-        facts="results/{session}/ingest/recording.json",
+        regressors=rules.regression.output.regressors,
+        stimuli=rules.regression.output.stimuli,
+        regression=rules.regression.output.regression,
+        facts=rules.ingest.output.facts,
     output:
         regressors=report(
             "results/{session}/stimulus/regressors.png",
@@ -95,9 +95,9 @@ rule stimulus_figures:
 rule trial_responses:
     input:
         traces=stimulus_trace,
-        stimuli="results/{session}/stimulus/stimuli.csv",
-        regression="results/{session}/stimulus/regression.csv",
-        facts="results/{session}/ingest/recording.json",
+        stimuli=rules.regression.output.stimuli,
+        regression=rules.regression.output.regression,
+        facts=rules.ingest.output.facts,
     output:
         table="results/{session}/stimulus/trial_responses.csv",
         figure=report(
