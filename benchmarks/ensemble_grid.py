@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from calcium.population.components import stimulus_bins  # noqa: E402
 from calcium.population.ensemble_step import EnsembleSettings, ensemble_analysis
-from calcium.population.ensembles import match_ensembles  # noqa: E402
 from calcium.population.events import detect_events  # noqa: E402
+from calcium.population.membership import match_ensembles
 from calcium.population.steps import Binning, NullSettings, Recording, coactivity_analysis
 from calcium.signal.detrend import detrend  # noqa: E402
 from calcium.signal.dff import baseline_f0, delta_f_over_f  # noqa: E402

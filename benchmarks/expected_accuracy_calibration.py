@@ -37,7 +37,7 @@ from calcium.evaluation.references import load_references  # noqa: E402
 from calcium.evaluation.resampling import noise_level_nu  # noqa: E402
 from calcium.evaluation.scoring import spikefinder_correlation, split_by_span  # noqa: E402
 from calcium.evaluation.session_accuracy import workflow_pipeline  # noqa: E402
-from calcium.signal.deconvolve import default_settings  # noqa: E402
+from calcium.signal.deconvolution_settings import default_settings  # noqa: E402
 from calcium.signal.detrend import detrend  # noqa: E402
 
 CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())

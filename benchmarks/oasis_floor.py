@@ -58,7 +58,8 @@ def measure(n_neurons: int, n_frames: int, fs: float, repeats: int) -> list[dict
     from oasis.functions import GetSn, constrained_oasisAR1
     from oasis.oasis_methods import oasisAR1, oasisAR2
 
-    from calcium.signal.deconvolve import deconvolve_traces, default_settings, noise_sd
+    from calcium.signal.deconvolution_settings import default_settings
+    from calcium.signal.deconvolve import deconvolve_traces, noise_sd
 
     settings = default_settings("GCaMP6s", fs)
     oasis = {key: settings[key] for key in ("ar_order", "tau_decay_s", "tau_rise_s", "penalty", "s_min")}

@@ -73,7 +73,8 @@ def null_shuffle_time(
 ) -> float:
     """Best-of-`repeats` seconds for 1000 circular-shift shuffles of the session's events."""
     from calcium.io import load_json
-    from calcium.population.coactivity import circular_shift_null, event_frames
+    from calcium.population.coactivity import event_frames
+    from calcium.population.null import circular_shift_null
 
     events = pd.read_csv(session_dir / "results" / session / "events" / "events.csv")
     facts = load_json(session_dir / "results" / session / "ingest" / "recording.json")

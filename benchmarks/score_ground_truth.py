@@ -57,16 +57,14 @@ from calcium.evaluation.resampling import noise_level_nu, resample_traces  # noq
 from calcium.evaluation.scoring import precision_recall_f1, spikefinder_correlation, split_by_span  # noqa: E402
 from calcium.io import load_json  # noqa: E402
 from calcium.signal.bandlimit import effective_frame_rate  # noqa: E402
-from calcium.signal.deconvolve import (  # noqa: E402
+from calcium.signal.deconvolution_settings import (  # noqa: E402
     LAG_FRACTION,
     MIN_DECAY_FRAMES,
     RISE_SMOOTHING_FRACTION,
-    deconvolve_traces,
     kinetic_lag_s,
-    smooth_activity,
-    spike_amplitude_noise,
     time_to_peak_s,
 )
+from calcium.signal.deconvolve import deconvolve_traces, smooth_activity, spike_amplitude_noise  # noqa: E402
 from calcium.signal.detrend import detrend  # noqa: E402
 from calcium.signal.indicators import canonical_indicator, indicator_kinetics  # noqa: E402
 from calcium.signal.spikes import detect_spikes  # noqa: E402

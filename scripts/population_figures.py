@@ -12,7 +12,7 @@ from calcium.outputs.population_plots import (
     raster_subset,
     similarity_figure,
 )
-from calcium.population.ensemble_step import membership_matrices
+from calcium.population.ensemble_tables import membership_matrices
 from calcium.population.steps import effective_thresholds
 
 log = log_to(snakemake.log[0], snakemake.wildcards)

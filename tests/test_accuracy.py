@@ -139,7 +139,7 @@ def _synthetic_recordings(n=4, fs=100.0, duration_s=120.0, tau_s=0.5, noise_nu=0
 def test_expected_accuracy_falls_with_the_session_noise_and_counts_noisier_references():
     from calcium.evaluation.accuracy import expected_accuracy
     from calcium.evaluation.session_accuracy import workflow_pipeline
-    from calcium.signal.deconvolve import default_settings
+    from calcium.signal.deconvolution_settings import default_settings
 
     fs = 30.0
     pipeline = workflow_pipeline(default_settings("GCaMP8s", fs), {"method": "noise"})
@@ -193,7 +193,7 @@ def test_references_are_loaded_chosen_and_cut_and_the_note_says_what_was_used(tm
     from calcium.evaluation.accuracy import SCORE_COLUMNS, expected_accuracy
     from calcium.evaluation.references import load_references
     from calcium.evaluation.session_accuracy import accuracy_note, workflow_pipeline
-    from calcium.signal.deconvolve import default_settings
+    from calcium.signal.deconvolution_settings import default_settings
 
     _write_groundtruth(tmp_path / "gt" / "8s", "GCaMP8s", _synthetic_recordings(n=3, duration_s=30.0))
     _write_groundtruth(tmp_path / "gt" / "6s", "GCaMP6s", _synthetic_recordings(n=2, duration_s=30.0))

@@ -20,15 +20,15 @@ from calcium.population.components import (
     without_bins,
     zscore_rows,
 )
-from calcium.population.ensemble_step import (
+from calcium.population.ensemble_step import EnsembleSettings, ensemble_analysis
+from calcium.population.ensemble_tables import (
     ACTIVATION_COLUMNS,
     ENSEMBLE_COLUMNS,
     MEMBER_COLUMNS,
-    EnsembleSettings,
-    ensemble_analysis,
     frame_jitter_bins,
 )
-from calcium.population.ensembles import cluster_ensemble_events, match_ensembles
+from calcium.population.ensembles import cluster_ensemble_events
+from calcium.population.membership import match_ensembles
 from calcium.population.steps import Binning, NullSettings, Recording, coactivity_analysis
 
 FS, BIN_S = 10.0, 0.5

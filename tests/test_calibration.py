@@ -13,21 +13,21 @@ import pytest
 from calcium.input.tables import parse_stimulus_table
 from calcium.population.coactivity import (
     active_bins,
-    circular_shift_null,
     coactivity_statistic,
     contributions,
     event_frames,
     group_ensemble_events,
-    null_thresholds,
     participation_chance,
     significant_bins,
     significant_without_each,
     window_coactivity,
     window_frames,
 )
-from calcium.population.ensembles import cluster_ensemble_events, find_members, match_ensembles
+from calcium.population.ensembles import cluster_ensemble_events
 from calcium.population.events import detect_events
 from calcium.population.features import population_coupling
+from calcium.population.membership import find_members, match_ensembles
+from calcium.population.null import circular_shift_null, null_thresholds
 from calcium.signal.detrend import detrend
 from calcium.signal.dff import baseline_f0, delta_f_over_f
 from calcium.stimulus.regression import fit_regressors, response_types

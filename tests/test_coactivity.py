@@ -10,27 +10,29 @@ from calcium.population.coactivity import (
     ActiveBins,
     active_bins,
     bin_count,
-    circular_shift_null,
     coactivity,
     coactivity_statistic,
     contributions,
-    degenerate_groups,
     event_frames,
     frame_bins,
     frames_per_bin,
     group_ensemble_events,
-    null_threshold,
-    null_thresholds,
     raster_from_events,
     significant_bins,
     significant_without_each,
     sorted_unique,
-    threshold_table,
-    thresholds_from_table,
     window_activity,
     window_coactivity,
 )
 from calcium.population.features import population_coupling
+from calcium.population.null import (
+    circular_shift_null,
+    degenerate_groups,
+    null_threshold,
+    null_thresholds,
+    threshold_table,
+    thresholds_from_table,
+)
 
 FS = 10.0
 N_FRAMES = 3000  # 300 s: 600 bins of 0.5 s
@@ -424,7 +426,7 @@ def test_an_event_without_a_neuron_may_no_longer_be_an_ensemble_event():
 
 
 def test_null_exceedance_is_the_fraction_of_null_bins_of_the_same_kind_at_or_above():
-    from calcium.population.coactivity import null_exceedance
+    from calcium.population.null import null_exceedance
 
     # kind 5 (frames): null counts 0 active x 6 bins, 1 x 3, 3 x 1; kind 4: 2 active x 4 bins
     frames = np.array([5, 5, 5, 4])

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import SHARED
 
-from calcium.signal.deconvolve import ar_to_time_constants, deconvolve_traces
+from calcium.signal.deconvolution_settings import ar_to_time_constants
+from calcium.signal.deconvolve import deconvolve_traces
 
 FS = 10.0
 TAU_DECAY_S = 1.0
@@ -242,7 +243,7 @@ def test_activity_is_moved_earlier_by_the_lag_with_fractional_frames():
 
 
 def test_kinetic_lag_follows_frame_length_and_rise():
-    from calcium.signal.deconvolve import kinetic_lag_s
+    from calcium.signal.deconvolution_settings import kinetic_lag_s
 
     # Instant rise, a decay much slower than a frame, AR(1) matching it: the spike's mass
     # is split between its own frame and the next by the exposure before and after the
@@ -284,7 +285,7 @@ def test_amplitude_noise_is_the_matched_filter_sd_and_independent_of_frame_rate(
 
 
 def test_default_settings_follow_indicator_and_frame_rate():
-    from calcium.signal.deconvolve import (
+    from calcium.signal.deconvolution_settings import (
         RISE_SMOOTHING_FRACTION,
         default_settings,
         kinetic_lag_s,
@@ -363,7 +364,7 @@ def _scanned_recording(indicator: str, fs: float, seconds: float = 300.0, seed: 
 
 def _spike_count(trace: np.ndarray, fs: float, indicator: str, method: str = "noise") -> int:
     from calcium.evaluation.session_accuracy import workflow_pipeline
-    from calcium.signal.deconvolve import default_settings
+    from calcium.signal.deconvolution_settings import default_settings
 
     pipeline = workflow_pipeline(default_settings(indicator, fs), {"method": method})
     return pipeline(trace[None, :], fs, 0.0)[1][0].size
@@ -417,7 +418,8 @@ def test_decay_floor_applies_at_the_effective_rate():
     the 8 frames at 7.5 Hz (1.07 s, g = exp(-1/8)), as a natively sampled 7.5 Hz trace does."""
     from scipy.signal import resample
 
-    from calcium.signal.deconvolve import deconvolve_block, default_settings
+    from calcium.signal.deconvolution_settings import default_settings
+    from calcium.signal.deconvolve import deconvolve_block
 
     y = _scanned_recording("jGCaMP8m", 7.5, seconds=120.0)
     upsampled = resample(y, int(round(y.size * 100.0 / 7.5)))

@@ -10,13 +10,11 @@ from calcium.population.ensembles import (
     CUTOFF_METHODS,
     LINKAGE_METHODS,
     cluster_ensemble_events,
-    ensemble_members,
-    ensemble_membership,
     jaccard_similarity,
-    match_ensembles,
     null_similarity,
     significant_components,
 )
+from calcium.population.membership import ensemble_members, ensemble_membership, match_ensembles
 
 N_NEURONS = 60
 
@@ -320,7 +318,8 @@ def test_membership_test_recovers_planted_groups_without_extras(seed):
 
 
 def test_clusters_without_two_members_are_not_ensembles():
-    from calcium.population.ensembles import Ensembles, Membership, drop_memberless
+    from calcium.population.ensembles import Ensembles
+    from calcium.population.membership import Membership, drop_memberless
 
     labels = np.array([0, 1, 0, 2, 1, -1, 2])
     result = Ensembles(labels, np.arange(7), np.eye(7), 3, 0.5)
@@ -333,7 +332,8 @@ def test_clusters_without_two_members_are_not_ensembles():
 
 
 def test_clusters_nested_in_larger_ensembles_are_resolved():
-    from calcium.population.ensembles import Ensembles, Membership, resolve_nested
+    from calcium.population.ensembles import Ensembles
+    from calcium.population.membership import Membership, resolve_nested
 
     # Ensembles 0 (5 events) and 1 (4 events); 2 (3 events) holds members of both (a coincidence);
     # 3 (3 events) holds members of 0 only (a split part of it).
@@ -354,7 +354,7 @@ def test_clusters_nested_in_larger_ensembles_are_resolved():
 
 
 def test_find_members_settles_on_ensembles_with_members():
-    from calcium.population.ensembles import find_members
+    from calcium.population.membership import find_members
 
     m, truth, groups = _planted_events(4)
     rng = np.random.default_rng(0)
@@ -371,7 +371,7 @@ def test_find_members_settles_on_ensembles_with_members():
 
 
 def test_members_of_a_coactive_ensemble_are_explained_by_it():
-    from calcium.population.ensembles import explained_elsewhere
+    from calcium.population.membership import explained_elsewhere
 
     m = np.zeros((4, 8), dtype=bool)
     m[0, [0, 1, 2]] = True  # ensemble 0 alone

@@ -21,7 +21,7 @@ from calcium.evaluation.references import Recording
 from calcium.evaluation.resampling import resample_traces
 from calcium.evaluation.scoring import spikefinder_correlation, split_by_span
 from calcium.evaluation.session_accuracy import workflow_pipeline
-from calcium.signal.deconvolve import default_settings
+from calcium.signal.deconvolution_settings import default_settings
 from calcium.signal.detrend import detrend
 
 GROUND_TRUTH = SHARED / "data" / "groundtruth"

@@ -18,7 +18,8 @@ from calcium.input.trial_structure import (
     trial_frames,
     trial_table,
 )
-from calcium.population.coactivity import thresholds_from_table, window_frames
+from calcium.population.coactivity import window_frames
+from calcium.population.null import thresholds_from_table
 from calcium.population.steps import Binning, NullSettings, Recording, coactivity_analysis
 from calcium.population.trial_coactivity import trial_bins, trial_layout, trial_shift_null
 from calcium.signal import stages
@@ -412,7 +413,7 @@ def test_ensembles_within_trials_are_found_and_never_span_a_boundary():
 
 
 def test_the_null_within_trials_does_not_depend_on_processes_and_is_each_trial_alone():
-    from calcium.population.coactivity import circular_shift_null
+    from calcium.population.null import circular_shift_null
 
     events, bounds, n_frames, fs, n = _independent_trials(7, (1.0,), n_neurons=20)
     layout = trial_bins(bounds, n_frames, fs, 0.5, 2)

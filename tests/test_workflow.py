@@ -12,7 +12,7 @@ import yaml
 from conftest import REPO, SHARED, copy_workflow, snakemake, tool
 
 from calcium.evaluation.scoring import spikefinder_correlation
-from calcium.signal.deconvolve import default_settings
+from calcium.signal.deconvolution_settings import default_settings
 
 SIGNAL_STAGES = ["dff", "detrended", "denoised", "calcium", "spikes", "activity"]
 

@@ -89,7 +89,7 @@ def spike_time_settings(section: dict) -> dict:
 
 
 def deconvolution_settings(section: dict, indicator: str, frame_rate_hz: float) -> dict:
-    """OASIS settings for one session: `calcium.signal.deconvolve.default_settings` applied to the
+    """OASIS settings for one session: `calcium.signal.deconvolution_settings.default_settings` applied to the
     `deconvolution` config section, with problems reported as ConfigError naming the keys.
 
     The indicator is looked up only for what the config leaves to it (an indicator the
@@ -97,7 +97,7 @@ def deconvolution_settings(section: dict, indicator: str, frame_rate_hz: float) 
     Returns the keyword arguments of `calcium.signal.deconvolve.deconvolve_traces` plus
     smoothing_s and lag_s, keys sorted.
     """
-    from calcium.signal.deconvolve import default_settings
+    from calcium.signal.deconvolution_settings import default_settings
 
     overrides = {key: value for key, value in section.items() if key != "input"}
     try:

@@ -21,7 +21,7 @@ def workflow_pipeline(
 ) -> Pipeline:
     """The workflow's spike inference as one function, for ground truth made to look like a session.
 
-    deconvolution: resolved settings (calcium.signal.deconvolve.default_settings): ar_order,
+    deconvolution: resolved settings (calcium.signal.deconvolution_settings.default_settings): ar_order,
         tau_decay_s, tau_rise_s, penalty, s_min, optimize_g, seed, smoothing_s, lag_s.
     spike_times: the config's spike_times section (method, k_noise, ...).
     prepare: what the workflow does to ΔF/F before deconvolving it (e.g. detrending),

@@ -83,7 +83,7 @@ class SessionData:
         coactivity_threshold: the null threshold (neurons; pooled), coactivity_thresholds:
         (n_bins,) each bin's own threshold (bins holding different numbers of frames have
         their own), coactivity_p: (n_bins,) P(null ≥ observed) of each bin
-        (`calcium.population.coactivity.null_exceedance`), null_fraction: (k,) fraction of the null's
+        (`calcium.population.null.null_exceedance`), null_fraction: (k,) fraction of the null's
         bins (all kinds pooled) with 0..k-1 active neurons, as the coactivity figure shows it;
         coactivity_label: what the coactivity counts (legend); coactivity_n_shuffles: shuffles
         of the null.

@@ -49,7 +49,8 @@ def null_view(coactivity, histogram, null: dict) -> dict:
     """The null as the coactivity figure shows it: the tested statistic per bin, each bin's
     threshold, the pooled null distribution (fraction of bins with 0..k-1 active neurons) and
     each bin's P(null >= observed)."""
-    from calcium.population.coactivity import null_exceedance, window_frames
+    from calcium.population.coactivity import window_frames
+    from calcium.population.null import null_exceedance
     from calcium.population.steps import effective_thresholds
 
     tested = coactivity["n_active_window"].to_numpy()

@@ -2,11 +2,13 @@
 and ensembles.
 
 - `events` (k-SD events with FWHM), `features` (per neuron and per session)
-- `coactivity` (binned coactivity and its null), `ensembles` (the seed's Jaccard clustering),
+- `coactivity` (binned coactivity), `null` (its circular-shift null and thresholds),
+  `ensembles` (the seed's Jaccard clustering), `membership` (members tested against chance),
   `components` (the correlation structure: binned and windowed activity, eigenvalue chance
   levels, ICA patterns), `assemblies` (ICA assemblies and the refined default), `ordering`
   (raster row orders)
-- `steps`: the coactivity and features rules as library calls; `ensemble_step`: the ensembles rule
+- `steps`: the coactivity and features rules as library calls; `ensemble_step`: the ensembles
+  rule (its tables in `ensemble_tables`)
 """
 
 from calcium import lazy_api
@@ -15,7 +17,7 @@ API = {
     "detect_events": "events",
     "event_features": "features",
     "session_summary": "features",
-    "null_exceedance": "coactivity",
+    "null_exceedance": "null",
     "Recording": "steps",
     "Binning": "steps",
     "NullSettings": "steps",

@@ -37,13 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from calcium.population.coactivity import (
-    ActiveBins,
-    circular_shift_null,
-    group_ensemble_events,
-    statistic_scale,
-    window_activity,
-)
+from calcium.population.coactivity import ActiveBins, group_ensemble_events, statistic_scale, window_activity
 from calcium.population.components import (
     Patterns,
     binned_activity,
@@ -55,7 +49,8 @@ from calcium.population.components import (
     windowed_zscored,
     zscore_rows,
 )
-from calcium.population.ensembles import _holm
+from calcium.population.membership import holm
+from calcium.population.null import circular_shift_null
 from calcium.population.trial_coactivity import trial_shift_null
 from calcium.progress import Progress, track
 
@@ -143,7 +138,7 @@ def membership_test(
     trials = counted.sum(axis=0)
     participation = np.divide(taken, trials, out=np.zeros(n_neurons), where=trials > 0)
     p_value = np.where(taken > 0, bdtrc(np.maximum(taken - 1, 0), trials, np.clip(chance, 0, 1)), 1.0)
-    member = (_holm(p_value) < alpha) & (taken > 0)
+    member = (holm(p_value) < alpha) & (taken > 0)
     return member, participation, p_value
 
 
@@ -452,7 +447,7 @@ def ensemble_p_values(
     whose coactivity defines its activations) are active
     within ± jitter_bins (`observed[e]` in the data). Null: `n_shuffles` surrogates in which
     every member's event frames are circularly shifted by its own offset
-    (`calcium.population.coactivity.circular_shift_null`: each keeps its events and rate). p = (1 + surrogates
+    (`calcium.population.null.circular_shift_null`: each keeps its events and rate). p = (1 + surrogates
     at least as large) / (1 + n_shuffles), times n_candidates (Bonferroni over the candidate
     ensembles examined), capped at 1.
     neurons, frames: one entry per event of the session.

@@ -18,22 +18,24 @@ import pandas as pd
 from calcium.input.trial_structure import frames_in_trials, window_edges
 from calcium.population.coactivity import (
     ActiveBins,
-    circular_shift_null,
     combined_statistic,
     contributions,
-    degenerate_groups,
     event_frames,
     group_ensemble_events,
     raster_from_events,
     significant_bins,
     statistic_scale,
-    threshold_table,
-    thresholds_from_table,
     window_coactivity,
     window_frames,
 )
-from calcium.population.coactivity import null_thresholds as _null_thresholds
 from calcium.population.features import event_features, population_coupling, session_summary
+from calcium.population.null import (
+    circular_shift_null,
+    degenerate_groups,
+    threshold_table,
+    thresholds_from_table,
+)
+from calcium.population.null import null_thresholds as _null_thresholds
 from calcium.population.trial_coactivity import bin_times, trial_layout, trial_raster, trial_shift_null
 
 
@@ -109,7 +111,7 @@ def coactivity_analysis(
 ) -> Coactivity:
     """Coactivity per bin, its circular-shift null, and the ensemble events it makes significant.
 
-    Each neuron's event frames are shifted circularly (`calcium.population.coactivity.circular_shift_null`);
+    Each neuron's event frames are shifted circularly (`calcium.population.null.circular_shift_null`);
     the tested statistic is the number of neurons active within ± jitter_bins of a bin, ties
     broken by those in the bin itself; a bin is significant above the null's `percentile`
     for bins holding as many frames and with at least `min_active` neurons. Significant bins

@@ -12,7 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from calcium.population.coactivity import ActiveBins, circular_shift_null, sorted_unique
+from calcium.population.coactivity import ActiveBins, sorted_unique
+from calcium.population.null import circular_shift_null
 
 
 class TrialBins(NamedTuple):
@@ -101,7 +102,7 @@ def trial_shift_null(
 ) -> np.ndarray:
     """The circular-shift null within trials, (n_shuffles, layout.n_bins), in the layout's bins.
 
-    Each trial is a recording of its own for `calcium.population.coactivity.circular_shift_null`: every
+    Each trial is a recording of its own for `calcium.population.null.circular_shift_null`: every
     neuron's events in it are shifted by an offset of their own, uniform over the trial's frames
     and wrapping at its end (numpy.random.default_rng([seed, trial])), so each neuron keeps its
     events in each trial and the trial structure (e.g. a drive that differs from trial to trial)
@@ -137,7 +138,7 @@ def trial_layout(recording, binning) -> TrialBins | None:
     jitter window used (`calcium.population.frame_jitter_bins`)."""
     if recording.trials is None:
         return None
-    from calcium.population.ensemble_step import frame_jitter_bins
+    from calcium.population.ensemble_tables import frame_jitter_bins
 
     jitter = frame_jitter_bins(binning.jitter_bins, recording.frame_rate_hz, binning.bin_s)
     rate = recording.frame_rate_hz

@@ -2,7 +2,7 @@
 
 Time base: frame k is at start_time_s + k / frame_rate_hz (start_time_s = the
 time of frame 0 on the session's clock); spike times are that minus lag_s, the
-timing correction of the deconvolution (calcium.signal.deconvolve.kinetic_lag_s).
+timing correction of the deconvolution (calcium.signal.deconvolution_settings.kinetic_lag_s).
 """
 
 from __future__ import annotations
