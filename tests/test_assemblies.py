@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calcium.population.assemblies import coactivity_threshold, ensemble_p_values, poisson_binomial_survival
+from calcium.population.activations import coactivity_threshold, poisson_binomial_survival
+from calcium.population.assemblies import ensemble_p_values
 from calcium.population.coactivity import active_bins
 from calcium.population.components import (
     binned_activity,
@@ -362,7 +363,8 @@ def test_refinement_drops_strangers_from_a_seed_without_losing_the_ensemble():
 
 
 def test_a_union_of_two_candidates_is_a_coincidence_not_an_assembly():
-    from calcium.population.assemblies import Activations, Assembly, _coincidence
+    from calcium.population.activations import Activations
+    from calcium.population.assemblies import Assembly, _coincidence
 
     def assembly(members):
         member = np.zeros(30, bool)

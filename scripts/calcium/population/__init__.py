@@ -2,11 +2,11 @@
 and ensembles.
 
 - `events` (k-SD events with FWHM), `features` (per neuron and per session)
-- `coactivity` (binned coactivity), `null` (its circular-shift null and thresholds),
-  `ensembles` (the seed's Jaccard clustering), `membership` (members tested against chance),
-  `components` (the correlation structure: binned and windowed activity, eigenvalue chance
-  levels, ICA patterns), `assemblies` (ICA assemblies and the refined default), `ordering`
-  (raster row orders)
+- `coactivity` (binned coactivity), `null` (its circular-shift null and thresholds)
+- `ensembles` (the seed's Jaccard clustering), `membership` (members tested against chance)
+- `components` (the correlation structure: binned and windowed activity, eigenvalue chance
+  levels, ICA patterns), `assemblies` (ICA assemblies and the refined default), `activations`
+  (a member set's activations, its members tested against chance), `ordering` (raster rows)
 - `steps`: the coactivity and features rules as library calls; `ensemble_step`: the ensembles
   rule (its tables in `ensemble_tables`)
 """

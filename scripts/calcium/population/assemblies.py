@@ -37,7 +37,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from calcium.population.coactivity import ActiveBins, group_ensemble_events, statistic_scale, window_activity
+from calcium.population.activations import (
+    Activations,
+    chance_outside,
+    jaccard_index,
+    member_activations,
+    membership_test,
+)
+from calcium.population.coactivity import ActiveBins, statistic_scale, window_activity
 from calcium.population.components import (
     Patterns,
     binned_activity,
@@ -49,7 +56,6 @@ from calcium.population.components import (
     windowed_zscored,
     zscore_rows,
 )
-from calcium.population.membership import holm
 from calcium.population.null import circular_shift_null
 from calcium.population.trial_coactivity import trial_shift_null
 from calcium.progress import Progress, track
@@ -58,88 +64,6 @@ METHODS = ("refined", "ica", "jaccard")
 
 
 # --- activations of a member set and its circular-shift test ----------------------------------------
-
-
-def poisson_binomial_survival(p: np.ndarray) -> np.ndarray:
-    """P(X >= k) for k = 0..len(p), X the number of successes of independent Bernoulli(p_i)."""
-    pmf = np.zeros(len(p) + 1)
-    pmf[0] = 1.0
-    for i, q in enumerate(np.asarray(p, dtype=np.float64)):
-        pmf[1 : i + 2] = pmf[1 : i + 2] * (1 - q) + pmf[: i + 1] * q
-        pmf[0] *= 1 - q
-    return np.cumsum(pmf[::-1])[::-1]
-
-
-def coactivity_threshold(p: np.ndarray, alpha: float, min_active: int = 2) -> int:
-    """Fewest coactive members k (>= min_active) with P(X >= k) <= alpha, X as in
-    `poisson_binomial_survival`: under the circular-shift null each member's activity in a
-    window is Bernoulli(its window activity), independently of the others. len(p) + 1 if none."""
-    survival = poisson_binomial_survival(p)
-    passing = np.flatnonzero(survival <= alpha)
-    k = int(passing[0]) if passing.size else len(p) + 1
-    return max(k, min_active)
-
-
-class Activations(NamedTuple):
-    """Activations of one member set: peak, first and last bin of each (merged runs of bins
-    whose windows overlap), the members active at each peak (count), and the threshold k."""
-
-    peak: np.ndarray
-    first: np.ndarray
-    last: np.ndarray
-    n_active: np.ndarray
-    threshold: int
-
-
-def member_activations(
-    windows: np.ndarray, members: np.ndarray, chance: np.ndarray, alpha: float, jitter_bins: int
-) -> Activations:
-    """Bins where at least k members are active within ± jitter_bins, k from `coactivity_threshold`.
-
-    windows: (bins, neurons) from `window_matrix`; members: (neurons,) bool; chance: (neurons,)
-    each neuron's window activity (`calcium.population.coactivity.window_activity`). Bins whose windows
-    overlap (at most 2·jitter_bins apart) form one activation, placed at its bin with the
-    most members active (the earliest of ties).
-    """
-    index = np.flatnonzero(members)
-    k = coactivity_threshold(chance[index], alpha)
-    count = windows[:, index].sum(axis=1)
-    peak, first, last = group_ensemble_events(count >= k, count, jitter_bins)
-    return Activations(peak, first, last, count[peak], k)
-
-
-def membership_test(
-    windows: np.ndarray,
-    members: np.ndarray,
-    activations: Activations,
-    chance: np.ndarray,
-    alpha: float,
-    chance_alpha: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Who takes part in the activations more often than chance: (member, participation, p_value).
-
-    Neuron i takes part in an activation when it is active within its peak ± jitter_bins.
-    Its count is tested against Binomial(activations, chance_i), one-sided, Holm-corrected
-    over neurons (p < alpha). A current member counts only the activations that are
-    activations without it (the others reach the threshold for the set without it).
-    """
-    from scipy.special import bdtrc
-
-    n_neurons = windows.shape[1]
-    present = windows[activations.peak]  # (activations, neurons)
-    counted = np.ones(present.shape, dtype=bool)
-    index = np.flatnonzero(members)
-    others = present[:, index].sum(axis=1)
-    for position, i in enumerate(index):
-        rest = np.delete(index, position)
-        k = coactivity_threshold(chance[rest], chance_alpha)
-        counted[:, i] = (others - present[:, i]) >= k
-    taken = (present & counted).sum(axis=0)
-    trials = counted.sum(axis=0)
-    participation = np.divide(taken, trials, out=np.zeros(n_neurons), where=trials > 0)
-    p_value = np.where(taken > 0, bdtrc(np.maximum(taken - 1, 0), trials, np.clip(chance, 0, 1)), 1.0)
-    member = (holm(p_value) < alpha) & (taken > 0)
-    return member, participation, p_value
 
 
 class Assembly(NamedTuple):
@@ -154,16 +78,6 @@ class Assembly(NamedTuple):
     weight: np.ndarray
     activations: Activations
     core: np.ndarray
-
-
-def chance_outside(raster: ActiveBins, peaks: np.ndarray, jitter_bins: int) -> np.ndarray:
-    """Each neuron's window activity away from the given activations (bins within
-    ± 2·jitter_bins of their peaks left out), (neurons,)."""
-    reach = np.arange(-2 * jitter_bins, 2 * jitter_bins + 1)
-    near = (np.asarray(peaks, dtype=np.int64)[:, None] + reach[None, :]).ravel()
-    exclude = np.zeros(raster.n_bins, dtype=bool)
-    exclude[near[(near >= 0) & (near < raster.n_bins)]] = True
-    return window_activity(raster, jitter_bins, exclude)
 
 
 def describe_members(
@@ -252,11 +166,6 @@ class AssemblySettings(NamedTuple):
     min_events: int = 3
     jitter_bins: int = 1
     seed: int = 0
-
-
-def jaccard_index(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 0.0
 
 
 def _coincidence(assembly: Assembly, candidates: list[Assembly], covered: float = 0.8) -> bool:

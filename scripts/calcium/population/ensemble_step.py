@@ -15,14 +15,8 @@ import numpy as np
 import pandas as pd
 
 from calcium.input.trial_structure import window_edges
-from calcium.population.assemblies import (
-    METHODS,
-    Activations,
-    AssemblySettings,
-    coactivity_threshold,
-    ensemble_p_values,
-    find_assemblies,
-)
+from calcium.population.activations import Activations, coactivity_threshold
+from calcium.population.assemblies import METHODS, AssemblySettings, ensemble_p_values, find_assemblies
 from calcium.population.coactivity import (
     combined_statistic,
     contributions,
