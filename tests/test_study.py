@@ -385,6 +385,12 @@ def test_without_groups_every_session_is_one_point_of_one_column():
     for ax in figure.axes:
         xs = [line.get_xdata()[0] for line in ax.get_lines()]
         assert len(xs) == 3 and all(abs(x) < 0.5 for x in xs)
+        # each point with a value names its session, beside the point
+        ys = [line.get_ydata()[0] for line in ax.get_lines()]
+        named = {text.get_text(): text.xy for text in ax.texts}
+        assert len(named) == sum(np.isfinite(y) for y in ys)
+        assert set(named) <= set(tables["sessions"].session)
+        assert all(min(abs(np.array(xs) - x)) < 1e-9 for x, _ in named.values())
     assert [t.get_text() for t in figure.axes[-1].get_xticklabels()] == ["all sessions"]
     matplotlib.pyplot.close(figure)
 

@@ -31,6 +31,10 @@ NEURON_METRICS = [
 MARKERS = "osD^v<>PX*"
 
 
+# Up to this many sessions, each point is labelled with its session id.
+MAX_NAMED_SESSIONS = 12
+
+
 def spread(n: int, width: float = 0.25) -> np.ndarray:
     """Offsets that set n points of one category side by side (deterministic, no overlap)."""
     return np.zeros(n) if n < 2 else np.linspace(-width, width, n)
@@ -76,6 +80,15 @@ def sessions_figure(summary: pd.DataFrame, group_by: list[str], metrics=SESSION_
                         markersize=6,
                         label=str(summary[other].iloc[row]) if other else None,
                     )
+                    if len(values) <= MAX_NAMED_SESSIONS and np.isfinite(values[row]):
+                        ax.annotate(
+                            str(summary["session"].iloc[row]),
+                            (x + offset, values[row]),
+                            xytext=(4, 0),
+                            textcoords="offset points",
+                            fontsize=6,
+                            va="center",
+                        )
                 finite = values[rows][np.isfinite(values[rows])]
                 if len(finite):
                     ax.hlines(np.median(finite), x - 0.35, x + 0.35, color="0.2", linewidth=1.5)
@@ -88,7 +101,8 @@ def sessions_figure(summary: pd.DataFrame, group_by: list[str], metrics=SESSION_
             ax.tick_params(labelsize=7)
             if j == 0:
                 ax.set_ylabel(label, fontsize=8)
-        axes[-1, j].set_xlabel(f"{column} (one point per session, bar: median)" if column else "", fontsize=8)
+        what = "one point per session, bar: median"
+        axes[-1, j].set_xlabel(f"{column} ({what})" if column else what, fontsize=8)
         if other:
             handles, labels = axes[0, j].get_legend_handles_labels()
             unique = dict(zip(labels, handles, strict=True))
