@@ -86,7 +86,7 @@ def links(path: Path) -> list[str]:
 
 
 def _pages() -> list[Path]:
-    return [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    return [REPO / "README.md", REPO / "config" / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 
 def broken_links(page: Path) -> list[str]:
