@@ -438,3 +438,11 @@ def test_dff_input_passes_unchanged_within_trials_and_gaps_are_masked(recording)
     inside = frame_trials(BOUNDS, N_FRAMES) >= 0
     np.testing.assert_array_equal(out[:, inside], recording[:, inside])
     assert np.all(out[:, ~inside] == 0)
+
+
+@pytest.mark.parametrize("fs", [1.0, 30.0], ids=["1Hz", "30Hz"])
+def test_the_null_within_trials_is_calibrated_at_slow_and_fast_frame_rates(fs):
+    """The within-trial null at the ends of the frame rates imaged (5 Hz above): ~1 % of bins."""
+    events, bounds, n_frames, fs, n = _independent_trials(3, (1.0,), n_neurons=60, fs=fs)
+    within, _ = _significant_fraction(events, bounds, n_frames, fs, n, with_trials=True)
+    assert 0.004 <= within <= 0.02, within
