@@ -3,6 +3,8 @@ own, bins and the circular-shift null within trials, and clear errors for bad tr
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -325,8 +327,14 @@ def test_a_sheet_with_trial_tables_and_several_files_plans_and_ingests(workflow_
     from conftest import snakemake
 
     _trial_sheet(workflow_copy)
-    planned = snakemake(workflow_copy, "-n", "--quiet", "rules")
+    planned = snakemake(workflow_copy, "-n")
     assert planned.returncode == 0, planned.stdout[-3000:]
+    # The NWB file gets the trial table (intervals/trials): trials.csv is an input of each nwb job.
+    jobs = re.split(r"^\[.*\]$", planned.stdout, flags=re.M)
+    for session in ("s1", "s2"):
+        (job,) = [job for job in jobs if "rule nwb:" in job and f"session={session}\n" in job]
+        inputs = next(line for line in job.splitlines() if line.strip().startswith("input:"))
+        assert f"results/{session}/ingest/trials.csv" in inputs
     targets = [f"results/{s}/ingest/trials.csv" for s in ("s1", "s2")]
     result = snakemake(workflow_copy, *targets)
     assert result.returncode == 0, result.stdout[-3000:]

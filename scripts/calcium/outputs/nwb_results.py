@@ -190,6 +190,11 @@ def add_session_tables(writer, paths: dict, settings: dict, oasis: dict) -> list
         add(name, read_table(paths[key]), text, where="ophys")
     _add_population_tables(add, paths, settings)
     _add_ensemble_tables(add, paths)
+    if "trials" in paths:  # a session cut into trials (continuous sessions have no trials input)
+        import pandas as pd
+
+        writer.add_trials(pd.read_csv(paths["trials"], dtype=str, keep_default_na=False))
+        written.append("trials")
     if "stimuli" in paths:
         from calcium.stimulus.regressors import regressors_from_table
 
