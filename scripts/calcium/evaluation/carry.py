@@ -1,0 +1,118 @@
+"""Carrying a reference recording's score to a session it differs from: in frame rate (a slower
+reference scored at its own rate, carried up by the faster references' slope of r against ln
+rate) and in signal quality (the skewness of ΔF/F, by a slope of r against ln skewness measured
+across ground-truth sets).
+
+Pure functions on score tables (`calcium.evaluation.accuracy.score_recordings`); calibrated by
+benchmarks/expected_accuracy_calibration.py (docs/accuracy.md, "Expected accuracy").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+# A reference counts as recorded as fast as the fastest rate the references reach when its
+# native rate is within this factor of it (118 and 122 Hz scans are the same technique).
+RATE_TOLERANCE = 1.1
+
+
+def rate_plan(native_rates_hz: Sequence[float], session_rate_hz: float) -> tuple[float, float, np.ndarray]:
+    """Which references are fast enough for a session, and the rates a rate slope is measured between.
+
+    native_rates_hz: each reference's own frame rate. The top rate is min(session rate,
+    the fastest reference): nothing is extrapolated beyond what a reference was recorded
+    at. References within RATE_TOLERANCE of it are "fast"; the low rate is the median
+    native rate of the others (NaN when every reference is fast).
+    Returns (top rate Hz, low rate Hz, fast mask). Top is NaN without references.
+    """
+    native = np.asarray(native_rates_hz, dtype=float)
+    if not native.size:
+        return float("nan"), float("nan"), np.zeros(0, dtype=bool)
+    top = float(min(session_rate_hz, native.max()))
+    fast = native >= top / RATE_TOLERANCE
+    low = float(np.median(native[~fast])) if (~fast).any() else float("nan")
+    return top, low, fast
+
+
+def rate_slope(top: pd.DataFrame, down: pd.DataFrame) -> float:
+    """d r / d ln(frame rate) of the fast references: median over the recordings scored at the top
+    rate (`top`) and averaged down (`down`, both score tables with rate_hz and
+    correlation_40ms), at least 0 (a slower scan never helps). NaN without a pair."""
+    pairs = down[down.status == "ok"].merge(top[top.status == "ok"], on="recording", suffixes=("", "_top"))
+    pairs = pairs[pairs.rate_hz_top > pairs.rate_hz * 1.05]
+    if not len(pairs):
+        return float("nan")
+    slopes = (pairs.correlation_40ms_top - pairs.correlation_40ms) / np.log(pairs.rate_hz_top / pairs.rate_hz)
+    return float(max(0.0, np.median(slopes)))
+
+
+def carry_to_rate(table: pd.DataFrame, slope: float, top_rate_hz: float) -> pd.DataFrame:
+    """Scores of references slower than top_rate_hz carried up to it: r + slope · ln(top / rate_hz),
+    at most 1 (column rate_gain says by how much); unchanged where the slope is unknown."""
+    table = table.copy()
+    if not np.isfinite(slope) or not len(table):
+        return table
+    slower = (table.rate_hz < top_rate_hz / RATE_TOLERANCE) & table.correlation_40ms.notna()
+    gain = slope * np.log(top_rate_hz / table.rate_hz[slower])
+    carried = np.minimum(table.correlation_40ms[slower] + gain, 1.0)
+    table.loc[slower, "rate_gain"] = carried - table.correlation_40ms[slower]
+    table.loc[slower, "correlation_40ms"] = carried
+    return table
+
+
+# Skewness of ΔF/F (`transient_skewness`) measures how far a neuron's transients stand out of
+# its noise: the signal that ν (the noise alone) does not see. Across the 32 ground-truth sets
+# the sets' median r rises with their median ln skewness within an indicator family; this is
+# that slope (family-centred least squares over the sets' medians, each set at its native
+# rate with the workflow's settings, skewness floored at SKEW_FLOOR), fitted on all 32 sets
+# by benchmarks/expected_accuracy_calibration.py, which scores every set with the slope
+# fitted without that set's paper.
+SKEW_SLOPE = 0.22
+SKEW_WINDOW_S = 10.0  # s of moving average removed first (slow drift, not transients)
+# Skewness below this counts as this: ln of a skewness near 0 (noise-dominated traces) would
+# swing the estimate by more than the sets' r differs (0.05, 0.3, 0.6, 1.0 tried on the
+# calibration: 0.6 best, 1.0 within 0.003 of it).
+SKEW_FLOOR = 0.6
+
+
+def transient_skewness(
+    traces: np.ndarray, frame_rate_hz: float, window_s: float = SKEW_WINDOW_S
+) -> np.ndarray:
+    """Skewness of each row of ΔF/F after removing its moving average over window_s seconds.
+
+    traces: (neurons, frames) or (frames,), finite. Calcium transients are brief positive
+    excursions: the larger they are against the noise, the larger the skewness (pure
+    noise: 0). Returns (neurons,) or a float; NaN for rows shorter than 3 frames or flat.
+    """
+    from scipy.ndimage import uniform_filter1d
+
+    y = np.atleast_2d(np.asarray(traces, dtype=float))
+    out = np.full(y.shape[0], np.nan)
+    if y.shape[1] >= 3:
+        width = int(min(y.shape[1], max(3, round(window_s * frame_rate_hz))))
+        x = y - uniform_filter1d(y, width, axis=1, mode="nearest")
+        x -= x.mean(axis=1, keepdims=True)
+        var = (x**2).mean(axis=1)
+        ok = var > 0
+        out[ok] = (x[ok] ** 3).mean(axis=1) / var[ok] ** 1.5
+    return out if np.ndim(traces) > 1 else float(out[0])
+
+
+def carry_to_skewness(table: pd.DataFrame, slope: float, target_skewness: float) -> pd.DataFrame:
+    """Scores carried to a session's skewness: r + slope · (ln s_session − ln s_reference), each
+    skewness at least SKEW_FLOOR, r within [-1, 1] (column skewness_gain says by how much);
+    unchanged when the session's skewness or the slope is unknown."""
+    table = table.copy()
+    if not (np.isfinite(slope) and np.isfinite(target_skewness)) or not len(table):
+        return table
+    ok = table.correlation_40ms.notna() & table.skewness.notna()
+    shift = slope * (
+        np.log(max(target_skewness, SKEW_FLOOR)) - np.log(np.maximum(table.skewness[ok], SKEW_FLOOR))
+    )
+    carried = np.clip(table.correlation_40ms[ok] + shift, -1.0, 1.0)
+    table.loc[ok, "skewness_gain"] = carried - table.correlation_40ms[ok]
+    table.loc[ok, "correlation_40ms"] = carried
+    return table
