@@ -319,3 +319,18 @@ def test_skewness_sees_transients_and_carries_scores_towards_the_sessions():
     floored = carry_to_skewness(scores, 0.2, 0.01).correlation_40ms[0]  # below the floor: as the floor
     assert floored == pytest.approx(0.5 + 0.2 * np.log(SKEW_FLOOR))
     pd.testing.assert_frame_equal(carry_to_skewness(scores, 0.2, np.nan), scores)
+
+
+def test_a_neuron_whose_transients_stand_out_less_than_its_bands_is_expected_worse_and_flagged():
+    from calcium.evaluation.accuracy import neuron_quality
+
+    bands = pd.DataFrame({"expected_correlation": [0.3], "skewness_median": [2.0], "skewness_slope": [0.2]})
+    nu, band = np.full(4, 1.0), np.zeros(4, dtype=np.int64)
+    neurons = neuron_quality(nu, band, bands, 0.2, skewness=np.array([2.0, 4.0, 0.8, np.nan]))
+    expected = neurons.expected_correlation.to_numpy()
+    np.testing.assert_allclose(expected, [0.3, 0.3 + 0.2 * np.log(2), 0.3 + 0.2 * np.log(0.8 / 2), 0.3])
+    assert neurons.quality_flag.tolist() == [False, False, True, False]
+    assert "skewness 0.80" in neurons.quality_reason[2] and neurons.quality_reason[0] == ""
+    # without skewness: the band's value for every neuron, as before
+    plain = neuron_quality(nu, band, bands, 0.2)
+    assert (plain.expected_correlation == 0.3).all() and not plain.quality_flag.any()

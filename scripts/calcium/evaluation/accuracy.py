@@ -26,6 +26,7 @@ from calcium.evaluation.carry import (
     carry_to_skewness,
     rate_plan,
     rate_slope,
+    skewness_shift,
     transient_skewness,
 )
 from calcium.evaluation.references import Recording, reference_set
@@ -319,29 +320,48 @@ def expected_accuracy(
     bands = pd.DataFrame(rows)
     return (
         bands,
-        neuron_quality(nu, band, bands, quality_floor),
+        neuron_quality(nu, band, bands, quality_floor, skew),
         (pd.concat(scores, ignore_index=True) if scores else pd.DataFrame()),
     )
 
 
 def neuron_quality(
-    nu: np.ndarray, band: np.ndarray, bands: pd.DataFrame, quality_floor: float
+    nu: np.ndarray,
+    band: np.ndarray,
+    bands: pd.DataFrame,
+    quality_floor: float,
+    skewness: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Each neuron's expected spike-inference quality: its band's expected correlation, flagged
-    below quality_floor.
+    """Each neuron's expected spike-inference quality: its band's expected correlation, carried to
+    the neuron's own skewness of ΔF/F when known, flagged below quality_floor.
 
     nu: (neurons,) %·Hz^-1/2; band: (neurons,) band index (-1: none, `noise_bands`); bands: the
-    bands table of `expected_accuracy`. Returns neuron, nu, band, expected_correlation,
-    quality_flag and quality_reason (a sentence for flagged neurons, else "").
+    bands table of `expected_accuracy`; skewness: (neurons,) `transient_skewness` or None.
+    A neuron's expected r is its band's plus skewness_slope · (ln s_neuron − ln s_band)
+    (`skewness_shift`): within a band, a neuron whose transients stand out less than the
+    band's typical neuron's is expected to do worse. Returns neuron, nu, skewness, band,
+    expected_correlation, quality_flag and quality_reason (a sentence for flagged
+    neurons, else "").
     """
+    skew = np.full(nu.size, np.nan) if skewness is None else np.asarray(skewness, dtype=float)
     expected = np.full(nu.size, np.nan)
     if len(bands):
-        expected[band >= 0] = bands.expected_correlation.to_numpy()[band[band >= 0]]
+        member = band >= 0
+        expected[member] = bands.expected_correlation.to_numpy()[band[member]]
+        if "skewness_median" in bands:
+            shift = skewness_shift(
+                bands.skewness_slope.to_numpy()[band[member]],
+                skew[member],
+                bands.skewness_median.to_numpy()[band[member]],
+            )
+            rows = np.flatnonzero(member)[np.isfinite(shift)]
+            expected[rows] = np.clip(expected[rows] + shift[np.isfinite(shift)], -1.0, 1.0)
     flag = np.isfinite(expected) & (expected < quality_floor)
     neurons = pd.DataFrame(
         {
             "neuron": np.arange(nu.size),
             "nu": nu,
+            "skewness": skew,
             "band": band,
             "expected_correlation": expected,
             "quality_flag": flag,
@@ -349,7 +369,8 @@ def neuron_quality(
                 flag,
                 [
                     f"expected spike-inference r {e:.2f} < {quality_floor:g} at noise ν {v:.2f}"
-                    for e, v in zip(expected, nu, strict=True)
+                    + (f", skewness {k:.2f}" if np.isfinite(k) else "")
+                    for e, v, k in zip(expected, nu, skew, strict=True)
                 ],
                 "",
             ),

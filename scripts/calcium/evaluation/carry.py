@@ -101,6 +101,14 @@ def transient_skewness(
     return out if np.ndim(traces) > 1 else float(out[0])
 
 
+def skewness_shift(slope, target_skewness, source_skewness) -> np.ndarray:
+    """slope · (ln target − ln source), each skewness at least SKEW_FLOOR: what r gains from a
+    trace with skewness `source` to one with `target` (arrays broadcast; NaN where unknown)."""
+    target = np.maximum(np.asarray(target_skewness, dtype=float), SKEW_FLOOR)
+    source = np.maximum(np.asarray(source_skewness, dtype=float), SKEW_FLOOR)
+    return np.asarray(slope, dtype=float) * (np.log(target) - np.log(source))
+
+
 def carry_to_skewness(table: pd.DataFrame, slope: float, target_skewness: float) -> pd.DataFrame:
     """Scores carried to a session's skewness: r + slope · (ln s_session − ln s_reference), each
     skewness at least SKEW_FLOOR, r within [-1, 1] (column skewness_gain says by how much);
@@ -109,9 +117,7 @@ def carry_to_skewness(table: pd.DataFrame, slope: float, target_skewness: float)
     if not (np.isfinite(slope) and np.isfinite(target_skewness)) or not len(table):
         return table
     ok = table.correlation_40ms.notna() & table.skewness.notna()
-    shift = slope * (
-        np.log(max(target_skewness, SKEW_FLOOR)) - np.log(np.maximum(table.skewness[ok], SKEW_FLOOR))
-    )
+    shift = skewness_shift(slope, target_skewness, table.skewness[ok])
     carried = np.clip(table.correlation_40ms[ok] + shift, -1.0, 1.0)
     table.loc[ok, "skewness_gain"] = carried - table.correlation_40ms[ok]
     table.loc[ok, "correlation_40ms"] = carried
