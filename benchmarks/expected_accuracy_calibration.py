@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from score_ground_truth import load_sets  # noqa: E402
 
 from calcium.evaluation.accuracy import expected_accuracy  # noqa: E402
-from calcium.evaluation.carry import SKEW_FLOOR, SKEW_SLOPE, transient_skewness  # noqa: E402
+from calcium.evaluation.carry import SKEW_SLOPE, transient_skewness  # noqa: E402
 from calcium.evaluation.references import load_references  # noqa: E402
 from calcium.evaluation.resampling import noise_level_nu  # noqa: E402
 from calcium.evaluation.scoring import spikefinder_correlation, split_by_span  # noqa: E402
@@ -92,11 +92,11 @@ def realise(job) -> dict:
 
 
 def skew_slope(sets: pd.DataFrame) -> float:
-    """d r / d ln skewness across sets within indicator families: least squares on the sets'
-    median r and median ln skewness, each centred on its family's mean (families of at least
-    two scored sets). The constant SKEW_SLOPE is this over all sets."""
+    """d r / d ln(1 + skewness) across sets within indicator families: least squares on the sets'
+    median r and ln(1 + median skewness), each centred on its family's mean (families of at
+    least two scored sets). The constant SKEW_SLOPE is this over all sets."""
     s = sets.dropna(subset=["realised_r", "skewness_median"])
-    x = np.log(np.maximum(s.skewness_median, SKEW_FLOOR))
+    x = np.log1p(np.maximum(s.skewness_median, 0.0))
     counts = s.family.map(s.family.value_counts())
     keep = counts >= 2
     xc = (x - x.groupby(s.family).transform("mean"))[keep]
@@ -188,7 +188,7 @@ def main(argv=None) -> None:
             f"| {row.set} | {row.indicator} | {row.frame_rate_hz:.0f} | {row.nu_median:.2f} "
             f"| {row.skewness_median:.1f} "
             f"| {row.realised_r:.2f} | {row.expected_r:.2f} ({row.p10:.2f}-{row.p90:.2f}) "
-            f"| {'yes' if row.inside else '**no**'} |"
+            f"| {'yes' if row.inside else ('n/a' if np.isnan(row.realised_r) else '**no**')} |"
         )
     lines.append(
         f"\nInside p10-p90: {int(scored.inside.sum())}/{len(scored)} sets "

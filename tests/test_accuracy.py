@@ -304,7 +304,7 @@ def test_the_interval_widens_with_the_spread_between_sets_and_with_fewer_sets():
 
 
 def test_skewness_sees_transients_and_carries_scores_towards_the_sessions():
-    from calcium.evaluation.carry import SKEW_FLOOR, carry_to_skewness, transient_skewness
+    from calcium.evaluation.carry import carry_to_skewness, transient_skewness
 
     rng = np.random.default_rng(3)
     noise = rng.normal(0, 1, (1, 18_000))
@@ -314,10 +314,11 @@ def test_skewness_sees_transients_and_carries_scores_towards_the_sessions():
     assert skew[2] == pytest.approx(skew[1], rel=0.05)  # a slow drift is not a transient
     scores = pd.DataFrame({"correlation_40ms": [0.5, 0.5, np.nan], "skewness": [1.0, 4.0, 2.0]})
     carried = carry_to_skewness(scores, 0.2, 2.0)
-    np.testing.assert_allclose(carried.correlation_40ms[:2], [0.5 + 0.2 * np.log(2), 0.5 - 0.2 * np.log(2)])
+    up, down = 0.5 + 0.2 * np.log(3 / 2), 0.5 - 0.2 * np.log(5 / 3)  # ln(1 + s): from s = 1 and 4 to 2
+    np.testing.assert_allclose(carried.correlation_40ms[:2], [up, down])
     assert np.isnan(carried.correlation_40ms[2])
-    floored = carry_to_skewness(scores, 0.2, 0.01).correlation_40ms[0]  # below the floor: as the floor
-    assert floored == pytest.approx(0.5 + 0.2 * np.log(SKEW_FLOOR))
+    negative = carry_to_skewness(scores, 0.2, -0.5).correlation_40ms[0]  # negative skewness counts as 0
+    assert negative == pytest.approx(0.5 - 0.2 * np.log(2))
     pd.testing.assert_frame_equal(carry_to_skewness(scores, 0.2, np.nan), scores)
 
 
@@ -328,7 +329,7 @@ def test_a_neuron_whose_transients_stand_out_less_than_its_bands_is_expected_wor
     nu, band = np.full(4, 1.0), np.zeros(4, dtype=np.int64)
     neurons = neuron_quality(nu, band, bands, 0.2, skewness=np.array([2.0, 4.0, 0.8, np.nan]))
     expected = neurons.expected_correlation.to_numpy()
-    np.testing.assert_allclose(expected, [0.3, 0.3 + 0.2 * np.log(2), 0.3 + 0.2 * np.log(0.8 / 2), 0.3])
+    np.testing.assert_allclose(expected, [0.3, 0.3 + 0.2 * np.log(5 / 3), 0.3 + 0.2 * np.log(1.8 / 3), 0.3])
     assert neurons.quality_flag.tolist() == [False, False, True, False]
     assert "skewness 0.80" in neurons.quality_reason[2] and neurons.quality_reason[0] == ""
     # without skewness: the band's value for every neuron, as before

@@ -337,8 +337,8 @@ def neuron_quality(
 
     nu: (neurons,) %·Hz^-1/2; band: (neurons,) band index (-1: none, `noise_bands`); bands: the
     bands table of `expected_accuracy`; skewness: (neurons,) `transient_skewness` or None.
-    A neuron's expected r is its band's plus skewness_slope · (ln s_neuron − ln s_band)
-    (`skewness_shift`): within a band, a neuron whose transients stand out less than the
+    A neuron's expected r is its band's plus `skewness_shift`(skewness_slope, s_neuron,
+    s_band): within a band, a neuron whose transients stand out less than the
     band's typical neuron's is expected to do worse. Returns neuron, nu, skewness, band,
     expected_correlation, quality_flag and quality_reason (a sentence for flagged
     neurons, else "").

@@ -1,7 +1,7 @@
 """Carrying a reference recording's score to a session it differs from: in frame rate (a slower
 reference scored at its own rate, carried up by the faster references' slope of r against ln
-rate) and in signal quality (the skewness of ΔF/F, by a slope of r against ln skewness measured
-across ground-truth sets).
+rate) and in signal quality (the skewness of ΔF/F, by a slope of r against ln(1 + skewness)
+measured across ground-truth sets).
 
 Pure functions on score tables (`calcium.evaluation.accuracy.score_recordings`); calibrated by
 benchmarks/expected_accuracy_calibration.py (docs/accuracy.md, "Expected accuracy").
@@ -65,17 +65,14 @@ def carry_to_rate(table: pd.DataFrame, slope: float, top_rate_hz: float) -> pd.D
 
 # Skewness of ΔF/F (`transient_skewness`) measures how far a neuron's transients stand out of
 # its noise: the signal that ν (the noise alone) does not see. Across the 32 ground-truth sets
-# the sets' median r rises with their median ln skewness within an indicator family; this is
-# that slope (family-centred least squares over the sets' medians, each set at its native
-# rate with the workflow's settings, skewness floored at SKEW_FLOOR), fitted on all 32 sets
-# by benchmarks/expected_accuracy_calibration.py, which scores every set with the slope
+# the sets' median r rises with ln(1 + their median skewness) within an indicator family
+# (negative skewness counts as 0; ln(1 + s) rather than ln s, so traces of almost pure noise,
+# s near 0, do not swing the estimate); this is that slope (family-centred least squares over
+# the sets' medians, each set at its native rate with the workflow's settings), fitted on all
+# 32 sets by benchmarks/expected_accuracy_calibration.py, which scores every set with the slope
 # fitted without that set's paper.
-SKEW_SLOPE = 0.22
+SKEW_SLOPE = 0.33
 SKEW_WINDOW_S = 10.0  # s of moving average removed first (slow drift, not transients)
-# Skewness below this counts as this: ln of a skewness near 0 (noise-dominated traces) would
-# swing the estimate by more than the sets' r differs (0.05, 0.3, 0.6, 1.0 tried on the
-# calibration: 0.6 best, 1.0 within 0.003 of it).
-SKEW_FLOOR = 0.6
 
 
 def transient_skewness(
@@ -102,17 +99,17 @@ def transient_skewness(
 
 
 def skewness_shift(slope, target_skewness, source_skewness) -> np.ndarray:
-    """slope · (ln target − ln source), each skewness at least SKEW_FLOOR: what r gains from a
+    """slope · (ln(1 + target) − ln(1 + source)), negative skewness as 0: what r gains from a
     trace with skewness `source` to one with `target` (arrays broadcast; NaN where unknown)."""
-    target = np.maximum(np.asarray(target_skewness, dtype=float), SKEW_FLOOR)
-    source = np.maximum(np.asarray(source_skewness, dtype=float), SKEW_FLOOR)
-    return np.asarray(slope, dtype=float) * (np.log(target) - np.log(source))
+    target = np.log1p(np.maximum(np.asarray(target_skewness, dtype=float), 0.0))
+    source = np.log1p(np.maximum(np.asarray(source_skewness, dtype=float), 0.0))
+    return np.asarray(slope, dtype=float) * (target - source)
 
 
 def carry_to_skewness(table: pd.DataFrame, slope: float, target_skewness: float) -> pd.DataFrame:
-    """Scores carried to a session's skewness: r + slope · (ln s_session − ln s_reference), each
-    skewness at least SKEW_FLOOR, r within [-1, 1] (column skewness_gain says by how much);
-    unchanged when the session's skewness or the slope is unknown."""
+    """Scores carried to a session's skewness: r + `skewness_shift`(slope, s_session, s_reference),
+    within [-1, 1] (column skewness_gain says by how much); unchanged when the session's
+    skewness or the slope is unknown."""
     table = table.copy()
     if not (np.isfinite(slope) and np.isfinite(target_skewness)) or not len(table):
         return table

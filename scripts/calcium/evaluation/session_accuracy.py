@@ -182,7 +182,7 @@ def accuracy_note(
     if len(bands) and np.isfinite(bands.skewness_median).any():
         note += (
             f" Carried to the session's skewness of ΔF/F by r + {bands.skewness_slope.iloc[0]:.2f}"
-            " · Δln(skewness) (the slope across ground-truth sets)."
+            " · Δln(1 + skewness) (the slope across ground-truth sets)."
         )
     slower = int(bands.n_slower_references.max()) if len(bands) else 0
     if slower:
