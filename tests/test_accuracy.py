@@ -335,3 +335,25 @@ def test_a_neuron_whose_transients_stand_out_less_than_its_bands_is_expected_wor
     # without skewness: the band's value for every neuron, as before
     plain = neuron_quality(nu, band, bands, 0.2)
     assert (plain.expected_correlation == 0.3).all() and not plain.quality_flag.any()
+
+
+def test_a_session_whose_transients_stand_out_more_is_expected_to_score_higher():
+    from calcium.evaluation.accuracy import expected_accuracy
+
+    recordings = [_spiky_recording(f"set{i}/r", 30.0, seed=i) for i in range(3)]
+    nu = np.full(4, 0.01)  # cleaner than the references: scored as they are
+
+    def estimate(skewness):
+        bands, neurons, scores = expected_accuracy(
+            nu, 30.0, recordings, _identity_pipeline, n_bands=1, session_skewness=skewness, skew_slope=0.3
+        )
+        return bands.iloc[0], neurons, scores
+
+    low, _, _ = estimate(np.array([0.5, 0.5, 0.6, 0.7]))
+    high, neurons, scores = estimate(np.array([3.0, 4.0, 5.0, 6.0]))
+    assert high.skewness_median == 4.5 and low.skewness_median == 0.55
+    assert high.expected_correlation > low.expected_correlation
+    # each reference moved by the slope times its distance in ln(1 + skewness) from the session's
+    shift = 0.3 * (np.log1p(4.5) - np.log1p(scores.skewness))
+    np.testing.assert_allclose(scores.skewness_gain, shift)
+    assert neurons.expected_correlation.is_monotonic_increasing
