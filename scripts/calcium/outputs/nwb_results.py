@@ -335,7 +335,7 @@ EVALUATION_TABLES = (
     ),
     (
         "expected_accuracy_neurons",
-        "noise level nu, band, expected spike-inference r and quality flag (expected r below 0.2, "
+        "noise level nu, skewness, band, expected spike-inference r and quality flag (expected r below 0.2, "
         "with the reason) of each ROI",
         ("neuron",),
     ),
