@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import tomllib
@@ -321,9 +322,9 @@ def _write_small_session(tmp_path, n_neurons=6, n_frames=500, rate=7.5, start=2.
     writer.add_traces("DfOverF", "DfOverF", "dff", tmp_path / "dff.npy", "ΔF/F of the test")
     writer.add_traces("Deconvolved", "Fluorescence", "spikes", tmp_path / "spikes.npy", "spike amplitudes")
     spike_table = pd.DataFrame(
-        {"neuron": [0, 0, 3], "frame": [10, 250, 7], "amplitude_dff": [0.5, 0.7, 0.2]}
+        {"neuron": [0, 0, 3], "frame": [10, 250, 7], "amplitude_dff": [0.5, 0.7, 0.2], "trial": [0, 1, 0]}
         if spikes
-        else {"neuron": [], "frame": [], "amplitude_dff": []}
+        else {"neuron": [], "frame": [], "amplitude_dff": [], "trial": []}
     )
     writer.add_spikes(spike_table, "test spikes", lag_s=0.25)
     events = pd.DataFrame({"neuron": [0, 3], "onset_s": [1.3, 0.9], "exceeds_max_fwhm": [False, True]})
@@ -348,6 +349,9 @@ def _write_small_session(tmp_path, n_neurons=6, n_frames=500, rate=7.5, start=2.
     writer.add_stimuli(
         pd.DataFrame({"stimulus": ["a", "b"], "onset_s": [3.0, 9.0], "offset_s": [4.0, 10.0]}), "s"
     )
+    trials = "trial,start_s,stop_s,start_frame,stop_frame,n_frames,condition,file\n"
+    trials += "1,30.0,68.0,210,495,285,dark,b.csv\n0,2.0,30.0,0,210,210,01,a.csv\n"  # any order
+    writer.add_trials(pd.read_csv(io.StringIO(trials), dtype=str, keep_default_na=False))
     return writer, arrays, notes
 
 
@@ -370,6 +374,11 @@ def test_writer_streams_traces_and_tables_that_read_back(tmp_path):
         # the same clock and timing correction as spike_times.csv: start + frame / rate - lag_s
         np.testing.assert_array_equal(spikes.spike_times[0], [2.0 + 10 / 7.5 - 0.25, 2.0 + 250 / 7.5 - 0.25])
         assert list(spikes.spike_frames[3]) == [7] and len(spikes.spike_times[1]) == 0
+        assert list(spikes.spike_trials[0]) == [0, 1] and list(spikes.spike_trials[3]) == [0]
+        trials = nwbfile.trials.to_dataframe()  # row k is trial k; labels as the user wrote them
+        assert trials[["start_time", "stop_time"]].to_numpy().tolist() == [[2.0, 30.0], [30.0, 68.0]]
+        assert trials.start_frame.tolist() == [0, 210] and trials.n_frames.tolist() == [210, 285]
+        assert trials.condition.tolist() == ["01", "dark"] and trials.file.tolist() == ["a.csv", "b.csv"]
         events = nwbfile.processing["ophys"]["events"].to_dataframe(index=True)
         assert events.neuron.tolist() == [0, 3] and events.exceeds_max_fwhm.tolist() == [False, True]
         assert "empty" not in nwbfile.processing["ophys"].data_interfaces
