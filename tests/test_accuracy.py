@@ -162,6 +162,31 @@ def test_expected_accuracy_falls_with_the_session_noise_and_counts_noisier_refer
     pd.testing.assert_frame_equal(again, bands)
 
 
+def test_the_slope_of_r_against_noise_needs_several_recordings_not_one_draw():
+    from calcium.evaluation.accuracy import DEFAULT_NU_SLOPE, MIN_NU_SLOPE_PAIRS, nu_slope
+
+    def table(nu, r):
+        n = len(nu)
+        return pd.DataFrame(
+            {"recording": [f"set/rec{i}" for i in range(n)], "nu": nu, "correlation_40ms": r, "status": "ok"}
+        )
+
+    own = table([0.3, 0.3, 0.3, 0.3], [0.6, 0.6, 0.6, 0.6])
+    # two recordings whose ν was raised by ~20 % and whose r fell by 0.25 (one draw of noise):
+    # not enough to carry anything by a slope of -1.4 per ln ν
+    few = table([0.36, 0.36], [0.35, 0.35])
+    assert MIN_NU_SLOPE_PAIRS > 2
+    assert nu_slope(own.iloc[:2], few) == DEFAULT_NU_SLOPE
+    # enough recordings: their median slope, never positive
+    many = table([0.6, 0.6, 0.6, 0.6], [0.58, 0.55, 0.5, 0.7])
+    expected = np.median((np.array([0.58, 0.55, 0.5, 0.7]) - 0.6) / np.log(2.0))
+    assert nu_slope(own, many) == pytest.approx(expected)
+    better = table([0.6, 0.6, 0.6], [0.7, 0.8, 0.9])
+    assert nu_slope(own.iloc[:3], better) == 0.0
+    # noise added by less than 10 % of ν gives no pair
+    assert nu_slope(own, table([0.31] * 4, [0.1] * 4)) == DEFAULT_NU_SLOPE
+
+
 def test_references_are_the_indicator_and_its_family_else_none():
     from calcium.evaluation.references import select_references
 

@@ -207,16 +207,24 @@ def summarise(scores: pd.DataFrame, low: float = 10.0, high: float = 90.0) -> di
     return out
 
 
+# At least this many recordings scored both as they are and with noise added before their
+# median slope is trusted (`nu_slope`): one or two pairs, with ν raised by as little as 10 %,
+# are one draw of noise each, and their slope can be anything (−1.4 per ln ν for a Cal-520
+# session at 500 Hz, carrying OGB-1 references to r 1.0).
+MIN_NU_SLOPE_PAIRS = 3
+
+
 def nu_slope(as_is: pd.DataFrame, matched: pd.DataFrame) -> float:
     """d r / d ln ν of the references: median over recordings scored both as they are and with
-    noise added (at least 10 % more ν); DEFAULT_NU_SLOPE when no recording gives one."""
+    noise added (at least 10 % more ν); DEFAULT_NU_SLOPE when fewer than MIN_NU_SLOPE_PAIRS
+    recordings give one."""
     if not len(as_is) or not len(matched):
         return DEFAULT_NU_SLOPE
     pairs = matched[matched.status == "ok"].merge(
         as_is[as_is.status == "ok"], on="recording", suffixes=("", "_own")
     )
     pairs = pairs[np.log(pairs.nu / pairs.nu_own) > 0.1]
-    if not len(pairs):
+    if len(pairs) < MIN_NU_SLOPE_PAIRS:
         return DEFAULT_NU_SLOPE
     slopes = (pairs.correlation_40ms - pairs.correlation_40ms_own) / np.log(pairs.nu / pairs.nu_own)
     return float(min(0.0, np.median(slopes)))
