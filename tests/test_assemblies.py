@@ -460,3 +460,13 @@ def test_triple_seeds_need_a_third_neuron_beyond_chance():
         assert len(seeds) == expected, [np.flatnonzero(s) for s in seeds]
         for s in seeds:
             assert set(np.flatnonzero(s)) <= set(groups[0])
+
+
+def test_a_50_member_ensemble_is_found_whole():
+    """50 of 200 neurons: ICA splits it over several patterns whose refined sets are pieces of it
+    (each core keeping the other pieces' members out); pieces within a larger candidate are
+    dropped and the rest settled again, which recovers it whole."""
+    group = list(range(20, 70))
+    events, rec = _planted_at(3, [group], 5.0, participation=0.6, n_neurons=200)
+    found = _found(_run_at(events, rec))
+    assert len(found) == 1 and match_ensembles(found, [set(group)])[0] >= 0.9, found

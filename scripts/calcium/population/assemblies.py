@@ -96,6 +96,22 @@ def _shared_activations(peaks: np.ndarray, others: np.ndarray, reach: int) -> fl
     return float(np.mean(nearest <= reach))
 
 
+def _settle_all(found: list[Assembly], raster, windows, settings, same) -> list[Assembly]:
+    """`settle_members` for each candidate, the others' members but for those it shares out of its
+    core; a candidate that would become another one (`same`) stays as it was."""
+    settled = []
+    for x, assembly in enumerate(found):
+        others = np.zeros_like(assembly.member)
+        for y, other in enumerate(found):
+            if y != x:
+                others |= other.member & ~assembly.member
+        grown = settle_members(raster, windows, assembly, settings, others)
+        if any(same(grown, other) for y, other in enumerate(found) if y != x):
+            grown = assembly
+        settled.append(grown)
+    return settled
+
+
 def find_assemblies(
     raster: ActiveBins,
     settings: AssemblySettings,
@@ -229,18 +245,22 @@ def find_assemblies(
         found = kept
         # Every assembly refined again from all its members (`settle_members`), the others'
         # members (but for those it shares) out of its core; one that would become another
-        # assembly stays as it was.
-        settled = []
-        for x, assembly in enumerate(found):
-            others = np.zeros_like(assembly.member)
-            for y, other in enumerate(found):
-                if y != x:
-                    others |= other.member & ~assembly.member
-            grown = settle_members(raster, windows, assembly, settings, others)
-            if any(same(grown, other) for y, other in enumerate(found) if y != x):
-                grown = assembly
-            settled.append(grown)
-        found = settled
+        # assembly stays as it was. A candidate whose members lie within a larger one's is a piece
+        # of it (ICA splits a large ensemble over several patterns, each piece's core keeping the
+        # others' members out): dropped, and the rest settled again without it.
+        for _ in range(len(found)):
+            found = _settle_all(found, raster, windows, settings, same)
+            pieces = [
+                any(
+                    other.member.sum() > a.member.sum()
+                    and (a.member & other.member).sum() >= 0.8 * a.member.sum()
+                    for other in found
+                )
+                for a in found
+            ]
+            if not any(pieces):
+                break
+            found = [a for a, piece in zip(found, pieces, strict=True) if not piece]
         # Small assemblies below the eigenvalue bounds: seeds from repeated triple coincidences
         # among neurons of no assembly found (`triple_seeds`), refined and settled the same way.
         extra = triple_seeds(
