@@ -97,16 +97,20 @@ def _shared_activations(peaks: np.ndarray, others: np.ndarray, reach: int) -> fl
 
 
 def _settle_all(found: list[Assembly], raster, windows, settings, same) -> list[Assembly]:
-    """`settle_members` for each candidate, the others' members but for those it shares out of its
-    core; a candidate that would become another one (`same`) stays as it was."""
+    """`settle_members` for each candidate, the other candidates' members out of its core. A
+    candidate that would become another one (`same`), or that would lose more than a fifth of its
+    members (a small ensemble's core without the neuron it shares with another was left too weak
+    to hold its members), stays as it was."""
     settled = []
     for x, assembly in enumerate(found):
         others = np.zeros_like(assembly.member)
         for y, other in enumerate(found):
             if y != x:
-                others |= other.member & ~assembly.member
+                others |= other.member
         grown = settle_members(raster, windows, assembly, settings, others)
         if any(same(grown, other) for y, other in enumerate(found) if y != x):
+            grown = assembly
+        if (grown.member & assembly.member).sum() < 0.8 * assembly.member.sum():
             grown = assembly
         settled.append(grown)
     return settled
@@ -243,11 +247,10 @@ def find_assemblies(
             if not any(same(assembly, other) for other in kept):
                 kept.append(assembly)
         found = kept
-        # Every assembly refined again from all its members (`settle_members`), the others'
-        # members (but for those it shares) out of its core; one that would become another
-        # assembly stays as it was. A candidate whose members lie within a larger one's is a piece
-        # of it (ICA splits a large ensemble over several patterns, each piece's core keeping the
-        # others' members out): dropped, and the rest settled again without it.
+        # Every assembly refined again from all its members (`_settle_all`). A candidate whose
+        # members lie within a larger one's is a piece of it (ICA splits a large ensemble over
+        # several patterns, each piece's core keeping the others' members out): dropped, and
+        # the rest settled again without it.
         for _ in range(len(found)):
             found = _settle_all(found, raster, windows, settings, same)
             pieces = [
