@@ -2,9 +2,10 @@
 
 Ground-truth recordings of the session's indicator family, from the excerpts shipped in
 resources/groundtruth and the folder named by expected_accuracy.ground_truth_dir, are
-resampled to the session's frame rate,
-brought to the noise level of each noise band of the session's neurons and run through
-the session's deconvolution and spike-time settings (calcium.evaluation.session_accuracy). Without
+averaged down to the session's frame rate (slower ones scored at their own and carried up),
+brought to the noise level of each noise band of the session's neurons, run through
+the session's deconvolution and spike-time settings, and carried to the band's skewness of
+ΔF/F (calcium.evaluation.session_accuracy). Without
 reference data the tables and the figure say so; the run never fails for that.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from calcium.evaluation.session_accuracy import (
     session_expected_accuracy,
     session_nu,
+    session_skewness,
     trace_preparation,
     workflow_pipeline,
 )
@@ -33,10 +35,11 @@ folders = [str(SHIPPED)] + (
 )
 
 nu = session_nu(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs)
+skewness = session_skewness(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs)
 prepare = trace_preparation(params.trace, params.detrend, params.denoise)
 pipeline = workflow_pipeline(params.deconvolution, params.spike_times, prepare)
 bands, neurons, scores, status, note = session_expected_accuracy(
-    nu, fs, session, indicator, folders, params.expected_accuracy, params.evaluation, pipeline
+    nu, fs, session, indicator, folders, params.expected_accuracy, params.evaluation, pipeline, skewness
 )
 save_table(snakemake.output.table, bands)
 save_table(snakemake.output.neurons, neurons)

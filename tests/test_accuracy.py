@@ -241,3 +241,119 @@ def test_a_ground_truth_folder_with_a_fifo_is_refused_not_read(tmp_path):
     os.mkfifo(trace)
     with pytest.raises(InputError, match="r0.trace.csv.*not a regular file"):
         load_references(tmp_path / "gt", "GCaMP8s", per_set=1, excerpt_s=10.0)
+
+
+def _identity_pipeline(traces, frame_rate_hz, start_time_s):
+    """The trace itself as the inferred activity: scoring without deconvolving (fast)."""
+    return traces, [np.zeros(0) for _ in traces]
+
+
+def _spiky_recording(name, rate_hz, duration_s=60.0, seed=0):
+    rng = np.random.default_rng(seed)
+    spikes = np.sort(rng.uniform(1.0, duration_s - 1.0, 40))
+    t = np.arange(int(duration_s * rate_hz)) / rate_hz
+    dff = sum((t >= s) * np.exp(-np.clip(t - s, 0.0, None) / 0.3) for s in spikes)
+    return Recording(name, "GCaMP6f", rate_hz, 0.0, dff + rng.normal(0, 0.05, t.size), spikes, name)
+
+
+def test_a_faster_reference_is_averaged_down_and_a_slower_one_scored_at_its_own_rate_then_carried():
+    from calcium.evaluation.accuracy import score_recordings
+    from calcium.evaluation.carry import carry_to_rate, rate_plan, rate_slope
+
+    recordings = [_spiky_recording("fast/a", 100.0), _spiky_recording("slow/b", 10.0, seed=1)]
+    rng = np.random.default_rng(0)
+    as_is = score_recordings(recordings, 30.0, np.inf, _identity_pipeline, rng)
+    # the 100 Hz reference at the session's 30 Hz, the 10 Hz one never upsampled
+    assert as_is.rate_hz.tolist() == [30.0, 10.0] and as_is.native_rate_hz.tolist() == [100.0, 10.0]
+    top, low, fast = rate_plan([100.0, 10.0], 30.0)
+    assert (top, low, fast.tolist()) == (30.0, 10.0, [True, False])
+    assert rate_plan([100.0, 10.0], 200.0)[0] == 100.0  # never beyond the fastest reference
+    down = score_recordings(recordings[:1], low, np.inf, _identity_pipeline, rng)
+    slope = rate_slope(as_is, down)
+    r = as_is.set_index("recording").correlation_40ms
+    expected = (r["fast/a"] - down.correlation_40ms[0]) / np.log(3.0)
+    assert slope == pytest.approx(max(0.0, expected))
+    carried = carry_to_rate(as_is, 0.1, top).set_index("recording")
+    assert carried.correlation_40ms["fast/a"] == r["fast/a"] and carried.rate_gain["fast/a"] == 0.0
+    gain = min(r["slow/b"] + 0.1 * np.log(3.0), 1.0) - r["slow/b"]
+    assert carried.rate_gain["slow/b"] == pytest.approx(gain) and gain > 0
+    pd.testing.assert_frame_equal(carry_to_rate(as_is, np.nan, top), as_is)
+
+
+def test_the_interval_widens_with_the_spread_between_sets_and_with_fewer_sets():
+    from calcium.evaluation.accuracy import BETWEEN_SET_SD_FLOOR, prediction_factor, summarise
+
+    def table(per_set):
+        names = [f"set{i}/rec{j}" for i in range(len(per_set)) for j in range(2)]
+        r = np.repeat(per_set, 2)
+        return pd.DataFrame({"recording": names, "correlation_40ms": r, "f1": r, "status": "ok"})
+
+    def width(per_set):
+        out = summarise(table(np.asarray(per_set)))
+        return out["correlation_p90"] - out["correlation_p10"]
+
+    narrow, wide = width([0.50, 0.52, 0.54, 0.56, 0.58]), width([0.3, 0.4, 0.5, 0.6, 0.7])
+    assert wide > 2 * narrow
+    # spread sets: the prediction interval of one more set, t with n - 1 dof and sqrt(1 + 1/n)
+    sd = np.std([0.3, 0.4, 0.5, 0.6, 0.7], ddof=1)
+    assert wide == pytest.approx(2 * sd * prediction_factor(5))
+    # sets that agree: the floor
+    assert narrow == pytest.approx(2 * 1.2815515655446004 * BETWEEN_SET_SD_FLOOR)
+    # the same spread from fewer sets says less about the next one
+    assert prediction_factor(3) > prediction_factor(8) > prediction_factor(100) > 1.2815
+
+
+def test_skewness_sees_transients_and_carries_scores_towards_the_sessions():
+    from calcium.evaluation.carry import carry_to_skewness, transient_skewness
+
+    rng = np.random.default_rng(3)
+    noise = rng.normal(0, 1, (1, 18_000))
+    spiky = _spiky_recording("x/y", 30.0, duration_s=600.0).dff[None, :]
+    skew = transient_skewness(np.vstack([noise, spiky, spiky + np.linspace(0, 5, spiky.shape[1])]), 30.0)
+    assert abs(skew[0]) < 0.1 and skew[1] > 1.0
+    assert skew[2] == pytest.approx(skew[1], rel=0.05)  # a slow drift is not a transient
+    scores = pd.DataFrame({"correlation_40ms": [0.5, 0.5, np.nan], "skewness": [1.0, 4.0, 2.0]})
+    carried = carry_to_skewness(scores, 0.2, 2.0)
+    up, down = 0.5 + 0.2 * np.log(3 / 2), 0.5 - 0.2 * np.log(5 / 3)  # ln(1 + s): from s = 1 and 4 to 2
+    np.testing.assert_allclose(carried.correlation_40ms[:2], [up, down])
+    assert np.isnan(carried.correlation_40ms[2])
+    negative = carry_to_skewness(scores, 0.2, -0.5).correlation_40ms[0]  # negative skewness counts as 0
+    assert negative == pytest.approx(0.5 - 0.2 * np.log(2))
+    pd.testing.assert_frame_equal(carry_to_skewness(scores, 0.2, np.nan), scores)
+
+
+def test_a_neuron_whose_transients_stand_out_less_than_its_bands_is_expected_worse_and_flagged():
+    from calcium.evaluation.accuracy import neuron_quality
+
+    bands = pd.DataFrame({"expected_correlation": [0.3], "skewness_median": [2.0], "skewness_slope": [0.2]})
+    nu, band = np.full(4, 1.0), np.zeros(4, dtype=np.int64)
+    neurons = neuron_quality(nu, band, bands, 0.2, skewness=np.array([2.0, 4.0, 0.8, np.nan]))
+    expected = neurons.expected_correlation.to_numpy()
+    np.testing.assert_allclose(expected, [0.3, 0.3 + 0.2 * np.log(5 / 3), 0.3 + 0.2 * np.log(1.8 / 3), 0.3])
+    assert neurons.quality_flag.tolist() == [False, False, True, False]
+    assert "skewness 0.80" in neurons.quality_reason[2] and neurons.quality_reason[0] == ""
+    # without skewness: the band's value for every neuron, as before
+    plain = neuron_quality(nu, band, bands, 0.2)
+    assert (plain.expected_correlation == 0.3).all() and not plain.quality_flag.any()
+
+
+def test_a_session_whose_transients_stand_out_more_is_expected_to_score_higher():
+    from calcium.evaluation.accuracy import expected_accuracy
+
+    recordings = [_spiky_recording(f"set{i}/r", 30.0, seed=i) for i in range(3)]
+    nu = np.full(4, 0.01)  # cleaner than the references: scored as they are
+
+    def estimate(skewness):
+        bands, neurons, scores = expected_accuracy(
+            nu, 30.0, recordings, _identity_pipeline, n_bands=1, session_skewness=skewness, skew_slope=0.3
+        )
+        return bands.iloc[0], neurons, scores
+
+    low, _, _ = estimate(np.array([0.5, 0.5, 0.6, 0.7]))
+    high, neurons, scores = estimate(np.array([3.0, 4.0, 5.0, 6.0]))
+    assert high.skewness_median == 4.5 and low.skewness_median == 0.55
+    assert high.expected_correlation > low.expected_correlation
+    # each reference moved by the slope times its distance in ln(1 + skewness) from the session's
+    shift = 0.3 * (np.log1p(4.5) - np.log1p(scores.skewness))
+    np.testing.assert_allclose(scores.skewness_gain, shift)
+    assert neurons.expected_correlation.is_monotonic_increasing

@@ -3,6 +3,8 @@ own, bins and the circular-shift null within trials, and clear errors for bad tr
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -42,30 +44,44 @@ def recording():
     return fluorescence.astype(np.float32)
 
 
-def _each_trial_alone(stage, traces, **settings):
+@pytest.fixture(scope="module", params=[2.0, 10.0, 30.0], ids=lambda fs: f"{fs:g}Hz")
+def recording_at_rate(request):
+    """The same 145 s design (trials of 40, 25 and 60 s, gaps of 5 and 12 s, one after the last
+    trial) sampled at a slow, a medium and a fast rate: (fluorescence, fs, bounds in frames)."""
+    fs = request.param
+    bounds = np.round(np.array([[0.0, 40.0], [45.0, 70.0], [82.0, 142.0]]) * fs).astype(int)
+    design = SessionDesign(
+        n_neurons=12, n_frames=int(145 * fs), frame_rate_hz=fs, n_ensembles=0, background_rate_hz=0.1
+    )
+    fluorescence, _, _ = simulate_session_arrays(design, seed=3)
+    return fluorescence.astype(np.float32), fs, bounds
+
+
+def _each_trial_alone(stage, traces, bounds, **settings):
     """The stage on each trial's frames as a recording of its own (rows 0..n-1)."""
     rows = slice(0, traces.shape[0])
-    return [stage(rows, traces[:, a:b], **settings) for a, b in BOUNDS]
+    return [stage(rows, traces[:, a:b], **settings) for a, b in bounds]
 
 
-def test_every_signal_stage_gives_within_each_trial_what_the_trial_alone_gives(recording):
+def test_every_signal_stage_gives_within_each_trial_what_the_trial_alone_gives(recording_at_rate):
+    recording, fs, bounds = recording_at_rate
     rows = slice(0, recording.shape[0])
-    dff_settings = dict(percentile=25.0, window_s=20.0, frame_rate_hz=FS)
-    dff = stages.dff(rows, recording, trials=BOUNDS, **dff_settings).arrays[0]
-    detrend_settings = dict(frame_rate_hz=FS, method="percentile", slow_drift_s=20.0, percentile=10.0)
-    detrended = stages.detrend(rows, dff, trials=BOUNDS, **detrend_settings).arrays[0]
+    dff_settings = dict(percentile=25.0, window_s=20.0, frame_rate_hz=fs)
+    dff = stages.dff(rows, recording, trials=bounds, **dff_settings).arrays[0]
+    detrend_settings = dict(frame_rate_hz=fs, method="percentile", slow_drift_s=20.0, percentile=10.0)
+    detrended = stages.detrend(rows, dff, trials=bounds, **detrend_settings).arrays[0]
     denoise_settings = dict(wavelet="sym4", level=3, threshold_rule="universal", threshold_mode="soft")
-    denoised = stages.denoise(rows, detrended, trials=BOUNDS, **denoise_settings).arrays[0]
-    oasis = dict(frame_rate_hz=FS, smoothing_s=0.2, lag_s=0.0, tau_decay_s=1.25, penalty="l1")
-    deconvolved = per_trial_block(deconvolve_block, rows, denoised, BOUNDS, ("spike_sum_dff",), **oasis)
-    event_settings = dict(frame_rate_hz=FS, start_time_s=2.0, k_sigma=4.0, min_amplitude_dff=0.1)
-    events = stages.events(rows, detrended, trials=BOUNDS, **event_settings).tables[0]
+    denoised = stages.denoise(rows, detrended, trials=bounds, **denoise_settings).arrays[0]
+    oasis = dict(frame_rate_hz=fs, smoothing_s=0.2, lag_s=0.0, tau_decay_s=1.25, penalty="l1")
+    deconvolved = per_trial_block(deconvolve_block, rows, denoised, bounds, ("spike_sum_dff",), **oasis)
+    event_settings = dict(frame_rate_hz=fs, start_time_s=2.0, k_sigma=4.0, min_amplitude_dff=0.1)
+    events = stages.events(rows, detrended, trials=bounds, **event_settings).tables[0]
 
-    gaps = frame_trials(BOUNDS, N_FRAMES) < 0
+    gaps = frame_trials(bounds, recording.shape[1]) < 0
     for array in (dff, detrended, denoised, *deconvolved.arrays):
         assert np.all(array[:, gaps] == 0)  # gaps are masked (0), never processed
-    alone_dff = _each_trial_alone(stages.dff, recording, **dff_settings)
-    for trial, (a, b) in enumerate(BOUNDS):
+    alone_dff = _each_trial_alone(stages.dff, recording, bounds, **dff_settings)
+    for trial, (a, b) in enumerate(bounds):
         np.testing.assert_array_equal(dff[:, a:b], alone_dff[trial].arrays[0])
         alone = stages.detrend(rows, dff[:, a:b], **detrend_settings).arrays[0]
         np.testing.assert_array_equal(detrended[:, a:b], alone)
@@ -75,7 +91,7 @@ def test_every_signal_stage_gives_within_each_trial_what_the_trial_alone_gives(r
         for within, single in zip(deconvolved.arrays, alone.arrays, strict=True):
             np.testing.assert_array_equal(within[:, a:b], single)
         # events: the trial's own, frames moved by its first frame, times on the session's clock
-        single = stages.events(rows, detrended[:, a:b], **{**event_settings, "start_time_s": 2.0 + a / FS})
+        single = stages.events(rows, detrended[:, a:b], **{**event_settings, "start_time_s": 2.0 + a / fs})
         mine = events[events.trial == trial].drop(columns="trial").reset_index(drop=True)
         expected = single.tables[0].sort_values(["neuron", "onset_frame"], ignore_index=True)
         for column in ("onset_frame", "peak_frame", "end_frame"):
@@ -311,8 +327,14 @@ def test_a_sheet_with_trial_tables_and_several_files_plans_and_ingests(workflow_
     from conftest import snakemake
 
     _trial_sheet(workflow_copy)
-    planned = snakemake(workflow_copy, "-n", "--quiet", "rules")
+    planned = snakemake(workflow_copy, "-n")
     assert planned.returncode == 0, planned.stdout[-3000:]
+    # The NWB file gets the trial table (intervals/trials): trials.csv is an input of each nwb job.
+    jobs = re.split(r"^\[.*\]$", planned.stdout, flags=re.M)
+    for session in ("s1", "s2"):
+        (job,) = [job for job in jobs if "rule nwb:" in job and f"session={session}\n" in job]
+        inputs = next(line for line in job.splitlines() if line.strip().startswith("input:"))
+        assert f"results/{session}/ingest/trials.csv" in inputs
     targets = [f"results/{s}/ingest/trials.csv" for s in ("s1", "s2")]
     result = snakemake(workflow_copy, *targets)
     assert result.returncode == 0, result.stdout[-3000:]

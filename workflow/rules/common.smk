@@ -614,6 +614,7 @@ def nwb_inputs(wildcards):
         "expected_accuracy_neurons": f"{base}/evaluation/expected_accuracy_neurons.csv",
     }
     inputs.update({stage: f"{base}/{stage}.npy" for stage in SIGNAL_STAGES})
+    inputs.update(trial_input(wildcards))
     if row["input_kind"] != "dff":
         inputs["fluorescence"] = f"{base}/ingest/fluorescence.npy"
         inputs["neuropil"] = f"{base}/ingest/neuropil.npy"

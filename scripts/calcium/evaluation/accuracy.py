@@ -19,6 +19,16 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from calcium.evaluation.carry import (
+    RATE_TOLERANCE,
+    SKEW_SLOPE,
+    carry_to_rate,
+    carry_to_skewness,
+    rate_plan,
+    rate_slope,
+    skewness_shift,
+    transient_skewness,
+)
 from calcium.evaluation.references import Recording, reference_set
 from calcium.evaluation.resampling import match_noise_level, noise_level_nu, resample_traces
 from calcium.evaluation.scoring import precision_recall_f1, spikefinder_correlation, split_by_span
@@ -28,11 +38,15 @@ SCORE_COLUMNS = [
     "neuron",
     "indicator",
     "native_rate_hz",
+    "rate_hz",
     "nu_reference",
     "nu",
     "n_true_spikes",
     "correlation_40ms",
     "f1",
+    "rate_gain",
+    "skewness",
+    "skewness_gain",
     "status",
 ]
 
@@ -49,34 +63,45 @@ def score_recordings(
     bin_s: float = 0.04,
     tolerance_s: float = 0.1,
 ) -> pd.DataFrame:
-    """Score `pipeline` on recordings resampled to frame_rate_hz and brought to noise target_nu.
+    """Score `pipeline` on recordings brought to frame_rate_hz (never faster than their own rate)
+    and to noise target_nu.
 
     pipeline(traces (n, frames) ΔF/F, frame_rate_hz, start_time_s) -> (activity (n,
     frames), list of n arrays of spike times in s on the same clock): the session's
-    own settings. Recordings whose own noise after resampling is above target_nu are
-    kept out (noise can only be added) and reported with status "too_noisy";
-    target_nu = inf scores the recordings as they are.
-    Returns one row per recording: recording, neuron, indicator, nu_reference
-    (after resampling), nu, n_true_spikes, correlation_40ms, f1, status.
+    own settings. A recording is averaged down to frame_rate_hz when it is faster, and
+    scored at its own rate when it is slower (`scoring_rate`): upsampling adds no
+    information, so a slow recording upsampled says nothing about a fast session
+    (`expected_accuracy` carries its score to the session's rate). Recordings whose own
+    noise after resampling is above target_nu are kept out (noise can only be added) and
+    reported with status "too_noisy"; target_nu = inf scores the recordings as they are.
+    Returns one row per recording: recording, neuron, indicator, native_rate_hz,
+    rate_hz (scored at), nu_reference (after resampling), nu, n_true_spikes,
+    correlation_40ms, f1, rate_gain (0 here), skewness (`transient_skewness` of the trace
+    scored), skewness_gain (0 here), status.
     """
     rows = []
     for rec in recordings:
-        y, start = resample_traces(rec.dff, rec.frame_rate_hz, frame_rate_hz, rec.start_time_s)
+        rate = scoring_rate(rec.frame_rate_hz, frame_rate_hz)
+        y, start = resample_traces(rec.dff, rec.frame_rate_hz, rate, rec.start_time_s)
         if np.isfinite(target_nu):
-            noisy, matched = match_noise_level(y[None, :], frame_rate_hz, target_nu, rng)
+            noisy, matched = match_noise_level(y[None, :], rate, target_nu, rng)
         else:  # no noise added
             noisy, matched = y[None, :], np.array([True])
-        truth, _ = split_by_span(rec.spike_times_s, y.size, frame_rate_hz, start)
+        truth, _ = split_by_span(rec.spike_times_s, y.size, rate, start)
         row = {
             "recording": rec.name,
             "neuron": rec.neuron,
             "indicator": rec.indicator,
             "native_rate_hz": float(rec.frame_rate_hz),
-            "nu_reference": float(noise_level_nu(y, frame_rate_hz)),
-            "nu": float(noise_level_nu(noisy[0], frame_rate_hz)),
+            "rate_hz": float(rate),
+            "nu_reference": float(noise_level_nu(y, rate)),
+            "nu": float(noise_level_nu(noisy[0], rate)),
             "n_true_spikes": int(truth.size),
             "correlation_40ms": np.nan,
             "f1": np.nan,
+            "rate_gain": 0.0,
+            "skewness": float(transient_skewness(noisy[0], rate)),
+            "skewness_gain": 0.0,
             "status": "ok",
         }
         if not matched[0]:
@@ -84,11 +109,18 @@ def score_recordings(
         elif truth.size == 0:
             row["status"] = "no_spikes"
         else:
-            activity, times = pipeline(noisy, frame_rate_hz, start)
-            row["correlation_40ms"] = spikefinder_correlation(activity[0], frame_rate_hz, truth, bin_s, start)
+            activity, times = pipeline(noisy, rate, start)
+            row["correlation_40ms"] = spikefinder_correlation(activity[0], rate, truth, bin_s, start)
             row["f1"] = precision_recall_f1(times[0], truth, tolerance_s)["f1"]
         rows.append(row)
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+
+
+def scoring_rate(native_rate_hz: float, session_rate_hz: float) -> float:
+    """The rate (Hz) a reference recorded at native_rate_hz is scored at for a session at
+    session_rate_hz: the session's when the reference is at least as fast (averaging down is
+    what a slower scan does), its own otherwise (upsampling adds no information)."""
+    return float(min(native_rate_hz, session_rate_hz))
 
 
 def noise_bands(nu: np.ndarray, n_bands: int) -> tuple[np.ndarray, np.ndarray]:
@@ -123,14 +155,26 @@ DEFAULT_NU_SLOPE = -0.02
 _Z90 = 1.2815515655446004  # the 90th percentile of the standard normal
 
 
+def prediction_factor(n_sets: int, high: float = 90.0) -> float:
+    """t_{n-1}(high / 100) · sqrt(1 + 1/n): the half-width, in SDs of n sets, of the interval one
+    more set falls in with probability 2·high/100 − 1 (normal sets, mean and SD estimated)."""
+    from scipy.stats import t
+
+    return float(t.ppf(high / 100.0, n_sets - 1) * np.sqrt(1.0 + 1.0 / n_sets))
+
+
 def summarise(scores: pd.DataFrame, low: float = 10.0, high: float = 90.0) -> dict:
     """Expected correlation and F1 with their [low, high] interval, from per-set medians.
 
     Each reference set (`reference_set`) counts once: its median over its recordings. The
-    expected value is the median over sets; the interval is expected ± z·S with z the
-    normal quantile of `high` and S = max(SD between the sets' medians,
-    BETWEEN_SET_SD_FLOOR): sessions are recorded in other labs than the references, and
-    they differ from each other as the reference sets do, not as recordings of one set do.
+    expected value is the median over sets; the interval is the prediction interval of one
+    more set drawn like the n reference sets: expected ± t·s·sqrt(1 + 1/n), s the SD
+    between the sets' medians and t Student's quantile of `high` with n − 1 degrees of
+    freedom (`prediction_factor`), at least ± z·BETWEEN_SET_SD_FLOOR (z the normal
+    quantile; the floor alone below 3 sets). Sessions are recorded in other labs than the
+    references and differ from them as the reference sets differ from each other, not as
+    recordings of one set do; a handful of sets says little about that spread, so few
+    sets give a wide interval.
     """
     from statistics import NormalDist
 
@@ -146,7 +190,11 @@ def summarise(scores: pd.DataFrame, low: float = 10.0, high: float = 90.0) -> di
             per_set = values.groupby(values.recording.map(reference_set))[column].median().to_numpy()
             centre = float(np.median(per_set))
             spread = float(np.std(per_set, ddof=1)) if per_set.size >= 3 else np.nan
-            used = max(spread, BETWEEN_SET_SD_FLOOR) if np.isfinite(spread) else BETWEEN_SET_SD_FLOOR
+            used = (
+                max(spread * prediction_factor(per_set.size, high) / z, BETWEEN_SET_SD_FLOOR)
+                if np.isfinite(spread)
+                else BETWEEN_SET_SD_FLOOR
+            )
             out[f"expected_{name}"] = centre
             out[f"{name}_p{low:g}"] = float(max(-1.0, centre - z * used))
             out[f"{name}_p{high:g}"] = float(min(1.0, centre + z * used))
@@ -185,6 +233,8 @@ def expected_accuracy(
     tolerance_s: float = 0.1,
     percentiles: tuple[float, float] = (10.0, 90.0),
     quality_floor: float = 0.2,
+    session_skewness: np.ndarray | None = None,
+    skew_slope: float = SKEW_SLOPE,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Expected correlation and F1 of a session's spike inference, per noise band of its neurons.
 
@@ -209,6 +259,7 @@ def expected_accuracy(
     quality_floor) and quality_reason; scores: one row per (band, recording)).
     """
     nu = np.asarray(session_nu, dtype=float)
+    skew = np.full(nu.size, np.nan) if session_skewness is None else np.asarray(session_skewness, dtype=float)
     band, edges = noise_bands(nu, n_bands)
     rows, scores = [], []
     rng_own = np.random.default_rng([int(seed), 1_000_003])
@@ -221,6 +272,13 @@ def expected_accuracy(
             score_recordings(recordings, frame_rate_hz, target, pipeline, rng, bin_s, tolerance_s)
         )
     slope = nu_slope(as_is, pd.concat(matched_by_band, ignore_index=True)) if matched_by_band else np.nan
+    top_rate, low_rate, fast = rate_plan([rec.frame_rate_hz for rec in recordings], frame_rate_hz)
+    per_rate = np.nan
+    if np.isfinite(low_rate):  # the fast references averaged down to the slow ones' rate
+        rng_rate = np.random.default_rng([int(seed), 2_000_003])
+        fast_recordings = [rec for rec, f in zip(recordings, fast, strict=True) if f]
+        down = score_recordings(fast_recordings, low_rate, np.inf, pipeline, rng_rate, bin_s, tolerance_s)
+        per_rate = rate_slope(as_is, down)
     for b, table in enumerate(matched_by_band):
         members = nu[band == b]
         target = float(np.median(members))
@@ -236,6 +294,9 @@ def expected_accuracy(
             )
             carried["status"] = np.where(ok, "ok_noisier", carried.status)
             table = pd.concat([table[~noisier], carried], ignore_index=True)
+        table = carry_to_rate(table, per_rate, top_rate)
+        band_skewness = float(np.nanmedian(skew[band == b])) if np.isfinite(skew[band == b]).any() else np.nan
+        table = carry_to_skewness(table, skew_slope, band_skewness)
         table.insert(0, "band", b)
         scores.append(table)
         rows.append(
@@ -248,34 +309,59 @@ def expected_accuracy(
                 **summarise(table, *percentiles),
                 "n_noisier_references": int(noisier.sum()),
                 "nu_slope": slope,
+                "n_slower_references": int((table.rate_hz < top_rate / RATE_TOLERANCE).sum()),
+                "reference_rate_hz": top_rate,
+                "rate_slope": per_rate,
+                "rate_slope_from_hz": low_rate,
+                "skewness_median": band_skewness,
+                "skewness_slope": skew_slope,
             }
         )
     bands = pd.DataFrame(rows)
     return (
         bands,
-        neuron_quality(nu, band, bands, quality_floor),
+        neuron_quality(nu, band, bands, quality_floor, skew),
         (pd.concat(scores, ignore_index=True) if scores else pd.DataFrame()),
     )
 
 
 def neuron_quality(
-    nu: np.ndarray, band: np.ndarray, bands: pd.DataFrame, quality_floor: float
+    nu: np.ndarray,
+    band: np.ndarray,
+    bands: pd.DataFrame,
+    quality_floor: float,
+    skewness: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Each neuron's expected spike-inference quality: its band's expected correlation, flagged
-    below quality_floor.
+    """Each neuron's expected spike-inference quality: its band's expected correlation, carried to
+    the neuron's own skewness of ΔF/F when known, flagged below quality_floor.
 
     nu: (neurons,) %·Hz^-1/2; band: (neurons,) band index (-1: none, `noise_bands`); bands: the
-    bands table of `expected_accuracy`. Returns neuron, nu, band, expected_correlation,
-    quality_flag and quality_reason (a sentence for flagged neurons, else "").
+    bands table of `expected_accuracy`; skewness: (neurons,) `transient_skewness` or None.
+    A neuron's expected r is its band's plus `skewness_shift`(skewness_slope, s_neuron,
+    s_band): within a band, a neuron whose transients stand out less than the
+    band's typical neuron's is expected to do worse. Returns neuron, nu, skewness, band,
+    expected_correlation, quality_flag and quality_reason (a sentence for flagged
+    neurons, else "").
     """
+    skew = np.full(nu.size, np.nan) if skewness is None else np.asarray(skewness, dtype=float)
     expected = np.full(nu.size, np.nan)
     if len(bands):
-        expected[band >= 0] = bands.expected_correlation.to_numpy()[band[band >= 0]]
+        member = band >= 0
+        expected[member] = bands.expected_correlation.to_numpy()[band[member]]
+        if "skewness_median" in bands:
+            shift = skewness_shift(
+                bands.skewness_slope.to_numpy()[band[member]],
+                skew[member],
+                bands.skewness_median.to_numpy()[band[member]],
+            )
+            rows = np.flatnonzero(member)[np.isfinite(shift)]
+            expected[rows] = np.clip(expected[rows] + shift[np.isfinite(shift)], -1.0, 1.0)
     flag = np.isfinite(expected) & (expected < quality_floor)
     neurons = pd.DataFrame(
         {
             "neuron": np.arange(nu.size),
             "nu": nu,
+            "skewness": skew,
             "band": band,
             "expected_correlation": expected,
             "quality_flag": flag,
@@ -283,7 +369,8 @@ def neuron_quality(
                 flag,
                 [
                     f"expected spike-inference r {e:.2f} < {quality_floor:g} at noise ν {v:.2f}"
-                    for e, v in zip(expected, nu, strict=True)
+                    + (f", skewness {k:.2f}" if np.isfinite(k) else "")
+                    for e, v, k in zip(expected, nu, skew, strict=True)
                 ],
                 "",
             ),

@@ -92,6 +92,21 @@ def session_nu(dff_path, n_neurons: int, n_frames: int, frame_rate_hz: float) ->
     )
 
 
+def session_skewness(dff_path, n_neurons: int, n_frames: int, frame_rate_hz: float) -> np.ndarray:
+    """`transient_skewness` of every neuron of a session's ΔF/F .npy (neurons x frames), read in
+    blocks of ~0.1 GB of float64: bounded memory. NaN frames are replaced by the row's median."""
+    from calcium.evaluation.carry import transient_skewness
+    from calcium.io import load_npy
+
+    rows = max(1, 10_000_000 // n_frames)
+    out = []
+    for first in range(0, n_neurons, rows):
+        block = np.asarray(load_npy(dff_path, slice(first, first + rows)), dtype=float)
+        fill = np.nanmedian(block, axis=1, keepdims=True) if np.isnan(block).any() else 0.0
+        out.append(transient_skewness(np.where(np.isnan(block), fill, block), frame_rate_hz))
+    return np.concatenate(out)
+
+
 def session_expected_accuracy(
     nu: np.ndarray,
     frame_rate_hz: float,
@@ -101,12 +116,14 @@ def session_expected_accuracy(
     settings: dict,
     evaluation: dict,
     pipeline: Pipeline,
+    skewness: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str, str]:
     """A session's expected accuracy from the reference sets in `folders`.
 
     nu: the session's neurons' ν (`session_nu`); settings: the config's expected_accuracy
     section (recordings_per_set, excerpt_s, seed, n_noise_bands); evaluation: its evaluation
-    section (bin_s, tolerance_s); pipeline: `workflow_pipeline`.
+    section (bin_s, tolerance_s); pipeline: `workflow_pipeline`; skewness: the neurons'
+    `transient_skewness` (`session_skewness`), to carry the references to it (None: not).
     Returns (bands with session, indicator, frame_rate_hz, reference_indicators,
     reference_match, status and note columns; neurons; reference scores; status; note), as
     `expected_accuracy` and `accuracy_note` give them. Without reference data the tables say so.
@@ -121,6 +138,7 @@ def session_expected_accuracy(
         n_bands=settings["n_noise_bands"],
         bin_s=evaluation["bin_s"],
         tolerance_s=evaluation["tolerance_s"],
+        session_skewness=skewness,
     )
     status, note = accuracy_note(
         references, bands, indicator, " and ".join(folders), frame_rate_hz, settings["excerpt_s"]
@@ -161,6 +179,17 @@ def accuracy_note(
         f"({'same indicator and family' if references.match == 'indicator' else 'same indicator family'}), "
         f"excerpts of at most {excerpt_s} s, resampled to {frame_rate_hz:g} Hz and to each band's noise."
     )
+    if len(bands) and np.isfinite(bands.skewness_median).any():
+        note += (
+            f" Carried to the session's skewness of ΔF/F by r + {bands.skewness_slope.iloc[0]:.2f}"
+            " · Δln(1 + skewness) (the slope across ground-truth sets)."
+        )
+    slower = int(bands.n_slower_references.max()) if len(bands) else 0
+    if slower:
+        note += (
+            f" {slower} reference recordings slower than {bands.reference_rate_hz.iloc[0]:g} Hz are scored"
+            " at their own rate and carried up by the faster references' slope of r against ln rate."
+        )
     noisier = int(bands.n_noisier_references.max()) if len(bands) else 0
     if noisier:
         note += (

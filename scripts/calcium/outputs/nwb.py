@@ -23,6 +23,7 @@ from calcium.outputs.nwb_tables import (
     regressor_series,
     spikes_table,
     stimulus_intervals,
+    trial_intervals,
 )
 from calcium.outputs.nwb_traces import TraceSeries
 
@@ -34,7 +35,8 @@ class SessionNwbWriter:
     the traces (DfOverF, Deconvolved, ...: RoiResponseSeries, frames × ROIs), the
     inferred spikes and the per-ROI tables; /events the calcium events (EventsTable);
     analysis holds population, stimulus and evaluation tables; intervals/stimuli the
-    stimulus presentations. Trace arrays are added as paths to (neurons, frames) float32
+    stimulus presentations and intervals/trials the trials (sessions cut into trials). Trace
+    arrays are added as paths to (neurons, frames) float32
     .npy files and streamed at write time.
     frame_rate_hz (Hz) and start_time_s (s since session_start_time) time every series;
     labels: one per ROI; masks: the input's ROI masks (open_roi_masks, or
@@ -153,6 +155,10 @@ class SessionNwbWriter:
         """Stimulus presentations as intervals/stimuli (TimeIntervals: start_time, stop_time,
         stimulus). stimuli: columns stimulus, onset_s, offset_s on the file's clock."""
         self.nwbfile.add_time_intervals(stimulus_intervals(stimuli, description))
+
+    def add_trials(self, trials: pd.DataFrame) -> None:
+        """The session's trials (ingest/trials.csv) as the file's trials table (intervals/trials)."""
+        self.nwbfile.trials = trial_intervals(trials)
 
     def add_regressors(
         self, labels: list[str], regressors: np.ndarray, boxcars: np.ndarray, description: str

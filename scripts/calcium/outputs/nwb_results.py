@@ -190,6 +190,11 @@ def add_session_tables(writer, paths: dict, settings: dict, oasis: dict) -> list
         add(name, read_table(paths[key]), text, where="ophys")
     _add_population_tables(add, paths, settings)
     _add_ensemble_tables(add, paths)
+    if "trials" in paths:  # a session cut into trials (continuous sessions have no trials input)
+        import pandas as pd
+
+        writer.add_trials(pd.read_csv(paths["trials"], dtype=str, keep_default_na=False))
+        written.append("trials")
     if "stimuli" in paths:
         from calcium.stimulus.regressors import regressors_from_table
 
@@ -330,7 +335,7 @@ EVALUATION_TABLES = (
     ),
     (
         "expected_accuracy_neurons",
-        "noise level nu, band, expected spike-inference r and quality flag (expected r below 0.2, "
+        "noise level nu, skewness, band, expected spike-inference r and quality flag (expected r below 0.2, "
         "with the reason) of each ROI",
         ("neuron",),
     ),

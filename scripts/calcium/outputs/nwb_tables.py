@@ -30,7 +30,7 @@ def spikes_table(
     gzip_level: int,
 ):
     """InferredSpikes: one row per ROI of the ROI table `rois`, with ragged columns spike_times
-    (s), spike_frames and spike_amplitudes_dff.
+    (s), spike_frames and spike_amplitudes_dff (and spike_trials if `spikes` has a trial column).
 
     spikes: columns neuron, frame, amplitude_dff (spike_times.csv). Times are
     start_time_s + frame / frame_rate_hz - lag_s, computed from the frames exactly as
@@ -50,6 +50,9 @@ def spikes_table(
     times = np.concatenate([by_neuron[k] for k in sorted(by_neuron)]) if by_neuron else np.zeros(0)
     ends = np.searchsorted(neurons, np.arange(n_neurons), side="right")
     columns = [roi_region("roi", np.arange(n_neurons), "the ROI whose spikes these are", rois)]
+    by_trial = []
+    if "trial" in spikes:  # a session cut into trials
+        by_trial = [("spike_trials", spikes["trial"].to_numpy(np.int64), "trial of each spike (trials row)")]
     for column, values, text in (
         (
             "spike_times",
@@ -59,6 +62,7 @@ def spikes_table(
         ),
         ("spike_frames", frames, "frames of the spikes"),
         ("spike_amplitudes_dff", spikes["amplitude_dff"].to_numpy(np.float64), "spike amplitudes (ΔF/F)"),
+        *by_trial,
     ):
         data = VectorData(name=column, data=compressed(values, gzip_level), description=text)
         columns += [data, VectorIndex(name=f"{column}_index", data=ends, target=data)]
@@ -150,6 +154,36 @@ def stimulus_intervals(stimuli: pd.DataFrame, description: str):
     for row in stimuli.itertuples():
         intervals.add_interval(
             start_time=float(row.onset_s), stop_time=float(row.offset_s), stimulus=row.stimulus
+        )
+    return intervals
+
+
+def trial_intervals(trials: pd.DataFrame):
+    """The session's trials (ingest/trials.csv: trial, start_s, stop_s, start_frame, stop_frame,
+    n_frames, then the user's label columns; read as text, so labels keep what the user wrote)
+    as the NWB file's TimeIntervals "trials": one row per trial in trial order (row k is trial k
+    of the other tables' `trial` columns), start_time and stop_time in s on the file's clock, the
+    frames, and every label column as text."""
+    from pynwb.epoch import TimeIntervals
+
+    trials = trials.iloc[np.argsort(trials["trial"].astype(int).to_numpy(), kind="stable")]
+    intervals = TimeIntervals(name="trials", description="trials of the session (ingest/trials.csv)")
+    frames = {
+        "start_frame": "first frame of the trial",
+        "stop_frame": "one past the trial's last frame",
+        "n_frames": "frames of the trial",
+    }
+    labels = [c for c in trials.columns if c not in ("trial", "start_s", "stop_s", *frames)]
+    for column, text in frames.items():
+        intervals.add_column(name=column, description=text)
+    for column in labels:
+        intervals.add_column(name=column, description=f"{column} (from the trial table)")
+    for row in trials.to_dict("records"):
+        intervals.add_interval(
+            start_time=float(row["start_s"]),
+            stop_time=float(row["stop_s"]),
+            **{column: int(row[column]) for column in frames},
+            **{column: str(row[column]) for column in labels},
         )
     return intervals
 
