@@ -2,8 +2,14 @@
 
 import numpy as np
 
-from calcium.evaluation.scoring import evaluation_summary, score_session, spike_times_by_neuron
+from calcium.evaluation.scoring import (
+    evaluation_summary,
+    score_session,
+    spike_times_by_neuron,
+    spike_trials_by_neuron,
+)
 from calcium.input.tables import parse_ground_truth, read_user_table
+from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json, load_npy, read_table, save_table
 from calcium.logs import log_to
 from calcium.outputs.evaluation_plots import evaluation_figure
@@ -18,7 +24,11 @@ start_s = facts.get("start_time_s", 0.0)  # time of frame 0 on the ground truth'
 true_times = parse_ground_truth(
     read_user_table(inputs.truth, "ground-truth file"), str(inputs.truth), facts["n_neurons"]
 )
-inferred_times = spike_times_by_neuron(read_table(inputs.spike_times))
+spike_table = read_table(inputs.spike_times)
+inferred_times = spike_times_by_neuron(spike_table)
+# A session cut into trials is scored within its trials only (docs/trials.md); none: continuous.
+bounds = trial_bounds(inputs)
+inferred_trials = None if bounds is None else spike_trials_by_neuron(spike_table, bounds, facts["n_frames"])
 table = score_session(
     inputs.activity,
     facts["n_neurons"],
@@ -28,9 +38,11 @@ table = score_session(
     settings["bin_s"],
     settings["tolerance_s"],
     start_s,
+    trials=bounds,
+    inferred_trials=inferred_trials,
 )
 save_table(snakemake.output.table, table)
-summary = evaluation_summary(table, session)
+summary = evaluation_summary(table, session, None if bounds is None else len(bounds))
 save_table(snakemake.output.summary, summary)
 
 neuron = int(table.sort_values("n_true_spikes", ascending=False).neuron.iloc[0])
@@ -56,3 +68,9 @@ log.info(
     summary.median_correlation_40ms.iloc[0],
     summary.n_true_spikes_outside.iloc[0],
 )
+if bounds is not None:
+    log.info(
+        "scored within %d trials; %d true spikes in gaps not scored",
+        len(bounds),
+        summary.n_true_spikes_in_gaps.iloc[0],
+    )

@@ -1,5 +1,6 @@
 rule evaluate:
     input:
+        unpack(trial_input),
         spikes=rules.deconvolve.output.spikes,
         activity=rules.deconvolve.output.activity,
         spike_times=rules.spike_times.output.table,
