@@ -16,8 +16,10 @@ from calcium.evaluation.session_accuracy import (
     session_nu,
     session_skewness,
     trace_preparation,
+    trial_frame_index,
     workflow_pipeline,
 )
+from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json, save_table
 from calcium.logs import log_to
 from calcium.outputs.evaluation_plots import expected_accuracy_figure
@@ -34,8 +36,11 @@ folders = [str(SHIPPED)] + (
     [params.expected_accuracy["ground_truth_dir"]] if params.expected_accuracy["ground_truth_dir"] else []
 )
 
-nu = session_nu(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs)
-skewness = session_skewness(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs)
+# A session cut into trials: ν and skewness of its trials' frames back to back (gap zeros left out).
+bounds = trial_bounds(snakemake.input)
+frames = None if bounds is None else trial_frame_index(bounds)
+nu = session_nu(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs, frames)
+skewness = session_skewness(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs, frames)
 prepare = trace_preparation(params.trace, params.detrend, params.denoise)
 pipeline = workflow_pipeline(params.deconvolution, params.spike_times, prepare)
 bands, neurons, scores, status, note = session_expected_accuracy(

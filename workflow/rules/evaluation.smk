@@ -36,6 +36,7 @@ rule evaluate:
 
 rule expected_accuracy:
     input:
+        unpack(trial_input),
         dff=rules.dff.output[0],
         facts=rules.ingest.output.facts,
     output:
