@@ -2,12 +2,7 @@
 
 import numpy as np
 
-from calcium.evaluation.scoring import (
-    evaluation_summary,
-    score_session,
-    spike_times_by_neuron,
-    spike_trials_by_neuron,
-)
+from calcium.evaluation.scoring import evaluation_summary, inferred_spikes, score_session
 from calcium.input.tables import parse_ground_truth, read_user_table
 from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json, load_npy, read_table, save_table
@@ -16,19 +11,14 @@ from calcium.outputs.evaluation_plots import evaluation_figure
 from calcium.outputs.plot_style import save_figure
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
-inputs, session = snakemake.input, snakemake.wildcards.session
+inputs, session, settings = snakemake.input, snakemake.wildcards.session, snakemake.params.evaluation
 facts = load_json(inputs.facts)
-settings = snakemake.params.evaluation
-fs = facts["frame_rate_hz"]
-start_s = facts.get("start_time_s", 0.0)  # time of frame 0 on the ground truth's clock
+fs, start_s = facts["frame_rate_hz"], facts.get("start_time_s", 0.0)  # frame 0 on the truth's clock
 true_times = parse_ground_truth(
     read_user_table(inputs.truth, "ground-truth file"), str(inputs.truth), facts["n_neurons"]
 )
-spike_table = read_table(inputs.spike_times)
-inferred_times = spike_times_by_neuron(spike_table)
-# A session cut into trials is scored within its trials only (docs/trials.md); none: continuous.
-bounds = trial_bounds(inputs)
-inferred_trials = None if bounds is None else spike_trials_by_neuron(spike_table, bounds, facts["n_frames"])
+bounds = trial_bounds(inputs)  # a session cut into trials: scored within them (docs/trials.md)
+inferred_times, inferred_trials = inferred_spikes(read_table(inputs.spike_times), bounds, facts["n_frames"])
 table = score_session(
     inputs.activity,
     facts["n_neurons"],
@@ -68,9 +58,3 @@ log.info(
     summary.median_correlation_40ms.iloc[0],
     summary.n_true_spikes_outside.iloc[0],
 )
-if bounds is not None:
-    log.info(
-        "scored within %d trials; %d true spikes in gaps not scored",
-        len(bounds),
-        summary.n_true_spikes_in_gaps.iloc[0],
-    )

@@ -16,7 +16,6 @@ from calcium.evaluation.session_accuracy import (
     session_nu,
     session_skewness,
     trace_preparation,
-    trial_frame_index,
     workflow_pipeline,
 )
 from calcium.input.trial_structure import trial_bounds
@@ -36,11 +35,9 @@ folders = [str(SHIPPED)] + (
     [params.expected_accuracy["ground_truth_dir"]] if params.expected_accuracy["ground_truth_dir"] else []
 )
 
-# A session cut into trials: ν and skewness of its trials' frames back to back (gap zeros left out).
-bounds = trial_bounds(snakemake.input)
-frames = None if bounds is None else trial_frame_index(bounds)
-nu = session_nu(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs, frames)
-skewness = session_skewness(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs, frames)
+bounds = trial_bounds(snakemake.input)  # with trials: their frames back to back (gaps left out)
+nu = session_nu(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs, bounds)
+skewness = session_skewness(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs, bounds)
 prepare = trace_preparation(params.trace, params.detrend, params.denoise)
 pipeline = workflow_pipeline(params.deconvolution, params.spike_times, prepare)
 bands, neurons, scores, status, note = session_expected_accuracy(

@@ -379,7 +379,7 @@ def test_a_session_with_zero_gaps_has_the_noise_and_skewness_of_its_trials_back_
     np.save(tmp_path / "joined.npy", gapped[:, frames])
     assert frames.size == n_trials_frames and frames[400] == 700
     for measure in (session_nu, session_skewness):
-        within = measure(tmp_path / "gapped.npy", 6, 2400, fs, frames)
+        within = measure(tmp_path / "gapped.npy", 6, 2400, fs, bounds)
         np.testing.assert_array_equal(within, measure(tmp_path / "joined.npy", 6, n_trials_frames, fs))
         whole = measure(tmp_path / "gapped.npy", 6, 2400, fs)
         assert np.all(np.abs(whole - within) > 0.1 * np.abs(within))  # the test can tell

@@ -284,6 +284,15 @@ def score_within_trials(
     return rows
 
 
+def inferred_spikes(
+    table: pd.DataFrame, trials: np.ndarray | None, n_frames: int
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray] | None]:
+    """(spike times per neuron id, each spike's trial per neuron id or None without trials) from
+    a spike-time table (columns neuron, frame, time_s), as `score_session` takes them."""
+    times = spike_times_by_neuron(table)
+    return times, None if trials is None else spike_trials_by_neuron(table, trials, n_frames)
+
+
 def spike_trials_by_neuron(table: pd.DataFrame, trials: np.ndarray, n_frames: int) -> dict[int, np.ndarray]:
     """Trial of each spike (-1: none) per neuron id, in the order of `spike_times_by_neuron`, from
     a spike-time table's `frame` column and the trials' (trials, 2) first and one-past-last frames."""

@@ -79,14 +79,15 @@ def trace_preparation(trace: str, detrend_settings: dict, denoise_settings: dict
 
 
 def session_nu(
-    dff_path, n_neurons: int, n_frames: int, frame_rate_hz: float, frames: np.ndarray | None = None
+    dff_path, n_neurons: int, n_frames: int, frame_rate_hz: float, trials: np.ndarray | None = None
 ) -> np.ndarray:
     """ν (`noise_level_nu`, %·Hz^-1/2) of every neuron of a session's ΔF/F .npy (neurons x frames),
-    read in blocks of ~0.1 GB of float64: bounded memory. frames: the frames to measure (a
-    session cut into trials: its trials' frames, `trial_frame_index`, as one recording, the gaps'
-    zeros left out); None: all."""
+    read in blocks of ~0.1 GB of float64: bounded memory. trials: a session cut into trials,
+    (trials, 2) first and one-past-last frame: measured on the trials' frames back to back
+    (`trial_frame_index`), the gaps' zeros left out; None: all frames."""
     from calcium.io import load_npy
 
+    frames = None if trials is None else trial_frame_index(trials)
     rows = max(1, 10_000_000 // n_frames)
     return np.concatenate(
         [
@@ -97,14 +98,15 @@ def session_nu(
 
 
 def session_skewness(
-    dff_path, n_neurons: int, n_frames: int, frame_rate_hz: float, frames: np.ndarray | None = None
+    dff_path, n_neurons: int, n_frames: int, frame_rate_hz: float, trials: np.ndarray | None = None
 ) -> np.ndarray:
     """`transient_skewness` of every neuron of a session's ΔF/F .npy (neurons x frames), read in
     blocks of ~0.1 GB of float64: bounded memory. NaN frames are replaced by the row's median.
-    frames: the frames to measure (see `session_nu`); None: all."""
+    trials: a session cut into trials (see `session_nu`); None: all frames."""
     from calcium.evaluation.carry import transient_skewness
     from calcium.io import load_npy
 
+    frames = None if trials is None else trial_frame_index(trials)
     rows = max(1, 10_000_000 // n_frames)
     out = []
     for first in range(0, n_neurons, rows):
