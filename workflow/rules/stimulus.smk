@@ -1,5 +1,6 @@
 rule regression:
     input:
+        unpack(trial_input),
         stimuli=stimulus_table,
         traces=stimulus_trace,
         facts=rules.ingest.output.facts,
@@ -94,6 +95,7 @@ rule stimulus_figures:
 
 rule trial_responses:
     input:
+        unpack(trial_input),
         traces=stimulus_trace,
         stimuli=rules.regression.output.stimuli,
         regression=rules.regression.output.regression,
