@@ -414,6 +414,25 @@ def test_trace_steps_spike_ticks_are_at_the_spike_times_on_the_last_step_only(dr
                 assert ticks == []
 
 
+def test_gaps_between_trials_are_drawn_as_breaks_and_the_spike_ticks_stay_above_the_trials():
+    """A session cut into trials: the gap's frames (0 in the arrays) become NaN, so the line breaks
+    there (matplotlib leaves NaN out); a continuous session's arrays are passed through as they are."""
+    from calcium.input.trial_structure import blank_gaps
+
+    gap = np.zeros(TIME_S.size, dtype=bool)
+    gap[20:35] = True
+    steps = [(name, unit, values.copy()) for name, unit, values in STEPS]
+    steps[-1][2][:, 20:35] = 50.0  # were the gap drawn, the ticks would float above it
+    steps = [(name, unit, blank_gaps(values, gap)) for name, unit, values in steps]
+    assert blank_gaps(STEPS[0][2], None) is STEPS[0][2]
+    figure = trace_steps_figure(TIME_S, steps, SPIKE_TIMES, NEURON_IDS)
+    line = figure.axes[0].lines[0].get_ydata()
+    assert np.isnan(line[20:35]).all() and np.isfinite(line[:20]).all() and np.isfinite(line[35:]).all()
+    ticks = [line for line in figure.axes[len(STEPS) - 1].lines if line.get_label() == "spike times"][0]
+    trials = np.r_[STEPS[-1][2][0, :20], STEPS[-1][2][0, 35:]]
+    np.testing.assert_allclose(ticks.get_ydata(), 1.1 * trials.max(), rtol=1e-6)
+
+
 def test_events_on_traces_draws_each_neurons_trace_threshold_and_events_in_window(drawn):
     figure = drawn("events_on_traces")
     for ax, neuron, trace in zip(figure.axes, NEURON_IDS, EVENT_TRACES, strict=True):
