@@ -804,3 +804,43 @@ def test_trial_responses_show_mean_sem_and_each_trial_in_the_stimulus_colour():
     empty = trial_responses_figure(time_s, [])
     assert "no stimulus-locked neurons" in [t.get_text() for t in empty.axes[0].texts]
     plt.close(empty)
+
+
+def test_stimulus_heat_maps_and_examples_of_a_session_with_trials_leave_the_gaps_out():
+    """Heat maps: binned, z-scored and clustered on the trials' frames (whatever the gap frames
+    hold), bins of the gap blank; without gaps exactly as before. Examples: breaks in the gaps."""
+    from calcium.outputs.stimulus_plots import heatmap_panels, response_example_traces
+    from calcium.stimulus.clustering import downsample, zscored
+
+    rng = np.random.default_rng(6)
+    traces = rng.normal(0, 1, (12, 400))
+    traces[:6] += np.sin(np.arange(400) / 7.0)  # two groups for the clustering
+    table = pd.DataFrame(
+        {"neuron": np.arange(12), "selected": np.arange(12) < 8, "r2": np.linspace(0.9, 0.1, 12)}
+    ).assign(
+        response_type=lambda t: np.where(t.selected, "a", "not stimulus-locked"),
+        intercept_dff=0.0,
+        coef_a=1.0,
+    )
+    gap = np.zeros(400, dtype=bool)
+    gap[160:240] = True
+    np.testing.assert_allclose(
+        heatmap_panels(traces, table, 4, 100, 0.05, np.zeros(400, bool))[0][0][1],
+        heatmap_panels(traces, table, 4, 100, 0.05)[0][0][1],
+        atol=1e-12,
+    )
+    traces[:, gap] = 0.0
+    panels, n_bins = heatmap_panels(traces, table, 4, 100, 0.05, gap)
+    other = traces.copy()
+    other[:, gap] = rng.normal(0, 50, (12, gap.sum()))  # what the gaps hold does not matter
+    again, _ = heatmap_panels(other, table, 4, 100, 0.05, gap)
+    for (_, values, rows), (_, values2, rows2) in zip(panels, again, strict=True):
+        assert rows == rows2
+        np.testing.assert_array_equal(values, values2)
+    z = panels[0][1]
+    assert n_bins == 100 and np.isnan(z[:, 40:60]).all() and np.isfinite(np.delete(z, np.s_[40:60], 1)).all()
+    trials_only = zscored(downsample(np.delete(traces, np.s_[160:240], 1), 4))
+    np.testing.assert_allclose(np.delete(z, np.s_[40:60], 1), trials_only[panels[0][2]], atol=1e-12)
+    examples = response_example_traces(traces, table, ["a"], np.ones((1, 400)), 2, gap)
+    for _, _, trace, model in examples:
+        assert np.isnan(trace[gap]).all() and np.isnan(model[gap]).all() and np.isfinite(trace[~gap]).all()

@@ -40,6 +40,7 @@ rule regression:
 
 rule stimulus_figures:
     input:
+        unpack(trial_input),
         traces=stimulus_trace,
         regressors=rules.regression.output.regressors,
         stimuli=rules.regression.output.stimuli,
