@@ -343,6 +343,7 @@ def test_a_sheet_with_trial_tables_and_several_files_plans_and_ingests(workflow_
                 "expected_accuracy",
                 "regression",
                 "trial_responses",
+                "stimulus_figures",
                 "trace_figures",
                 "browser",
             ),
