@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from calcium.signal.precision import REPRODUCIBILITY_TARGET
+
 
 def ar_to_time_constants(g1: float, g2: float, frame_rate_hz: float) -> tuple[float, float]:
     """(tau_decay_s, tau_rise_s) of an AR(1) (g2 = 0) or AR(2) kernel; tau_rise_s = 0 for AR(1).
@@ -150,6 +152,10 @@ def default_settings(indicator: str | None, frame_rate_hz: float, overrides: dic
     - smoothing_s: hypot(1 / (sqrt(12) · fs), RISE_SMOOTHING_FRACTION · time to peak):
       the SD of a spike's unknown position within its frame and the blur of the
       indicator's rise.
+    - Per neuron (`calcium.signal.precision`): where a neuron's spikes cannot be placed to
+      within the smoothing above (its fitted calcium with fresh noise of its own noise
+      level, deconvolved again, gives activity correlating below REPRODUCIBILITY_TARGET,
+      0.85), the smallest extra smoothing (10-80 ms) that reaches it is added in quadrature.
     - Per neuron (`neuron_timing`): a neuron whose trace is band-limited
       (`effective_frame_rate`) is deconvolved at its effective rate, and its
       smoothing and lag (where auto) follow that rate.
@@ -205,6 +211,8 @@ def default_settings(indicator: str | None, frame_rate_hz: float, overrides: dic
         "smoothing_given": given.get("smoothing_s", AUTO) not in (None, AUTO),
         "lag_given": given.get("lag_s", AUTO) not in (None, AUTO),
     }
+    # per neuron, more smoothing where its spikes cannot be placed (calcium.signal.precision)
+    timing["reproducibility_target"] = None if timing["smoothing_given"] else REPRODUCIBILITY_TARGET
     model_decay = tau_decay if decay_given else max(tau_decay, min_frames / fs)
     smoothing, lag = neuron_timing(timing, np.array([fs]))
     settings = {

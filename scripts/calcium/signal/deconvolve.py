@@ -16,6 +16,7 @@ from calcium.blocks import BlockResult
 from calcium.errors import ConfigError
 from calcium.signal.bandlimit import effective_frame_rate
 from calcium.signal.deconvolution_settings import ar_to_time_constants, neuron_timing
+from calcium.signal.precision import precision_smoothing
 
 PENALTIES = {"l1": 1, "l0": 0}
 
@@ -361,6 +362,9 @@ def deconvolve_block(
         smoothing, lags = neuron_timing(timing, rates, smoothing_s, lag_s)
         native = rates >= frame_rate_hz
         smoothing[native], lags[native] = smoothing_s, lag_s  # the session's resolved values
+    smoothing, extra, reproducible = precision_smoothing(
+        result, frame_rate_hz, smoothing, neurons, timing, floor, oasis
+    )
     taus = np.array(
         [ar_to_time_constants(g1, g2, rate) for (g1, g2), rate in zip(result.g, rates, strict=True)]
     ).reshape(-1, 2)
@@ -380,6 +384,8 @@ def deconvolve_block(
             "nu_percent_per_sqrt_hz": noise_level_nu(traces, frame_rate_hz),
             "effective_rate_hz": rates,
             "smoothing_s": smoothing,
+            "extra_smoothing_s": extra,
+            "reproducibility": reproducible,
             "lag_s": lags,
             "rate_reason": np.where(
                 band_limited,

@@ -1,0 +1,154 @@
+"""How precisely each neuron's spikes can be placed, and the smoothing its activity gets from that.
+
+A parametric bootstrap of the deconvolution: the neuron's fitted calcium (baseline + c) plus
+fresh white noise of the neuron's own noise SD is deconvolved again with the same model. Where
+the two spike trains agree frame by frame, a spike is placed to within its frame, and the
+activity is smoothed only by the frame and the indicator's rise (`neuron_timing`); where they
+do not (noise large against a single spike's signal, whatever the frame rate), the activity is
+smoothed by the smallest extra Gaussian of EXTRA_SMOOTHING_S at which the two smoothed
+activities correlate to at least REPRODUCIBILITY_TARGET (Pearson r over frames). The extra
+smoothing is combined with the base smoothing in quadrature. Nothing about the recording's
+origin is used: only its fit and its noise. docs/accuracy.md says how the target was chosen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Extra smoothing SDs tried, in seconds, smallest first.
+EXTRA_SMOOTHING_S = (0.0, 0.01, 0.02, 0.035, 0.05, 0.08)
+
+# The re-inferred activity must correlate with the activity to at least this (chosen on the
+# 32 ground-truth sets leaving each paper's sets out; see docs/accuracy.md).
+REPRODUCIBILITY_TARGET = 0.85
+
+
+def redrawn_traces(
+    calcium: np.ndarray,
+    baseline: np.ndarray,
+    noise_sd: np.ndarray,
+    rates_hz: np.ndarray,
+    frame_rate_hz: float,
+    seed: int = 0,
+    neuron_ids: np.ndarray | None = None,
+) -> np.ndarray:
+    """The fitted traces (baseline + calcium) with fresh white noise of each neuron's noise SD.
+
+    calcium: (neurons, frames) fitted c; baseline, noise_sd: (neurons,) b and sn (sn at the
+    rate the neuron was deconvolved at, rates_hz); frame_rate_hz: the frames' rate (Hz). A
+    band-limited neuron's sn is per sample at its lower rate: the noise drawn at frame_rate_hz
+    has SD sn·sqrt(frame_rate_hz / rate), so that it is sn once resampled to that rate.
+    Seeded per neuron with [seed, neuron id] (independent of blocks). Returns float64.
+    """
+    calcium = np.asarray(calcium, dtype=np.float64)
+    ids = np.arange(calcium.shape[0]) if neuron_ids is None else np.asarray(neuron_ids)
+    rates = np.asarray(rates_hz, dtype=float)
+    sd = np.asarray(noise_sd, dtype=float) * np.sqrt(
+        frame_rate_hz / np.where(rates > 0, rates, frame_rate_hz)
+    )
+    out = calcium + np.asarray(baseline, dtype=float)[:, None]
+    for row in range(out.shape[0]):
+        rng = np.random.default_rng([int(seed), int(ids[row]), 1])
+        out[row] += rng.normal(0.0, float(np.nan_to_num(sd[row])), out.shape[1])
+    return out
+
+
+def reproducibility_curve(
+    spikes: np.ndarray,
+    spikes_again: np.ndarray,
+    frame_rate_hz: float,
+    base_smoothing_s: np.ndarray,
+    extra_s: tuple[float, ...] = EXTRA_SMOOTHING_S,
+) -> np.ndarray:
+    """(neurons, len(extra_s)) Pearson r over frames of the two activities, each smoothed by a
+    Gaussian of SD hypot(base, e) for each extra SD e (s); NaN where either is constant.
+
+    spikes, spikes_again: (neurons, frames) s of the recording and of `redrawn_traces`;
+    base_smoothing_s: (neurons,) the frame-and-rise smoothing (s).
+    """
+    from calcium.signal.deconvolve import smooth_activity_per_neuron
+
+    spikes = np.asarray(spikes, dtype=np.float32)
+    again = np.asarray(spikes_again, dtype=np.float32)
+    base = np.asarray(base_smoothing_s, dtype=float)
+    zeros = np.zeros(spikes.shape[0])
+    out = np.full((spikes.shape[0], len(extra_s)), np.nan)
+    for column, e in enumerate(extra_s):
+        smoothing = np.hypot(base, e)
+        a = smooth_activity_per_neuron(spikes, frame_rate_hz, smoothing, zeros).astype(np.float64)
+        b = smooth_activity_per_neuron(again, frame_rate_hz, smoothing, zeros).astype(np.float64)
+        a -= a.mean(axis=1, keepdims=True)
+        b -= b.mean(axis=1, keepdims=True)
+        norm = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+        out[norm > 0, column] = (a * b).sum(axis=1)[norm > 0] / norm[norm > 0]
+    return out
+
+
+def choose_extra_smoothing(
+    curve: np.ndarray, target: float = REPRODUCIBILITY_TARGET, extra_s: tuple[float, ...] = EXTRA_SMOOTHING_S
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per neuron, the first extra smoothing (s) whose reproducibility (`reproducibility_curve`)
+    reaches target, the largest if none does, 0 where the activity is constant (NaN
+    throughout); and the reproducibility there. Returns two (neurons,) float64 arrays."""
+    curve = np.atleast_2d(np.asarray(curve, dtype=float))
+    reached = np.concatenate([curve >= target, np.ones((curve.shape[0], 1), bool)], axis=1)
+    index = np.minimum(np.argmax(reached, axis=1), len(extra_s) - 1)
+    silent = np.all(np.isnan(curve), axis=1)
+    extra = np.where(silent, 0.0, np.asarray(extra_s, dtype=float)[index])
+    return extra, curve[np.arange(curve.shape[0]), index]
+
+
+def reproducible_smoothing(
+    spikes: np.ndarray,
+    spikes_again: np.ndarray,
+    frame_rate_hz: float,
+    base_smoothing_s: np.ndarray,
+    target: float = REPRODUCIBILITY_TARGET,
+    extra_s: tuple[float, ...] = EXTRA_SMOOTHING_S,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per neuron, the smallest extra smoothing (s) at which its activity and the re-inferred
+    one correlate to at least target, and that correlation (`reproducibility_curve`,
+    `choose_extra_smoothing`). Returns (extra_s, reproducibility), (neurons,) float64 each."""
+    curve = reproducibility_curve(spikes, spikes_again, frame_rate_hz, base_smoothing_s, extra_s)
+    return choose_extra_smoothing(curve, target, extra_s)
+
+
+def precision_smoothing(
+    result, frame_rate_hz: float, smoothing_s: np.ndarray, neuron_ids: np.ndarray, timing, floor, oasis: dict
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(smoothing in s, extra smoothing in s, reproducibility) per neuron of a `deconvolve_traces` result.
+
+    smoothing_s: (neurons,) the frame-and-rise smoothing. Where timing (`default_settings`'
+    "timing") has a reproducibility_target, the fitted traces with fresh noise
+    (`redrawn_traces`) are deconvolved again with the same model (`oasis`: the keyword
+    arguments of `deconvolve_traces`, and the decay floor `floor` in frames), each neuron at
+    the rate it was deconvolved at, and `reproducible_smoothing` adds its extra smoothing
+    in quadrature; else smoothing_s is returned with no extra and NaN reproducibility.
+    """
+    from calcium.signal.deconvolve import deconvolve_traces
+
+    smoothing_s = np.asarray(smoothing_s, dtype=float)
+    target = None if timing is None else timing.get("reproducibility_target")
+    if target is None:
+        return smoothing_s, np.zeros(smoothing_s.shape), np.full(smoothing_s.shape, np.nan)
+    traces = redrawn_traces(
+        result.calcium,
+        result.baseline,
+        result.noise_sd,
+        result.rate_hz,
+        frame_rate_hz,
+        oasis.get("seed", 0),
+        neuron_ids,
+    )
+    again = deconvolve_traces(
+        traces,
+        frame_rate_hz,
+        neuron_ids=neuron_ids,
+        effective_rate_hz=result.rate_hz,
+        min_decay_frames=floor,
+        **oasis,
+    )
+    extra, reproducibility = reproducible_smoothing(
+        result.spikes, again.spikes, frame_rate_hz, smoothing_s, target
+    )
+    return np.hypot(smoothing_s, extra), extra, reproducibility
