@@ -90,8 +90,8 @@ def window_in_one_trial(frame_trial: np.ndarray | None, *windows: tuple[int, int
     """Whether the frames [start, stop) of every window lie in one and the same trial.
 
     frame_trial: the trial of each frame (`calcium.input.trial_structure.frame_trials`, -1 in
-    gaps), or None (a continuous recording: always True). Windows are assumed inside the
-    recording."""
+    gaps), or None (a continuous recording: always True; the caller checks the recording's
+    ends). With trials, a window reaching outside the recording gives False."""
     if frame_trial is None:
         return True
     first = min(start for start, _ in windows)
