@@ -4,7 +4,7 @@ import numpy as np
 
 from calcium.evaluation.scoring import evaluation_summary, inferred_spikes, score_session
 from calcium.input.tables import parse_ground_truth, read_user_table
-from calcium.input.trial_structure import trial_bounds
+from calcium.input.trial_structure import blank_gaps, frame_trials, trial_bounds
 from calcium.io import load_json, load_npy, read_table, save_table
 from calcium.logs import log_to
 from calcium.outputs.evaluation_plots import evaluation_figure
@@ -37,16 +37,16 @@ save_table(snakemake.output.summary, summary)
 
 neuron = int(table.sort_values("n_true_spikes", ascending=False).neuron.iloc[0])
 stop = min(facts["n_frames"], int(round(settings["example_s"] * fs)))
-end_s = start_s + stop / fs
+gap = None if bounds is None else (frame_trials(bounds, facts["n_frames"]) < 0)[:stop]  # drawn as breaks
 inferred = inferred_times.get(neuron, np.zeros(0))
 figure = evaluation_figure(
     start_s + np.arange(stop) / fs,
     *(
-        load_npy(path, slice(neuron, neuron + 1))[0, :stop]
+        blank_gaps(load_npy(path, slice(neuron, neuron + 1))[:, :stop], gap)[0]
         for path in (inputs.traces, inputs.calcium, inputs.activity)
     ),
-    inferred[inferred < end_s],
-    true_times[neuron][true_times[neuron] < end_s],
+    inferred[inferred < start_s + stop / fs],
+    true_times[neuron][true_times[neuron] < start_s + stop / fs],
     neuron,
     title=f"session {session}, neuron {neuron}: r(40 ms) = "
     f"{table.correlation_40ms[table.neuron == neuron].iloc[0]:.2f}",

@@ -632,6 +632,17 @@ def test_evaluation_shows_trace_fit_inference_and_true_spikes():
     assert figure.get_suptitle() == "neuron 4"  # the default title names the neuron
 
 
+def test_evaluation_of_a_session_with_trials_breaks_at_the_gap_and_keeps_the_ticks_above_the_trials():
+    inputs = evaluation_inputs()
+    for name in ("trace", "calcium", "spikes"):
+        inputs[name][20:35] = np.nan  # a gap between trials (blank_gaps)
+    figure = evaluation_figure(**inputs)
+    middle = figure.axes[1]
+    assert np.isnan(line_labelled(middle, "inferred activity").get_ydata()[20:35]).all()
+    ticks = line_labelled(middle, "inferred spike times").get_ydata()
+    np.testing.assert_allclose(ticks, 1.05 * np.nanmax(inputs["spikes"]))
+
+
 def test_expected_accuracy_shows_each_bands_scores_and_noise_edges():
     bands = accuracy_bands()
     figure = expected_accuracy_figure(bands, NU)
