@@ -4,8 +4,9 @@ Sessions come from the project's generator (`calcium.synthetic`): 200 neurons, 1
 background firing at 0.05 Hz, two stimulus-driven groups of 8 neurons (2 Hz while their
 stimulus is on, 8 presentations of 2 s each) and three planted ensembles of `size` members
 firing in `participation` of 30 activations each (±1 frame jitter, 1-3 spikes); ensembles 0
-and 1 share a third of their members (overlapping ensembles). Grid: size 5, 10, 20, 30 ×
-participation 0.6, 0.9 × noise 0.03, 0.1 of F0 × 1, 5, 30 Hz. The workflow's chain: ΔF/F,
+and 1 share a third of their members (overlapping ensembles). Grid: size 5, 10, 20, 30, 50 ×
+participation 0.6, 0.9 × noise 0.03, 0.1 of F0 × 1, 5, 30 Hz (size 50: a quarter of the
+neurons each, beyond the reach of ICA's mean + 2 SD member cut). The workflow's chain: ΔF/F,
 detrending, the event detector, the coactivity null (`coactivity_analysis`) and each method
 (`ensemble_analysis`) with the defaults of config.yaml (bin_s 0.5, jitter_bins 1).
 
@@ -140,7 +141,7 @@ def main() -> None:
     args = parser.parse_args()
     overrides = {key: float(value) for key, value in (item.split("=") for item in args.set)}
     methods = {name: {**METHODS[name], **overrides} for name in args.methods}
-    sizes, participations, noises, rates = (5, 10, 20, 30), (0.6, 0.9), (0.03, 0.1), (1.0, 5.0, 30.0)
+    sizes, participations, noises, rates = (5, 10, 20, 30, 50), (0.6, 0.9), (0.03, 0.1), (1.0, 5.0, 30.0)
     if args.quick:
         sizes = (5, 10)
     rows = []

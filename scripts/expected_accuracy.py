@@ -18,6 +18,7 @@ from calcium.evaluation.session_accuracy import (
     trace_preparation,
     workflow_pipeline,
 )
+from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json, save_table
 from calcium.logs import log_to
 from calcium.outputs.evaluation_plots import expected_accuracy_figure
@@ -34,8 +35,9 @@ folders = [str(SHIPPED)] + (
     [params.expected_accuracy["ground_truth_dir"]] if params.expected_accuracy["ground_truth_dir"] else []
 )
 
-nu = session_nu(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs)
-skewness = session_skewness(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs)
+bounds = trial_bounds(snakemake.input)  # with trials: their frames back to back (gaps left out)
+nu = session_nu(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs, bounds)
+skewness = session_skewness(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs, bounds)
 prepare = trace_preparation(params.trace, params.detrend, params.denoise)
 pipeline = workflow_pipeline(params.deconvolution, params.spike_times, prepare)
 bands, neurons, scores, status, note = session_expected_accuracy(

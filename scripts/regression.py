@@ -1,6 +1,7 @@
 """Stimulus regressors (boxcars convolved with the indicator's kernel) and the per-neuron regression."""
 
 from calcium.input.tables import parse_stimulus_table, read_user_table
+from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json, save_table
 from calcium.logs import log_to
 from calcium.stimulus.regression import session_regression
@@ -17,6 +18,7 @@ stimuli = parse_stimulus_table(
     facts["duration_s"],
     start_s,
 )
+bounds = trial_bounds(snakemake.input)  # with trials: regressors within each, fit on their frames
 labels, boxcars, regressors = stimulus_regressors(
     stimuli,
     n_frames,
@@ -26,10 +28,11 @@ labels, boxcars, regressors = stimulus_regressors(
     kernel["tau_rise_s"],
     settings["regressor"],
     start_s,
+    bounds,
 )
 relative = stimuli.assign(onset_s=stimuli.onset_s - start_s, offset_s=stimuli.offset_s - start_s)
 regression, responses = session_regression(
-    snakemake.input.traces, facts["n_neurons"], n_frames, labels, regressors, relative, fs, settings
+    snakemake.input.traces, facts["n_neurons"], n_frames, labels, regressors, relative, fs, settings, bounds
 )
 save_table(snakemake.output.stimuli, stimuli)
 save_table(snakemake.output.regressors, regressor_table(labels, boxcars, regressors, fs, start_s))

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from calcium.input.trial_structure import blank_gaps, frame_trials, trial_bounds
 from calcium.io import load_json, load_npy, read_table
 from calcium.logs import log_to
 from calcium.outputs.plot_style import save_figure
@@ -26,13 +27,15 @@ neurons, span, reasons = example_selection(  # calcium.outputs.trace_plots: whic
 )
 time_s = facts["start_time_s"] + np.arange(span.start, span.stop) / facts["frame_rate_hz"]
 session = f"session {snakemake.wildcards.session}"
+bounds = trial_bounds(inputs)  # with trials: the gaps (0 in the arrays) drawn as breaks (NaN)
+gap = None if bounds is None else (frame_trials(bounds, facts["n_frames"]) < 0)[span]
 raw_name, raw_unit = ("input ΔF/F", "ΔF/F") if facts["input_kind"] == "dff" else ("raw F", "F (a.u.)")
 steps = [
     (raw_name, raw_unit, load_npy(inputs.raw)[neurons, span]),
-    ("ΔF/F", "ΔF/F", load_npy(inputs.dff)[neurons, span]),
-    ("detrended", "ΔF/F", load_npy(inputs.detrended)[neurons, span]),
-    ("wavelet-denoised", "ΔF/F", load_npy(inputs.denoised)[neurons, span]),
-    ("OASIS calcium + spike times", "c (ΔF/F)", load_npy(inputs.calcium)[neurons, span]),
+    ("ΔF/F", "ΔF/F", blank_gaps(load_npy(inputs.dff)[neurons, span], gap)),
+    ("detrended", "ΔF/F", blank_gaps(load_npy(inputs.detrended)[neurons, span], gap)),
+    ("wavelet-denoised", "ΔF/F", blank_gaps(load_npy(inputs.denoised)[neurons, span], gap)),
+    ("OASIS calcium + spike times", "c (ΔF/F)", blank_gaps(load_npy(inputs.calcium)[neurons, span], gap)),
 ]
 spike_times = spike_times_shown(read_table(inputs.spike_times), neurons, time_s)
 figure = trace_steps_figure(
@@ -42,7 +45,7 @@ save_figure(figure, output.traces)
 
 figure = events_on_traces_figure(
     time_s,
-    load_npy(inputs.event_traces)[neurons, span],
+    blank_gaps(load_npy(inputs.event_traces)[neurons, span], gap),
     events,
     read_table(inputs.thresholds),
     neurons,

@@ -382,3 +382,33 @@ def test_a_session_whose_transients_stand_out_more_is_expected_to_score_higher()
     shift = 0.3 * (np.log1p(4.5) - np.log1p(scores.skewness))
     np.testing.assert_allclose(scores.skewness_gain, shift)
     assert neurons.expected_correlation.is_monotonic_increasing
+
+
+def test_a_session_with_zero_gaps_has_the_noise_and_skewness_of_its_trials_back_to_back(tmp_path):
+    """ΔF/F of 6 neurons in three trials (noise and decaying transients) with long gaps of 0
+    between and after them: measured on the trials' frames, ν and the skewness are those of the
+    trials concatenated; the gaps' zeros would lower ν and change the skewness."""
+    from calcium.evaluation.session_accuracy import session_nu, session_skewness, trial_frame_index
+
+    fs, rng = 10.0, np.random.default_rng(4)
+    bounds = np.array([[0, 400], [700, 1000], [1500, 2100]])
+    n_trials_frames = int(np.diff(bounds).sum())
+    kernel = np.exp(-np.arange(40) / 10.0)
+    spikes = (rng.random((6, n_trials_frames)) < 0.01) * rng.uniform(0.5, 2.0, (6, n_trials_frames))
+    trials = np.stack([np.convolve(row, kernel)[:n_trials_frames] for row in spikes])
+    trials += rng.normal(0, np.linspace(0.02, 0.2, 6)[:, None], trials.shape)
+    gapped = np.zeros((6, 2400), dtype=np.float32)
+    frames = trial_frame_index(bounds)
+    gapped[:, frames] = trials
+    np.save(tmp_path / "gapped.npy", gapped)
+    np.save(tmp_path / "joined.npy", gapped[:, frames])
+    assert frames.size == n_trials_frames and frames[400] == 700
+    for measure in (session_nu, session_skewness):
+        within = measure(tmp_path / "gapped.npy", 6, 2400, fs, bounds)
+        np.testing.assert_array_equal(within, measure(tmp_path / "joined.npy", 6, n_trials_frames, fs))
+        whole = measure(tmp_path / "gapped.npy", 6, 2400, fs)
+        assert np.all(np.abs(whole - within) > 0.1 * np.abs(within))  # the test can tell
+    assert np.all(
+        session_nu(tmp_path / "gapped.npy", 6, 2400, fs)
+        < 0.8 * session_nu(tmp_path / "joined.npy", 6, 2100, fs)
+    )

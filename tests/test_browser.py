@@ -718,3 +718,35 @@ def test_raw_traces_give_the_dff_stages_f0(tmp_path):
     assert sliding[1, -1] > sliding[1, 0] + 30  # follows the drift of neuron 2
     traces, f0 = raw_traces(path, {"input_kind": "dff", "percentile": 10, "window_s": None}, 5.0)
     assert f0 is None and [(t.key, t.unit) for t in traces] == [("raw", "ΔF/F")]
+
+
+def test_a_session_with_trials_shows_each_trials_f0_and_its_gaps_as_breaks(tmp_path):
+    """Cut into trials, the page's F0 is each trial's own (as the dff stage computes it), NaN in
+    the gaps, whatever F0's window; the stages' arrays (0 in gaps) are read with the gaps blank."""
+    from calcium.input.trial_structure import blank_gaps, frame_trials
+    from calcium.io import NpyRows
+    from calcium.outputs.browser_session import raw_traces
+    from calcium.signal.dff import baseline_f0
+
+    fluorescence = (100 + np.random.default_rng(4).gamma(2.0, 5.0, (3, 400))).astype(np.float32)
+    fluorescence[:, 250:] += 80  # trial 1 brighter: its own F0
+    path = tmp_path / "fluorescence.npy"
+    np.save(path, fluorescence)
+    bounds = np.array([[0, 200], [250, 400]])
+    for window_s in (None, 10.0):
+        traces, f0 = raw_traces(
+            path, {"input_kind": "raw", "percentile": 10, "window_s": window_s}, 5.0, bounds
+        )
+        assert f0 is None and [t.key for t in traces] == ["raw", "f0"]
+        shown = traces[1].rows[0:3]
+        assert np.isnan(shown[:, 200:250]).all()
+        for a, b in bounds:
+            expected = np.broadcast_to(baseline_f0(fluorescence[:, a:b], 10, window_s, 5.0), (3, b - a))
+            np.testing.assert_allclose(shown[:, a:b], expected, rtol=1e-6)
+        assert shown[0, 300] > shown[0, 100] + 60
+    dff = np.zeros((3, 400), dtype=np.float32)
+    dff[:, :200], dff[:, 250:] = 0.5, -0.5
+    np.save(tmp_path / "dff.npy", dff)
+    gap = frame_trials(bounds, 400) < 0
+    rows = NpyRows(tmp_path / "dff.npy", lambda block: blank_gaps(block, gap))[1:3]
+    assert np.isnan(rows[:, 200:250]).all() and (rows[:, :200] == 0.5).all() and (rows[:, 250:] == -0.5).all()

@@ -93,3 +93,86 @@ def test_frames_longer_than_a_bin_are_spread_over_their_exposure():
     times = np.sort(rng.uniform(0, 400, 300))
     counts = np.bincount(np.floor(times * 7.5 + 0.5).astype(int), minlength=3000)[:3000].astype(float)
     assert spikefinder_correlation(counts, 7.5, times) > 0.45
+
+
+def _spike_table(frames: np.ndarray, fs: float, start: float, jitter_s: np.ndarray):
+    import pandas as pd
+
+    return pd.DataFrame({"neuron": 0, "frame": frames, "time_s": start + frames / fs + jitter_s})
+
+
+def test_a_session_with_trials_is_scored_within_its_trials_as_the_trials_alone():
+    """Trials of 30 s and 20 s with a 10 s gap full of true spikes (none inferred there, the
+    arrays hold 0): scored within trials, the gap's spikes are counted apart and every score is
+    that of the two trials recorded back to back as one continuous recording."""
+    from calcium.evaluation.scoring import (
+        evaluation_summary,
+        score_neurons,
+        spike_times_by_neuron,
+        spike_trials_by_neuron,
+    )
+
+    fs, start, rng = 10.0, 100.0, np.random.default_rng(3)
+    bounds = np.array([[0, 300], [400, 600]])
+    in_trials = np.r_[
+        rng.choice(np.arange(3, 297), 40, replace=False), rng.choice(np.arange(403, 597), 30, False)
+    ]
+    true = np.sort(start + in_trials / fs + rng.uniform(-0.04, 0.04, in_trials.size))
+    gap = start + rng.uniform(30.5, 39.5, 50)  # in the gap: nothing inferred there
+    detected = np.sort(rng.choice(in_trials, 55, replace=False))  # 15 missed
+    false = np.r_[rng.choice(np.arange(3, 297), 5, False), rng.choice(np.arange(403, 597), 4, False)]
+    frames = np.sort(np.r_[detected, false])
+    jitter = rng.uniform(-0.05, 0.05, frames.size)
+    activity = np.zeros((1, 600))
+    np.add.at(activity[0], frames, rng.uniform(0.5, 1.5, frames.size))
+    table = _spike_table(frames, fs, start, jitter)
+    with_trials = score_neurons(
+        activity,
+        fs,
+        spike_times_by_neuron(table),
+        {0: np.r_[true, gap]},
+        start_time_s=start,
+        trials=bounds,
+        inferred_trials=spike_trials_by_neuron(table, bounds, 600),
+    )[0]
+    # the same two trials back to back (frames and times of trial 1 moved 10 s earlier)
+    moved = np.where(frames >= 400, frames - 100, frames)
+    alone = score_neurons(
+        np.delete(activity, np.s_[300:400], axis=1),
+        fs,
+        spike_times_by_neuron(_spike_table(moved, fs, start, jitter)),
+        {0: np.where(true >= start + 35, true - 10.0, true)},
+        start_time_s=start,
+    )[0]
+    assert with_trials["n_true_spikes_in_gaps"] == 50 and with_trials["n_true_spikes"] == 70
+    for key in ("n_true_spikes", "n_true_spikes_outside", "n_inferred_spikes", "precision", "recall", "f1"):
+        assert with_trials[key] == alone[key], key
+    assert with_trials["correlation_40ms"] == pytest.approx(alone["correlation_40ms"], abs=1e-12)
+    assert 0.5 < with_trials["recall"] < 1 and 0.3 < with_trials["correlation_40ms"] < 1
+    # ignoring the trials would count the gap's 50 spikes as missed
+    ignoring = score_neurons(
+        activity, fs, spike_times_by_neuron(table), {0: np.r_[true, gap]}, start_time_s=start
+    )[0]
+    assert ignoring["recall"] < 0.6 * with_trials["recall"]
+    import pandas as pd
+
+    summary = evaluation_summary(pd.DataFrame([with_trials]), "s", n_trials=2)
+    assert summary.n_trials.iloc[0] == 2 and summary.n_true_spikes_in_gaps.iloc[0] == 50
+    assert "n_trials" not in evaluation_summary(pd.DataFrame([alone]), "s").columns  # continuous: as before
+
+
+def test_spikes_are_matched_only_within_their_trial():
+    """Two files back to back: a true spike on trial 0's last frame is not matched by an inferred
+    spike on trial 1's first frame, though within the tolerance."""
+    from calcium.evaluation.scoring import score_neurons, spike_times_by_neuron, spike_trials_by_neuron
+
+    fs, bounds = 20.0, np.array([[0, 100], [100, 200]])
+    table = _spike_table(np.array([50, 100]), fs, 0.0, np.zeros(2))
+    activity = np.zeros((1, 200))
+    activity[0, [50, 100]] = 1.0
+    truth = {0: np.array([2.5, 4.95])}
+    common = {"trials": bounds, "inferred_trials": spike_trials_by_neuron(table, bounds, 200)}
+    row = score_neurons(activity, fs, spike_times_by_neuron(table), truth, **common)[0]
+    assert (row["precision"], row["recall"]) == (0.5, 0.5)
+    across = score_neurons(activity, fs, spike_times_by_neuron(table), truth)[0]
+    assert (across["precision"], across["recall"]) == (1.0, 1.0)

@@ -414,6 +414,25 @@ def test_trace_steps_spike_ticks_are_at_the_spike_times_on_the_last_step_only(dr
                 assert ticks == []
 
 
+def test_gaps_between_trials_are_drawn_as_breaks_and_the_spike_ticks_stay_above_the_trials():
+    """A session cut into trials: the gap's frames (0 in the arrays) become NaN, so the line breaks
+    there (matplotlib leaves NaN out); a continuous session's arrays are passed through as they are."""
+    from calcium.input.trial_structure import blank_gaps
+
+    gap = np.zeros(TIME_S.size, dtype=bool)
+    gap[20:35] = True
+    steps = [(name, unit, values.copy()) for name, unit, values in STEPS]
+    steps[-1][2][:, 20:35] = 50.0  # were the gap drawn, the ticks would float above it
+    steps = [(name, unit, blank_gaps(values, gap)) for name, unit, values in steps]
+    assert blank_gaps(STEPS[0][2], None) is STEPS[0][2]
+    figure = trace_steps_figure(TIME_S, steps, SPIKE_TIMES, NEURON_IDS)
+    line = figure.axes[0].lines[0].get_ydata()
+    assert np.isnan(line[20:35]).all() and np.isfinite(line[:20]).all() and np.isfinite(line[35:]).all()
+    ticks = [line for line in figure.axes[len(STEPS) - 1].lines if line.get_label() == "spike times"][0]
+    trials = np.r_[STEPS[-1][2][0, :20], STEPS[-1][2][0, 35:]]
+    np.testing.assert_allclose(ticks.get_ydata(), 1.1 * trials.max(), rtol=1e-6)
+
+
 def test_events_on_traces_draws_each_neurons_trace_threshold_and_events_in_window(drawn):
     figure = drawn("events_on_traces")
     for ax, neuron, trace in zip(figure.axes, NEURON_IDS, EVENT_TRACES, strict=True):
@@ -613,6 +632,17 @@ def test_evaluation_shows_trace_fit_inference_and_true_spikes():
     assert figure.get_suptitle() == "neuron 4"  # the default title names the neuron
 
 
+def test_evaluation_of_a_session_with_trials_breaks_at_the_gap_and_keeps_the_ticks_above_the_trials():
+    inputs = evaluation_inputs()
+    for name in ("trace", "calcium", "spikes"):
+        inputs[name][20:35] = np.nan  # a gap between trials (blank_gaps)
+    figure = evaluation_figure(**inputs)
+    middle = figure.axes[1]
+    assert np.isnan(line_labelled(middle, "inferred activity").get_ydata()[20:35]).all()
+    ticks = line_labelled(middle, "inferred spike times").get_ydata()
+    np.testing.assert_allclose(ticks, 1.05 * np.nanmax(inputs["spikes"]))
+
+
 def test_expected_accuracy_shows_each_bands_scores_and_noise_edges():
     bands = accuracy_bands()
     figure = expected_accuracy_figure(bands, NU)
@@ -785,3 +815,43 @@ def test_trial_responses_show_mean_sem_and_each_trial_in_the_stimulus_colour():
     empty = trial_responses_figure(time_s, [])
     assert "no stimulus-locked neurons" in [t.get_text() for t in empty.axes[0].texts]
     plt.close(empty)
+
+
+def test_stimulus_heat_maps_and_examples_of_a_session_with_trials_leave_the_gaps_out():
+    """Heat maps: binned, z-scored and clustered on the trials' frames (whatever the gap frames
+    hold), bins of the gap blank; without gaps exactly as before. Examples: breaks in the gaps."""
+    from calcium.outputs.stimulus_plots import heatmap_panels, response_example_traces
+    from calcium.stimulus.clustering import downsample, zscored
+
+    rng = np.random.default_rng(6)
+    traces = rng.normal(0, 1, (12, 400))
+    traces[:6] += np.sin(np.arange(400) / 7.0)  # two groups for the clustering
+    table = pd.DataFrame(
+        {"neuron": np.arange(12), "selected": np.arange(12) < 8, "r2": np.linspace(0.9, 0.1, 12)}
+    ).assign(
+        response_type=lambda t: np.where(t.selected, "a", "not stimulus-locked"),
+        intercept_dff=0.0,
+        coef_a=1.0,
+    )
+    gap = np.zeros(400, dtype=bool)
+    gap[160:240] = True
+    np.testing.assert_allclose(
+        heatmap_panels(traces, table, 4, 100, 0.05, np.zeros(400, bool))[0][0][1],
+        heatmap_panels(traces, table, 4, 100, 0.05)[0][0][1],
+        atol=1e-12,
+    )
+    traces[:, gap] = 0.0
+    panels, n_bins = heatmap_panels(traces, table, 4, 100, 0.05, gap)
+    other = traces.copy()
+    other[:, gap] = rng.normal(0, 50, (12, gap.sum()))  # what the gaps hold does not matter
+    again, _ = heatmap_panels(other, table, 4, 100, 0.05, gap)
+    for (_, values, rows), (_, values2, rows2) in zip(panels, again, strict=True):
+        assert rows == rows2
+        np.testing.assert_array_equal(values, values2)
+    z = panels[0][1]
+    assert n_bins == 100 and np.isnan(z[:, 40:60]).all() and np.isfinite(np.delete(z, np.s_[40:60], 1)).all()
+    trials_only = zscored(downsample(np.delete(traces, np.s_[160:240], 1), 4))
+    np.testing.assert_allclose(np.delete(z, np.s_[40:60], 1), trials_only[panels[0][2]], atol=1e-12)
+    examples = response_example_traces(traces, table, ["a"], np.ones((1, 400)), 2, gap)
+    for _, _, trace, model in examples:
+        assert np.isnan(trace[gap]).all() and np.isnan(model[gap]).all() and np.isfinite(trace[~gap]).all()

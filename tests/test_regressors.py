@@ -355,3 +355,64 @@ def test_seed_stimulus_analysis_is_reproduced_exactly():
     np.testing.assert_array_equal(selected, seed_selected)
     assert 0 < selected.sum() < design.n_neurons
     assert [types[n] for n in np.flatnonzero(selected)] == [labels[b] for b in seed_best[selected]]
+
+
+# --- sessions cut into trials (docs/trials.md) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["integrated", "sampled"])
+def test_regressors_of_a_session_with_trials_are_made_within_each_trial(method):
+    """Trials [0, 40 s) and [50, 90 s) at 5 Hz (frame 0 at 100 s): a stimulus just before trial 0
+    ends rings on in neither the gap nor trial 1; one starting in the gap counts from trial 1's
+    start; within each trial the regressors are those of the trial as a recording of its own."""
+    table = parse_stimulus_table(
+        _table([("a", 136.0, 3.0), ("b", 105.0, 2.0), ("a", 148.0, 4.0), ("b", 170.0, 1.0)]),
+        "t.csv",
+        90.0,
+        100.0,
+    )
+    bounds = np.array([[0, 200], [250, 450]])
+    labels, boxcars, regressors = stimulus_regressors(
+        table, 450, FS, "double_exponential", 1.25, 0.1, method, 100.0, trials=bounds
+    )
+    assert labels == ["a", "b"] and regressors.shape == boxcars.shape == (2, 450)
+    assert not regressors[:, 200:250].any() and not boxcars[:, 200:250].any()  # the gap
+    _, _, whole = stimulus_regressors(table, 450, FS, "double_exponential", 1.25, 0.1, method, 100.0)
+    assert whole[0, 200:210].min() > 0.05  # continuous: the response rings into the gap
+    first = table[table.onset_s < 140]
+    _, _, alone = stimulus_regressors(first, 200, FS, "double_exponential", 1.25, 0.1, method, 100.0)
+    np.testing.assert_allclose(regressors[:, :200], alone, atol=1e-12)
+    second = table[table.offset_s > 150].assign(onset_s=lambda t: t.onset_s.clip(lower=150.0))
+    _, box, alone = stimulus_regressors(second, 200, FS, "double_exponential", 1.25, 0.1, method, 150.0)
+    np.testing.assert_allclose(regressors[:, 250:], alone, atol=1e-12)
+    assert (
+        boxcars[0, 250] == pytest.approx(1.0) and boxcars[0, 260] == 0.0
+    )  # 'a' from 148 s: on at trial 1's start
+
+
+def test_the_fit_of_a_session_with_trials_leaves_the_gap_frames_out():
+    """Neurons driven by a stimulus in two trials with a long gap of zeros between: the fit over
+    the trials' frames is the fit of the trials back to back (intercept, coefficients and R²);
+    with the gap's zeros the intercept, coefficient and R² of a neuron with a baseline are off."""
+    from calcium.stimulus.regression import regression_tables
+
+    rng = np.random.default_rng(2)
+    bounds = np.array([[0, 300], [600, 900]])
+    table = _table([("a", t, 2.0) for t in (10, 30, 45, 130, 150, 170)])
+    table["offset_s"] = table.onset_s + table.duration_s
+    labels, _, regressors = stimulus_regressors(table, 900, FS, trials=bounds)
+    frames = np.r_[0:300, 600:900]
+    traces = np.zeros((3, 900))
+    traces[:, frames] = (
+        np.array([[0.5], [0.0], [1.0]]) + np.array([[1.0], [2.0], [-0.5]]) * regressors[0, frames]
+    )
+    traces[:, frames] += rng.normal(0, 0.2, (3, frames.size))
+    stimuli = table[["stimulus", "onset_s"]]
+    fit, _ = regression_tables([(0, traces)], labels, regressors, stimuli, FS, trials=bounds)
+    alone = fit_regressors(traces[:, frames], regressors[:, frames])
+    np.testing.assert_allclose(fit.r2, alone.r2, rtol=1e-10)
+    np.testing.assert_allclose(fit.coef_a, alone.coefficients[:, 0], rtol=1e-10)
+    np.testing.assert_allclose(fit.intercept_dff, alone.intercept, rtol=1e-10)
+    np.testing.assert_allclose(fit.coef_a, [1.0, 2.0, -0.5], atol=0.1)
+    ignoring, _ = regression_tables([(0, traces)], labels, regressors, stimuli, FS)
+    assert abs(ignoring.intercept_dff[0] - 0.5) > 0.1 and ignoring.r2[2] < 0.5 * fit.r2[2]

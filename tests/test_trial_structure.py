@@ -329,12 +329,31 @@ def test_a_sheet_with_trial_tables_and_several_files_plans_and_ingests(workflow_
     _trial_sheet(workflow_copy)
     planned = snakemake(workflow_copy, "-n")
     assert planned.returncode == 0, planned.stdout[-3000:]
-    # The NWB file gets the trial table (intervals/trials): trials.csv is an input of each nwb job.
+    # The NWB file gets the trial table (intervals/trials), the evaluation and the expected
+    # accuracy score and measure within trials, the stimulus rules (s1 has stimuli) fit and
+    # align within them, the figures and the browser draw the gaps as breaks: trials.csv is an
+    # input of each of these jobs.
     jobs = re.split(r"^\[.*\]$", planned.stdout, flags=re.M)
-    for session in ("s1", "s2"):
-        (job,) = [job for job in jobs if "rule nwb:" in job and f"session={session}\n" in job]
-        inputs = next(line for line in job.splitlines() if line.strip().startswith("input:"))
-        assert f"results/{session}/ingest/trials.csv" in inputs
+    for session, rules in (
+        (
+            "s1",
+            (
+                "nwb",
+                "evaluate",
+                "expected_accuracy",
+                "regression",
+                "trial_responses",
+                "stimulus_figures",
+                "trace_figures",
+                "browser",
+            ),
+        ),
+        ("s2", ("nwb", "evaluate", "expected_accuracy", "trace_figures", "browser")),
+    ):
+        for rule in rules:
+            (job,) = [job for job in jobs if f"rule {rule}:" in job and f"session={session}\n" in job]
+            inputs = next(line for line in job.splitlines() if line.strip().startswith("input:"))
+            assert f"results/{session}/ingest/trials.csv" in inputs, rule
     targets = [f"results/{s}/ingest/trials.csv" for s in ("s1", "s2")]
     result = snakemake(workflow_copy, *targets)
     assert result.returncode == 0, result.stdout[-3000:]

@@ -83,3 +83,37 @@ def test_responsive_examples_are_the_stimulus_locked_neurons_of_that_type_by_res
     examples = responsive_examples(table, regression, per_stimulus=2)
     assert examples[0] == ("tone", 1)  # the neuron that answers
     assert {n for s, n in examples if s == "tone"} == {1, 3} and examples[-1] == ("puff", 4)
+
+
+# --- sessions cut into trials (docs/trials.md): windows within one trial ------------------------
+
+
+def test_windows_reaching_into_a_gap_or_another_trial_are_left_out_and_marked_by_their_trial():
+    """Trials [0, 100 s) and [120, 300 s) (a 20 s gap of zeros): the tone at 99 s (its response
+    runs into the gap), the puff at 110.7 s (in the gap) and the puff at 120.3 s (its baseline
+    lies in the gap) are left out of the per-presentation table and of the mean responses; the
+    rest keep their values and say their session trial."""
+    from calcium.input.trial_structure import frame_trials
+
+    traces, stimuli = recording()
+    stimuli = pd.concat([stimuli, pd.DataFrame({"stimulus": ["tone", "puff"], "onset_s": [99.0, 120.3]})])
+    bounds = np.array([[0, 1000], [1200, 3000]])
+    traces[:, 1000:1200] = 0.0
+    frame_trial = frame_trials(bounds, 3000)
+    table = trial_responses(traces, stimuli, FS, (0.0, 2.0), (-1.0, 0.0), frame_trial=frame_trial)
+    assert list(table.columns) == [
+        "neuron", "stimulus", "trial", "session_trial", "onset_s", "response_dff", "baseline_dff"
+    ]  # fmt: skip
+    kept = table[table.neuron == 0]
+    assert kept.set_index("onset_s").session_trial.to_dict() == {20.0: 0, 50.3: 0, 80.0: 0, 140.0: 1}
+    ignoring = trial_responses(traces, stimuli, FS, (0.0, 2.0), (-1.0, 0.0))
+    assert {99.0, 110.7, 120.3} <= set(ignoring.onset_s)  # without trials: scored on gap zeros
+    common = ignoring.merge(table, on=["neuron", "stimulus", "trial", "onset_s"], suffixes=("", "_t"))
+    np.testing.assert_array_equal(common.response_dff, common.response_dff_t)
+    means = stimulus_responses(traces, stimuli, FS, (0.0, 2.0), (-1.0, 0.0), frame_trial=frame_trial)
+    counts = means[means.neuron == 0].set_index("stimulus").n_presentations.to_dict()
+    assert counts == {"tone": 3, "puff": 1}
+    # the figure's windows: NaN outside the onset's trial (the gap), as outside the recording
+    _, values = peri_stimulus(traces, [99.0, 140.0], FS, (-1.0, 3.0), frame_trial)
+    assert np.isnan(values[:, 0, 20:]).all() and not np.isnan(values[:, 0, :20]).any()
+    assert not np.isnan(values[:, 1]).any()

@@ -4,6 +4,7 @@ BROWSER_ASSETS = "workflow/resources/browser"
 rule browser:
     input:
         unpack(browser_stimulus_inputs),
+        unpack(trial_input),
         facts=rules.ingest.output.facts,
         neurons=rules.ingest.output.neurons,
         footprints=rules.ingest.output.footprints,

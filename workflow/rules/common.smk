@@ -300,7 +300,7 @@ def browser_stimulus_inputs(wildcards):
         "stimuli": f"results/{wildcards.session}/stimulus/stimuli.csv",
         "regressors": f"results/{wildcards.session}/stimulus/regressors.csv",
         "regression": f"results/{wildcards.session}/stimulus/regression.csv",
-        "trials": f"results/{wildcards.session}/stimulus/trial_responses.csv",
+        "trial_responses": f"results/{wildcards.session}/stimulus/trial_responses.csv",
     }
 
 

@@ -1,5 +1,6 @@
 rule evaluate:
     input:
+        unpack(trial_input),
         spikes=rules.deconvolve.output.spikes,
         activity=rules.deconvolve.output.activity,
         spike_times=rules.spike_times.output.table,
@@ -35,6 +36,7 @@ rule evaluate:
 
 rule expected_accuracy:
     input:
+        unpack(trial_input),
         dff=rules.dff.output[0],
         facts=rules.ingest.output.facts,
     output:

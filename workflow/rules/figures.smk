@@ -6,6 +6,7 @@ rule figures:
 
 rule trace_figures:
     input:
+        unpack(trial_input),
         # sessions with stimuli: the regression table (example neurons per response type)
         unpack(
             lambda wc: (

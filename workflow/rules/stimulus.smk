@@ -1,5 +1,6 @@
 rule regression:
     input:
+        unpack(trial_input),
         stimuli=stimulus_table,
         traces=stimulus_trace,
         facts=rules.ingest.output.facts,
@@ -39,6 +40,7 @@ rule regression:
 
 rule stimulus_figures:
     input:
+        unpack(trial_input),
         traces=stimulus_trace,
         regressors=rules.regression.output.regressors,
         stimuli=rules.regression.output.stimuli,
@@ -94,6 +96,7 @@ rule stimulus_figures:
 
 rule trial_responses:
     input:
+        unpack(trial_input),
         traces=stimulus_trace,
         stimuli=rules.regression.output.stimuli,
         regression=rules.regression.output.regression,

@@ -10,6 +10,12 @@ Time base: frame k of a recording is centred at start_time_s + k / frame_rate_hz
 covers the exposure [centre − ½ frame, centre + ½ frame). The imaged span is the
 union of the exposures; true spikes outside it cannot be inferred from the trace
 and are counted apart (`n_true_spikes_outside`), not scored as misses.
+
+Sessions cut into trials (docs/trials.md) are scored within trials only: each trial's
+imaged span (its frames' exposures) is binned on its own (bins restart at the trial's first
+frame), the correlation is taken over the bins of all trials, and spike times are matched
+within each trial (true positives, misses and false positives summed over trials). True
+spikes in gaps, where no spike is inferred, are counted apart (`n_true_spikes_in_gaps`).
 """
 
 from __future__ import annotations
@@ -139,6 +145,8 @@ def score_neurons(
     tolerance_s: float = 0.1,
     first_neuron: int = 0,
     start_time_s: float = 0.0,
+    trials: np.ndarray | None = None,
+    inferred_trials: dict[int, np.ndarray] | None = None,
 ) -> list[dict]:
     """Scores of the neurons with ground truth among rows of `spikes`: one dict (table row) each.
 
@@ -148,7 +156,23 @@ def score_neurons(
     True spikes outside the imaged span are counted in `n_true_spikes_outside` and
     left out of every score. Neurons of true_times outside the block are skipped
     (score blocks in turn).
+    trials: None (one continuous recording) or (trials, 2) first and one-past-last frame of
+    each trial: scored within trials only (`score_within_trials`); inferred_trials then gives
+    each inferred spike's trial (per neuron, aligned with inferred_times; -1 or missing: none).
     """
+    if trials is not None:
+        return score_within_trials(
+            spikes,
+            frame_rate_hz,
+            inferred_times,
+            inferred_trials or {},
+            true_times,
+            trials,
+            bin_s,
+            tolerance_s,
+            first_neuron,
+            start_time_s,
+        )
     rows = []
     n_frames = spikes.shape[1]
     for neuron in sorted(true_times):
@@ -174,6 +198,112 @@ def score_neurons(
     return rows
 
 
+def true_spike_trials(
+    true_times_s: np.ndarray,
+    trials: np.ndarray,
+    n_frames: int,
+    frame_rate_hz: float,
+    start_time_s: float = 0.0,
+) -> np.ndarray:
+    """Trial of each true spike: the trial whose frames' exposures (`imaged_span` of its frames)
+    hold it; -1 in a gap, -2 outside the recording's imaged span. (spikes,) int64."""
+    times = np.asarray(true_times_s, dtype=float)
+    bounds = np.asarray(trials, dtype=np.int64).reshape(-1, 2)
+    out = np.full(times.size, -1, dtype=np.int64)
+    first, last = imaged_span(n_frames, frame_rate_hz, start_time_s)
+    out[(times < first) | (times >= last)] = -2
+    half = 0.5 / frame_rate_hz
+    for trial, (a, b) in enumerate(bounds):
+        inside = (times >= start_time_s + a / frame_rate_hz - half) & (
+            times < start_time_s + b / frame_rate_hz - half
+        )
+        out[inside] = trial
+    return out
+
+
+def score_within_trials(
+    spikes: np.ndarray,
+    frame_rate_hz: float,
+    inferred_times: dict[int, np.ndarray],
+    inferred_trials: dict[int, np.ndarray],
+    true_times: dict[int, np.ndarray],
+    trials: np.ndarray,
+    bin_s: float = 0.04,
+    tolerance_s: float = 0.1,
+    first_neuron: int = 0,
+    start_time_s: float = 0.0,
+) -> list[dict]:
+    """`score_neurons` of a session cut into trials, scored within trials only.
+
+    Each trial is scored as a recording of its own (its frames' exposures, bins of bin_s
+    from its first frame) and the scores pooled: the correlation over the bins of all trials,
+    precision/recall/F1 from the true positives, misses and false positives summed over
+    trials (a spike is matched only to one of its own trial). True spikes in gaps are counted
+    in `n_true_spikes_in_gaps` (not scored: no spike is inferred there), those outside the
+    recording in `n_true_spikes_outside`. Inferred spikes in no trial (-1) are left out.
+    """
+    bounds = np.asarray(trials, dtype=np.int64).reshape(-1, 2)
+    n_frames = spikes.shape[1]
+    rows = []
+    for neuron in sorted(true_times):
+        if not first_neuron <= neuron < first_neuron + spikes.shape[0]:
+            continue
+        truth = np.asarray(true_times[neuron], dtype=float)
+        truth_trial = true_spike_trials(truth, bounds, n_frames, frame_rate_hz, start_time_s)
+        inferred = np.asarray(inferred_times.get(neuron, np.zeros(0)), dtype=float)
+        inferred_trial = np.asarray(inferred_trials.get(neuron, np.full(inferred.size, -1)), dtype=np.int64)
+        predicted, binned_truth = [], []
+        tp = fp = fn = 0
+        for trial, (a, b) in enumerate(bounds):
+            start = start_time_s + a / frame_rate_hz
+            first, last = imaged_span(b - a, frame_rate_hz, start)
+            mine = truth[truth_trial == trial]
+            predicted.append(frames_to_bins(spikes[neuron - first_neuron, a:b], frame_rate_hz, bin_s, start))
+            binned_truth.append(binned_sum(mine, None, last - first, bin_s, start_s=first))
+            matched, false_positives, misses = match_spike_times(
+                inferred[inferred_trial == trial], mine, tolerance_s
+            )
+            tp, fp, fn = tp + matched, fp + false_positives, fn + misses
+        predicted, binned_truth = np.concatenate(predicted), np.concatenate(binned_truth)
+        constant = predicted.std() == 0 or binned_truth.std() == 0
+        rows.append(
+            {
+                "neuron": neuron,
+                "n_true_spikes": int((truth_trial >= 0).sum()),
+                "n_true_spikes_outside": int((truth_trial == -2).sum()),
+                "n_true_spikes_in_gaps": int((truth_trial == -1).sum()),
+                "n_inferred_spikes": int((inferred_trial >= 0).sum()),
+                "correlation_40ms": float("nan")
+                if constant
+                else float(np.corrcoef(predicted, binned_truth)[0, 1]),
+                "precision": tp / (tp + fp) if tp + fp else float("nan"),
+                "recall": tp / (tp + fn) if tp + fn else float("nan"),
+                "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan"),
+            }
+        )
+    return rows
+
+
+def inferred_spikes(
+    table: pd.DataFrame, trials: np.ndarray | None, n_frames: int
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray] | None]:
+    """(spike times per neuron id, each spike's trial per neuron id or None without trials) from
+    a spike-time table (columns neuron, frame, time_s), as `score_session` takes them."""
+    times = spike_times_by_neuron(table)
+    return times, None if trials is None else spike_trials_by_neuron(table, trials, n_frames)
+
+
+def spike_trials_by_neuron(table: pd.DataFrame, trials: np.ndarray, n_frames: int) -> dict[int, np.ndarray]:
+    """Trial of each spike (-1: none) per neuron id, in the order of `spike_times_by_neuron`, from
+    a spike-time table's `frame` column and the trials' (trials, 2) first and one-past-last frames."""
+    from calcium.input.trial_structure import frame_trials
+
+    of_frame = frame_trials(trials, n_frames)
+    frames = np.clip(table.frame.to_numpy(dtype=np.int64), 0, max(n_frames - 1, 0))
+    trial = pd.Series(of_frame[frames] if n_frames else np.zeros(0, np.int64), index=table.index)
+    return {int(n): trial[g.index].to_numpy(dtype=np.int64) for n, g in table.groupby("neuron")}
+
+
 def spike_times_by_neuron(table: pd.DataFrame) -> dict[int, np.ndarray]:
     """Spike times (s) per neuron id from a spike-time table (columns neuron, time_s)."""
     return {int(n): g.time_s.to_numpy(dtype=float) for n, g in table.groupby("neuron")}
@@ -189,10 +319,12 @@ def score_session(
     tolerance_s: float = 0.1,
     start_time_s: float = 0.0,
     block: int = 1000,
+    trials: np.ndarray | None = None,
+    inferred_trials: dict[int, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """`score_neurons` over a session's inferred activity .npy (neurons x frames), read `block`
     neurons at a time (bounded memory). Returns the table of scores, one row per neuron with
-    ground truth."""
+    ground truth. trials, inferred_trials: a session cut into trials (see `score_neurons`)."""
     rows = []
     for first in range(0, n_neurons, block):
         rows += score_neurons(
@@ -204,14 +336,23 @@ def score_session(
             tolerance_s,
             first,
             start_time_s,
+            trials,
+            inferred_trials,
         )
     return pd.DataFrame(rows)
 
 
-def evaluation_summary(table: pd.DataFrame, session: str) -> pd.DataFrame:
+def evaluation_summary(table: pd.DataFrame, session: str, n_trials: int | None = None) -> pd.DataFrame:
     """One-row summary of a session's scores (`score_session`): neurons scored, true spikes
     (inside and outside the imaged span), median and mean correlation, median F1, precision
-    and recall."""
+    and recall. A session cut into trials (n_trials given) also says how many trials were
+    scored and how many true spikes fell in gaps (not scored)."""
+    within = {}
+    if n_trials is not None:
+        within = {
+            "n_trials": int(n_trials),
+            "n_true_spikes_in_gaps": int(table.n_true_spikes_in_gaps.sum()) if len(table) else 0,
+        }
     return pd.DataFrame(
         [
             {
@@ -219,6 +360,7 @@ def evaluation_summary(table: pd.DataFrame, session: str) -> pd.DataFrame:
                 "n_neurons_scored": len(table),
                 "n_true_spikes": int(table.n_true_spikes.sum()),
                 "n_true_spikes_outside": int(table.n_true_spikes_outside.sum()),
+                **within,
                 "median_correlation_40ms": float(table.correlation_40ms.median()),
                 "mean_correlation_40ms": float(table.correlation_40ms.mean()),
                 "median_f1": float(table.f1.median()),

@@ -78,33 +78,53 @@ def trace_preparation(trace: str, detrend_settings: dict, denoise_settings: dict
     return prepare
 
 
-def session_nu(dff_path, n_neurons: int, n_frames: int, frame_rate_hz: float) -> np.ndarray:
+def session_nu(
+    dff_path, n_neurons: int, n_frames: int, frame_rate_hz: float, trials: np.ndarray | None = None
+) -> np.ndarray:
     """ν (`noise_level_nu`, %·Hz^-1/2) of every neuron of a session's ΔF/F .npy (neurons x frames),
-    read in blocks of ~0.1 GB of float64: bounded memory."""
+    read in blocks of ~0.1 GB of float64: bounded memory. trials: a session cut into trials,
+    (trials, 2) first and one-past-last frame: measured on the trials' frames back to back
+    (`trial_frame_index`), the gaps' zeros left out; None: all frames."""
     from calcium.io import load_npy
 
+    frames = None if trials is None else trial_frame_index(trials)
     rows = max(1, 10_000_000 // n_frames)
     return np.concatenate(
         [
-            noise_level_nu(load_npy(dff_path, slice(first, first + rows)), frame_rate_hz)
+            noise_level_nu(_frames_of(load_npy(dff_path, slice(first, first + rows)), frames), frame_rate_hz)
             for first in range(0, n_neurons, rows)
         ]
     )
 
 
-def session_skewness(dff_path, n_neurons: int, n_frames: int, frame_rate_hz: float) -> np.ndarray:
+def session_skewness(
+    dff_path, n_neurons: int, n_frames: int, frame_rate_hz: float, trials: np.ndarray | None = None
+) -> np.ndarray:
     """`transient_skewness` of every neuron of a session's ΔF/F .npy (neurons x frames), read in
-    blocks of ~0.1 GB of float64: bounded memory. NaN frames are replaced by the row's median."""
+    blocks of ~0.1 GB of float64: bounded memory. NaN frames are replaced by the row's median.
+    trials: a session cut into trials (see `session_nu`); None: all frames."""
     from calcium.evaluation.carry import transient_skewness
     from calcium.io import load_npy
 
+    frames = None if trials is None else trial_frame_index(trials)
     rows = max(1, 10_000_000 // n_frames)
     out = []
     for first in range(0, n_neurons, rows):
-        block = np.asarray(load_npy(dff_path, slice(first, first + rows)), dtype=float)
+        block = np.asarray(_frames_of(load_npy(dff_path, slice(first, first + rows)), frames), dtype=float)
         fill = np.nanmedian(block, axis=1, keepdims=True) if np.isnan(block).any() else 0.0
         out.append(transient_skewness(np.where(np.isnan(block), fill, block), frame_rate_hz))
     return np.concatenate(out)
+
+
+def trial_frame_index(trials: np.ndarray) -> np.ndarray:
+    """The frames of a session's trials ((trials, 2) first and one-past-last frame), in order:
+    the trials back to back, gaps left out."""
+    bounds = np.asarray(trials, dtype=np.int64).reshape(-1, 2)
+    return np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in bounds] or [np.zeros(0, np.int64)])
+
+
+def _frames_of(block: np.ndarray, frames: np.ndarray | None) -> np.ndarray:
+    return block if frames is None else np.asarray(block)[:, frames]
 
 
 def session_expected_accuracy(

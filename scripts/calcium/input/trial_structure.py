@@ -229,6 +229,18 @@ def per_trial(
     return out
 
 
+def blank_gaps(values: np.ndarray, gap: np.ndarray | None) -> np.ndarray:
+    """(neurons, frames) values with the frames of `gap` (bool per frame: outside every trial of a
+    session cut into trials, e.g. `frame_trials(...) < 0`) set to NaN, so that figures and the
+    browser draw a break there instead of the gaps' 0; float32 copy. gap None (a continuous
+    session): `values` unchanged."""
+    if gap is None:
+        return values
+    out = np.array(values, dtype=np.float32)
+    out[:, np.asarray(gap, dtype=bool)] = np.nan
+    return out
+
+
 def shift_frames(
     table: pd.DataFrame, first_frame: int, frame_rate_hz: float, trial: int, columns
 ) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from calcium.input.trial_structure import blank_gaps, bounds_from_table, frame_trials
 from calcium.io import NpyRows, load_json, read_table
 from calcium.outputs.browser import DenseTrace, SessionData
 
@@ -22,12 +23,16 @@ def block_neurons(n_frames: int) -> int:
     return max(1, min(256, MAX_BLOCK_SAMPLES // n_frames))
 
 
-def raw_traces(raw_path, dff: dict, frame_rate_hz: float) -> tuple[list[DenseTrace], np.ndarray | None]:
+def raw_traces(
+    raw_path, dff: dict, frame_rate_hz: float, trials: np.ndarray | None = None
+) -> tuple[list[DenseTrace], np.ndarray | None]:
     """The input's trace and its F0: (dense traces, F0 per neuron or None).
 
     dff: the dff rule's settings (input_kind, percentile, window_s). Input ΔF/F: one trace, no
     F0. Raw F: F0 of the whole recording is one value per neuron (returned, computed a block
     of neurons at a time); a sliding F0 is a second trace "f0", computed as its rows are read.
+    trials: a session cut into trials ((trials, 2) first and one-past-last frames): F0 is each
+    trial's own, as the dff stage computes it, a trace "f0" (NaN in gaps).
     """
     raw = NpyRows(raw_path)
     if dff["input_kind"] == "dff":
@@ -38,6 +43,15 @@ def raw_traces(raw_path, dff: dict, frame_rate_hz: float) -> tuple[list[DenseTra
         return baseline_f0(block, dff["percentile"], dff["window_s"], frame_rate_hz)
 
     traces = [DenseTrace("raw", "raw F", "F (a.u.)", raw)]
+    if trials is not None:
+        from calcium.input.trial_structure import per_trial
+
+        def f0_per_trial(block):
+            return per_trial(f0_of, block, trials, fill=np.nan)
+
+        return traces + [
+            DenseTrace("f0", "F0 (each trial's)", "F (a.u.)", NpyRows(raw_path, f0_per_trial))
+        ], None
     if dff["window_s"] is not None:
         return traces + [DenseTrace("f0", "F0 (sliding)", "F (a.u.)", NpyRows(raw_path, f0_of))], None
     n_neurons, step = raw.shape[0], block_neurons(raw.shape[1])
@@ -92,13 +106,20 @@ def read_session(
 
     facts = load_json(paths["facts"])
     fs = float(facts["frame_rate_hz"])
-    traces, f0 = raw_traces(paths["raw"], dff, fs)
+    # a session cut into trials (ingest/trials.csv): the stages' gap frames (0) shown as breaks (NaN)
+    bounds = bounds_from_table(read_table(paths["trials"])) if "trials" in paths else None
+    gap = None if bounds is None else frame_trials(bounds, int(facts["n_frames"])) < 0
+
+    def stage(path):
+        return NpyRows(path) if gap is None else NpyRows(path, lambda block: blank_gaps(block, gap))
+
+    traces, f0 = raw_traces(paths["raw"], dff, fs, bounds)
     traces += [
-        DenseTrace("dff", "ΔF/F", "ΔF/F", NpyRows(paths["dff"])),
-        DenseTrace("detrended", "detrended ΔF/F", "ΔF/F", NpyRows(paths["detrended"])),
-        DenseTrace("denoised", "wavelet-denoised ΔF/F", "ΔF/F", NpyRows(paths["denoised"])),
-        DenseTrace("calcium", "OASIS calcium c", "ΔF/F", NpyRows(paths["calcium"])),
-        DenseTrace("spikes", "OASIS spike amplitude s", "s (ΔF/F)", NpyRows(paths["spikes"])),
+        DenseTrace("dff", "ΔF/F", "ΔF/F", stage(paths["dff"])),
+        DenseTrace("detrended", "detrended ΔF/F", "ΔF/F", stage(paths["detrended"])),
+        DenseTrace("denoised", "wavelet-denoised ΔF/F", "ΔF/F", stage(paths["denoised"])),
+        DenseTrace("calcium", "OASIS calcium c", "ΔF/F", stage(paths["calcium"])),
+        DenseTrace("spikes", "OASIS spike amplitude s", "s (ΔF/F)", stage(paths["spikes"])),
     ]
     shape = traces[0].rows.shape
     events = read_table(paths["events"])
@@ -146,6 +167,6 @@ def read_session(
         labels, _, regressors = regressors_from_table(read_table(paths["regressors"]))
         data.regressors = {label: regressors[k] for k, label in enumerate(labels)}
         data.regression = regression
-        data.trials = read_table(paths["trials"])
+        data.trials = read_table(paths["trial_responses"])
         data.trial_window_s = tuple(trial_window_s)
     return data, shape

@@ -20,7 +20,8 @@ def evaluation_figure(
     axes[0].set_ylabel("ΔF/F")
     axes[0].legend(loc="upper right", fontsize=7, frameon=False)
     axes[1].plot(time_s, spikes, lw=0.7, color="tab:blue", label="inferred activity (s, smoothed)")
-    top = float(np.max(spikes)) if len(spikes) and np.max(spikes) > 0 else 1.0
+    shown = np.asarray(spikes)[np.isfinite(spikes)]  # a session's gaps between trials are NaN
+    top = float(np.max(shown)) if len(shown) and np.max(shown) > 0 else 1.0
     axes[1].plot(
         inferred_times,
         np.full(len(inferred_times), 1.05 * top),

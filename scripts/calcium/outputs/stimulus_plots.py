@@ -202,19 +202,28 @@ def trial_responses_figure(time_s, panels, response_window_s=None, title: str = 
     return figure
 
 
-def heatmap_panels(traces: np.ndarray, table, factor: int, max_neurons: int, min_r2: float):
+def heatmap_panels(
+    traces: np.ndarray, table, factor: int, max_neurons: int, min_r2: float, gap: np.ndarray | None = None
+):
     """The two panels of the heat-map figure: z-scored traces binned by `factor` frames, all
     neurons (at most max_neurons, evenly spaced) and the stimulus-locked ones (regression
     table's `selected`), each in the leaf order of their hierarchical clustering.
+    gap: a session cut into trials, True for each frame outside every trial: binned, z-scored
+    and clustered on the trials' frames only; bins holding no trial frame are NaN (blank).
     Returns (panels [(title, (rows, bins) array, row labels)], bins)."""
     from calcium.outputs.plot_style import neurons_shown
     from calcium.stimulus.clustering import cluster_order, downsample, zscored
 
-    z = zscored(downsample(np.asarray(traces), factor))
+    if gap is None:
+        z = zscored(downsample(np.asarray(traces), factor))
+        ordered = z
+    else:
+        z = _zscored_within_trials(np.asarray(traces), np.asarray(gap, dtype=bool), factor)
+        ordered = z[:, np.isfinite(z).all(axis=0)]  # the bins holding trial frames
     shown = neurons_shown(z.shape[0], max_neurons)
-    order_all = shown[cluster_order(z[shown])]
+    order_all = shown[cluster_order(ordered[shown])]
     chosen = np.flatnonzero(table.selected.to_numpy())
-    order_selected = chosen[cluster_order(z[chosen])] if chosen.size else chosen
+    order_selected = chosen[cluster_order(ordered[chosen])] if chosen.size else chosen
     panels = [
         (
             f"all neurons ({shown.size} of {z.shape[0]} shown)" if shown.size < z.shape[0] else "all neurons",
@@ -230,13 +239,41 @@ def heatmap_panels(traces: np.ndarray, table, factor: int, max_neurons: int, min
     return panels, z.shape[1]
 
 
-def response_example_traces(traces, table, labels: list[str], regressors: np.ndarray, per_type: int) -> list:
+def _zscored_within_trials(traces: np.ndarray, gap: np.ndarray, factor: int) -> np.ndarray:
+    """`zscored(downsample(...))` of the trials' frames: gap frames left out of each bin's mean
+    and of each row's mean and SD; bins of gap frames only are NaN."""
+    values = np.where(gap[None, :], np.nan, np.asarray(traces, dtype=np.float64))
+    n = values.shape[1] // factor if factor > 1 and values.shape[1] >= factor else 0
+    if n:
+        values = values[:, : n * factor].reshape(values.shape[0], n, factor)
+        counts = np.isfinite(values).sum(axis=2)
+        values = np.where(counts > 0, np.nansum(values, axis=2) / np.maximum(counts, 1), np.nan)
+    finite = np.isfinite(values)
+    count = np.maximum(finite.sum(axis=1, keepdims=True), 1)
+    mean = np.where(finite, values, 0.0).sum(axis=1, keepdims=True) / count
+    sd = np.sqrt((np.where(finite, values - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / count)
+    return (values - mean) / np.where(sd > 0, sd, 1)
+
+
+def response_example_traces(
+    traces, table, labels: list[str], regressors: np.ndarray, per_type: int, gap: np.ndarray | None = None
+) -> list:
     """Examples of each response type: the `per_type` neurons of highest R², each as (type,
-    neuron, trace, fitted model) for `response_examples_figure`."""
+    neuron, trace, fitted model) for `response_examples_figure`. gap: a session cut into
+    trials, True for each frame outside every trial: trace and model NaN there (breaks)."""
+    from calcium.input.trial_structure import blank_gaps
     from calcium.stimulus.regression import model_prediction, response_kinds
 
+    def shown(values):
+        return values if gap is None else blank_gaps(np.asarray(values)[None, :], gap)[0]
+
     return [
-        (kind, int(neuron), np.asarray(traces[neuron]), model_prediction(table, labels, regressors, neuron))
+        (
+            kind,
+            int(neuron),
+            shown(np.asarray(traces[neuron])),
+            shown(model_prediction(table, labels, regressors, neuron)),
+        )
         for kind in response_kinds(labels, table.response_type)
         for neuron in table[table.response_type == kind]
         .sort_values("r2", ascending=False)

@@ -148,7 +148,8 @@ def trace_steps_figure(
                 bbox={"facecolor": "white", "alpha": 0.7, "lw": 0, "pad": 1},
             )
             if j == n_steps - 1 and len(spike_times_s[k]):
-                top = float(np.max(values[k])) if values[k].size else 1.0
+                finite = values[k][np.isfinite(values[k])]  # gaps between trials are NaN: breaks
+                top = float(np.max(finite)) if finite.size else 1.0
                 ax.plot(
                     spike_times_s[k],
                     np.full(len(spike_times_s[k]), top * 1.1 if top > 0 else 1.0),

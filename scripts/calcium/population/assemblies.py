@@ -33,18 +33,12 @@ Everything here takes the sparse raster of `calcium.population.coactivity.Active
 from __future__ import annotations
 
 import itertools
-from typing import NamedTuple
 
 import numpy as np
 
-from calcium.population.activations import (
-    Activations,
-    chance_outside,
-    jaccard_index,
-    member_activations,
-    membership_test,
-)
+from calcium.population.activations import jaccard_index
 from calcium.population.coactivity import ActiveBins, statistic_scale, window_activity
+from calcium.population.coincidence_seeds import triple_seeds
 from calcium.population.components import (
     Patterns,
     binned_activity,
@@ -56,6 +50,13 @@ from calcium.population.components import (
     windowed_zscored,
     zscore_rows,
 )
+from calcium.population.member_sets import (  # noqa: F401 (Assembly, refine_members: public here too)
+    Assembly,
+    AssemblySettings,
+    describe_members,
+    refine_members,
+    settle_members,
+)
 from calcium.population.null import circular_shift_null
 from calcium.population.trial_coactivity import trial_shift_null
 from calcium.progress import Progress, track
@@ -63,109 +64,7 @@ from calcium.progress import Progress, track
 METHODS = ("refined", "ica", "jaccard")
 
 
-# --- activations of a member set and its circular-shift test ----------------------------------------
-
-
-class Assembly(NamedTuple):
-    """One assembly: member (neurons,) bool, participation and p_value (neurons,), chance
-    (neurons,) window activity away from its activations, weight (neurons,) pattern weight,
-    its activations, and core (neurons,) bool: the members whose coactivity defines them."""
-
-    member: np.ndarray
-    participation: np.ndarray
-    p_value: np.ndarray
-    chance: np.ndarray
-    weight: np.ndarray
-    activations: Activations
-    core: np.ndarray
-
-
-def describe_members(
-    raster: ActiveBins,
-    windows: np.ndarray,
-    member: np.ndarray,
-    weight: np.ndarray,
-    settings: AssemblySettings,
-) -> Assembly:
-    """Activations of a fixed member set and every neuron's participation in them (no refinement)."""
-    j = settings.jitter_bins
-    chance = window_activity(raster, j)
-    found = member_activations(windows, member, chance, settings.activation_alpha, j)
-    chance = chance_outside(raster, found.peak, j)
-    found = member_activations(windows, member, chance, settings.activation_alpha, j)
-    _, participation, p_value = membership_test(
-        windows, member, found, chance, settings.membership_alpha, settings.activation_alpha
-    )
-    return Assembly(member.copy(), participation, p_value, chance, weight, found, member.copy())
-
-
-def refine_members(
-    raster: ActiveBins,
-    windows: np.ndarray,
-    seed_members: np.ndarray,
-    weight: np.ndarray,
-    settings: AssemblySettings,
-    max_passes: int = 24,
-    others: np.ndarray | None = None,
-) -> Assembly | None:
-    """Refine a seed member set (module doc) until it settles; None when its core falls below
-    two neurons or it has fewer than min_events activations.
-
-    The seed (the ICA pattern's members) is the core that defines the activations: ICA gives
-    two overlapping ensembles each a pattern weighted on the neurons that tell them apart, so
-    activations of the core are the ensemble's own and not the other's. Members are every
-    neuron passing the membership test on those activations (the shared neurons too); core
-    neurons that fail it leave the core (those not even nominally above chance at once, else the
-    one with the largest p-value), and the activations are found again.
-    others: (neurons,) bool, the seed members of the other candidates. When the seeds of two
-    overlapping ensembles both hold the shared neurons, those (with a neuron or two active by
-    chance) would make the other ensemble's activations activations of this one; the core is
-    then the seed without them (if at least two neurons remain).
-    """
-    j = settings.jitter_bins
-    overall = window_activity(raster, j)
-    core = np.asarray(seed_members, dtype=bool).copy()
-    if others is not None and (core & ~np.asarray(others, dtype=bool)).sum() >= 2:
-        core &= ~np.asarray(others, dtype=bool)
-    member = core
-    for _ in range(max_passes):
-        if core.sum() < 2:
-            return None
-        found = member_activations(windows, core, overall, settings.activation_alpha, j)
-        chance = chance_outside(raster, found.peak, j)
-        found = member_activations(windows, core, chance, settings.activation_alpha, j)
-        if found.peak.size < settings.min_events:
-            return None
-        member, participation, p_value = membership_test(
-            windows, core, found, chance, settings.membership_alpha, settings.activation_alpha
-        )
-        failing = core & ~member
-        if not failing.any():
-            break
-        # Backward elimination: the core neurons not even nominally above chance leave at once,
-        # otherwise the one furthest from it. Dropping every failing neuron at once lets a seed
-        # holding two or three strangers collapse: their presence raises k, the ensemble's own
-        # activations fall below it and its members fail too.
-        drop = failing & (p_value >= settings.membership_alpha)
-        if not drop.any():
-            drop = np.zeros_like(core)
-            drop[np.flatnonzero(failing)[np.argmax(p_value[failing])]] = True
-        core &= ~drop
-    if member.sum() < 2:
-        return None
-    return Assembly(member, participation, p_value, chance, weight, found, core)
-
-
-class AssemblySettings(NamedTuple):
-    """activation_alpha: per-bin level of a member set's coactivity under the null;
-    membership_alpha: family-wise level of the membership test; min_events: fewest
-    activations; jitter_bins: as `coactivity.jitter_bins`; seed: FastICA's start."""
-
-    activation_alpha: float = 0.01
-    membership_alpha: float = 0.05
-    min_events: int = 3
-    jitter_bins: int = 1
-    seed: int = 0
+# --- reconciling the candidates -----------------------------------------------------------------------
 
 
 def _coincidence(assembly: Assembly, candidates: list[Assembly], covered: float = 0.8) -> bool:
@@ -195,6 +94,26 @@ def _shared_activations(peaks: np.ndarray, others: np.ndarray, reach: int) -> fl
     left = np.clip(right - 1, 0, sorted_others.size - 1)
     nearest = np.minimum(np.abs(sorted_others[right] - peaks), np.abs(sorted_others[left] - peaks))
     return float(np.mean(nearest <= reach))
+
+
+def _settle_all(found: list[Assembly], raster, windows, settings, same) -> list[Assembly]:
+    """`settle_members` for each candidate, the other candidates' members out of its core. A
+    candidate that would become another one (`same`), or that would lose more than a fifth of its
+    members (a small ensemble's core without the neuron it shares with another was left too weak
+    to hold its members), stays as it was."""
+    settled = []
+    for x, assembly in enumerate(found):
+        others = np.zeros_like(assembly.member)
+        for y, other in enumerate(found):
+            if y != x:
+                others |= other.member
+        grown = settle_members(raster, windows, assembly, settings, others)
+        if any(same(grown, other) for y, other in enumerate(found) if y != x):
+            grown = assembly
+        if (grown.member & assembly.member).sum() < 0.8 * assembly.member.sum():
+            grown = assembly
+        settled.append(grown)
+    return settled
 
 
 def find_assemblies(
@@ -252,6 +171,7 @@ def find_assemblies(
             del z
             weights = np.concatenate([weights, window_patterns.weights])
     seeds = pattern_members(weights)
+    n_candidates = len(weights)
     found: list[Assembly] = []
     if refine:
         with Progress(len(seeds), "ensemble candidates refined", "candidates") as progress:
@@ -327,11 +247,51 @@ def find_assemblies(
             if not any(same(assembly, other) for other in kept):
                 kept.append(assembly)
         found = kept
+        # Every assembly refined again from all its members (`_settle_all`). A candidate whose
+        # members lie within a larger one's is a piece of it (ICA splits a large ensemble over
+        # several patterns, each piece's core keeping the others' members out): dropped, and
+        # the rest settled again without it.
+        for _ in range(len(found)):
+            found = _settle_all(found, raster, windows, settings, same)
+            pieces = [
+                any(
+                    other.member.sum() > a.member.sum()
+                    and (a.member & other.member).sum() >= 0.8 * a.member.sum()
+                    for other in found
+                )
+                for a in found
+            ]
+            if not any(pieces):
+                break
+            found = [a for a, piece in zip(found, pieces, strict=True) if not piece]
+        # Small assemblies below the eigenvalue bounds: seeds from repeated triple coincidences
+        # among neurons of no assembly found (`triple_seeds`), refined and settled the same way.
+        extra = triple_seeds(
+            raster,
+            windows,
+            window_activity(raster, settings.jitter_bins),
+            settings.jitter_bins,
+            covered=[a.member for a in found],
+        )
+        n_candidates += len(extra)
+        for seed_members in extra:
+            assembly = refine_members(
+                raster, windows, seed_members, seed_members / np.sqrt(seed_members.sum()), settings
+            )
+            if assembly is None:
+                continue
+            others = np.zeros_like(assembly.member)
+            for other in found:
+                others |= other.member
+            assembly = settle_members(raster, windows, assembly, settings, others)
+            outside = [(assembly.core & ~other.member).sum() for other in found]
+            if min(outside, default=2) >= 2 and not any(same(assembly, other) for other in found):
+                found.append(assembly)
     else:
         for weight, seed_members in zip(weights, seeds, strict=True):
             if seed_members.any():
                 found.append(describe_members(raster, windows, seed_members, weight, settings))
-    return found, len(weights), patterns, window_patterns
+    return found, n_candidates, patterns, window_patterns
 
 
 def ensemble_p_values(

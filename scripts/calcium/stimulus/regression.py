@@ -4,6 +4,10 @@ After Miri et al. 2011: R² says how much of the trace the stimuli explain, and 
 largest in magnitude says which stimulus drives (or, when negative, suppresses) the neuron (its
 response type). Also each neuron's mean stimulus-locked response per stimulus. The regressors
 are made in `calcium.stimulus.regressors`.
+
+A session cut into trials (docs/trials.md): the fit uses the trials' frames only (gap frames,
+0 in the traces, are left out), and a presentation counts only when its response (and
+baseline) window lies within one trial (`window_in_one_trial`).
 """
 
 from __future__ import annotations
@@ -82,18 +86,36 @@ def response_types(
     return selected, types
 
 
+def window_in_one_trial(frame_trial: np.ndarray | None, *windows: tuple[int, int]) -> bool:
+    """Whether the frames [start, stop) of every window lie in one and the same trial.
+
+    frame_trial: the trial of each frame (`calcium.input.trial_structure.frame_trials`, -1 in
+    gaps), or None (a continuous recording: always True; the caller checks the recording's
+    ends). With trials, a window reaching outside the recording gives False."""
+    if frame_trial is None:
+        return True
+    first = min(start for start, _ in windows)
+    last = max(stop for _, stop in windows) - 1
+    if first < 0 or last >= frame_trial.size:
+        return False
+    # trials are runs of consecutive frames: the span's ends in one trial means all its frames are
+    return bool(frame_trial[first] >= 0 and frame_trial[first] == frame_trial[last])
+
+
 def stimulus_responses(
     traces: np.ndarray,
     table: pd.DataFrame,
     frame_rate_hz: float,
     window_s: tuple[float, float] = (0.0, 3.0),
     baseline_s: tuple[float, float] | None = (-2.0, 0.0),
+    frame_trial: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Mean stimulus-locked response per neuron and stimulus.
 
     For each presentation, the mean ΔF/F over [onset + window_s[0], onset + window_s[1])
     minus (if baseline_s) the mean over [onset + baseline_s[0], onset + baseline_s[1]);
-    averaged over the presentations that fit inside the recording.
+    averaged over the presentations that fit inside the recording (and, with trials,
+    frame_trial the trial of each frame, whose windows lie within one trial).
     Returns a tidy table: neuron, stimulus, n_presentations, mean_response_dff, sem_response_dff.
     """
     traces = np.asarray(traces, dtype=np.float64)
@@ -106,13 +128,17 @@ def stimulus_responses(
             stop = int(np.ceil((onset + window_s[1]) * frame_rate_hz))
             if start < 0 or stop > n_frames or stop <= start:
                 continue
+            windows = [(start, stop)]
             response = traces[:, start:stop].mean(axis=1)
             if baseline_s is not None:
                 b0 = int(np.ceil((onset + baseline_s[0]) * frame_rate_hz))
                 b1 = int(np.ceil((onset + baseline_s[1]) * frame_rate_hz))
                 if b0 < 0 or b1 <= b0:
                     continue
+                windows.append((b0, b1))
                 response = response - traces[:, b0:b1].mean(axis=1)
+            if not window_in_one_trial(frame_trial, *windows):
+                continue
             per_trial.append(response)
         trials = np.array(per_trial).reshape(len(per_trial), n_neurons)
         n = trials.shape[0]
@@ -142,20 +168,34 @@ def regression_tables(
     response_type: str = "largest_magnitude",
     response_window_s: tuple[float, float] = (0.0, 3.0),
     baseline_window_s: tuple[float, float] | None = (-2.0, 0.0),
+    trials: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Regression of every neuron on the regressors, and its stimulus-locked mean responses.
 
     blocks: iterable of (first neuron id, (neurons, frames) traces) covering the session
         in order (blocks of neurons keep memory bounded).
     stimuli: the presentations, times in seconds from the first frame.
+    trials: None (continuous) or (trials, 2) first and one-past-last frame of each trial: the
+        fit over the trials' frames only, responses from windows within one trial.
     Returns (regression: one row per neuron with r2, intercept_dff, coef_<stimulus>,
     selected, response_type; responses: one row per (neuron, stimulus), see
     `stimulus_responses`).
     """
     fits, responses = [], []
+    frame_trial = fit_frames = None
     for first, block in blocks:
-        fits.append(fit_regressors(block, regressors))
-        part = stimulus_responses(block, stimuli, frame_rate_hz, response_window_s, baseline_window_s)
+        if trials is not None and frame_trial is None:
+            from calcium.input.trial_structure import frame_trials
+
+            frame_trial = frame_trials(trials, np.shape(block)[1])
+            fit_frames = np.flatnonzero(frame_trial >= 0)
+            regressors = np.asarray(regressors).reshape(-1, frame_trial.size)[:, fit_frames]
+        fits.append(
+            fit_regressors(block if fit_frames is None else np.asarray(block)[:, fit_frames], regressors)
+        )
+        part = stimulus_responses(
+            block, stimuli, frame_rate_hz, response_window_s, baseline_window_s, frame_trial
+        )
         part["neuron"] += first
         responses.append(part)
     fit = Regression(*(np.concatenate(parts) for parts in zip(*fits, strict=True)))
@@ -177,12 +217,14 @@ def session_regression(
     stimuli: pd.DataFrame,
     frame_rate_hz: float,
     settings: dict,
+    trials: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`regression_tables` of a session's traces .npy (neurons x frames), read in blocks of ~0.1 GB
     of float32 (bounded memory), with progress in the log.
 
     stimuli: presentations, times in seconds from the first frame; settings: the config's
-    regression section (min_r2, response_type, response_window_s, baseline_window_s).
+    regression section (min_r2, response_type, response_window_s, baseline_window_s);
+    trials: a session cut into trials (see `regression_tables`), None: continuous.
     """
     from calcium.io import load_npy
     from calcium.progress import Progress, track
@@ -204,6 +246,7 @@ def session_regression(
             settings["response_type"],
             tuple(settings["response_window_s"]),
             baseline,
+            trials,
         )
 
 

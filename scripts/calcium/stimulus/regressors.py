@@ -15,6 +15,11 @@ per frame (a double exponential is 0 at lag 0, so at ~1 Hz that response starts
 one frame late). Both scale the kernel to unit area, so a regressor is 1 at the
 plateau of a long stimulus and a coefficient is the ΔF/F of that plateau.
 
+A session cut into trials (docs/trials.md) gets its regressors trial by trial
+(`trial_regressors`): each trial as a recording of its own, the presentations clipped to it,
+so that a response never rings on across a boundary; gap frames hold 0 (and are left out of
+the fit).
+
 The regression of each neuron on them is in `calcium.stimulus.regression`.
 """
 
@@ -120,6 +125,7 @@ def stimulus_regressors(
     tau_rise_s: float = 0.1,
     method: str = "integrated",
     start_time_s: float = 0.0,
+    trials: np.ndarray | None = None,
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Boxcars and regressors of every stimulus label, each (stimuli, frames) float64.
 
@@ -131,8 +137,14 @@ def stimulus_regressors(
         sum 1 (`calcium.signal.kernels.calcium_kernel(..., normalize="sum")`).
     shape, tau_decay_s, tau_rise_s: the kernel ("exponential" or "double_exponential";
         time constants in s). start_time_s: time of frame 0 (s), in the stimulus clock.
+    trials: a session cut into trials, (trials, 2) first and one-past-last frames: made within
+        each trial (`trial_regressors`); None: one continuous recording.
     Returns (labels in order of first appearance, boxcars, regressors).
     """
+    if trials is not None:
+        return trial_regressors(
+            table, trials, n_frames, frame_rate_hz, shape, tau_decay_s, tau_rise_s, method, start_time_s
+        )
     labels, boxcars = stimulus_boxcars(table, n_frames, frame_rate_hz, start_time_s)
     if method == "integrated":
         regressors = np.stack(
@@ -157,6 +169,46 @@ def stimulus_regressors(
         )
         return labels, boxcars, convolve_regressors(boxcars, kernel)
     raise ValueError(f"unknown regressor method {method!r}; choose one of {REGRESSOR_METHODS}")
+
+
+def trial_regressors(
+    table: pd.DataFrame,
+    trials: np.ndarray,
+    n_frames: int,
+    frame_rate_hz: float,
+    shape: str = "double_exponential",
+    tau_decay_s: float = 1.25,
+    tau_rise_s: float = 0.1,
+    method: str = "integrated",
+    start_time_s: float = 0.0,
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """`stimulus_regressors` of a session cut into trials, made within each trial.
+
+    trials: (trials, 2) first and one-past-last frame of each trial. Each trial is a recording
+    of its own (frames a..b-1, frame a at start_time_s + a / frame_rate_hz): the presentations
+    are clipped to its frames' intervals [t_a, t_b), and their responses start and end within
+    it (a kernel never rings on across a boundary, nor into the next trial). Gap frames hold 0.
+    Returns (labels in order of first appearance in `table`, boxcars, regressors), each
+    (stimuli, n_frames) float64.
+    """
+    labels = list(dict.fromkeys(table.stimulus))
+    boxcars = np.zeros((len(labels), n_frames))
+    regressors = np.zeros((len(labels), n_frames))
+    for first, stop in np.asarray(trials, dtype=np.int64).reshape(-1, 2):
+        begin, end = start_time_s + first / frame_rate_hz, start_time_s + stop / frame_rate_hz
+        clipped = table.assign(
+            onset_s=table.onset_s.clip(lower=begin), offset_s=table.offset_s.clip(upper=end)
+        )
+        clipped = clipped[clipped.offset_s > clipped.onset_s]
+        if clipped.empty:
+            continue
+        names, box, reg = stimulus_regressors(
+            clipped, int(stop - first), frame_rate_hz, shape, tau_decay_s, tau_rise_s, method, begin
+        )
+        rows = [labels.index(name) for name in names]
+        boxcars[rows, first:stop] = box
+        regressors[rows, first:stop] = reg
+    return labels, boxcars, regressors
 
 
 def regressor_table(
