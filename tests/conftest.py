@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -67,18 +69,52 @@ def workflow_copy(tmp_path: Path) -> Path:
     return copy_workflow(tmp_path / "run")
 
 
-@pytest.fixture(scope="session")
-def default_run(tmp_path_factory) -> Path:
-    """One full run of the workflow on the bundled data, shared by the tests that read it."""
+@pytest.fixture(scope="session", autouse=True)
+def default_run_started(request, tmp_path_factory):
+    """The full run of the workflow on the bundled data, started in the background when the
+    session begins if a selected test reads it (None otherwise): the tests that do not read it
+    run meanwhile (most use one core; the run is two cores' worth of jobs for ~35 s)."""
+    if not any("default_run" in item.fixturenames for item in request.session.items):
+        yield None
+        return
     workdir = copy_workflow(tmp_path_factory.mktemp("default") / "run")
-    result = snakemake(workdir)
-    assert result.returncode == 0, result.stdout[-5000:]
+    output = open(workdir.parent / "snakemake.out", "w+")  # a file: a pipe would fill and stall it
+    process = subprocess.Popen(
+        [tool("snakemake"), "--cores", "2"],
+        cwd=workdir,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"),
+        start_new_session=True,
+    )
+    yield workdir, process, output
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait()
+    output.close()
+
+
+@pytest.fixture(scope="session")
+def default_run(default_run_started) -> Path:
+    """One full run of the workflow on the bundled data, shared by the tests that read it."""
+    if default_run_started is None:  # asked for by request.getfixturevalue: not foreseen
+        workdir = copy_workflow(Path(tempfile.mkdtemp(prefix="default")) / "run")
+        result = snakemake(workdir)
+        assert result.returncode == 0, result.stdout[-5000:]
+        return workdir
+    workdir, process, output = default_run_started
+    process.wait(timeout=900)
+    output.seek(0)
+    assert process.returncode == 0, output.read()[-5000:]
     return workdir
 
 
 def pytest_collection_modifyitems(config, items):
-    """The SLURM test last: its run starts in the background when the session begins."""
-    items.sort(key=lambda item: item.path.name == "test_slurm.py")  # a stable sort
+    """The tests that read the default run after all others (it runs in the background
+    meanwhile), and the SLURM test last (its run too starts when the session begins)."""
+    items.sort(
+        key=lambda item: (item.path.name == "test_slurm.py", "default_run" in item.fixturenames)
+    )  # a stable sort
 
 
 @pytest.fixture(scope="session", autouse=True)
