@@ -1,7 +1,7 @@
 """deconvolution.tsv: each neuron's deconvolution settings and why (the deconvolve rule's table)
 with its expected spike-inference accuracy and quality flag (the expected_accuracy rule's)."""
 
-from calcium.evaluation.accuracy import with_quality_flag
+from calcium.evaluation.quality_flag import with_quality_flag
 from calcium.io import read_table, save_table
 from calcium.logs import log_to
 

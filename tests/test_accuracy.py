@@ -363,7 +363,8 @@ def test_a_neuron_whose_transients_stand_out_less_than_its_bands_is_expected_wor
 
 
 def test_the_deconvolution_table_carries_each_neurons_flag_from_a_round_trip_through_files(tmp_path):
-    from calcium.evaluation.accuracy import neuron_quality, with_quality_flag
+    from calcium.evaluation.accuracy import neuron_quality
+    from calcium.evaluation.quality_flag import with_quality_flag
     from calcium.io import read_table, save_table
 
     bands = pd.DataFrame({"expected_correlation": [0.3], "skewness_median": [2.0], "skewness_slope": [0.2]})
