@@ -4,7 +4,7 @@ import numpy as np
 
 from calcium.evaluation.scoring import evaluation_summary, inferred_spikes, score_session
 from calcium.input.tables import parse_ground_truth, read_user_table
-from calcium.input.trial_structure import blank_gaps, frame_trials, trial_bounds
+from calcium.input.trial_structure import blank_gaps, frame_trials, gap_spans_s, trial_bounds
 from calcium.io import load_json, load_npy, read_table, save_table
 from calcium.logs import log_to
 from calcium.outputs.evaluation_plots import evaluation_figure
@@ -50,6 +50,7 @@ figure = evaluation_figure(
     neuron,
     title=f"session {session}, neuron {neuron}: r(40 ms) = "
     f"{table.correlation_40ms[table.neuron == neuron].iloc[0]:.2f}",
+    gaps_s=None if bounds is None else gap_spans_s(bounds, facts["n_frames"], fs, start_s),  # marked
 )
 save_figure(figure, snakemake.output.figure)
 log.info(

@@ -1,5 +1,6 @@
 """Figures of the population stage: raster, feature distributions, coactivity, similarity, membership."""
 
+from calcium.input.trial_structure import gap_spans_s, trial_bounds
 from calcium.io import load_json, load_npy, read_table
 from calcium.logs import log_to
 from calcium.outputs.plot_style import save_figure
@@ -21,12 +22,18 @@ facts = load_json(inputs.facts)
 session = f"session {snakemake.wildcards.session}"
 activations = read_table(inputs.activations)
 clustering = load_json(inputs.clustering)
+bounds = trial_bounds(inputs)  # with trials: their gaps marked on the time axes
+gaps_s = (
+    None
+    if bounds is None
+    else gap_spans_s(bounds, facts["n_frames"], facts["frame_rate_hz"], facts.get("start_time_s", 0.0))
+)
 
 events, n_shown, note = raster_subset(
     read_table(inputs.events), facts["n_neurons"], snakemake.params.max_neurons
 )
 raster = raster_figure(
-    events, n_shown, facts["duration_s"], activations, session + note, facts.get("start_time_s", 0.0)
+    events, n_shown, facts["duration_s"], activations, session + note, facts.get("start_time_s", 0.0), gaps_s
 )
 save_figure(raster, output.raster)
 save_figure(feature_distributions_figure(read_table(inputs.features), FEATURE_AXES, session), output.features)
@@ -44,6 +51,8 @@ figure = coactivity_figure(
     read_table(inputs.histogram),
     facts["n_neurons"],
     title=title,
+    separators=None if bounds is None else bins.trial.to_numpy() < 0,  # the bins between trials
+    gaps_s=gaps_s,
 )
 save_figure(figure, output.coactivity)
 

@@ -213,6 +213,25 @@ def frame_trials(bounds: np.ndarray, n_frames: int) -> np.ndarray:
     return out
 
 
+def gap_spans_s(
+    bounds: np.ndarray, n_frames: int, frame_rate_hz: float, start_time_s: float = 0.0
+) -> np.ndarray:
+    """Where a figure on the session's time axis marks the trial structure: (spans, 2) float64
+    [start, stop) in s on the recording's clock (start_time_s + frame / frame_rate_hz).
+
+    One span per run of frames outside every trial (a gap: before the first trial, between two
+    trials, after the last), from the first gap frame's time to the next trial's first frame
+    (the end of the recording); and a zero-width span (start == stop) at each boundary between
+    two trials with no frame between them (several files read back to back).
+    bounds: (trials, 2) first and one-past-last frame of each trial, in time order.
+    """
+    bounds = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
+    edges = np.concatenate([[0], bounds.ravel(), [n_frames]]).reshape(-1, 2)  # [stop_k, start_k+1]
+    keep = edges[:, 1] > edges[:, 0]  # before the first trial, after the last: gaps only
+    keep[1:-1] = True  # between two trials: a gap, or a boundary
+    return start_time_s + edges[keep].astype(np.float64) / frame_rate_hz
+
+
 def per_trial(
     function: Callable[[np.ndarray], np.ndarray], traces: np.ndarray, bounds: np.ndarray, fill: float = 0.0
 ) -> np.ndarray:
