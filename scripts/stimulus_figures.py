@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from calcium.input.trial_structure import blank_gaps, frame_trials, gap_spans_s, trial_bounds
+from calcium.input.trial_structure import blank_gaps, figure_gaps
 from calcium.io import load_json, load_npy, read_table
 from calcium.logs import log_to
 from calcium.outputs.plot_style import save_figure
@@ -27,9 +27,7 @@ labels, boxcars, regressors = regressors_from_table(read_table(inputs.regressors
 stimuli = read_table(inputs.stimuli)
 table = read_table(inputs.regression)
 traces = load_npy(inputs.traces)
-bounds = trial_bounds(inputs)  # with trials: the gaps (0 in the traces) left out, drawn blank
-gap = None if bounds is None else frame_trials(bounds, facts["n_frames"]) < 0
-gaps_s = None if bounds is None else gap_spans_s(bounds, facts["n_frames"], fs, start_s)  # marked
+gap, gaps_s = figure_gaps(inputs, facts)  # with trials: the gaps (0 in the traces) left out, blank, marked
 
 shown = blank_gaps(regressors, gap) if len(labels) else regressors  # breaks in the gaps, not their 0
 save_figure(regressors_figure(time_s, labels, boxcars, shown, session, gaps_s), output.regressors)

@@ -899,6 +899,24 @@ def test_gap_spans_are_the_runs_of_frames_outside_trials_and_the_boundaries_with
     assert gap_spans_s(np.array([[0, 60]]), 60, 10.0).shape == (0, 2)
 
 
+def test_figure_gaps_are_none_for_a_continuous_session_and_the_trial_tables_gaps_otherwise(tmp_path):
+    """What the figure scripts draw: nothing more for a rule without a trials input (a continuous
+    session), the gap frames of the frames drawn and the spans to mark for one with trials."""
+    from calcium.input.trial_structure import figure_gaps
+
+    class Inputs(dict):
+        __getattr__ = dict.__getitem__
+
+    facts = {"n_frames": TIME_S.size, "frame_rate_hz": FS, "start_time_s": START_S}
+    assert figure_gaps(Inputs(facts="recording.json"), facts) == (None, None)
+    table = pd.DataFrame(TRIAL_BOUNDS / FS + START_S, columns=["start_s", "stop_s"])
+    table = table.assign(start_frame=TRIAL_BOUNDS[:, 0], stop_frame=TRIAL_BOUNDS[:, 1])
+    table.to_csv(tmp_path / "trials.csv", index=False)
+    gap, spans = figure_gaps(Inputs(trials=str(tmp_path / "trials.csv")), facts, slice(10, 40))
+    np.testing.assert_array_equal(gap, TRIAL_GAP[10:40])
+    np.testing.assert_allclose(spans, trial_gaps_s())
+
+
 def test_regressors_of_a_session_with_trials_break_at_the_gap_which_is_marked():
     """The regressors are 0 in the gaps (no presentation there): drawn as a break, not as 0, and
     normalised by their maximum over the trials; without trials no mark is drawn."""

@@ -303,6 +303,22 @@ def trial_bounds(inputs) -> np.ndarray | None:
     return bounds_from_table(read_table(inputs.trials))
 
 
+def figure_gaps(inputs, facts: dict, frames: slice = slice(None)) -> tuple:
+    """What a rule's figures draw of its session's trials: (gap, spans_s).
+
+    gap: bool per frame of `frames`, True outside every trial (`blank_gaps`: drawn as breaks);
+    spans_s: `gap_spans_s` (marked by `calcium.outputs.plot_style.mark_trial_gaps`).
+    inputs: the rule's input (`trial_bounds`); facts: the session's recording.json (n_frames,
+    frame_rate_hz, start_time_s). (None, None) without a trials input (a continuous session).
+    """
+    bounds = trial_bounds(inputs)
+    if bounds is None:
+        return None, None
+    n_frames = int(facts["n_frames"])
+    spans = gap_spans_s(bounds, n_frames, facts["frame_rate_hz"], facts.get("start_time_s", 0.0))
+    return (frame_trials(bounds, n_frames) < 0)[frames], spans
+
+
 def frames_in_trials(bounds: np.ndarray) -> int:
     """Frames inside trials (the recording less its gaps)."""
     return int(np.diff(np.asarray(bounds, dtype=np.int64).reshape(-1, 2), axis=1).sum())

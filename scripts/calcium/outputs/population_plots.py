@@ -101,6 +101,16 @@ def feature_distributions_figure(features, columns: list[tuple[str, str]], title
     return figure
 
 
+def coactivity_title(session: str, null: dict) -> str:
+    """Title of the coactivity figure: what is counted and the null it is tested against
+    (null: the coactivity stage's threshold.json)."""
+    return (
+        f"{session}: neurons active within ± {null['jitter_bins']} bins; "
+        f"{null['n_shuffles']} circular shifts, {null['percentile']}th percentile ({null['statistic']}), "
+        f"at least {null['min_active']} neurons"
+    )
+
+
 def coactivity_figure(
     start_s,
     n_active,
