@@ -523,6 +523,18 @@ def test_coactivity_null_panel_shows_pooled_fraction_of_null_bins(drawn):
     np.testing.assert_allclose(bars, np.column_stack([pooled.index, pooled / pooled.sum()]))
 
 
+def test_coactivity_null_panels_log_axis_is_labelled_in_plain_text(drawn):
+    """The style prints text as written (no TeX): the log axis's labels must not be TeX strings."""
+    ax_null = drawn("coactivity").axes[1]
+    assert ax_null.get_xscale() == "log"
+    major, minor = ax_null.xaxis.get_major_formatter(), ax_null.xaxis.get_minor_formatter()
+    major.set_locs([1e-3, 1e-2, 1e-1])
+    labels = [major(value, k) for k, value in enumerate([1e-3, 1e-2, 1e-1])]
+    assert labels == ["1e−03", "1e−02", "1e−01"]
+    minor.set_locs([0.02, 0.03, 0.05])  # less than a decade: minor ticks labelled, also as text
+    assert all("$" not in minor(value, 0) for value in (0.02, 0.03, 0.05))
+
+
 def test_similarity_image_is_the_matrix_in_clustering_order_with_ensemble_tick_labels():
     similarity, order, labels = similarity_inputs()
     figure = similarity_figure(similarity, order, labels)

@@ -45,6 +45,16 @@ def stacked_layout(figure, title: bool = True, hspace_in: float = 0.12) -> None:
         figure._suptitle.set_verticalalignment("top")
 
 
+def plain_log_ticks(axis) -> None:
+    """Tick labels of a log-scaled `axis` (e.g. ax.xaxis) as plain text ("1e−03", minor ticks
+    labelled when the axis spans few decades, as matplotlib does): its default labels are TeX
+    ("$\\mathdefault{10^{-3}}$"), which text.parse_math = False would print as written."""
+    from matplotlib.ticker import LogFormatter
+
+    axis.set_major_formatter(LogFormatter())
+    axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.4)))
+
+
 # How a figure on a session's time axis shows the session's trials (docs/trials.md): each gap
 # (frames outside every trial, where no stage runs; the traces break there, NaN) as a light grey
 # hatched band behind the data (hatched: not to be taken for the solid grey of "no ensemble" or

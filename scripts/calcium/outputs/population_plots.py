@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from calcium.outputs.palette import ensemble_colour
-from calcium.outputs.plot_style import mark_trial_gaps, neurons_shown, plt
+from calcium.outputs.plot_style import mark_trial_gaps, neurons_shown, plain_log_ticks, plt
 
 
 def raster_figure(
@@ -161,6 +161,7 @@ def coactivity_figure(
     for value in levels:
         ax_null.axhline(value, color="tab:red", ls="--", lw=0.8)
     ax_null.set_xscale("log")
+    plain_log_ticks(ax_null.xaxis)  # not TeX: the style prints text as written
     ax_null.set_xlabel("fraction of null bins")
     if title:
         ax.set_title(title, fontsize=9)
