@@ -94,6 +94,10 @@ class SessionData:
         of the trial view's traces.
     footprints: `calcium.input.footprints.Footprints` of the ROIs (the ROI map), or None/empty:
         the map then says why there is none.
+    trial_gaps_s: a session cut into trials: (spans, 2) [start, stop) in s of its gaps between
+        trials and (start == stop) of its boundaries with no gap
+        (`calcium.input.trial_structure.gap_spans_s`), marked on every time axis as the figures
+        mark them; None (a continuous session): nothing stored, nothing drawn.
     notes: shown in the page's manifest ("warning": a line shown above the charts).
     """
 
@@ -126,6 +130,7 @@ class SessionData:
     trials: pd.DataFrame | None = None
     trial_window_s: tuple[float, float] | None = None
     footprints: Any = None
+    trial_gaps_s: np.ndarray | None = None
     notes: dict[str, Any] = field(default_factory=dict)
 
 
@@ -175,6 +180,8 @@ def _table_parts(
     )
     parts["spike_counts"], parts["spike_frames"] = counts, deltas
     parts.update(encode_events(data.events, n_neurons))
+    if data.trial_gaps_s is not None:
+        parts["trial_gaps_s"] = np.asarray(data.trial_gaps_s, dtype=np.float64).reshape(-1, 2).ravel()
     if data.f0 is not None:
         parts["f0"] = np.asarray(data.f0, dtype=np.float64).reshape(n_neurons)
     if data.coactivity is not None:
