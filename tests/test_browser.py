@@ -752,30 +752,42 @@ def test_a_session_with_trials_shows_each_trials_f0_and_its_gaps_as_breaks(tmp_p
     assert np.isnan(rows[:, 200:250]).all() and (rows[:, :200] == 0.5).all() and (rows[:, 250:] == -0.5).all()
 
 
+TRIAL_BOUNDS = np.array([[0, 600], [700, 1200], [1200, 1900]])  # frames of a 2000-frame session
+
+
 def trial_session(trials: bool):
-    """A 100 s synthetic session (20 Hz) cut into three trials: a 5 s gap at 30-35 s, two trials
-    read back to back (a boundary at 60 s, no gap) and a 5 s gap after the last (95-100 s); its
-    traces NaN in the gaps and no event there, as the workflow gives them. trials False: the
-    same arrays as a continuous session."""
+    """A 100 s synthetic session (20 Hz) cut into three trials (TRIAL_BOUNDS): a 5 s gap at
+    30-35 s, two trials read back to back (a boundary at 60 s, no gap) and a 5 s gap after the
+    last (95-100 s); its traces NaN in the gaps, F0 each trial's own, as the workflow gives
+    them; a stimulus with its regression. trials False: the same session continuous. No event
+    in the gaps in either."""
     from calcium.input.trial_structure import blank_gaps, frame_trials, gap_spans_s
 
     fs, n_frames = 20.0, 2000
-    bounds = np.array([[0, 600], [700, 1200], [1200, 1900]])
     data = synthetic_session(np.random.default_rng(13), 6, n_frames, fs=fs)
-    gap = frame_trials(bounds, n_frames) < 0
-    for trace in data.traces:
-        trace.rows = blank_gaps(np.asarray(trace.rows), gap)
-    data.f0 = None
+    gap = frame_trials(TRIAL_BOUNDS, n_frames) < 0
     inside = ~(gap[data.events.onset_frame] | gap[data.events.end_frame])
     data.events = data.events[inside].reset_index(drop=True)
     data.spikes = data.spikes[~gap[data.spikes.frame]].reset_index(drop=True)
+    data.stimuli = pd.DataFrame(
+        {"stimulus": "tone", "onset_s": [10.0, 45.0, 75.0], "offset_s": [11.0, 46.0, 76.0]}
+    )
+    data.regressors = {"tone": ((np.arange(n_frames) / fs % 35) < 3).astype(float)}
+    data.regression = pd.DataFrame(
+        {"neuron": np.arange(6), "intercept_dff": 0.1, "coef_tone": 0.5, "r2": 0.2}
+    )
     data.coactivity = np.bincount(
         (data.events.onset_frame // fs).astype(int), minlength=int(n_frames / fs)
     ).astype(np.float32)
     data.coactivity_start_s = np.arange(data.coactivity.size, dtype=float)
     data.coactivity_bin_s = 1.0
     if trials:
-        data.trial_gaps_s = gap_spans_s(bounds, n_frames, fs, data.start_time_s)
+        for trace in data.traces:
+            trace.rows = blank_gaps(np.asarray(trace.rows), gap)
+        data.f0 = None  # each trial's own F0: a trace, NaN in gaps (browser_session.raw_traces)
+        f0 = np.where(gap, np.nan, np.where(np.arange(n_frames) < 700, 500.0, 520.0))
+        data.traces.insert(1, DenseTrace("f0", "F0 (each trial's)", "F (a.u.)", np.tile(f0, (6, 1))))
+        data.trial_gaps_s = gap_spans_s(TRIAL_BOUNDS, n_frames, fs, data.start_time_s)
     return data
 
 
@@ -800,6 +812,8 @@ def test_trial_gaps_and_boundaries_are_marked_on_every_time_axis(chromium_path, 
     """As the figures (plot_style.mark_trial_gaps): the page stores gap_spans_s and draws a
     hatched grey band over each gap and a dotted line at the boundary on the traces, the raster
     and the coactivity, with a legend; a continuous session stores and draws none."""
+    from calcium.input.trial_structure import frame_trials
+
     template, assets = page_assets()
     pages = {}
     for trials in (True, False):
@@ -813,6 +827,7 @@ def test_trial_gaps_and_boundaries_are_marked_on_every_time_axis(chromium_path, 
         pages[trials] = tmp_path / f"trials_{trials}.html"
         pages[trials].write_text(html, encoding="utf-8")
     expected = [("gap", 30.0, 35.0), ("boundary", 60.0, 60.0), ("gap", 95.0, 100.0)]
+    in_gap = frame_trials(TRIAL_BOUNDS, 2000) < 0
     with Chromium(chromium_path) as browser:
         found, greys = {}, {}
         for trials, page in pages.items():
@@ -820,6 +835,11 @@ def test_trial_gaps_and_boundaries_are_marked_on_every_time_axis(chromium_path, 
             browser.evaluate("sessionBrowser.showView('raster')")
             browser.evaluate("sessionBrowser.showView('traces')")
             marks = browser.evaluate("sessionBrowser.trialMarks()")
+            state = browser.evaluate("sessionBrowser.state()")
+            fit = series(state, "detrended", "regression fit")  # fitted within trials: none in gaps
+            assert np.isnan(fit[in_gap]).all() == trials and np.isfinite(fit[~in_gap]).all()
+            labels = [s["label"] for s in chart(state, "raw")["series"]]
+            assert labels[1] == ("F0 (each trial's)" if trials else "F0 = 500")
             charts = [("#charts .uplot canvas", k, c["marks"]) for k, c in enumerate(marks["traces"])]
             charts += [("#raster-charts .uplot canvas", 0, marks["raster"])]
             charts += [("#raster-charts .uplot canvas", 1, marks["coactivity"])]
@@ -844,7 +864,7 @@ def test_trial_gaps_and_boundaries_are_marked_on_every_time_axis(chromium_path, 
                 greys[trials].append((band, line))
             legend = " ".join(marks["legend"])
             if trials:
-                assert legend.count("gap between trials (2") == 2 and legend.count("trial boundary (1") == 2
+                assert legend.count("gap between trials (2)") == 2 and legend.count("trial boundary (1)") == 2
                 browser.screenshot(tmp_path / "trial_marks.png")
             else:
                 assert marks["spans"] == [] and legend == ""

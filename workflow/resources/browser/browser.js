@@ -256,11 +256,11 @@
     const line = el("div", { class: "trial-legend" });
     if (gaps) {
       line.append(el("span", { class: "swatch gap-swatch" }),
-        "gap between trials (" + gaps + "; no frame analysed there, the traces break)");
+        "gap between trials (" + gaps + "): outside every trial, not analysed (the analysed traces break there)");
     }
     if (bounds) {
       line.append(el("span", { class: "swatch boundary-swatch" }),
-        "trial boundary (" + bounds + "; two trials with no frame between them)");
+        "trial boundary (" + bounds + "): two trials with no frame between them");
     }
     node.append(line);
   }
@@ -376,7 +376,7 @@
       const panel = { key, title: meta.label, unit: meta.unit, series: [lineSeries(meta.label, "#333", 1)], values: [values], extra: null };
       if (key === "raw" && (D.f0 || traceMeta("f0"))) {
         const f0 = D.f0 ? new Array(R.n_slots).fill(D.f0[i]) : traceValues("f0", i);
-        panel.series.push(lineSeries(D.f0 ? "F0 = " + fmt(D.f0[i]) : "F0 (sliding)", "#e15759", 2, [6, 4]));
+        panel.series.push(lineSeries(D.f0 ? "F0 = " + fmt(D.f0[i]) : traceMeta("f0").label, "#e15759", 2, [6, 4]));
         panel.values.push(f0);
       }
       if (key === roles.stimulus && regression && M.regressors.length) {
@@ -387,6 +387,7 @@
           if (coef === null || coef === undefined || !r) continue;
           for (let j = 0; j < fit.length; j++) fit[j] += coef * r[j];
         }
+        for (let j = 0; j < fit.length; j++) if (values[j] === null) fit[j] = null;  // no fit where the trace is blank (gaps)
         panel.series.push(lineSeries("regression fit (R² " + fmt(regression.r2) + ")", "#1f77b4", 2));
         panel.values.push(fit);
         panel.title += ", stimulus regression fit";
