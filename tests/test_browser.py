@@ -762,6 +762,7 @@ def trial_session(trials: bool):
     them; a stimulus with its regression. trials False: the same session continuous. No event
     in the gaps in either."""
     from calcium.input.trial_structure import blank_gaps, frame_trials, gap_spans_s
+    from calcium.stimulus.trial_responses import trial_responses
 
     fs, n_frames = 20.0, 2000
     data = synthetic_session(np.random.default_rng(13), 6, n_frames, fs=fs)
@@ -769,9 +770,8 @@ def trial_session(trials: bool):
     inside = ~(gap[data.events.onset_frame] | gap[data.events.end_frame])
     data.events = data.events[inside].reset_index(drop=True)
     data.spikes = data.spikes[~gap[data.spikes.frame]].reset_index(drop=True)
-    data.stimuli = pd.DataFrame(
-        {"stimulus": "tone", "onset_s": [10.0, 45.0, 75.0], "offset_s": [11.0, 46.0, 76.0]}
-    )
+    onsets = np.array([10.0, 45.0, 58.5, 75.0])  # 58.5: the trial view's window crosses the boundary
+    data.stimuli = pd.DataFrame({"stimulus": "tone", "onset_s": onsets, "offset_s": onsets + 1})
     data.regressors = {"tone": ((np.arange(n_frames) / fs % 35) < 3).astype(float)}
     data.regression = pd.DataFrame(
         {"neuron": np.arange(6), "intercept_dff": 0.1, "coef_tone": 0.5, "r2": 0.2}
@@ -788,6 +788,13 @@ def trial_session(trials: bool):
         f0 = np.where(gap, np.nan, np.where(np.arange(n_frames) < 700, 500.0, 520.0))
         data.traces.insert(1, DenseTrace("f0", "F0 (each trial's)", "F (a.u.)", np.tile(f0, (6, 1))))
         data.trial_gaps_s = gap_spans_s(TRIAL_BOUNDS, n_frames, fs, data.start_time_s)
+        data.trial_bounds = TRIAL_BOUNDS
+    detrended = np.asarray(next(t for t in data.traces if t.key == "detrended").rows)
+    frame_trial = frame_trials(TRIAL_BOUNDS, n_frames) if trials else None
+    data.trials = trial_responses(
+        detrended, data.stimuli, fs, (0.0, 1.0), (-1.0, 0.0), frame_trial=frame_trial
+    )
+    data.trial_window_s = (-1.0, 3.0)
     return data
 
 
@@ -815,10 +822,10 @@ def test_trial_gaps_and_boundaries_are_marked_on_every_time_axis(chromium_path, 
     from calcium.input.trial_structure import frame_trials
 
     template, assets = page_assets()
-    pages = {}
+    pages, data = {}, {}
     for trials in (True, False):
-        data = trial_session(trials)
-        html, _ = build_page(data, template, assets)
+        data[trials] = trial_session(trials)
+        html, _ = build_page(data[trials], template, assets)
         parts = page_parts(html, "tables")
         if trials:
             np.testing.assert_array_equal(parts["trial_gaps_s"], [30, 35, 60, 60, 95, 100])
@@ -840,6 +847,18 @@ def test_trial_gaps_and_boundaries_are_marked_on_every_time_axis(chromium_path, 
             assert np.isnan(fit[in_gap]).all() == trials and np.isfinite(fit[~in_gap]).all()
             labels = [s["label"] for s in chart(state, "raw")["series"]]
             assert labels[1] == ("F0 (each trial's)" if trials else "F0 = 500")
+            # the trial view: each window within its onset's trial only, as the figure draws it
+            browser.evaluate("sessionBrowser.showView('trials')")
+            (shown,) = browser.evaluate("sessionBrowser.trialState()")["stimuli"]
+            drawn = np.array([[np.nan if v is None else v for v in row] for row in shown["trials"]])
+            detrended = np.asarray(next(t for t in data[trials].traces if t.key == "detrended").rows)
+            onsets = np.array([r["onset_s"] for r in shown["rows"]])
+            _, windows = peri_stimulus(
+                detrended[:1], onsets, 20.0, (-1.0, 3.0), frame_trials(TRIAL_BOUNDS, 2000) if trials else None
+            )
+            np.testing.assert_array_equal(np.isnan(drawn), np.isnan(windows[0]))
+            assert np.isnan(drawn).any() == trials  # 58.5 s: the window reaches past the boundary
+            browser.evaluate("sessionBrowser.showView('traces')")
             charts = [("#charts .uplot canvas", k, c["marks"]) for k, c in enumerate(marks["traces"])]
             charts += [("#raster-charts .uplot canvas", 0, marks["raster"])]
             charts += [("#raster-charts .uplot canvas", 1, marks["coactivity"])]

@@ -98,6 +98,9 @@ class SessionData:
         trials and (start == stop) of its boundaries with no gap
         (`calcium.input.trial_structure.gap_spans_s`), marked on every time axis as the figures
         mark them; None (a continuous session): nothing stored, nothing drawn.
+    trial_bounds: a session cut into trials: (trials, 2) first and one-past-last frame of each
+        trial; the trial view draws each presentation's window within its onset's trial only
+        (as `calcium.stimulus.trial_responses.peri_stimulus`); None: a continuous session.
     notes: shown in the page's manifest ("warning": a line shown above the charts).
     """
 
@@ -131,6 +134,7 @@ class SessionData:
     trial_window_s: tuple[float, float] | None = None
     footprints: Any = None
     trial_gaps_s: np.ndarray | None = None
+    trial_bounds: np.ndarray | None = None
     notes: dict[str, Any] = field(default_factory=dict)
 
 
@@ -149,10 +153,23 @@ def roi_map_manifest(footprints) -> dict:
     return {"height": height, "width": width, "source": footprints.source, "note": note}
 
 
-def trial_parts(trials: pd.DataFrame, n_neurons: int) -> dict:
+def trial_parts(
+    trials: pd.DataFrame,
+    n_neurons: int,
+    bounds: np.ndarray | None = None,
+    n_frames: int = 0,
+    frame_rate_hz: float = 1.0,
+    start_time_s: float = 0.0,
+) -> dict:
     """The trial table as the page stores it: the presentations (stimulus, trial, onset_s; in
     the table's order) and "arrays": response_dff and baseline_dff, (neurons x presentations)
-    float32 each, row-major, NaN where the table has no row."""
+    float32 each, row-major, NaN where the table has no row.
+
+    bounds: a session cut into trials ((trials, 2) first and one-past-last frames; n_frames,
+    frame_rate_hz in Hz, start_time_s the time of frame 0): each presentation's "within" [first,
+    stop) frames, those of the trial holding its onset's frame (the frame ceil((onset_s -
+    start_time_s) * frame_rate_hz), as `calcium.stimulus.trial_responses.peri_stimulus`), the
+    only frames the trial view draws of its window; None: no such limit."""
     keys = trials[["stimulus", "trial", "onset_s"]].drop_duplicates(["stimulus", "trial"])
     column = {(str(s), int(t)): k for k, (s, t) in enumerate(zip(keys.stimulus, keys.trial, strict=True))}
     where = np.array(
@@ -163,12 +180,21 @@ def trial_parts(trials: pd.DataFrame, n_neurons: int) -> dict:
         values = np.full((n_neurons, len(keys)), np.nan, dtype=np.float32)
         values[trials.neuron.to_numpy(dtype=np.int64), where] = trials[name].to_numpy(dtype=np.float32)
         arrays.append(values.ravel())
-    return {
+    within = None
+    if bounds is not None and n_frames:
+        from calcium.input.trial_structure import frame_trials
+
+        onset = np.ceil((keys.onset_s.to_numpy(dtype=np.float64) - start_time_s) * frame_rate_hz)
+        own = frame_trials(bounds, n_frames)[np.clip(onset.astype(np.int64), 0, n_frames - 1)]
+        ranges = np.where(own[:, None] >= 0, np.asarray(bounds, dtype=np.int64)[np.maximum(own, 0)], 0)
+        within = ranges.tolist()  # [0, 0] for an onset in a gap: nothing drawn
+    shown = {
         "stimulus": [str(s) for s in keys.stimulus],
         "trial": [int(t) for t in keys.trial],
         "onset_s": [float(t) for t in keys.onset_s],
         "arrays": arrays,
     }
+    return shown if within is None else {**shown, "within": within}
 
 
 def _table_parts(
@@ -200,7 +226,9 @@ def _table_parts(
         parts["mean_image"] = grey_image(data.footprints).ravel()
     shown_trials = None
     if data.trials is not None:
-        shown_trials = trial_parts(data.trials, n_neurons)
+        shown_trials = trial_parts(
+            data.trials, n_neurons, data.trial_bounds, n_frames, data.frame_rate_hz, data.start_time_s
+        )
         arrays = shown_trials.pop("arrays")
         if trial_amplitudes:
             parts["trial_response"], parts["trial_baseline"] = arrays

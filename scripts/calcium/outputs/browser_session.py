@@ -161,6 +161,7 @@ def read_session(
         raster_orders=orders,
         footprints=read_footprints(paths["footprints"]),
         trial_gaps_s=None if bounds is None else gap_spans_s(bounds, shape[1], fs, start_s),
+        trial_bounds=bounds,
         **null_view(read_table(paths["coactivity"]), read_table(paths["null_histogram"]), null),
     )
     if "stimuli" in paths:

@@ -938,8 +938,9 @@
     const [w0, w1] = M.trial_window_s || [-2, 6];
     const first0 = Math.ceil(w0 * fs), nSamples = Math.max(1, Math.ceil(w1 * fs) - first0);  // as calcium.stimulus.trial_responses.peri_stimulus
     const k = R.frames_per_column;
-    const valueAt = (f) => {  // the frame's value; in an envelope, its column's mid-range
+    const valueAt = (f, p) => {  // the frame's value; in an envelope, its column's mid-range
       if (f < 0 || f >= M.n_frames) return null;
+      if (T.within && (f < T.within[p][0] || f >= T.within[p][1])) return null;  // outside the onset's trial
       if (k === 1) return values[f];
       const a = values[2 * Math.floor(f / k)], b = values[2 * Math.floor(f / k) + 1];
       return a === null || b === null ? (a === null ? b : a) : (a + b) / 2;
@@ -950,7 +951,7 @@
       const onset = T.onset_s[p] - t0;
       const first = Math.ceil((onset + w0) * fs);
       const row = [];
-      for (let j = 0; j < nSamples; j++) row.push(valueAt(first + j));
+      for (let j = 0; j < nSamples; j++) row.push(valueAt(first + j, p));
       if (!byStimulus.has(T.stimulus[p])) byStimulus.set(T.stimulus[p], { name: T.stimulus[p], trials: [], shifts: [], rows: [] });
       const s = byStimulus.get(T.stimulus[p]);
       s.trials.push(row);
