@@ -105,13 +105,28 @@ def triple_seeds(
     n_tests = max(pairs.shape[0], 1) * n
     p = np.clip(np.asarray(chance, dtype=np.float64), 0.0, 1.0)
 
-    def presence(a: int, b: int) -> tuple[int, np.ndarray]:
-        """The activations of the pair (a, b) and every neuron's p-value of its presence at them."""
-        both = windows[:, a] & windows[:, b]
+    def presence(*group: int) -> tuple[int, np.ndarray]:
+        """The activations of the group (every one of its neurons active within the window) and
+        every other neuron's p-value of its presence at them."""
+        both = windows[:, list(group)].all(axis=1)
         peak, _, _ = group_ensemble_events(both, both.astype(np.int64), jitter_bins)
         present = windows[peak].sum(axis=0)
-        present[[a, b]] = 0
+        present[list(group)] = 0
         return peak.size, np.where(present > 0, bdtrc(np.maximum(present - 1, 0), peak.size, p), 1.0)
+
+    def coherent(a: int, b: int, c: int) -> np.ndarray | None:
+        """The neurons present at the activations of the triple beyond chance (Bonferroni over the
+        neurons: these were not searched for), or None when the triple does not hold together
+        from another side than the pair's: each of the pair present at the activations of the
+        other and the third, or a fourth neuron present at the activations of all three. Under the
+        null a neuron is independent of the triple however it was chosen; a chance triple of
+        independent neurons passed from one side only (8 of 10 activations; its other sides 6 of
+        11, p 0.001, and 6 of 13)."""
+        n_triple, p_fourth = presence(a, b, c)
+        fourth = p_fourth * n < alpha if n_triple >= 3 else np.zeros(n, dtype=bool)
+        if fourth.any() or all(presence(x, c)[1][y] * n < alpha for x, y in ((a, b), (b, a))):
+            return fourth
+        return None
 
     seeds: list[np.ndarray] = []
     for a, b in pairs:
@@ -123,14 +138,16 @@ def triple_seeds(
         significant = p_value * n_tests < alpha
         if not significant.any():
             continue
-        # The triple from its other two sides too: each of the pair present at the activations
-        # of the other with the third beyond chance (Bonferroni over the neurons: these pairs were
-        # not searched for). A chance triple of independent neurons passed from one side only
-        # (8 of 10 activations; its other sides 6 of 11, p 0.001, and 6 of 13).
-        c = int(np.argmin(p_value))
-        if any(presence(x, c)[1][y] * n >= alpha for x, y in ((a, b), (b, a))):
+        # Every significant third in turn (strongest first): one triple must hold together. Its
+        # fourth neurons join the seed: a core of three cannot test its own members (without one
+        # of them, two neurons coactive by chance 4 % of the time at 1 Hz never reach the 1 %
+        # level), so a seed of three dies in the refinement however strong its activations.
+        thirds = np.flatnonzero(significant)
+        thirds = thirds[np.argsort(p_value[thirds], kind="stable")]
+        fourth = next((f for f in (coherent(a, b, int(c)) for c in thirds) if f is not None), None)
+        if fourth is None:
             continue
-        seed = significant.copy()
+        seed = significant | fourth
         seed[[a, b]] = True
         if any((seed & ~s).sum() < 2 for s in taken_sets[: len(covered or [])]):
             continue  # two members of a found assembly and a neuron correlated with one of them
