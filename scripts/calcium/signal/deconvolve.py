@@ -90,6 +90,7 @@ def deconvolve_traces(
     decay_bounds_s: tuple[float, float] | None = None,
     effective_rate_hz: np.ndarray | None = None,
     min_decay_frames: float | None = None,
+    max_decay_s: float | None = None,
 ) -> Deconvolution:
     """Deconvolve each row of `traces` with OASIS.
 
@@ -124,6 +125,11 @@ def deconvolve_traces(
         it applies at frame_rate_hz, carried to a band-limited row's effective rate:
         GCaMP8m's 0.2 s is 20 frames at 100 Hz but 1.5 at 7.5 Hz, where the floor gives
         1.07 s, as a natively sampled 7.5 Hz recording gets). None: no floor.
+        tau_decay_s may also be one value per row (neurons,), e.g. the decays a first run used.
+    max_decay_s: AR(1) with a fixed tau_decay_s only (`longer_decay_s`): where a row's decay
+        spans at least min_decay_frames frames at its rate (the floor does not bind) and
+        OASIS's default estimate from the row's own trace is longer, the model's decay is that
+        estimate, at most max_decay_s (s). None: the given decay for every row.
     """
     traces = np.asarray(traces, dtype=np.float64)
     n_neurons, n_frames = traces.shape
@@ -189,9 +195,14 @@ def deconvolve_traces(
                     sn = float(noise_sd(y[None, :])[0])
                 row_kwargs = dict(kwargs)
                 if "tau_d" in row_kwargs:
-                    row_kwargs["framerate"] = rate
+                    tau_row = float(np.broadcast_to(np.asarray(tau_decay_s, dtype=float), (n_neurons,))[row])
+                    row_kwargs.update(framerate=rate, tau_d=tau_row)
                     if min_decay_frames:
-                        row_kwargs["tau_d"] = max(float(tau_decay_s), float(min_decay_frames) / rate)
+                        row_kwargs["tau_d"] = max(tau_row, float(min_decay_frames) / rate)
+                    if max_decay_s and ar_order == 1:
+                        row_kwargs["tau_d"] = longer_decay_s(
+                            y, rate, sn, tau_row, max_decay_s, min_decay_frames
+                        )
                 if estimate_decay:
                     row_kwargs.update(
                         tau_d=estimated_decay_s(y, rate, sn, tau_decay_s, decay_bounds_s),
@@ -217,6 +228,44 @@ def deconvolve_traces(
     finally:
         np.random.set_state(state)  # noqa: NPY002
     return Deconvolution(calcium, spikes, baseline, g_all, lam, noise, rates)
+
+
+def longer_decay_s(
+    trace: np.ndarray,
+    frame_rate_hz: float,
+    noise_sd_value: float,
+    tau_decay_s: float,
+    max_decay_s: float,
+    min_decay_frames: float | None = None,
+) -> float:
+    """The model's decay (s) for one trace: the indicator's, or longer where the trace shows it.
+
+    Where the indicator's decay tau_decay_s spans at least min_decay_frames frames at
+    frame_rate_hz (the decay is resolved: the floor of `default_settings` does not bind),
+    OASIS's default estimate (`oasis.functions.estimate_time_constant`: the AR(1) fit to the
+    trace's autocovariance at lags 1-10, with the noise variance sn² taken out of lag 0,
+    g shrunk by 0.98 as `oasis.functions.deconvolve` does) replaces it where it is longer,
+    at most max_decay_s. Decays are that much longer than an indicator's table value in
+    some cells (GCaMP6f: 2.5 s in parvalbumin interneurons firing at 14 Hz, fitted to their
+    recorded spikes, against 0.4 s); a shorter estimate is never taken (it scored lower on
+    the ground truth; docs/accuracy.md). Where the floor binds (a slow frame rate), the
+    frame-to-frame decay is not resolved and the estimate mostly measures slow fluctuations
+    of the firing rate: the floored decay is kept.
+    Returns max(tau_decay_s, min_decay_frames / frame_rate_hz) or the longer estimate.
+    """
+    from oasis.functions import ar1_to_tau, estimate_time_constant
+
+    floor_s = float(min_decay_frames) / frame_rate_hz if min_decay_frames else 0.0
+    tau = max(float(tau_decay_s), floor_s)
+    if floor_s > float(tau_decay_s) or not max_decay_s or max_decay_s <= tau:
+        return tau
+    try:
+        g = float(np.atleast_1d(estimate_time_constant(trace, 1, noise_sd_value, fudge_factor=0.98))[0])
+    except (np.linalg.LinAlgError, ValueError):
+        return tau
+    if not (0 < g < 1 and np.isfinite(g)):
+        return tau
+    return float(np.clip(ar1_to_tau(g, frame_rate_hz), tau, max_decay_s))
 
 
 def estimated_decay_s(
@@ -246,6 +295,16 @@ def estimated_decay_s(
     else:
         tau = hi if np.isfinite(hi) else 1.0
     return float(np.clip(tau, lo, hi))
+
+
+def model_decay_s(result: Deconvolution) -> np.ndarray:
+    """(neurons,) the AR(1) decay (s) each row of a `deconvolve_traces` result was deconvolved
+    with, from g1 at the row's rate; NaN for AR(2), flat rows and g1 outside (0, 1)."""
+    g1, g2 = result.g[:, 0], result.g[:, 1]
+    rates = result.rate_hz
+    ok = np.isfinite(g1) & (g1 > 0) & (g1 < 1) & (g2 == 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ok, -1.0 / (rates * np.log(np.where(ok, g1, 0.5))), np.nan)
 
 
 def smooth_activity(
@@ -352,18 +411,33 @@ def deconvolve_block(
     neurons = np.arange(rows.start, rows.stop)
     rates = effective_frame_rate(traces, frame_rate_hz)
     floor = None if timing is None else timing.get("min_decay_frames")
+    max_decay = None if timing is None else timing.get("max_decay_s")
     result = deconvolve_traces(
-        traces, frame_rate_hz, neuron_ids=neurons, effective_rate_hz=rates, min_decay_frames=floor, **oasis
+        traces,
+        frame_rate_hz,
+        neuron_ids=neurons,
+        effective_rate_hz=rates,
+        min_decay_frames=floor,
+        max_decay_s=max_decay,
+        **oasis,
     )
     rates = result.rate_hz  # the rate each row was deconvolved at (a whole number of its frames)
+    decays = model_decay_s(result)
+    longer = np.zeros(rates.shape, dtype=bool)
+    rerun = oasis  # the re-inference of `precision_smoothing` uses each neuron's model
+    if max_decay and oasis.get("tau_decay_s") is not None:  # lengthened from the trace (`longer_decay_s`)
+        default = np.maximum(float(oasis["tau_decay_s"]), (floor or 0.0) / rates)
+        longer = decays > default * (1 + 1e-6)
+        rerun = {**oasis, "tau_decay_s": np.where(longer, decays, float(oasis["tau_decay_s"]))}
     if timing is None:
         smoothing, lags = np.full(rates.shape, float(smoothing_s)), np.full(rates.shape, float(lag_s))
     else:
-        smoothing, lags = neuron_timing(timing, rates, smoothing_s, lag_s)
+        smoothing, lags = neuron_timing(timing, rates, smoothing_s, lag_s, np.where(longer, decays, np.nan))
         native = rates >= frame_rate_hz
-        smoothing[native], lags[native] = smoothing_s, lag_s  # the session's resolved values
+        smoothing[native] = smoothing_s  # the session's resolved values
+        lags[native & ~longer] = lag_s
     smoothing, extra, reproducible = precision_smoothing(
-        result, frame_rate_hz, smoothing, neurons, timing, floor, oasis
+        result, frame_rate_hz, smoothing, neurons, timing, floor, rerun, longer
     )
     taus = np.array(
         [ar_to_time_constants(g1, g2, rate) for (g1, g2), rate in zip(result.g, rates, strict=True)]
@@ -387,6 +461,11 @@ def deconvolve_block(
             "extra_smoothing_s": extra,
             "reproducibility": reproducible,
             "lag_s": lags,
+            "decay_reason": np.where(
+                longer,
+                f"estimated from the trace: longer than the indicator's (at most {max_decay or 0:g} s)",
+                "the indicator's (or the config's) decay, at least the frame floor",
+            ),
             "rate_reason": np.where(
                 band_limited,
                 "band-limited: no noise above this rate's Nyquist frequency; deconvolved at it",
