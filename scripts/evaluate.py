@@ -4,7 +4,7 @@ import numpy as np
 
 from calcium.evaluation.scoring import evaluation_summary, inferred_spikes, score_session
 from calcium.input.tables import parse_ground_truth, read_user_table
-from calcium.input.trial_structure import blank_gaps, frame_trials, trial_bounds
+from calcium.input.trial_structure import blank_gaps, figure_gaps, trial_bounds
 from calcium.io import load_json, load_npy, read_table, save_table
 from calcium.logs import log_to
 from calcium.outputs.evaluation_plots import evaluation_figure
@@ -34,10 +34,9 @@ table = score_session(
 save_table(snakemake.output.table, table)
 summary = evaluation_summary(table, session, None if bounds is None else len(bounds))
 save_table(snakemake.output.summary, summary)
-
-neuron = int(table.sort_values("n_true_spikes", ascending=False).neuron.iloc[0])
+neuron = int(table.sort_values("n_true_spikes", ascending=False).neuron.iloc[0])  # the figure's example
 stop = min(facts["n_frames"], int(round(settings["example_s"] * fs)))
-gap = None if bounds is None else (frame_trials(bounds, facts["n_frames"]) < 0)[:stop]  # drawn as breaks
+gap, gaps_s = figure_gaps(inputs, facts, slice(0, stop))  # with trials: drawn as breaks, marked
 inferred = inferred_times.get(neuron, np.zeros(0))
 figure = evaluation_figure(
     start_s + np.arange(stop) / fs,
@@ -50,6 +49,7 @@ figure = evaluation_figure(
     neuron,
     title=f"session {session}, neuron {neuron}: r(40 ms) = "
     f"{table.correlation_40ms[table.neuron == neuron].iloc[0]:.2f}",
+    gaps_s=gaps_s,
 )
 save_figure(figure, snakemake.output.figure)
 log.info(

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from calcium.input.trial_structure import frame_trials, trial_bounds
+from calcium.input.trial_structure import blank_gaps, figure_gaps
 from calcium.io import load_json, load_npy, read_table
 from calcium.logs import log_to
 from calcium.outputs.plot_style import save_figure
@@ -27,17 +27,17 @@ labels, boxcars, regressors = regressors_from_table(read_table(inputs.regressors
 stimuli = read_table(inputs.stimuli)
 table = read_table(inputs.regression)
 traces = load_npy(inputs.traces)
-bounds = trial_bounds(inputs)  # with trials: the gaps (0 in the traces) left out, drawn blank
-gap = None if bounds is None else frame_trials(bounds, facts["n_frames"]) < 0
+gap, gaps_s = figure_gaps(inputs, facts)  # with trials: the gaps (0 in the traces) left out, blank, marked
 
-save_figure(regressors_figure(time_s, labels, boxcars, regressors, session), output.regressors)
+shown = blank_gaps(regressors, gap) if len(labels) else regressors  # breaks in the gaps, not their 0
+save_figure(regressors_figure(time_s, labels, boxcars, shown, session, gaps_s), output.regressors)
 save_figure(r2_histogram_figure(table.r2.to_numpy(), settings["min_r2"], session), output.r2)
 
 factor = max(1, int(round(settings["heatmap_bin_s"] * fs)))
 panels, n_bins = heatmap_panels(traces, table, factor, settings["max_neurons"], settings["min_r2"], gap)
 binned_time = start_s + np.arange(n_bins) * factor / fs
-save_figure(heatmaps_figure(binned_time, panels, stimuli, session), output.heatmaps)
+save_figure(heatmaps_figure(binned_time, panels, stimuli, session, gaps_s), output.heatmaps)
 
 examples = response_example_traces(traces, table, labels, regressors, settings["examples_per_type"], gap)
-save_figure(response_examples_figure(time_s, examples, stimuli, session), output.examples)
+save_figure(response_examples_figure(time_s, examples, stimuli, session, gaps_s), output.examples)
 log.info("stimulus figures drawn for %d stimuli", len(labels))

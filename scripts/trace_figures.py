@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from calcium.input.trial_structure import blank_gaps, frame_trials, trial_bounds
+from calcium.input.trial_structure import blank_gaps, figure_gaps
 from calcium.io import load_json, load_npy, read_table
 from calcium.logs import log_to
 from calcium.outputs.plot_style import save_figure
@@ -27,8 +27,7 @@ neurons, span, reasons = example_selection(  # calcium.outputs.trace_plots: whic
 )
 time_s = facts["start_time_s"] + np.arange(span.start, span.stop) / facts["frame_rate_hz"]
 session = f"session {snakemake.wildcards.session}"
-bounds = trial_bounds(inputs)  # with trials: the gaps (0 in the arrays) drawn as breaks (NaN)
-gap = None if bounds is None else (frame_trials(bounds, facts["n_frames"]) < 0)[span]
+gap, gaps_s = figure_gaps(inputs, facts, span)  # with trials: the gaps (0) drawn as breaks (NaN), marked
 raw_name, raw_unit = ("input ΔF/F", "ΔF/F") if facts["input_kind"] == "dff" else ("raw F", "F (a.u.)")
 steps = [
     (raw_name, raw_unit, load_npy(inputs.raw)[neurons, span]),
@@ -38,9 +37,8 @@ steps = [
     ("OASIS calcium + spike times", "c (ΔF/F)", blank_gaps(load_npy(inputs.calcium)[neurons, span], gap)),
 ]
 spike_times = spike_times_shown(read_table(inputs.spike_times), neurons, time_s)
-figure = trace_steps_figure(
-    time_s, steps, spike_times, neurons, title=session, reasons=reasons if any(reasons) else None
-)
+why = reasons if any(reasons) else None
+figure = trace_steps_figure(time_s, steps, spike_times, neurons, title=session, reasons=why, gaps_s=gaps_s)
 save_figure(figure, output.traces)
 
 figure = events_on_traces_figure(
@@ -50,6 +48,7 @@ figure = events_on_traces_figure(
     read_table(inputs.thresholds),
     neurons,
     title=f"{session}: events on the {snakemake.params.event_trace} ΔF/F",
+    gaps_s=gaps_s,
 )
 save_figure(figure, output.events)
 log.info("drew neurons %s (%s), %.1f-%.1f s", neurons, reasons, time_s[0], time_s[-1])

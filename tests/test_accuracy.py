@@ -362,6 +362,25 @@ def test_a_neuron_whose_transients_stand_out_less_than_its_bands_is_expected_wor
     assert (plain.expected_correlation == 0.3).all() and not plain.quality_flag.any()
 
 
+def test_the_deconvolution_table_carries_each_neurons_flag_from_a_round_trip_through_files(tmp_path):
+    from calcium.evaluation.accuracy import neuron_quality
+    from calcium.evaluation.quality_flag import with_quality_flag
+    from calcium.io import read_table, save_table
+
+    bands = pd.DataFrame({"expected_correlation": [0.3], "skewness_median": [2.0], "skewness_slope": [0.2]})
+    skewness = np.array([2.0, 0.8, 4.0])
+    neurons = neuron_quality(np.full(3, 1.0), np.zeros(3, dtype=np.int64), bands, 0.2, skewness)
+    save_table(tmp_path / "quality.csv", neurons)  # "" reasons come back from the file as NaN
+    settings = pd.DataFrame({"neuron": [2, 0, 1], "lag_s": [0.1, 0.2, 0.3]})
+    table = with_quality_flag(settings, read_table(tmp_path / "quality.csv"))
+    assert table.neuron.tolist() == [2, 0, 1] and table.lag_s.tolist() == [0.1, 0.2, 0.3]
+    assert table.quality_flag.tolist() == [False, False, True]  # neuron 1 (skewness 0.8) flagged
+    assert table.quality_reason.tolist()[:2] == ["", ""] and "skewness 0.80" in table.quality_reason[2]
+    np.testing.assert_allclose(table.expected_correlation, neurons.expected_correlation[[2, 0, 1]])
+    with pytest.raises(ValueError, match="differ in neurons \\[3\\]"):
+        with_quality_flag(pd.DataFrame({"neuron": [0, 1, 2, 3]}), neurons)
+
+
 def test_a_session_whose_transients_stand_out_more_is_expected_to_score_higher():
     from calcium.evaluation.accuracy import expected_accuracy
 

@@ -900,7 +900,7 @@ def test_complete_metadata_file_passes_dandi_inspection_and_names_files_for_dand
 ROUND_TRIP_TABLES = [
     "spike_times.csv",
     "spike_times.npz",
-    "deconvolution.tsv",
+    "deconvolution_settings.tsv",  # deconvolution.tsv adds the expected accuracy: light here
     "events/events.csv",
     "events/event_thresholds.tsv",
     "events/features.csv",

@@ -523,6 +523,18 @@ def test_coactivity_null_panel_shows_pooled_fraction_of_null_bins(drawn):
     np.testing.assert_allclose(bars, np.column_stack([pooled.index, pooled / pooled.sum()]))
 
 
+def test_coactivity_null_panels_log_axis_is_labelled_in_plain_text(drawn):
+    """The style prints text as written (no TeX): the log axis's labels must not be TeX strings."""
+    ax_null = drawn("coactivity").axes[1]
+    assert ax_null.get_xscale() == "log"
+    major, minor = ax_null.xaxis.get_major_formatter(), ax_null.xaxis.get_minor_formatter()
+    major.set_locs([1e-3, 1e-2, 1e-1])
+    labels = [major(value, k) for k, value in enumerate([1e-3, 1e-2, 1e-1])]
+    assert labels == ["1e−03", "1e−02", "1e−01"]
+    minor.set_locs([0.02, 0.03, 0.05])  # less than a decade: minor ticks labelled, also as text
+    assert all("$" not in minor(value, 0) for value in (0.02, 0.03, 0.05))
+
+
 def test_similarity_image_is_the_matrix_in_clustering_order_with_ensemble_tick_labels():
     similarity, order, labels = similarity_inputs()
     figure = similarity_figure(similarity, order, labels)
@@ -855,3 +867,165 @@ def test_stimulus_heat_maps_and_examples_of_a_session_with_trials_leave_the_gaps
     examples = response_example_traces(traces, table, ["a"], np.ones((1, 400)), 2, gap)
     for _, _, trace, model in examples:
         assert np.isnan(trace[gap]).all() and np.isnan(model[gap]).all() and np.isfinite(trace[~gap]).all()
+
+
+# --- sessions cut into trials: the gaps are breaks, marked on every time axis -------------------------
+
+# A session of TIME_S cut into trials: frames 0-19 and 35-49 (a gap of frames 20-34 between them),
+# 50-59 a third trial right after the second (several files read back to back: no gap).
+TRIAL_BOUNDS = np.array([[0, 20], [35, 50], [50, 60]])
+TRIAL_GAP = np.zeros(TIME_S.size, dtype=bool)
+TRIAL_GAP[20:35] = True
+
+
+def trial_gaps_s():
+    from calcium.input.trial_structure import gap_spans_s
+
+    return gap_spans_s(TRIAL_BOUNDS, TIME_S.size, FS, START_S)
+
+
+def gap_marks(ax) -> list[tuple[str, float, float]]:
+    """The trial marks of `mark_trial_gaps` on ax: (gid, first s, last s to the µs), in x order."""
+    marks = []
+    for artist in ax.get_children():
+        if artist.get_gid() == "trial gap":
+            marks.append(("trial gap", artist.get_x(), artist.get_x() + artist.get_width()))
+        elif artist.get_gid() == "trial boundary":
+            marks.append(("trial boundary", *artist.get_xdata()))
+    return sorted(((gid, round(float(a), 6), round(float(b), 6)) for gid, a, b in marks), key=lambda m: m[1])
+
+
+EXPECTED_MARKS = [
+    ("trial gap", START_S + 2.0, START_S + 3.5),
+    ("trial boundary", START_S + 5.0, START_S + 5.0),
+]
+
+
+def test_gap_spans_are_the_runs_of_frames_outside_trials_and_the_boundaries_without_gap():
+    from calcium.input.trial_structure import gap_spans_s
+
+    np.testing.assert_allclose(trial_gaps_s(), [[102.0, 103.5], [105.0, 105.0]])
+    # frames before the first trial and after the last are gaps too; one trial over it all: none
+    spans = gap_spans_s(np.array([[3, 20], [20, 50]]), 60, 10.0)
+    np.testing.assert_allclose(spans, [[0.0, 0.3], [2.0, 2.0], [5.0, 6.0]])
+    assert gap_spans_s(np.array([[0, 60]]), 60, 10.0).shape == (0, 2)
+
+
+def test_figure_gaps_are_none_for_a_continuous_session_and_the_trial_tables_gaps_otherwise(tmp_path):
+    """What the figure scripts draw: nothing more for a rule without a trials input (a continuous
+    session), the gap frames of the frames drawn and the spans to mark for one with trials."""
+    from calcium.input.trial_structure import figure_gaps
+
+    class Inputs(dict):
+        __getattr__ = dict.__getitem__
+
+    facts = {"n_frames": TIME_S.size, "frame_rate_hz": FS, "start_time_s": START_S}
+    assert figure_gaps(Inputs(facts="recording.json"), facts) == (None, None)
+    table = pd.DataFrame(TRIAL_BOUNDS / FS + START_S, columns=["start_s", "stop_s"])
+    table = table.assign(start_frame=TRIAL_BOUNDS[:, 0], stop_frame=TRIAL_BOUNDS[:, 1])
+    table.to_csv(tmp_path / "trials.csv", index=False)
+    gap, spans = figure_gaps(Inputs(trials=str(tmp_path / "trials.csv")), facts, slice(10, 40))
+    np.testing.assert_array_equal(gap, TRIAL_GAP[10:40])
+    np.testing.assert_allclose(spans, trial_gaps_s())
+
+
+def test_regressors_of_a_session_with_trials_break_at_the_gap_which_is_marked():
+    """The regressors are 0 in the gaps (no presentation there): drawn as a break, not as 0, and
+    normalised by their maximum over the trials; without trials no mark is drawn."""
+    from calcium.input.trial_structure import blank_gaps
+    from calcium.outputs.plot_style import GAP_LABEL
+
+    regressors = REGRESSORS.copy()
+    regressors[:, TRIAL_GAP] = 0.0
+    figure = regressors_figure(
+        TIME_S, STIM_LABELS, BOXCARS, blank_gaps(regressors, TRIAL_GAP), gaps_s=trial_gaps_s()
+    )
+    for ax, regressor in zip(figure.axes, regressors, strict=True):
+        line = line_labelled(ax, "convolved regressor").get_ydata()
+        assert np.isnan(line[TRIAL_GAP]).all()
+        np.testing.assert_allclose(
+            line[~TRIAL_GAP], regressor[~TRIAL_GAP] / regressor[~TRIAL_GAP].max(), rtol=1e-6
+        )
+        assert gap_marks(ax) == EXPECTED_MARKS
+        assert ax.get_xlim() == (TIME_S[0], TIME_S[-1])
+    assert GAP_LABEL in figure.axes[0].get_legend_handles_labels()[1]
+    assert label_problems(figure) == []
+    plt.close(figure)
+    figure = regressors_figure(TIME_S, STIM_LABELS, BOXCARS, REGRESSORS)
+    assert all(gap_marks(ax) == [] for ax in figure.axes)
+
+
+def test_raster_of_a_session_with_trials_marks_its_gaps_and_boundaries_in_the_legend():
+    from calcium.outputs.plot_style import BOUNDARY_LABEL, GAP_LABEL
+
+    shifted = RASTER_EVENTS.assign(onset_s=START_S + RASTER_EVENTS.onset_s / 5)  # within TIME_S
+    figure = raster_figure(shifted, N_NEURONS, 6.0, start_time_s=START_S, gaps_s=trial_gaps_s())
+    ax = figure.axes[0]
+    assert gap_marks(ax) == EXPECTED_MARKS
+    assert ax.get_xlim() == (START_S, START_S + 6.0)  # the recording, gaps included
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend == [GAP_LABEL, BOUNDARY_LABEL]
+    band = [a for a in ax.get_children() if a.get_gid() == "trial gap"][0]
+    assert band.get_zorder() < min(c.get_zorder() for c in ax.collections)  # behind the ticks
+    plt.close(figure)
+    figure = raster_figure(shifted, N_NEURONS, 6.0, start_time_s=START_S)
+    assert gap_marks(figure.axes[0]) == [] and figure.axes[0].get_legend() is None
+
+
+def test_coactivity_of_a_session_with_trials_breaks_at_the_separator_bins_and_marks_the_gap():
+    """Bins separating two trials hold no frame and are never tested: no value is drawn there
+    (the line breaks, instead of dropping to 0), none is marked above the null, and their
+    threshold is not in the legend nor the null panel."""
+    separators = np.zeros(BIN_START_S.size, dtype=bool)
+    separators[[10, 11]] = True
+    start_s = BIN_START_S.copy()
+    start_s[[10, 11]] = start_s[10]  # the gap's start (the previous trial's end)
+    n_active = N_ACTIVE.copy()
+    n_active[[10, 11]] = 0
+    threshold = np.full(BIN_START_S.size, 6.0)
+    threshold[[10, 11]] = -3.0  # whatever the separators hold
+    gaps_s = np.array([[start_s[10], start_s[12]]])
+    figure = coactivity_figure(
+        start_s, n_active, threshold, NULL_HIST, N_NEURONS, separators=separators, gaps_s=gaps_s
+    )
+    ax, ax_null = figure.axes
+    line = ax.lines[0].get_ydata()
+    assert np.isnan(line[separators]).all()
+    np.testing.assert_array_equal(line[~separators], n_active[~separators])
+    np.testing.assert_array_equal(line_labelled(ax, "above the null").get_xdata(), start_s[n_active > 6.0])
+    assert np.isnan(line_labelled(ax, "null threshold").get_ydata()[separators]).all()
+    assert line_labelled(ax, "null threshold").get_label() == "null threshold (6)"
+    assert [line.get_ydata()[0] for line in ax_null.lines] == [6.0]
+    assert gap_marks(ax) == [("trial gap", start_s[10], start_s[12])]
+    plt.close(figure)
+    figure = coactivity_figure(BIN_START_S, N_ACTIVE, 6.0, NULL_HIST, N_NEURONS)
+    assert gap_marks(figure.axes[0]) == []
+    np.testing.assert_array_equal(figure.axes[0].lines[0].get_ydata(), N_ACTIVE)
+
+
+# The figures on a session's time axis besides the raster, coactivity and regressors (tested above).
+TIME_AXIS_FIGURES = {
+    "trace_steps": lambda g: trace_steps_figure(
+        TIME_S, [(n, u, v[:1]) for n, u, v in STEPS], SPIKE_TIMES[:1], NEURON_IDS[:1], gaps_s=g
+    ),
+    "events_on_traces": lambda g: events_on_traces_figure(
+        TIME_S, EVENT_TRACES[:1], EVENTS, THRESHOLDS, NEURON_IDS[:1], gaps_s=g
+    ),
+    "evaluation": lambda g: evaluation_figure(**evaluation_inputs(), gaps_s=g),
+    "heatmaps": lambda g: heatmaps_figure(TIME_S[::2], heat_panels(), STIMULI, gaps_s=g),
+    "response_examples": lambda g: response_examples_figure(TIME_S, response_examples(), STIMULI, gaps_s=g),
+}
+
+
+@pytest.mark.parametrize("name", TIME_AXIS_FIGURES)
+def test_time_axis_figures_mark_the_gaps_of_a_session_with_trials_and_not_of_a_continuous_one(name):
+    """Each panel marks the gap (a band) and the boundary without gap (a line); the marks change
+    no axis limit; a continuous session: no mark."""
+    marked, plain = TIME_AXIS_FIGURES[name](trial_gaps_s()), TIME_AXIS_FIGURES[name](None)
+    data_axes = [ax for ax in marked.axes if ax.get_label() != "<colorbar>"]
+    plain_axes = [ax for ax in plain.axes if ax.get_label() != "<colorbar>"]
+    for ax, before in zip(data_axes, plain_axes, strict=True):
+        assert gap_marks(ax) == EXPECTED_MARKS
+        assert gap_marks(before) == []
+        assert ax.get_xlim() == before.get_xlim() and ax.get_ylim() == before.get_ylim()
+    assert label_problems(marked) == []

@@ -331,8 +331,8 @@ def test_a_sheet_with_trial_tables_and_several_files_plans_and_ingests(workflow_
     assert planned.returncode == 0, planned.stdout[-3000:]
     # The NWB file gets the trial table (intervals/trials), the evaluation and the expected
     # accuracy score and measure within trials, the stimulus rules (s1 has stimuli) fit and
-    # align within them, the figures and the browser draw the gaps as breaks: trials.csv is an
-    # input of each of these jobs.
+    # align within them, the figures and the browser draw the gaps as breaks (and the figures
+    # mark them, the raster and coactivity too): trials.csv is an input of each of these jobs.
     jobs = re.split(r"^\[.*\]$", planned.stdout, flags=re.M)
     for session, rules in (
         (
@@ -345,10 +345,11 @@ def test_a_sheet_with_trial_tables_and_several_files_plans_and_ingests(workflow_
                 "trial_responses",
                 "stimulus_figures",
                 "trace_figures",
+                "population_figures",
                 "browser",
             ),
         ),
-        ("s2", ("nwb", "evaluate", "expected_accuracy", "trace_figures", "browser")),
+        ("s2", ("nwb", "evaluate", "expected_accuracy", "trace_figures", "population_figures", "browser")),
     ):
         for rule in rules:
             (job,) = [job for job in jobs if f"rule {rule}:" in job and f"session={session}\n" in job]

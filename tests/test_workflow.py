@@ -41,6 +41,11 @@ def test_every_output_exists_and_is_sane(default_run):
         table = pd.read_csv(out / "deconvolution.tsv", sep="\t")
         assert list(table.neuron) == list(range(raw.shape[0]))
         assert {"baseline_dff", "g1", "tau_decay_s", "lambda", "noise_sd_dff"} <= set(table.columns)
+        # each neuron's quality flag beside its settings, as the expected-accuracy table has it
+        quality = pd.read_csv(out / "evaluation" / "expected_accuracy_neurons.csv")
+        assert table.quality_flag.tolist() == quality.quality_flag.tolist()
+        np.testing.assert_array_equal(table.expected_correlation, quality.expected_correlation)
+        assert table.expected_correlation.notna().all()  # the shipped references give every neuron one
         spike_table = pd.read_csv(out / "spike_times.csv")
         assert list(spike_table.columns) == ["neuron", "frame", "time_s", "amplitude_dff"]
         # frame k at start_time_s + k / rate, moved earlier by the rule's timing correction
@@ -394,7 +399,7 @@ def test_two_processes_give_the_outputs_of_one(default_run, tmp_path):
             np.load(workdir / "results" / "s2" / f"{stage}.npy"),
             np.load(default_run / "results" / "s2" / f"{stage}.npy"),
         )
-    for name in ("spike_times.csv", "spike_times.npz", "deconvolution.tsv", "events/events.csv"):
+    for name in ("spike_times.csv", "spike_times.npz", "deconvolution_settings.tsv", "events/events.csv"):
         assert (workdir / "results" / "s2" / name).read_bytes() == (
             default_run / "results" / "s2" / name
         ).read_bytes(), name

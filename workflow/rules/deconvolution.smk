@@ -7,7 +7,7 @@ rule deconvolve:
         calcium="results/{session}/calcium.npy",
         spikes="results/{session}/spikes.npy",
         activity="results/{session}/activity.npy",
-        table="results/{session}/deconvolution.tsv",
+        table="results/{session}/deconvolution_settings.tsv",
     log:
         "results/logs/{session}/deconvolve.log",
     benchmark:

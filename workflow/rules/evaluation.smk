@@ -76,3 +76,23 @@ rule expected_accuracy:
         ),
     script:
         "../../scripts/expected_accuracy.py"
+
+
+rule deconvolution_table:
+    input:
+        settings=rules.deconvolve.output.table,
+        quality=rules.expected_accuracy.output.neurons,
+    output:
+        "results/{session}/deconvolution.tsv",
+    log:
+        "results/logs/{session}/deconvolution_table.log",
+    benchmark:
+        "results/benchmarks/{session}/deconvolution_table.tsv"
+    conda:
+        "../../envs/evaluation.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input: max(500, int(200 + 5 * input.size_mb)),
+        runtime=5,
+    script:
+        "../../scripts/deconvolution_table.py"

@@ -62,6 +62,7 @@ rule trace_figures:
 
 rule population_figures:
     input:
+        unpack(trial_input),
         events=rules.events.output.events,
         features=rules.features.output.features,
         coactivity=rules.coactivity.output.coactivity,

@@ -213,6 +213,25 @@ def frame_trials(bounds: np.ndarray, n_frames: int) -> np.ndarray:
     return out
 
 
+def gap_spans_s(
+    bounds: np.ndarray, n_frames: int, frame_rate_hz: float, start_time_s: float = 0.0
+) -> np.ndarray:
+    """Where a figure on the session's time axis marks the trial structure: (spans, 2) float64
+    [start, stop) in s on the recording's clock (start_time_s + frame / frame_rate_hz).
+
+    One span per run of frames outside every trial (a gap: before the first trial, between two
+    trials, after the last), from the first gap frame's time to the next trial's first frame
+    (the end of the recording); and a zero-width span (start == stop) at each boundary between
+    two trials with no frame between them (several files read back to back).
+    bounds: (trials, 2) first and one-past-last frame of each trial, in time order.
+    """
+    bounds = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
+    edges = np.concatenate([[0], bounds.ravel(), [n_frames]]).reshape(-1, 2)  # [stop_k, start_k+1]
+    keep = edges[:, 1] > edges[:, 0]  # before the first trial, after the last: gaps only
+    keep[1:-1] = True  # between two trials: a gap, or a boundary
+    return start_time_s + edges[keep].astype(np.float64) / frame_rate_hz
+
+
 def per_trial(
     function: Callable[[np.ndarray], np.ndarray], traces: np.ndarray, bounds: np.ndarray, fill: float = 0.0
 ) -> np.ndarray:
@@ -282,6 +301,22 @@ def trial_bounds(inputs) -> np.ndarray | None:
     from calcium.io import read_table
 
     return bounds_from_table(read_table(inputs.trials))
+
+
+def figure_gaps(inputs, facts: dict, frames: slice = slice(None)) -> tuple:
+    """What a rule's figures draw of its session's trials: (gap, spans_s).
+
+    gap: bool per frame of `frames`, True outside every trial (`blank_gaps`: drawn as breaks);
+    spans_s: `gap_spans_s` (marked by `calcium.outputs.plot_style.mark_trial_gaps`).
+    inputs: the rule's input (`trial_bounds`); facts: the session's recording.json (n_frames,
+    frame_rate_hz, start_time_s). (None, None) without a trials input (a continuous session).
+    """
+    bounds = trial_bounds(inputs)
+    if bounds is None:
+        return None, None
+    n_frames = int(facts["n_frames"])
+    spans = gap_spans_s(bounds, n_frames, facts["frame_rate_hz"], facts.get("start_time_s", 0.0))
+    return (frame_trials(bounds, n_frames) < 0)[frames], spans
 
 
 def frames_in_trials(bounds: np.ndarray) -> int:

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from calcium.outputs.plot_style import plt
+from calcium.outputs.plot_style import mark_trial_gaps, plt
 
 
 def evaluation_figure(
-    time_s, trace, calcium, spikes, inferred_times, true_times, neuron: int, title: str = ""
+    time_s, trace, calcium, spikes, inferred_times, true_times, neuron: int, title: str = "", gaps_s=None
 ):
-    """One neuron: ΔF/F with the OASIS fit, inferred s with spike times, and the true spikes."""
+    """One neuron: ΔF/F with the OASIS fit, inferred s with spike times, and the true spikes.
+
+    A session cut into trials: the traces are NaN in its gaps (breaks), and gaps_s
+    (`calcium.input.trial_structure.gap_spans_s`) are marked by `mark_trial_gaps` on each panel.
+    """
     figure, axes = plt.subplots(
         3, 1, figsize=(12, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 2, 1]}
     )
+    for ax in axes:
+        mark_trial_gaps(ax, gaps_s)
     axes[0].plot(time_s, trace, lw=0.6, color="0.3", label="detrended ΔF/F")
     axes[0].plot(time_s, calcium, lw=0.9, color="tab:orange", label="OASIS calcium")
     axes[0].set_ylabel("ΔF/F")

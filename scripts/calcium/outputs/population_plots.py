@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from calcium.outputs.palette import ensemble_colour
-from calcium.outputs.plot_style import neurons_shown, plt
+from calcium.outputs.plot_style import mark_trial_gaps, neurons_shown, plain_log_ticks, plt
 
 
 def raster_figure(
@@ -16,14 +16,18 @@ def raster_figure(
     ensemble_events=None,
     title: str = "",
     start_time_s: float = 0.0,
+    gaps_s=None,
 ):
     """Raster of event onsets (x: time in s, y: neuron) with ensemble events shaded by ensemble.
 
     ensemble_events: table with start_s, end_s (each event's window) and ensemble.
     start_time_s: time of the first frame on the recording's clock (the axis spans
         start_time_s to start_time_s + duration_s).
+    gaps_s: a session cut into trials, its gaps between trials (`calcium.input.trial_structure.
+        gap_spans_s`): marked by `mark_trial_gaps` (in the legend); None: a continuous session.
     """
     figure, ax = plt.subplots(figsize=(12, max(3.0, min(10.0, 0.05 * n_neurons + 2))))
+    marks = mark_trial_gaps(ax, gaps_s, legend=True)
     if ensemble_events is not None and len(ensemble_events):
         for label, group in ensemble_events.groupby("ensemble"):
             colour = ensemble_colour(label)  # calcium.outputs.palette: the same colours as the browser's
@@ -37,6 +41,7 @@ def raster_figure(
                 alpha=0.35,
                 label="no ensemble" if label < 0 else f"ensemble {label}",
             )
+    if marks or (ensemble_events is not None and len(ensemble_events)):
         # Outside the data, right of the axes.
         ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False, borderaxespad=0)
     ax.scatter(events.onset_s, events.neuron, s=2, c="k", marker="|", linewidths=0.6, zorder=2)
@@ -96,13 +101,36 @@ def feature_distributions_figure(features, columns: list[tuple[str, str]], title
     return figure
 
 
-def coactivity_figure(start_s, n_active, threshold, null_hist, n_neurons: int, title: str = ""):
+def coactivity_title(session: str, null: dict) -> str:
+    """Title of the coactivity figure: what is counted and the null it is tested against
+    (null: the coactivity stage's threshold.json)."""
+    return (
+        f"{session}: neurons active within ± {null['jitter_bins']} bins; "
+        f"{null['n_shuffles']} circular shifts, {null['percentile']}th percentile ({null['statistic']}), "
+        f"at least {null['min_active']} neurons"
+    )
+
+
+def coactivity_figure(
+    start_s,
+    n_active,
+    threshold,
+    null_hist,
+    n_neurons: int,
+    title: str = "",
+    separators=None,
+    gaps_s=None,
+):
     """Coactivity per bin with the null threshold, and the null distribution beside it.
 
     n_active: the coactivity tested (neurons active within the jitter window).
     threshold: one number, or one per bin (bins holding different numbers of frames
         have their own threshold); significant bins are marked.
     null_hist: table with n_active and fraction (pooled null distribution).
+    separators: a session cut into trials, True for the bins separating two trials (coactivity
+        table's trial -1: no frame, never tested): no value there, so the lines break at the gap
+        instead of dropping to 0. gaps_s: its gaps (`calcium.input.trial_structure.gap_spans_s`),
+        marked by `mark_trial_gaps`. Both None: a continuous session.
     """
     figure, (ax, ax_null) = plt.subplots(
         1, 2, figsize=(12, 3.4), gridspec_kw={"width_ratios": [5, 1]}, sharey=True
@@ -110,10 +138,16 @@ def coactivity_figure(start_s, n_active, threshold, null_hist, n_neurons: int, t
     start_s = np.asarray(start_s)
     n_active = np.asarray(n_active)
     per_bin = np.broadcast_to(np.asarray(threshold, dtype=float), n_active.shape)
+    tested = slice(None)
+    if separators is not None:  # NaN: steps-post ends each trial's last bin at its end, then breaks
+        tested = ~np.asarray(separators, dtype=bool)
+        n_active = np.where(tested, n_active, np.nan)
+        per_bin = np.where(tested, per_bin, np.nan)
+    mark_trial_gaps(ax, gaps_s, legend=True)
     ax.plot(start_s, n_active, lw=0.6, color="k", drawstyle="steps-post")
     above = n_active > per_bin
     ax.plot(start_s[above], n_active[above], "o", ms=3, color="tab:red", label="above the null")
-    levels = np.unique(per_bin)
+    levels = np.unique(per_bin[tested])
     label = f"null threshold ({', '.join(f'{v:.3g}' for v in levels[:4])}{'…' if levels.size > 4 else ''})"
     ax.plot(start_s, per_bin, color="tab:red", ls="--", lw=0.8, drawstyle="steps-post", label=label)
     ax.set_xlabel("time (s)")
@@ -127,6 +161,7 @@ def coactivity_figure(start_s, n_active, threshold, null_hist, n_neurons: int, t
     for value in levels:
         ax_null.axhline(value, color="tab:red", ls="--", lw=0.8)
     ax_null.set_xscale("log")
+    plain_log_ticks(ax_null.xaxis)  # not TeX: the style prints text as written
     ax_null.set_xlabel("fraction of null bins")
     if title:
         ax.set_title(title, fontsize=9)

@@ -6,18 +6,25 @@ from __future__ import annotations
 import numpy as np
 
 from calcium.outputs.palette import stimulus_colours
-from calcium.outputs.plot_style import plt
+from calcium.outputs.plot_style import mark_trial_gaps, plt
 
 
-def regressors_figure(time_s, labels, boxcars, regressors, title: str = ""):
-    """Each stimulus's boxcar and its kernel-convolved regressor over time."""
+def regressors_figure(time_s, labels, boxcars, regressors, title: str = "", gaps_s=None):
+    """Each stimulus's boxcar and its kernel-convolved regressor over time.
+
+    regressors: (stimuli, frames); a session cut into trials passes them NaN in its gaps
+    (`calcium.input.trial_structure.blank_gaps`: the line breaks there instead of drawing the
+    gaps' 0) and its gaps_s (`gap_spans_s`), marked by `mark_trial_gaps`.
+    """
     n = len(labels)
     figure, axes = plt.subplots(n, 1, figsize=(12, 1.4 * n + 0.8), sharex=True, squeeze=False)
     for ax, label, box, reg in zip(axes[:, 0], labels, boxcars, regressors, strict=True):
+        mark_trial_gaps(ax, gaps_s, legend=ax is axes[0, 0])
         ax.fill_between(time_s, 0, box, step="post", color="0.85", label="stimulus on")
+        top = np.nanmax(reg) if np.isfinite(reg).any() else 0.0  # gaps (NaN) left out
         ax.plot(
             time_s,
-            reg / (reg.max() if reg.max() > 0 else 1),
+            reg / (top if top > 0 else 1),
             color="tab:red",
             lw=0.8,
             label="convolved regressor",
@@ -61,7 +68,7 @@ def heatmap_tick_rows(n_rows: int, height_in: float) -> np.ndarray:
     return np.arange(0, n_rows, step)
 
 
-def heatmaps_figure(time_s, panels, table, title: str = ""):
+def heatmaps_figure(time_s, panels, table, title: str = "", gaps_s=None):
     """Heat maps (neurons x time) of z-scored ΔF/F with stimulus onsets marked.
 
     panels: [(panel title, (neurons, bins) z-scored array, y tick labels (one per row: the
@@ -70,6 +77,8 @@ def heatmaps_figure(time_s, panels, table, title: str = ""):
         colours of `calcium.outputs.palette`.
     Rows are labelled by their tick labels at 7 pt, every k-th row when there are more than
     HEATMAP_MAX_LABELS rows (k chosen so that at most that many labels are drawn).
+    gaps_s: a session cut into trials, its gaps (`calcium.input.trial_structure.gap_spans_s`),
+    marked by `mark_trial_gaps` (their bins are NaN: blank, the band shows through).
     """
     n = len(panels)
     heights = [max(1.0, min(8.0, ROW_INCHES * max(p[1].shape[0], 1))) for p in panels]
@@ -95,6 +104,7 @@ def heatmaps_figure(time_s, panels, table, title: str = ""):
             if ticks is not None and len(ticks):
                 rows = heatmap_tick_rows(len(ticks), height)
                 ax.set_yticks(rows, [str(ticks[r]) for r in rows], fontsize=7)
+        mark_trial_gaps(ax, gaps_s)
         for label, onset in zip(table.stimulus, table.onset_s, strict=True):
             ax.axvline(onset, color=colours[str(label)], lw=0.8)
         ax.set_title(name, fontsize=10)
@@ -112,14 +122,17 @@ def heatmaps_figure(time_s, panels, table, title: str = ""):
     return figure
 
 
-def response_examples_figure(time_s, examples, table, title: str = ""):
+def response_examples_figure(time_s, examples, table, title: str = "", gaps_s=None):
     """Example neurons per response type with their fitted regressor model overlaid.
 
-    examples: [(response type, neuron, trace, fitted model trace)].
+    examples: [(response type, neuron, trace, fitted model trace)] (NaN in a session's gaps:
+    `response_example_traces`). gaps_s: a session cut into trials, its gaps
+    (`calcium.input.trial_structure.gap_spans_s`), marked by `mark_trial_gaps`.
     """
     n = max(len(examples), 1)
     figure, axes = plt.subplots(n, 1, figsize=(12, 1.6 * n + 0.6), sharex=True, squeeze=False)
     for ax, (kind, neuron, trace, model) in zip(axes[:, 0], examples, strict=False):
+        mark_trial_gaps(ax, gaps_s, legend=ax is axes[0, 0])
         ax.plot(time_s, trace, lw=0.6, color="tab:blue", label="ΔF/F")
         ax.plot(time_s, model, lw=1.0, color="tab:red", label="regressors × coefficients")
         for onset, offset, label in zip(table.onset_s, table.offset_s, table.stimulus, strict=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from calcium.outputs.plot_style import plt, stacked_layout
+from calcium.outputs.plot_style import mark_trial_gaps, plt, stacked_layout
 
 
 def example_view(
@@ -118,6 +118,7 @@ def trace_steps_figure(
     neuron_ids: list[int],
     title: str = "",
     reasons: list[str] | None = None,
+    gaps_s=None,
 ):
     """Example neurons across the processing steps.
 
@@ -126,6 +127,8 @@ def trace_steps_figure(
         last step gets the spike times as ticks.
     spike_times_s: per example neuron, its spike times in seconds.
     neuron_ids: ids shown in the panel titles; reasons: why each was chosen (in its title).
+    gaps_s: a session cut into trials, its gaps (`calcium.input.trial_structure.gap_spans_s`;
+        the steps' arrays are NaN there: breaks), marked by `mark_trial_gaps`.
     """
     n_steps = len(steps)
     n_rows = n_steps * len(neuron_ids)
@@ -134,6 +137,7 @@ def trace_steps_figure(
     for k, neuron in enumerate(neuron_ids):
         for j, (name, unit, values) in enumerate(steps):
             ax = axes[k * n_steps + j]
+            mark_trial_gaps(ax, gaps_s)
             ax.plot(time_s, values[k], lw=0.6, color=STEP_COLOURS[j % len(STEP_COLOURS)])
             ax.set_ylabel(unit, fontsize=8)
             ax.tick_params(labelsize=8)
@@ -167,16 +171,19 @@ def trace_steps_figure(
     return figure
 
 
-def events_on_traces_figure(time_s, traces, events, thresholds, neuron_ids, title: str = ""):
+def events_on_traces_figure(time_s, traces, events, thresholds, neuron_ids, title: str = "", gaps_s=None):
     """Example traces (ΔF/F) with threshold lines, event spans shaded and peaks marked.
 
     traces: (examples, frames); events: events table (all neurons);
     thresholds: per-neuron table with neuron, baseline_dff, threshold_dff.
+    gaps_s: a session cut into trials, its gaps (`calcium.input.trial_structure.gap_spans_s`;
+        the traces are NaN there: breaks), marked by `mark_trial_gaps`.
     """
     n = len(neuron_ids)
     figure, axes = plt.subplots(n, 1, figsize=(12, 1.6 * n + 0.6), sharex=True, squeeze=False)
     axes = axes[:, 0]
     for ax, neuron, trace in zip(axes, neuron_ids, traces, strict=True):
+        mark_trial_gaps(ax, gaps_s)
         ax.plot(time_s, trace, lw=0.6, color="tab:blue")
         row = thresholds[thresholds.neuron == neuron]
         if len(row):
