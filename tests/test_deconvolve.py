@@ -210,7 +210,7 @@ def test_time_constants_of_invalid_coefficients_are_nan():
 
 
 def test_smoothed_activity_keeps_the_total_and_spreads_each_spike():
-    from calcium.signal.deconvolve import smooth_activity
+    from calcium.signal.activity_smoothing import smooth_activity
 
     spikes = np.zeros((2, 400), dtype=np.float32)
     spikes[0, 200] = 2.0
@@ -229,7 +229,7 @@ def test_s_min_with_ar2_is_refused():
 
 
 def test_activity_is_moved_earlier_by_the_lag_with_fractional_frames():
-    from calcium.signal.deconvolve import smooth_activity
+    from calcium.signal.activity_smoothing import smooth_activity
 
     spikes = np.zeros((1, 400), dtype=np.float32)
     spikes[0, 200] = 1.0
@@ -490,3 +490,68 @@ def test_effective_rate_is_not_fooled_by_slow_indicators_at_low_rates():
         kernel = np.exp(-np.arange(int(8 * fs) + 1) / (2.0 * fs))
         traces = np.array([np.convolve(c, kernel)[:n] for c in counts]) + rng.normal(0, 0.02, (5, n))
         assert np.all(effective_frame_rate(traces, fs) == fs)
+
+
+def _poisson_ar1(tau_s, fs, seconds=150.0, rate_hz=1.0, seed=0):
+    """Offset + AR(1) calcium of decay tau_s from Poisson spikes at rate_hz, plus noise (SD 0.05)."""
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(seed)
+    n = int(seconds * fs)
+    calcium = lfilter([1.0], [1.0, -math.exp(-1 / (tau_s * fs))], rng.poisson(rate_hz / fs, n).astype(float))
+    return 0.2 + calcium + rng.normal(0.0, NOISE_SD, n)
+
+
+def test_decay_is_lengthened_only_where_the_trace_shows_a_longer_one():
+    """OASIS's estimate replaces the indicator's decay (0.4 s) where it is longer, up to the cap
+    (1.2 s); a trace as fast as the indicator or faster keeps it; where the 8-frame floor binds
+    (7.5 Hz) the floored decay is kept however slow the trace."""
+    from calcium.signal.decay_estimate import longer_decay_s
+    from calcium.signal.deconvolve import noise_sd
+
+    def decay(tau_s, fs):
+        y = _poisson_ar1(tau_s, fs)
+        return longer_decay_s(y, fs, float(noise_sd(y[None, :])[0]), 0.4, 1.2, 8)
+
+    assert decay(0.15, 30.0) == 0.4 and decay(0.4, 30.0) == 0.4
+    assert 0.5 < decay(1.0, 30.0) < decay(2.5, 30.0) <= 1.2
+    assert decay(10.0, 30.0) == pytest.approx(1.2)
+    assert decay(2.5, 7.5) == pytest.approx(8 / 7.5)
+    # the workflow's settings carry the decay already floored at the session's rate: still kept
+    y = _poisson_ar1(2.5, 7.5)
+    assert longer_decay_s(y, 7.5, float(noise_sd(y[None, :])[0]), 8 / 7.5, 1.2, 8) == pytest.approx(8 / 7.5)
+
+
+def test_deconvolution_table_says_which_neurons_got_a_longer_decay():
+    """default_settings caps the per-neuron decay at 3x the indicator's; a neuron whose trace
+    decays in 2.5 s is deconvolved with a longer decay than GCaMP6f's 0.4 s, its timing
+    correction follows that model, and the table says so; a 0.4 s neuron keeps the session's."""
+    from calcium.signal.deconvolution_settings import MAX_DECAY_FACTOR, default_settings, kinetic_lag_s
+    from calcium.signal.deconvolve import deconvolve_block
+
+    fs = 30.0
+    settings = default_settings("GCaMP6f", fs)
+    assert settings["timing"]["max_decay_s"] == pytest.approx(MAX_DECAY_FACTOR * 0.4)
+    assert default_settings("GCaMP6f", fs, {"tau_decay_s": 0.4})["timing"]["max_decay_s"] is None
+    keys = ("ar_order", "tau_decay_s", "tau_rise_s", "penalty", "s_min", "optimize_g", "seed")
+    traces = np.stack([_poisson_ar1(2.5, fs, 120.0, seed=1), _poisson_ar1(0.4, fs, 120.0, seed=2)])
+    block = deconvolve_block(
+        slice(0, 2),
+        traces,
+        fs,
+        settings["smoothing_s"],
+        settings["lag_s"],
+        settings["timing"],
+        **{k: settings[k] for k in keys},
+    )
+    table = block.tables[0]
+    assert 0.6 < table.tau_decay_s[0] <= 1.2 + 1e-9
+    assert table.tau_decay_s[1] == pytest.approx(0.4, rel=1e-6)
+    assert table.decay_reason[0].startswith("estimated") and table.decay_reason[1].startswith("the indicator")
+    assert table.lag_s[1] == settings["lag_s"]
+    # its spikes must be reproducible to LONGER_DECAY_TARGET (0.95; here with 20 ms more
+    # smoothing than the 0.85 of the others would give it)
+    assert table.reproducibility[0] >= 0.95 and table.extra_smoothing_s[0] > 0
+    rise = settings["timing"]["tau_rise_s"]
+    expected = 0.7 * kinetic_lag_s(0.4, rise, fs, 1, model_tau_decay_s=table.tau_decay_s[0])
+    assert table.lag_s[0] == pytest.approx(expected, rel=1e-6) and table.lag_s[0] != table.lag_s[1]

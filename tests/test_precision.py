@@ -51,6 +51,9 @@ def test_choice_is_the_first_extra_reaching_the_target():
     extra, reached = choose_extra_smoothing(curve, 0.85, (0.0, 0.02, 0.05))
     np.testing.assert_array_equal(extra, [0.0, 0.02, 0.05, 0.0])
     np.testing.assert_array_equal(reached[:3], [0.9, 0.86, 0.3])
+    # one target per neuron (a neuron whose decay was lengthened must reach a higher one)
+    extra, reached = choose_extra_smoothing(curve[:2], np.array([0.95, 0.85]), (0.0, 0.02, 0.05))
+    np.testing.assert_array_equal(extra, [0.02, 0.02])
 
 
 def test_deconvolution_table_says_what_each_neuron_got():

@@ -71,7 +71,7 @@ def carry_to_rate(table: pd.DataFrame, slope: float, top_rate_hz: float) -> pd.D
 # the sets' medians, each set at its native rate with the workflow's settings), fitted on all
 # 32 sets by benchmarks/expected_accuracy_calibration.py, which scores every set with the slope
 # fitted without that set's paper.
-SKEW_SLOPE = 0.31
+SKEW_SLOPE = 0.30
 SKEW_WINDOW_S = 10.0  # s of moving average removed first (slow drift, not transients)
 
 

@@ -118,6 +118,12 @@ LAG_FRACTION = 0.7
 MIN_DECAY_FRAMES = 8.0
 
 
+# Per neuron, the model's decay may be lengthened to OASIS's estimate from the neuron's own
+# trace, up to this many times the indicator's decay (`calcium.signal.decay_estimate.longer_decay_s`;
+# chosen leaving each paper out from 2, 3, 4 and 5: 3 in all 13 folds, docs/accuracy.md).
+MAX_DECAY_FACTOR = 3.0
+
+
 # Timing precision of a deconvolved spike: besides the frame (SD 1/(sqrt(12) fs)), the
 # indicator's rise blurs where in time a spike is placed; activity is smoothed by a
 # Gaussian of SD hypot(1/(sqrt(12) fs), RISE_SMOOTHING_FRACTION x time to peak). 0.1 was
@@ -156,6 +162,10 @@ def default_settings(indicator: str | None, frame_rate_hz: float, overrides: dic
       within the smoothing above (its fitted calcium with fresh noise of its own noise
       level, deconvolved again, gives activity correlating below REPRODUCIBILITY_TARGET,
       0.85), the smallest extra smoothing (10-80 ms) that reaches it is added in quadrature.
+    - Per neuron (`calcium.signal.decay_estimate.longer_decay_s`): where the decay spans at
+      least min_decay_frames frames, OASIS's estimate from the neuron's own trace replaces
+      it where longer, up to MAX_DECAY_FACTOR (3) times the indicator's decay
+      (timing's max_decay_s; None where the config gives tau_decay_s).
     - Per neuron (`neuron_timing`): a neuron whose trace is band-limited
       (`effective_frame_rate`) is deconvolved at its effective rate, and its
       smoothing and lag (where auto) follow that rate.
@@ -213,6 +223,9 @@ def default_settings(indicator: str | None, frame_rate_hz: float, overrides: dic
     }
     # per neuron, more smoothing where its spikes cannot be placed (calcium.signal.precision)
     timing["reproducibility_target"] = None if timing["smoothing_given"] else REPRODUCIBILITY_TARGET
+    # per neuron, a longer decay where its trace shows one (calcium.signal.decay_estimate.longer_decay_s)
+    longer = not decay_given and ar_order == 1 and not given.get("estimate_time_constants")
+    timing["max_decay_s"] = MAX_DECAY_FACTOR * tau_decay if longer else None
     model_decay = tau_decay if decay_given else max(tau_decay, min_frames / fs)
     smoothing, lag = neuron_timing(timing, np.array([fs]))
     settings = {
@@ -233,26 +246,37 @@ def default_settings(indicator: str | None, frame_rate_hz: float, overrides: dic
     return settings
 
 
-def neuron_timing(timing: dict, rates_hz: np.ndarray, smoothing_s: float = 0.0, lag_s: float = 0.0):
+def neuron_timing(
+    timing: dict,
+    rates_hz: np.ndarray,
+    smoothing_s: float = 0.0,
+    lag_s: float = 0.0,
+    model_decay_s: np.ndarray | None = None,
+):
     """(smoothing_s, lag_s) per neuron, each deconvolved at rates_hz (Hz, one per neuron).
 
     timing: `default_settings(...)["timing"]`. Where the config fixed smoothing_s or lag_s
     (timing's smoothing_given / lag_given) the given values are used for every neuron;
     else smoothing = hypot(1/(sqrt(12)·rate), rise_smoothing_s) and lag = lag_fraction ×
     `kinetic_lag_s` at the neuron's rate with the model's decay there (the indicator's,
-    at least min_decay_frames frames). Returns two float64 arrays of the rates' shape.
+    at least min_decay_frames frames; or model_decay_s, one per neuron, where a neuron's
+    decay was taken from its trace, `calcium.signal.decay_estimate.longer_decay_s`).
+    Returns two float64 arrays of the rates' shape.
     """
     rates = np.atleast_1d(np.asarray(rates_hz, dtype=float))
-    unique, index = np.unique(rates, return_inverse=True)
-    smooth = np.hypot(1.0 / (np.sqrt(12.0) * unique), float(timing["rise_smoothing_s"]))
-    lags = np.empty(unique.size)
-    for i, rate in enumerate(unique):
-        frames = timing["min_decay_frames"]
-        model = timing["tau_decay_s"] if frames is None else max(timing["tau_decay_s"], frames / rate)
+    frames = timing["min_decay_frames"]
+    default = timing["tau_decay_s"] if frames is None else np.maximum(timing["tau_decay_s"], frames / rates)
+    models = default if model_decay_s is None else np.asarray(model_decay_s, dtype=float)
+    models = np.broadcast_to(np.where(np.isfinite(models), models, default), rates.shape)
+    unique, index = np.unique(np.stack([rates.ravel(), models.ravel()], axis=1), axis=0, return_inverse=True)
+    index = index.ravel()
+    smooth = np.hypot(1.0 / (np.sqrt(12.0) * unique[:, 0]), float(timing["rise_smoothing_s"]))
+    lags = np.empty(len(unique))
+    for i, (rate, model) in enumerate(unique):
         lags[i] = timing["lag_fraction"] * kinetic_lag_s(
             timing["tau_decay_s"], timing["tau_rise_s"], rate, timing["ar_order"], model_tau_decay_s=model
         )
-    smooth, lags = smooth[index], lags[index]
+    smooth, lags = smooth[index].reshape(rates.shape), lags[index].reshape(rates.shape)
     if timing["smoothing_given"]:
         smooth = np.full(rates.shape, float(smoothing_s))
     if timing["lag_given"]:

@@ -14,7 +14,9 @@ import numpy as np
 
 from calcium.blocks import BlockResult
 from calcium.errors import ConfigError
+from calcium.signal.activity_smoothing import smooth_activity_per_neuron
 from calcium.signal.bandlimit import effective_frame_rate
+from calcium.signal.decay_estimate import estimated_decay_s, longer_decay_s, model_decay_s
 from calcium.signal.deconvolution_settings import ar_to_time_constants, neuron_timing
 from calcium.signal.precision import precision_smoothing
 
@@ -90,6 +92,7 @@ def deconvolve_traces(
     decay_bounds_s: tuple[float, float] | None = None,
     effective_rate_hz: np.ndarray | None = None,
     min_decay_frames: float | None = None,
+    max_decay_s: float | None = None,
 ) -> Deconvolution:
     """Deconvolve each row of `traces` with OASIS.
 
@@ -124,6 +127,11 @@ def deconvolve_traces(
         it applies at frame_rate_hz, carried to a band-limited row's effective rate:
         GCaMP8m's 0.2 s is 20 frames at 100 Hz but 1.5 at 7.5 Hz, where the floor gives
         1.07 s, as a natively sampled 7.5 Hz recording gets). None: no floor.
+        tau_decay_s may also be one value per row (neurons,), e.g. the decays a first run used.
+    max_decay_s: AR(1) with a fixed tau_decay_s only (`longer_decay_s`): where a row's decay
+        spans at least min_decay_frames frames at its rate (the floor does not bind) and
+        OASIS's default estimate from the row's own trace is longer, the model's decay is that
+        estimate, at most max_decay_s (s). None: the given decay for every row.
     """
     traces = np.asarray(traces, dtype=np.float64)
     n_neurons, n_frames = traces.shape
@@ -189,9 +197,14 @@ def deconvolve_traces(
                     sn = float(noise_sd(y[None, :])[0])
                 row_kwargs = dict(kwargs)
                 if "tau_d" in row_kwargs:
-                    row_kwargs["framerate"] = rate
+                    tau_row = float(np.broadcast_to(np.asarray(tau_decay_s, dtype=float), (n_neurons,))[row])
+                    row_kwargs.update(framerate=rate, tau_d=tau_row)
                     if min_decay_frames:
-                        row_kwargs["tau_d"] = max(float(tau_decay_s), float(min_decay_frames) / rate)
+                        row_kwargs["tau_d"] = max(tau_row, float(min_decay_frames) / rate)
+                    if max_decay_s and ar_order == 1:
+                        row_kwargs["tau_d"] = longer_decay_s(
+                            y, rate, sn, tau_row, max_decay_s, min_decay_frames
+                        )
                 if estimate_decay:
                     row_kwargs.update(
                         tau_d=estimated_decay_s(y, rate, sn, tau_decay_s, decay_bounds_s),
@@ -217,72 +230,6 @@ def deconvolve_traces(
     finally:
         np.random.set_state(state)  # noqa: NPY002
     return Deconvolution(calcium, spikes, baseline, g_all, lam, noise, rates)
-
-
-def estimated_decay_s(
-    trace: np.ndarray,
-    frame_rate_hz: float,
-    noise_sd_value: float,
-    fallback_s: float | None,
-    bounds_s: tuple[float, float] | None = None,
-) -> float:
-    """Decay time constant (s) of one trace from its autocovariance (OASIS's AR(1) estimate).
-
-    The estimate is kept within bounds_s = (shortest, longest) in s; where it is no
-    decaying exponential (root outside (0, 1)), fallback_s (the indicator's value) is
-    used. OASIS replaces such roots by random values; here they are detected first.
-    """
-    from oasis.functions import ar1_to_tau, estimate_time_constant
-
-    lo, hi = bounds_s if bounds_s is not None else (0.0, np.inf)
-    try:
-        g = float(np.atleast_1d(estimate_time_constant(trace, p=1, sn=noise_sd_value))[0])
-    except (np.linalg.LinAlgError, ValueError):
-        g = np.nan
-    if 0 < g < 1 and np.isfinite(g):
-        tau = float(ar1_to_tau(g, frame_rate_hz))
-    elif fallback_s is not None:
-        tau = float(fallback_s)
-    else:
-        tau = hi if np.isfinite(hi) else 1.0
-    return float(np.clip(tau, lo, hi))
-
-
-def smooth_activity(
-    spikes: np.ndarray, frame_rate_hz: float, smoothing_s: float = 0.05, lag_s: float = 0.0
-) -> np.ndarray:
-    """Spike-rate estimate: each row of s moved lag_s seconds earlier and smoothed by a Gaussian.
-
-    activity_t = sum_k s_k · G(t − k + lag_s·fs), G a Gaussian of SD smoothing_s·fs
-    frames normalised to sum 1 (for SD below 0.3 frames, linear interpolation
-    between the two frames around the shifted position). Keeps the sum of s (a
-    count-like quantity) and spreads it over the timing uncertainty of
-    deconvolution; lag_s > 0 corrects inferred spikes that come lag_s seconds after
-    the true ones (see `kinetic_lag_s`). smoothing_s = lag_s = 0 returns s unchanged.
-    spikes: (neurons, frames); frame_rate_hz in Hz; smoothing_s, lag_s in seconds.
-    Returns float32 (neurons, frames).
-    """
-    spikes = np.asarray(spikes, dtype=np.float32)
-    if smoothing_s < 0:
-        raise ValueError("smoothing_s must be >= 0")
-    shift = -float(lag_s) * frame_rate_hz  # frames; negative = earlier
-    sd = float(smoothing_s) * frame_rate_hz
-    if sd == 0 and shift == 0:
-        return spikes.copy()
-    if shift == 0:
-        from scipy.ndimage import gaussian_filter1d
-
-        return gaussian_filter1d(spikes, sigma=sd, axis=1, mode="constant").astype(np.float32)
-    half = int(np.ceil(abs(shift) + 4 * sd + 2))
-    offsets = np.arange(-half, half + 1)
-    if sd >= 0.3:
-        weights = np.exp(-0.5 * ((offsets - shift) / sd) ** 2)
-    else:
-        weights = np.maximum(0.0, 1.0 - np.abs(offsets - shift))
-    weights /= weights.sum()
-    from scipy.ndimage import convolve1d
-
-    return convolve1d(spikes, weights.astype(np.float32), axis=1, mode="constant").astype(np.float32)
 
 
 def spike_amplitude_noise(noise_sd: np.ndarray, g: np.ndarray, max_frames: int = 10_000) -> np.ndarray:
@@ -317,20 +264,6 @@ def spike_amplitude_noise(noise_sd: np.ndarray, g: np.ndarray, max_frames: int =
     return out
 
 
-def smooth_activity_per_neuron(
-    spikes: np.ndarray, frame_rate_hz: float, smoothing_s: np.ndarray, lag_s: np.ndarray
-) -> np.ndarray:
-    """`smooth_activity` with one smoothing and lag per row (rows sharing values together)."""
-    spikes = np.asarray(spikes, dtype=np.float32)
-    out = np.empty(spikes.shape, dtype=np.float32)
-    pairs = np.stack([np.asarray(smoothing_s, float), np.asarray(lag_s, float)], axis=1)
-    unique, index = np.unique(pairs, axis=0, return_inverse=True)
-    for i, (smoothing, lag) in enumerate(unique):
-        rows = np.flatnonzero(index.ravel() == i)
-        out[rows] = smooth_activity(spikes[rows], frame_rate_hz, smoothing, lag)
-    return out
-
-
 def deconvolve_block(
     rows: slice,
     traces: np.ndarray,
@@ -352,18 +285,33 @@ def deconvolve_block(
     neurons = np.arange(rows.start, rows.stop)
     rates = effective_frame_rate(traces, frame_rate_hz)
     floor = None if timing is None else timing.get("min_decay_frames")
+    max_decay = None if timing is None else timing.get("max_decay_s")
     result = deconvolve_traces(
-        traces, frame_rate_hz, neuron_ids=neurons, effective_rate_hz=rates, min_decay_frames=floor, **oasis
+        traces,
+        frame_rate_hz,
+        neuron_ids=neurons,
+        effective_rate_hz=rates,
+        min_decay_frames=floor,
+        max_decay_s=max_decay,
+        **oasis,
     )
     rates = result.rate_hz  # the rate each row was deconvolved at (a whole number of its frames)
+    decays = model_decay_s(result)
+    longer = np.zeros(rates.shape, dtype=bool)
+    rerun = oasis  # the re-inference of `precision_smoothing` uses each neuron's model
+    if max_decay and oasis.get("tau_decay_s") is not None:  # lengthened from the trace (`longer_decay_s`)
+        default = np.maximum(float(oasis["tau_decay_s"]), (floor or 0.0) / rates)
+        longer = decays > default * (1 + 1e-6)
+        rerun = {**oasis, "tau_decay_s": np.where(longer, decays, float(oasis["tau_decay_s"]))}
     if timing is None:
         smoothing, lags = np.full(rates.shape, float(smoothing_s)), np.full(rates.shape, float(lag_s))
     else:
-        smoothing, lags = neuron_timing(timing, rates, smoothing_s, lag_s)
+        smoothing, lags = neuron_timing(timing, rates, smoothing_s, lag_s, np.where(longer, decays, np.nan))
         native = rates >= frame_rate_hz
-        smoothing[native], lags[native] = smoothing_s, lag_s  # the session's resolved values
+        smoothing[native] = smoothing_s  # the session's resolved values
+        lags[native & ~longer] = lag_s
     smoothing, extra, reproducible = precision_smoothing(
-        result, frame_rate_hz, smoothing, neurons, timing, floor, oasis
+        result, frame_rate_hz, smoothing, neurons, timing, floor, rerun, longer
     )
     taus = np.array(
         [ar_to_time_constants(g1, g2, rate) for (g1, g2), rate in zip(result.g, rates, strict=True)]
@@ -387,6 +335,11 @@ def deconvolve_block(
             "extra_smoothing_s": extra,
             "reproducibility": reproducible,
             "lag_s": lags,
+            "decay_reason": np.where(
+                longer,
+                f"estimated from the trace: longer than the indicator's (at most {max_decay or 0:g} s)",
+                "the indicator's (or the config's) decay, at least the frame floor",
+            ),
             "rate_reason": np.where(
                 band_limited,
                 "band-limited: no noise above this rate's Nyquist frequency; deconvolved at it",
