@@ -750,3 +750,147 @@ def test_a_session_with_trials_shows_each_trials_f0_and_its_gaps_as_breaks(tmp_p
     gap = frame_trials(bounds, 400) < 0
     rows = NpyRows(tmp_path / "dff.npy", lambda block: blank_gaps(block, gap))[1:3]
     assert np.isnan(rows[:, 200:250]).all() and (rows[:, :200] == 0.5).all() and (rows[:, 250:] == -0.5).all()
+
+
+TRIAL_BOUNDS = np.array([[0, 600], [700, 1200], [1200, 1900]])  # frames of a 2000-frame session
+
+
+def trial_session(trials: bool):
+    """A 100 s synthetic session (20 Hz) cut into three trials (TRIAL_BOUNDS): a 5 s gap at
+    30-35 s, two trials read back to back (a boundary at 60 s, no gap) and a 5 s gap after the
+    last (95-100 s); its traces NaN in the gaps, F0 each trial's own, as the workflow gives
+    them; a stimulus with its regression. trials False: the same session continuous. No event
+    in the gaps in either."""
+    from calcium.input.trial_structure import blank_gaps, frame_trials, gap_spans_s
+    from calcium.stimulus.trial_responses import trial_responses
+
+    fs, n_frames = 20.0, 2000
+    data = synthetic_session(np.random.default_rng(13), 6, n_frames, fs=fs)
+    gap = frame_trials(TRIAL_BOUNDS, n_frames) < 0
+    inside = ~(gap[data.events.onset_frame] | gap[data.events.end_frame])
+    data.events = data.events[inside].reset_index(drop=True)
+    data.spikes = data.spikes[~gap[data.spikes.frame]].reset_index(drop=True)
+    onsets = np.array([10.0, 45.0, 58.5, 75.0])  # 58.5: the trial view's window crosses the boundary
+    data.stimuli = pd.DataFrame({"stimulus": "tone", "onset_s": onsets, "offset_s": onsets + 1})
+    data.regressors = {"tone": ((np.arange(n_frames) / fs % 35) < 3).astype(float)}
+    data.regression = pd.DataFrame(
+        {"neuron": np.arange(6), "intercept_dff": 0.1, "coef_tone": 0.5, "r2": 0.2}
+    )
+    data.coactivity = np.bincount(
+        (data.events.onset_frame // fs).astype(int), minlength=int(n_frames / fs)
+    ).astype(np.float32)
+    data.coactivity_start_s = np.arange(data.coactivity.size, dtype=float)
+    data.coactivity_bin_s = 1.0
+    if trials:
+        for trace in data.traces:
+            trace.rows = blank_gaps(np.asarray(trace.rows), gap)
+        data.f0 = None  # each trial's own F0: a trace, NaN in gaps (browser_session.raw_traces)
+        f0 = np.where(gap, np.nan, np.where(np.arange(n_frames) < 700, 500.0, 520.0))
+        data.traces.insert(1, DenseTrace("f0", "F0 (each trial's)", "F (a.u.)", np.tile(f0, (6, 1))))
+        data.trial_gaps_s = gap_spans_s(TRIAL_BOUNDS, n_frames, fs, data.start_time_s)
+        data.trial_bounds = TRIAL_BOUNDS
+    detrended = np.asarray(next(t for t in data.traces if t.key == "detrended").rows)
+    frame_trial = frame_trials(TRIAL_BOUNDS, n_frames) if trials else None
+    data.trials = trial_responses(
+        detrended, data.stimuli, fs, (0.0, 1.0), (-1.0, 0.0), frame_trial=frame_trial
+    )
+    data.trial_window_s = (-1.0, 3.0)
+    return data
+
+
+# The canvas pixels of a chart's plot down one column: (rows, 4) RGBA.
+COLUMN = """((selector, k, x, top, height) => Array.from(document.querySelectorAll(selector)[k]
+  .getContext('2d').getImageData(Math.round(x), Math.round(top), 1, Math.round(height)).data))"""
+
+
+def column_greys(browser, selector, k, x, top, height):
+    """Fraction of a column's pixels that are the gap band's (its fill and hatch greys), and
+    that are darker greys (the boundary's dotted line)."""
+    rgba = np.array(browser.evaluate(f"{COLUMN}({json.dumps(selector)}, {k}, {x}, {top}, {height})"))
+    rgba = rgba.reshape(-1, 4).astype(float)
+    alpha = rgba[:, 3:] / 255
+    rgb = np.round(rgba[:, :3] * alpha + 255 * (1 - alpha))  # over the page's white
+    grey = (rgb[:, 0] == rgb[:, 1]) & (rgb[:, 1] == rgb[:, 2])
+    band = grey & (rgb[:, 0] >= 0xB0) & (rgb[:, 0] <= 0xF4)
+    return band.mean(), (grey & (rgb[:, 0] < 0xC8)).mean()
+
+
+def test_trial_gaps_and_boundaries_are_marked_on_every_time_axis(chromium_path, tmp_path):
+    """As the figures (plot_style.mark_trial_gaps): the page stores gap_spans_s and draws a
+    hatched grey band over each gap and a dotted line at the boundary on the traces, the raster
+    and the coactivity, with a legend; a continuous session stores and draws none."""
+    from calcium.input.trial_structure import frame_trials
+
+    template, assets = page_assets()
+    pages, data = {}, {}
+    for trials in (True, False):
+        data[trials] = trial_session(trials)
+        html, _ = build_page(data[trials], template, assets)
+        parts = page_parts(html, "tables")
+        if trials:
+            np.testing.assert_array_equal(parts["trial_gaps_s"], [30, 35, 60, 60, 95, 100])
+        else:
+            assert "trial_gaps_s" not in parts
+        pages[trials] = tmp_path / f"trials_{trials}.html"
+        pages[trials].write_text(html, encoding="utf-8")
+    expected = [("gap", 30.0, 35.0), ("boundary", 60.0, 60.0), ("gap", 95.0, 100.0)]
+    in_gap = frame_trials(TRIAL_BOUNDS, 2000) < 0
+    with Chromium(chromium_path) as browser:
+        found, greys = {}, {}
+        for trials, page in pages.items():
+            open_page(browser, page)
+            browser.evaluate("sessionBrowser.showView('raster')")
+            browser.evaluate("sessionBrowser.showView('traces')")
+            marks = browser.evaluate("sessionBrowser.trialMarks()")
+            state = browser.evaluate("sessionBrowser.state()")
+            fit = series(state, "detrended", "regression fit")  # fitted within trials: none in gaps
+            assert np.isnan(fit[in_gap]).all() == trials and np.isfinite(fit[~in_gap]).all()
+            labels = [s["label"] for s in chart(state, "raw")["series"]]
+            assert labels[1] == ("F0 (each trial's)" if trials else "F0 = 500")
+            # the trial view: each window within its onset's trial only, as the figure draws it
+            browser.evaluate("sessionBrowser.showView('trials')")
+            (shown,) = browser.evaluate("sessionBrowser.trialState()")["stimuli"]
+            drawn = np.array([[np.nan if v is None else v for v in row] for row in shown["trials"]])
+            detrended = np.asarray(next(t for t in data[trials].traces if t.key == "detrended").rows)
+            onsets = np.array([r["onset_s"] for r in shown["rows"]])
+            _, windows = peri_stimulus(
+                detrended[:1], onsets, 20.0, (-1.0, 3.0), frame_trials(TRIAL_BOUNDS, 2000) if trials else None
+            )
+            np.testing.assert_array_equal(np.isnan(drawn), np.isnan(windows[0]))
+            assert np.isnan(drawn).any() == trials  # 58.5 s: the window reaches past the boundary
+            browser.evaluate("sessionBrowser.showView('traces')")
+            charts = [("#charts .uplot canvas", k, c["marks"]) for k, c in enumerate(marks["traces"])]
+            charts += [("#raster-charts .uplot canvas", 0, marks["raster"])]
+            charts += [("#raster-charts .uplot canvas", 1, marks["coactivity"])]
+            assert len(charts) == 8  # raw, ΔF/F, detrended, denoised, calcium, spikes; raster; coactivity
+            found[trials], greys[trials] = [], []
+            for selector, k, drawn in charts:
+                if not trials:
+                    assert drawn == []
+                    drawn = found[True][len(found[False])]  # the same places on the continuous page
+                else:
+                    assert [(m["kind"], m["start_s"], m["stop_s"]) for m in drawn] == expected
+                    assert drawn[0]["x1"] - drawn[0]["x0"] > 10  # 5 s of a ~1000-pixel 100 s axis
+                gap, boundary = drawn[0], drawn[1]
+                band, _ = column_greys(
+                    browser, selector, k, (gap["x0"] + gap["x1"]) / 2, gap["top"] + 2, gap["height"] * 0.8
+                )
+                line = max(  # a 1-pixel line at a fractional x: spread over the two columns
+                    column_greys(browser, selector, k, x, boundary["top"], boundary["height"])[1]
+                    for x in (np.floor(boundary["x0"]), np.floor(boundary["x0"]) + 1)
+                )
+                found[trials].append(drawn)
+                greys[trials].append((band, line))
+            legend = " ".join(marks["legend"])
+            if trials:
+                assert legend.count("gap between trials (2)") == 2 and legend.count("trial boundary (1)") == 2
+                browser.screenshot(tmp_path / "trial_marks.png")
+            else:
+                assert marks["spans"] == [] and legend == ""
+        # (the test's own pixel reads make Chromium suggest willReadFrequently)
+        assert [e for e in browser.errors() if "willReadFrequently" not in e] == []
+    # in every chart: the gap's column all band greys, the boundary's a dotted line (ticks and
+    # traces crossing those columns are on both pages)
+    for (band, line), (band_off, line_off) in zip(greys[True], greys[False], strict=True):
+        assert band > 0.9 and band_off < 0.2, (band, band_off)
+        assert line - line_off > 0.3, (line, line_off)

@@ -37,6 +37,7 @@ from calcium.outputs.browser_encoding import (
     slot_frames,
     table_json,
 )
+from calcium.outputs.browser_views import roi_map_manifest, trial_parts
 from calcium.outputs.htmlsafe import html_text, script_safe_json
 from calcium.outputs.palette import browser_palette
 from calcium.progress import Progress, track
@@ -94,6 +95,13 @@ class SessionData:
         of the trial view's traces.
     footprints: `calcium.input.footprints.Footprints` of the ROIs (the ROI map), or None/empty:
         the map then says why there is none.
+    trial_gaps_s: a session cut into trials: (spans, 2) [start, stop) in s of its gaps between
+        trials and (start == stop) of its boundaries with no gap
+        (`calcium.input.trial_structure.gap_spans_s`), marked on every time axis as the figures
+        mark them; None (a continuous session): nothing stored, nothing drawn.
+    trial_bounds: a session cut into trials: (trials, 2) first and one-past-last frame of each
+        trial; the trial view draws each presentation's window within its onset's trial only
+        (as `calcium.stimulus.trial_responses.peri_stimulus`); None: a continuous session.
     notes: shown in the page's manifest ("warning": a line shown above the charts).
     """
 
@@ -126,44 +134,13 @@ class SessionData:
     trials: pd.DataFrame | None = None
     trial_window_s: tuple[float, float] | None = None
     footprints: Any = None
+    trial_gaps_s: np.ndarray | None = None
+    trial_bounds: np.ndarray | None = None
     notes: dict[str, Any] = field(default_factory=dict)
 
 
 # Most of the page (fraction of max_bytes, raw) the per-trial amplitudes may take.
 TRIAL_SHARE = 0.25
-
-
-def roi_map_manifest(footprints) -> dict:
-    """What the page says about its ROI map: the field's shape and source, or why there is none."""
-    from calcium.outputs.roimap import NO_DATA_NOTE, field_shape
-
-    if footprints is None or footprints.empty:
-        return {"height": 0, "width": 0, "source": "none", "note": NO_DATA_NOTE}
-    height, width = field_shape(footprints)
-    note = "" if footprints.mean_image.size else "no mean image in the input: ROIs on black"
-    return {"height": height, "width": width, "source": footprints.source, "note": note}
-
-
-def trial_parts(trials: pd.DataFrame, n_neurons: int) -> dict:
-    """The trial table as the page stores it: the presentations (stimulus, trial, onset_s; in
-    the table's order) and "arrays": response_dff and baseline_dff, (neurons x presentations)
-    float32 each, row-major, NaN where the table has no row."""
-    keys = trials[["stimulus", "trial", "onset_s"]].drop_duplicates(["stimulus", "trial"])
-    column = {(str(s), int(t)): k for k, (s, t) in enumerate(zip(keys.stimulus, keys.trial, strict=True))}
-    where = np.array(
-        [column[(str(s), int(t))] for s, t in zip(trials.stimulus, trials.trial, strict=True)], dtype=np.int64
-    )
-    arrays = []
-    for name in ("response_dff", "baseline_dff"):
-        values = np.full((n_neurons, len(keys)), np.nan, dtype=np.float32)
-        values[trials.neuron.to_numpy(dtype=np.int64), where] = trials[name].to_numpy(dtype=np.float32)
-        arrays.append(values.ravel())
-    return {
-        "stimulus": [str(s) for s in keys.stimulus],
-        "trial": [int(t) for t in keys.trial],
-        "onset_s": [float(t) for t in keys.onset_s],
-        "arrays": arrays,
-    }
 
 
 def _table_parts(
@@ -175,6 +152,8 @@ def _table_parts(
     )
     parts["spike_counts"], parts["spike_frames"] = counts, deltas
     parts.update(encode_events(data.events, n_neurons))
+    if data.trial_gaps_s is not None:
+        parts["trial_gaps_s"] = np.asarray(data.trial_gaps_s, dtype=np.float64).reshape(-1, 2).ravel()
     if data.f0 is not None:
         parts["f0"] = np.asarray(data.f0, dtype=np.float64).reshape(n_neurons)
     if data.coactivity is not None:
@@ -193,7 +172,9 @@ def _table_parts(
         parts["mean_image"] = grey_image(data.footprints).ravel()
     shown_trials = None
     if data.trials is not None:
-        shown_trials = trial_parts(data.trials, n_neurons)
+        shown_trials = trial_parts(
+            data.trials, n_neurons, data.trial_bounds, n_frames, data.frame_rate_hz, data.start_time_s
+        )
         arrays = shown_trials.pop("arrays")
         if trial_amplitudes:
             parts["trial_response"], parts["trial_baseline"] = arrays

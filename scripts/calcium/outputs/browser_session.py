@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from calcium.input.trial_structure import blank_gaps, bounds_from_table, frame_trials
+from calcium.input.trial_structure import blank_gaps, bounds_from_table, frame_trials, gap_spans_s
 from calcium.io import NpyRows, load_json, read_table
 from calcium.outputs.browser import DenseTrace, SessionData
 
@@ -160,6 +160,8 @@ def read_session(
         ensemble_members=read_table(paths["ensemble_members"]),
         raster_orders=orders,
         footprints=read_footprints(paths["footprints"]),
+        trial_gaps_s=None if bounds is None else gap_spans_s(bounds, shape[1], fs, start_s),
+        trial_bounds=bounds,
         **null_view(read_table(paths["coactivity"]), read_table(paths["null_histogram"]), null),
     )
     if "stimuli" in paths:

@@ -2,10 +2,11 @@
  *
  * Data: a JSON manifest and two base64 payloads (zlib-deflated buffers of typed arrays and JSON,
  * written by scripts/calcium/outputs/browser.py). Charts: uPlot (vendored, MIT). The only drawing done
- * here by hand is annotation inside uPlot's draw hook (stimulus bands, event spans, and the
- * raster's bitmap of event ticks, which stays fast for millions of events).
+ * here by hand is annotation inside uPlot's draw hooks (stimulus bands, event spans, the marks of
+ * the gaps between a session's trials, and the raster's bitmap of event ticks, which stays fast for
+ * millions of events).
  *
- * Test hook: window.sessionBrowser (ready, error, selectNeuron, showView, state()).
+ * Test hook: window.sessionBrowser (ready, error, selectNeuron, showView, state(), trialMarks()).
  */
 "use strict";
 (function () {
@@ -129,6 +130,7 @@
       amplitude: P.event_amplitude_dff, fwhm: P.event_fwhm_s, flags: P.event_flags,
     };
     D.f0 = P.f0 || null;
+    D.trialSpans = trialSpans(P.trial_gaps_s || null);
     D.coactivity = P.coactivity || null;
     D.coactivityStart = P.coactivity_start_s || null;
     D.coactivityThresholds = P.coactivity_thresholds || null;
@@ -184,6 +186,83 @@
     if (a === null) return s + 1;
     if (b === null) return s;
     return (high ? b > a : b < a) ? s + 1 : s;
+  }
+
+  /* A session cut into trials (docs/trials.md): its gaps between trials and its boundaries with no
+   * gap, as the page stores them (calcium.input.trial_structure.gap_spans_s: [start, stop) s;
+   * start == stop at a boundary). A continuous session stores none: nothing is drawn. */
+  function trialSpans(flat) {
+    const out = [];
+    if (!flat) return out;
+    for (let k = 0; k + 1 < flat.length; k += 2) {
+      out.push({ kind: flat[k + 1] > flat[k] ? "gap" : "boundary", start_s: flat[k], stop_s: flat[k + 1] });
+    }
+    return out;
+  }
+
+  /* The marks as the figures draw them (calcium.outputs.plot_style.mark_trial_gaps): a light grey
+   * hatched band over each gap, a thin grey dotted line at each boundary, the plot's full height,
+   * behind the data (uPlot's drawClear hook: before grid and series). Each chart keeps what it
+   * drew (u.trialMarks: canvas pixels) for the test hook. */
+  const GAP_FILL = "#f0f0f0", GAP_HATCH = "#b8b8b8", BOUNDARY_COLOUR = "#666666";
+  const hatches = new Map(); // pixel ratio -> pattern tile
+
+  function hatchTile(dpr) {
+    if (!hatches.has(dpr)) {
+      const n = Math.max(4, Math.round(8 * dpr)), tile = document.createElement("canvas");
+      tile.width = n; tile.height = n;
+      const c = tile.getContext("2d");
+      c.fillStyle = GAP_FILL; c.fillRect(0, 0, n, n);
+      c.strokeStyle = GAP_HATCH; c.lineWidth = dpr;
+      c.beginPath();  // "///": up to the right, continued across the tile's corners
+      for (const d of [-n, 0, n]) { c.moveTo(d, n); c.lineTo(d + n, 0); }
+      c.stroke();
+      hatches.set(dpr, tile);
+    }
+    return hatches.get(dpr);
+  }
+
+  function drawTrialMarks(u) {
+    const drawn = [];
+    u.trialMarks = drawn;
+    if (!D.trialSpans.length) return;
+    const ctx = u.ctx, { left, top, width, height } = u.bbox, dpr = uPlot.pxRatio || 1;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left, top, width, height);
+    ctx.clip();
+    const pattern = ctx.createPattern(hatchTile(dpr), "repeat");
+    for (const s of D.trialSpans) {
+      const x0 = u.valToPos(s.start_s, "x", true), x1 = u.valToPos(s.stop_s, "x", true);
+      if (x1 < left || x0 > left + width) continue;
+      if (s.kind === "gap") {
+        ctx.fillStyle = pattern;
+        ctx.fillRect(x0, top, Math.max(1, x1 - x0), height);
+      } else {
+        ctx.strokeStyle = BOUNDARY_COLOUR; ctx.lineWidth = Math.max(1, dpr);
+        ctx.setLineDash([2 * dpr, 2 * dpr]);
+        ctx.beginPath(); ctx.moveTo(x0, top); ctx.lineTo(x0, top + height); ctx.stroke();
+        ctx.setLineDash([]);
+      }
+      drawn.push({ kind: s.kind, start_s: s.start_s, stop_s: s.stop_s, x0, x1, top, height });
+    }
+    ctx.restore();
+  }
+
+  /* What the legends say about the marks (nothing in a continuous session). */
+  function trialLegend(node) {
+    const gaps = D.trialSpans.filter((s) => s.kind === "gap").length, bounds = D.trialSpans.length - gaps;
+    if (!D.trialSpans.length) return;
+    const line = el("div", { class: "trial-legend" });
+    if (gaps) {
+      line.append(el("span", { class: "swatch gap-swatch" }),
+        "gap between trials (" + gaps + "): outside every trial, not analysed (the analysed traces break there)");
+    }
+    if (bounds) {
+      line.append(el("span", { class: "swatch boundary-swatch" }),
+        "trial boundary (" + bounds + "): two trials with no frame between them");
+    }
+    node.append(line);
   }
 
   function stimulusBands() {
@@ -297,7 +376,7 @@
       const panel = { key, title: meta.label, unit: meta.unit, series: [lineSeries(meta.label, "#333", 1)], values: [values], extra: null };
       if (key === "raw" && (D.f0 || traceMeta("f0"))) {
         const f0 = D.f0 ? new Array(R.n_slots).fill(D.f0[i]) : traceValues("f0", i);
-        panel.series.push(lineSeries(D.f0 ? "F0 = " + fmt(D.f0[i]) : "F0 (sliding)", "#e15759", 2, [6, 4]));
+        panel.series.push(lineSeries(D.f0 ? "F0 = " + fmt(D.f0[i]) : traceMeta("f0").label, "#e15759", 2, [6, 4]));
         panel.values.push(f0);
       }
       if (key === roles.stimulus && regression && M.regressors.length) {
@@ -308,6 +387,7 @@
           if (coef === null || coef === undefined || !r) continue;
           for (let j = 0; j < fit.length; j++) fit[j] += coef * r[j];
         }
+        for (let j = 0; j < fit.length; j++) if (values[j] === null) fit[j] = null;  // no fit where the trace is blank (gaps)
         panel.series.push(lineSeries("regression fit (R² " + fmt(regression.r2) + ")", "#1f77b4", 2));
         panel.values.push(fit);
         panel.title += ", stimulus regression fit";
@@ -387,6 +467,7 @@
       cursor: { sync: { key: "traces", setSeries: false }, drag: { x: true, y: false } },
       legend: { show: true, live: true },
       hooks: {
+        drawClear: [drawTrialMarks],
         draw: [bandsHook(panel.extra)],
         setScale: [(u, key) => {
           if (key !== "x" || syncing) return;
@@ -692,7 +773,7 @@
       ],
       cursor: { drag: { x: true, y: true, uni: 20 }, sync: { key: "raster" }, points: { show: false } },
       legend: { show: false },
-      hooks: { draw: [drawRaster], setScale: [syncX] },
+      hooks: { drawClear: [drawTrialMarks], draw: [drawRaster], setScale: [syncX] },
     }, [[t0, tEnd], [null, null]], holder);
     raster.u.setScale("y", { min: -0.5, max: N - 0.5 });
     raster.u.over.addEventListener("click", () => {
@@ -755,6 +836,7 @@
       axes: [{ label: "time (s)", labelSize: 16, size: 32 }, { label: "active neurons", labelSize: 18, size: 60 }],
       cursor: { drag: { x: true, y: false }, sync: { key: "raster" } },
       hooks: {
+        drawClear: [drawTrialMarks],
         setScale: [syncX],
         setCursor: [(u) => { nullPanel.hovered = u.cursor.idx === null || u.cursor.idx === undefined ? null : u.cursor.idx; drawNull(); }],
       },
@@ -856,8 +938,9 @@
     const [w0, w1] = M.trial_window_s || [-2, 6];
     const first0 = Math.ceil(w0 * fs), nSamples = Math.max(1, Math.ceil(w1 * fs) - first0);  // as calcium.stimulus.trial_responses.peri_stimulus
     const k = R.frames_per_column;
-    const valueAt = (f) => {  // the frame's value; in an envelope, its column's mid-range
+    const valueAt = (f, p) => {  // the frame's value; in an envelope, its column's mid-range
       if (f < 0 || f >= M.n_frames) return null;
+      if (T.within && (f < T.within[p][0] || f >= T.within[p][1])) return null;  // outside the onset's trial
       if (k === 1) return values[f];
       const a = values[2 * Math.floor(f / k)], b = values[2 * Math.floor(f / k) + 1];
       return a === null || b === null ? (a === null ? b : a) : (a + b) / 2;
@@ -868,7 +951,7 @@
       const onset = T.onset_s[p] - t0;
       const first = Math.ceil((onset + w0) * fs);
       const row = [];
-      for (let j = 0; j < nSamples; j++) row.push(valueAt(first + j));
+      for (let j = 0; j < nSamples; j++) row.push(valueAt(first + j, p));
       if (!byStimulus.has(T.stimulus[p])) byStimulus.set(T.stimulus[p], { name: T.stimulus[p], trials: [], shifts: [], rows: [] });
       const s = byStimulus.get(T.stimulus[p]);
       s.trials.push(row);
@@ -1084,8 +1167,10 @@
       legend.append(el("span", { class: "swatch", style: "background:" + colour + "55" }), "stimulus " + name);
     }
     if (Object.keys(D.stimuli.colours).length) legend.prepend("Shaded bands: stimulus presentations.");
+    trialLegend(legend);
     const rl = $("raster-legend");
     rl.append("Ticks coloured by ensemble where a member takes part in its ensemble's events; bands: ensemble events (grey: no ensemble).");
+    trialLegend(rl);
   }
 
   function wire() {
@@ -1168,6 +1253,15 @@
       side_text: $("side").innerText,
     };
   };
+  /* The trial marks each time-axis chart drew (canvas pixels; none in a continuous session) and
+   * what the legends say. */
+  api.trialMarks = () => ({
+    spans: D.trialSpans,
+    traces: charts.map((c) => ({ key: c.panel.key, marks: c.u.trialMarks || [] })),
+    raster: raster.u ? raster.u.trialMarks || [] : null,
+    coactivity: raster.co ? raster.co.trialMarks || [] : null,
+    legend: Array.from(document.querySelectorAll(".trial-legend"), (n) => n.textContent),
+  });
   api.selectNeuron = (i) => selectNeuron(i);
   api.nullPanel = () => nullSummary();
   api.roiMap = () => ({ note: M.roi_map.note, height: M.roi_map.height, width: M.roi_map.width, selected: current,
