@@ -277,16 +277,7 @@ def build_page(
     The exact parts (events, spike times, tables) are packed first; the dense traces get the
     rest of the budget through `choose_resolution`. Returns (html, info: resolution and sizes).
     """
-    if not data.traces:
-        raise ValueError("the page needs at least one dense trace")
-    n_neurons, n_frames = data.traces[0].rows.shape
-    for trace in data.traces:
-        if tuple(trace.rows.shape) != (n_neurons, n_frames):
-            raise ValueError(
-                f"trace {trace.key} has shape {trace.rows.shape}, expected {(n_neurons, n_frames)}"
-            )
-    if len(data.labels) != n_neurons:
-        raise ValueError(f"{len(data.labels)} labels for {n_neurons} neurons")
+    n_neurons, n_frames = _session_shape(data)
     amplitudes = (
         data.trials is None
         or 8 * n_neurons * len(data.trials[["stimulus", "trial"]].drop_duplicates())
@@ -304,7 +295,55 @@ def build_page(
     n_regressors = len(data.regressors) if data.regressors else 0
     resolution = choose_resolution(n_neurons, n_frames, len(data.traces), raw_budget, n_regressors)
     trace_index, trace_payload, trace_raw = pack(_dense_parts(data, resolution, block_neurons, workers))
-    manifest = {
+    manifest = _manifest(data, resolution, notes, {"tables": table_index, "traces": trace_index})
+    html = render_page(
+        template,
+        {
+            "TITLE": f"Session {_html_text(data.session)}: browser",
+            "STYLE": assets["style"],
+            "SCRIPT": assets["script"],
+            "MANIFEST": script_json(manifest),
+            "DATA_TABLES": table_payload,
+            "DATA_TRACES": trace_payload,
+        },
+    )
+    size = len(html.encode())
+    info = {
+        "resolution": resolution,
+        "page_bytes": size,
+        "tables_raw_bytes": table_raw,
+        "tables_page_bytes": len(table_payload),
+        "traces_raw_bytes": trace_raw,
+        "traces_page_bytes": len(trace_payload),
+        "traces_budget_bytes": raw_budget,
+    }
+    if size > max_bytes:  # cannot happen by the size rule; a guard against a wrong bound
+        raise AssertionError(f"page of {size} bytes exceeds max_bytes {max_bytes}")
+    return html, info
+
+
+def _session_shape(data: SessionData) -> tuple[int, int]:
+    """(neurons, frames) of the session's dense traces; ValueError when the traces or the
+    labels do not agree on them."""
+    if not data.traces:
+        raise ValueError("the page needs at least one dense trace")
+    n_neurons, n_frames = data.traces[0].rows.shape
+    for trace in data.traces:
+        if tuple(trace.rows.shape) != (n_neurons, n_frames):
+            raise ValueError(
+                f"trace {trace.key} has shape {trace.rows.shape}, expected {(n_neurons, n_frames)}"
+            )
+    if len(data.labels) != n_neurons:
+        raise ValueError(f"{len(data.labels)} labels for {n_neurons} neurons")
+    return int(n_neurons), int(n_frames)
+
+
+def _manifest(data: SessionData, resolution: Resolution, notes: dict, groups: dict) -> dict:
+    """What the page's code reads first: the session's shape and clock, how its traces are
+    stored (resolution), names, roles, the coactivity's null, notes, palette, and where each
+    packed group (tables, traces) lies in the payloads."""
+    n_neurons, n_frames = _session_shape(data)
+    return {
         "session": data.session,
         "n_neurons": int(n_neurons),
         "n_frames": int(n_frames),
@@ -331,32 +370,8 @@ def build_page(
         "palette": browser_palette(),
         "trial_window_s": list(data.trial_window_s) if data.trial_window_s else None,
         "roi_map": roi_map_manifest(data.footprints),
-        "groups": {"tables": table_index, "traces": trace_index},
+        "groups": groups,
     }
-    html = render_page(
-        template,
-        {
-            "TITLE": f"Session {_html_text(data.session)}: browser",
-            "STYLE": assets["style"],
-            "SCRIPT": assets["script"],
-            "MANIFEST": script_json(manifest),
-            "DATA_TABLES": table_payload,
-            "DATA_TRACES": trace_payload,
-        },
-    )
-    size = len(html.encode())
-    info = {
-        "resolution": resolution,
-        "page_bytes": size,
-        "tables_raw_bytes": table_raw,
-        "tables_page_bytes": len(table_payload),
-        "traces_raw_bytes": trace_raw,
-        "traces_page_bytes": len(trace_payload),
-        "traces_budget_bytes": raw_budget,
-    }
-    if size > max_bytes:  # cannot happen by the size rule; a guard against a wrong bound
-        raise AssertionError(f"page of {size} bytes exceeds max_bytes {max_bytes}")
-    return html, info
 
 
 def _html_text(text: str) -> str:
