@@ -36,7 +36,7 @@ save_figure(r2_histogram_figure(table.r2.to_numpy(), settings["min_r2"], session
 factor = max(1, int(round(settings["heatmap_bin_s"] * fs)))
 panels, n_bins = heatmap_panels(traces, table, factor, settings["max_neurons"], settings["min_r2"], gap)
 binned_time = start_s + np.arange(n_bins) * factor / fs
-save_figure(heatmaps_figure(binned_time, panels, stimuli, session, gaps_s), output.heatmaps)
+save_figure(heatmaps_figure(binned_time, panels, stimuli, session, gaps_s, factor / fs), output.heatmaps)
 
 examples = response_example_traces(traces, table, labels, regressors, settings["examples_per_type"], gap)
 save_figure(response_examples_figure(time_s, examples, stimuli, session, gaps_s), output.examples)

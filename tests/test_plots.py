@@ -591,14 +591,19 @@ def test_r2_histogram_counts_every_neuron_and_marks_the_threshold():
 
 def test_heatmaps_images_are_the_panels_data_over_time_with_stimulus_onsets():
     panels = heat_panels()
-    figure = heatmaps_figure(HEAT_TIME_S, panels, STIMULI)
+    figure = heatmaps_figure(HEAT_TIME_S, panels, STIMULI, bin_s=0.2)
+    wide = heatmaps_figure(HEAT_TIME_S, panels, STIMULI)  # the width from the bins' spacing: the same
+    assert wide.axes[0].images[0].get_extent() == figure.axes[0].images[0].get_extent()
     data_axes = [ax for ax in figure.axes if ax.get_label() != "<colorbar>"]
     assert len(data_axes) == len(panels)
     for ax, (name, values, ticks) in zip(data_axes, panels, strict=True):
         assert ax.get_title() == name
         image = ax.images[0]
         np.testing.assert_array_equal(image.get_array(), values)
-        assert image.get_extent() == [HEAT_TIME_S[0], HEAT_TIME_S[-1], values.shape[0] - 0.5, -0.5]
+        # bin k covers [start_k, start_k + 0.2 s): the last bin ends one bin after its start
+        np.testing.assert_allclose(
+            image.get_extent(), [HEAT_TIME_S[0], HEAT_TIME_S[-1] + 0.2, values.shape[0] - 0.5, -0.5]
+        )
         onsets = [line.get_xdata()[0] for line in ax.lines if len(line.get_xdata())]
         np.testing.assert_allclose(onsets, STIMULI.onset_s)
         if ticks is not None:

@@ -68,8 +68,11 @@ def heatmap_tick_rows(n_rows: int, height_in: float) -> np.ndarray:
     return np.arange(0, n_rows, step)
 
 
-def heatmaps_figure(time_s, panels, table, title: str = "", gaps_s=None):
+def heatmaps_figure(time_s, panels, table, title: str = "", gaps_s=None, bin_s: float | None = None):
     """Heat maps (neurons x time) of z-scored ΔF/F with stimulus onsets marked.
+
+    time_s: (bins,) the start of each bin (s); bin_s: the bins' width (s; None: their
+    spacing), so that bin k covers [time_s[k], time_s[k] + bin_s) on the time axis.
 
     panels: [(panel title, (neurons, bins) z-scored array, y tick labels (one per row: the
         neuron ids, optionally with their response type) or None)].
@@ -86,6 +89,8 @@ def heatmaps_figure(time_s, panels, table, title: str = "", gaps_s=None):
         n, 1, figsize=(12, sum(heights) + 1.5 * n), squeeze=False, gridspec_kw={"height_ratios": heights}
     )
     colours = stimulus_colours(table.stimulus)
+    time_s = np.asarray(time_s, dtype=float)
+    width = float(bin_s) if bin_s else (float(np.diff(time_s[:2])[0]) if time_s.size > 1 else 1.0)
     for ax, height, (name, values, ticks) in zip(axes[:, 0], heights, panels, strict=True):
         if values.shape[0] == 0:
             ax.text(0.5, 0.5, f"{name}: no neurons", ha="center", va="center", transform=ax.transAxes)
@@ -98,7 +103,7 @@ def heatmaps_figure(time_s, panels, table, title: str = "", gaps_s=None):
                 vmin=-1,
                 vmax=4,
                 interpolation="nearest",
-                extent=(time_s[0], time_s[-1], values.shape[0] - 0.5, -0.5),
+                extent=(time_s[0], time_s[-1] + width, values.shape[0] - 0.5, -0.5),
             )
             figure.colorbar(image, ax=ax, label="z-scored ΔF/F", pad=0.01)
             if ticks is not None and len(ticks):
