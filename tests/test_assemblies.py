@@ -515,5 +515,5 @@ def test_coincidence_seeds_weigh_every_member_present_together():
             active[member, onset] |= (i + 2 * member) % 5 < 3
     found = seeds(active)
     assert len(found) == 1 and found[0][:5].sum() >= 4, [np.flatnonzero(s) for s in found]
-    assert seeds(active, joint=1, alpha=0.1) == []  # one third at a time (at the former level)
+    assert seeds(active, joint=1) == []  # one third at a time
     assert seeds(rng.random((100, 1800)) < 0.015) == []

@@ -14,17 +14,18 @@ more often than chance: the activations of two members hold a third one in most 
    merged as `group_ensemble_events` does) and every other neuron's presence at them, tested
    against Binomial(activations, its window activity): under the circular-shift null a third
    neuron is independent of any pair, however the pair was chosen. A pair becomes a seed when one
-   of two statistics passes, Bonferroni over both: its best third neuron, over all (pair, neuron)
+   of two statistics passes, each at level alpha: its best third neuron, over all (pair, neuron)
    tests made (the seed: the pair and every neuron significant at them); or its `joint` (3)
    neurons most present together, their rank-truncated product of p-values (`truncated_product_p`:
    the chance that the 3 smallest of the other neurons' p-values are as small, the choice of the 3
    accounted for), over the pairs (the seed: the pair and those 3). A 5-member assembly at 60 %
    participation holds its third members at p ~ 1e-5 each, short of the first level, and jointly
-   beyond the second. The triple of the pair and its best third seen from its other two sides must
-   pass too (each neuron of the pair at the activations of the other and the third, Bonferroni
-   over the neurons). A seed sharing two neurons with an earlier one joins it (their union): the
-   pairs of one weak, large assembly (50 members at 1 Hz) each seeded a few of its members,
-   refined into pieces.
+   beyond the second (a liberal seed stage, at most twice alpha over both, whose candidates the
+   circular-shift test of each ensemble then judges). The triple of the pair and its best third
+   seen from its other two sides must pass too (each neuron of the pair at the activations of the
+   other and the third, Bonferroni over the neurons). A seed sharing two neurons with an earlier
+   one joins it (their union): the pairs of one weak, large assembly (50 members at 1 Hz) each
+   seeded a few of its members, refined into pieces.
 
 The seeds are then refined like the ICA ones (`calcium.population.assemblies.refine_members`) and
 tested against the circular-shift null with the other candidates.
@@ -112,8 +113,8 @@ def triple_seeds(
 
     Pairs: each neuron with its partner (`pair_partners`), z-score at least min_z, the strongest
     max_pairs, each once; a pair both of whose neurons are members of one set in `covered`
-    (assemblies found already) is skipped. alpha: level of the pair's test (module doc), split
-    between the best third neuron (Bonferroni over every (pair, neuron) tested) and the `joint`
+    (assemblies found already) is skipped. alpha: level of each of the pair's two tests (module
+    doc): the best third neuron (Bonferroni over every (pair, neuron) tested) and the `joint`
     neurons most present (rank-truncated product, Bonferroni over the pairs). Seeds are returned
     strongest pair first; a pair whose two neurons both lie in an earlier seed is skipped, and so
     is a seed with fewer than two neurons outside some set of `covered`: a stranger paired with a
@@ -166,13 +167,13 @@ def triple_seeds(
         n_activations, p_value = presence(a, b)
         if n_activations < 3:
             continue
-        # Two statistics per pair, Bonferroni over both: the best third neuron alone, and the
+        # Two statistics per pair, each at level alpha: the best third neuron alone, and the
         # `joint` neurons most present at the activations together (`truncated_product_p`).
-        significant = p_value * n_tests < alpha / 2
+        significant = p_value * n_tests < alpha
         if not significant.any():
             top = np.argpartition(p_value, joint - 1)[:joint]
             log_product = float(np.log(np.maximum(p_value[top], 1e-300)).sum())
-            if truncated_product_p(log_product, joint, n - 2) * n_pairs >= alpha / 2:
+            if truncated_product_p(log_product, joint, n - 2) * n_pairs >= alpha:
                 continue
             significant = np.zeros(n, dtype=bool)
             significant[top] = True
