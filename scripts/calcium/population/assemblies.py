@@ -42,6 +42,7 @@ from calcium.population.coincidence_seeds import triple_seeds
 from calcium.population.components import (
     Patterns,
     binned_activity,
+    correlation_eigenpairs,
     ica_patterns,
     marchenko_pastur_bound,
     pattern_members,
@@ -116,6 +117,25 @@ def _settle_all(found: list[Assembly], raster, windows, settings, same) -> list[
     return settled
 
 
+def _add_if_new(
+    found: list[Assembly], assembly: Assembly | None, raster, windows, settings, same, min_core: int = 0
+) -> None:
+    """Settle a late candidate with the found assemblies' members out of its core; append it when
+    its core keeps at least `min_core` neurons, at least two of them outside each found one, and
+    it is none of them (`same`)."""
+    if assembly is None:
+        return
+    others = np.zeros_like(assembly.member)
+    for other in found:
+        others |= other.member
+    assembly = settle_members(raster, windows, assembly, settings, others)
+    outside = [(assembly.core & ~other.member).sum() for other in found]
+    if assembly.core.sum() < min_core:
+        return
+    if min(outside, default=2) >= 2 and not any(same(assembly, other) for other in found):
+        found.append(assembly)
+
+
 def find_assemblies(
     raster: ActiveBins,
     settings: AssemblySettings,
@@ -145,7 +165,11 @@ def find_assemblies(
     Candidates are one assembly when their members' Jaccard is >= duplicate_jaccard or one is
     a fragment of the other (half or more of its members and of its activations are the
     other's); of those, one from a binned seed is kept if any, else the one with the most
-    activations.
+    activations. Late candidates come after these, each settled with the found assemblies'
+    members out of its core and kept only where it is none of them (`_add_if_new`): first from
+    the binned components above the Marchenko–Pastur bound but not the surrogates' (ICA's own
+    count: ensembles at the edge of chance, e.g. 8 members at participation 0.5), then from
+    repeated triple coincidences (`triple_seeds`).
     zscored (`zscore_rows` of `binned_activity`) and windows (`window_matrix`): computed when
     not given.
     """
@@ -161,7 +185,8 @@ def find_assemblies(
         binned_bound, windowed_bound = surrogate_bounds(raster, settings.jitter_bins, seed=settings.seed)
         active = int(zscored.any(axis=1).sum())
         bound = max(marchenko_pastur_bound(active, zscored.shape[1]), binned_bound)
-        patterns = ica_patterns(zscored, settings.seed, bound)
+        eigenpairs = correlation_eigenpairs(zscored)
+        patterns = ica_patterns(zscored, settings.seed, bound, eigenpairs=eigenpairs)
         weights = patterns.weights
         if windowed:
             frames = raster.frames_per_bin
@@ -264,6 +289,18 @@ def find_assemblies(
             if not any(pieces):
                 break
             found = [a for a, piece in zip(found, pieces, strict=True) if not piece]
+        # Components between the Marchenko–Pastur bound and the surrogates' (ICA's own count):
+        # at the edge of chance, their seeds come after the assemblies found, and one is kept
+        # only where it is not one of those (`same`) nor lies within them, with a core of four
+        # or more: three neurons coinciding by chance make such a component (the negative
+        # controls), and triples are the coincidence seeds' (their test counts every triple).
+        mp = marchenko_pastur_bound(active, zscored.shape[1])
+        if int((patterns.eigenvalues > mp).sum()) > len(patterns.weights):
+            edge = ica_patterns(zscored, settings.seed, mp, eigenpairs=eigenpairs).weights
+            n_candidates += len(edge)
+            for w, seed_members in zip(edge, pattern_members(edge), strict=True):
+                candidate = refine_members(raster, windows, seed_members, w, settings)
+                _add_if_new(found, candidate, raster, windows, settings, same, min_core=4)
         # Small assemblies below the eigenvalue bounds: seeds from repeated triple coincidences
         # among neurons of no assembly found (`triple_seeds`), refined and settled the same way.
         extra = triple_seeds(
@@ -278,15 +315,7 @@ def find_assemblies(
             assembly = refine_members(
                 raster, windows, seed_members, seed_members / np.sqrt(seed_members.sum()), settings
             )
-            if assembly is None:
-                continue
-            others = np.zeros_like(assembly.member)
-            for other in found:
-                others |= other.member
-            assembly = settle_members(raster, windows, assembly, settings, others)
-            outside = [(assembly.core & ~other.member).sum() for other in found]
-            if min(outside, default=2) >= 2 and not any(same(assembly, other) for other in found):
-                found.append(assembly)
+            _add_if_new(found, assembly, raster, windows, settings, same)
     else:
         for weight, seed_members in zip(weights, seeds, strict=True):
             if seed_members.any():

@@ -99,14 +99,27 @@ def _leading_eigenpairs(z: np.ndarray, bound: float) -> tuple[np.ndarray, np.nda
     return values[::-1], vectors[:, ::-1]
 
 
+def correlation_eigenpairs(zscored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (descending) and eigenvectors of the correlation matrix of the rows of
+    `zscored` that are not all 0 (what `ica_patterns` decomposes), (k,) and (k, k)."""
+    z = zscored[zscored.any(axis=1)]
+    values, vectors = np.linalg.eigh(z @ z.T / zscored.shape[1])
+    return values[::-1], vectors[:, ::-1]
+
+
 def ica_patterns(
-    zscored: np.ndarray, seed: int = 0, bound: float | None = None, leading: bool = False
+    zscored: np.ndarray,
+    seed: int = 0,
+    bound: float | None = None,
+    leading: bool = False,
+    eigenpairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Patterns:
     """Lopes-dos-Santos et al. (2013): components above the Marchenko–Pastur bound, FastICA in
     their span. zscored: (neurons, bins) with each row z-scored (constant rows all 0).
     bound: another chance level of the eigenvalues (e.g. `surrogate_bounds`); None: the
     Marchenko–Pastur bound. leading: only the eigenvalues down to the first below the bound
-    (`_leading_eigenpairs`) instead of all of them."""
+    (`_leading_eigenpairs`) instead of all of them. eigenpairs: `correlation_eigenpairs` of
+    `zscored` when already computed (a second bound on one matrix costs no second eigh)."""
     n_neurons, n_bins = zscored.shape
     active = np.flatnonzero(zscored.any(axis=1))
     if bound is None:
@@ -114,11 +127,12 @@ def ica_patterns(
     if active.size < 2 or n_bins < 2:
         return Patterns(np.zeros((0, n_neurons)), np.zeros(0), bound)
     z = zscored[active]
-    if leading:
+    if eigenpairs is not None:
+        values, vectors = eigenpairs
+    elif leading:
         values, vectors = _leading_eigenpairs(z, bound)
     else:
-        values, vectors = np.linalg.eigh(z @ z.T / n_bins)
-        values, vectors = values[::-1], vectors[:, ::-1]
+        values, vectors = correlation_eigenpairs(zscored)
     k = int((values > bound).sum())
     if k == 0:
         return Patterns(np.zeros((0, n_neurons)), values, bound)
