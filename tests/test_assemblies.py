@@ -479,6 +479,46 @@ def test_a_50_member_ensemble_is_found_whole():
     assert len(found) == 1 and match_ensembles(found, [set(group)])[0] >= 0.9, found
 
 
+def test_truncated_product_p_matches_the_smallest_uniforms_it_models():
+    """The rank-truncated product's tail equals the simulated one for the k smallest of n
+    uniforms (an untruncated Fisher product, or ignoring that the k were chosen as the
+    smallest, is far from it)."""
+    from calcium.population.coincidence_seeds import truncated_product_p
+
+    rng = np.random.default_rng(0)
+    smallest = np.sort(rng.random((20000, 60)), axis=1)[:, :3]
+    log_products = np.log(smallest).sum(axis=1)
+    for level in (0.1, 0.01, 0.001):
+        at_level = float(np.quantile(log_products, level))
+        assert truncated_product_p(at_level, 3, 60) == pytest.approx(level, rel=0.15)
+    assert truncated_product_p(np.log(0.01), 1, 60) == pytest.approx(1 - 0.99**60)
+
+
+def test_coincidence_seeds_weigh_every_member_present_together():
+    """A 5-member ensemble at 60 % participation among 100 neurons: at each pair's coincidences
+    no single third member is significant over every (pair, neuron) tested, and the test of one
+    third at a time seeds nothing; the three neurons most present, tested together
+    (rank-truncated product, Bonferroni over the pairs), seed it. Independent neurons seed
+    nothing."""
+    from calcium.population.coactivity import ActiveBins, window_activity
+    from calcium.population.coincidence_seeds import triple_seeds
+    from calcium.population.components import window_matrix
+
+    def seeds(active, **settings):
+        raster = ActiveBins(*np.nonzero(active), *active.shape)
+        return triple_seeds(raster, window_matrix(raster, 1), window_activity(raster, 1), 1, **settings)
+
+    rng = np.random.default_rng(0)
+    active = rng.random((100, 1800)) < 0.015
+    for i, onset in enumerate(np.arange(25) * 72 + 10):
+        for member in range(5):
+            active[member, onset] |= (i + 2 * member) % 5 < 3
+    found = seeds(active)
+    assert len(found) == 1 and found[0][:5].sum() >= 4, [np.flatnonzero(s) for s in found]
+    assert seeds(active, joint=1) == []  # one third at a time
+    assert seeds(rng.random((100, 1800)) < 0.015) == []
+
+
 def test_ensembles_between_the_marchenko_pastur_and_the_surrogate_bound_are_found():
     """Three 8-member ensembles (two sharing 2 neurons) at participation 0.5 and 4.8 Hz among 200
     neurons whose rates spread around 0.055 Hz: the binned correlation has a component above

@@ -10,14 +10,22 @@ more often than chance: the activations of two members hold a third one in most 
    window, against C_ij's expectation under independence (i's active bins times j's window
    activity); each neuron's partner is its largest Poisson z-score (sparse x dense product,
    blocks of neurons; no neurons x neurons matrix is kept).
-2. triples: the activations of each candidate pair (bins where both are active within the
-   window, merged as `group_ensemble_events` does) and every other neuron's presence at them,
-   tested against Binomial(activations, its window activity): under the circular-shift null a
-   third neuron is independent of any pair, however the pair was chosen. A pair becomes a seed
-   (the pair and every neuron significant at them) when its best third neuron passes a
-   Bonferroni correction over all (pair, neuron) tests made, and the triple seen from its other
-   two sides passes too (each neuron of the pair at the activations of the other and the third,
-   Bonferroni over the neurons).
+2. triples: the activations of each candidate pair (bins where both are active within the window,
+   merged as `group_ensemble_events` does) and every other neuron's presence at them, tested
+   against Binomial(activations, its window activity): under the circular-shift null a third
+   neuron is independent of any pair, however the pair was chosen. A pair becomes a seed when one
+   of two statistics passes, each at level alpha: its best third neuron, over all (pair, neuron)
+   tests made (the seed: the pair and every neuron significant at them); or its `joint` (3)
+   neurons most present together, their rank-truncated product of p-values (`truncated_product_p`:
+   the chance that the 3 smallest of the other neurons' p-values are as small, the choice of the 3
+   accounted for), over the pairs (the seed: the pair and those 3). A 5-member assembly at 60 %
+   participation holds its third members at p ~ 1e-5 each, short of the first level, and jointly
+   beyond the second (a liberal seed stage, at most twice alpha over both, whose candidates the
+   circular-shift test of each ensemble then judges). The triple of the pair and its best third
+   seen from its other two sides must pass too (each neuron of the pair at the activations of the
+   other and the third, Bonferroni over the neurons). A seed sharing two neurons with an earlier
+   one joins it (their union): the pairs of one weak, large assembly (50 members at 1 Hz) each
+   seeded a few of its members, refined into pieces.
 
 The seeds are then refined like the ICA ones (`calcium.population.assemblies.refine_members`) and
 tested against the circular-shift null with the other candidates.
@@ -70,6 +78,25 @@ def pair_partners(
     return partner, score
 
 
+def truncated_product_p(log_product: float, k: int, n: int, n_grid: int = 4000) -> float:
+    """P(the product of the k smallest of n independent Uniform(0, 1) p-values <= exp(log_product)):
+    the rank-truncated product (Dudbridge & Koeleman 2003, Genet Epidemiol 25:360), which accounts
+    for the k having been chosen as the smallest. Given the k-th smallest t ~ Beta(k, n - k + 1),
+    the k - 1 smaller ones are uniform below t, so the product is t^k times a product of k - 1
+    uniforms (minus its log ~ Gamma(k - 1)); integrated over log t on a grid. Discrete p-values
+    (P(p <= u) <= u) make it conservative."""
+    from scipy.special import betaln, gammaincc
+
+    if k <= 1:
+        return float(-np.expm1(n * np.log1p(-min(np.exp(log_product), 1.0))))
+    u = np.linspace(-69.0, 0.0, n_grid)  # log t
+    t = np.exp(u)
+    log_density = (k - 1) * u + (n - k) * np.log1p(-np.minimum(t, 1 - 1e-16)) - betaln(k, n - k + 1)
+    beyond = k * u - log_product  # -log(the product of the k - 1 uniforms' bound)
+    tail = np.where(beyond <= 0, 1.0, gammaincc(k - 1, np.maximum(beyond, 0.0)))
+    return float(np.clip(np.trapezoid(tail * np.exp(log_density + u), u), 0.0, 1.0))
+
+
 def triple_seeds(
     raster: ActiveBins,
     windows: np.ndarray,
@@ -80,16 +107,19 @@ def triple_seeds(
     n_partners: int = 3,
     max_pairs: int = 1000,
     covered: list[np.ndarray] | None = None,
+    joint: int = 3,
 ) -> list[np.ndarray]:
     """Seeds (neurons,) bool of pairs whose activations hold a third neuron beyond chance (module doc).
 
     Pairs: each neuron with its partner (`pair_partners`), z-score at least min_z, the strongest
     max_pairs, each once; a pair both of whose neurons are members of one set in `covered`
-    (assemblies found already) is skipped. alpha: level of the third neuron's test, Bonferroni over
-    every (pair, neuron) tested. Seeds are returned strongest pair first; a pair whose two neurons
-    both lie in an earlier seed is skipped, and so is a seed with fewer than two neurons outside
-    some set of `covered`: a stranger paired with a member of a found assembly sees the member's
-    partners at their coincidences (they are not independent of the pair), not a new assembly.
+    (assemblies found already) is skipped. alpha: level of each of the pair's two tests (module
+    doc): the best third neuron (Bonferroni over every (pair, neuron) tested) and the `joint`
+    neurons most present (rank-truncated product, Bonferroni over the pairs). Seeds are returned
+    strongest pair first; a pair whose two neurons both lie in an earlier seed is skipped, and so
+    is a seed with fewer than two neurons outside some set of `covered`: a stranger paired with a
+    member of a found assembly sees the member's partners at their coincidences (they are not
+    independent of the pair), not a new assembly.
     """
     from scipy.special import bdtrc
 
@@ -102,7 +132,9 @@ def triple_seeds(
     order = np.argsort(-strength, kind="stable")[:max_pairs]
     pairs = pairs[order]
     taken_sets = [np.asarray(c, dtype=bool) for c in (covered or [])]
-    n_tests = max(pairs.shape[0], 1) * n
+    n_found = len(taken_sets)
+    n_pairs = max(pairs.shape[0], 1)
+    n_tests = n_pairs * n
     p = np.clip(np.asarray(chance, dtype=np.float64), 0.0, 1.0)
 
     def presence(*group: int) -> tuple[int, np.ndarray]:
@@ -135,9 +167,16 @@ def triple_seeds(
         n_activations, p_value = presence(a, b)
         if n_activations < 3:
             continue
+        # Two statistics per pair, each at level alpha: the best third neuron alone, and the
+        # `joint` neurons most present at the activations together (`truncated_product_p`).
         significant = p_value * n_tests < alpha
         if not significant.any():
-            continue
+            top = np.argpartition(p_value, joint - 1)[:joint]
+            log_product = float(np.log(np.maximum(p_value[top], 1e-300)).sum())
+            if truncated_product_p(log_product, joint, n - 2) * n_pairs >= alpha:
+                continue
+            significant = np.zeros(n, dtype=bool)
+            significant[top] = True
         # Every significant third in turn (strongest first): one triple must hold together. Its
         # fourth neurons join the seed: a core of three cannot test its own members (without one
         # of them, two neurons coactive by chance 4 % of the time at 1 Hz never reach the 1 %
@@ -149,8 +188,12 @@ def triple_seeds(
             continue
         seed = significant | fourth
         seed[[a, b]] = True
-        if any((seed & ~s).sum() < 2 for s in taken_sets[: len(covered or [])]):
+        if any((seed & ~s).sum() < 2 for s in taken_sets[:n_found]):
             continue  # two members of a found assembly and a neuron correlated with one of them
+        joined = next((x for x in seeds if (x & seed).sum() >= 2), None)
+        if joined is not None:  # one assembly seen from two pairs: one seed
+            joined |= seed
+            continue
         seeds.append(seed)
         taken_sets.append(seed)
     return seeds
