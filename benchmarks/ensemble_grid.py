@@ -130,6 +130,29 @@ def score(found: list[set[int]], planted: list[set[int]]):
     return best, spurious
 
 
+def session_rows(found_by_method: dict, planted: list[set[int]], kind: str, size, participation, noise, fs):
+    """One table row per method of a session: planted ensembles recovered (best Jaccard of each)
+    and spurious ones (in a control, with nothing planted, every reported ensemble)."""
+    rows = []
+    for name, found in found_by_method.items():
+        best, spurious = score(found, planted)
+        rows.append(
+            dict(
+                kind=kind,
+                size=size,
+                participation=participation,
+                noise=noise,
+                fs=fs,
+                method=name,
+                recovered=int((best >= 0.5).sum()),
+                planted=len(planted),
+                best_j=best.tolist(),
+                spurious=spurious,
+            )
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a corner of the grid only")
@@ -149,25 +172,13 @@ def main() -> None:
     for i, (size, part, noise, fs) in enumerate(itertools.product(sizes, participations, noises, rates)):
         design = design_for(size, part, noise, fs)
         events, planted, stimuli = simulate(design, seed=args.seed * 1000 + i)
-        for name, found in run_methods(events, design, stimuli, methods).items():
-            best, spurious = score(found, planted)
-            rows.append(
-                dict(
-                    kind="planted",
-                    size=size,
-                    participation=part,
-                    noise=noise,
-                    fs=fs,
-                    method=name,
-                    recovered=int((best >= 0.5).sum()),
-                    planted=len(planted),
-                    best_j=best.tolist(),
-                    spurious=spurious,
-                )
-            )
+        session = session_rows(
+            run_methods(events, design, stimuli, methods), planted, "planted", size, part, noise, fs
+        )
+        rows += session
         print(
             f"{time.perf_counter() - t0:7.1f} s  size {size} part {part} noise {noise} {fs} Hz:",
-            {r["method"]: (r["recovered"], r["spurious"]) for r in rows[-len(METHODS) :]},
+            {r["method"]: (r["recovered"], r["spurious"]) for r in session},
             flush=True,
         )
     controls = [
@@ -179,24 +190,11 @@ def main() -> None:
     for kind, fs, seed in controls:
         design = design_for(10, 0.9, 0.1, fs, kind)
         events, planted, stimuli = simulate(design, seed=args.seed * 1000 + 500 + seed)
-        for name, found in run_methods(events, design, stimuli, methods).items():
-            rows.append(
-                dict(
-                    kind=kind,
-                    size=0,
-                    participation=0,
-                    noise=0.1,
-                    fs=fs,
-                    method=name,
-                    recovered=0,
-                    planted=0,
-                    best_j=[],
-                    spurious=len(found),
-                )
-            )
+        session = session_rows(run_methods(events, design, stimuli, methods), planted, kind, 0, 0, 0.1, fs)
+        rows += session
         print(
             f"{time.perf_counter() - t0:7.1f} s  control {kind} {fs} Hz:",
-            {r["method"]: r["spurious"] for r in rows[-len(METHODS) :]},
+            {r["method"]: r["spurious"] for r in session},
             flush=True,
         )
     table = pd.DataFrame(rows)

@@ -31,7 +31,7 @@ from scipy.signal import fftconvolve
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from ensemble_grid import METHODS, design_for, report, run_methods, score  # noqa: E402
+from ensemble_grid import METHODS, design_for, report, run_methods, session_rows  # noqa: E402
 
 from calcium.population.events import detect_events  # noqa: E402
 from calcium.signal.detrend import detrend  # noqa: E402
@@ -96,25 +96,13 @@ def main() -> None:
             size, part, noise, fs, args.seed * 1000 + i, background_hz=args.background_hz, overlap=i % 2 == 1
         )
         design = design_for(size, part, noise, fs)  # the session's shape for the methods
-        for name, found in run_methods(events, design, stimuli, methods).items():
-            best, spurious = score(found, planted)
-            rows.append(
-                dict(
-                    kind="planted",
-                    size=size,
-                    participation=part,
-                    noise=noise,
-                    fs=fs,
-                    method=name,
-                    recovered=int((best >= 0.5).sum()),
-                    planted=len(planted),
-                    best_j=best.tolist(),
-                    spurious=spurious,
-                )
-            )
+        session = session_rows(
+            run_methods(events, design, stimuli, methods), planted, "planted", size, part, noise, fs
+        )
+        rows += session
         print(
             f"{time.perf_counter() - t0:6.0f} s  size {size} part {part} noise {noise} {fs} Hz:",
-            {r["method"]: (r["recovered"], r["spurious"]) for r in rows[-len(methods) :]},
+            {r["method"]: (r["recovered"], r["spurious"]) for r in session},
             flush=True,
         )
     for kind, fs in itertools.product(("independent", "stimulus"), (1.0, 4.8, 30.0)):
@@ -122,21 +110,7 @@ def main() -> None:
             10, 0.9, 0.08, fs, args.seed * 1000 + 900 + int(fs), kind, background_hz=args.background_hz
         )
         design = design_for(10, 0.9, 0.08, fs, kind)
-        for name, found in run_methods(events, design, stimuli, methods).items():
-            rows.append(
-                dict(
-                    kind=kind,
-                    size=0,
-                    participation=0,
-                    noise=0.08,
-                    fs=fs,
-                    method=name,
-                    recovered=0,
-                    planted=0,
-                    best_j=[],
-                    spurious=len(found),
-                )
-            )
+        rows += session_rows(run_methods(events, design, stimuli, methods), planted, kind, 0, 0, 0.08, fs)
     print()
     print(report(pd.DataFrame(rows)))
 
