@@ -289,6 +289,11 @@ def find_assemblies(
             if not any(pieces):
                 break
             found = [a for a, piece in zip(found, pieces, strict=True) if not piece]
+        # A core of three from an eigenvector seed is left to the coincidence seeds, whose test
+        # counts every triple tried: the eigenvalue bounds are the surrogates' ~95th percentile,
+        # and a chance triple of background neurons coinciding four times passed the final test
+        # (a negative control at 1 Hz).
+        found = [a for a in found if a.core.sum() >= 4]
         # Components between the Marchenko–Pastur bound and the surrogates' (ICA's own count):
         # at the edge of chance, their seeds come after the assemblies found, and one is kept
         # only where it is not one of those (`same`) nor lies within them, with a core of four
