@@ -298,6 +298,25 @@ def test_stimulus_driven_groups_are_found_unless_presentations_are_left_out(cont
         assert match_ensembles(members, tuned).max() >= 0.5
 
 
+def test_a_chance_triple_from_an_eigenvector_seed_is_not_an_ensemble():
+    """Independent neurons at 1 Hz (the planted grid's negative control, seed 5501): a component
+    of the windowed activity above the surrogates' bound (their ~95th percentile) seeded three
+    background neurons coinciding four times, and the three passed the final test (p 0.002 over
+    two candidates). A core of three from an eigenvector seed is left to the coincidence seeds,
+    whose test counts every triple tried: nothing is reported."""
+    design = SessionDesign(
+        n_neurons=200,
+        n_frames=900,
+        frame_rate_hz=1.0,
+        background_rate_hz=0.05,
+        noise_sd_dff=0.1,
+        n_ensembles=0,
+    )
+    events, _, _ = _events(design, seed=5501)
+    result = _ensembles_of(events, design, "refined")
+    assert result.ensembles.empty, result.ensembles.members.tolist()
+
+
 @pytest.mark.parametrize("fs", [4.8, 30.0])
 def test_default_method_finds_jittered_planted_ensembles_whole(fs):
     """The session of the Jaccard test above (members anywhere within ± one bin, 25 % of their
