@@ -412,6 +412,28 @@ def test_resampling_a_scan_to_100_hz_keeps_its_spike_count(indicator, native_fs)
         assert abs(n_fast - n_native) <= 0.2 * n_native, (method, n_native, n_fast)
 
 
+@pytest.mark.parametrize("native_fs", [7.5, 10.0])
+def test_a_scan_upsampled_then_averaged_down_keeps_its_band_limit(native_fs):
+    """A 7.5-10 Hz scan resampled to 100 Hz and then averaged down to 30 Hz (spikefinder's
+    OGB-1 set scored at 30 Hz) has an empty floor over two octaves, flat from one to the next:
+    its band limit is still found (before, only a step below the top octave was looked for:
+    the trace was taken as natively sampled at 30 Hz, its noise read from the empty floor,
+    and the spike count was several times the native one)."""
+    from scipy.signal import resample
+
+    from calcium.evaluation.resampling import resample_traces
+    from calcium.signal.bandlimit import effective_frame_rate
+
+    y = _scanned_recording("OGB-1", native_fs)
+    upsampled = resample(y, int(round(y.size * 100.0 / native_fs)))
+    at_30, _ = resample_traces(upsampled, 100.0, 30.0)
+    assert effective_frame_rate(at_30[None, :], 30.0)[0] == pytest.approx(native_fs, rel=0.01)
+    n_native = _spike_count(y, native_fs, "OGB-1")
+    n_30 = _spike_count(at_30, 30.0, "OGB-1")
+    assert n_native > 50
+    assert abs(n_30 - n_native) <= 0.2 * n_native, (n_native, n_30)
+
+
 def test_decay_floor_applies_at_the_effective_rate():
     """The model's decay is at least min_decay_frames frames of the rate a trace is deconvolved
     at: a band-limited jGCaMP8m trace (0.2 s) at 100 Hz whose content supports 7.5 Hz gets

@@ -53,12 +53,12 @@ def effective_frame_rate(
         level = np.array([np.median(density[(frequencies > hi / 2) & (frequencies <= hi)]) for hi in uppers])
         if not np.all(np.isfinite(level)) or level.max() <= 0:
             continue
-        k = 0
-        while k + 1 < level.size and level[k] < drop * level[k + 1]:
-            k += 1
+        k = _first_band_below_limit(level, drop)
         if k == 0:
             continue
         cut, cliff = _band_edge(y, uppers[k], level[k] / np.sum(window * window))
+        if level[0] >= drop * level[1] and not cliff:
+            continue  # an empty band deeper than the top octave is taken only at a cliff (resampling)
         rate = 2.0 * cut * fs
         if rate < 0.8 * fs:
             out[row] = rate
@@ -71,6 +71,31 @@ def effective_frame_rate(
                 if inner < low_rate:
                     out[row] = inner * rate / low_rate
     return out
+
+
+def _first_band_below_limit(level: np.ndarray, drop: float) -> int:
+    """Index of the first octave band (0 = the top one) below a band limit; 0 if none.
+
+    level: median PSD of the octave bands, top first. A limit within the top octave shows as
+    a step of 1/drop from it to the next. A trace upsampled more than 2x (or averaged down
+    from an upsampled one: spikefinder's 100 Hz taken to 30 Hz) leaves an empty floor of
+    several octaves, about flat from one to the next, so the step is looked for below each
+    of them too, but there it must be 1/drop³ (1000x) above every band over it: a natively
+    sampled trace's top octaves hold white noise and a signal that falls at most ~16x per
+    octave (16² = 256 over two), and short recordings of slow cells at 7.5 Hz show 20-60x
+    steps of that kind (ground truth DS24, DS25), while a resampled trace's floor lies 10^5
+    below. From there, bands that still stand 1/drop above the next are walked down (a
+    filter's roll-off over octaves).
+    """
+    if level.size > 1 and level[0] < drop * level[1]:
+        k = 1
+    else:
+        k = next((i for i in range(2, level.size) if level[:i].max() < drop**3 * level[i]), 0)
+    if k == 0:
+        return 0
+    while k + 1 < level.size and level[k] < drop * level[k + 1]:
+        k += 1
+    return k
 
 
 # A band limit from resampling is a cliff: the power drops by orders of magnitude within a
