@@ -253,9 +253,11 @@ def linear_interpolation_rate(traces: np.ndarray, frame_rate_hz: float, nperseg:
     if n < 32 or (traces.shape[1] - n) // max(n // 2, 1) + 1 < _MIN_SEGMENTS:
         return out
     window = get_window("hann", n)
-    segments = sliding_window_view(traces, n, axis=1)[:, :: n // 2]
-    segments = segments - segments.mean(axis=2, keepdims=True)
-    density = (np.abs(np.fft.rfft(segments * window, axis=2)) ** 2).mean(axis=1)
+    density = np.empty((traces.shape[0], n // 2 + 1))
+    for row, y in enumerate(traces):  # row by row: a block's segments at once do not fit the cache
+        segments = sliding_window_view(y, n)[:: n // 2]
+        segments = segments - segments.mean(axis=1, keepdims=True)
+        density[row] = (np.abs(np.fft.rfft(segments * window, axis=1)) ** 2).mean(axis=0)
     frequencies = np.fft.rfftfreq(n)
     top = (frequencies >= 0.25) & (frequencies < 0.5)
     log_power = np.log(density[:, top] + 1e-300)
