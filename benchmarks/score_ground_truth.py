@@ -102,9 +102,10 @@ DEFAULT = (
     REPRODUCIBILITY_TARGET,
     LONGER_DECAY_TARGET,
 )
-CACHE_VERSION = 6  # in the cache's file names: spike-time inputs since 2, the redrawn traces' s since 3,
+CACHE_VERSION = 7  # in the cache's file names: spike-time inputs since 2, the redrawn traces' s since 3,
 # decays lengthened from the trace (MAX_DECAY_FACTOR) since 5, band limits below an empty floor and
-# linearly interpolated traces (`band_limits`; the 30 Hz versions of slower sets are interpolated) since 6
+# linearly interpolated traces (`band_limits`; the 30 Hz versions of slower sets are interpolated) since 6,
+# their gain with its folded images (whole-number ratios coherent) since 7
 
 
 def set_label(folder: Path) -> str:

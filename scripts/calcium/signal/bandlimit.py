@@ -210,6 +210,12 @@ _NATIVE_RATIOS = np.geomspace(1e-2, 1e4, 40)
 # to 10-100 Hz (ν 0.1-4) and on the 2166 ground-truth traces at their own rate, 30 and 7.5 Hz.
 _BETTER_THAN_NATIVE = 3.0
 _MIN_SEGMENTS = 16
+# A refined ratio within 3 % of a whole number up to 6 is taken as that number (the refinement's
+# error on simulated scans: 1-4 %; 2x, 3x, 4x are what users choose); the interpolation's images then
+# add coherently (`undo_linear_interpolation`). Beyond 6 they hardly reach the scan's band, and a
+# 2.55 Hz scan interpolated to 30 Hz (ground truth DS40, DS41: ratio 11.8) must keep its own rate.
+_WHOLE_RATIO_TOLERANCE = 0.03
+_MAX_WHOLE_RATIO = 6
 
 
 def _log_shapes(frequencies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -284,6 +290,8 @@ def linear_interpolation_rate(traces: np.ndarray, frame_rate_hz: float, nperseg:
     taken = valid & (native_fit >= _BETTER_THAN_NATIVE * best_fit)
     for row in np.flatnonzero(taken):
         ratio = _refined_ratio(traces[row], _RATIOS[best[row]])
+        if round(ratio) <= _MAX_WHOLE_RATIO and abs(ratio - round(ratio)) <= _WHOLE_RATIO_TOLERANCE * ratio:
+            ratio = float(round(ratio))  # 15 -> 30 Hz, 30 -> 60 Hz, 7.5 -> 30 Hz: what users choose
         if _as_deep_as_interpolation(density[row], frequencies, ratio):
             out[row] = frame_rate_hz / ratio
     return out
@@ -328,6 +336,9 @@ def _as_deep_as_interpolation(density: np.ndarray, frequencies: np.ndarray, rati
     if band.sum() < 2:
         return False
     model = np.sum(np.sinc((frequencies[None, :] + _FOLDS[:, None]) * ratio) ** 4, axis=0)
-    log_power, log_model = np.log(density + 1e-300), np.log(model + 1e-300)
+    model = np.maximum(
+        model, 1e-6 * model.max()
+    )  # the nulls (a whole-number ratio puts them on the octave's edges)
+    log_power, log_model = np.log(density + 1e-300), np.log(model)
     step = np.mean(log_power[top]) - np.mean(log_power[band])
     return bool(step <= np.mean(log_model[top]) - np.mean(log_model[band]) + np.log(10.0))

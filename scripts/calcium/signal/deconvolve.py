@@ -196,7 +196,7 @@ def deconvolve_traces(
                     n_low = max(2, int(round(n_frames * rate / frame_rate_hz)))
                     y = resample(y, n_low)
                     if interpolated is not None and interpolated[row]:
-                        y = undo_linear_interpolation(y)
+                        y = undo_linear_interpolation(y, frame_rate_hz / rate)
                     rate = n_low * frame_rate_hz / n_frames
                     rates[row] = rate
                     low_start = 0.0
@@ -238,14 +238,20 @@ def deconvolve_traces(
     return Deconvolution(calcium, spikes, baseline, g_all, lam, noise, rates)
 
 
-def undo_linear_interpolation(y: np.ndarray) -> np.ndarray:
+def undo_linear_interpolation(y: np.ndarray, ratio: float) -> np.ndarray:
     """A trace linearly interpolated from a scan, brought back to the scan's rate (y: at that
-    rate, band-limited to it): its spectrum divided by the interpolation's sinc²(f / rate)
-    (at most 2.5x, at the Nyquist frequency), which gives back the scan's spectrum and white
-    noise."""
-    spectrum = np.fft.rfft(y)
-    spectrum /= np.sinc(np.fft.rfftfreq(y.size)) ** 2
-    return np.fft.irfft(spectrum, y.size)
+    rate, band-limited to it; ratio: the trace's frame rate / the scan's): its spectrum divided
+    by the interpolation's gain, which gives back the scan's spectrum and white noise. The gain
+    at u cycles per scan frame is sinc²(u) plus the images folded onto u from u + m·ratio: for
+    a whole-number ratio (15 -> 30 Hz) they carry the same scan frequency and add in amplitude
+    (Σ sinc², 0.5 at the Nyquist frequency for ratio 2), otherwise other ones, whose noise
+    adds in power (sqrt Σ sinc⁴, ~0.41)."""
+    frequencies = np.fft.rfftfreq(y.size)[None, :] + np.arange(-8, 9)[:, None] * ratio
+    if abs(ratio - round(ratio)) < 1e-9:
+        gain = np.sum(np.sinc(frequencies) ** 2, axis=0)
+    else:
+        gain = np.sqrt(np.sum(np.sinc(frequencies) ** 4, axis=0))
+    return np.fft.irfft(np.fft.rfft(y) / gain, y.size)
 
 
 def spike_amplitude_noise(noise_sd: np.ndarray, g: np.ndarray, max_frames: int = 10_000) -> np.ndarray:
