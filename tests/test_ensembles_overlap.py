@@ -52,12 +52,14 @@ def test_two_five_member_ensembles_sharing_a_neuron_refined_as_one_set_are_split
 
 
 def test_one_ensemble_is_not_split():
-    """A 9-member ensemble: its two clusters of members each refine back into it (one assembly),
-    and it stays as it was."""
+    """A 9-member ensemble: its two clusters of members coincide with each other about as much as
+    within each (no split is tried), and refined on their own each returns to the whole."""
     group = list(range(10, 19))
     raster = _raster(1, [group])
     windows = window_matrix(raster, 1)
     assembly = _refined(raster, windows, group)
     assert set(np.flatnonzero(assembly.member).tolist()) == set(group)
-    split, _ = split_overlaps([assembly], raster, windows, AssemblySettings(), _same)
-    assert len(split) == 1 and np.array_equal(split[0].member, assembly.member)
+    split, n_tried = split_overlaps([assembly], raster, windows, AssemblySettings(), _same)
+    assert len(split) == 1 and np.array_equal(split[0].member, assembly.member) and n_tried == 0
+    tried = split_overlaps([assembly], raster, windows, AssemblySettings(), _same, max_separation=np.inf)
+    assert len(tried[0]) == 1 and np.array_equal(tried[0][0].member, assembly.member) and tried[1] > 0
