@@ -61,7 +61,7 @@ from calcium.evaluation.resampling import noise_level_nu, resample_traces  # noq
 from calcium.evaluation.scoring import precision_recall_f1, spikefinder_correlation, split_by_span  # noqa: E402
 from calcium.io import load_json  # noqa: E402
 from calcium.signal.activity_smoothing import smooth_activity  # noqa: E402
-from calcium.signal.bandlimit import effective_frame_rate  # noqa: E402
+from calcium.signal.bandlimit import band_limits  # noqa: E402
 from calcium.signal.decay_estimate import model_decay_s  # noqa: E402
 from calcium.signal.deconvolution_settings import (  # noqa: E402
     LAG_FRACTION,
@@ -102,8 +102,9 @@ DEFAULT = (
     REPRODUCIBILITY_TARGET,
     LONGER_DECAY_TARGET,
 )
-CACHE_VERSION = 5  # in the cache's file names: spike-time inputs since 2, the redrawn traces' s since 3,
-# decays lengthened from the trace (MAX_DECAY_FACTOR) since 5
+CACHE_VERSION = 6  # in the cache's file names: spike-time inputs since 2, the redrawn traces' s since 3,
+# decays lengthened from the trace (MAX_DECAY_FACTOR) since 5, band limits below an empty floor and
+# linearly interpolated traces (`band_limits`; the 30 Hz versions of slower sets are interpolated) since 6
 
 
 def set_label(folder: Path) -> str:
@@ -179,7 +180,7 @@ def _deconvolve(job):
             continue
         kinetics = indicator_kinetics(rec.indicator)
         x = detrend(y[None, :], fs, **DETREND)
-        eff = effective_frame_rate(x, fs)
+        eff, interpolated = band_limits(x, fs)
         item = {
             "recording": rec.name,
             "indicator": canonical_indicator(rec.indicator),
@@ -198,6 +199,7 @@ def _deconvolve(job):
                 effective_rate_hz=eff,
                 min_decay_frames=frames,
                 max_decay_s=MAX_DECAY_FACTOR * kinetics.tau_decay_s,
+                interpolated=interpolated,
             )
             item[("workflow", frames)] = result.spikes[0]
             model = float(model_decay_s(result)[0])  # the indicator's, floored, or longer from the trace

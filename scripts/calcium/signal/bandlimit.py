@@ -31,8 +31,29 @@ def effective_frame_rate(
     that is above 0.8 of it. Below a cliff, the content (the trace resampled to 2·fc) is
     judged again as a trace natively sampled at 2·fc, so that a resampled recording gets
     the rate its original scan gets (a slow scan whose signal falls > 10x per octave is
-    flagged at both). traces: (neurons, frames). Returns (neurons,) float64 in Hz.
+    flagged at both). A trace linearly interpolated from a slower scan has no cliff but the
+    interpolation's roll-off (`linear_interpolation_rate`): its effective rate is the scan's.
+    traces: (neurons, frames). Returns (neurons,) float64 in Hz.
     """
+    return band_limits(traces, frame_rate_hz, nperseg, drop)[0]
+
+
+def band_limits(
+    traces: np.ndarray, frame_rate_hz: float, nperseg: int = 256, drop: float = 0.1
+) -> tuple[np.ndarray, np.ndarray]:
+    """(effective rate of each row in Hz, whether the row is linearly interpolated from it):
+    `effective_frame_rate`, and where no cliff was found, `linear_interpolation_rate`."""
+    rates, cliffs = _cliff_or_filter_rates(traces, frame_rate_hz, nperseg, drop)
+    scanned = linear_interpolation_rate(traces, frame_rate_hz, nperseg)
+    interpolated = ~cliffs & np.isfinite(scanned)
+    rates[interpolated] = scanned[interpolated]
+    return rates, interpolated
+
+
+def _cliff_or_filter_rates(
+    traces: np.ndarray, frame_rate_hz: float, nperseg: int, drop: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rates, whether each was found at a cliff): the octave-band rule of `effective_frame_rate`."""
     from numpy.lib.stride_tricks import sliding_window_view
     from scipy.signal import get_window
 
@@ -40,8 +61,9 @@ def effective_frame_rate(
     fs = float(frame_rate_hz)
     n = min(nperseg, traces.shape[1])
     out = np.full(traces.shape[0], fs)
+    cliffs = np.zeros(traces.shape[0], dtype=bool)
     if n < 32:
-        return out
+        return out, cliffs
     window = get_window("hann", n)
     frequencies = np.fft.rfftfreq(n)  # cycles per frame, 0 .. 0.5
     n_bands = int(np.floor(np.log2(n / 8)))  # the lowest band keeps >= 2 frequency bins
@@ -53,24 +75,49 @@ def effective_frame_rate(
         level = np.array([np.median(density[(frequencies > hi / 2) & (frequencies <= hi)]) for hi in uppers])
         if not np.all(np.isfinite(level)) or level.max() <= 0:
             continue
-        k = 0
-        while k + 1 < level.size and level[k] < drop * level[k + 1]:
-            k += 1
+        k = _first_band_below_limit(level, drop)
         if k == 0:
             continue
         cut, cliff = _band_edge(y, uppers[k], level[k] / np.sum(window * window))
+        if level[0] >= drop * level[1] and not cliff:
+            continue  # an empty band deeper than the top octave is taken only at a cliff (resampling)
         rate = 2.0 * cut * fs
         if rate < 0.8 * fs:
-            out[row] = rate
+            out[row], cliffs[row] = rate, cliff
             if cliff:  # below a cliff, the content is judged as a trace natively sampled at its rate
                 from scipy.signal import resample
 
                 n_low = max(2, int(round(y.size * rate / fs)))
                 low_rate = n_low * fs / y.size
-                inner = effective_frame_rate(resample(y, n_low)[None, :], low_rate, nperseg, drop)[0]
+                inner = _cliff_or_filter_rates(resample(y, n_low)[None, :], low_rate, nperseg, drop)[0][0]
                 if inner < low_rate:
                     out[row] = inner * rate / low_rate
-    return out
+    return out, cliffs
+
+
+def _first_band_below_limit(level: np.ndarray, drop: float) -> int:
+    """Index of the first octave band (0 = the top one) below a band limit; 0 if none.
+
+    level: median PSD of the octave bands, top first. A limit within the top octave shows as
+    a step of 1/drop from it to the next. A trace upsampled more than 2x (or averaged down
+    from an upsampled one: spikefinder's 100 Hz taken to 30 Hz) leaves an empty floor of
+    several octaves, about flat from one to the next, so the step is looked for below each
+    of them too, but there it must be 1/drop³ (1000x) above every band over it: a natively
+    sampled trace's top octaves hold white noise and a signal that falls at most ~16x per
+    octave (16² = 256 over two), and short recordings of slow cells at 7.5 Hz show 20-60x
+    steps of that kind (ground truth DS24, DS25), while a resampled trace's floor lies 10^5
+    below. From there, bands that still stand 1/drop above the next are walked down (a
+    filter's roll-off over octaves).
+    """
+    if level.size > 1 and level[0] < drop * level[1]:
+        k = 1
+    else:
+        k = next((i for i in range(2, level.size) if level[:i].max() < drop**3 * level[i]), 0)
+    if k == 0:
+        return 0
+    while k + 1 < level.size and level[k] < drop * level[k + 1]:
+        k += 1
+    return k
 
 
 # A band limit from resampling is a cliff: the power drops by orders of magnitude within a
@@ -145,3 +192,142 @@ def _half_level_edge(y: np.ndarray, above: float, level: float) -> float:
     before, after = smooth[i - 1], smooth[i]
     fraction = (before - 0.5 * level) / (before - after) if before > after else 1.0
     return float(frequencies[i - 1] + np.clip(fraction, 0.0, 1.0) * (frequencies[i] - frequencies[i - 1]))
+
+
+# Linear interpolation from a scan at f0 multiplies the spectrum by sinc²(f / f0) and folds
+# its images back: white noise of the scan then has the density D(f) = Σ_m sinc⁴((f + m) R)
+# (f in cycles per frame, R = frame rate / f0). Candidates R from 1.05 to 20 (0.5 % apart).
+_RATIOS = np.geomspace(1.05, 20.0, 600)
+_FOLDS = np.arange(-6, 7)
+# What a natively sampled trace's top octave can look like: a power law (any slope: a calcium
+# signal, integrated over each frame, dominating up to the Nyquist frequency), or white noise
+# plus a signal falling as f^-b (b <= 4: decay and rise) at any ratio q of signal to noise at
+# a quarter of the frame rate (q = 0: white noise alone).
+_NATIVE_SLOPES = (1.0, 2.0, 3.0, 4.0)
+_NATIVE_RATIOS = np.geomspace(1e-2, 1e4, 40)
+# A row is taken as interpolated when D fits its log spectrum over the top octave (where OASIS
+# reads the noise) 3x better than every native shape. Measured on scans interpolated from 4-30 Hz
+# to 10-100 Hz (ν 0.1-4) and on the 2166 ground-truth traces at their own rate, 30 and 7.5 Hz.
+_BETTER_THAN_NATIVE = 3.0
+_MIN_SEGMENTS = 16
+
+
+def _log_shapes(frequencies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(interpolation shapes, one per _RATIOS; native shapes), ln power at `frequencies`
+    (cycles per frame), each centred (its mean removed)."""
+    interpolation = np.log(
+        np.sum(
+            np.sinc((frequencies[None, None, :] + _FOLDS[:, None, None]) * _RATIOS[None, :, None]) ** 4,
+            axis=0,
+        )
+        + 1e-300
+    )
+    relative = (frequencies / 0.25)[None, :] ** -np.asarray(_NATIVE_SLOPES)[:, None]
+    native = np.log1p(_NATIVE_RATIOS[None, :, None] * relative[:, None, :]).reshape(-1, frequencies.size)
+    native = np.vstack([np.zeros(frequencies.size), native])
+    return (
+        interpolation - interpolation.mean(axis=1, keepdims=True),
+        native - native.mean(axis=1, keepdims=True),
+    )
+
+
+def linear_interpolation_rate(traces: np.ndarray, frame_rate_hz: float, nperseg: int = 256) -> np.ndarray:
+    """Rate (Hz) of the scan each row was linearly interpolated from; NaN where it was not.
+
+    Users align traces to a common clock with `np.interp` and the like: the result carries
+    the scan's noise through the interpolation's sinc² roll-off, so a noise estimate from
+    the top of its spectrum finds far too little (2-10x the spikes). Rule: Welch PSD (Hann,
+    segments of `nperseg` frames, or up to 1024 while at least 16 fit, half overlap) over
+    the top octave; the interpolation's noise density D_R (above) and every native shape
+    fitted (least squares in log power, one free level each); taken where the best D_R fits
+    3x better than the best native shape; f0 then refined to the interpolation's null (the
+    spectrum's minimum within ±15 % of the fitted f0) when that lies below the Nyquist
+    frequency. Vectorised over rows.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+    from scipy.signal import get_window
+
+    traces = np.atleast_2d(np.asarray(traces, dtype=np.float64))
+    out = np.full(traces.shape[0], np.nan)
+    n = min(nperseg, traces.shape[1])
+    if n < 32 or (traces.shape[1] - n) // max(n // 2, 1) + 1 < _MIN_SEGMENTS:
+        return out
+    window = get_window("hann", n)
+    density = np.empty((traces.shape[0], n // 2 + 1))
+    for row, y in enumerate(traces):  # row by row: a block's segments at once do not fit the cache
+        segments = sliding_window_view(y, n)[:: n // 2]
+        segments = segments - segments.mean(axis=1, keepdims=True)
+        density[row] = (np.abs(np.fft.rfft(segments * window, axis=1)) ** 2).mean(axis=0)
+    frequencies = np.fft.rfftfreq(n)
+    top = (frequencies >= 0.25) & (frequencies < 0.5)
+    log_power = np.log(density[:, top] + 1e-300)
+    valid = np.all(np.isfinite(log_power), axis=1) & (density.max(axis=1) > 0)
+    centred = log_power - log_power.mean(axis=1, keepdims=True)
+    spread = np.mean(centred**2, axis=1)
+
+    def fits(shapes):  # (rows, shapes) mean squared residual of log power about each shape
+        return (
+            spread[:, None]
+            + np.mean(shapes**2, axis=1)[None, :]
+            - 2.0 * (centred @ shapes.T) / shapes.shape[1]
+        )
+
+    interpolation, native = _log_shapes(frequencies[top])
+    by_ratio = fits(interpolation)
+    best = np.argmin(by_ratio, axis=1)
+    best_fit = by_ratio[np.arange(by_ratio.shape[0]), best]
+    design = np.c_[np.ones(top.sum()), np.log(frequencies[top])]
+    power_law = np.mean(
+        (centred - (design @ np.linalg.lstsq(design, centred.T, rcond=None)[0]).T) ** 2, axis=1
+    )
+    native_fit = np.minimum(fits(native).min(axis=1), power_law)
+    taken = valid & (native_fit >= _BETTER_THAN_NATIVE * best_fit)
+    for row in np.flatnonzero(taken):
+        ratio = _refined_ratio(traces[row], _RATIOS[best[row]])
+        if _as_deep_as_interpolation(density[row], frequencies, ratio):
+            out[row] = frame_rate_hz / ratio
+    return out
+
+
+def _refined_ratio(y: np.ndarray, ratio: float, n_max: int = 1024) -> float:
+    """The interpolation ratio R refined within 0.8-1.25x of `ratio` on a finer Welch PSD
+    (segments of up to n_max frames, at least 8 of them; 0.1 % steps): the 256-frame
+    segments' Hann window smooths the interpolation's null and biases R by up to ~10 %."""
+    from numpy.lib.stride_tricks import sliding_window_view
+    from scipy.signal import get_window
+
+    n = 256
+    while 2 * n <= n_max and (y.size - 2 * n) // n + 1 >= 8:
+        n *= 2
+    segments = sliding_window_view(y, n)[:: n // 2]
+    segments = segments - segments.mean(axis=1, keepdims=True)
+    density = (np.abs(np.fft.rfft(segments * get_window("hann", n), axis=1)) ** 2).mean(axis=0)
+    frequencies = np.fft.rfftfreq(n)
+    top = (frequencies >= 0.25) & (frequencies < 0.5)
+    log_power = np.log(density[top] + 1e-300)
+    ratios = ratio * np.geomspace(0.8, 1.25, 447)
+    model = np.log(
+        np.sum(
+            np.sinc((frequencies[top][None, None, :] + _FOLDS[:, None, None]) * ratios[None, :, None]) ** 4,
+            axis=0,
+        )
+        + 1e-300
+    )
+    residual = log_power[None, :] - model
+    return float(ratios[np.argmin(np.var(residual, axis=1))])
+
+
+def _as_deep_as_interpolation(density: np.ndarray, frequencies: np.ndarray, ratio: float) -> bool:
+    """Whether the top octave lies as far below the scan's own band (f0/4 to f0/2, f0 = 1/ratio
+    cycles per frame) as the interpolation's roll-off puts it, within 10x (mean log power).
+    A signal in that band only deepens the step; a natively sampled trace whose top octave
+    merely ripples (DS40, DS41 at 30 Hz: a shape like R = 12's sidelobes, at the noise's own
+    level) is not interpolated."""
+    top = (frequencies >= 0.25) & (frequencies < 0.5)
+    band = (frequencies >= 0.25 / ratio) & (frequencies <= 0.5 / ratio)
+    if band.sum() < 2:
+        return False
+    model = np.sum(np.sinc((frequencies[None, :] + _FOLDS[:, None]) * ratio) ** 4, axis=0)
+    log_power, log_model = np.log(density + 1e-300), np.log(model + 1e-300)
+    step = np.mean(log_power[top]) - np.mean(log_power[band])
+    return bool(step <= np.mean(log_model[top]) - np.mean(log_model[band]) + np.log(10.0))

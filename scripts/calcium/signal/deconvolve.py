@@ -15,7 +15,7 @@ import numpy as np
 from calcium.blocks import BlockResult
 from calcium.errors import ConfigError
 from calcium.signal.activity_smoothing import smooth_activity_per_neuron
-from calcium.signal.bandlimit import effective_frame_rate
+from calcium.signal.bandlimit import band_limits
 from calcium.signal.decay_estimate import estimated_decay_s, longer_decay_s, model_decay_s
 from calcium.signal.deconvolution_settings import ar_to_time_constants, neuron_timing
 from calcium.signal.precision import precision_smoothing
@@ -93,6 +93,7 @@ def deconvolve_traces(
     effective_rate_hz: np.ndarray | None = None,
     min_decay_frames: float | None = None,
     max_decay_s: float | None = None,
+    interpolated: np.ndarray | None = None,
 ) -> Deconvolution:
     """Deconvolve each row of `traces` with OASIS.
 
@@ -122,6 +123,9 @@ def deconvolve_traces(
         sample) and mapped back: calcium interpolated, each spike amplitude placed in
         the frame nearest its time. g, lam and noise_sd are then
         those at the effective rate.
+    interpolated: (neurons,) bool, rows linearly interpolated from a scan at their effective
+        rate (`calcium.signal.bandlimit.band_limits`): the interpolation's sinc² roll-off is
+        undone at that rate (`undo_linear_interpolation`), so that the noise is the scan's.
     min_decay_frames: with a fixed tau_decay_s, the model's decay is at least this many
         frames of the rate each row is deconvolved at (`default_settings`' floor, which
         it applies at frame_rate_hz, carried to a band-limited row's effective rate:
@@ -191,6 +195,8 @@ def deconvolve_traces(
 
                     n_low = max(2, int(round(n_frames * rate / frame_rate_hz)))
                     y = resample(y, n_low)
+                    if interpolated is not None and interpolated[row]:
+                        y = undo_linear_interpolation(y)
                     rate = n_low * frame_rate_hz / n_frames
                     rates[row] = rate
                     low_start = 0.0
@@ -230,6 +236,16 @@ def deconvolve_traces(
     finally:
         np.random.set_state(state)  # noqa: NPY002
     return Deconvolution(calcium, spikes, baseline, g_all, lam, noise, rates)
+
+
+def undo_linear_interpolation(y: np.ndarray) -> np.ndarray:
+    """A trace linearly interpolated from a scan, brought back to the scan's rate (y: at that
+    rate, band-limited to it): its spectrum divided by the interpolation's sinc²(f / rate)
+    (at most 2.5x, at the Nyquist frequency), which gives back the scan's spectrum and white
+    noise."""
+    spectrum = np.fft.rfft(y)
+    spectrum /= np.sinc(np.fft.rfftfreq(y.size)) ** 2
+    return np.fft.irfft(spectrum, y.size)
 
 
 def spike_amplitude_noise(noise_sd: np.ndarray, g: np.ndarray, max_frames: int = 10_000) -> np.ndarray:
@@ -283,7 +299,7 @@ def deconvolve_block(
     from calcium.evaluation.resampling import noise_level_nu
 
     neurons = np.arange(rows.start, rows.stop)
-    rates = effective_frame_rate(traces, frame_rate_hz)
+    rates, interpolated = band_limits(traces, frame_rate_hz)
     floor = None if timing is None else timing.get("min_decay_frames")
     max_decay = None if timing is None else timing.get("max_decay_s")
     result = deconvolve_traces(
@@ -293,6 +309,7 @@ def deconvolve_block(
         effective_rate_hz=rates,
         min_decay_frames=floor,
         max_decay_s=max_decay,
+        interpolated=interpolated,
         **oasis,
     )
     rates = result.rate_hz  # the rate each row was deconvolved at (a whole number of its frames)
@@ -340,9 +357,13 @@ def deconvolve_block(
                 f"estimated from the trace: longer than the indicator's (at most {max_decay or 0:g} s)",
                 "the indicator's (or the config's) decay, at least the frame floor",
             ),
-            "rate_reason": np.where(
-                band_limited,
-                "band-limited: no noise above this rate's Nyquist frequency; deconvolved at it",
+            "rate_reason": np.select(
+                [interpolated, band_limited],
+                [
+                    "linearly interpolated from a scan at this rate (the interpolation's roll-off in "
+                    "its spectrum); deconvolved at it, the roll-off undone",
+                    "band-limited: no noise above this rate's Nyquist frequency; deconvolved at it",
+                ],
                 "natively sampled",
             ),
         }
