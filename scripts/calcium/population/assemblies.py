@@ -59,6 +59,7 @@ from calcium.population.member_sets import (  # noqa: F401 (Assembly, refine_mem
     settle_members,
 )
 from calcium.population.null import circular_shift_null
+from calcium.population.overlap_split import split_overlaps
 from calcium.population.trial_coactivity import trial_shift_null
 from calcium.progress import Progress, track
 
@@ -169,7 +170,8 @@ def find_assemblies(
     members out of its core and kept only where it is none of them (`_add_if_new`): first from
     the binned components above the Marchenko–Pastur bound but not the surrogates' (ICA's own
     count: ensembles at the edge of chance, e.g. 8 members at participation 0.5), then from
-    repeated triple coincidences (`triple_seeds`).
+    repeated triple coincidences (`triple_seeds`). Last, a set holding two overlapping small
+    assemblies is split into them (`split_overlaps`).
     zscored (`zscore_rows` of `binned_activity`) and windows (`window_matrix`): computed when
     not given.
     """
@@ -321,6 +323,10 @@ def find_assemblies(
                 raster, windows, seed_members, seed_members / np.sqrt(seed_members.sum()), settings
             )
             _add_if_new(found, assembly, raster, windows, settings, same)
+        # Two overlapping small assemblies refined into one set: split where its members' presence
+        # at its activations makes two (`split_overlaps`).
+        found, n_split = split_overlaps(found, raster, windows, settings, same)
+        n_candidates += n_split
     else:
         for weight, seed_members in zip(weights, seeds, strict=True):
             if seed_members.any():

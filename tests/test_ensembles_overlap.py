@@ -1,0 +1,65 @@
+"""Two overlapping small ensembles refined into one set are split (calcium.population.overlap_split)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from calcium.population.activations import jaccard_index
+from calcium.population.coactivity import ActiveBins
+from calcium.population.components import window_matrix
+from calcium.population.member_sets import AssemblySettings, refine_members
+from calcium.population.overlap_split import split_overlaps
+
+N_NEURONS = 120
+
+
+def _raster(seed: int, groups: list[list[int]], participation: float = 0.6) -> ActiveBins:
+    """120 neurons × 1800 bins, background 3 % of bins; each group fires in `participation` of
+    30 activations, each member within ± 1 bin."""
+    rng = np.random.default_rng(seed)
+    active = rng.random((N_NEURONS, 1800)) < 0.03
+    for group in groups:
+        for onset in rng.choice(np.arange(5, 1795), 30, replace=False):
+            fires = np.asarray(group)[rng.random(len(group)) < participation]
+            active[fires, onset + rng.integers(-1, 2, fires.size)] = True
+    return ActiveBins(*np.nonzero(active), *active.shape)
+
+
+def _refined(raster: ActiveBins, windows: np.ndarray, neurons: list[int]):
+    seed = np.zeros(N_NEURONS, dtype=bool)
+    seed[neurons] = True
+    return refine_members(raster, windows, seed, seed / np.sqrt(seed.sum()), AssemblySettings())
+
+
+def _same(a, b) -> bool:
+    return jaccard_index(a.member, b.member) >= 0.5
+
+
+def test_two_five_member_ensembles_sharing_a_neuron_refined_as_one_set_are_split():
+    """Ensembles {0..4} and {0, 5..8} (participation 0.6): refined from their union, the set keeps
+    one ensemble and two members of the other (its activations are both's). Its members cluster
+    by their coincidences into the two sides, each side seeds an assembly: both are found whole,
+    the shared neuron in both."""
+    first, second = [0, 1, 2, 3, 4], [0, 5, 6, 7, 8]
+    raster = _raster(0, [first, second])
+    windows = window_matrix(raster, 1)
+    union = _refined(raster, windows, first + second)
+    members = set(np.flatnonzero(union.member).tolist())
+    assert members - set(first) and members - set(second), members  # one set holding both
+    split, n_tried = split_overlaps([union], raster, windows, AssemblySettings(), _same)
+    found = sorted(sorted(np.flatnonzero(a.member).tolist()) for a in split)
+    assert found == [first, second] and n_tried == 2, found
+
+
+def test_one_ensemble_is_not_split():
+    """A 9-member ensemble: its two clusters of members coincide with each other about as much as
+    within each (no split is tried), and refined on their own each returns to the whole."""
+    group = list(range(10, 19))
+    raster = _raster(1, [group])
+    windows = window_matrix(raster, 1)
+    assembly = _refined(raster, windows, group)
+    assert set(np.flatnonzero(assembly.member).tolist()) == set(group)
+    split, n_tried = split_overlaps([assembly], raster, windows, AssemblySettings(), _same)
+    assert len(split) == 1 and np.array_equal(split[0].member, assembly.member) and n_tried == 0
+    tried = split_overlaps([assembly], raster, windows, AssemblySettings(), _same, max_separation=np.inf)
+    assert len(tried[0]) == 1 and np.array_equal(tried[0][0].member, assembly.member) and tried[1] > 0
