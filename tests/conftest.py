@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -116,11 +118,85 @@ def default_run(default_run_started) -> Path:
     return workdir
 
 
+def prestarted(prepare: Callable[[Path], tuple[str, ...]]):
+    """Marks a test whose own workflow run starts in the background when the session begins:
+    `prepare(workdir)` edits a fresh copy of the workflow and returns the Snakemake arguments;
+    the test reads `prestarted_run` (workdir, finished process) and asserts as before. The runs
+    go one after another beside the unit tests, which use one core of two."""
+    return pytest.mark.prestarted.with_args(prepare)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "prestarted(prepare): the test's workflow run starts with the session")
+
+
+def _prepare_of(item) -> Callable | None:
+    marker = item.get_closest_marker("prestarted")
+    return marker.args[0] if marker is not None else None
+
+
+def _will_run(item) -> bool:
+    """False for a test a `skipif(True, ...)` skips (its run is not started)."""
+    return not any(m.args and m.args[0] is True for m in item.iter_markers("skipif"))
+
+
+def _start(workdir: Path, prepare: Callable) -> tuple[Path, subprocess.CompletedProcess | Exception]:
+    """Prepare `workdir` and run Snakemake in it (the exception instead, if preparing failed)."""
+    try:
+        args = prepare(copy_workflow(workdir))
+        return workdir, snakemake(workdir, *args)
+    except Exception as error:  # re-raised in the test that reads it
+        return workdir, error
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prestarted_runs(request, tmp_path_factory):
+    """The runs of the selected tests marked `prestarted`, one after another in a background
+    thread started when the session begins: {prepare: (workdir, result)} as each finishes."""
+    found = (_prepare_of(item) for item in request.session.items if _will_run(item))
+    prepares = list(dict.fromkeys(p for p in found if p is not None))
+    finished: dict[Callable, tuple] = {}
+    done = {prepare: threading.Event() for prepare in prepares}
+
+    def run_all():
+        for prepare in prepares:
+            finished[prepare] = _start(tmp_path_factory.mktemp(prepare.__name__.strip("_")) / "run", prepare)
+            done[prepare].set()
+
+    thread = threading.Thread(target=run_all, daemon=True)
+    if prepares:
+        thread.start()
+    yield finished, done
+    if prepares:
+        thread.join(timeout=900)
+
+
+@pytest.fixture
+def prestarted_run(request, prestarted_runs, tmp_path) -> tuple[Path, subprocess.CompletedProcess]:
+    """(workdir, finished Snakemake process) of this test's `prestarted` run."""
+    prepare = _prepare_of(request.node)
+    assert prepare is not None, "prestarted_run needs the test to be marked @prestarted(prepare)"
+    finished, done = prestarted_runs
+    if prepare in done:
+        assert done[prepare].wait(timeout=900), f"{prepare.__name__}: the background run did not finish"
+        workdir, result = finished[prepare]
+    else:  # not foreseen when the session began: run it now
+        workdir, result = _start(tmp_path / "run", prepare)
+    if isinstance(result, Exception):
+        raise result
+    return workdir, result
+
+
 def pytest_collection_modifyitems(config, items):
-    """The tests that read the default run after all others (it runs in the background
+    """The tests whose runs start with the session (in the background, see `prestarted`) after
+    the others, those that read the default run after all these (it runs in the background
     meanwhile), and the SLURM test last (its run too starts when the session begins)."""
     items.sort(
-        key=lambda item: (item.path.name == "test_slurm.py", "default_run" in item.fixturenames)
+        key=lambda item: (
+            item.path.name == "test_slurm.py",
+            "default_run" in item.fixturenames,
+            _prepare_of(item) is not None,
+        )
     )  # a stable sort
 
 

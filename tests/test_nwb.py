@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, copy_workflow, snakemake
+from conftest import REPO, copy_workflow, prestarted, snakemake
 
 pynwb = pytest.importorskip("pynwb")
 from nwbinspector import Importance, inspect_nwbfile  # noqa: E402
@@ -128,13 +128,17 @@ def ophys_file(
     return path
 
 
-@pytest.fixture
-def recording():
+def _recording():
     """(ROIs, frames) fluorescence, its neuropil and iscell flags (ROI 2 is not a cell)."""
     rng = np.random.default_rng(0)
     f = (100 + 20 * rng.random((5, 240))).astype(np.float32)
     fneu = (30 + 5 * rng.random((5, 240))).astype(np.float32)
     return f, fneu, np.array([1.0, 1.0, 0.0, 1.0, 1.0])
+
+
+@pytest.fixture
+def recording():
+    return _recording()
 
 
 def read_all(path, **kwargs):
@@ -970,8 +974,9 @@ def _short_recordings_allowed(workdir):
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
 
 
-def test_suite2p_and_transposed_nwb_sessions_ingest_alike(workflow_copy, recording):
-    f, fneu, iscell = recording
+def _suite2p_and_transposed_sessions(workflow_copy):
+    """Sessions a (NWB), b (NWB, transposed) and c (Suite2p folder) of one recording."""
+    f, fneu, iscell = _recording()
     ophys_file(workflow_copy / "resources" / "a.nwb", f, neuropil=fneu, iscell=iscell)
     ophys_file(workflow_copy / "resources" / "b.nwb", f, layout="rois_x_frames", neuropil=fneu, iscell=iscell)
     suite2p_folder(workflow_copy / "resources" / "c", f, fneu, iscell)
@@ -987,7 +992,13 @@ def test_suite2p_and_transposed_nwb_sessions_ingest_alike(workflow_copy, recordi
     targets.append("results/a/a.nwb")  # NWB in, NWB out: the input's subject, plane and masks carried
     targets.append("results/c/c.nwb")  # Suite2p in: stat.npy masks, meanImg and Fneu in the NWB file
     _short_recordings_allowed(workflow_copy)
-    result = snakemake(workflow_copy, *targets, "--config", "sessions=nwb.tsv")
+    return (*targets, "--config", "sessions=nwb.tsv")
+
+
+@prestarted(_suite2p_and_transposed_sessions)
+def test_suite2p_and_transposed_nwb_sessions_ingest_alike(prestarted_run, recording):
+    f, fneu, iscell = recording
+    workflow_copy, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
     a, b = (np.load(workflow_copy / "results" / s / "ingest" / "fluorescence.npy") for s in "ab")
     np.testing.assert_array_equal(a, b)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, SHARED, copy_workflow, snakemake, tool
+from conftest import REPO, SHARED, prestarted, snakemake, tool
 
 from calcium.evaluation.scoring import spikefinder_correlation
 from calcium.signal.deconvolution_settings import default_settings
@@ -320,10 +320,7 @@ def test_suite2p_folder_input_is_neuropil_corrected_cells_only(workflow_copy):
     assert labels == [f"roi_{i}" for i in cells]
 
 
-@pytest.mark.skipif(
-    not (SHARED / "data" / "population" / "suite2p-gratings-30hz").exists(), reason="no ../shared"
-)
-def test_real_suite2p_folder_runs_through_the_signal_chain(workflow_copy):
+def _real_suite2p_session(workflow_copy):
     folder = SHARED / "data" / "population" / "suite2p-gratings-30hz"
     sheet_path = workflow_copy / "resources" / "sessions.tsv"
     pd.DataFrame(
@@ -339,15 +336,23 @@ def test_real_suite2p_folder_runs_through_the_signal_chain(workflow_copy):
             }
         ]
     ).to_csv(sheet_path, sep="\t", index=False)
-    result = snakemake(workflow_copy, "results/gratings/spike_times.csv", "results/gratings/dff.npy")
+    return ("results/gratings/spike_times.csv", "results/gratings/dff.npy")
+
+
+@pytest.mark.skipif(
+    not (SHARED / "data" / "population" / "suite2p-gratings-30hz").exists(), reason="no ../shared"
+)
+@prestarted(_real_suite2p_session)
+def test_real_suite2p_folder_runs_through_the_signal_chain(prestarted_run):
+    workflow_copy, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
     facts = json.loads((workflow_copy / "results" / "gratings" / "ingest" / "recording.json").read_text())
     assert (facts["n_neurons"], facts["n_frames"]) == (20, 24600)  # the 20 ROIs iscell marks as cells
     assert np.isfinite(np.load(workflow_copy / "results" / "gratings" / "dff.npy")).all()
 
 
-def test_silent_session_writes_empty_tables_with_headers(workflow_copy):
-    """No events at all: every output exists, tables have their headers, nothing crashes."""
+def _silent_session(workflow_copy):
+    """Session s2 replaced by 12 neurons of steady fluorescence with 1 % noise."""
     _only_session(workflow_copy, "s2")
     sheet_path = workflow_copy / "resources" / "sessions.tsv"
     sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
@@ -362,7 +367,13 @@ def test_silent_session_writes_empty_tables_with_headers(workflow_copy):
         workflow_copy, lambda c: c["expected_accuracy"].update(recordings_per_set=1, n_noise_bands=1)
     )
     # every rule but nwb (its empty tables are left out: tests/test_nwb.py, writer tests)
-    result = snakemake(workflow_copy, "--omit-from", "nwb")
+    return ("--omit-from", "nwb")
+
+
+@prestarted(_silent_session)
+def test_silent_session_writes_empty_tables_with_headers(prestarted_run):
+    """No events at all: every output exists, tables have their headers, nothing crashes."""
+    workflow_copy, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
     out = workflow_copy / "results" / "s2"
     events = pd.read_csv(out / "events" / "events.csv")
@@ -382,17 +393,22 @@ def test_nothing_to_do_after_a_complete_run(default_run):
     assert "Nothing to be done" in result.stdout
 
 
-def test_two_processes_give_the_outputs_of_one(default_run, tmp_path):
+def _s2_on_two_processes(workdir):
+    """Session s2 with every per-neuron rule given two threads."""
+    _only_session(workdir, "s2")
+    rules = ("dff", "detrend", "denoise", "deconvolve", "spike_times", "events")
+    targets = [f"results/s2/{name}" for name in ("spike_times.csv", "events/events.csv", "denoised.npy")]
+    return ("--set-threads", *(f"{rule}=2" for rule in rules), "--", *targets)
+
+
+@prestarted(_s2_on_two_processes)
+def test_two_processes_give_the_outputs_of_one(default_run, prestarted_run):
     """Per-neuron stages split neurons into blocks over processes: the results do not depend on it.
 
     The bundled sessions are small enough to run in one process; here every per-neuron rule
     gets two (the default run used one).
     """
-    workdir = copy_workflow(tmp_path / "parallel")
-    _only_session(workdir, "s2")
-    rules = ("dff", "detrend", "denoise", "deconvolve", "spike_times", "events")
-    targets = [f"results/s2/{name}" for name in ("spike_times.csv", "events/events.csv", "denoised.npy")]
-    result = snakemake(workdir, "--set-threads", *(f"{rule}=2" for rule in rules), "--", *targets)
+    workdir, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
     for stage in SIGNAL_STAGES:
         np.testing.assert_array_equal(
