@@ -118,12 +118,14 @@ def default_run(default_run_started) -> Path:
     return workdir
 
 
-def prestarted(prepare: Callable[[Path], tuple[str, ...]]):
+def prestarted(prepare: Callable[..., tuple[str, ...]], from_default_run: bool = False):
     """Marks a test whose own workflow run starts in the background when the session begins:
     `prepare(workdir)` edits a fresh copy of the workflow and returns the Snakemake arguments;
     the test reads `prestarted_run` (workdir, finished process) and asserts as before. The runs
-    go one after another beside the unit tests, which use one core of two."""
-    return pytest.mark.prestarted.with_args(prepare)
+    go one after another beside the unit tests, which use one core of two. With
+    `from_default_run`, `prepare(workdir, default_run)` makes `workdir` itself from the default
+    run's, once that run has finished (and the test reads `default_run`: they run after it)."""
+    return pytest.mark.prestarted.with_args(prepare, from_default_run=from_default_run)
 
 
 def pytest_configure(config):
@@ -132,7 +134,11 @@ def pytest_configure(config):
 
 def _prepare_of(item) -> Callable | None:
     marker = item.get_closest_marker("prestarted")
-    return marker.args[0] if marker is not None else None
+    if marker is None:
+        return None
+    prepare = marker.args[0]
+    prepare.from_default_run = marker.kwargs.get("from_default_run", False)
+    return prepare
 
 
 def _will_run(item) -> bool:
@@ -140,27 +146,44 @@ def _will_run(item) -> bool:
     return not any(m.args and m.args[0] is True for m in item.iter_markers("skipif"))
 
 
-def _start(workdir: Path, prepare: Callable) -> tuple[Path, subprocess.CompletedProcess | Exception]:
+def _from_default_run(prepare: Callable) -> bool:
+    return getattr(prepare, "from_default_run", False)
+
+
+def _start(
+    workdir: Path, prepare: Callable, default_run: Path | None = None
+) -> tuple[Path, subprocess.CompletedProcess | Exception]:
     """Prepare `workdir` and run Snakemake in it (the exception instead, if preparing failed)."""
     try:
-        args = prepare(copy_workflow(workdir))
+        args = prepare(workdir, default_run) if default_run else prepare(copy_workflow(workdir))
         return workdir, snakemake(workdir, *args)
     except Exception as error:  # re-raised in the test that reads it
         return workdir, error
 
 
 @pytest.fixture(scope="session", autouse=True)
-def prestarted_runs(request, tmp_path_factory):
+def prestarted_runs(request, tmp_path_factory, default_run_started):
     """The runs of the selected tests marked `prestarted`, one after another in a background
-    thread started when the session begins: {prepare: (workdir, result)} as each finishes."""
+    thread started when the session begins (those from the default run last, once it has
+    finished): {prepare: (workdir, result)} as each finishes."""
     found = (_prepare_of(item) for item in request.session.items if _will_run(item))
-    prepares = list(dict.fromkeys(p for p in found if p is not None))
+    prepares = sorted(dict.fromkeys(p for p in found if p is not None), key=_from_default_run)
     finished: dict[Callable, tuple] = {}
     done = {prepare: threading.Event() for prepare in prepares}
 
     def run_all():
         for prepare in prepares:
-            finished[prepare] = _start(tmp_path_factory.mktemp(prepare.__name__.strip("_")) / "run", prepare)
+            workdir = tmp_path_factory.mktemp(prepare.__name__.strip("_")) / "run"
+            if not _from_default_run(prepare):
+                finished[prepare] = _start(workdir, prepare)
+            elif default_run_started is None:
+                finished[prepare] = workdir, RuntimeError("the default run was not started")
+            else:
+                default_workdir, process, _ = default_run_started
+                if process.wait() == 0:
+                    finished[prepare] = _start(workdir, prepare, default_workdir)
+                else:  # the test's `default_run` fixture reports the run's failure
+                    finished[prepare] = workdir, RuntimeError("the default run failed")
             done[prepare].set()
 
     thread = threading.Thread(target=run_all, daemon=True)
@@ -180,7 +203,9 @@ def prestarted_run(request, prestarted_runs, tmp_path) -> tuple[Path, subprocess
     if prepare in done:
         assert done[prepare].wait(timeout=900), f"{prepare.__name__}: the background run did not finish"
         workdir, result = finished[prepare]
-    else:  # not foreseen when the session began: run it now
+    elif _from_default_run(prepare):  # not foreseen when the session began: run it now
+        workdir, result = _start(tmp_path / "run", prepare, request.getfixturevalue("default_run"))
+    else:
         workdir, result = _start(tmp_path / "run", prepare)
     if isinstance(result, Exception):
         raise result
@@ -195,7 +220,9 @@ def pytest_collection_modifyitems(config, items):
         key=lambda item: (
             item.path.name == "test_slurm.py",
             "default_run" in item.fixturenames,
-            _prepare_of(item) is not None,
+            # after the unit tests; among those reading the default run, first (before any
+            # test writes its report into the default run's folder)
+            (_prepare_of(item) is not None) != ("default_run" in item.fixturenames),
         )
     )  # a stable sort
 

@@ -860,12 +860,8 @@ def test_bundled_sessions_nwb_output_equals_the_results_value_for_value(default_
             assert provenance["version"].split(" ")[0] == version
 
 
-def test_complete_metadata_file_passes_dandi_inspection_and_names_files_for_dandi(default_run, tmp_path):
-    """The bundled sessions with the example metadata file: nothing above a best-practice
-    suggestion under `nwbinspector --config dandi`, and DANDI's file names on request."""
-    from nwbinspector import load_config
-
-    workdir = tmp_path / "meta"
+def _default_run_with_metadata_for_dandi(workdir, default_run):
+    """A copy of the default run with the example metadata file and DANDI's layout asked for."""
     shutil.copytree(default_run, workdir, symlinks=True)
     sheet = pd.read_csv(workdir / "resources" / "sessions.tsv", sep="\t", dtype=str, keep_default_na=False)
     sheet["metadata"] = "resources/metadata.example.yaml"
@@ -873,7 +869,18 @@ def test_complete_metadata_file_passes_dandi_inspection_and_names_files_for_dand
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     config["nwb"]["dandi_layout"] = True
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake(workdir)
+    return ()
+
+
+@prestarted(_default_run_with_metadata_for_dandi, from_default_run=True)
+def test_complete_metadata_file_passes_dandi_inspection_and_names_files_for_dandi(
+    default_run, prestarted_run
+):
+    """The bundled sessions with the example metadata file: nothing above a best-practice
+    suggestion under `nwbinspector --config dandi`, and DANDI's file names on request."""
+    from nwbinspector import load_config
+
+    workdir, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
     assert "nwb " in result.stdout and "deconvolve" not in result.stdout  # only the NWB files re-made
     user = yaml.safe_load((REPO / "resources" / "metadata.example.yaml").read_text())
@@ -919,10 +926,9 @@ ROUND_TRIP_TABLES = [
 ]
 
 
-def test_round_trip_through_the_workflows_own_nwb_reproduces_the_tables(default_run, tmp_path):
-    """s1's NWB output, read back as a ΔF/F session with its stimulus intervals, gives s1's tables,
-    and an NWB file with the same spike times, events and stimuli."""
-    workdir = copy_workflow(tmp_path / "rt")
+def _s1_nwb_read_back(workdir, default_run):
+    """A fresh workflow whose one session is s1's NWB output, as ΔF/F with its stimuli."""
+    copy_workflow(workdir)
     shutil.copy(default_run / "results" / "s1" / "s1.nwb", workdir / "resources" / "back.nwb")
     (workdir / "rt.tsv").write_text(
         "session\tpath\tframe_rate_hz\tindicator\tinput_kind\tnwb_stimulus_intervals\n"
@@ -932,7 +938,14 @@ def test_round_trip_through_the_workflows_own_nwb_reproduces_the_tables(default_
     _light_expected_accuracy(config)  # not among the tables compared
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     targets = [f"results/back/{name}" for name in [*ROUND_TRIP_TABLES, "back.nwb"]]
-    result = snakemake(workdir, *targets, "--config", "sessions=rt.tsv")
+    return (*targets, "--config", "sessions=rt.tsv")
+
+
+@prestarted(_s1_nwb_read_back, from_default_run=True)
+def test_round_trip_through_the_workflows_own_nwb_reproduces_the_tables(default_run, prestarted_run):
+    """s1's NWB output, read back as a ΔF/F session with its stimulus intervals, gives s1's tables,
+    and an NWB file with the same spike times, events and stimuli."""
+    workdir, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
     for name in ROUND_TRIP_TABLES:
         again = (workdir / "results" / "back" / name).read_bytes()
