@@ -28,6 +28,9 @@ BIN = Path(sys.executable).parent
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "pyproject.toml", "workflow", "scripts", "envs", "resources"]
 
 
+# The niceness of the workflow runs the session starts in the background (see `prestarted`).
+BACKGROUND_NICE = 10
+
 DATA_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".json", ".html")
 
 
@@ -89,7 +92,7 @@ def default_run_started(request, tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("default") / "run")
     output = open(workdir.parent / "snakemake.out", "w+")  # a file: a pipe would fill and stall it
     process = subprocess.Popen(
-        [tool("snakemake"), "--cores", "2"],
+        ["nice", "-n", str(BACKGROUND_NICE), tool("snakemake"), "--cores", "2"],
         cwd=workdir,
         stdout=output,
         stderr=subprocess.STDOUT,
@@ -172,6 +175,10 @@ def prestarted_runs(request, tmp_path_factory, default_run_started):
     done = {prepare: threading.Event() for prepare in prepares}
 
     def run_all():
+        # Below the unit tests in priority: they run one at a time on one core, the slowest
+        # path of the session, and keep it; the runs take what is left of the two cores (a
+        # thread's nice value is its own on Linux, and what it starts inherits it).
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
         for prepare in prepares:
             workdir = tmp_path_factory.mktemp(prepare.__name__.strip("_")) / "run"
             if not _from_default_run(prepare):

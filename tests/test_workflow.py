@@ -499,7 +499,8 @@ def test_non_numeric_cell_is_reported_with_line_and_column(workflow_copy):
     _fails_before_any_output(workflow_copy, "s2.csv: line 5, column 8", "'12;3' is not a number")
 
 
-def test_nan_cell_stops_unless_interpolation_is_asked_for(workflow_copy):
+def _nan_cell_then_interpolation(workflow_copy):
+    """Session s2 with a NaN cell: refused, then run to ingest with interpolation asked for."""
     _only_session(workflow_copy, "s2")
     csv = workflow_copy / "resources" / "s2.csv"
     lines = csv.read_text().splitlines()
@@ -509,7 +510,13 @@ def test_nan_cell_stops_unless_interpolation_is_asked_for(workflow_copy):
     csv.write_text("\n".join(lines) + "\n")
     _fails_before_any_output(workflow_copy, "line 3, column 11", "missing_values: interpolate")
     _edit_config(workflow_copy, lambda c: c["input"].update(missing_values="interpolate"))
-    result = snakemake(workflow_copy, "--until", "ingest")
+    return ("--until", "ingest")
+
+
+@prestarted(_nan_cell_then_interpolation)
+def test_nan_cell_stops_unless_interpolation_is_asked_for(prestarted_run):
+    # the refusal (before any output) is asserted while preparing the run
+    workflow_copy, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
     facts = json.loads((workflow_copy / "results" / "s2" / "ingest" / "recording.json").read_text())
     assert facts["nan_count"] == 1
@@ -527,13 +534,18 @@ def test_nan_cell_stops_unless_interpolation_is_asked_for(workflow_copy):
     assert "layout decided:" in log and "header no" in log
 
 
-def test_background_subtracted_input_names_the_neurons_with_low_f0(workflow_copy):
+def _background_subtracted_s2(workflow_copy):
     _only_session(workflow_copy, "s2")
     csv = workflow_copy / "resources" / "s2.csv"
     traces = np.loadtxt(csv, delimiter=",")
     traces[[3, 5]] -= np.percentile(traces[[3, 5]], 50, axis=1, keepdims=True)
     np.savetxt(csv, traces, fmt="%.2f", delimiter=",")
-    result = snakemake(workflow_copy)
+    return ()
+
+
+@prestarted(_background_subtracted_s2)
+def test_background_subtracted_input_names_the_neurons_with_low_f0(prestarted_run):
+    workflow_copy, result = prestarted_run
     assert result.returncode != 0
     assert "2 neuron(s) (ids counted from 0, as in the output tables): 3, 5" in result.stdout, result.stdout[
         -3000:
@@ -541,14 +553,19 @@ def test_background_subtracted_input_names_the_neurons_with_low_f0(workflow_copy
     assert not list((workflow_copy / "results" / "s2").rglob("dff.npy"))
 
 
-def test_dff_input_skips_the_dff_stage(workflow_copy):
-    """A session given as ΔF/F is passed through unchanged to detrending."""
+def _s2_as_dff(workflow_copy):
     _only_session(workflow_copy, "s2")
     sheet_path = workflow_copy / "resources" / "sessions.tsv"
     sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
     sheet.loc[:, "input_kind"] = "dff"
     sheet.to_csv(sheet_path, sep="\t", index=False)
-    result = snakemake(workflow_copy, "results/s2/dff.npy")
+    return ("results/s2/dff.npy",)
+
+
+@prestarted(_s2_as_dff)
+def test_dff_input_skips_the_dff_stage(prestarted_run):
+    """A session given as ΔF/F is passed through unchanged to detrending."""
+    workflow_copy, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
     out = workflow_copy / "results" / "s2"
     np.testing.assert_array_equal(np.load(out / "dff.npy"), np.load(out / "ingest" / "fluorescence.npy"))
@@ -598,8 +615,8 @@ def test_python_passes_ruff():
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_unknown_indicator_runs_once_its_kinetics_are_given(workflow_copy):
-    """The message's advice works: with time constants in config.yaml the indicator is never looked up."""
+def _unknown_indicator_then_kinetics(workflow_copy):
+    """Session s2 of an unknown indicator: refused, then run with its time constants given."""
     _only_session(workflow_copy, "s2")
     sheet_path = workflow_copy / "resources" / "sessions.tsv"
     sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
@@ -607,5 +624,12 @@ def test_unknown_indicator_runs_once_its_kinetics_are_given(workflow_copy):
     sheet.to_csv(sheet_path, sep="\t", index=False)
     _fails_before_any_output(workflow_copy, "unknown indicator 'MyNewSensor'", "deconvolution.tau_decay_s")
     _edit_config(workflow_copy, lambda c: c["deconvolution"].update(tau_decay_s=0.6, tau_rise_s=0.05))
-    result = snakemake(workflow_copy, "results/s2/spikes.npy")
+    return ("results/s2/spikes.npy",)
+
+
+@prestarted(_unknown_indicator_then_kinetics)
+def test_unknown_indicator_runs_once_its_kinetics_are_given(prestarted_run):
+    """The message's advice works: with time constants in config.yaml the indicator is never looked up."""
+    # the refusal naming the indicator and the config keys is asserted while preparing the run
+    workflow_copy, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
