@@ -218,16 +218,19 @@ _WHOLE_RATIO_TOLERANCE = 0.03
 _MAX_WHOLE_RATIO = 6
 
 
+def _interpolation_noise(frequencies: np.ndarray, ratios: np.ndarray) -> np.ndarray:
+    """(ratios, frequencies) noise density of a scan interpolated by each ratio R (frame rate /
+    scan rate), relative to the scan's: Σ_m sinc⁴((f + m) R), f in cycles per frame."""
+    folded = (np.asarray(frequencies)[None, None, :] + _FOLDS[:, None, None]) * np.atleast_1d(ratios)[
+        None, :, None
+    ]
+    return np.sum(np.sinc(folded) ** 4, axis=0)
+
+
 def _log_shapes(frequencies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(interpolation shapes, one per _RATIOS; native shapes), ln power at `frequencies`
     (cycles per frame), each centred (its mean removed)."""
-    interpolation = np.log(
-        np.sum(
-            np.sinc((frequencies[None, None, :] + _FOLDS[:, None, None]) * _RATIOS[None, :, None]) ** 4,
-            axis=0,
-        )
-        + 1e-300
-    )
+    interpolation = np.log(_interpolation_noise(frequencies, _RATIOS) + 1e-300)
     relative = (frequencies / 0.25)[None, :] ** -np.asarray(_NATIVE_SLOPES)[:, None]
     native = np.log1p(_NATIVE_RATIOS[None, :, None] * relative[:, None, :]).reshape(-1, frequencies.size)
     native = np.vstack([np.zeros(frequencies.size), native])
@@ -314,13 +317,7 @@ def _refined_ratio(y: np.ndarray, ratio: float, n_max: int = 1024) -> float:
     top = (frequencies >= 0.25) & (frequencies < 0.5)
     log_power = np.log(density[top] + 1e-300)
     ratios = ratio * np.geomspace(0.8, 1.25, 447)
-    model = np.log(
-        np.sum(
-            np.sinc((frequencies[top][None, None, :] + _FOLDS[:, None, None]) * ratios[None, :, None]) ** 4,
-            axis=0,
-        )
-        + 1e-300
-    )
+    model = np.log(_interpolation_noise(frequencies[top], ratios) + 1e-300)
     residual = log_power[None, :] - model
     return float(ratios[np.argmin(np.var(residual, axis=1))])
 
@@ -335,7 +332,7 @@ def _as_deep_as_interpolation(density: np.ndarray, frequencies: np.ndarray, rati
     band = (frequencies >= 0.25 / ratio) & (frequencies <= 0.5 / ratio)
     if band.sum() < 2:
         return False
-    model = np.sum(np.sinc((frequencies[None, :] + _FOLDS[:, None]) * ratio) ** 4, axis=0)
+    model = _interpolation_noise(frequencies, ratio)[0]
     model = np.maximum(
         model, 1e-6 * model.max()
     )  # the nulls (a whole-number ratio puts them on the octave's edges)
