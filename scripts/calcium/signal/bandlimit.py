@@ -246,12 +246,13 @@ def linear_interpolation_rate(traces: np.ndarray, frame_rate_hz: float, nperseg:
     Users align traces to a common clock with `np.interp` and the like: the result carries
     the scan's noise through the interpolation's sinc² roll-off, so a noise estimate from
     the top of its spectrum finds far too little (2-10x the spikes). Rule: Welch PSD (Hann,
-    segments of `nperseg` frames, or up to 1024 while at least 16 fit, half overlap) over
-    the top octave; the interpolation's noise density D_R (above) and every native shape
-    fitted (least squares in log power, one free level each); taken where the best D_R fits
-    3x better than the best native shape; f0 then refined to the interpolation's null (the
-    spectrum's minimum within ±15 % of the fitted f0) when that lies below the Nyquist
-    frequency. Vectorised over rows.
+    `nperseg`-frame segments, half overlap, at least 16 of them: shorter traces are not
+    judged) over the top octave; the interpolation's noise density D_R (above) and every
+    native shape fitted (least squares in log power, one free level each); taken where the
+    best D_R fits 3x better than the best native shape. R is then refined on a finer spectrum
+    (`_refined_ratio`), taken as a whole number up to 6 when within 3 % of it, and kept only
+    if the top octave lies as far below the scan's own band as D_R puts it
+    (`_as_deep_as_interpolation`). Vectorised over rows but for the refinement.
     """
     from numpy.lib.stride_tricks import sliding_window_view
     from scipy.signal import get_window
