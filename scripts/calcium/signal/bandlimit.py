@@ -209,6 +209,8 @@ _NATIVE_RATIOS = np.geomspace(1e-2, 1e4, 40)
 # reads the noise) 3x better than every native shape. Measured on scans interpolated from 4-30 Hz
 # to 10-100 Hz (ν 0.1-4) and on the 2166 ground-truth traces at their own rate, 30 and 7.5 Hz.
 _BETTER_THAN_NATIVE = 3.0
+# At least 16 Welch segments (2176 frames): with 8 (30 s at 30 Hz) a natively sampled ground-truth
+# trace reaches 2.96 (DS32 averaged to 7.5 Hz), at the threshold; with 16, 2.2 at most.
 _MIN_SEGMENTS = 16
 # A refined ratio within 3 % of a whole number up to 6 is taken as that number (the refinement's
 # error on simulated scans: 1-4 %; 2x, 3x, 4x are what users choose); the interpolation's images then
@@ -218,16 +220,19 @@ _WHOLE_RATIO_TOLERANCE = 0.03
 _MAX_WHOLE_RATIO = 6
 
 
+def _interpolation_noise(frequencies: np.ndarray, ratios: np.ndarray) -> np.ndarray:
+    """(ratios, frequencies) noise density of a scan interpolated by each ratio R (frame rate /
+    scan rate), relative to the scan's: Σ_m sinc⁴((f + m) R), f in cycles per frame."""
+    folded = (np.asarray(frequencies)[None, None, :] + _FOLDS[:, None, None]) * np.atleast_1d(ratios)[
+        None, :, None
+    ]
+    return np.sum(np.sinc(folded) ** 4, axis=0)
+
+
 def _log_shapes(frequencies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(interpolation shapes, one per _RATIOS; native shapes), ln power at `frequencies`
     (cycles per frame), each centred (its mean removed)."""
-    interpolation = np.log(
-        np.sum(
-            np.sinc((frequencies[None, None, :] + _FOLDS[:, None, None]) * _RATIOS[None, :, None]) ** 4,
-            axis=0,
-        )
-        + 1e-300
-    )
+    interpolation = np.log(_interpolation_noise(frequencies, _RATIOS) + 1e-300)
     relative = (frequencies / 0.25)[None, :] ** -np.asarray(_NATIVE_SLOPES)[:, None]
     native = np.log1p(_NATIVE_RATIOS[None, :, None] * relative[:, None, :]).reshape(-1, frequencies.size)
     native = np.vstack([np.zeros(frequencies.size), native])
@@ -243,12 +248,13 @@ def linear_interpolation_rate(traces: np.ndarray, frame_rate_hz: float, nperseg:
     Users align traces to a common clock with `np.interp` and the like: the result carries
     the scan's noise through the interpolation's sinc² roll-off, so a noise estimate from
     the top of its spectrum finds far too little (2-10x the spikes). Rule: Welch PSD (Hann,
-    segments of `nperseg` frames, or up to 1024 while at least 16 fit, half overlap) over
-    the top octave; the interpolation's noise density D_R (above) and every native shape
-    fitted (least squares in log power, one free level each); taken where the best D_R fits
-    3x better than the best native shape; f0 then refined to the interpolation's null (the
-    spectrum's minimum within ±15 % of the fitted f0) when that lies below the Nyquist
-    frequency. Vectorised over rows.
+    `nperseg`-frame segments, half overlap, at least 16 of them: shorter traces are not
+    judged) over the top octave; the interpolation's noise density D_R (above) and every
+    native shape fitted (least squares in log power, one free level each); taken where the
+    best D_R fits 3x better than the best native shape. R is then refined on a finer spectrum
+    (`_refined_ratio`), taken as a whole number up to 6 when within 3 % of it, and kept only
+    if the top octave lies as far below the scan's own band as D_R puts it
+    (`_as_deep_as_interpolation`). Vectorised over rows but for the refinement.
     """
     from numpy.lib.stride_tricks import sliding_window_view
     from scipy.signal import get_window
@@ -314,13 +320,7 @@ def _refined_ratio(y: np.ndarray, ratio: float, n_max: int = 1024) -> float:
     top = (frequencies >= 0.25) & (frequencies < 0.5)
     log_power = np.log(density[top] + 1e-300)
     ratios = ratio * np.geomspace(0.8, 1.25, 447)
-    model = np.log(
-        np.sum(
-            np.sinc((frequencies[top][None, None, :] + _FOLDS[:, None, None]) * ratios[None, :, None]) ** 4,
-            axis=0,
-        )
-        + 1e-300
-    )
+    model = np.log(_interpolation_noise(frequencies[top], ratios) + 1e-300)
     residual = log_power[None, :] - model
     return float(ratios[np.argmin(np.var(residual, axis=1))])
 
@@ -335,7 +335,7 @@ def _as_deep_as_interpolation(density: np.ndarray, frequencies: np.ndarray, rati
     band = (frequencies >= 0.25 / ratio) & (frequencies <= 0.5 / ratio)
     if band.sum() < 2:
         return False
-    model = np.sum(np.sinc((frequencies[None, :] + _FOLDS[:, None]) * ratio) ** 4, axis=0)
+    model = _interpolation_noise(frequencies, ratio)[0]
     model = np.maximum(
         model, 1e-6 * model.max()
     )  # the nulls (a whole-number ratio puts them on the octave's edges)
