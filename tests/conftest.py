@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -173,6 +174,7 @@ def prestarted_runs(request, tmp_path_factory, default_run_started):
     prepares = sorted(dict.fromkeys(p for p in found if p is not None), key=_from_default_run)
     finished: dict[Callable, tuple] = {}
     done = {prepare: threading.Event() for prepare in prepares}
+    stop = threading.Event()  # the session ends (with -x, say): start no further run
 
     def run_all():
         # Below the unit tests in priority: they run one at a time on one core, the slowest
@@ -180,6 +182,8 @@ def prestarted_runs(request, tmp_path_factory, default_run_started):
         # thread's nice value is its own on Linux, and what it starts inherits it).
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
         for prepare in prepares:
+            if stop.is_set():
+                return
             workdir = tmp_path_factory.mktemp(prepare.__name__.strip("_")) / "run"
             if not _from_default_run(prepare):
                 finished[prepare] = _start(workdir, prepare)
@@ -187,7 +191,11 @@ def prestarted_runs(request, tmp_path_factory, default_run_started):
                 finished[prepare] = workdir, RuntimeError("the default run was not started")
             else:
                 default_workdir, process, _ = default_run_started
-                if process.wait() == 0:
+                while process.poll() is None and not stop.is_set():
+                    time.sleep(0.2)
+                if stop.is_set():
+                    return
+                if process.returncode == 0:
                     finished[prepare] = _start(workdir, prepare, default_workdir)
                 else:  # the test's `default_run` fixture reports the run's failure
                     finished[prepare] = workdir, RuntimeError("the default run failed")
@@ -197,6 +205,7 @@ def prestarted_runs(request, tmp_path_factory, default_run_started):
     if prepares:
         thread.start()
     yield finished, done
+    stop.set()
     if prepares:
         thread.join(timeout=900)
 
