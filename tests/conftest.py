@@ -9,6 +9,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,9 @@ SHARED = REPO.parent / "shared"
 BIN = Path(sys.executable).parent
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "pyproject.toml", "workflow", "scripts", "envs", "resources"]
 
+
+# The niceness of the workflow runs the session starts in the background (see `prestarted`).
+BACKGROUND_NICE = 10
 
 DATA_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".json", ".html")
 
@@ -87,7 +93,7 @@ def default_run_started(request, tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("default") / "run")
     output = open(workdir.parent / "snakemake.out", "w+")  # a file: a pipe would fill and stall it
     process = subprocess.Popen(
-        [tool("snakemake"), "--cores", "2"],
+        ["nice", "-n", str(BACKGROUND_NICE), tool("snakemake"), "--cores", "2"],
         cwd=workdir,
         stdout=output,
         stderr=subprocess.STDOUT,
@@ -116,11 +122,124 @@ def default_run(default_run_started) -> Path:
     return workdir
 
 
+def prestarted(prepare: Callable[..., tuple[str, ...]], from_default_run: bool = False):
+    """Marks a test whose own workflow run starts in the background when the session begins:
+    `prepare(workdir)` edits a fresh copy of the workflow and returns the Snakemake arguments;
+    the test reads `prestarted_run` (workdir, finished process) and asserts as before. The runs
+    go one after another beside the unit tests, which use one core of two. With
+    `from_default_run`, `prepare(workdir, default_run)` makes `workdir` itself from the default
+    run's, once that run has finished (and the test reads `default_run`: they run after it)."""
+    return pytest.mark.prestarted.with_args(prepare, from_default_run=from_default_run)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "prestarted(prepare): the test's workflow run starts with the session")
+
+
+def _prepare_of(item) -> Callable | None:
+    marker = item.get_closest_marker("prestarted")
+    if marker is None:
+        return None
+    prepare = marker.args[0]
+    prepare.from_default_run = marker.kwargs.get("from_default_run", False)
+    return prepare
+
+
+def _will_run(item) -> bool:
+    """False for a test a `skipif(True, ...)` skips (its run is not started)."""
+    return not any(m.args and m.args[0] is True for m in item.iter_markers("skipif"))
+
+
+def _from_default_run(prepare: Callable) -> bool:
+    return getattr(prepare, "from_default_run", False)
+
+
+def _start(
+    workdir: Path, prepare: Callable, default_run: Path | None = None
+) -> tuple[Path, subprocess.CompletedProcess | Exception]:
+    """Prepare `workdir` and run Snakemake in it (the exception instead, if preparing failed)."""
+    try:
+        args = prepare(workdir, default_run) if default_run else prepare(copy_workflow(workdir))
+        return workdir, snakemake(workdir, *args)
+    except Exception as error:  # re-raised in the test that reads it
+        return workdir, error
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prestarted_runs(request, tmp_path_factory, default_run_started):
+    """The runs of the selected tests marked `prestarted`, one after another in a background
+    thread started when the session begins (those from the default run last, once it has
+    finished): {prepare: (workdir, result)} as each finishes."""
+    found = (_prepare_of(item) for item in request.session.items if _will_run(item))
+    prepares = sorted(dict.fromkeys(p for p in found if p is not None), key=_from_default_run)
+    finished: dict[Callable, tuple] = {}
+    done = {prepare: threading.Event() for prepare in prepares}
+    stop = threading.Event()  # the session ends (with -x, say): start no further run
+
+    def run_all():
+        # Below the unit tests in priority: they run one at a time on one core, the slowest
+        # path of the session, and keep it; the runs take what is left of the two cores (a
+        # thread's nice value is its own on Linux, and what it starts inherits it).
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+        for prepare in prepares:
+            if stop.is_set():
+                return
+            workdir = tmp_path_factory.mktemp(prepare.__name__.strip("_")) / "run"
+            if not _from_default_run(prepare):
+                finished[prepare] = _start(workdir, prepare)
+            elif default_run_started is None:
+                finished[prepare] = workdir, RuntimeError("the default run was not started")
+            else:
+                default_workdir, process, _ = default_run_started
+                while process.poll() is None and not stop.is_set():
+                    time.sleep(0.2)
+                if stop.is_set():
+                    return
+                if process.returncode == 0:
+                    finished[prepare] = _start(workdir, prepare, default_workdir)
+                else:  # the test's `default_run` fixture reports the run's failure
+                    finished[prepare] = workdir, RuntimeError("the default run failed")
+            done[prepare].set()
+
+    thread = threading.Thread(target=run_all, daemon=True)
+    if prepares:
+        thread.start()
+    yield finished, done
+    stop.set()
+    if prepares:
+        thread.join(timeout=900)
+
+
+@pytest.fixture
+def prestarted_run(request, prestarted_runs, tmp_path) -> tuple[Path, subprocess.CompletedProcess]:
+    """(workdir, finished Snakemake process) of this test's `prestarted` run."""
+    prepare = _prepare_of(request.node)
+    assert prepare is not None, "prestarted_run needs the test to be marked @prestarted(prepare)"
+    finished, done = prestarted_runs
+    if prepare in done:
+        assert done[prepare].wait(timeout=900), f"{prepare.__name__}: the background run did not finish"
+        workdir, result = finished[prepare]
+    elif _from_default_run(prepare):  # not foreseen when the session began: run it now
+        workdir, result = _start(tmp_path / "run", prepare, request.getfixturevalue("default_run"))
+    else:
+        workdir, result = _start(tmp_path / "run", prepare)
+    if isinstance(result, Exception):
+        raise result
+    return workdir, result
+
+
 def pytest_collection_modifyitems(config, items):
-    """The tests that read the default run after all others (it runs in the background
+    """The tests whose runs start with the session (in the background, see `prestarted`) after
+    the others, those that read the default run after all these (it runs in the background
     meanwhile), and the SLURM test last (its run too starts when the session begins)."""
     items.sort(
-        key=lambda item: (item.path.name == "test_slurm.py", "default_run" in item.fixturenames)
+        key=lambda item: (
+            item.path.name == "test_slurm.py",
+            "default_run" in item.fixturenames,
+            # after the unit tests; among those reading the default run, first (before any
+            # test writes its report into the default run's folder)
+            (_prepare_of(item) is not None) != ("default_run" in item.fixturenames),
+        )
     )  # a stable sort
 
 

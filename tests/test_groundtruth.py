@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, SHARED, copy_workflow, snakemake
+from conftest import REPO, SHARED, prestarted
 
 from calcium.evaluation.groundtruth import groundtruth_folders, read_groundtruth_recordings
 from calcium.evaluation.references import Recording
@@ -90,9 +90,8 @@ def test_rule_keeps_its_floor_on_each_indicator_family(family):
         assert np.median(medians) >= floor, (rate, dict(zip(by_set, np.round(medians, 2), strict=True)))
 
 
-@pytest.mark.skipif(not DS14.exists(), reason="../shared/data/groundtruth is not present")
-def test_workflow_scores_a_real_gcamp6s_recording(tmp_path):
-    workdir = copy_workflow(tmp_path / "run")
+def _first_100_s_of_ds14(workdir):
+    """The first 100 s of DS14's rec01 as a ΔF/F session with its ground truth."""
     recordings = pd.read_csv(DS14 / "recordings.csv")
     rate = float(recordings.frame_rate_hz[recordings.recording == "rec01"].iloc[0])
     trace = pd.read_csv(DS14 / "rec01.trace.csv").iloc[:6000]  # the first 100 s
@@ -118,8 +117,19 @@ def test_workflow_scores_a_real_gcamp6s_recording(tmp_path):
     config["sessions"] = "sheet.tsv"
     config["input"]["orientation"] = "frames_x_neurons"
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake(workdir, "results/rec01/evaluation/summary.csv")
+    return ("results/rec01/evaluation/summary.csv",)
+
+
+@pytest.mark.skipif(not DS14.exists(), reason="../shared/data/groundtruth is not present")
+@prestarted(_first_100_s_of_ds14)
+def test_workflow_scores_a_real_gcamp6s_recording(prestarted_run):
+    workdir, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
+    recordings = pd.read_csv(DS14 / "recordings.csv")
+    rate = float(recordings.frame_rate_hz[recordings.recording == "rec01"].iloc[0])
+    trace = pd.read_csv(DS14 / "rec01.trace.csv").iloc[:6000]  # the first 100 s
+    spikes = pd.read_csv(DS14 / "rec01.spikes.csv")
+    spikes = spikes[spikes.spike_time_s < len(trace) / rate]
     summary = pd.read_csv(workdir / "results" / "rec01" / "evaluation" / "summary.csv")
     # Plain OASIS scores about 0.3 on these recordings; the workflow's defaults do better.
     assert summary.median_correlation_40ms.iloc[0] > 0.4

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, copy_workflow, snakemake
+from conftest import REPO, copy_workflow, prestarted, snakemake
 
 pynwb = pytest.importorskip("pynwb")
 from nwbinspector import Importance, inspect_nwbfile  # noqa: E402
@@ -128,13 +128,17 @@ def ophys_file(
     return path
 
 
-@pytest.fixture
-def recording():
+def _recording():
     """(ROIs, frames) fluorescence, its neuropil and iscell flags (ROI 2 is not a cell)."""
     rng = np.random.default_rng(0)
     f = (100 + 20 * rng.random((5, 240))).astype(np.float32)
     fneu = (30 + 5 * rng.random((5, 240))).astype(np.float32)
     return f, fneu, np.array([1.0, 1.0, 0.0, 1.0, 1.0])
+
+
+@pytest.fixture
+def recording():
+    return _recording()
 
 
 def read_all(path, **kwargs):
@@ -856,12 +860,8 @@ def test_bundled_sessions_nwb_output_equals_the_results_value_for_value(default_
             assert provenance["version"].split(" ")[0] == version
 
 
-def test_complete_metadata_file_passes_dandi_inspection_and_names_files_for_dandi(default_run, tmp_path):
-    """The bundled sessions with the example metadata file: nothing above a best-practice
-    suggestion under `nwbinspector --config dandi`, and DANDI's file names on request."""
-    from nwbinspector import load_config
-
-    workdir = tmp_path / "meta"
+def _default_run_with_metadata_for_dandi(workdir, default_run):
+    """A copy of the default run with the example metadata file and DANDI's layout asked for."""
     shutil.copytree(default_run, workdir, symlinks=True)
     sheet = pd.read_csv(workdir / "resources" / "sessions.tsv", sep="\t", dtype=str, keep_default_na=False)
     sheet["metadata"] = "resources/metadata.example.yaml"
@@ -869,7 +869,18 @@ def test_complete_metadata_file_passes_dandi_inspection_and_names_files_for_dand
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     config["nwb"]["dandi_layout"] = True
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake(workdir)
+    return ()
+
+
+@prestarted(_default_run_with_metadata_for_dandi, from_default_run=True)
+def test_complete_metadata_file_passes_dandi_inspection_and_names_files_for_dandi(
+    default_run, prestarted_run
+):
+    """The bundled sessions with the example metadata file: nothing above a best-practice
+    suggestion under `nwbinspector --config dandi`, and DANDI's file names on request."""
+    from nwbinspector import load_config
+
+    workdir, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
     assert "nwb " in result.stdout and "deconvolve" not in result.stdout  # only the NWB files re-made
     user = yaml.safe_load((REPO / "resources" / "metadata.example.yaml").read_text())
@@ -915,10 +926,9 @@ ROUND_TRIP_TABLES = [
 ]
 
 
-def test_round_trip_through_the_workflows_own_nwb_reproduces_the_tables(default_run, tmp_path):
-    """s1's NWB output, read back as a ΔF/F session with its stimulus intervals, gives s1's tables,
-    and an NWB file with the same spike times, events and stimuli."""
-    workdir = copy_workflow(tmp_path / "rt")
+def _s1_nwb_read_back(workdir, default_run):
+    """A fresh workflow whose one session is s1's NWB output, as ΔF/F with its stimuli."""
+    copy_workflow(workdir)
     shutil.copy(default_run / "results" / "s1" / "s1.nwb", workdir / "resources" / "back.nwb")
     (workdir / "rt.tsv").write_text(
         "session\tpath\tframe_rate_hz\tindicator\tinput_kind\tnwb_stimulus_intervals\n"
@@ -928,7 +938,14 @@ def test_round_trip_through_the_workflows_own_nwb_reproduces_the_tables(default_
     _light_expected_accuracy(config)  # not among the tables compared
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     targets = [f"results/back/{name}" for name in [*ROUND_TRIP_TABLES, "back.nwb"]]
-    result = snakemake(workdir, *targets, "--config", "sessions=rt.tsv")
+    return (*targets, "--config", "sessions=rt.tsv")
+
+
+@prestarted(_s1_nwb_read_back, from_default_run=True)
+def test_round_trip_through_the_workflows_own_nwb_reproduces_the_tables(default_run, prestarted_run):
+    """s1's NWB output, read back as a ΔF/F session with its stimulus intervals, gives s1's tables,
+    and an NWB file with the same spike times, events and stimuli."""
+    workdir, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
     for name in ROUND_TRIP_TABLES:
         again = (workdir / "results" / "back" / name).read_bytes()
@@ -970,8 +987,9 @@ def _short_recordings_allowed(workdir):
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
 
 
-def test_suite2p_and_transposed_nwb_sessions_ingest_alike(workflow_copy, recording):
-    f, fneu, iscell = recording
+def _suite2p_and_transposed_sessions(workflow_copy):
+    """Sessions a (NWB), b (NWB, transposed) and c (Suite2p folder) of one recording."""
+    f, fneu, iscell = _recording()
     ophys_file(workflow_copy / "resources" / "a.nwb", f, neuropil=fneu, iscell=iscell)
     ophys_file(workflow_copy / "resources" / "b.nwb", f, layout="rois_x_frames", neuropil=fneu, iscell=iscell)
     suite2p_folder(workflow_copy / "resources" / "c", f, fneu, iscell)
@@ -987,7 +1005,13 @@ def test_suite2p_and_transposed_nwb_sessions_ingest_alike(workflow_copy, recordi
     targets.append("results/a/a.nwb")  # NWB in, NWB out: the input's subject, plane and masks carried
     targets.append("results/c/c.nwb")  # Suite2p in: stat.npy masks, meanImg and Fneu in the NWB file
     _short_recordings_allowed(workflow_copy)
-    result = snakemake(workflow_copy, *targets, "--config", "sessions=nwb.tsv")
+    return (*targets, "--config", "sessions=nwb.tsv")
+
+
+@prestarted(_suite2p_and_transposed_sessions)
+def test_suite2p_and_transposed_nwb_sessions_ingest_alike(prestarted_run, recording):
+    f, fneu, iscell = recording
+    workflow_copy, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
     a, b = (np.load(workflow_copy / "results" / s / "ingest" / "fluorescence.npy") for s in "ab")
     np.testing.assert_array_equal(a, b)

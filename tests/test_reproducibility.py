@@ -11,7 +11,7 @@ import time
 
 import pytest
 import yaml
-from conftest import checksums, copy_workflow, snakemake, tool
+from conftest import checksums, prestarted, snakemake, tool
 
 
 def planned_rules(workdir) -> dict[str, int]:
@@ -244,9 +244,9 @@ PRESENTATION_RULES = ("expected_accuracy", "trace_figures", "population_figures"
 PRESENTATION_RULES += ("roi_map", "nwb", "browser", "evaluate", "trial_responses")
 
 
-def test_killed_run_resumes_to_the_same_outputs(default_run, tmp_path):
-    """A second run, killed and resumed, gives the first run's outputs byte for byte (session s2)."""
-    workdir = copy_workflow(tmp_path / "killed")
+def _killed_run_of_s2(workdir):
+    """Session s2's analysis chain, killed once detrended.npy is written, then unlocked: the
+    arguments that resume it (the finished ingest output's mtime in killed_mtime_ns)."""
     sheet = workdir / "resources" / "sessions.tsv"
     lines = sheet.read_text().splitlines()
     sheet.write_text("\n".join([lines[0]] + [line for line in lines[1:] if line.startswith("s2\t")]) + "\n")
@@ -267,11 +267,19 @@ def test_killed_run_resumes_to_the_same_outputs(default_run, tmp_path):
     process.wait()
     assert not (workdir / "results" / "s2" / "ensembles" / "ensembles.csv").exists()
     kept = workdir / "results" / "s2" / "ingest" / "fluorescence.npy"
-    kept_mtime = kept.stat().st_mtime_ns
+    (workdir / "killed_mtime_ns").write_text(str(kept.stat().st_mtime_ns))
     # A killed run leaves its lock behind; unlock, then finish what was incomplete.
     assert snakemake(workdir, "--unlock").returncode == 0
-    result = snakemake(workdir, "--rerun-incomplete", *chain_only)
+    return ("--rerun-incomplete", *chain_only)
+
+
+@prestarted(_killed_run_of_s2)
+def test_killed_run_resumes_to_the_same_outputs(default_run, prestarted_run):
+    """A second run, killed and resumed, gives the first run's outputs byte for byte (session s2)."""
+    workdir, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
+    kept = workdir / "results" / "s2" / "ingest" / "fluorescence.npy"
+    kept_mtime = int((workdir / "killed_mtime_ns").read_text())
     assert kept.stat().st_mtime_ns == kept_mtime  # finished outputs were kept, not redone
     resumed = checksums(workdir)
     expected = {name: digest for name, digest in checksums(default_run).items() if name in resumed}

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, SHARED, copy_workflow, snakemake, tool
+from conftest import REPO, SHARED, prestarted, snakemake, tool
 
 from calcium.evaluation.scoring import spikefinder_correlation
 from calcium.signal.deconvolution_settings import default_settings
@@ -320,10 +320,7 @@ def test_suite2p_folder_input_is_neuropil_corrected_cells_only(workflow_copy):
     assert labels == [f"roi_{i}" for i in cells]
 
 
-@pytest.mark.skipif(
-    not (SHARED / "data" / "population" / "suite2p-gratings-30hz").exists(), reason="no ../shared"
-)
-def test_real_suite2p_folder_runs_through_the_signal_chain(workflow_copy):
+def _real_suite2p_session(workflow_copy):
     folder = SHARED / "data" / "population" / "suite2p-gratings-30hz"
     sheet_path = workflow_copy / "resources" / "sessions.tsv"
     pd.DataFrame(
@@ -339,15 +336,23 @@ def test_real_suite2p_folder_runs_through_the_signal_chain(workflow_copy):
             }
         ]
     ).to_csv(sheet_path, sep="\t", index=False)
-    result = snakemake(workflow_copy, "results/gratings/spike_times.csv", "results/gratings/dff.npy")
+    return ("results/gratings/spike_times.csv", "results/gratings/dff.npy")
+
+
+@pytest.mark.skipif(
+    not (SHARED / "data" / "population" / "suite2p-gratings-30hz").exists(), reason="no ../shared"
+)
+@prestarted(_real_suite2p_session)
+def test_real_suite2p_folder_runs_through_the_signal_chain(prestarted_run):
+    workflow_copy, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
     facts = json.loads((workflow_copy / "results" / "gratings" / "ingest" / "recording.json").read_text())
     assert (facts["n_neurons"], facts["n_frames"]) == (20, 24600)  # the 20 ROIs iscell marks as cells
     assert np.isfinite(np.load(workflow_copy / "results" / "gratings" / "dff.npy")).all()
 
 
-def test_silent_session_writes_empty_tables_with_headers(workflow_copy):
-    """No events at all: every output exists, tables have their headers, nothing crashes."""
+def _silent_session(workflow_copy):
+    """Session s2 replaced by 12 neurons of steady fluorescence with 1 % noise."""
     _only_session(workflow_copy, "s2")
     sheet_path = workflow_copy / "resources" / "sessions.tsv"
     sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
@@ -362,7 +367,13 @@ def test_silent_session_writes_empty_tables_with_headers(workflow_copy):
         workflow_copy, lambda c: c["expected_accuracy"].update(recordings_per_set=1, n_noise_bands=1)
     )
     # every rule but nwb (its empty tables are left out: tests/test_nwb.py, writer tests)
-    result = snakemake(workflow_copy, "--omit-from", "nwb")
+    return ("--omit-from", "nwb")
+
+
+@prestarted(_silent_session)
+def test_silent_session_writes_empty_tables_with_headers(prestarted_run):
+    """No events at all: every output exists, tables have their headers, nothing crashes."""
+    workflow_copy, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
     out = workflow_copy / "results" / "s2"
     events = pd.read_csv(out / "events" / "events.csv")
@@ -382,17 +393,22 @@ def test_nothing_to_do_after_a_complete_run(default_run):
     assert "Nothing to be done" in result.stdout
 
 
-def test_two_processes_give_the_outputs_of_one(default_run, tmp_path):
+def _s2_on_two_processes(workdir):
+    """Session s2 with every per-neuron rule given two threads."""
+    _only_session(workdir, "s2")
+    rules = ("dff", "detrend", "denoise", "deconvolve", "spike_times", "events")
+    targets = [f"results/s2/{name}" for name in ("spike_times.csv", "events/events.csv", "denoised.npy")]
+    return ("--set-threads", *(f"{rule}=2" for rule in rules), "--", *targets)
+
+
+@prestarted(_s2_on_two_processes)
+def test_two_processes_give_the_outputs_of_one(default_run, prestarted_run):
     """Per-neuron stages split neurons into blocks over processes: the results do not depend on it.
 
     The bundled sessions are small enough to run in one process; here every per-neuron rule
     gets two (the default run used one).
     """
-    workdir = copy_workflow(tmp_path / "parallel")
-    _only_session(workdir, "s2")
-    rules = ("dff", "detrend", "denoise", "deconvolve", "spike_times", "events")
-    targets = [f"results/s2/{name}" for name in ("spike_times.csv", "events/events.csv", "denoised.npy")]
-    result = snakemake(workdir, "--set-threads", *(f"{rule}=2" for rule in rules), "--", *targets)
+    workdir, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
     for stage in SIGNAL_STAGES:
         np.testing.assert_array_equal(
@@ -483,7 +499,8 @@ def test_non_numeric_cell_is_reported_with_line_and_column(workflow_copy):
     _fails_before_any_output(workflow_copy, "s2.csv: line 5, column 8", "'12;3' is not a number")
 
 
-def test_nan_cell_stops_unless_interpolation_is_asked_for(workflow_copy):
+def _nan_cell_then_interpolation(workflow_copy):
+    """Session s2 with a NaN cell: refused, then run to ingest with interpolation asked for."""
     _only_session(workflow_copy, "s2")
     csv = workflow_copy / "resources" / "s2.csv"
     lines = csv.read_text().splitlines()
@@ -493,7 +510,13 @@ def test_nan_cell_stops_unless_interpolation_is_asked_for(workflow_copy):
     csv.write_text("\n".join(lines) + "\n")
     _fails_before_any_output(workflow_copy, "line 3, column 11", "missing_values: interpolate")
     _edit_config(workflow_copy, lambda c: c["input"].update(missing_values="interpolate"))
-    result = snakemake(workflow_copy, "--until", "ingest")
+    return ("--until", "ingest")
+
+
+@prestarted(_nan_cell_then_interpolation)
+def test_nan_cell_stops_unless_interpolation_is_asked_for(prestarted_run):
+    # the refusal (before any output) is asserted while preparing the run
+    workflow_copy, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
     facts = json.loads((workflow_copy / "results" / "s2" / "ingest" / "recording.json").read_text())
     assert facts["nan_count"] == 1
@@ -511,13 +534,18 @@ def test_nan_cell_stops_unless_interpolation_is_asked_for(workflow_copy):
     assert "layout decided:" in log and "header no" in log
 
 
-def test_background_subtracted_input_names_the_neurons_with_low_f0(workflow_copy):
+def _background_subtracted_s2(workflow_copy):
     _only_session(workflow_copy, "s2")
     csv = workflow_copy / "resources" / "s2.csv"
     traces = np.loadtxt(csv, delimiter=",")
     traces[[3, 5]] -= np.percentile(traces[[3, 5]], 50, axis=1, keepdims=True)
     np.savetxt(csv, traces, fmt="%.2f", delimiter=",")
-    result = snakemake(workflow_copy)
+    return ()
+
+
+@prestarted(_background_subtracted_s2)
+def test_background_subtracted_input_names_the_neurons_with_low_f0(prestarted_run):
+    workflow_copy, result = prestarted_run
     assert result.returncode != 0
     assert "2 neuron(s) (ids counted from 0, as in the output tables): 3, 5" in result.stdout, result.stdout[
         -3000:
@@ -525,14 +553,19 @@ def test_background_subtracted_input_names_the_neurons_with_low_f0(workflow_copy
     assert not list((workflow_copy / "results" / "s2").rglob("dff.npy"))
 
 
-def test_dff_input_skips_the_dff_stage(workflow_copy):
-    """A session given as ΔF/F is passed through unchanged to detrending."""
+def _s2_as_dff(workflow_copy):
     _only_session(workflow_copy, "s2")
     sheet_path = workflow_copy / "resources" / "sessions.tsv"
     sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
     sheet.loc[:, "input_kind"] = "dff"
     sheet.to_csv(sheet_path, sep="\t", index=False)
-    result = snakemake(workflow_copy, "results/s2/dff.npy")
+    return ("results/s2/dff.npy",)
+
+
+@prestarted(_s2_as_dff)
+def test_dff_input_skips_the_dff_stage(prestarted_run):
+    """A session given as ΔF/F is passed through unchanged to detrending."""
+    workflow_copy, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
     out = workflow_copy / "results" / "s2"
     np.testing.assert_array_equal(np.load(out / "dff.npy"), np.load(out / "ingest" / "fluorescence.npy"))
@@ -582,8 +615,8 @@ def test_python_passes_ruff():
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_unknown_indicator_runs_once_its_kinetics_are_given(workflow_copy):
-    """The message's advice works: with time constants in config.yaml the indicator is never looked up."""
+def _unknown_indicator_then_kinetics(workflow_copy):
+    """Session s2 of an unknown indicator: refused, then run with its time constants given."""
     _only_session(workflow_copy, "s2")
     sheet_path = workflow_copy / "resources" / "sessions.tsv"
     sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
@@ -591,5 +624,12 @@ def test_unknown_indicator_runs_once_its_kinetics_are_given(workflow_copy):
     sheet.to_csv(sheet_path, sep="\t", index=False)
     _fails_before_any_output(workflow_copy, "unknown indicator 'MyNewSensor'", "deconvolution.tau_decay_s")
     _edit_config(workflow_copy, lambda c: c["deconvolution"].update(tau_decay_s=0.6, tau_rise_s=0.05))
-    result = snakemake(workflow_copy, "results/s2/spikes.npy")
+    return ("results/s2/spikes.npy",)
+
+
+@prestarted(_unknown_indicator_then_kinetics)
+def test_unknown_indicator_runs_once_its_kinetics_are_given(prestarted_run):
+    """The message's advice works: with time constants in config.yaml the indicator is never looked up."""
+    # the refusal naming the indicator and the config keys is asserted while preparing the run
+    workflow_copy, result = prestarted_run
     assert result.returncode == 0, result.stdout[-3000:]
