@@ -191,13 +191,9 @@ def deconvolve_traces(
                 if native[row]:
                     sn = float(sn_all[row])
                 else:  # band-limited: the same band sampled at its own Nyquist rate
-                    from scipy.signal import resample
-
-                    n_low = max(2, int(round(n_frames * rate / frame_rate_hz)))
-                    y = resample(y, n_low)
-                    if interpolated is not None and interpolated[row]:
-                        y = undo_linear_interpolation(y, frame_rate_hz / rate)
-                    rate = n_low * frame_rate_hz / n_frames
+                    y, rate = scan_rate_trace(
+                        y, frame_rate_hz, rate, interpolated is not None and bool(interpolated[row])
+                    )
                     rates[row] = rate
                     low_start = 0.0
                     sn = float(noise_sd(y[None, :])[0])
@@ -236,6 +232,27 @@ def deconvolve_traces(
     finally:
         np.random.set_state(state)  # noqa: NPY002
     return Deconvolution(calcium, spikes, baseline, g_all, lam, noise, rates)
+
+
+def scan_rate_trace(
+    y: np.ndarray, frame_rate_hz: float, rate_hz: float, interpolated: bool = False
+) -> tuple[np.ndarray, float]:
+    """A band-limited trace sampled at its own rate, as a scan at that rate would have recorded it.
+
+    y: (frames,) at frame_rate_hz (Hz) whose content stops at rate_hz's Nyquist frequency
+    (`calcium.signal.bandlimit.band_limits`); interpolated: it was linearly interpolated from a
+    scan at rate_hz (the interpolation's roll-off is then undone, `undo_linear_interpolation`).
+    The spectrum is resampled (scipy.signal.resample), which keeps the noise per sample.
+    Returns (the trace at the new rate, that rate in Hz: a whole number of frames over the
+    trace's span, so within half a frame of rate_hz)."""
+    from scipy.signal import resample
+
+    n_frames = y.size
+    n_low = max(2, int(round(n_frames * rate_hz / frame_rate_hz)))
+    low = resample(y, n_low)
+    if interpolated:
+        low = undo_linear_interpolation(low, frame_rate_hz / rate_hz)
+    return low, n_low * frame_rate_hz / n_frames
 
 
 def undo_linear_interpolation(y: np.ndarray, ratio: float) -> np.ndarray:
@@ -306,6 +323,10 @@ def deconvolve_block(
 
     neurons = np.arange(rows.start, rows.stop)
     rates, interpolated = band_limits(traces, frame_rate_hz)
+    nu = noise_level_nu(traces, frame_rate_hz)
+    for row in np.flatnonzero(rates < frame_rate_hz):  # measured at the rate it is deconvolved at
+        low, rate = scan_rate_trace(traces[row], frame_rate_hz, rates[row], bool(interpolated[row]))
+        nu[row] = noise_level_nu(low, rate)
     floor = None if timing is None else timing.get("min_decay_frames")
     max_decay = None if timing is None else timing.get("max_decay_s")
     result = deconvolve_traces(
@@ -352,7 +373,7 @@ def deconvolve_block(
             "noise_sd_dff": result.noise_sd,
             "spike_amplitude_noise_dff": spike_amplitude_noise(result.noise_sd, result.g),
             "spike_sum_dff": result.spikes.sum(axis=1),
-            "nu_percent_per_sqrt_hz": noise_level_nu(traces, frame_rate_hz),
+            "nu_percent_per_sqrt_hz": nu,
             "effective_rate_hz": rates,
             "smoothing_s": smoothing,
             "extra_smoothing_s": extra,
