@@ -478,3 +478,23 @@ def test_an_interpolated_session_is_measured_and_scored_at_its_scan_rate(tmp_pat
     assert not native.interpolated.any() and np.all(native.rate_hz == scan_hz)
     np.testing.assert_array_equal(native.nu, noise_level_nu(scan.astype(np.float32), scan_hz))
     assert session_scoring_rate(native, scan_hz) == scan_hz
+
+
+def test_a_reference_scored_at_a_slower_rate_gets_that_rates_timing():
+    """A session at 30 Hz whose traces come from a 7.5 Hz scan has its rows deconvolved, smoothed
+    and lag-corrected as at 7.5 Hz; a reference scored at 7.5 Hz for it (or a slower reference
+    scored at its own rate) gets the same: the pipeline built with the 30 Hz session's settings
+    gives what a 7.5 Hz session's gives (before, the 30 Hz smoothing of 11 ms instead of 38 ms)."""
+    from calcium.evaluation.session_accuracy import workflow_pipeline
+    from calcium.signal.deconvolution_settings import default_settings
+
+    rng = np.random.default_rng(5)
+    fs = 7.5
+    spikes = (rng.random((2, 3000)) < 0.05) * 1.0
+    kernel = np.exp(-np.arange(40) / (0.4 * fs))
+    y = np.stack([np.convolve(row, kernel)[:3000] for row in spikes]) + rng.normal(0, 0.1, (2, 3000))
+    at_30 = workflow_pipeline(default_settings("GCaMP6f", 30.0), {"method": "noise"})(y, fs, 0.0)
+    at_own = workflow_pipeline(default_settings("GCaMP6f", fs), {"method": "noise"})(y, fs, 0.0)
+    np.testing.assert_allclose(at_30[0], at_own[0], rtol=1e-6, atol=1e-9)
+    for a, b in zip(at_30[1], at_own[1], strict=True):
+        np.testing.assert_allclose(a, b)

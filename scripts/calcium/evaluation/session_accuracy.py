@@ -23,27 +23,38 @@ def workflow_pipeline(
     """The workflow's spike inference as one function, for ground truth made to look like a session.
 
     deconvolution: resolved settings (calcium.signal.deconvolution_settings.default_settings): ar_order,
-        tau_decay_s, tau_rise_s, penalty, s_min, optimize_g, seed, smoothing_s, lag_s.
+        tau_decay_s, tau_rise_s, penalty, s_min, optimize_g, seed, smoothing_s, lag_s (with
+        `timing`, smoothing and lag where not given in the config follow the rate a recording
+        is scored at, `neuron_timing`: a reference scored at a slower scan's rate gets what the
+        session's rows at that rate get; at the session's own rate they are smoothing_s, lag_s).
     spike_times: the config's spike_times section (method, k_noise, ...).
     prepare: what the workflow does to ΔF/F before deconvolving it (e.g. detrending),
         (traces, frame_rate_hz) -> traces; None = nothing.
     Returns pipeline(traces, frame_rate_hz, start_time_s) -> (activity, spike times
     per row), as `score_recordings` takes it.
     """
+    from calcium.signal.deconvolution_settings import neuron_timing
     from calcium.signal.deconvolve import deconvolve_block
     from calcium.signal.spikes import detect_spikes
 
     oasis_keys = ("ar_order", "tau_decay_s", "tau_rise_s", "penalty", "s_min", "optimize_g", "seed")
 
+    timing = deconvolution.get("timing")
+
     def run(traces: np.ndarray, frame_rate_hz: float, start_time_s: float):
         x = prepare(traces, frame_rate_hz) if prepare is not None else traces
+        smoothing, lag = deconvolution["smoothing_s"], deconvolution["lag_s"]
+        if timing is not None:  # at the rate scored at, as a session at it (or a slower scan's rows) gets
+            smoothing, lag = (
+                float(v[0]) for v in neuron_timing(timing, np.array([float(frame_rate_hz)]), smoothing, lag)
+            )
         block = deconvolve_block(
             slice(0, x.shape[0]),
             x,
             frame_rate_hz,
-            deconvolution["smoothing_s"],
-            deconvolution["lag_s"],
-            deconvolution.get("timing"),
+            smoothing,
+            lag,
+            timing,
             **{k: deconvolution[k] for k in oasis_keys},
         )
         _, spikes, activity = block.arrays
