@@ -271,6 +271,37 @@ def undo_linear_interpolation(y: np.ndarray, ratio: float) -> np.ndarray:
     return np.fft.irfft(np.fft.rfft(y) / gain, y.size)
 
 
+def spread_over_exposure(spikes: np.ndarray, frame_rate_hz: float, rates_hz: np.ndarray) -> np.ndarray:
+    """Each row's s spread evenly over the exposure of the frame it was deconvolved in.
+
+    A row deconvolved at a lower rate (`deconvolve_traces`' effective_rate_hz: band-limited or
+    interpolated) has one amplitude per frame of its scan, put in the session frame nearest that
+    frame's centre; the scan does not say where within its exposure (1 / rate long) the spike
+    was. A natively sampled frame's value stands for its whole exposure (how the activity is
+    read, e.g. `calcium.evaluation.scoring.frames_to_bins`); this reads the mapped-back value
+    the same way: a box of 1 / rate seconds around the frame it sits in (session frames that
+    the box covers partly get their share), so that the activity of a trace interpolated from a
+    scan is the scan's activity, not a spike train claiming the session's finer timing.
+    spikes: (neurons, frames) at frame_rate_hz (Hz); rates_hz: (neurons,) the rate each row was
+    deconvolved at (rows at frame_rate_hz are returned as they are). Keeps each row's sum (but
+    for the box's reach at the ends). Returns float32 (neurons, frames).
+    """
+    from scipy.ndimage import convolve1d
+
+    spikes = np.asarray(spikes, dtype=np.float32)
+    rates = np.broadcast_to(np.asarray(rates_hz, dtype=float), spikes.shape[:1])
+    out = spikes.copy()
+    widths = float(frame_rate_hz) / rates  # session frames per frame of the row's own grid
+    for width in np.unique(widths[widths > 1.0 + 1e-9]):
+        rows = np.flatnonzero(widths == width)
+        reach = int(np.ceil(width / 2 - 0.5))
+        offsets = np.arange(-reach, reach + 1)
+        weights = np.minimum(offsets + 0.5, width / 2) - np.maximum(offsets - 0.5, -width / 2)
+        weights = np.clip(weights, 0.0, None) / width
+        out[rows] = convolve1d(spikes[rows], weights.astype(np.float32), axis=1, mode="constant")
+    return out
+
+
 def spike_amplitude_noise(noise_sd: np.ndarray, g: np.ndarray, max_frames: int = 10_000) -> np.ndarray:
     """SD of an isolated spike's amplitude estimate, per neuron, in units of s (ΔF/F).
 
@@ -395,5 +426,8 @@ def deconvolve_block(
             ),
         }
     )
-    activity = smooth_activity_per_neuron(result.spikes, frame_rate_hz, smoothing, lags)
+    # a row deconvolved at a lower rate: its amplitudes read over its own frames' exposures
+    activity = smooth_activity_per_neuron(
+        spread_over_exposure(result.spikes, frame_rate_hz, rates), frame_rate_hz, smoothing, lags
+    )
     return BlockResult((result.calcium, result.spikes, activity), (table,))

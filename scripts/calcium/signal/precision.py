@@ -326,7 +326,7 @@ def precision_smoothing(
     longer_decay: (neurons,) bool, where the decay was lengthened from the neuron's trace:
     those neurons must reach LONGER_DECAY_TARGET instead.
     """
-    from calcium.signal.deconvolve import deconvolve_traces
+    from calcium.signal.deconvolve import deconvolve_traces, spread_over_exposure
 
     smoothing_s = np.asarray(smoothing_s, dtype=float)
     target = None if timing is None else timing.get("reproducibility_target")
@@ -372,7 +372,12 @@ def precision_smoothing(
                 _rows_of(oasis, rows),
             )
             extra[rows], reproducibility[rows] = reproducible_smoothing(
-                result.spikes[rows], again, frame_rate_hz, smoothing_s[rows], target[rows], segments=parts
+                spread_over_exposure(result.spikes[rows], frame_rate_hz, rates[rows]),
+                spread_over_exposure(again, frame_rate_hz, rates[rows]),
+                frame_rate_hz,
+                smoothing_s[rows],
+                target[rows],
+                segments=parts,
             )
             # no spike in the parts (constant there) but some in the recording: the whole recording
             whole[rows] = np.isnan(reproducibility[rows]) & np.any(result.spikes[rows] != 0, axis=1)
@@ -387,6 +392,10 @@ def precision_smoothing(
             **_rows_of(oasis, rows),
         ).spikes
         extra[rows], reproducibility[rows] = reproducible_smoothing(
-            result.spikes[rows], again, frame_rate_hz, smoothing_s[rows], target[rows]
+            spread_over_exposure(result.spikes[rows], frame_rate_hz, rates[rows]),
+            spread_over_exposure(again, frame_rate_hz, rates[rows]),
+            frame_rate_hz,
+            smoothing_s[rows],
+            target[rows],
         )
     return np.hypot(smoothing_s, extra), extra, reproducibility
