@@ -72,11 +72,7 @@ from calcium.signal.deconvolution_settings import (  # noqa: E402
     kinetic_lag_s,
     time_to_peak_s,
 )
-from calcium.signal.deconvolve import (  # noqa: E402
-    deconvolve_traces,
-    spike_amplitude_noise,
-    spread_over_exposure,
-)
+from calcium.signal.deconvolve import deconvolve_traces, spike_amplitude_noise  # noqa: E402
 from calcium.signal.detrend import detrend  # noqa: E402
 from calcium.signal.indicators import canonical_indicator, indicator_kinetics  # noqa: E402
 from calcium.signal.precision import (  # noqa: E402
@@ -86,6 +82,7 @@ from calcium.signal.precision import (  # noqa: E402
     redrawn_traces,
     reproducibility_curve,
 )
+from calcium.signal.scan_rate import spread_over_exposure  # noqa: E402
 from calcium.signal.spikes import detect_spikes  # noqa: E402
 
 RATES = ("native", "7.5", "30")

@@ -471,7 +471,8 @@ def test_an_interpolated_session_is_measured_and_scored_at_its_scan_rate(tmp_pat
     assert np.all(noise_level_nu(interpolated, frame_hz) < 0.7 * scan_nu)  # what was measured before
     np.testing.assert_allclose(noise.skewness, transient_skewness(scan, scan_hz), atol=0.25)
     assert session_scoring_rate(noise, frame_hz) == pytest.approx(scan_hz, rel=0.04)
-    table = deconvolve_block(slice(0, n), interpolated.astype(float), frame_hz, 0.0, 0.0, tau_decay_s=0.7).tables[0]
+    block = deconvolve_block(slice(0, n), interpolated.astype(float), frame_hz, 0.0, 0.0, tau_decay_s=0.7)
+    table = block.tables[0]
     np.testing.assert_allclose(table.nu_percent_per_sqrt_hz, scan_nu, rtol=0.12)
 
     native = session_noise(tmp_path / "scan.npy", n, frames, scan_hz)

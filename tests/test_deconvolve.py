@@ -473,7 +473,8 @@ def test_an_interpolated_scan_frames_amplitude_is_read_over_its_exposure():
     session frame carries more than a quarter of a scan frame's amplitude, the total is kept,
     and a natively sampled row is left as it is."""
     from calcium.signal.deconvolution_settings import default_settings
-    from calcium.signal.deconvolve import deconvolve_block, spread_over_exposure
+    from calcium.signal.deconvolve import deconvolve_block
+    from calcium.signal.scan_rate import spread_over_exposure
 
     scan_hz, fs = 7.5, 30.0
     y = _scanned_recording("GCaMP6f", scan_hz, seconds=90.0)

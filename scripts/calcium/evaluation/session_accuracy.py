@@ -108,7 +108,7 @@ def session_noise(
     """ν and skewness of every neuron of a session's ΔF/F .npy (neurons x frames), measured where
     the spike inference works: a neuron whose trace is band-limited or linearly interpolated
     (resampled to the frame rate from a slower scan) is deconvolved at its scan's rate
-    (`calcium.signal.deconvolve.scan_rate_trace`), and measured there too; at the frame rate its
+    (`calcium.signal.scan_rate.scan_rate_trace`), and measured there too; at the frame rate its
     empty or attenuated top band reads as a cleaner trace than the scan gave (a GCaMP6f scan at
     7.5 Hz interpolated to 30 Hz: ν 2.5x too low). Read in blocks of ~0.1 GB of float64:
     bounded memory. NaN frames are ignored by ν and replaced by the row's median for the rest.
@@ -132,7 +132,7 @@ def noise_at_scan_rates(traces: np.ndarray, frame_rate_hz: float) -> SessionNois
     row's median for the rest."""
     from calcium.evaluation.carry import transient_skewness
     from calcium.signal.bandlimit import band_limits
-    from calcium.signal.deconvolve import scan_rate_trace
+    from calcium.signal.scan_rate import scan_rate_trace
 
     fs = float(frame_rate_hz)
     block = np.atleast_2d(np.asarray(traces, dtype=float))
