@@ -56,13 +56,32 @@ def robust_baseline_and_sd(traces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def event_thresholds(
-    traces: np.ndarray, k_sigma: float = 5.0, min_amplitude_dff: float = 0.0
+    traces: np.ndarray,
+    k_sigma: float = 5.0,
+    min_amplitude_dff: float = 0.0,
+    frame_rate_hz: float | None = None,
+    scan_rates_hz: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per-neuron detection threshold (ΔF/F): max(baseline + k·σ, baseline + min_amplitude_dff).
 
+    scan_rates_hz: (neurons,) the rate (Hz) of the scan a row was linearly interpolated from
+    (`calcium.signal.bandlimit.band_limits`), NaN where it was not; frame_rate_hz: the rows'
+    rate. An interpolated row's peaks are the scan's samples (interpolation never exceeds
+    them) but its values in between average two samples' noise: the SD of its values is
+    0.82-0.87x the scan's (ratios 2 to 4 and more), so k·σ taken from them would cut the
+    scan's noise at 0.82-0.87·k SD (pure noise interpolated from 7.5 to 30 Hz: 13 events in
+    40 neurons over 15 min, none at 7.5 Hz). Its σ is measured on the scan's samples
+    (`calcium.signal.scan_rate.scan_rate_trace`) instead.
     Returns columns baseline_dff, noise_sd_dff, threshold_dff (one row per neuron).
     """
     baseline, sd = robust_baseline_and_sd(traces)
+    if scan_rates_hz is not None:
+        from calcium.signal.scan_rate import scan_rate_trace
+
+        for row in np.flatnonzero(np.isfinite(scan_rates_hz)):
+            row_trace = np.asarray(traces[row], dtype=float)
+            low, _ = scan_rate_trace(row_trace, frame_rate_hz, scan_rates_hz[row], interpolated=True)
+            sd[row] = robust_sd(low[None, :], baseline[row : row + 1])[0]
     threshold = baseline + np.maximum(k_sigma * sd, min_amplitude_dff)
     return pd.DataFrame({"baseline_dff": baseline, "noise_sd_dff": sd, "threshold_dff": threshold})
 
@@ -79,11 +98,13 @@ def detect_events(
     neuron_ids: np.ndarray | None = None,
     start_time_s: float = 0.0,
     min_fwhm_s: float = 0.0,
+    scan_rates_hz: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Detect calcium events in each row of `traces` (ΔF/F).
 
     frame_rate_hz: sampling rate (Hz).
-    k_sigma, min_amplitude_dff: threshold (see `event_thresholds`).
+    k_sigma, min_amplitude_dff: threshold (see `event_thresholds`; scan_rates_hz: rows
+        linearly interpolated from a scan at that rate, NaN for the others, get the scan's σ).
     min_prominence_sd: a peak must rise at least this many σ above the deeper of
         the troughs that separate it from higher peaks (scipy's prominence).
     min_prominence_fraction: ... and at least this fraction of its own height
@@ -108,7 +129,7 @@ def detect_events(
     traces = np.asarray(traces, dtype=np.float64)
     n_neurons, n_frames = traces.shape
     ids = np.arange(n_neurons) if neuron_ids is None else np.asarray(neuron_ids)
-    thresholds = event_thresholds(traces, k_sigma, min_amplitude_dff)
+    thresholds = event_thresholds(traces, k_sigma, min_amplitude_dff, frame_rate_hz, scan_rates_hz)
     rows = []
     counts = np.zeros(n_neurons, dtype=np.int64)
     for row in range(n_neurons):

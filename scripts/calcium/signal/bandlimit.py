@@ -7,6 +7,8 @@ rate, where OASIS's noise estimate (the top half of the spectrum) sees its noise
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 
@@ -316,13 +318,20 @@ def _refined_ratio(y: np.ndarray, ratio: float, n_max: int = 1024) -> float:
     segments = sliding_window_view(y, n)[:: n // 2]
     segments = segments - segments.mean(axis=1, keepdims=True)
     density = (np.abs(np.fft.rfft(segments * get_window("hann", n), axis=1)) ** 2).mean(axis=0)
+    top, ratios, model = _refinement_models(n, float(ratio))
+    residual = np.log(density[top] + 1e-300)[None, :] - model
+    return float(ratios[np.argmin(np.var(residual, axis=1))])
+
+
+@lru_cache(maxsize=16)
+def _refinement_models(n: int, ratio: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(top-octave mask of an n-frame segment's rfft bins, ratios 0.8-1.25x `ratio`, ln noise
+    density of each over the top octave): the same for every row of a session that shares the
+    coarse ratio, computed once (0.1 s each)."""
     frequencies = np.fft.rfftfreq(n)
     top = (frequencies >= 0.25) & (frequencies < 0.5)
-    log_power = np.log(density[top] + 1e-300)
     ratios = ratio * np.geomspace(0.8, 1.25, 447)
-    model = np.log(_interpolation_noise(frequencies[top], ratios) + 1e-300)
-    residual = log_power[None, :] - model
-    return float(ratios[np.argmin(np.var(residual, axis=1))])
+    return top, ratios, np.log(_interpolation_noise(frequencies[top], ratios) + 1e-300)
 
 
 def _as_deep_as_interpolation(density: np.ndarray, frequencies: np.ndarray, ratio: float) -> bool:

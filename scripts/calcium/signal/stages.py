@@ -120,8 +120,11 @@ def events(
     trials: (trials, 2) frames of each trial: events detected in each trial on its own (no event
     spans a boundary), with a `trial` column; the thresholds table keeps one row per neuron (the
     median over trials of baseline, noise and threshold; n_events summed). None: the whole
-    recording."""
+    recording. Rows linearly interpolated from a slower scan (found on the whole recording)
+    get the scan's noise σ (`event_thresholds`)."""
     from calcium.population.events import detect_events
+
+    scan_rates = interpolated_scan_rates(traces, frame_rate_hz)
 
     def one(x, start_s):
         return detect_events(
@@ -129,6 +132,7 @@ def events(
             frame_rate_hz,
             neuron_ids=np.arange(rows.start, rows.stop),
             start_time_s=start_s,
+            scan_rates_hz=scan_rates,
             **settings,
         )
 
@@ -144,6 +148,19 @@ def events(
     return BlockResult(
         (), (_by_neuron(found, ["neuron", "onset_frame"]), per_neuron_summary(thresholds, ("n_events",)))
     )
+
+
+def interpolated_scan_rates(traces: np.ndarray, frame_rate_hz: float) -> np.ndarray:
+    """(neurons,) the rate (Hz) of the scan each row was linearly interpolated from
+    (`calcium.signal.bandlimit.band_limits`); NaN where it was not, or where the row has NaN."""
+    from calcium.signal.bandlimit import band_limits
+
+    out = np.full(traces.shape[0], np.nan)
+    finite = np.flatnonzero(np.all(np.isfinite(traces), axis=1))
+    if finite.size:
+        rates, interpolated = band_limits(traces[finite], frame_rate_hz)
+        out[finite[interpolated]] = rates[interpolated]
+    return out
 
 
 def _by_neuron(parts: list, order: list[str]):
