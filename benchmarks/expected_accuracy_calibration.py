@@ -4,11 +4,14 @@
     .venv/bin/python benchmarks/expected_accuracy_calibration.py      # ~5 min on 2 cores
 
 Every set under --groundtruth (the full shared sets) is treated as a session: its
-recordings are its neurons (ν of each at its native rate), at the set's median frame
-rate. Its expected accuracy is estimated as the workflow does (calcium.evaluation.accuracy, one noise
-band) from the shipped excerpts (resources/groundtruth) with that set's own folder left
-out, and compared with what the workflow's spike inference really scores on the set
-(median r over its full recordings, native rate). Prints and writes
+recordings are its neurons (ν and skewness of each as the workflow measures them,
+`noise_at_scan_rates`: at its native rate, or at its scan's when band-limited or
+interpolated), at the set's median frame rate (references scored at
+`session_scoring_rate`). Its expected accuracy is estimated as the workflow does
+(calcium.evaluation.accuracy, one noise band) from the shipped excerpts
+(resources/groundtruth) with that set's own folder left out, and compared with what the
+workflow's spike inference really scores on the set (median r over its full recordings,
+native rate; --interpolated: as a session scanned slower and interpolated). Prints and writes
 (--out/expected_accuracy_calibration.csv, .md) per set: realised, expected, p10-p90,
 inside or not; and the share of sets inside and the median |expected - realised|.
 """
@@ -33,11 +36,15 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from score_ground_truth import load_sets  # noqa: E402
 
 from calcium.evaluation.accuracy import expected_accuracy  # noqa: E402
-from calcium.evaluation.carry import SKEW_SLOPE, transient_skewness  # noqa: E402
+from calcium.evaluation.carry import SKEW_SLOPE  # noqa: E402
 from calcium.evaluation.references import load_references  # noqa: E402
-from calcium.evaluation.resampling import noise_level_nu  # noqa: E402
 from calcium.evaluation.scoring import spikefinder_correlation, split_by_span  # noqa: E402
-from calcium.evaluation.session_accuracy import workflow_pipeline  # noqa: E402
+from calcium.evaluation.session_accuracy import (  # noqa: E402
+    SessionNoise,
+    noise_at_scan_rates,
+    session_scoring_rate,
+    workflow_pipeline,
+)
 from calcium.signal.deconvolution_settings import default_settings  # noqa: E402
 from calcium.signal.detrend import detrend  # noqa: E402
 from calcium.signal.indicators import canonical_indicator, indicator_family  # noqa: E402
@@ -62,11 +69,10 @@ def realise(job) -> dict:
     rate), and what a user would measure on it as a session: each recording's ν and skewness."""
     label, folder_name, paper, recordings = job
     warnings.simplefilter("ignore")
-    realised, nu, skewness = [], [], []
+    realised, measured = [], []
     for rec in recordings:
         truth, _ = split_by_span(rec.spike_times_s, rec.dff.size, rec.frame_rate_hz, rec.start_time_s)
-        nu.append(float(noise_level_nu(rec.dff, rec.frame_rate_hz)))
-        skewness.append(float(transient_skewness(rec.dff, rec.frame_rate_hz)))
+        measured.append(noise_at_scan_rates(rec.dff[None, :], rec.frame_rate_hz))
         if truth.size == 0:
             continue
         activity, _ = pipeline_for(rec.indicator, rec.frame_rate_hz)(
@@ -76,13 +82,17 @@ def realise(job) -> dict:
             spikefinder_correlation(activity[0], rec.frame_rate_hz, truth, 0.04, rec.start_time_s)
         )
     indicator = recordings[0].indicator
+    noise = SessionNoise(*(np.concatenate(column) for column in zip(*measured, strict=True)))
+    nu, skewness = list(noise.nu), list(noise.skewness)
+    frame_rate = float(np.median([rec.frame_rate_hz for rec in recordings]))
     return {
         "set": label,
         "folder": folder_name,
         "paper": paper,
         "indicator": indicator,
         "family": indicator_family(canonical_indicator(indicator)),
-        "frame_rate_hz": float(np.median([rec.frame_rate_hz for rec in recordings])),
+        "frame_rate_hz": frame_rate,
+        "scoring_rate_hz": session_scoring_rate(noise, frame_rate),
         "nu": nu,
         "skewness": skewness,
         "nu_median": float(np.median(nu)),
@@ -109,7 +119,7 @@ def calibrate(job) -> dict:
     folder, the skewness slope fitted without its paper, against what it really scores."""
     real, slope = job
     warnings.simplefilter("ignore")
-    fs, indicator = real["frame_rate_hz"], real["indicator"]
+    fs, indicator = real["scoring_rate_hz"], real["indicator"]
     settings = CONFIG["expected_accuracy"]
     refs = load_references(
         SHIPPED, indicator, settings["recordings_per_set"], settings["excerpt_s"], [real["folder"]]
@@ -118,7 +128,7 @@ def calibrate(job) -> dict:
         np.array(real["nu"]),
         fs,
         refs.recordings,
-        pipeline_for(indicator, fs),
+        pipeline_for(indicator, real["frame_rate_hz"]),  # settings resolved as the workflow does
         n_bands=1,
         session_skewness=np.array(real["skewness"]),
         skew_slope=slope,
@@ -131,6 +141,7 @@ def calibrate(job) -> dict:
             "paper",
             "indicator",
             "frame_rate_hz",
+            "scoring_rate_hz",
             "nu_median",
             "skewness_median",
             "realised_r",
@@ -153,6 +164,26 @@ def calibrate(job) -> dict:
     return out
 
 
+def interpolated_sets(sets: dict, scan_hz: float, frame_hz: float) -> dict:
+    """The sets as sessions scanned at scan_hz and linearly interpolated to frame_hz
+    (`resample_traces` both ways), spikes on the same clock; sets slower than 1.5 x scan_hz left out."""
+    from dataclasses import replace
+
+    from calcium.evaluation.resampling import resample_traces
+
+    out = {}
+    for label, (paper, recordings) in sets.items():
+        if np.median([rec.frame_rate_hz for rec in recordings]) < 1.5 * scan_hz:
+            continue
+        moved = []
+        for rec in recordings:
+            scan, start = resample_traces(rec.dff, rec.frame_rate_hz, scan_hz, rec.start_time_s)
+            frames, start = resample_traces(scan, scan_hz, frame_hz, start)
+            moved.append(replace(rec, dff=frames, frame_rate_hz=float(frame_hz), start_time_s=start))
+        out[label] = (paper, moved)
+    return out
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -160,8 +191,19 @@ def main(argv=None) -> None:
     parser.add_argument("--groundtruth", type=Path, default=REPO.parent / "shared" / "data" / "groundtruth")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--interpolated",
+        nargs=2,
+        type=float,
+        metavar=("SCAN_HZ", "FRAME_HZ"),
+        help="each set as a session scanned at SCAN_HZ (averaged down) and linearly interpolated to "
+        "FRAME_HZ, as traces aligned to behaviour or video are: is the estimate of an interpolated "
+        "session as right as a natively sampled one's? Sets slower than 1.5 x SCAN_HZ are left out",
+    )
     args = parser.parse_args(argv)
     sets = load_sets(args.groundtruth)
+    if args.interpolated:
+        sets = interpolated_sets(sets, *args.interpolated)
     folders = {p.name: p.name for p in args.groundtruth.iterdir() if p.is_dir()}
     jobs = []
     for label, (paper, recordings) in sets.items():

@@ -12,10 +12,11 @@ correlation (Pearson r of activity and true spike counts in 40 ms bins; median o
 set's recordings). Four ways:
 
 - workflow: the library's rule (calcium.signal.deconvolve: detrended ΔF/F, effective rate of
-  band-limited traces, indicator decay of at least min_decay_frames frames, lengthened per
-  neuron where its trace shows a longer one (longer_decay_s, MAX_DECAY_FACTOR), smoothing
-  hypot(frame SD, rise_fraction x time to peak) and per neuron the extra smoothing at which
-  its activity is reproducible to the target, lag_fraction x the kinetic lag);
+  band-limited traces, their amplitudes read over their frames' exposure, indicator decay of
+  at least min_decay_frames frames, lengthened per neuron where its trace shows a longer one
+  (longer_decay_s, MAX_DECAY_FACTOR), smoothing hypot(frame SD, rise_fraction x time to peak)
+  and per neuron the extra smoothing at which its activity is reproducible to the target,
+  lag_fraction x the kinetic lag);
 - oasis_defaults: `oasis.functions.deconvolve(y)` on the ΔF/F as it is (decay estimated
   per trace, L1), s unsmoothed, no timing correction;
 - v1.0.0 and v1.0.0 + 50 ms: the rule of version 1.0.0 (no band-limit detection, frame
@@ -81,6 +82,7 @@ from calcium.signal.precision import (  # noqa: E402
     redrawn_traces,
     reproducibility_curve,
 )
+from calcium.signal.scan_rate import spread_over_exposure  # noqa: E402
 from calcium.signal.spikes import detect_spikes  # noqa: E402
 
 RATES = ("native", "7.5", "30")
@@ -251,8 +253,10 @@ def _score_items(job):
         for name, smoothing in (("v1.0.0", 1 / (np.sqrt(12.0) * fs)), ("v1.0.0 + 50 ms", 0.05)):
             activity = smooth_activity(it["v1.0.0"][None, :], fs, smoothing, old_lag)[0]
             rows.append({**base, "method": name, "r": r(activity)})
+        rate_hz = np.array([it["rate_hz"]])  # the rate the workflow deconvolved at (below fs: band-limited)
         for frames in GRID["min_decay_frames"]:
-            s = it[("workflow", frames)][None, :]
+            s = spread_over_exposure(it[("workflow", frames)][None, :], fs, rate_hz)
+            again = spread_over_exposure(it[("again", frames)][None, :], fs, rate_hz)
             model = it[("model", frames)]
             longer = model > max(tau_d, frames / eff) * (1 + 1e-6)  # lengthened from the trace
             lags = {
@@ -261,7 +265,7 @@ def _score_items(job):
             }
             for rise_fraction in GRID["rise_fraction"]:
                 smoothing = np.hypot(frame_sd, rise_fraction * time_to_peak_s(tau_d, tau_r))
-                curve = reproducibility_curve(s, it[("again", frames)][None, :], fs, np.array([smoothing]))
+                curve = reproducibility_curve(s, again, fs, np.array([smoothing]))
                 extras = {}
                 for target in GRID["reproducibility_target"]:
                     for longer_target in GRID["longer_decay_target"]:

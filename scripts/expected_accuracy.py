@@ -2,8 +2,9 @@
 
 Ground-truth recordings of the session's indicator family, from the excerpts shipped in
 resources/groundtruth and the folder named by expected_accuracy.ground_truth_dir, are
-averaged down to the session's frame rate (slower ones scored at their own and carried up),
-brought to the noise level of each noise band of the session's neurons, run through
+averaged down to the session's frame rate, or to its scan's rate when its traces are
+band-limited or interpolated from a slower scan (slower ones scored at their own and
+carried up), brought to the noise level of each noise band of the session's neurons, run through
 the session's deconvolution and spike-time settings, and carried to the band's skewness of
 ΔF/F (calcium.evaluation.session_accuracy). Without
 reference data the tables and the figure say so; the run never fails for that.
@@ -13,8 +14,7 @@ from pathlib import Path
 
 from calcium.evaluation.session_accuracy import (
     session_expected_accuracy,
-    session_nu,
-    session_skewness,
+    session_noise,
     trace_preparation,
     workflow_pipeline,
 )
@@ -36,19 +36,18 @@ folders = [str(SHIPPED)] + (
 )
 
 bounds = trial_bounds(snakemake.input)  # with trials: their frames back to back (gaps left out)
-nu = session_nu(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs, bounds)
-skewness = session_skewness(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs, bounds)
+noise = session_noise(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs, bounds)
 prepare = trace_preparation(params.trace, params.detrend, params.denoise)
 pipeline = workflow_pipeline(params.deconvolution, params.spike_times, prepare)
 bands, neurons, scores, status, note = session_expected_accuracy(
-    nu, fs, session, indicator, folders, params.expected_accuracy, params.evaluation, pipeline, skewness
+    noise, fs, session, indicator, folders, params.expected_accuracy, params.evaluation, pipeline
 )
 save_table(snakemake.output.table, bands)
 save_table(snakemake.output.neurons, neurons)
 save_table(snakemake.output.references, scores)
 figure = expected_accuracy_figure(
     bands,
-    nu,
+    noise.nu,
     note=note if status != "ok" else "",
     title=f"session {session} ({indicator}, {fs:g} Hz): expected spike-inference accuracy",
 )

@@ -407,7 +407,13 @@ def test_a_session_with_zero_gaps_has_the_noise_and_skewness_of_its_trials_back_
     """ΔF/F of 6 neurons in three trials (noise and decaying transients) with long gaps of 0
     between and after them: measured on the trials' frames, ν and the skewness are those of the
     trials concatenated; the gaps' zeros would lower ν and change the skewness."""
-    from calcium.evaluation.session_accuracy import session_nu, session_skewness, trial_frame_index
+    from calcium.evaluation.session_accuracy import session_noise, trial_frame_index
+
+    def session_nu(*args):
+        return session_noise(*args).nu
+
+    def session_skewness(*args):
+        return session_noise(*args).skewness
 
     fs, rng = 10.0, np.random.default_rng(4)
     bounds = np.array([[0, 400], [700, 1000], [1500, 2100]])
@@ -431,3 +437,65 @@ def test_a_session_with_zero_gaps_has_the_noise_and_skewness_of_its_trials_back_
         session_nu(tmp_path / "gapped.npy", 6, 2400, fs)
         < 0.8 * session_nu(tmp_path / "joined.npy", 6, 2100, fs)
     )
+
+
+def test_an_interpolated_session_is_measured_and_scored_at_its_scan_rate(tmp_path):
+    """Traces scanned at 7.5 Hz and linearly interpolated to 30 Hz (aligned to a video): read at
+    30 Hz their ν is about half the scan's (the interpolation averages the noise of neighbouring
+    scan frames), and the references would be scored at a resolution their spikes are never
+    inferred at. Each neuron's ν and skewness are measured at its scan's rate, as the
+    deconvolution works (and deconvolution.tsv reports ν there too); the references are scored
+    at 7.5 Hz. A natively sampled session is measured as before, at its frame rate."""
+    from calcium.evaluation.carry import transient_skewness
+    from calcium.evaluation.session_accuracy import session_noise, session_scoring_rate
+    from calcium.signal.deconvolve import deconvolve_block
+
+    rng = np.random.default_rng(11)
+    scan_hz, frame_hz, n = 7.5, 30.0, 6
+    frames = 4500  # 10 min
+    kernel = np.exp(-np.arange(30) / (0.7 * scan_hz))
+    spikes = (rng.random((n, frames)) < 0.3 / scan_hz) * 1.0
+    scan = np.stack([np.convolve(row, 0.3 * kernel)[:frames] for row in spikes])
+    scan += rng.normal(0, np.linspace(0.05, 0.15, n)[:, None], scan.shape)
+    t = np.arange(frames) / scan_hz
+    clock = np.arange(0.0, t[-1], 1.0 / frame_hz)
+    interpolated = np.stack([np.interp(clock, t, row) for row in scan]).astype(np.float32)
+    np.save(tmp_path / "interpolated.npy", interpolated)
+    np.save(tmp_path / "scan.npy", scan.astype(np.float32))
+
+    noise = session_noise(tmp_path / "interpolated.npy", n, clock.size, frame_hz)
+    assert noise.interpolated.all()
+    np.testing.assert_allclose(noise.rate_hz, scan_hz, rtol=0.04)
+    scan_nu = noise_level_nu(scan, scan_hz)
+    np.testing.assert_allclose(noise.nu, scan_nu, rtol=0.12)
+    assert np.all(noise_level_nu(interpolated, frame_hz) < 0.7 * scan_nu)  # what was measured before
+    np.testing.assert_allclose(noise.skewness, transient_skewness(scan, scan_hz), atol=0.25)
+    assert session_scoring_rate(noise, frame_hz) == pytest.approx(scan_hz, rel=0.04)
+    block = deconvolve_block(slice(0, n), interpolated.astype(float), frame_hz, 0.0, 0.0, tau_decay_s=0.7)
+    table = block.tables[0]
+    np.testing.assert_allclose(table.nu_percent_per_sqrt_hz, scan_nu, rtol=0.12)
+
+    native = session_noise(tmp_path / "scan.npy", n, frames, scan_hz)
+    assert not native.interpolated.any() and np.all(native.rate_hz == scan_hz)
+    np.testing.assert_array_equal(native.nu, noise_level_nu(scan.astype(np.float32), scan_hz))
+    assert session_scoring_rate(native, scan_hz) == scan_hz
+
+
+def test_a_reference_scored_at_a_slower_rate_gets_that_rates_timing():
+    """A session at 30 Hz whose traces come from a 7.5 Hz scan has its rows deconvolved, smoothed
+    and lag-corrected as at 7.5 Hz; a reference scored at 7.5 Hz for it (or a slower reference
+    scored at its own rate) gets the same: the pipeline built with the 30 Hz session's settings
+    gives what a 7.5 Hz session's gives (before, the 30 Hz smoothing of 11 ms instead of 38 ms)."""
+    from calcium.evaluation.session_accuracy import workflow_pipeline
+    from calcium.signal.deconvolution_settings import default_settings
+
+    rng = np.random.default_rng(5)
+    fs = 7.5
+    spikes = (rng.random((2, 3000)) < 0.05) * 1.0
+    kernel = np.exp(-np.arange(40) / (0.4 * fs))
+    y = np.stack([np.convolve(row, kernel)[:3000] for row in spikes]) + rng.normal(0, 0.1, (2, 3000))
+    at_30 = workflow_pipeline(default_settings("GCaMP6f", 30.0), {"method": "noise"})(y, fs, 0.0)
+    at_own = workflow_pipeline(default_settings("GCaMP6f", fs), {"method": "noise"})(y, fs, 0.0)
+    np.testing.assert_allclose(at_30[0], at_own[0], rtol=1e-6, atol=1e-9)
+    for a, b in zip(at_30[1], at_own[1], strict=True):
+        np.testing.assert_allclose(a, b)

@@ -464,6 +464,41 @@ def test_a_linearly_interpolated_scan_is_deconvolved_at_its_scan_rate(indicator,
     assert abs(n_interpolated - n_scan) <= 0.2 * n_scan, (n_scan, n_interpolated)
 
 
+def test_an_interpolated_scan_frames_amplitude_is_read_over_its_exposure():
+    """A scan at 7.5 Hz interpolated to 30 Hz is deconvolved at 7.5 Hz, one amplitude per scan
+    frame, put in the session frame nearest the scan frame's centre (spikes.npy, what spike
+    times threshold). The activity reads it the way a natively sampled frame is read: spread
+    evenly over the scan frame's 133 ms exposure (5 session frames, the outer two halves), not
+    claiming the session's 33 ms timing. With no smoothing and no lag (fixed in the config), no
+    session frame carries more than a quarter of a scan frame's amplitude, the total is kept,
+    and a natively sampled row is left as it is."""
+    from calcium.signal.deconvolution_settings import default_settings
+    from calcium.signal.deconvolve import deconvolve_block
+    from calcium.signal.scan_rate import spread_over_exposure
+
+    scan_hz, fs = 7.5, 30.0
+    y = _scanned_recording("GCaMP6f", scan_hz, seconds=90.0)
+    t = np.arange(y.size) / scan_hz
+    interpolated = np.interp(np.arange(0.0, t[-1], 1.0 / fs), t, y)
+    settings = default_settings("GCaMP6f", fs, {"smoothing_s": 0.0, "lag_s": 0.0})
+    keys = ("ar_order", "tau_decay_s", "tau_rise_s", "penalty", "s_min", "optimize_g", "seed")
+    block = deconvolve_block(
+        slice(0, 1), interpolated[None, :], fs, 0.0, 0.0, settings["timing"], **{k: settings[k] for k in keys}
+    )
+    _, spikes, activity = block.arrays
+    assert block.tables[0].effective_rate_hz[0] == pytest.approx(scan_hz, rel=0.01)
+    assert np.count_nonzero(spikes[0]) > 20
+    assert activity.sum() == pytest.approx(spikes.sum(), rel=1e-3)
+    assert activity.max() <= 0.26 * spikes.max() + 1e-6  # before: all of it in one frame
+    # the box: a unit in one frame of a 7.5 Hz row on a 30 Hz grid, edges shared
+    unit = np.zeros((2, 21), dtype=np.float32)
+    unit[:, 10] = 1.0
+    spread = spread_over_exposure(unit, fs, np.array([scan_hz, fs]))
+    np.testing.assert_allclose(spread[0, 8:13], [0.125, 0.25, 0.25, 0.25, 0.125], atol=1e-7)
+    assert spread[0].sum() == pytest.approx(1.0) and np.count_nonzero(spread[0]) == 5
+    np.testing.assert_array_equal(spread[1], unit[1])  # natively sampled: as it is
+
+
 @pytest.mark.parametrize("fs", [7.5, 30.0])
 def test_natively_sampled_scans_are_not_taken_as_interpolated(fs):
     """Clean, fast-firing cells whose signal reaches into the top octave (ν 0.1, 3 Hz) and

@@ -88,7 +88,7 @@ def _long_traces(seconds=1500.0, seed=3):
 
 
 def test_bootstrap_parts_of_a_long_recording():
-    from calcium.signal.precision import (
+    from calcium.signal.bootstrap_parts import (
         BOOTSTRAP_SEGMENTS,
         BOOTSTRAP_WINDOW_S,
         bootstrap_parts,
@@ -116,6 +116,7 @@ def test_bootstrap_parts_of_a_long_recording():
 
 
 def test_windowed_bootstrap_matches_the_whole_recording(monkeypatch):
+    import calcium.signal.bootstrap_parts as parts_of
     import calcium.signal.precision as precision
 
     traces = _long_traces()
@@ -124,15 +125,15 @@ def test_windowed_bootstrap_matches_the_whole_recording(monkeypatch):
     ids = np.arange(traces.shape[0])
     timing = {"reproducibility_target": 0.85}
     oasis = {"tau_decay_s": 1.25}
-    parts = precision.bootstrap_segments(traces.shape[1], FS)[[1, 3]]  # two of five, apart
+    parts = parts_of.bootstrap_segments(traces.shape[1], FS)[[1, 3]]  # two of five, apart
     # each part, deconvolved with its margins, gives the whole redrawn trace's spikes on its frames
     # (but for the noise constraint's lambda, set on the part): OASIS's free start would put the
     # calcium at the part's start into its first frame
     redrawn = redrawn_traces(result.calcium, result.baseline, result.noise_sd, result.rate_hz, FS)
     whole = deconvolve_traces(redrawn, FS, tau_decay_s=1.25).spikes
-    margins = precision.bootstrap_margins(result.g, result.rate_hz, base, FS)
-    assert np.all(margins >= precision.MARGIN_DECAYS * 1.25 * FS)
-    windowed = precision._deconvolve_parts(redrawn, FS, parts, margins, ids, result.rate_hz, None, oasis)
+    margins = parts_of.bootstrap_margins(result.g, result.rate_hz, base, FS, max(precision.EXTRA_SMOOTHING_S))
+    assert np.all(margins >= parts_of.MARGIN_DECAYS * 1.25 * FS)
+    windowed = parts_of.deconvolve_parts(redrawn, FS, parts, margins, ids, result.rate_hz, None, oasis)
     frames = np.concatenate([np.arange(a, b) for a, b in parts])
     difference = np.abs(windowed[:3, frames] - whole[:3, frames])
     assert difference[0].max() < 0.05  # a tenth of a spike (0.084 without the margins)

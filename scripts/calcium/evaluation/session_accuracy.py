@@ -5,6 +5,7 @@ of its neurons, and its tables with the status and the sentence saying what was 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -22,27 +23,38 @@ def workflow_pipeline(
     """The workflow's spike inference as one function, for ground truth made to look like a session.
 
     deconvolution: resolved settings (calcium.signal.deconvolution_settings.default_settings): ar_order,
-        tau_decay_s, tau_rise_s, penalty, s_min, optimize_g, seed, smoothing_s, lag_s.
+        tau_decay_s, tau_rise_s, penalty, s_min, optimize_g, seed, smoothing_s, lag_s (with
+        `timing`, smoothing and lag where not given in the config follow the rate a recording
+        is scored at, `neuron_timing`: a reference scored at a slower scan's rate gets what the
+        session's rows at that rate get; at the session's own rate they are smoothing_s, lag_s).
     spike_times: the config's spike_times section (method, k_noise, ...).
     prepare: what the workflow does to ΔF/F before deconvolving it (e.g. detrending),
         (traces, frame_rate_hz) -> traces; None = nothing.
     Returns pipeline(traces, frame_rate_hz, start_time_s) -> (activity, spike times
     per row), as `score_recordings` takes it.
     """
+    from calcium.signal.deconvolution_settings import neuron_timing
     from calcium.signal.deconvolve import deconvolve_block
     from calcium.signal.spikes import detect_spikes
 
     oasis_keys = ("ar_order", "tau_decay_s", "tau_rise_s", "penalty", "s_min", "optimize_g", "seed")
 
+    timing = deconvolution.get("timing")
+
     def run(traces: np.ndarray, frame_rate_hz: float, start_time_s: float):
         x = prepare(traces, frame_rate_hz) if prepare is not None else traces
+        smoothing, lag = deconvolution["smoothing_s"], deconvolution["lag_s"]
+        if timing is not None:  # at the rate scored at, as a session at it (or a slower scan's rows) gets
+            smoothing, lag = (
+                float(v[0]) for v in neuron_timing(timing, np.array([float(frame_rate_hz)]), smoothing, lag)
+            )
         block = deconvolve_block(
             slice(0, x.shape[0]),
             x,
             frame_rate_hz,
-            deconvolution["smoothing_s"],
-            deconvolution["lag_s"],
-            deconvolution.get("timing"),
+            smoothing,
+            lag,
+            timing,
             **{k: deconvolution[k] for k in oasis_keys},
         )
         _, spikes, activity = block.arrays
@@ -78,42 +90,72 @@ def trace_preparation(trace: str, detrend_settings: dict, denoise_settings: dict
     return prepare
 
 
-def session_nu(
+class SessionNoise(NamedTuple):
+    """What a session's neurons look like to the expected accuracy, each at the rate its ΔF/F
+    supports: nu (`noise_level_nu`, %·Hz^-1/2), skewness (`transient_skewness`), rate_hz (the
+    rate of each neuron's content, `calcium.signal.bandlimit.band_limits`; the frame rate when
+    natively sampled) and interpolated (bool: linearly interpolated from a scan at rate_hz)."""
+
+    nu: np.ndarray
+    skewness: np.ndarray
+    rate_hz: np.ndarray
+    interpolated: np.ndarray
+
+
+def session_noise(
     dff_path, n_neurons: int, n_frames: int, frame_rate_hz: float, trials: np.ndarray | None = None
-) -> np.ndarray:
-    """ν (`noise_level_nu`, %·Hz^-1/2) of every neuron of a session's ΔF/F .npy (neurons x frames),
-    read in blocks of ~0.1 GB of float64: bounded memory. trials: a session cut into trials,
-    (trials, 2) first and one-past-last frame: measured on the trials' frames back to back
-    (`trial_frame_index`), the gaps' zeros left out; None: all frames."""
+) -> SessionNoise:
+    """ν and skewness of every neuron of a session's ΔF/F .npy (neurons x frames), measured where
+    the spike inference works: a neuron whose trace is band-limited or linearly interpolated
+    (resampled to the frame rate from a slower scan) is deconvolved at its scan's rate
+    (`calcium.signal.scan_rate.scan_rate_trace`), and measured there too; at the frame rate its
+    empty or attenuated top band reads as a cleaner trace than the scan gave (a GCaMP6f scan at
+    7.5 Hz interpolated to 30 Hz: ν 2.5x too low). Read in blocks of ~0.1 GB of float64:
+    bounded memory. NaN frames are ignored by ν and replaced by the row's median for the rest.
+    trials: a session cut into trials, (trials, 2) first and one-past-last frame: measured on
+    the trials' frames back to back (`trial_frame_index`), the gaps' zeros left out; None: all
+    frames."""
     from calcium.io import load_npy
 
     frames = None if trials is None else trial_frame_index(trials)
     rows = max(1, 10_000_000 // n_frames)
-    return np.concatenate(
-        [
-            noise_level_nu(_frames_of(load_npy(dff_path, slice(first, first + rows)), frames), frame_rate_hz)
-            for first in range(0, n_neurons, rows)
-        ]
-    )
+    parts = [
+        noise_at_scan_rates(_frames_of(load_npy(dff_path, slice(first, first + rows)), frames), frame_rate_hz)
+        for first in range(0, n_neurons, rows)
+    ]
+    return SessionNoise(*(np.concatenate(column) for column in zip(*parts, strict=True)))
 
 
-def session_skewness(
-    dff_path, n_neurons: int, n_frames: int, frame_rate_hz: float, trials: np.ndarray | None = None
-) -> np.ndarray:
-    """`transient_skewness` of every neuron of a session's ΔF/F .npy (neurons x frames), read in
-    blocks of ~0.1 GB of float64: bounded memory. NaN frames are replaced by the row's median.
-    trials: a session cut into trials (see `session_nu`); None: all frames."""
+def noise_at_scan_rates(traces: np.ndarray, frame_rate_hz: float) -> SessionNoise:
+    """`SessionNoise` of (neurons, frames) ΔF/F at frame_rate_hz (Hz), each row measured at the
+    rate its content supports (see `session_noise`); NaN frames ignored by ν, replaced by the
+    row's median for the rest."""
     from calcium.evaluation.carry import transient_skewness
-    from calcium.io import load_npy
+    from calcium.signal.bandlimit import band_limits
+    from calcium.signal.scan_rate import scan_rate_trace
 
-    frames = None if trials is None else trial_frame_index(trials)
-    rows = max(1, 10_000_000 // n_frames)
-    out = []
-    for first in range(0, n_neurons, rows):
-        block = np.asarray(_frames_of(load_npy(dff_path, slice(first, first + rows)), frames), dtype=float)
-        fill = np.nanmedian(block, axis=1, keepdims=True) if np.isnan(block).any() else 0.0
-        out.append(transient_skewness(np.where(np.isnan(block), fill, block), frame_rate_hz))
-    return np.concatenate(out)
+    fs = float(frame_rate_hz)
+    block = np.atleast_2d(np.asarray(traces, dtype=float))
+    nu = noise_level_nu(block, fs)
+    fill = np.nanmedian(block, axis=1, keepdims=True) if np.isnan(block).any() else 0.0
+    filled = np.where(np.isnan(block), fill, block)
+    skewness = transient_skewness(filled, fs)
+    rates, interpolated = band_limits(filled, fs)
+    for row in np.flatnonzero(rates < fs):
+        low, rates[row] = scan_rate_trace(filled[row], fs, rates[row], bool(interpolated[row]))
+        nu[row] = noise_level_nu(low, rates[row])
+        skewness[row] = transient_skewness(low[None, :], rates[row])[0]
+    return SessionNoise(nu, skewness, rates, interpolated)
+
+
+def session_scoring_rate(noise: SessionNoise, frame_rate_hz: float) -> float:
+    """The rate (Hz) a session's references are scored at: the frame rate, unless most of its
+    neurons' traces are band-limited or interpolated from a slower scan; then the median of their
+    scans' rates, where the workflow deconvolves them (references faster than a session are
+    averaged down to its rate: at the frame rate they would be scored at a resolution the
+    session's spikes are never inferred at)."""
+    slower = noise.rate_hz < float(frame_rate_hz)
+    return float(np.median(noise.rate_hz[slower])) if slower.sum() * 2 > slower.size else float(frame_rate_hz)
 
 
 def trial_frame_index(trials: np.ndarray) -> np.ndarray:
@@ -128,7 +170,7 @@ def _frames_of(block: np.ndarray, frames: np.ndarray | None) -> np.ndarray:
 
 
 def session_expected_accuracy(
-    nu: np.ndarray,
+    noise: SessionNoise,
     frame_rate_hz: float,
     session: str,
     indicator: str,
@@ -136,36 +178,44 @@ def session_expected_accuracy(
     settings: dict,
     evaluation: dict,
     pipeline: Pipeline,
-    skewness: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str, str]:
     """A session's expected accuracy from the reference sets in `folders`.
 
-    nu: the session's neurons' ν (`session_nu`); settings: the config's expected_accuracy
-    section (recordings_per_set, excerpt_s, seed, n_noise_bands); evaluation: its evaluation
-    section (bin_s, tolerance_s); pipeline: `workflow_pipeline`; skewness: the neurons'
-    `transient_skewness` (`session_skewness`), to carry the references to it (None: not).
-    Returns (bands with session, indicator, frame_rate_hz, reference_indicators,
-    reference_match, status and note columns; neurons; reference scores; status; note), as
-    `expected_accuracy` and `accuracy_note` give them. Without reference data the tables say so.
+    noise: the session's neurons' ν and skewness at their scans' rates (`session_noise`); the
+    references are scored at `session_scoring_rate` and carried to the neurons' skewness.
+    settings: the config's expected_accuracy section (recordings_per_set, excerpt_s, seed,
+    n_noise_bands); evaluation: its evaluation section (bin_s, tolerance_s); pipeline:
+    `workflow_pipeline`.
+    Returns (bands with session, indicator, frame_rate_hz, scoring_rate_hz,
+    reference_indicators, reference_match, status and note columns; neurons; reference
+    scores; status; note), as `expected_accuracy` and `accuracy_note` give them. Without
+    reference data the tables say so.
     """
+    rate = session_scoring_rate(noise, frame_rate_hz)
     references = load_references(folders, indicator, settings["recordings_per_set"], settings["excerpt_s"])
     bands, neurons, scores = expected_accuracy(
-        nu,
-        frame_rate_hz,
+        noise.nu,
+        rate,
         references.recordings,
         pipeline,
         seed=settings["seed"],
         n_bands=settings["n_noise_bands"],
         bin_s=evaluation["bin_s"],
         tolerance_s=evaluation["tolerance_s"],
-        session_skewness=skewness,
+        session_skewness=noise.skewness,
     )
-    status, note = accuracy_note(
-        references, bands, indicator, " and ".join(folders), frame_rate_hz, settings["excerpt_s"]
-    )
+    folder = " and ".join(folders)
+    status, note = accuracy_note(references, bands, indicator, folder, rate, settings["excerpt_s"])
+    if rate < frame_rate_hz and status == "ok":
+        note += (
+            f" Most neurons' traces are band-limited or interpolated from a scan at {rate:.3g} Hz"
+            f" (not {frame_rate_hz:g} Hz): their spikes are inferred at that rate, and their ν and"
+            " skewness measured there."
+        )
     bands.insert(0, "session", session)
     bands.insert(1, "indicator", indicator)
     bands.insert(2, "frame_rate_hz", frame_rate_hz)
+    bands.insert(3, "scoring_rate_hz", rate)
     bands["reference_indicators"] = ";".join(references.indicators)
     bands["reference_match"] = references.match
     bands["status"] = status

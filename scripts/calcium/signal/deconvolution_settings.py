@@ -167,8 +167,9 @@ def default_settings(indicator: str | None, frame_rate_hz: float, overrides: dic
       it where longer, up to MAX_DECAY_FACTOR (3) times the indicator's decay
       (timing's max_decay_s; None where the config gives tau_decay_s).
     - Per neuron (`neuron_timing`): a neuron whose trace is band-limited
-      (`effective_frame_rate`) is deconvolved at its effective rate, and its
-      smoothing and lag (where auto) follow that rate.
+      (`effective_frame_rate`) is deconvolved at its effective rate, its smoothing and lag
+      (where auto) follow that rate, and its activity reads each amplitude over that rate's
+      frame (`calcium.signal.scan_rate.spread_over_exposure`).
     - estimate_time_constants: true (in overrides) estimates the decay per neuron
       instead (OASIS's autocovariance estimate; tau_decay_s and tau_rise_s None).
     indicator: session indicator (see calcium.signal.indicators), or None when overrides

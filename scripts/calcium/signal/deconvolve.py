@@ -19,6 +19,7 @@ from calcium.signal.bandlimit import band_limits
 from calcium.signal.decay_estimate import estimated_decay_s, longer_decay_s, model_decay_s
 from calcium.signal.deconvolution_settings import ar_to_time_constants, neuron_timing
 from calcium.signal.precision import precision_smoothing
+from calcium.signal.scan_rate import scan_rate_trace, spread_over_exposure
 
 PENALTIES = {"l1": 1, "l0": 0}
 
@@ -191,13 +192,9 @@ def deconvolve_traces(
                 if native[row]:
                     sn = float(sn_all[row])
                 else:  # band-limited: the same band sampled at its own Nyquist rate
-                    from scipy.signal import resample
-
-                    n_low = max(2, int(round(n_frames * rate / frame_rate_hz)))
-                    y = resample(y, n_low)
-                    if interpolated is not None and interpolated[row]:
-                        y = undo_linear_interpolation(y, frame_rate_hz / rate)
-                    rate = n_low * frame_rate_hz / n_frames
+                    y, rate = scan_rate_trace(
+                        y, frame_rate_hz, rate, interpolated is not None and bool(interpolated[row])
+                    )
                     rates[row] = rate
                     low_start = 0.0
                     sn = float(noise_sd(y[None, :])[0])
@@ -236,22 +233,6 @@ def deconvolve_traces(
     finally:
         np.random.set_state(state)  # noqa: NPY002
     return Deconvolution(calcium, spikes, baseline, g_all, lam, noise, rates)
-
-
-def undo_linear_interpolation(y: np.ndarray, ratio: float) -> np.ndarray:
-    """A trace linearly interpolated from a scan, brought back to the scan's rate (y: at that
-    rate, band-limited to it; ratio: the trace's frame rate / the scan's): its spectrum divided
-    by the interpolation's gain, which gives back the scan's spectrum and white noise. The gain
-    at u cycles per scan frame is sinc²(u) plus the images folded onto u from u + m·ratio: for
-    a whole-number ratio (15 -> 30 Hz) they carry the same scan frequency and add in amplitude
-    (Σ sinc², 0.5 at the Nyquist frequency for ratio 2), otherwise other ones, whose noise
-    adds in power (sqrt Σ sinc⁴, ~0.41)."""
-    frequencies = np.fft.rfftfreq(y.size)[None, :] + np.arange(-8, 9)[:, None] * ratio
-    if abs(ratio - round(ratio)) < 1e-9:
-        gain = np.sum(np.sinc(frequencies) ** 2, axis=0)
-    else:
-        gain = np.sqrt(np.sum(np.sinc(frequencies) ** 4, axis=0))
-    return np.fft.irfft(np.fft.rfft(y) / gain, y.size)
 
 
 def spike_amplitude_noise(noise_sd: np.ndarray, g: np.ndarray, max_frames: int = 10_000) -> np.ndarray:
@@ -306,6 +287,10 @@ def deconvolve_block(
 
     neurons = np.arange(rows.start, rows.stop)
     rates, interpolated = band_limits(traces, frame_rate_hz)
+    nu = noise_level_nu(traces, frame_rate_hz)
+    for row in np.flatnonzero(rates < frame_rate_hz):  # measured at the rate it is deconvolved at
+        low, rate = scan_rate_trace(traces[row], frame_rate_hz, rates[row], bool(interpolated[row]))
+        nu[row] = noise_level_nu(low, rate)
     floor = None if timing is None else timing.get("min_decay_frames")
     max_decay = None if timing is None else timing.get("max_decay_s")
     result = deconvolve_traces(
@@ -352,7 +337,7 @@ def deconvolve_block(
             "noise_sd_dff": result.noise_sd,
             "spike_amplitude_noise_dff": spike_amplitude_noise(result.noise_sd, result.g),
             "spike_sum_dff": result.spikes.sum(axis=1),
-            "nu_percent_per_sqrt_hz": noise_level_nu(traces, frame_rate_hz),
+            "nu_percent_per_sqrt_hz": nu,
             "effective_rate_hz": rates,
             "smoothing_s": smoothing,
             "extra_smoothing_s": extra,
@@ -374,5 +359,8 @@ def deconvolve_block(
             ),
         }
     )
-    activity = smooth_activity_per_neuron(result.spikes, frame_rate_hz, smoothing, lags)
+    # a row deconvolved at a lower rate: its amplitudes read over its own frames' exposures
+    activity = smooth_activity_per_neuron(
+        spread_over_exposure(result.spikes, frame_rate_hz, rates), frame_rate_hz, smoothing, lags
+    )
     return BlockResult((result.calcium, result.spikes, activity), (table,))

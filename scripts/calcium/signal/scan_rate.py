@@ -1,0 +1,78 @@
+"""A row whose content is band-limited or linearly interpolated from a slower scan
+(`calcium.signal.bandlimit.band_limits`), at its scan's rate: the trace as the scan recorded it
+(the interpolation's roll-off undone), and its spike amplitudes read back on the session's
+frames over each scan frame's exposure. Used by the deconvolution, its precision bootstrap and
+the expected accuracy (which measure such a neuron where its spikes are inferred).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def scan_rate_trace(
+    y: np.ndarray, frame_rate_hz: float, rate_hz: float, interpolated: bool = False
+) -> tuple[np.ndarray, float]:
+    """A band-limited trace sampled at its own rate, as a scan at that rate would have recorded it.
+
+    y: (frames,) at frame_rate_hz (Hz) whose content stops at rate_hz's Nyquist frequency
+    (`calcium.signal.bandlimit.band_limits`); interpolated: it was linearly interpolated from a
+    scan at rate_hz (the interpolation's roll-off is then undone, `undo_linear_interpolation`).
+    The spectrum is resampled (scipy.signal.resample), which keeps the noise per sample.
+    Returns (the trace at the new rate, that rate in Hz: a whole number of frames over the
+    trace's span, so within half a frame of rate_hz)."""
+    from scipy.signal import resample
+
+    n_frames = y.size
+    n_low = max(2, int(round(n_frames * rate_hz / frame_rate_hz)))
+    low = resample(y, n_low)
+    if interpolated:
+        low = undo_linear_interpolation(low, frame_rate_hz / rate_hz)
+    return low, n_low * frame_rate_hz / n_frames
+
+
+def undo_linear_interpolation(y: np.ndarray, ratio: float) -> np.ndarray:
+    """A trace linearly interpolated from a scan, brought back to the scan's rate (y: at that
+    rate, band-limited to it; ratio: the trace's frame rate / the scan's): its spectrum divided
+    by the interpolation's gain, which gives back the scan's spectrum and white noise. The gain
+    at u cycles per scan frame is sinc²(u) plus the images folded onto u from u + m·ratio: for
+    a whole-number ratio (15 -> 30 Hz) they carry the same scan frequency and add in amplitude
+    (Σ sinc², 0.5 at the Nyquist frequency for ratio 2), otherwise other ones, whose noise
+    adds in power (sqrt Σ sinc⁴, ~0.41)."""
+    frequencies = np.fft.rfftfreq(y.size)[None, :] + np.arange(-8, 9)[:, None] * ratio
+    if abs(ratio - round(ratio)) < 1e-9:
+        gain = np.sum(np.sinc(frequencies) ** 2, axis=0)
+    else:
+        gain = np.sqrt(np.sum(np.sinc(frequencies) ** 4, axis=0))
+    return np.fft.irfft(np.fft.rfft(y) / gain, y.size)
+
+
+def spread_over_exposure(spikes: np.ndarray, frame_rate_hz: float, rates_hz: np.ndarray) -> np.ndarray:
+    """Each row's s spread evenly over the exposure of the frame it was deconvolved in.
+
+    A row deconvolved at a lower rate (`deconvolve_traces`' effective_rate_hz: band-limited or
+    interpolated) has one amplitude per frame of its scan, put in the session frame nearest that
+    frame's centre; the scan does not say where within its exposure (1 / rate long) the spike
+    was. A natively sampled frame's value stands for its whole exposure (how the activity is
+    read, e.g. `calcium.evaluation.scoring.frames_to_bins`); this reads the mapped-back value
+    the same way: a box of 1 / rate seconds around the frame it sits in (session frames that
+    the box covers partly get their share), so that the activity of a trace interpolated from a
+    scan is the scan's activity, not a spike train claiming the session's finer timing.
+    spikes: (neurons, frames) at frame_rate_hz (Hz); rates_hz: (neurons,) the rate each row was
+    deconvolved at (rows at frame_rate_hz are returned as they are). Keeps each row's sum (but
+    for the box's reach at the ends). Returns float32 (neurons, frames).
+    """
+    from scipy.ndimage import convolve1d
+
+    spikes = np.asarray(spikes, dtype=np.float32)
+    rates = np.broadcast_to(np.asarray(rates_hz, dtype=float), spikes.shape[:1])
+    out = spikes.copy()
+    widths = float(frame_rate_hz) / rates  # session frames per frame of the row's own grid
+    for width in np.unique(widths[widths > 1.0 + 1e-9]):
+        rows = np.flatnonzero(widths == width)
+        reach = int(np.ceil(width / 2 - 0.5))
+        offsets = np.arange(-reach, reach + 1)
+        weights = np.minimum(offsets + 0.5, width / 2) - np.maximum(offsets - 0.5, -width / 2)
+        weights = np.clip(weights, 0.0, None) / width
+        out[rows] = convolve1d(spikes[rows], weights.astype(np.float32), axis=1, mode="constant")
+    return out
