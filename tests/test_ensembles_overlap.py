@@ -63,3 +63,25 @@ def test_one_ensemble_is_not_split():
     assert len(split) == 1 and np.array_equal(split[0].member, assembly.member) and n_tried == 0
     tried = split_overlaps([assembly], raster, windows, AssemblySettings(), _same, max_separation=np.inf)
     assert len(tried[0]) == 1 and np.array_equal(tried[0][0].member, assembly.member) and tried[1] > 0
+
+
+def test_late_partner_of_a_found_ensemble_keeps_its_members_when_settled():
+    """Ensembles {0..4} and {0, 5..8} (participation 0.6), the first found already: the second,
+    refined whole from a late seed, is settled with the first's members out of its core. Without
+    the shared neuron its core of four loses one (three neurons cannot hold the fourth); it then
+    kept three members and failed the late seeds' core of four. Like `_settle_all`, a candidate
+    that would lose more than a fifth of its members stays as it was: it is added whole."""
+    from calcium.population.assemblies import _add_if_new
+    from calcium.population.member_sets import settle_members
+
+    first, second = [0, 1, 2, 3, 4], [0, 5, 6, 7, 8]
+    raster = _raster(2, [first, second])
+    windows = window_matrix(raster, 1)
+    found_first, late = _refined(raster, windows, first), _refined(raster, windows, second)
+    assert np.flatnonzero(found_first.member).tolist() == first
+    assert np.flatnonzero(late.member).tolist() == second
+    collapsed = settle_members(raster, windows, late, AssemblySettings(), found_first.member)
+    assert collapsed.member.sum() <= 3  # what settling alone leaves
+    found = [found_first]
+    _add_if_new(found, late, raster, windows, AssemblySettings(), _same, min_core=4)
+    assert [np.flatnonzero(a.member).tolist() for a in found] == [first, second]

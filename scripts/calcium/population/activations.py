@@ -68,6 +68,7 @@ def membership_test(
     chance: np.ndarray,
     alpha: float,
     chance_alpha: float,
+    most_present: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Who takes part in the activations more often than chance: (member, participation, p_value).
 
@@ -91,8 +92,32 @@ def membership_test(
     trials = counted.sum(axis=0)
     participation = np.divide(taken, trials, out=np.zeros(n_neurons), where=trials > 0)
     p_value = np.where(taken > 0, bdtrc(np.maximum(taken - 1, 0), trials, np.clip(chance, 0, 1)), 1.0)
-    member = (holm(p_value) < alpha) & (taken > 0)
-    return member, participation, p_value
+    if most_present is None:
+        member = (holm(p_value) < alpha) & (taken > 0)
+        return member, participation, p_value
+    # Tarone (1990): a neuron that could not reach significance even if present at every
+    # activation it can reach (its active bins: activations lie more than 2·jitter bins apart,
+    # so one active bin serves at most one) is not a test; Holm over those that are.
+    best = np.minimum(np.asarray(most_present), trials)
+    floor = np.where(best > 0, bdtrc(np.maximum(best - 1, 0), trials, np.clip(chance, 0, 1)), 1.0)
+    testable = tarone_testable(floor, alpha)
+    member = np.zeros(n_neurons, dtype=bool)
+    if testable.any():
+        member[testable] = holm(p_value[testable]) < alpha
+    return member & (taken > 0), participation, p_value
+
+
+def tarone_testable(floor: np.ndarray, alpha: float) -> np.ndarray:
+    """(neurons,) bool: the hypotheses Tarone's (1990) procedure counts: with K the smallest
+    number such that at most K hypotheses have a smallest attainable p-value (floor) at or below
+    alpha / K, those hypotheses; the others cannot be rejected at that level."""
+    floor = np.asarray(floor, dtype=float)
+    if floor.size == 0:
+        return np.zeros(0, dtype=bool)
+    k = np.arange(1, floor.size + 1)
+    below = np.searchsorted(np.sort(floor), alpha / k, side="right")  # hypotheses at or below alpha / k
+    smallest = int(k[np.argmax(below <= k)])  # below[-1] <= n always holds
+    return floor <= alpha / smallest
 
 
 def chance_outside(raster: ActiveBins, peaks: np.ndarray, jitter_bins: int) -> np.ndarray:

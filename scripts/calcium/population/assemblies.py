@@ -129,7 +129,12 @@ def _add_if_new(
     others = np.zeros_like(assembly.member)
     for other in found:
         others |= other.member
-    assembly = settle_members(raster, windows, assembly, settings, others)
+    settled = settle_members(raster, windows, assembly, settings, others)
+    # As in `_settle_all`: a candidate that would lose more than a fifth of its members stays as
+    # it was (the partner of a found ensemble, its shared neuron out of the core, was left a core
+    # of three that no longer holds its other members).
+    if (settled.member & assembly.member).sum() >= 0.8 * assembly.member.sum():
+        assembly = settled
     outside = [(assembly.core & ~other.member).sum() for other in found]
     if assembly.core.sum() < min_core:
         return

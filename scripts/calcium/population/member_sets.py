@@ -14,7 +14,7 @@ from calcium.population.activations import (
     member_activations,
     membership_test,
 )
-from calcium.population.coactivity import ActiveBins, window_activity
+from calcium.population.coactivity import ActiveBins, sorted_unique, window_activity
 
 
 class Assembly(NamedTuple):
@@ -89,7 +89,13 @@ def refine_members(
         if found.peak.size < settings.min_events:
             return None
         member, participation, p_value = membership_test(
-            windows, core, found, chance, settings.membership_alpha, settings.activation_alpha
+            windows,
+            core,
+            found,
+            chance,
+            settings.membership_alpha,
+            settings.activation_alpha,
+            chance_of.n_active,
         )
         failing = core & ~member
         if not failing.any():
@@ -132,6 +138,10 @@ class _WindowChance:
         self.total = windows.sum(axis=0, dtype=np.int64)
         n_held = int(self.held.sum())
         self.overall = self.total / n_held if n_held else np.zeros(raster.n_neurons)
+        # Each neuron's active bins (holding frames): the most activations it can take part in.
+        keep = self.held[raster.bins]
+        keys = sorted_unique(raster.neurons[keep].astype(np.int64) * raster.n_bins + raster.bins[keep])
+        self.n_active = np.bincount(keys // raster.n_bins, minlength=raster.n_neurons)
 
     def outside(self, peaks: np.ndarray) -> np.ndarray:
         j, n_bins = self.jitter_bins, self.held.size
