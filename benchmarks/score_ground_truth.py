@@ -16,7 +16,9 @@ set's recordings). Four ways:
   at least min_decay_frames frames, lengthened per neuron where its trace shows a longer one
   (longer_decay_s, MAX_DECAY_FACTOR), smoothing hypot(frame SD, rise_fraction x time to peak)
   and per neuron the extra smoothing at which its activity is reproducible to the target,
-  lag_fraction x the kinetic lag);
+  measured as the workflow does: on three parts with margins of a recording longer than
+  BOOTSTRAP_WINDOW_S (calcium.signal.bootstrap_parts; --check-parts N compares it with
+  deconvolve_block's), lag_fraction x the kinetic lag);
 - oasis_defaults: `oasis.functions.deconvolve(y)` on the ΔF/F as it is (decay estimated
   per trace, L1), s unsmoothed, no timing correction;
 - v1.0.0 and v1.0.0 + 50 ms: the rule of version 1.0.0 (no band-limit detection, frame
