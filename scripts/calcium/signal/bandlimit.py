@@ -257,10 +257,12 @@ def _log_shapes(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     frequencies = frequencies[(frequencies >= 0.25) & (frequencies < 0.5)]
     shapes = [np.log(_interpolation_noise(frequencies, _RATIOS) + 1e-300)]
     params = [np.c_[_RATIOS, np.zeros((_RATIOS.size, 2))]]
-    for slope in _NATIVE_SLOPES:
+    ratios = _RATIOS[::4]
+    noise = _interpolation_noise(frequencies, ratios)
+    for slope in _NATIVE_SLOPES:  # Σ w·(1 + q·r) = Σ w + q·Σ w·r: the sums once per slope
+        signal_part = _interpolation_noise(frequencies, ratios, 1.0, slope) - noise
         for signal in _SCAN_SIGNALS:
-            ratios = _RATIOS[::4]
-            shapes.append(np.log(_interpolation_noise(frequencies, ratios, signal, slope) + 1e-300))
+            shapes.append(np.log(noise + signal * signal_part + 1e-300))
             params.append(np.c_[ratios, np.full(ratios.size, signal), np.full(ratios.size, slope)])
     interpolation = np.vstack(shapes)
     relative = (frequencies / 0.25)[None, :] ** -np.asarray(_NATIVE_SLOPES)[:, None]
