@@ -16,7 +16,9 @@ set's recordings). Four ways:
   at least min_decay_frames frames, lengthened per neuron where its trace shows a longer one
   (longer_decay_s, MAX_DECAY_FACTOR), smoothing hypot(frame SD, rise_fraction x time to peak)
   and per neuron the extra smoothing at which its activity is reproducible to the target,
-  lag_fraction x the kinetic lag);
+  measured as the workflow does: on three parts with margins of a recording longer than
+  BOOTSTRAP_WINDOW_S (calcium.signal.bootstrap_parts; --check-parts N compares it with
+  deconvolve_block's), lag_fraction x the kinetic lag);
 - oasis_defaults: `oasis.functions.deconvolve(y)` on the ΔF/F as it is (decay estimated
   per trace, L1), s unsmoothed, no timing correction;
 - v1.0.0 and v1.0.0 + 50 ms: the rule of version 1.0.0 (no band-limit detection, frame
@@ -63,6 +65,13 @@ from calcium.evaluation.scoring import precision_recall_f1, spikefinder_correlat
 from calcium.io import load_json  # noqa: E402
 from calcium.signal.activity_smoothing import smooth_activity  # noqa: E402
 from calcium.signal.bandlimit import band_limits  # noqa: E402
+from calcium.signal.bootstrap_parts import (  # noqa: E402
+    BOOTSTRAP_WINDOW_S,
+    bootstrap_margins,
+    bootstrap_parts,
+    bootstrap_segments,
+    deconvolve_parts,
+)
 from calcium.signal.decay_estimate import model_decay_s  # noqa: E402
 from calcium.signal.deconvolution_settings import (  # noqa: E402
     LAG_FRACTION,
@@ -76,6 +85,7 @@ from calcium.signal.deconvolve import deconvolve_traces, spike_amplitude_noise  
 from calcium.signal.detrend import detrend  # noqa: E402
 from calcium.signal.indicators import canonical_indicator, indicator_kinetics  # noqa: E402
 from calcium.signal.precision import (  # noqa: E402
+    EXTRA_SMOOTHING_S,
     LONGER_DECAY_TARGET,
     REPRODUCIBILITY_TARGET,
     choose_extra_smoothing,
@@ -104,10 +114,11 @@ DEFAULT = (
     REPRODUCIBILITY_TARGET,
     LONGER_DECAY_TARGET,
 )
-CACHE_VERSION = 7  # in the cache's file names: spike-time inputs since 2, the redrawn traces' s since 3,
+CACHE_VERSION = 8  # in the cache's file names: spike-time inputs since 2, the redrawn traces' s since 3,
 # decays lengthened from the trace (MAX_DECAY_FACTOR) since 5, band limits below an empty floor and
 # linearly interpolated traces (`band_limits`; the 30 Hz versions of slower sets are interpolated) since 6,
-# their gain with its folded images (whole-number ratios coherent) since 7
+# their gain with its folded images (whole-number ratios coherent) since 7, recordings longer than
+# BOOTSTRAP_WINDOW_S re-inferred on the workflow's parts (`bootstrap_parts`) since 8
 
 
 def set_label(folder: Path) -> str:
@@ -165,6 +176,44 @@ def load_sets(root: Path) -> dict[str, tuple[str, list[Recording]]]:
     return sets
 
 
+def _base_smoothing(effective_rate_hz: float, kinetics: tuple, rise_fraction: float) -> float:
+    """The rule's frame-and-rise smoothing (s) at a grid point's rise fraction."""
+    frame_sd = 1.0 / (np.sqrt(12.0) * effective_rate_hz)
+    return float(np.hypot(frame_sd, rise_fraction * time_to_peak_s(*kinetics)))
+
+
+def _redrawn_parts(item, frames, result, redrawn, fs) -> None:
+    """As the workflow's precision bootstrap (`precision_smoothing`) does for a recording longer
+    than BOOTSTRAP_WINDOW_S: the neuron's parts (`bootstrap_segments`, `bootstrap_parts`, on its
+    s) and the redrawn trace deconvolved on them with its margins (`bootstrap_margins`, which
+    depend on the base smoothing: one per rise fraction of the grid; `deconvolve_parts`).
+    Stores ("parts", frames) (parts, 2) and ("again", frames, rise_fraction) (None where the
+    model has no decay: the workflow then bootstraps the whole recording)."""
+    candidates = bootstrap_segments(redrawn.shape[1], fs)
+    if len(candidates) == 1:  # at most BOOTSTRAP_WINDOW_S: measured whole
+        return
+    parts = np.unique(bootstrap_parts(result.spikes, candidates)[0], axis=0)  # in time order, each once
+    item[("parts", frames)] = parts
+    by_margin: dict = {}
+    for rise_fraction in GRID["rise_fraction"]:
+        smoothing = _base_smoothing(item["effective_rate_hz"], item["kinetics"], rise_fraction)
+        extra = max(EXTRA_SMOOTHING_S)
+        margins = bootstrap_margins(result.g, result.rate_hz, np.array([smoothing]), fs, extra)
+        margin = int(margins[0])
+        if margin >= 0 and margin not in by_margin:
+            by_margin[margin] = deconvolve_parts(
+                redrawn,
+                fs,
+                parts,
+                margins,
+                np.array([0]),
+                result.rate_hz,
+                None,
+                {"tau_decay_s": np.array([item[("model", frames)]])},
+            )[0]
+        item[("again", frames, rise_fraction)] = by_margin.get(margin)
+
+
 def _deconvolve(job):
     """Spike amplitudes of one set at one rate: the workflow's per min_decay_frames, OASIS's, 1.0.0's."""
     label, rate, recordings, cache = job
@@ -217,6 +266,7 @@ def _deconvolve(job):
                 effective_rate_hz=result.rate_hz,
             )
             item[("again", frames)] = again.spikes[0]
+            _redrawn_parts(item, frames, result, redrawn, fs)
             if frames == MIN_DECAY_FRAMES:  # what spike_times needs: the amplitude noise, the grid
                 item["amplitude_noise"] = float(spike_amplitude_noise(result.noise_sd, result.g)[0])
                 item["rate_hz"] = float(result.rate_hz[0])
@@ -242,7 +292,6 @@ def _score_items(job):
         fs, start, truth = it["fs"], it["start"], it["truth"]
         tau_d, tau_r = it["kinetics"]
         eff = it["effective_rate_hz"]
-        frame_sd = 1.0 / (np.sqrt(12.0) * eff)
         base = {"set": label, "paper": paper, "rate": rate, "recording": it["recording"], "nu": it["nu"]}
 
         def r(activity, fs=fs, truth=truth, start=start):
@@ -257,6 +306,8 @@ def _score_items(job):
         for frames in GRID["min_decay_frames"]:
             s = spread_over_exposure(it[("workflow", frames)][None, :], fs, rate_hz)
             again = spread_over_exposure(it[("again", frames)][None, :], fs, rate_hz)
+            parts = it.get(("parts", frames))  # longer than BOOTSTRAP_WINDOW_S: measured on parts
+            silent = not np.any(it[("workflow", frames)] != 0)
             model = it[("model", frames)]
             longer = model > max(tau_d, frames / eff) * (1 + 1e-6)  # lengthened from the trace
             lags = {
@@ -264,13 +315,32 @@ def _score_items(job):
                 for f in GRID["lag_fraction"]
             }
             for rise_fraction in GRID["rise_fraction"]:
-                smoothing = np.hypot(frame_sd, rise_fraction * time_to_peak_s(tau_d, tau_r))
-                curve = reproducibility_curve(s, again, fs, np.array([smoothing]))
+                smoothing = _base_smoothing(eff, (tau_d, tau_r), rise_fraction)
+                whole = None  # the whole recording's curve, computed where needed
+                again_parts = None if parts is None else it[("again", frames, rise_fraction)]
+                if again_parts is None:  # as the workflow: whole where short (or no decay to set margins)
+                    curve = whole = reproducibility_curve(s, again, fs, np.array([smoothing]))
+                else:  # on the parts, as `precision_smoothing`
+                    curve = reproducibility_curve(
+                        s,
+                        spread_over_exposure(again_parts[None, :], fs, rate_hz),
+                        fs,
+                        np.array([smoothing]),
+                        segments=parts,
+                    )
                 extras = {}
                 for target in GRID["reproducibility_target"]:
                     for longer_target in GRID["longer_decay_target"]:
                         used = longer_target if longer and longer_target else target
-                        extra = 0.0 if not used else float(choose_extra_smoothing(curve, used)[0][0])
+                        extra = 0.0
+                        if used:
+                            chosen, reproducibility = choose_extra_smoothing(curve, used)
+                            if again_parts is not None and np.isnan(reproducibility[0]) and not silent:
+                                # no spike in the parts but some in the recording: the whole
+                                if whole is None:
+                                    whole = reproducibility_curve(s, again, fs, np.array([smoothing]))
+                                chosen, _ = choose_extra_smoothing(whole, used)
+                            extra = float(chosen[0])
                         extras[(target, longer_target)] = extra
                 scored = {}
                 for lag_fraction, lag in lags.items():
@@ -440,6 +510,52 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_parts(sets, rates, count: int, cache: Path) -> pd.DataFrame:
+    """The `count` longest recordings longer than BOOTSTRAP_WINDOW_S (at each of `rates`): the extra
+    smoothing this benchmark picks at the default constants beside the one the workflow's
+    `deconvolve_block` reports (extra_smoothing_s) for the same detrended trace, rate and
+    default settings. Returns one row per (recording, rate)."""
+    from calcium.signal.deconvolution_settings import default_settings
+    from calcium.signal.deconvolve import deconvolve_block
+
+    long = [
+        (label, paper, rec)
+        for label, (paper, recs) in sets.items()
+        for rec in recs
+        if rec.dff.size / rec.frame_rate_hz > BOOTSTRAP_WINDOW_S
+    ]
+    long.sort(key=lambda entry: -entry[2].dff.size / entry[2].frame_rate_hz)
+    rows = []
+    for label, paper, rec in long[:count]:
+        for rate in rates:
+            items = _deconvolve((f"check_{label}_{Path(rec.name).name}", rate, [rec], str(cache)))
+            if not items:
+                continue
+            it = items[0]
+            scored = [
+                row
+                for row in _score_items((label, paper, rate, items))
+                if row["method"] == "workflow" and row["grid"] == DEFAULT
+            ]
+            fs = it["fs"]
+            y, _ = resample_traces(rec.dff, rec.frame_rate_hz, fs, rec.start_time_s)
+            x = detrend(y[None, :], fs, **DETREND)
+            block = deconvolve_block(slice(0, 1), x, fs, **default_settings(it["indicator"], fs))
+            table = block.tables[0]
+            rows.append(
+                {
+                    "recording": rec.name,
+                    "rate": rate,
+                    "duration_s": y.size / fs,
+                    "parts": it.get(("parts", MIN_DECAY_FRAMES)) is not None,
+                    "benchmark_extra_s": scored[0]["extra_smoothing_s"],
+                    "workflow_extra_s": float(table.extra_smoothing_s.iloc[0]),
+                    "workflow_reproducibility": float(table.reproducibility.iloc[0]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -455,6 +571,13 @@ def main(argv=None) -> None:
         action="store_true",
         help="choose the constants leaving each paper out, and check the expected-accuracy calibration",
     )
+    parser.add_argument(
+        "--check-parts",
+        type=int,
+        metavar="N",
+        help="only check, on the N longest recordings longer than the bootstrap window, that the "
+        "extra smoothing picked at the default constants equals the workflow's (deconvolve_block)",
+    )
     args = parser.parse_args(argv)
     started = time.time()
     sets = load_sets(args.groundtruth)
@@ -462,6 +585,14 @@ def main(argv=None) -> None:
         sets = {k: v for k, v in sets.items() if k in args.sets}
     if not sets:
         raise SystemExit(f"no ground-truth sets under {args.groundtruth}")
+    if args.check_parts:
+        check = check_parts(sets, args.rates, args.check_parts, args.cache)
+        print(check.to_string(index=False))
+        differ = check[~np.isclose(check.benchmark_extra_s, check.workflow_extra_s)]
+        print(f"{len(check) - len(differ)}/{len(check)} equal; {time.time() - started:.0f} s")
+        if len(differ):
+            raise SystemExit(1)
+        return
     scores = run(sets, args.rates, args.cache, args.processes)
     args.out.mkdir(parents=True, exist_ok=True)
     scores.drop(columns="grid").to_csv(

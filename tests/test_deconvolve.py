@@ -499,6 +499,30 @@ def test_an_interpolated_scan_frames_amplitude_is_read_over_its_exposure():
     np.testing.assert_array_equal(spread[1], unit[1])  # natively sampled: as it is
 
 
+@pytest.mark.parametrize(
+    ("indicator", "scan_hz", "frame_rate_hz"), [("GCaMP6s", 15.0, 30.0), ("OGB-1", 30.0, 60.0)]
+)
+def test_a_clean_scan_interpolated_is_found_by_its_signals_images(indicator, scan_hz, frame_rate_hz):
+    """A clean scan (ν 0.3) interpolated by 2: its calcium signal reaches the scan's Nyquist
+    frequency, and the interpolation folds the signal's images into the top octave with the
+    noise's. Fitted with white scan noise alone, the top octave looked native (found in 112 of
+    483 ground-truth recordings scanned at 15 Hz and interpolated to 30 Hz; none of these
+    simulated ones); with the scan's own spectrum in the model, at the scan's rate exactly, and
+    deconvolved there: the spike count within 20 % of the scan's."""
+    from calcium.signal.bandlimit import band_limits
+
+    y = _scanned_recording(indicator, scan_hz, nu=0.3)
+    t = np.arange(y.size) / scan_hz
+    interpolated = np.interp(np.arange(0.0, t[-1], 1.0 / frame_rate_hz), t, y)
+    rates, flagged = band_limits(interpolated[None, :], frame_rate_hz)
+    assert flagged[0]
+    assert rates[0] == pytest.approx(scan_hz, rel=1e-9)
+    n_scan = _spike_count(y, scan_hz, indicator)
+    n_interpolated = _spike_count(interpolated, frame_rate_hz, indicator)
+    assert n_scan > 50
+    assert abs(n_interpolated - n_scan) <= 0.2 * n_scan, (n_scan, n_interpolated)
+
+
 @pytest.mark.parametrize("fs", [7.5, 30.0])
 def test_natively_sampled_scans_are_not_taken_as_interpolated(fs):
     """Clean, fast-firing cells whose signal reaches into the top octave (ν 0.1, 3 Hz) and

@@ -136,3 +136,47 @@ def test_workflow_scores_a_real_gcamp6s_recording(prestarted_run):
     table = pd.read_csv(workdir / "results" / "rec01" / "evaluation" / "evaluation.csv")
     assert table.n_true_spikes.iloc[0] == len(spikes)
     assert table.f1.iloc[0] > 0.4
+
+
+def test_benchmark_bootstraps_a_long_recording_on_the_workflows_parts(tmp_path):
+    """benchmarks/score_ground_truth.py scores what the workflow runs: a recording longer than
+    BOOTSTRAP_WINDOW_S is re-inferred on the parts `precision_smoothing` uses (synthetic GCaMP6s,
+    1000 s at 10 Hz, where the whole recording's bootstrap would pick another extra smoothing),
+    and the extra smoothing it picks at the default constants is the one `deconvolve_block`
+    reports."""
+    import sys
+
+    from scipy.signal import lfilter
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import score_ground_truth as bench
+
+    from calcium.signal.deconvolve import deconvolve_block
+    from calcium.signal.precision import choose_extra_smoothing, reproducibility_curve
+
+    fs, n = 10.0, 10_000
+    rng = np.random.default_rng(1)
+    counts = rng.poisson(0.5 / fs, n)
+    dff = lfilter([1.0], [1.0, -np.exp(-1.0 / (1.25 * fs))], 0.15 * counts) + rng.normal(0, 0.03, n)
+    rec = Recording("synthetic/long", "GCaMP6s", fs, 0.0, dff, np.repeat(np.arange(n) / fs, counts))
+    (item,) = bench._deconvolve(("synthetic", "native", [rec], str(tmp_path)))
+    frames, rise = bench.MIN_DECAY_FRAMES, bench.RISE_SMOOTHING_FRACTION
+    parts = item[("parts", frames)]
+    assert parts.shape == (3, 2) and np.all(np.diff(parts, axis=1) == 3000)  # 3 parts of 300 s
+    again = item[("again", frames, rise)]
+    inside = np.zeros(n, bool)
+    for lo, hi in parts:
+        inside[max(lo - 200, 0) : hi + 200] = True
+    assert np.any(again[inside] > 0) and not np.any(again[~inside] > 0)  # re-inferred on the parts only
+    (row,) = [
+        r
+        for r in bench._score_items(("synthetic", "p", "native", [item]))
+        if r["method"] == "workflow" and r["grid"] == bench.DEFAULT
+    ]
+    x = detrend(dff[None, :], fs, **bench.DETREND)
+    table = deconvolve_block(slice(0, 1), x, fs, **default_settings("GCaMP6s", fs)).tables[0]
+    assert row["extra_smoothing_s"] == table.extra_smoothing_s.iloc[0] > 0, (row, table.extra_smoothing_s)
+    # bootstrapped whole (as the benchmark did before), this recording gets another extra smoothing
+    base = np.array([bench._base_smoothing(fs, item["kinetics"], rise)])
+    whole = reproducibility_curve(item[("workflow", frames)][None], item[("again", frames)][None], fs, base)
+    assert choose_extra_smoothing(whole, bench.REPRODUCIBILITY_TARGET)[0][0] != row["extra_smoothing_s"]
