@@ -229,6 +229,17 @@ def precision_smoothing(
     candidates = bootstrap_segments(n_frames, frame_rate_hz)
     extra, reproducibility = np.zeros(smoothing_s.shape), np.full(smoothing_s.shape, np.nan)
     whole = np.ones(smoothing_s.shape, dtype=bool)
+
+    def measured(rows, again, parts=None):  # both activities read over each frame's exposure
+        return reproducible_smoothing(
+            spread_over_exposure(result.spikes[rows], frame_rate_hz, rates[rows]),
+            spread_over_exposure(again, frame_rate_hz, rates[rows]),
+            frame_rate_hz,
+            smoothing_s[rows],
+            target[rows],
+            segments=parts,
+        )
+
     if not (candidates.shape[0] == 1 and candidates[0, 0] == 0 and candidates[0, 1] == n_frames):
         # each neuron's parts (`bootstrap_parts`), each with MARGIN_DECAYS of its decay and the
         # smoothing's reach around it
@@ -250,14 +261,7 @@ def precision_smoothing(
                 floor,
                 rows_of(oasis, rows),
             )
-            extra[rows], reproducibility[rows] = reproducible_smoothing(
-                spread_over_exposure(result.spikes[rows], frame_rate_hz, rates[rows]),
-                spread_over_exposure(again, frame_rate_hz, rates[rows]),
-                frame_rate_hz,
-                smoothing_s[rows],
-                target[rows],
-                segments=parts,
-            )
+            extra[rows], reproducibility[rows] = measured(rows, again, parts)
             # no spike in the parts (constant there) but some in the recording: the whole recording
             whole[rows] = np.isnan(reproducibility[rows]) & np.any(result.spikes[rows] != 0, axis=1)
     if whole.any():
@@ -270,11 +274,5 @@ def precision_smoothing(
             min_decay_frames=floor,
             **rows_of(oasis, rows),
         ).spikes
-        extra[rows], reproducibility[rows] = reproducible_smoothing(
-            spread_over_exposure(result.spikes[rows], frame_rate_hz, rates[rows]),
-            spread_over_exposure(again, frame_rate_hz, rates[rows]),
-            frame_rate_hz,
-            smoothing_s[rows],
-            target[rows],
-        )
+        extra[rows], reproducibility[rows] = measured(rows, again)
     return np.hypot(smoothing_s, extra), extra, reproducibility
