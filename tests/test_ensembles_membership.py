@@ -179,3 +179,43 @@ def test_another_assembly_is_active_where_half_its_own_members_are():
     explained = _WindowChance(raster, windows, 1).explained(np.array([10, 20]), [assembly], core)
     assert explained[0].tolist() == b.tolist()
     assert not explained[1].any()
+
+
+def test_settling_with_the_others_known_weighs_event_sizes():
+    """A core of 6 neurons coactive at 30 activations (every 13th bin of 400); neuron 10 fires
+    there 9 times with events twice its usual size and 12 times elsewhere; 89 other neurons fire
+    20 times each at random. By presence (chance ~0.15, p ~0.03) neuron 10 stays out; refined with the
+    other assemblies known (none here) its sizes make it a member, and no stranger joins."""
+    from calcium.population.coactivity import ActiveBins
+    from calcium.population.components import window_matrix
+    from calcium.population.event_sizes import with_event_sizes
+    from calcium.population.member_sets import AssemblySettings, refine_members
+
+    rng = np.random.default_rng(3)
+    n_bins, n = 400, 100
+    peaks = np.arange(6, 396, 13)
+    neurons, bins, sizes = [], [], []
+    for i in range(6):
+        neurons += [i] * peaks.size
+        bins += peaks.tolist()
+        sizes += [1.0] * peaks.size
+    away = np.setdiff1d(np.arange(n_bins), (peaks[:, None] + np.arange(-2, 3)).ravel())
+    for i in range(10, n):
+        chosen = rng.choice(away, 12, replace=False) if i == 10 else rng.choice(n_bins, 20, replace=False)
+        neurons += [i] * chosen.size
+        bins += chosen.tolist()
+        sizes += [1.0] * chosen.size
+    neurons += [10] * 9
+    bins += peaks[::3][:9].tolist()
+    sizes += [2.0] * 9
+    order = np.lexsort((bins, neurons))
+    neurons, bins, sizes = np.array(neurons)[order], np.array(bins)[order], np.array(sizes)[order]
+    keys = np.unique(neurons * n_bins + bins)
+    raster = ActiveBins(keys // n_bins, keys % n_bins, n, n_bins)
+    raster = with_event_sizes(raster, neurons, bins, sizes)
+    windows = window_matrix(raster, 1)
+    seed = np.isin(np.arange(n), range(6))
+    plain = refine_members(raster, windows, seed, seed / np.sqrt(6), AssemblySettings())
+    sized = refine_members(raster, windows, seed, seed / np.sqrt(6), AssemblySettings(), elsewhere=[])
+    assert np.flatnonzero(plain.member).tolist() == [0, 1, 2, 3, 4, 5]
+    assert np.flatnonzero(sized.member).tolist() == [0, 1, 2, 3, 4, 5, 10]
