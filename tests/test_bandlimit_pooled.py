@@ -131,3 +131,21 @@ def test_every_block_of_a_session_takes_the_sessions_interpolation(tmp_path):
     native, _ = _session(FS, 16)
     np.save(path, native.astype(np.float32))
     assert np.isnan(file_interpolation_ratio(path, 16, FRAMES, FS))
+
+
+def test_a_short_interpolated_session_keeps_its_scans_spike_count():
+    """Deconvolved as the workflow does (its rule, `workflow_pipeline`), 20 neurons x 50 s scanned
+    at 12 Hz and interpolated to 30 Hz infer within 20 % of the spikes the scans themselves give
+    (each neuron alone, not conclusive: 1.5-1.7x; 7.5 Hz scans: 6-15x)."""
+    from calcium.evaluation.session_accuracy import workflow_pipeline
+    from calcium.signal.deconvolution_settings import default_settings
+
+    traces, scans = _session(12.0, 20, seed=3)
+    at_scan = workflow_pipeline(default_settings("GCaMP6f", 12.0), {"method": "noise"})
+    at_frames = workflow_pipeline(default_settings("GCaMP6f", FS), {"method": "noise"})
+    n_scan = sum(
+        t.size for t in at_scan(np.array([y[: int(FRAMES / FS * 12.0)] for y in scans]), 12.0, 0.0)[1]
+    )
+    n_pooled = sum(t.size for t in at_frames(traces, FS, 0.0)[1])  # pooled over the rows given
+    assert n_scan > 200
+    assert abs(n_pooled - n_scan) <= 0.2 * n_scan, (n_scan, n_pooled)
