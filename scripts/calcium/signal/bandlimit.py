@@ -56,8 +56,10 @@ def band_limits(
     pooled over the rows given (a block of a session would then decide alone: pass the
     session's)."""
     traces = np.atleast_2d(np.asarray(traces, dtype=np.float64))
-    rates, cliffs = _cliff_or_filter_rates(traces, frame_rate_hz, nperseg, drop)
-    evidence = top_octave_evidence(traces, nperseg)
+    n = min(nperseg, traces.shape[1])
+    density = _welch_density(traces, n) if n >= 32 else None  # the octave rule's and the top octave's
+    rates, cliffs = _cliff_or_filter_rates(traces, frame_rate_hz, nperseg, drop, density)
+    evidence = top_octave_evidence(traces, nperseg, density)
     if evidence is None:
         return rates, np.zeros(rates.shape, dtype=bool)
     scanned = _single_rates(traces, evidence, frame_rate_hz)
@@ -79,10 +81,12 @@ def session_ratio_of_rows(
     (Fourier resampling, which `band_limits` decides by the cliff). Concatenate the blocks'
     (`concat_evidence`) and pool them (`pooled_ratio`). None: segments too short."""
     traces = np.atleast_2d(np.asarray(traces, dtype=np.float64))
-    evidence = top_octave_evidence(traces, nperseg)
-    if evidence is None:
+    n = min(nperseg, traces.shape[1])
+    if n < 32:
         return None
-    cliffs = _cliff_or_filter_rates(traces, frame_rate_hz, nperseg, 0.1)[1]
+    density = _welch_density(traces, n)
+    evidence = top_octave_evidence(traces, nperseg, density)
+    cliffs = _cliff_or_filter_rates(traces, frame_rate_hz, nperseg, 0.1, density)[1]
     return _rows_of(evidence, ~cliffs)
 
 
@@ -116,10 +120,10 @@ def _rows_of(evidence: TopOctaveEvidence, rows: np.ndarray) -> TopOctaveEvidence
 
 
 def _cliff_or_filter_rates(
-    traces: np.ndarray, frame_rate_hz: float, nperseg: int, drop: float
+    traces: np.ndarray, frame_rate_hz: float, nperseg: int, drop: float, densities: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(rates, whether each was found at a cliff): the octave-band rule of `effective_frame_rate`."""
-    from numpy.lib.stride_tricks import sliding_window_view
+    """(rates, whether each was found at a cliff): the octave-band rule of `effective_frame_rate`.
+    densities: the rows' `_welch_density` when already computed."""
     from scipy.signal import get_window
 
     traces = np.atleast_2d(np.asarray(traces, dtype=np.float64))
@@ -133,10 +137,10 @@ def _cliff_or_filter_rates(
     frequencies = np.fft.rfftfreq(n)  # cycles per frame, 0 .. 0.5
     n_bands = int(np.floor(np.log2(n / 8)))  # the lowest band keeps >= 2 frequency bins
     uppers = 0.5 / 2.0 ** np.arange(n_bands)
+    if densities is None:
+        densities = _welch_density(traces, n)
     for row, y in enumerate(traces):
-        segments = sliding_window_view(y, n)[:: max(n // 2, 1)]
-        segments = segments - segments.mean(axis=1, keepdims=True)
-        density = (np.abs(np.fft.rfft(segments * window, axis=1)) ** 2).mean(axis=0)
+        density = densities[row]
         level = np.array([np.median(density[(frequencies > hi / 2) & (frequencies <= hi)]) for hi in uppers])
         if not np.all(np.isfinite(level)) or level.max() <= 0:
             continue
@@ -411,24 +415,34 @@ class TopOctaveEvidence(NamedTuple):
     params: np.ndarray
 
 
-def top_octave_evidence(traces: np.ndarray, nperseg: int = 256) -> TopOctaveEvidence | None:
-    """Each row's top-octave fits (`TopOctaveEvidence`): Welch PSD (Hann, min(nperseg, frames)
-    frames per segment, half overlap); None when segments would be shorter than 32 frames.
-    traces: (rows, frames). Rows are judged alone (`linear_interpolation_rate`) or pooled
-    over a session (`session_interpolation_ratio`)."""
+def _welch_density(traces: np.ndarray, n: int) -> np.ndarray:
+    """(rows, n // 2 + 1) Welch PSD of each row: Hann, n-frame segments (each's mean removed),
+    half overlap, |rfft|² averaged over segments (the octave rule's and the top octave's)."""
     from numpy.lib.stride_tricks import sliding_window_view
     from scipy.signal import get_window
 
-    traces = np.atleast_2d(np.asarray(traces, dtype=np.float64))
-    n = min(nperseg, traces.shape[1])
-    if n < 32:
-        return None
     window = get_window("hann", n)
     density = np.empty((traces.shape[0], n // 2 + 1))
     for row, y in enumerate(traces):  # row by row: a block's segments at once do not fit the cache
         segments = sliding_window_view(y, n)[:: n // 2]
         segments = segments - segments.mean(axis=1, keepdims=True)
         density[row] = (np.abs(np.fft.rfft(segments * window, axis=1)) ** 2).mean(axis=0)
+    return density
+
+
+def top_octave_evidence(
+    traces: np.ndarray, nperseg: int = 256, density: np.ndarray | None = None
+) -> TopOctaveEvidence | None:
+    """Each row's top-octave fits (`TopOctaveEvidence`): Welch PSD (Hann, min(nperseg, frames)
+    frames per segment, half overlap; `_welch_density`, or density when already computed); None
+    when segments would be shorter than 32 frames.
+    traces: (rows, frames). Rows are judged alone (`linear_interpolation_rate`) or pooled
+    over a session (`session_interpolation_ratio`)."""
+    traces = np.atleast_2d(np.asarray(traces, dtype=np.float64))
+    n = min(nperseg, traces.shape[1])
+    if n < 32:
+        return None
+    density = _welch_density(traces, n) if density is None else density
     frequencies = np.fft.rfftfreq(n)
     top = (frequencies >= 0.25) & (frequencies < 0.5)
     log_power = np.log(density[:, top] + 1e-300)
