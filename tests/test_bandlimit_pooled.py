@@ -116,8 +116,11 @@ def test_a_mixed_session_is_not_forced():
 def test_every_block_of_a_session_takes_the_sessions_interpolation(tmp_path):
     """The decision is the session's, computed once over its file (`file_interpolation_ratio`):
     a block of 3 neurons (too few to pool) deconvolved on its own takes it, so the outputs do not
-    depend on how the session is cut into blocks; a native session's file gives none."""
+    depend on how the session is cut into blocks, and `deconvolution.tsv` says why; a native
+    session's file gives none."""
     from calcium.signal.bandlimit import band_limits
+    from calcium.signal.deconvolution_settings import default_settings
+    from calcium.signal.deconvolve import deconvolve_block
     from calcium.signal.scan_rate import file_interpolation_ratio
 
     traces, _ = _session(7.5, 16)
@@ -127,6 +130,15 @@ def test_every_block_of_a_session_takes_the_sessions_interpolation(tmp_path):
     assert ratio == 4.0
     rates, interpolated = band_limits(traces[:3], FS, session_ratio=ratio)
     assert interpolated.all() and np.all(rates == 7.5)
+    settings = default_settings("GCaMP6f", FS)
+    keys = ("ar_order", "tau_decay_s", "tau_rise_s", "penalty", "s_min", "optimize_g", "seed")
+    table = deconvolve_block(
+        slice(0, 3), traces[:3], FS, 0.0, 0.0, settings["timing"], ratio, **{k: settings[k] for k in keys}
+    ).tables[0]
+    np.testing.assert_allclose(table.effective_rate_hz, 7.5, rtol=1e-3)
+    assert table.rate_reason.str.contains(
+        "the session's neurons together"
+    ).all()  # deconvolution.tsv says why
     assert not band_limits(traces[:3], FS)[1].any()  # alone, 3 rows decide nothing
     native, _ = _session(FS, 16)
     np.save(path, native.astype(np.float32))

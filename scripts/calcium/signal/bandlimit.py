@@ -47,21 +47,24 @@ def band_limits(
     nperseg: int = 256,
     drop: float = 0.1,
     session_ratio: float | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    return_pooled: bool = False,
+):
     """(effective rate of each row in Hz, whether the row is linearly interpolated from it):
     `effective_frame_rate`, and where no cliff was found, `linear_interpolation_rate`; a row that
     is not conclusive alone takes the interpolation its session shares (`session_followers`).
     session_ratio: that interpolation's ratio (frame rate / scan rate) pooled over all the
     session's rows (`session_ratio_of_rows` over each block, `pooled_ratio`; NaN: none); None:
     pooled over the rows given (a block of a session would then decide alone: pass the
-    session's)."""
+    session's). return_pooled: also (rows,) whether a row's interpolation is the session's
+    (taken by `session_followers`, not shown by the row alone)."""
     traces = np.atleast_2d(np.asarray(traces, dtype=np.float64))
     n = min(nperseg, traces.shape[1])
     density = _welch_density(traces, n) if n >= 32 else None  # the octave rule's and the top octave's
     rates, cliffs = _cliff_or_filter_rates(traces, frame_rate_hz, nperseg, drop, density)
     evidence = top_octave_evidence(traces, nperseg, density)
     if evidence is None:
-        return rates, np.zeros(rates.shape, dtype=bool)
+        none = np.zeros(rates.shape, dtype=bool)
+        return (rates, none, none) if return_pooled else (rates, none)
     scanned = _single_rates(traces, evidence, frame_rate_hz)
     interpolated = ~cliffs & np.isfinite(scanned)
     rates[interpolated] = scanned[interpolated]
@@ -70,7 +73,7 @@ def band_limits(
     follow = session_followers(evidence, session_ratio) & ~cliffs & ~interpolated
     rates[follow] = frame_rate_hz / session_ratio
     interpolated |= follow
-    return rates, interpolated
+    return (rates, interpolated, follow) if return_pooled else (rates, interpolated)
 
 
 def session_ratio_of_rows(
