@@ -553,7 +553,7 @@ def session_interpolation_ratio(evidence: TopOctaveEvidence) -> float:
             float(_COARSE_RATIOS[column]),
         )
     )
-    margins = np.array([_depth_margin(evidence.density[row], evidence.frequencies, ratio) for row in used])
+    margins = _depth_margin(evidence.density[used], evidence.frequencies, ratio)
     return ratio if _weighted_median(margins[:, None], weight)[0] <= np.log(10.0) else float("nan")
 
 
@@ -649,17 +649,19 @@ def _as_deep_as_interpolation(density: np.ndarray, frequencies: np.ndarray, rati
     return bool(_depth_margin(density, frequencies, ratio) <= np.log(10.0))
 
 
-def _depth_margin(density: np.ndarray, frequencies: np.ndarray, ratio: float) -> float:
+def _depth_margin(density: np.ndarray, frequencies: np.ndarray, ratio: float) -> np.ndarray | float:
     """How far (ln) the top octave of `density` lies above where the interpolation by `ratio` puts
-    it below the scan's own band (`_as_deep_as_interpolation`); inf where the band has < 2 bins."""
+    it below the scan's own band (`_as_deep_as_interpolation`); inf where the band has < 2 bins.
+    density: (bins,) one row, a float returned, or (rows, bins), an array."""
     top = (frequencies >= 0.25) & (frequencies < 0.5)
     band = (frequencies >= 0.25 / ratio) & (frequencies <= 0.5 / ratio)
     if band.sum() < 2:
-        return float("inf")
+        return np.full(np.shape(density)[:-1], np.inf) if np.ndim(density) > 1 else float("inf")
     model = _interpolation_noise(frequencies, ratio)[0]
     model = np.maximum(
         model, 1e-6 * model.max()
     )  # the nulls (a whole-number ratio puts them on the octave's edges)
     log_power, log_model = np.log(density + 1e-300), np.log(model)
-    step = np.mean(log_power[top]) - np.mean(log_power[band])
-    return float(step - (np.mean(log_model[top]) - np.mean(log_model[band])))
+    step = np.mean(log_power[..., top], axis=-1) - np.mean(log_power[..., band], axis=-1)
+    margin = step - (np.mean(log_model[top]) - np.mean(log_model[band]))
+    return margin if np.ndim(density) > 1 else float(margin)
