@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
 import os
 import shutil
@@ -156,10 +157,10 @@ def changed_value(key: str, value, spec: dict):
 
 
 def parse_each_snakefile_once(monkeypatch) -> None:
-    """Snakemake turns each .smk file into Python anew for every workflow it builds (a third of
-    the time of one key's comparison); the files do not change between keys, so each is parsed
-    once per (file, rule count) and the code re-used (the forked processes inherit what the
-    first comparison parsed)."""
+    """Snakemake turns each .smk file into Python anew for every workflow it builds, and reads
+    config.yaml and the schemas again (half the time of one key's comparison); the files do not
+    change between keys, so each is parsed once (a .smk per rule count) and re-used (the forked
+    processes inherit what the first comparison parsed)."""
     import snakemake.api  # noqa: F401  (snakemake.workflow imports it first)
     import snakemake.workflow
 
@@ -177,6 +178,18 @@ def parse_each_snakefile_once(monkeypatch) -> None:
         return code, count
 
     monkeypatch.setattr(snakemake.workflow, "parse", parse_once)
+    # The same for the YAML files (config.yaml, the schemas): each read once, a copy handed out
+    # (the workflow fills the config's defaults in place).
+    load = yaml.load
+    loaded: dict[tuple[str, type], object] = {}
+
+    def load_once(stream, Loader):  # noqa: N803  (yaml.load's own name)
+        text = stream if isinstance(stream, str) else stream.read()
+        if (text, Loader) not in loaded:
+            loaded[text, Loader] = load(text, Loader)
+        return copy.deepcopy(loaded[text, Loader])
+
+    monkeypatch.setattr(yaml, "load", load_once)
 
 
 def rules_whose_params_change(workdir, overrides: dict) -> set[str]:
