@@ -64,10 +64,18 @@ def copy_workflow(destination: Path) -> Path:
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run Snakemake in `workdir`; returns the finished process (stdout+stderr in .stdout)."""
+    """Run Snakemake in `workdir`; returns the finished process (stdout+stderr in .stdout).
+
+    From the test session's main thread, Snakemake's command line runs in a forked child of
+    the session, which has imported Snakemake already: the same program, arguments and output
+    as the `snakemake` command, without its second of imports (the suite runs it ~80 times).
+    Elsewhere (the background threads) it is the command itself."""
+    command = [tool("snakemake"), "--cores", "2", *args]
+    if threading.current_thread() is threading.main_thread():
+        return _forked_snakemake(workdir, command, timeout)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     return subprocess.run(
-        [tool("snakemake"), "--cores", "2", *args],
+        command,
         cwd=workdir,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -75,6 +83,52 @@ def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.Compl
         timeout=timeout,
         env=env,
     )
+
+
+def _forked_snakemake(workdir: Path, command: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """`command` (snakemake and its arguments) run by snakemake.cli.main in a forked child."""
+    import snakemake.api  # noqa: F401  (before snakemake.cli, which it imports in turn)
+    import snakemake.cli
+
+    with tempfile.TemporaryFile("w+") as output:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into pytest
+            code = 1
+            try:
+                os.chdir(workdir)
+                os.dup2(output.fileno(), 1)
+                os.dup2(output.fileno(), 2)
+                sys.stdout = sys.stderr = os.fdopen(1, "w", closefd=False)
+                sys.dont_write_bytecode = True
+                sys.argv = command
+                try:
+                    snakemake.cli.main(command[1:])
+                    code = 0
+                except SystemExit as end:  # as the interpreter ends: a message is printed, exit 1
+                    code = end.code if isinstance(end.code, int) else int(end.code is not None)
+                    if end.code is not None and not isinstance(end.code, int):
+                        print(end.code, file=sys.stderr)
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                os._exit(code)
+        deadline = time.monotonic() + timeout
+        while True:
+            finished, status = os.waitpid(pid, os.WNOHANG)
+            if finished:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise subprocess.TimeoutExpired(command, timeout)
+            time.sleep(0.02)
+        output.seek(0)
+        return subprocess.CompletedProcess(command, os.waitstatus_to_exitcode(status), output.read())
 
 
 @pytest.fixture
@@ -167,46 +221,65 @@ def _start(
 
 @pytest.fixture(scope="session", autouse=True)
 def prestarted_runs(request, tmp_path_factory, default_run_started):
-    """The runs of the selected tests marked `prestarted`, one after another in a background
-    thread started when the session begins (those from the default run last, once it has
-    finished): {prepare: (workdir, result)} as each finishes."""
+    """The runs of the selected tests marked `prestarted`, started when the session begins in
+    two background threads: one runs those on a fresh copy of the workflow one after another,
+    the other those made from the default run, one after another as soon as that run has
+    finished (not after the first thread's: each thread's runs leave a core idle between
+    their jobs, which the other's fill). {prepare: (workdir, result)} as each finishes."""
     found = (_prepare_of(item) for item in request.session.items if _will_run(item))
-    prepares = sorted(dict.fromkeys(p for p in found if p is not None), key=_from_default_run)
+    prepares = list(dict.fromkeys(p for p in found if p is not None))
     finished: dict[Callable, tuple] = {}
     done = {prepare: threading.Event() for prepare in prepares}
     stop = threading.Event()  # the session ends (with -x, say): start no further run
 
-    def run_all():
+    def below_the_unit_tests():
         # Below the unit tests in priority: they run one at a time on one core, the slowest
         # path of the session, and keep it; the runs take what is left of the two cores (a
         # thread's nice value is its own on Linux, and what it starts inherits it).
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
-        for prepare in prepares:
+
+    def workdir_of(prepare) -> Path:
+        return tmp_path_factory.mktemp(prepare.__name__.strip("_")) / "run"
+
+    def run_fresh(group):
+        below_the_unit_tests()
+        for prepare in group:
             if stop.is_set():
                 return
-            workdir = tmp_path_factory.mktemp(prepare.__name__.strip("_")) / "run"
-            if not _from_default_run(prepare):
-                finished[prepare] = _start(workdir, prepare)
-            elif default_run_started is None:
-                finished[prepare] = workdir, RuntimeError("the default run was not started")
-            else:
-                default_workdir, process, _ = default_run_started
-                while process.poll() is None and not stop.is_set():
-                    time.sleep(0.2)
-                if stop.is_set():
-                    return
-                if process.returncode == 0:
-                    finished[prepare] = _start(workdir, prepare, default_workdir)
-                else:  # the test's `default_run` fixture reports the run's failure
-                    finished[prepare] = workdir, RuntimeError("the default run failed")
+            finished[prepare] = _start(workdir_of(prepare), prepare)
             done[prepare].set()
 
-    thread = threading.Thread(target=run_all, daemon=True)
-    if prepares:
+    def run_from_default(group):
+        below_the_unit_tests()
+        if default_run_started is not None:
+            _, process, _ = default_run_started
+            while process.poll() is None and not stop.is_set():
+                time.sleep(0.2)
+        for prepare in group:
+            if stop.is_set():
+                return
+            workdir = workdir_of(prepare)
+            if default_run_started is None:
+                finished[prepare] = workdir, RuntimeError("the default run was not started")
+            elif default_run_started[1].returncode == 0:
+                finished[prepare] = _start(workdir, prepare, default_run_started[0])
+            else:  # the test's `default_run` fixture reports the run's failure
+                finished[prepare] = workdir, RuntimeError("the default run failed")
+            done[prepare].set()
+
+    threads = [
+        threading.Thread(target=target, args=(group,), daemon=True)
+        for target, group in (
+            (run_fresh, [p for p in prepares if not _from_default_run(p)]),
+            (run_from_default, [p for p in prepares if _from_default_run(p)]),
+        )
+        if group
+    ]
+    for thread in threads:
         thread.start()
     yield finished, done
     stop.set()
-    if prepares:
+    for thread in threads:
         thread.join(timeout=900)
 
 
