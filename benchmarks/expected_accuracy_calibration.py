@@ -105,10 +105,11 @@ def realise(job) -> dict:
 
 def session_ratios(recordings) -> list[float]:
     """The linear interpolation each recording's session shares (frame rate / scan rate, NaN: none),
-    as the workflow pools it over a session's neurons (`calcium.signal.bandlimit.pooled_ratio`):
+    as the workflow pools it over a session's neurons (`calcium.signal.interpolation_session.pooled_ratio`):
     a set's recordings of one frame rate (to 0.1 Hz) are one session's neurons; --no-pooling: NaN
     (each recording judged alone)."""
-    from calcium.signal.bandlimit import pooled_ratio, session_ratio_of_rows
+    from calcium.signal.bandlimit import session_ratio_of_rows
+    from calcium.signal.interpolation_session import pooled_ratio
 
     if not POOLING:
         return [float("nan")] * len(recordings)

@@ -88,7 +88,8 @@ def file_interpolation_ratio(
     None: all. Computed once per session, so that every block of it (`calcium.blocks`) takes the
     same decision, whatever the number of processes."""
     from calcium.io import load_npy
-    from calcium.signal.bandlimit import pooled_ratio, session_ratio_of_rows
+    from calcium.signal.bandlimit import session_ratio_of_rows
+    from calcium.signal.interpolation_session import pooled_ratio
 
     rows = max(1, 10_000_000 // max(n_frames, 1))
     parts = []
