@@ -162,8 +162,9 @@ def default_run_started(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def default_run(default_run_started) -> Path:
-    """One full run of the workflow on the bundled data, shared by the tests that read it."""
+def default_run(default_run_started, prestarted_runs) -> Path:
+    """One full run of the workflow on the bundled data, shared by the tests that read it (once
+    the runs made from it have copied its folder: some tests add a report to it)."""
     if default_run_started is None:  # asked for by request.getfixturevalue: not foreseen
         workdir = copy_workflow(Path(tempfile.mkdtemp(prefix="default")) / "run")
         result = snakemake(workdir)
@@ -173,6 +174,8 @@ def default_run(default_run_started) -> Path:
     process.wait(timeout=900)
     output.seek(0)
     assert process.returncode == 0, output.read()[-5000:]
+    copied = prestarted_runs[2]
+    assert copied.wait(timeout=900), "the runs made from the default run did not copy its folder"
     return workdir
 
 
@@ -208,28 +211,49 @@ def _from_default_run(prepare: Callable) -> bool:
     return getattr(prepare, "from_default_run", False)
 
 
+def _prepared(
+    workdir: Path, prepare: Callable, default_run: Path | None = None
+) -> tuple[str, ...] | Exception:
+    """`prepare` applied to `workdir`: Snakemake's arguments (the exception, if preparing failed)."""
+    try:
+        return prepare(workdir, default_run) if default_run else prepare(copy_workflow(workdir))
+    except Exception as error:  # re-raised in the test that reads it
+        return error
+
+
+def _run(
+    workdir: Path, args: tuple[str, ...] | Exception
+) -> tuple[Path, subprocess.CompletedProcess | Exception]:
+    """Snakemake run in `workdir` with `args` (or the exception preparing them raised)."""
+    if isinstance(args, Exception):
+        return workdir, args
+    try:
+        return workdir, snakemake(workdir, *args)
+    except Exception as error:
+        return workdir, error
+
+
 def _start(
     workdir: Path, prepare: Callable, default_run: Path | None = None
 ) -> tuple[Path, subprocess.CompletedProcess | Exception]:
     """Prepare `workdir` and run Snakemake in it (the exception instead, if preparing failed)."""
-    try:
-        args = prepare(workdir, default_run) if default_run else prepare(copy_workflow(workdir))
-        return workdir, snakemake(workdir, *args)
-    except Exception as error:  # re-raised in the test that reads it
-        return workdir, error
+    return _run(workdir, _prepared(workdir, prepare, default_run))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def prestarted_runs(request, tmp_path_factory, default_run_started):
     """The runs of the selected tests marked `prestarted`, started when the session begins in
-    two background threads: one runs those on a fresh copy of the workflow one after another,
-    the other those made from the default run, one after another as soon as that run has
-    finished (not after the first thread's: each thread's runs leave a core idle between
-    their jobs, which the other's fill). {prepare: (workdir, result)} as each finishes."""
+    two background threads. Both take the runs on a fresh copy of the workflow, in the order of
+    their tests; the second, as soon as the default run has finished, makes the folders of the
+    runs made from it (then sets `copied`, which the `default_run` fixture waits for: tests add
+    reports to its folder) and runs those, then helps with the fresh ones again. A run leaves a
+    core idle between its jobs, which the other thread's fill. Yields ({prepare: (workdir,
+    result)} as each finishes, {prepare: its Event}, `copied`)."""
     found = (_prepare_of(item) for item in request.session.items if _will_run(item))
     prepares = list(dict.fromkeys(p for p in found if p is not None))
     finished: dict[Callable, tuple] = {}
     done = {prepare: threading.Event() for prepare in prepares}
+    copied = threading.Event()
     stop = threading.Event()  # the session ends (with -x, say): start no further run
 
     def below_the_unit_tests():
@@ -241,43 +265,71 @@ def prestarted_runs(request, tmp_path_factory, default_run_started):
     def workdir_of(prepare) -> Path:
         return tmp_path_factory.mktemp(prepare.__name__.strip("_")) / "run"
 
-    def run_fresh(group):
-        below_the_unit_tests()
-        for prepare in group:
-            if stop.is_set():
-                return
-            finished[prepare] = _start(workdir_of(prepare), prepare)
-            done[prepare].set()
+    fresh = [p for p in prepares if not _from_default_run(p)]
+    from_default = [p for p in prepares if _from_default_run(p)]
+    queue = list(reversed(fresh))  # the fresh runs, in the order their tests come
+    lock = threading.Lock()
 
-    def run_from_default(group):
+    def next_fresh() -> Callable | None:
+        with lock:
+            return queue.pop() if queue and not stop.is_set() else None
+
+    def run_fresh(prepare):
+        finished[prepare] = _start(workdir_of(prepare), prepare)
+        done[prepare].set()
+
+    def fresh_runs():
         below_the_unit_tests()
-        if default_run_started is not None:
-            _, process, _ = default_run_started
-            while process.poll() is None and not stop.is_set():
+        while (prepare := next_fresh()) is not None:
+            run_fresh(prepare)
+
+    def default_running() -> bool:
+        return default_run_started is not None and default_run_started[1].poll() is None
+
+    def runs_from_default():
+        """Fresh runs while the default run goes on, then the runs made from it, then fresh
+        runs again if any are left."""
+        below_the_unit_tests()
+        while default_running() and not stop.is_set():
+            prepare = next_fresh() if queue else None
+            if prepare is None:
                 time.sleep(0.2)
-        for prepare in group:
+            else:
+                run_fresh(prepare)
+        if stop.is_set():
+            copied.set()
+            return
+        try:
+            if default_run_started is None:
+                failed = RuntimeError("the default run was not started")
+            else:
+                default_workdir = default_run_started[0]
+                # the test's `default_run` fixture reports the run's failure
+                failed = (
+                    None if default_run_started[1].returncode == 0 else RuntimeError("the default run failed")
+                )
+            folders = {prepare: workdir_of(prepare) for prepare in from_default}
+            arguments = {
+                prepare: failed or _prepared(folders[prepare], prepare, default_workdir)
+                for prepare in from_default
+            }
+        finally:
+            copied.set()
+        for prepare in from_default:
             if stop.is_set():
                 return
-            workdir = workdir_of(prepare)
-            if default_run_started is None:
-                finished[prepare] = workdir, RuntimeError("the default run was not started")
-            elif default_run_started[1].returncode == 0:
-                finished[prepare] = _start(workdir, prepare, default_run_started[0])
-            else:  # the test's `default_run` fixture reports the run's failure
-                finished[prepare] = workdir, RuntimeError("the default run failed")
+            finished[prepare] = _run(folders[prepare], arguments[prepare])
             done[prepare].set()
+        fresh_runs()
 
-    threads = [
-        threading.Thread(target=target, args=(group,), daemon=True)
-        for target, group in (
-            (run_fresh, [p for p in prepares if not _from_default_run(p)]),
-            (run_from_default, [p for p in prepares if _from_default_run(p)]),
-        )
-        if group
-    ]
+    if not from_default:
+        copied.set()
+    threads = [threading.Thread(target=fresh_runs, daemon=True)] if fresh else []
+    if from_default or fresh:
+        threads.append(threading.Thread(target=runs_from_default, daemon=True))
     for thread in threads:
         thread.start()
-    yield finished, done
+    yield finished, done, copied
     stop.set()
     for thread in threads:
         thread.join(timeout=900)
@@ -288,7 +340,7 @@ def prestarted_run(request, prestarted_runs, tmp_path) -> tuple[Path, subprocess
     """(workdir, finished Snakemake process) of this test's `prestarted` run."""
     prepare = _prepare_of(request.node)
     assert prepare is not None, "prestarted_run needs the test to be marked @prestarted(prepare)"
-    finished, done = prestarted_runs
+    finished, done, _ = prestarted_runs
     if prepare in done:
         assert done[prepare].wait(timeout=900), f"{prepare.__name__}: the background run did not finish"
         workdir, result = finished[prepare]
@@ -302,18 +354,21 @@ def prestarted_run(request, prestarted_runs, tmp_path) -> tuple[Path, subprocess
 
 
 def pytest_collection_modifyitems(config, items):
-    """The tests whose runs start with the session (in the background, see `prestarted`) after
-    the others, those that read the default run after all these (it runs in the background
-    meanwhile), and the SLURM test last (its run too starts when the session begins)."""
-    items.sort(
-        key=lambda item: (
-            item.path.name == "test_slurm.py",
-            "default_run" in item.fixturenames,
-            # after the unit tests; among those reading the default run, first (before any
-            # test writes its report into the default run's folder)
-            (_prepare_of(item) is not None) != ("default_run" in item.fixturenames),
-        )
-    )  # a stable sort
+    """The unit tests first, then those that read the default run (it runs in the background
+    meanwhile), then those whose runs start with the session (in the background, see
+    `prestarted`: they have had the longest to finish), those made from the default run last
+    of these (they start when it ends), and the SLURM test last (its run too starts when the
+    session begins)."""
+
+    def group(item) -> int:
+        if item.path.name == "test_slurm.py":
+            return 4
+        prepare = _prepare_of(item)
+        if prepare is None:
+            return int("default_run" in item.fixturenames)
+        return 3 if _from_default_run(prepare) else 2
+
+    items.sort(key=group)  # a stable sort
 
 
 @pytest.fixture(scope="session", autouse=True)
