@@ -2,7 +2,6 @@
 
 import functools
 
-import numpy as np
 import oasis.functions  # noqa: F401 (imported before the pool forks: workers share it)
 
 from calcium.blocks import concat_tables, process_blocks
@@ -22,7 +21,7 @@ ratio = file_interpolation_ratio(
     facts["n_neurons"],
     facts["n_frames"],
     facts["frame_rate_hz"],
-    None if trials is None else np.concatenate([np.arange(a, b) for a, b in trials]),  # trials back to back
+    trials,
 )
 if ratio == ratio:
     log.info(

@@ -22,7 +22,7 @@ stage = functools.partial(
     trials=trials,
     # a session's linear interpolation, pooled over all its neurons once: the same for every block
     session_ratio=file_interpolation_ratio(
-        snakemake.input.traces, facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"]
+        snakemake.input.traces, facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], trials
     ),
     **settings,
 )

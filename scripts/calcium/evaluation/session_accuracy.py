@@ -124,7 +124,7 @@ def session_noise(
     from calcium.signal.scan_rate import file_interpolation_ratio
 
     frames = None if trials is None else trial_frame_index(trials)
-    ratio = file_interpolation_ratio(dff_path, n_neurons, n_frames, frame_rate_hz, frames)
+    ratio = file_interpolation_ratio(dff_path, n_neurons, n_frames, frame_rate_hz, trials)
     rows = max(1, 10_000_000 // n_frames)
     parts = [
         noise_at_scan_rates(
