@@ -51,6 +51,7 @@ from calcium.signal.indicators import canonical_indicator, indicator_family  # n
 
 CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
 SHIPPED = REPO / "resources" / "groundtruth"
+POOLING = True  # --no-pooling: each recording's interpolation judged alone (as before pooling)
 
 
 def pipeline_for(indicator: str, fs: float):
@@ -70,13 +71,14 @@ def realise(job) -> dict:
     label, folder_name, paper, recordings = job
     warnings.simplefilter("ignore")
     realised, measured = [], []
-    for rec in recordings:
+    ratios = session_ratios(recordings)
+    for rec, ratio in zip(recordings, ratios, strict=True):
         truth, _ = split_by_span(rec.spike_times_s, rec.dff.size, rec.frame_rate_hz, rec.start_time_s)
-        measured.append(noise_at_scan_rates(rec.dff[None, :], rec.frame_rate_hz))
+        measured.append(noise_at_scan_rates(rec.dff[None, :], rec.frame_rate_hz, ratio))
         if truth.size == 0:
             continue
         activity, _ = pipeline_for(rec.indicator, rec.frame_rate_hz)(
-            rec.dff[None, :], rec.frame_rate_hz, rec.start_time_s
+            rec.dff[None, :], rec.frame_rate_hz, rec.start_time_s, ratio
         )
         realised.append(
             spikefinder_correlation(activity[0], rec.frame_rate_hz, truth, 0.04, rec.start_time_s)
@@ -99,6 +101,30 @@ def realise(job) -> dict:
         "skewness_median": float(np.nanmedian(skewness)),
         "realised_r": float(np.median(realised)) if realised else np.nan,
     }
+
+
+def session_ratios(recordings) -> list[float]:
+    """The linear interpolation each recording's session shares (frame rate / scan rate, NaN: none),
+    as the workflow pools it over a session's neurons (`calcium.signal.interpolation_session.pooled_ratio`):
+    a set's recordings of one frame rate (to 0.1 Hz) are one session's neurons; --no-pooling: NaN
+    (each recording judged alone)."""
+    from calcium.signal.bandlimit import session_ratio_of_rows
+    from calcium.signal.interpolation_session import pooled_ratio
+
+    if not POOLING:
+        return [float("nan")] * len(recordings)
+    rates = [round(rec.frame_rate_hz, 1) for rec in recordings]
+    pooled = {
+        rate: pooled_ratio(
+            [
+                session_ratio_of_rows(rec.dff[None, :], rec.frame_rate_hz)
+                for rec, r in zip(recordings, rates, strict=True)
+                if r == rate
+            ]
+        )
+        for rate in set(rates)
+    }
+    return [pooled[rate] for rate in rates]
 
 
 def skew_slope(sets: pd.DataFrame) -> float:
@@ -200,7 +226,14 @@ def main(argv=None) -> None:
         "FRAME_HZ, as traces aligned to behaviour or video are: is the estimate of an interpolated "
         "session as right as a natively sampled one's? Sets slower than 1.5 x SCAN_HZ are left out",
     )
+    parser.add_argument(
+        "--no-pooling",
+        action="store_true",
+        help="judge each recording's linear interpolation alone, not pooled over its set as a session",
+    )
     args = parser.parse_args(argv)
+    global POOLING
+    POOLING = not args.no_pooling
     sets = load_sets(args.groundtruth)
     if args.interpolated:
         sets = interpolated_sets(sets, *args.interpolated)

@@ -9,12 +9,28 @@ from calcium.input.trial_structure import per_trial_block, trial_bounds
 from calcium.io import load_json, save_table
 from calcium.logs import log_to
 from calcium.signal.deconvolve import deconvolve_block
+from calcium.signal.scan_rate import file_interpolation_ratio
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.oasis
 trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
-stage = functools.partial(deconvolve_block, frame_rate_hz=facts["frame_rate_hz"], **settings)
+# linear interpolation is the acquisition's, shared by the session's neurons: pooled over all of them once
+ratio = file_interpolation_ratio(
+    snakemake.input.traces,
+    facts["n_neurons"],
+    facts["n_frames"],
+    facts["frame_rate_hz"],
+    trials,
+)
+if ratio == ratio:
+    log.info(
+        "session linearly interpolated from a %.3g Hz scan (pooled over its neurons)",
+        facts["frame_rate_hz"] / ratio,
+    )
+stage = functools.partial(
+    deconvolve_block, frame_rate_hz=facts["frame_rate_hz"], session_ratio=ratio, **settings
+)
 if trials is not None:  # each trial on its own; the table: one row per neuron, medians over trials
     stage = functools.partial(per_trial_block, stage, trials=trials, sums=("spike_sum_dff",))
 output = snakemake.output

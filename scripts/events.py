@@ -9,6 +9,7 @@ from calcium.io import load_json, save_table
 from calcium.logs import log_to
 from calcium.population.events import narrow_large_events
 from calcium.signal import stages
+from calcium.signal.scan_rate import file_interpolation_ratio
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
@@ -19,6 +20,10 @@ stage = functools.partial(
     frame_rate_hz=facts["frame_rate_hz"],
     start_time_s=facts["start_time_s"],
     trials=trials,
+    # a session's linear interpolation, pooled over all its neurons once: the same for every block
+    session_ratio=file_interpolation_ratio(
+        snakemake.input.traces, facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], trials
+    ),
     **settings,
 )
 tables = process_blocks(

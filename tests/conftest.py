@@ -64,10 +64,18 @@ def copy_workflow(destination: Path) -> Path:
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run Snakemake in `workdir`; returns the finished process (stdout+stderr in .stdout)."""
+    """Run Snakemake in `workdir`; returns the finished process (stdout+stderr in .stdout).
+
+    From the test session's main thread, Snakemake's command line runs in a forked child of
+    the session, which has imported Snakemake already: the same program, arguments and output
+    as the `snakemake` command, without its second of imports (the suite runs it ~80 times).
+    Elsewhere (the background threads) it is the command itself."""
+    command = [tool("snakemake"), "--cores", "2", *args]
+    if threading.current_thread() is threading.main_thread():
+        return _forked_snakemake(workdir, command, timeout)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     return subprocess.run(
-        [tool("snakemake"), "--cores", "2", *args],
+        command,
         cwd=workdir,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -75,6 +83,52 @@ def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.Compl
         timeout=timeout,
         env=env,
     )
+
+
+def _forked_snakemake(workdir: Path, command: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """`command` (snakemake and its arguments) run by snakemake.cli.main in a forked child."""
+    import snakemake.api  # noqa: F401  (before snakemake.cli, which it imports in turn)
+    import snakemake.cli
+
+    with tempfile.TemporaryFile("w+") as output:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into pytest
+            code = 1
+            try:
+                os.chdir(workdir)
+                os.dup2(output.fileno(), 1)
+                os.dup2(output.fileno(), 2)
+                sys.stdout = sys.stderr = os.fdopen(1, "w", closefd=False)
+                sys.dont_write_bytecode = True
+                sys.argv = command
+                try:
+                    snakemake.cli.main(command[1:])
+                    code = 0
+                except SystemExit as end:  # as the interpreter ends: a message is printed, exit 1
+                    code = end.code if isinstance(end.code, int) else int(end.code is not None)
+                    if end.code is not None and not isinstance(end.code, int):
+                        print(end.code, file=sys.stderr)
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                os._exit(code)
+        deadline = time.monotonic() + timeout
+        while True:
+            finished, status = os.waitpid(pid, os.WNOHANG)
+            if finished:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise subprocess.TimeoutExpired(command, timeout)
+            time.sleep(0.02)
+        output.seek(0)
+        return subprocess.CompletedProcess(command, os.waitstatus_to_exitcode(status), output.read())
 
 
 @pytest.fixture
@@ -108,8 +162,9 @@ def default_run_started(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def default_run(default_run_started) -> Path:
-    """One full run of the workflow on the bundled data, shared by the tests that read it."""
+def default_run(default_run_started, prestarted_runs) -> Path:
+    """One full run of the workflow on the bundled data, shared by the tests that read it (once
+    the runs made from it have copied its folder: some tests add a report to it)."""
     if default_run_started is None:  # asked for by request.getfixturevalue: not foreseen
         workdir = copy_workflow(Path(tempfile.mkdtemp(prefix="default")) / "run")
         result = snakemake(workdir)
@@ -119,6 +174,8 @@ def default_run(default_run_started) -> Path:
     process.wait(timeout=900)
     output.seek(0)
     assert process.returncode == 0, output.read()[-5000:]
+    copied = prestarted_runs[2]
+    assert copied.wait(timeout=900), "the runs made from the default run did not copy its folder"
     return workdir
 
 
@@ -154,59 +211,127 @@ def _from_default_run(prepare: Callable) -> bool:
     return getattr(prepare, "from_default_run", False)
 
 
+def _prepared(
+    workdir: Path, prepare: Callable, default_run: Path | None = None
+) -> tuple[str, ...] | Exception:
+    """`prepare` applied to `workdir`: Snakemake's arguments (the exception, if preparing failed)."""
+    try:
+        return prepare(workdir, default_run) if default_run else prepare(copy_workflow(workdir))
+    except Exception as error:  # re-raised in the test that reads it
+        return error
+
+
+def _run(
+    workdir: Path, args: tuple[str, ...] | Exception
+) -> tuple[Path, subprocess.CompletedProcess | Exception]:
+    """Snakemake run in `workdir` with `args` (or the exception preparing them raised)."""
+    if isinstance(args, Exception):
+        return workdir, args
+    try:
+        return workdir, snakemake(workdir, *args)
+    except Exception as error:
+        return workdir, error
+
+
 def _start(
     workdir: Path, prepare: Callable, default_run: Path | None = None
 ) -> tuple[Path, subprocess.CompletedProcess | Exception]:
     """Prepare `workdir` and run Snakemake in it (the exception instead, if preparing failed)."""
-    try:
-        args = prepare(workdir, default_run) if default_run else prepare(copy_workflow(workdir))
-        return workdir, snakemake(workdir, *args)
-    except Exception as error:  # re-raised in the test that reads it
-        return workdir, error
+    return _run(workdir, _prepared(workdir, prepare, default_run))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def prestarted_runs(request, tmp_path_factory, default_run_started):
-    """The runs of the selected tests marked `prestarted`, one after another in a background
-    thread started when the session begins (those from the default run last, once it has
-    finished): {prepare: (workdir, result)} as each finishes."""
+    """The runs of the selected tests marked `prestarted`, started when the session begins in
+    two background threads. Both take the runs on a fresh copy of the workflow, in the order of
+    their tests; the second, as soon as the default run has finished, makes the folders of the
+    runs made from it (then sets `copied`, which the `default_run` fixture waits for: tests add
+    reports to its folder) and runs those, then helps with the fresh ones again. A run leaves a
+    core idle between its jobs, which the other thread's fill. Yields ({prepare: (workdir,
+    result)} as each finishes, {prepare: its Event}, `copied`)."""
     found = (_prepare_of(item) for item in request.session.items if _will_run(item))
-    prepares = sorted(dict.fromkeys(p for p in found if p is not None), key=_from_default_run)
+    prepares = list(dict.fromkeys(p for p in found if p is not None))
     finished: dict[Callable, tuple] = {}
     done = {prepare: threading.Event() for prepare in prepares}
+    copied = threading.Event()
     stop = threading.Event()  # the session ends (with -x, say): start no further run
 
-    def run_all():
+    def below_the_unit_tests():
         # Below the unit tests in priority: they run one at a time on one core, the slowest
         # path of the session, and keep it; the runs take what is left of the two cores (a
         # thread's nice value is its own on Linux, and what it starts inherits it).
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
-        for prepare in prepares:
+
+    def workdir_of(prepare) -> Path:
+        return tmp_path_factory.mktemp(prepare.__name__.strip("_")) / "run"
+
+    fresh = [p for p in prepares if not _from_default_run(p)]
+    from_default = [p for p in prepares if _from_default_run(p)]
+    queue = list(reversed(fresh))  # the fresh runs, in the order their tests come
+    lock = threading.Lock()
+
+    def next_fresh() -> Callable | None:
+        with lock:
+            return queue.pop() if queue and not stop.is_set() else None
+
+    def run_fresh(prepare):
+        finished[prepare] = _start(workdir_of(prepare), prepare)
+        done[prepare].set()
+
+    def fresh_runs():
+        below_the_unit_tests()
+        while (prepare := next_fresh()) is not None:
+            run_fresh(prepare)
+
+    def default_running() -> bool:
+        return default_run_started is not None and default_run_started[1].poll() is None
+
+    def runs_from_default():
+        """Fresh runs while the default run goes on, then the runs made from it, then fresh
+        runs again if any are left."""
+        below_the_unit_tests()
+        while default_running() and not stop.is_set():
+            prepare = next_fresh() if queue else None
+            if prepare is None:
+                time.sleep(0.2)
+            else:
+                run_fresh(prepare)
+        if stop.is_set():
+            copied.set()
+            return
+        try:
+            if default_run_started is None:
+                failed = RuntimeError("the default run was not started")
+            else:
+                default_workdir = default_run_started[0]
+                # the test's `default_run` fixture reports the run's failure
+                failed = (
+                    None if default_run_started[1].returncode == 0 else RuntimeError("the default run failed")
+                )
+            folders = {prepare: workdir_of(prepare) for prepare in from_default}
+            arguments = {
+                prepare: failed or _prepared(folders[prepare], prepare, default_workdir)
+                for prepare in from_default
+            }
+        finally:
+            copied.set()
+        for prepare in from_default:
             if stop.is_set():
                 return
-            workdir = tmp_path_factory.mktemp(prepare.__name__.strip("_")) / "run"
-            if not _from_default_run(prepare):
-                finished[prepare] = _start(workdir, prepare)
-            elif default_run_started is None:
-                finished[prepare] = workdir, RuntimeError("the default run was not started")
-            else:
-                default_workdir, process, _ = default_run_started
-                while process.poll() is None and not stop.is_set():
-                    time.sleep(0.2)
-                if stop.is_set():
-                    return
-                if process.returncode == 0:
-                    finished[prepare] = _start(workdir, prepare, default_workdir)
-                else:  # the test's `default_run` fixture reports the run's failure
-                    finished[prepare] = workdir, RuntimeError("the default run failed")
+            finished[prepare] = _run(folders[prepare], arguments[prepare])
             done[prepare].set()
+        fresh_runs()
 
-    thread = threading.Thread(target=run_all, daemon=True)
-    if prepares:
+    if not from_default:
+        copied.set()
+    threads = [threading.Thread(target=fresh_runs, daemon=True)] if fresh else []
+    if from_default or fresh:
+        threads.append(threading.Thread(target=runs_from_default, daemon=True))
+    for thread in threads:
         thread.start()
-    yield finished, done
+    yield finished, done, copied
     stop.set()
-    if prepares:
+    for thread in threads:
         thread.join(timeout=900)
 
 
@@ -215,7 +340,7 @@ def prestarted_run(request, prestarted_runs, tmp_path) -> tuple[Path, subprocess
     """(workdir, finished Snakemake process) of this test's `prestarted` run."""
     prepare = _prepare_of(request.node)
     assert prepare is not None, "prestarted_run needs the test to be marked @prestarted(prepare)"
-    finished, done = prestarted_runs
+    finished, done, _ = prestarted_runs
     if prepare in done:
         assert done[prepare].wait(timeout=900), f"{prepare.__name__}: the background run did not finish"
         workdir, result = finished[prepare]
@@ -229,18 +354,21 @@ def prestarted_run(request, prestarted_runs, tmp_path) -> tuple[Path, subprocess
 
 
 def pytest_collection_modifyitems(config, items):
-    """The tests whose runs start with the session (in the background, see `prestarted`) after
-    the others, those that read the default run after all these (it runs in the background
-    meanwhile), and the SLURM test last (its run too starts when the session begins)."""
-    items.sort(
-        key=lambda item: (
-            item.path.name == "test_slurm.py",
-            "default_run" in item.fixturenames,
-            # after the unit tests; among those reading the default run, first (before any
-            # test writes its report into the default run's folder)
-            (_prepare_of(item) is not None) != ("default_run" in item.fixturenames),
-        )
-    )  # a stable sort
+    """The unit tests first, then those that read the default run (it runs in the background
+    meanwhile), then those whose runs start with the session (in the background, see
+    `prestarted`: they have had the longest to finish), those made from the default run last
+    of these (they start when it ends), and the SLURM test last (its run too starts when the
+    session begins)."""
+
+    def group(item) -> int:
+        if item.path.name == "test_slurm.py":
+            return 4
+        prepare = _prepare_of(item)
+        if prepare is None:
+            return int("default_run" in item.fixturenames)
+        return 3 if _from_default_run(prepare) else 2
+
+    items.sort(key=group)  # a stable sort
 
 
 @pytest.fixture(scope="session", autouse=True)

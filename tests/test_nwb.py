@@ -987,10 +987,28 @@ def _short_recordings_allowed(workdir):
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
 
 
+def _with_mean_image(path, mean):
+    """Add a mean image to an NWB file as Suite2p's export keeps it (an Images container)."""
+    from pynwb.base import Images
+    from pynwb.image import GrayscaleImage
+
+    with NWBHDF5IO(str(path), "a") as io:
+        nwbfile = io.read()
+        images = Images(name="Backgrounds_0", description="summary images")
+        images.add_image(GrayscaleImage(name="meanImg", data=mean, description="mean image"))
+        nwbfile.processing["ophys"].add(images)
+        io.write(nwbfile)
+
+
 def _suite2p_and_transposed_sessions(workflow_copy):
-    """Sessions a (NWB), b (NWB, transposed) and c (Suite2p folder) of one recording."""
+    """Sessions a (NWB with a mean image), b (NWB, transposed) and c (Suite2p folder) of one
+    recording: the three ingested, and a's NWB output (its subject, plane, masks, mean image
+    and neuropil carried). How the NWB output holds a Suite2p folder's stat.npy masks and
+    meanImg is tested on the writer (test_footprints_become_the_roi_masks_and_the_mean_image):
+    here c's ingest must read them into the footprints the nwb rule writes from."""
     f, fneu, iscell = _recording()
     ophys_file(workflow_copy / "resources" / "a.nwb", f, neuropil=fneu, iscell=iscell)
+    _with_mean_image(workflow_copy / "resources" / "a.nwb", np.arange(48, dtype=np.float32).reshape(8, 6))
     ophys_file(workflow_copy / "resources" / "b.nwb", f, layout="rois_x_frames", neuropil=fneu, iscell=iscell)
     suite2p_folder(workflow_copy / "resources" / "c", f, fneu, iscell)
     (workflow_copy / "nwb.tsv").write_text(
@@ -999,11 +1017,9 @@ def _suite2p_and_transposed_sessions(workflow_copy):
         "b\tresources/b.nwb\t30.01\tGCaMP6s\traw\tprocessing/ophys/Neuropil/plane0\n"
         "c\tresources/c\t30\tGCaMP6s\traw\t\n"
     )
-    targets = [
-        f"results/{s}/ingest/{n}" for s in "ab" for n in ("fluorescence.npy", "neurons.tsv", "recording.json")
-    ]
-    targets.append("results/a/a.nwb")  # NWB in, NWB out: the input's subject, plane and masks carried
-    targets.append("results/c/c.nwb")  # Suite2p in: stat.npy masks, meanImg and Fneu in the NWB file
+    names = ("fluorescence.npy", "neurons.tsv", "recording.json", "footprints.npz")
+    targets = [f"results/{s}/ingest/{n}" for s in "abc" for n in names]
+    targets.append("results/a/a.nwb")  # NWB in, NWB out
     _short_recordings_allowed(workflow_copy)
     return (*targets, "--config", "sessions=nwb.tsv")
 
@@ -1031,34 +1047,28 @@ def test_suite2p_and_transposed_nwb_sessions_ingest_alike(prestarted_run, record
         assert [len(rois["pixel_mask"][i]) for i in range(4)] == [2, 2, 2, 2]
         assert rois["pixel_mask"][2][0][0] == 3  # ROI 103's first pixel: x 3
         assert nwbfile.processing["ophys"]["DfOverF"]["dff"].data.shape == (240, 4)
-        np.testing.assert_array_equal(
-            nwbfile.processing["ophys"]["Fluorescence"]["neuropil"].data[:], fneu[iscell > 0.5].T
-        )
+        ophys = nwbfile.processing["ophys"]
+        np.testing.assert_array_equal(ophys["Fluorescence"]["neuropil"].data[:], fneu[iscell > 0.5].T)
+        np.testing.assert_array_equal(ophys["SummaryImages"]["mean"].data[:], np.arange(48).reshape(8, 6))
+        # the recording's fluorescence, neuropil-corrected as the dF/F was
+        np.testing.assert_array_equal(ophys["Fluorescence"]["fluorescence"].data[:], a.T)
     footprints = np.load(workflow_copy / "results" / "a" / "ingest" / "footprints.npz")
     assert str(footprints["source"]) == "nwb" and footprints["roi"].tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
     np.testing.assert_array_equal(
         np.load(workflow_copy / "results" / "c" / "ingest" / "fluorescence.npy"), a
     )  # Suite2p folder and NWB export of one recording: the same traces
-    with NWBHDF5IO(str(workflow_copy / "results" / "c" / "c.nwb"), "r") as io:
-        nwbfile = io.read()
-        rois = nwbfile.processing["ophys"]["ImageSegmentation"]["PlaneSegmentation"]
-        assert [np.asarray(rois["pixel_mask"][row]).tolist()[0] for row in range(4)] == [
-            (0, 0, 0.5),
-            (2, 1, 0.5),
-            (6, 3, 0.5),
-            (8, 4, 0.5),
-        ]  # (x, y, weight) of each cell's first stat.npy pixel
-        assert nwbfile.processing["ophys"]["SummaryImages"]["mean"].data.shape == (12, 10)
-        ophys = nwbfile.processing["ophys"]
-        np.testing.assert_array_equal(ophys["Fluorescence"]["neuropil"].data[:], fneu[iscell > 0.5].T)
-        np.testing.assert_array_equal(ophys["Fluorescence"]["fluorescence"].data[:], a.T)
-    # 8 s of noise: no spike, no event; no subject given (the only message: NWB asks for one)
-    assert pd.read_csv(workflow_copy / "results" / "c" / "spike_times.csv").empty
-    c_nwb = workflow_copy / "results" / "c" / "c.nwb"
-    messages = [m for m in inspect_nwbfile(nwbfile_path=c_nwb) if m.importance in BAD]
-    assert [m.check_function_name for m in messages] == ["check_subject_exists"], [
-        (m.check_function_name, m.object_name, m.message) for m in messages
+    suite2p = np.load(workflow_copy / "results" / "c" / "ingest" / "footprints.npz")
+    assert str(suite2p["source"]) == "suite2p" and suite2p["mean_image"].shape == (12, 10)
+    assert suite2p["roi"].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert suite2p["y"][suite2p["roi"] == 2].tolist() == [3, 4, 5]  # ROI 103's stat.npy pixels
+    # 8 s of noise: no spike, no event; the input's subject is carried: nothing NWB asks for
+    assert pd.read_csv(workflow_copy / "results" / "a" / "spike_times.csv").empty
+    messages = [
+        m
+        for m in inspect_nwbfile(nwbfile_path=workflow_copy / "results" / "a" / "a.nwb")
+        if m.importance in BAD
     ]
+    assert not messages, [(m.check_function_name, m.object_name, m.message) for m in messages]
 
 
 @pytest.mark.parametrize(

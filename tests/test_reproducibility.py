@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
 import os
 import shutil
@@ -155,6 +156,42 @@ def changed_value(key: str, value, spec: dict):
     return value * 0.8 if value else 0.1
 
 
+def parse_each_snakefile_once(monkeypatch) -> None:
+    """Snakemake turns each .smk file into Python anew for every workflow it builds, and reads
+    config.yaml and the schemas again (half the time of one key's comparison); the files do not
+    change between keys, so each is parsed once (a .smk per rule count) and re-used (the forked
+    processes inherit what the first comparison parsed)."""
+    import snakemake.api  # noqa: F401  (snakemake.workflow imports it first)
+    import snakemake.workflow
+
+    parse = snakemake.workflow.parse
+    parsed: dict[tuple[str, int], tuple[str, int, dict]] = {}
+
+    def parse_once(path, workflow, linemap, overwrite_shellcmd=None, rulecount=0):
+        key = (str(path.get_path_or_uri(secret_free=True)), rulecount)
+        if key not in parsed:
+            lines: dict[int, int] = {}
+            code, count = parse(path, workflow, lines, overwrite_shellcmd, rulecount)
+            parsed[key] = code, count, lines
+        code, count, lines = parsed[key]
+        linemap.update(lines)
+        return code, count
+
+    monkeypatch.setattr(snakemake.workflow, "parse", parse_once)
+    # The same for the YAML files (config.yaml, the schemas): each read once, a copy handed out
+    # (the workflow fills the config's defaults in place).
+    load = yaml.load
+    loaded: dict[tuple[str, type], object] = {}
+
+    def load_once(stream, Loader):  # noqa: N803  (yaml.load's own name)
+        text = stream if isinstance(stream, str) else stream.read()
+        if (text, Loader) not in loaded:
+            loaded[text, Loader] = load(text, Loader)
+        return copy.deepcopy(loaded[text, Loader])
+
+    monkeypatch.setattr(yaml, "load", load_once)
+
+
 def rules_whose_params_change(workdir, overrides: dict) -> set[str]:
     """Rules of the finished run in `workdir` whose params differ from those recorded, with
     `overrides` on top of config.yaml (Snakemake's own comparison, without running a job)."""
@@ -184,6 +221,7 @@ def rules_whose_params_change(workdir, overrides: dict) -> set[str]:
 
 def test_each_config_key_changes_the_params_of_exactly_the_rules_that_read_it(finished_copy, monkeypatch):
     monkeypatch.chdir(finished_copy)
+    parse_each_snakefile_once(monkeypatch)
     config = yaml.safe_load((finished_copy / "config.yaml").read_text())
     schema = yaml.safe_load((finished_copy / "workflow" / "schemas" / "config.schema.yaml").read_text())
     assert rules_whose_params_change(finished_copy, {}) == set()

@@ -30,8 +30,9 @@ def workflow_pipeline(
     spike_times: the config's spike_times section (method, k_noise, ...).
     prepare: what the workflow does to ΔF/F before deconvolving it (e.g. detrending),
         (traces, frame_rate_hz) -> traces; None = nothing.
-    Returns pipeline(traces, frame_rate_hz, start_time_s) -> (activity, spike times
-    per row), as `score_recordings` takes it.
+    Returns pipeline(traces, frame_rate_hz, start_time_s, session_ratio=None) -> (activity,
+    spike times per row), as `score_recordings` takes it (session_ratio: the interpolation the
+    rows' session shares, `calcium.signal.deconvolve.deconvolve_block`).
     """
     from calcium.signal.deconvolution_settings import neuron_timing
     from calcium.signal.deconvolve import deconvolve_block
@@ -41,7 +42,9 @@ def workflow_pipeline(
 
     timing = deconvolution.get("timing")
 
-    def run(traces: np.ndarray, frame_rate_hz: float, start_time_s: float):
+    def run(
+        traces: np.ndarray, frame_rate_hz: float, start_time_s: float, session_ratio: float | None = None
+    ):
         x = prepare(traces, frame_rate_hz) if prepare is not None else traces
         smoothing, lag = deconvolution["smoothing_s"], deconvolution["lag_s"]
         if timing is not None:  # at the rate scored at, as a session at it (or a slower scan's rows) gets
@@ -55,6 +58,7 @@ def workflow_pipeline(
             smoothing,
             lag,
             timing,
+            session_ratio,
             **{k: deconvolution[k] for k in oasis_keys},
         )
         _, spikes, activity = block.arrays
@@ -114,22 +118,30 @@ def session_noise(
     bounded memory. NaN frames are ignored by ν and replaced by the row's median for the rest.
     trials: a session cut into trials, (trials, 2) first and one-past-last frame: measured on
     the trials' frames back to back (`trial_frame_index`), the gaps' zeros left out; None: all
-    frames."""
+    frames. A session's linear interpolation is pooled over all its neurons
+    (`calcium.signal.scan_rate.file_interpolation_ratio`)."""
     from calcium.io import load_npy
+    from calcium.signal.scan_rate import file_interpolation_ratio
 
     frames = None if trials is None else trial_frame_index(trials)
+    ratio = file_interpolation_ratio(dff_path, n_neurons, n_frames, frame_rate_hz, trials)
     rows = max(1, 10_000_000 // n_frames)
     parts = [
-        noise_at_scan_rates(_frames_of(load_npy(dff_path, slice(first, first + rows)), frames), frame_rate_hz)
+        noise_at_scan_rates(
+            _frames_of(load_npy(dff_path, slice(first, first + rows)), frames), frame_rate_hz, ratio
+        )
         for first in range(0, n_neurons, rows)
     ]
     return SessionNoise(*(np.concatenate(column) for column in zip(*parts, strict=True)))
 
 
-def noise_at_scan_rates(traces: np.ndarray, frame_rate_hz: float) -> SessionNoise:
+def noise_at_scan_rates(
+    traces: np.ndarray, frame_rate_hz: float, session_ratio: float | None = None
+) -> SessionNoise:
     """`SessionNoise` of (neurons, frames) ΔF/F at frame_rate_hz (Hz), each row measured at the
     rate its content supports (see `session_noise`); NaN frames ignored by ν, replaced by the
-    row's median for the rest."""
+    row's median for the rest. session_ratio: the linear interpolation the rows' session shares
+    (`calcium.signal.bandlimit.band_limits`; None: pooled over these rows)."""
     from calcium.evaluation.carry import transient_skewness
     from calcium.signal.bandlimit import band_limits
     from calcium.signal.scan_rate import scan_rate_trace
@@ -140,7 +152,7 @@ def noise_at_scan_rates(traces: np.ndarray, frame_rate_hz: float) -> SessionNois
     fill = np.nanmedian(block, axis=1, keepdims=True) if np.isnan(block).any() else 0.0
     filled = np.where(np.isnan(block), fill, block)
     skewness = transient_skewness(filled, fs)
-    rates, interpolated = band_limits(filled, fs)
+    rates, interpolated = band_limits(filled, fs, session_ratio=session_ratio)
     for row in np.flatnonzero(rates < fs):
         low, rates[row] = scan_rate_trace(filled[row], fs, rates[row], bool(interpolated[row]))
         nu[row] = noise_level_nu(low, rates[row])

@@ -110,26 +110,61 @@ def trial_shift_null(
     """
     neurons = np.asarray(neurons, dtype=np.int64)
     frames = np.asarray(frames, dtype=np.int64)
-    null = None
-    for trial, (first, stop) in enumerate(np.asarray(layout.bounds, dtype=np.int64)):
-        inside = (frames >= first) & (frames < stop)
-        part = circular_shift_null(
-            neurons[inside],
-            frames[inside] - first,
-            n_neurons,
-            int(stop - first),
-            frame_rate_hz,
-            bin_s,
-            n_shuffles,
-            [int(seed), trial],
-            jitter_bins=jitter_bins,
-            processes=processes,
-        )
-        if null is None:
-            null = np.zeros((n_shuffles, layout.n_bins), dtype=part.dtype)
+    bounds = np.asarray(layout.bounds, dtype=np.int64)
+    trials = [
+        (neurons[inside], frames[inside] - first, int(stop - first), [int(seed), trial])
+        for trial, (first, stop) in enumerate(bounds)
+        for inside in [(frames >= first) & (frames < stop)]
+    ]
+    settings = (n_neurons, frame_rate_hz, bin_s, n_shuffles, jitter_bins)
+    if processes > 1 and len(trials) >= processes:
+        # Trials share out over one pool of processes (a pool per trial would fork
+        # `processes` children for every trial: 93 pools for 93 trials); each trial's shuffles
+        # are those of its own seed, so the null does not depend on the number of processes.
+        import multiprocessing
+
+        global _SHARED_TRIALS
+        _SHARED_TRIALS = (trials, settings)  # inherited by the forked workers, never pickled
+        try:
+            with multiprocessing.get_context("fork").Pool(processes) as pool:
+                parts = pool.map(
+                    _trial_null, range(len(trials)), chunksize=max(1, len(trials) // (4 * processes))
+                )
+        finally:
+            _SHARED_TRIALS = None
+    else:  # fewer trials than processes: each trial's shuffles share out over them
+        parts = [_one_trial_null(trial, settings, processes) for trial in trials]
+    null = np.zeros((n_shuffles, layout.n_bins), dtype=np.result_type(*(part.dtype for part in parts)))
+    for (first, _), part in zip(bounds, parts, strict=True):
         start = int(layout.bin_of_frame[first])
         null[:, start : start + part.shape[1]] = part
     return null
+
+
+_SHARED_TRIALS = None
+
+
+def _one_trial_null(trial: tuple, settings: tuple, processes: int = 1) -> np.ndarray:
+    """The circular-shift null of one trial (its events, frames from its start, length, seed)."""
+    trial_neurons, trial_frames, n_frames, seed = trial
+    n_neurons, frame_rate_hz, bin_s, n_shuffles, jitter_bins = settings
+    return circular_shift_null(
+        trial_neurons,
+        trial_frames,
+        n_neurons,
+        n_frames,
+        frame_rate_hz,
+        bin_s,
+        n_shuffles,
+        seed,
+        jitter_bins=jitter_bins,
+        processes=processes,
+    )
+
+
+def _trial_null(index: int) -> np.ndarray:
+    trials, settings = _SHARED_TRIALS
+    return _one_trial_null(trials[index], settings)
 
 
 def trial_layout(recording, binning) -> TrialBins | None:

@@ -274,19 +274,24 @@ def deconvolve_block(
     smoothing_s: float,
     lag_s: float,
     timing: dict | None = None,
+    session_ratio: float | None = None,
     **oasis,
 ) -> BlockResult:
     """What the deconvolve rule computes for one block of neurons (see `calcium.blocks`):
     OASIS calcium, spike amplitudes and the smoothed, lag-corrected activity, with a
     per-neuron table (baseline, AR coefficients and time constants, λ, noise, spike sum,
     and what each neuron got and why: its noise level ν, the rate its trace supports,
-    its smoothing and timing correction)."""
+    its smoothing and timing correction). session_ratio: the linear interpolation the session's
+    rows share (frame rate / scan rate, `calcium.signal.scan_rate.file_interpolation_ratio`;
+    NaN: none), which rows not conclusive alone take (`band_limits`); None: pooled over the block."""
     import pandas as pd
 
     from calcium.evaluation.resampling import noise_level_nu
 
     neurons = np.arange(rows.start, rows.stop)
-    rates, interpolated = band_limits(traces, frame_rate_hz)
+    rates, interpolated, pooled = band_limits(
+        traces, frame_rate_hz, session_ratio=session_ratio, return_pooled=True
+    )
     nu = noise_level_nu(traces, frame_rate_hz)
     for row in np.flatnonzero(rates < frame_rate_hz):  # measured at the rate it is deconvolved at
         low, rate = scan_rate_trace(traces[row], frame_rate_hz, rates[row], bool(interpolated[row]))
@@ -349,8 +354,11 @@ def deconvolve_block(
                 "the indicator's (or the config's) decay, at least the frame floor",
             ),
             "rate_reason": np.select(
-                [interpolated, band_limited],
+                [pooled, interpolated, band_limited],
                 [
+                    "linearly interpolated from a scan at this rate, shown by the session's neurons "
+                    "together (the interpolation's roll-off in their spectra; this one alone is too short "
+                    "or not conclusive); deconvolved at it, the roll-off undone",
                     "linearly interpolated from a scan at this rate (the interpolation's roll-off in "
                     "its spectrum); deconvolved at it, the roll-off undone",
                     "band-limited: no noise above this rate's Nyquist frequency; deconvolved at it",

@@ -76,3 +76,32 @@ def spread_over_exposure(spikes: np.ndarray, frame_rate_hz: float, rates_hz: np.
         weights = np.clip(weights, 0.0, None) / width
         out[rows] = convolve1d(spikes[rows], weights.astype(np.float32), axis=1, mode="constant")
     return out
+
+
+def file_interpolation_ratio(
+    path, n_neurons: int, n_frames: int, frame_rate_hz: float, trials: np.ndarray | None = None
+) -> float:
+    """The linear interpolation (frame rate / scan rate) a session's rows share, pooled over all of
+    them (`calcium.signal.bandlimit.session_interpolation_ratio`): NaN where the pooled evidence
+    shows none. path: the session's (neurons, frames) .npy at frame_rate_hz (Hz), read in blocks of
+    ~10^7 samples (bounded memory); trials: a session cut into trials, (trials, 2) first and
+    one-past-last frame: their frames back to back (the gaps' zeros left out), None: all frames.
+    Computed once per session, so that every block of it (`calcium.blocks`) and every rule
+    (deconvolve, events, expected_accuracy) takes the same decision, whatever the number of
+    processes."""
+    from calcium.io import load_npy
+    from calcium.signal.bandlimit import session_ratio_of_rows
+    from calcium.signal.interpolation_session import pooled_ratio
+
+    bounds = None if trials is None else np.asarray(trials, dtype=np.int64).reshape(-1, 2)
+    frames = (
+        None if bounds is None else np.concatenate([np.arange(a, b) for a, b in bounds] or [np.zeros(0, int)])
+    )
+    rows = max(1, 10_000_000 // max(n_frames, 1))
+    parts = []
+    for first in range(0, n_neurons, rows):
+        block = np.asarray(load_npy(path, slice(first, min(first + rows, n_neurons))), dtype=np.float64)
+        if frames is not None:
+            block = block[:, frames]
+        parts.append(session_ratio_of_rows(block[np.all(np.isfinite(block), axis=1)], frame_rate_hz))
+    return pooled_ratio(parts)

@@ -113,6 +113,7 @@ def events(
     frame_rate_hz: float,
     start_time_s: float = 0.0,
     trials: np.ndarray | None = None,
+    session_ratio: float | None = None,
     **settings,
 ) -> BlockResult:
     """Calcium events and per-neuron thresholds (`calcium.population.events.detect_events`), as table rows.
@@ -120,11 +121,12 @@ def events(
     trials: (trials, 2) frames of each trial: events detected in each trial on its own (no event
     spans a boundary), with a `trial` column; the thresholds table keeps one row per neuron (the
     median over trials of baseline, noise and threshold; n_events summed). None: the whole
-    recording. Rows linearly interpolated from a slower scan (found on the whole recording)
-    get the scan's noise σ (`event_thresholds`)."""
+    recording. Rows linearly interpolated from a slower scan (found on the whole recording, or
+    by the session's pooled evidence: session_ratio, `interpolated_scan_rates`) get the scan's
+    noise σ (`event_thresholds`)."""
     from calcium.population.events import detect_events
 
-    scan_rates = interpolated_scan_rates(traces, frame_rate_hz)
+    scan_rates = interpolated_scan_rates(traces, frame_rate_hz, session_ratio)
 
     def one(x, start_s):
         return detect_events(
@@ -150,15 +152,19 @@ def events(
     )
 
 
-def interpolated_scan_rates(traces: np.ndarray, frame_rate_hz: float) -> np.ndarray:
+def interpolated_scan_rates(
+    traces: np.ndarray, frame_rate_hz: float, session_ratio: float | None = None
+) -> np.ndarray:
     """(neurons,) the rate (Hz) of the scan each row was linearly interpolated from
-    (`calcium.signal.bandlimit.band_limits`); NaN where it was not, or where the row has NaN."""
+    (`calcium.signal.bandlimit.band_limits`); NaN where it was not, or where the row has NaN.
+    session_ratio: the interpolation the session's rows share (frame rate / scan rate,
+    `calcium.signal.scan_rate.file_interpolation_ratio`; NaN: none; None: pooled over these rows)."""
     from calcium.signal.bandlimit import band_limits
 
     out = np.full(traces.shape[0], np.nan)
     finite = np.flatnonzero(np.all(np.isfinite(traces), axis=1))
     if finite.size:
-        rates, interpolated = band_limits(traces[finite], frame_rate_hz)
+        rates, interpolated = band_limits(traces[finite], frame_rate_hz, session_ratio=session_ratio)
         out[finite[interpolated]] = rates[interpolated]
     return out
 
