@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from calcium.population.activations import Activations, membership_test, tarone_testable
 from calcium.population.membership import holm
@@ -50,3 +51,171 @@ def test_silent_neurons_do_not_dilute_the_correction():
     assert np.flatnonzero(member).tolist() == [0, 1, 2, 3]
     np.testing.assert_array_equal(p_value, p_before)
     assert (holm(p_value) >= 0.05)[0]  # what the plain correction over every neuron says
+
+
+def test_size_tail_is_the_binomial_tail_when_every_event_has_one_size():
+    """Every event one size (level 4): the sum of levels is 4 x the count, and the test of sizes is
+    the binomial test of presence exactly."""
+    from scipy.special import bdtrc
+
+    from calcium.population.event_sizes import TOP, size_tail
+
+    chance = np.array([0.05, 0.15, 0.3])
+    pmf = np.zeros((3, TOP + 1))
+    pmf[:, 0], pmf[:, 4] = 1 - chance, chance
+    for count in (1, 5, 9, 14):
+        expected = bdtrc(count - 1, 30, chance)
+        np.testing.assert_allclose(
+            size_tail(pmf, np.full(3, 30), np.full(3, 4 * count)), expected, rtol=1e-6, atol=1e-13
+        )
+
+
+def test_size_tail_is_the_convolution_of_the_draws():
+    """Three draws from {0: 0.5, 1: 0.3, 3: 0.2}: P(sum >= s) by enumerating the 27 outcomes."""
+    import itertools
+
+    from calcium.population.event_sizes import size_tail
+
+    pmf = np.array([0.5, 0.3, 0.0, 0.2])
+    outcomes = [(sum(c), np.prod(pmf[list(c)])) for c in itertools.product([0, 1, 3], repeat=3)]
+    for s in range(0, 11):
+        expected = sum(p for total, p in outcomes if total >= s) if s > 0 else 1.0
+        assert size_tail(pmf[None, :], np.array([3]), np.array([s]))[0] == pytest.approx(expected, abs=1e-12)
+
+
+def test_members_firing_larger_at_the_activations_pass_where_presence_alone_does_not():
+    """Neurons 4 and 5 are present at 9 of the 30 activations (chance 0.15: binomial p 0.02, above
+    Holm's 0.05 / 17 over the 20 neurons that could be members; the core's chance stays 0.05).
+    Neuron 4's events there are twice its usual size, neuron 5's its usual size: by their sizes
+    neuron 4 is a member (p < 1e-5) and neuron 5 keeps the binomial p-value. Without sizes neither
+    is a member."""
+    windows, core, activations, chance, active_bins = _session()
+    peaks = activations.peak
+    windows[:, 4:6] = False
+    windows[peaks[:9], 4] = windows[peaks[:9], 5] = True
+    chance[4:20] = 0.15
+    levels = np.zeros((peaks.size, 200), dtype=np.int64)
+    levels[windows[peaks]] = 4
+    levels[:9, 4] = 8
+    pmf = np.zeros((200, 33))
+    pmf[:, 0], pmf[:, 4] = 1 - chance, chance
+    plain, _, p_plain = membership_test(windows, core, activations, chance, 0.05, 0.01, active_bins)
+    member, _, p_value = membership_test(
+        windows, core, activations, chance, 0.05, 0.01, active_bins, (levels, pmf)
+    )
+    assert not plain[4] and not plain[5]
+    assert 0.01 < p_plain[4] == p_plain[5] < 0.05
+    assert member[4] and not member[5] and p_value[4] < 1e-5
+    assert p_value[5] == pytest.approx(p_plain[5], rel=1e-9)
+    assert member[[1, 2, 3]].all()
+
+
+def test_the_test_of_sizes_holds_its_level_when_sizes_ignore_the_activations():
+    """2000 neurons whose events (rate 0.1 per window, log-normal sizes) fall anywhere, 30
+    activations: the p-values of the test of sizes reach 0.01 in at most ~1 % of the neurons."""
+    from calcium.population.event_sizes import TOP, size_tail
+
+    rng = np.random.default_rng(1)
+    n_neurons, n_bins = 2000, 3000
+    active = rng.random((n_bins, n_neurons)) < 0.1
+    size = np.clip(np.rint(rng.lognormal(0.0, 0.6, (n_bins, n_neurons)) / 0.25), 1, TOP).astype(np.int64)
+    levels = np.where(active, size, 0)
+    peaks = rng.choice(n_bins, 30, replace=False)
+    away = np.setdiff1d(np.arange(n_bins), peaks)
+    keys = (np.arange(n_neurons)[None, :] * (TOP + 1) + levels[away]).ravel()
+    pmf = np.bincount(keys, minlength=n_neurons * (TOP + 1)).reshape(n_neurons, TOP + 1) / away.size
+    p = size_tail(pmf, np.full(n_neurons, 30), levels[peaks].sum(axis=0))
+    assert (p <= 0.01).mean() <= 0.015
+    assert (p <= 0.2).mean() > 0.1  # not a test that never rejects
+
+
+def test_event_sizes_are_each_pairs_largest_event_over_the_neurons_median():
+    """Neuron 0's events 1, 2, 2 and 4 (median 2): pairs (0, bin 3) holding 1 and 4, (0, bin 5)
+    holding 2 and 2: sizes 2 and 1; neuron 1's one event is its median (1); an event in no pair
+    of the raster (a bin left out) does not count."""
+    from calcium.population.coactivity import ActiveBins
+    from calcium.population.event_sizes import with_event_sizes
+
+    raster = ActiveBins(np.array([0, 0, 1]), np.array([3, 5, 2]), 2, 8)
+    sized = with_event_sizes(
+        raster, np.array([0, 0, 0, 0, 1, 1]), np.array([3, 3, 5, 5, 2, 7]), np.array([1.0, 4, 2, 2, 3, 30])
+    )
+    np.testing.assert_allclose(sized.sizes, [2.0, 1.0, 1.0])
+    assert with_event_sizes(raster, np.array([0]), np.array([3]), np.array([np.nan])).sizes is None
+
+
+def test_activations_where_a_neurons_other_assembly_is_active_do_not_count_for_it():
+    """Neuron 4 is present at 9 of the 30 activations, at each because its own assembly is active
+    there: with those activations explained it has none left to count (p 1, not a member); neuron
+    0 (present at 7, nothing explained) keeps its p-value."""
+    windows, core, activations, chance, active_bins = _session()
+    windows[:, 4] = False
+    windows[activations.peak[:9], 4] = True
+    explained = np.zeros((activations.peak.size, 200), dtype=bool)
+    explained[:9, 4] = True
+    plain, _, p_plain = membership_test(windows, core, activations, chance, 0.05, 0.01, active_bins)
+    member, _, p_value = membership_test(
+        windows, core, activations, chance, 0.05, 0.01, active_bins, explained=explained
+    )
+    assert plain[4] and not member[4] and p_value[4] == 1.0
+    assert member[0] and p_value[0] == p_plain[0]
+
+
+def test_another_assembly_is_active_where_half_its_own_members_are():
+    """Assembly B = neurons 1, 2 (shared with this core) and 5-8. At peak 0, 5-8 are present (B is
+    active: its members count nothing there); at peak 1 only the shared 1, 2 (B's activations
+    can hold this one's: not B)."""
+    from calcium.population.coactivity import ActiveBins
+    from calcium.population.member_sets import _WindowChance
+
+    windows = np.zeros((40, 10), dtype=bool)
+    windows[10, [1, 2, 3, 5, 6, 7, 8]] = True
+    windows[20, [1, 2, 3]] = True
+    raster = ActiveBins(*np.nonzero(windows.T), 10, 40)
+    other = Activations(np.array([10]), np.array([10]), np.array([10]), np.array([6]), 3)
+    b = np.isin(np.arange(10), [1, 2, 5, 6, 7, 8])
+    assembly = type("Other", (), {"member": b, "activations": other})()
+    core = np.isin(np.arange(10), [1, 2, 3])
+    explained = _WindowChance(raster, windows, 1).explained(np.array([10, 20]), [assembly], core)
+    assert explained[0].tolist() == b.tolist()
+    assert not explained[1].any()
+
+
+def test_settling_with_the_others_known_weighs_event_sizes():
+    """A core of 6 neurons coactive at 30 activations (every 13th bin of 400); neuron 10 fires
+    there 9 times with events twice its usual size and 12 times elsewhere; 89 other neurons fire
+    20 times each at random. By presence (chance ~0.15, p ~0.03) neuron 10 stays out; refined with the
+    other assemblies known (none here) its sizes make it a member, and no stranger joins."""
+    from calcium.population.coactivity import ActiveBins
+    from calcium.population.components import window_matrix
+    from calcium.population.event_sizes import with_event_sizes
+    from calcium.population.member_sets import AssemblySettings, refine_members
+
+    rng = np.random.default_rng(3)
+    n_bins, n = 400, 100
+    peaks = np.arange(6, 396, 13)
+    neurons, bins, sizes = [], [], []
+    for i in range(6):
+        neurons += [i] * peaks.size
+        bins += peaks.tolist()
+        sizes += [1.0] * peaks.size
+    away = np.setdiff1d(np.arange(n_bins), (peaks[:, None] + np.arange(-2, 3)).ravel())
+    for i in range(10, n):
+        chosen = rng.choice(away, 12, replace=False) if i == 10 else rng.choice(n_bins, 20, replace=False)
+        neurons += [i] * chosen.size
+        bins += chosen.tolist()
+        sizes += [1.0] * chosen.size
+    neurons += [10] * 9
+    bins += peaks[::3][:9].tolist()
+    sizes += [2.0] * 9
+    order = np.lexsort((bins, neurons))
+    neurons, bins, sizes = np.array(neurons)[order], np.array(bins)[order], np.array(sizes)[order]
+    keys = np.unique(neurons * n_bins + bins)
+    raster = ActiveBins(keys // n_bins, keys % n_bins, n, n_bins)
+    raster = with_event_sizes(raster, neurons, bins, sizes)
+    windows = window_matrix(raster, 1)
+    seed = np.isin(np.arange(n), range(6))
+    plain = refine_members(raster, windows, seed, seed / np.sqrt(6), AssemblySettings())
+    sized = refine_members(raster, windows, seed, seed / np.sqrt(6), AssemblySettings(), elsewhere=[])
+    assert np.flatnonzero(plain.member).tolist() == [0, 1, 2, 3, 4, 5]
+    assert np.flatnonzero(sized.member).tolist() == [0, 1, 2, 3, 4, 5, 10]

@@ -6,8 +6,8 @@ and ensembles.
 - `ensembles` (the seed's Jaccard clustering), `membership` (members tested against chance)
 - `components` (the correlation structure: binned and windowed activity, eigenvalue chance
   levels, ICA patterns), `assemblies` (ICA assemblies and the refined default; its seeds from
-  `coincidence_seeds`, its member sets in `member_sets`, overlapping ones split in
-  `overlap_split`), `activations`
+  `coincidence_seeds`, its member sets in `member_sets` with event sizes from `event_sizes`,
+  overlapping ones split in `overlap_split`), `activations`
   (a member set's activations, its members tested against chance), `ordering` (raster rows)
 - `steps`: the coactivity and features rules as library calls; `ensemble_step`: the ensembles
   rule (its tables in `ensemble_tables`)

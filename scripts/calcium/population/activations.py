@@ -69,6 +69,8 @@ def membership_test(
     alpha: float,
     chance_alpha: float,
     most_present: np.ndarray | None = None,
+    sizes: tuple[np.ndarray, np.ndarray] | None = None,
+    explained: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Who takes part in the activations more often than chance: (member, participation, p_value).
 
@@ -76,6 +78,12 @@ def membership_test(
     Its count is tested against Binomial(activations, chance_i), one-sided, Holm-corrected
     over neurons (p < alpha). A current member counts only the activations that are
     activations without it (the others reach the threshold for the set without it).
+    sizes: (levels (activations, neurons), null pmf (neurons, levels)) of the neurons' event sizes
+    (`calcium.population.event_sizes.WindowLevels`): a neuron nominally above chance (binomial p
+    < alpha) is tested by the sum of its levels at the counted activations instead
+    (`calcium.population.event_sizes.size_tail`); its p-value is that test's.
+    explained: (activations, neurons) bool, activations a neuron does not count (another
+    assembly of which it is a member is active there); None: none.
     """
     from scipy.special import bdtrc
 
@@ -88,10 +96,19 @@ def membership_test(
         rest = np.delete(index, position)
         k = coactivity_threshold(chance[rest], chance_alpha)
         counted[:, i] = (others - present[:, i]) >= k
+    if explained is not None:
+        counted &= ~np.asarray(explained, dtype=bool)
     taken = (present & counted).sum(axis=0)
     trials = counted.sum(axis=0)
     participation = np.divide(taken, trials, out=np.zeros(n_neurons), where=trials > 0)
     p_value = np.where(taken > 0, bdtrc(np.maximum(taken - 1, 0), trials, np.clip(chance, 0, 1)), 1.0)
+    if sizes is not None:
+        from calcium.population.event_sizes import size_tail
+
+        levels, pmf = sizes
+        screened = np.flatnonzero((p_value < alpha) & (taken > 0))
+        observed = np.where(counted[:, screened], levels[:, screened], 0).sum(axis=0)
+        p_value[screened] = size_tail(pmf[screened], trials[screened], observed)
     if most_present is None:
         member = (holm(p_value) < alpha) & (taken > 0)
         return member, participation, p_value

@@ -18,7 +18,7 @@ Two detectors share the pieces here (`calcium.population.ensemble_step.ensemble_
   only activations that stay activations without it); the seed's neurons define the
   activations (its *core*, without the neurons of other candidates' seeds), core neurons
   failing the test leave it, until it settles. Sets that converge onto the same assembly
-  are kept once; overlapping assemblies share neurons and stay separate.
+  are kept once; overlapping ones share neurons and stay separate (`event_sizes` in settling).
 
 Every method's ensembles (the Jaccard clustering of `calcium.population.ensembles` too) then get the
 same activations (`member_activations`) and p-value (`ensemble_p_values`): the number of
@@ -99,17 +99,15 @@ def _shared_activations(peaks: np.ndarray, others: np.ndarray, reach: int) -> fl
 
 
 def _settle_all(found: list[Assembly], raster, windows, settings, same) -> list[Assembly]:
-    """`settle_members` for each candidate, the other candidates' members out of its core. A
+    """`settle_members` for each candidate, the others' members out of its core (and known). A
     candidate that would become another one (`same`), or that would lose more than a fifth of its
     members (a small ensemble's core without the neuron it shares with another was left too weak
     to hold its members), stays as it was."""
     settled = []
     for x, assembly in enumerate(found):
-        others = np.zeros_like(assembly.member)
-        for y, other in enumerate(found):
-            if y != x:
-                others |= other.member
-        grown = settle_members(raster, windows, assembly, settings, others)
+        elsewhere = found[:x] + found[x + 1 :]
+        others = np.any([a.member for a in elsewhere] + [np.zeros_like(assembly.member)], axis=0)
+        grown = settle_members(raster, windows, assembly, settings, others, elsewhere=elsewhere)
         if any(same(grown, other) for y, other in enumerate(found) if y != x):
             grown = assembly
         if (grown.member & assembly.member).sum() < 0.8 * assembly.member.sum():
@@ -129,7 +127,7 @@ def _add_if_new(
     others = np.zeros_like(assembly.member)
     for other in found:
         others |= other.member
-    settled = settle_members(raster, windows, assembly, settings, others)
+    settled = settle_members(raster, windows, assembly, settings, others, elsewhere=found)
     # As in `_settle_all`: a candidate that would lose more than a fifth of its members stays as
     # it was (the partner of a found ensemble, its shared neuron out of the core, was left a core
     # of three that no longer holds its other members).

@@ -18,6 +18,8 @@ class ActiveBins(NamedTuple):
     frames_per_bin: (n_bins,) number of frames each bin holds (at 4.8 Hz a 0.5 s bin
         holds 2 or 3 frames; at 1.045 Hz half of the 0.5 s bins hold none), or None
         when every bin holds the same number of frames.
+    sizes: (pairs,) size of each pair's largest event in units of the neuron's median event size
+        (`calcium.population.event_sizes.with_event_sizes`), or None: presence only.
     """
 
     neurons: np.ndarray
@@ -25,6 +27,7 @@ class ActiveBins(NamedTuple):
     n_neurons: int
     n_bins: int
     frames_per_bin: np.ndarray | None = None
+    sizes: np.ndarray | None = None
 
 
 def sorted_unique(keys: np.ndarray) -> np.ndarray:

@@ -275,5 +275,8 @@ def without_bins(raster: ActiveBins, excluded: np.ndarray) -> ActiveBins:
     keep = ~excluded[raster.bins]
     frames = np.ones(raster.n_bins, np.int64) if raster.frames_per_bin is None else raster.frames_per_bin
     return raster._replace(
-        neurons=raster.neurons[keep], bins=raster.bins[keep], frames_per_bin=np.where(excluded, 0, frames)
+        neurons=raster.neurons[keep],
+        bins=raster.bins[keep],
+        frames_per_bin=np.where(excluded, 0, frames),
+        sizes=None if raster.sizes is None else raster.sizes[keep],
     )

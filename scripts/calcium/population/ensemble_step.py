@@ -42,6 +42,7 @@ from calcium.population.ensemble_tables import (
     leaf_order,
 )
 from calcium.population.ensembles import cluster_ensemble_events, jaccard_similarity
+from calcium.population.event_sizes import with_event_sizes
 from calcium.population.membership import find_members
 from calcium.population.steps import Binning, Recording, session_raster
 from calcium.population.trial_coactivity import bin_times, trial_layout
@@ -202,6 +203,14 @@ def ensemble_analysis(
     matrix = np.zeros((len(ensemble_events), rec.n_neurons), dtype=bool)
     matrix[event_neurons["event"].to_numpy(dtype=int), event_neurons["neuron"].to_numpy(dtype=int)] = True
     raster = session_raster(events, rec, binning)
+    layout = trial_layout(rec, binning)
+    if settings.method == "refined" and "amplitude_dff" in events and len(events):
+        # Each member's event sizes weigh its presence at the activations (`event_sizes`).
+        neurons, frames = event_frames(events, binning.event_time)
+        of_frame = (
+            layout.bin_of_frame[frames] if layout else frame_bins(frames, rec.frame_rate_hz, binning.bin_s)
+        )
+        raster = with_event_sizes(raster, neurons, of_frame, events["amplitude_dff"].to_numpy(dtype=float))
     tested = raster if excluded is None else without_bins(raster, excluded)
     similarity = jaccard_similarity(matrix)
     order = leaf_order(similarity, settings.linkage)
@@ -237,7 +246,6 @@ def ensemble_analysis(
     # Every candidate's p-value against the circular-shift null of its members' coactivity.
     neurons, frames = event_frames(events, binning.event_time)
     counted = np.asarray(tested.frames_per_bin) > 0
-    layout = trial_layout(rec, binning)
     of_frame = layout.bin_of_frame[frames] if layout else frame_bins(frames, rec.frame_rate_hz, binning.bin_s)
     keep = counted[of_frame] if frames.size else frames > 0
     neurons, frames = neurons[keep], frames[keep]

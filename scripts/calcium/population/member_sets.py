@@ -15,6 +15,19 @@ from calcium.population.activations import (
     membership_test,
 )
 from calcium.population.coactivity import ActiveBins, sorted_unique, window_activity
+from calcium.population.event_sizes import WindowLevels
+
+_LEVELS: list = []  # the last session's WindowLevels: (its raster's sizes, jitter_bins, levels)
+
+
+def window_levels(raster: ActiveBins, jitter_bins: int, held: np.ndarray) -> WindowLevels:
+    """`WindowLevels` of a raster, kept for the next call on the same raster (a session refines
+    hundreds of member sets on one raster)."""
+    if _LEVELS and _LEVELS[0][0] is raster.sizes and _LEVELS[0][1] == jitter_bins:
+        return _LEVELS[0][2]
+    levels = WindowLevels(raster, jitter_bins, held)
+    _LEVELS[:] = [(raster.sizes, jitter_bins, levels)]
+    return levels
 
 
 class Assembly(NamedTuple):
@@ -58,6 +71,7 @@ def refine_members(
     settings: AssemblySettings,
     max_passes: int = 24,
     others: np.ndarray | None = None,
+    elsewhere: list[Assembly] | None = None,
 ) -> Assembly | None:
     """Refine a seed member set (module doc) until it settles; None when its core falls below
     two neurons or it has fewer than min_events activations.
@@ -72,6 +86,11 @@ def refine_members(
     overlapping ensembles both hold the shared neurons, those (with a neuron or two active by
     chance) would make the other ensemble's activations activations of this one; the core is
     then the seed without them (if at least two neurons remain).
+    elsewhere: the other assemblies found, when settling with them known: a member of one counts
+    only the activations away from that one's (within ± 2·jitter_bins of its peaks its presence
+    is that assembly's), and the membership test weighs each neuron's event sizes (`event_sizes`:
+    a member of another assembly brings that one's larger events to activations shared with it,
+    hence only once the others are known). None: presence only, every activation counted.
     """
     j = settings.jitter_bins
     chance_of = _WindowChance(raster, windows, j)
@@ -96,6 +115,8 @@ def refine_members(
             settings.membership_alpha,
             settings.activation_alpha,
             chance_of.n_active,
+            None if elsewhere is None else chance_of.sizes(found.peak),
+            None if elsewhere is None else chance_of.explained(found.peak, elsewhere, core),
         )
         failing = core & ~member
         if not failing.any():
@@ -142,14 +163,41 @@ class _WindowChance:
         keep = self.held[raster.bins]
         keys = sorted_unique(raster.neurons[keep].astype(np.int64) * raster.n_bins + raster.bins[keep])
         self.n_active = np.bincount(keys // raster.n_bins, minlength=raster.n_neurons)
+        self.levels = None if raster.sizes is None else window_levels(raster, jitter_bins, self.held)
 
-    def outside(self, peaks: np.ndarray) -> np.ndarray:
+    def _near(self, peaks: np.ndarray) -> np.ndarray:
+        """(n_bins,) bool: the bins holding frames within ± 2·jitter_bins of the peaks."""
         j, n_bins = self.jitter_bins, self.held.size
         reach = np.arange(-2 * j, 2 * j + 1)
         near = (np.asarray(peaks, dtype=np.int64)[:, None] + reach[None, :]).ravel()
         exclude = np.zeros(n_bins, dtype=bool)
         exclude[near[(near >= 0) & (near < n_bins)]] = True
-        exclude &= self.held
+        return exclude & self.held
+
+    def sizes(self, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The event sizes' levels at the peaks and their null distribution away from them
+        (`membership_test`'s sizes), or None when the raster has no sizes."""
+        if self.levels is None:
+            return None
+        return self.levels.at(peaks), self.levels.null_pmf(self._near(peaks))
+
+    def explained(self, peaks: np.ndarray, elsewhere: list, core: np.ndarray) -> np.ndarray:
+        """(peaks, neurons) bool: the neuron is a member of another assembly that is active at the
+        peak: at least half of its members outside this core take part there (`membership_test`'s
+        explained; as `calcium.population.membership.explained_elsewhere`). Its own activations
+        are not enough: those of a set sharing this one's neurons can hold this one's."""
+        present = self.windows[np.asarray(peaks, dtype=np.int64)]
+        out = np.zeros(present.shape, dtype=bool)
+        for other in elsewhere:
+            own = np.asarray(other.member, dtype=bool) & ~core
+            if own.sum() < 2:
+                continue
+            active = present[:, own].sum(axis=1) >= 0.5 * own.sum()
+            out[np.ix_(active, np.asarray(other.member, dtype=bool))] = True
+        return out
+
+    def outside(self, peaks: np.ndarray) -> np.ndarray:
+        exclude = self._near(peaks)
         kept = int(self.held.sum() - exclude.sum())
         if kept == 0:
             return np.zeros(self.total.size)
@@ -163,6 +211,7 @@ def settle_members(
     settings: AssemblySettings,
     others: np.ndarray | None = None,
     max_rounds: int = 6,
+    elsewhere: list[Assembly] | None = None,
 ) -> Assembly:
     """Refine an assembly again from all its members until its member set stops changing.
 
@@ -173,10 +222,13 @@ def settle_members(
     fewer strangers in the core, leave) until a fixed point (at most max_rounds rounds).
     others: (neurons,) bool, the members of the other assemblies, kept out of the core as in
     `refine_members` (an overlapping ensemble's shared neurons would otherwise carry the other's
-    activations into this one and merge them). Returns the last assembly that did not fail.
+    activations into this one and merge them). elsewhere: the other assemblies, as in
+    `refine_members`. Returns the last assembly that did not fail.
     """
     for _ in range(max_rounds):
-        again = refine_members(raster, windows, assembly.member, assembly.weight, settings, others=others)
+        again = refine_members(
+            raster, windows, assembly.member, assembly.weight, settings, others=others, elsewhere=elsewhere
+        )
         if again is None:
             break
         settled = np.array_equal(again.member, assembly.member)
