@@ -407,7 +407,8 @@ def test_a_session_with_zero_gaps_has_the_noise_and_skewness_of_its_trials_back_
     """ΔF/F of 6 neurons in three trials (noise and decaying transients) with long gaps of 0
     between and after them: measured on the trials' frames, ν and the skewness are those of the
     trials concatenated; the gaps' zeros would lower ν and change the skewness."""
-    from calcium.evaluation.session_accuracy import session_noise, trial_frame_index
+    from calcium.evaluation.session_accuracy import session_noise
+    from calcium.signal.scan_rate import trial_frame_index
 
     def session_nu(*args):
         return session_noise(*args).nu

@@ -121,7 +121,7 @@ def session_noise(
     frames. A session's linear interpolation is pooled over all its neurons
     (`calcium.signal.scan_rate.file_interpolation_ratio`)."""
     from calcium.io import load_npy
-    from calcium.signal.scan_rate import file_interpolation_ratio
+    from calcium.signal.scan_rate import file_interpolation_ratio, trial_frame_index
 
     frames = None if trials is None else trial_frame_index(trials)
     ratio = file_interpolation_ratio(dff_path, n_neurons, n_frames, frame_rate_hz, trials)
@@ -168,13 +168,6 @@ def session_scoring_rate(noise: SessionNoise, frame_rate_hz: float) -> float:
     session's spikes are never inferred at)."""
     slower = noise.rate_hz < float(frame_rate_hz)
     return float(np.median(noise.rate_hz[slower])) if slower.sum() * 2 > slower.size else float(frame_rate_hz)
-
-
-def trial_frame_index(trials: np.ndarray) -> np.ndarray:
-    """The frames of a session's trials ((trials, 2) first and one-past-last frame), in order:
-    the trials back to back, gaps left out."""
-    bounds = np.asarray(trials, dtype=np.int64).reshape(-1, 2)
-    return np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in bounds] or [np.zeros(0, np.int64)])
 
 
 def _frames_of(block: np.ndarray, frames: np.ndarray | None) -> np.ndarray:

@@ -93,10 +93,7 @@ def file_interpolation_ratio(
     from calcium.signal.bandlimit import session_ratio_of_rows
     from calcium.signal.interpolation_session import pooled_ratio
 
-    bounds = None if trials is None else np.asarray(trials, dtype=np.int64).reshape(-1, 2)
-    frames = (
-        None if bounds is None else np.concatenate([np.arange(a, b) for a, b in bounds] or [np.zeros(0, int)])
-    )
+    frames = None if trials is None else trial_frame_index(trials)
     rows = max(1, 10_000_000 // max(n_frames, 1))
     parts = []
     for first in range(0, n_neurons, rows):
@@ -105,3 +102,10 @@ def file_interpolation_ratio(
             block = block[:, frames]
         parts.append(session_ratio_of_rows(block[np.all(np.isfinite(block), axis=1)], frame_rate_hz))
     return pooled_ratio(parts)
+
+
+def trial_frame_index(trials: np.ndarray) -> np.ndarray:
+    """The frames of a session's trials ((trials, 2) first and one-past-last frame), in order:
+    the trials back to back, gaps left out."""
+    bounds = np.asarray(trials, dtype=np.int64).reshape(-1, 2)
+    return np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in bounds] or [np.zeros(0, np.int64)])
