@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from calcium.population.activations import coactivity_threshold, poisson_binomial_survival
-from calcium.population.assemblies import ensemble_p_values
 from calcium.population.coactivity import active_bins
 from calcium.population.components import (
     binned_activity,
@@ -21,6 +20,7 @@ from calcium.population.components import (
     without_bins,
     zscore_rows,
 )
+from calcium.population.ensemble_significance import ensemble_p_values
 from calcium.population.ensemble_step import EnsembleSettings, ensemble_analysis
 from calcium.population.ensemble_tables import (
     ACTIVATION_COLUMNS,

@@ -21,7 +21,8 @@ Two detectors share the pieces here (`calcium.population.ensemble_step.ensemble_
   are kept once; overlapping ones share neurons and stay separate (`event_sizes` in settling).
 
 Every method's ensembles (the Jaccard clustering of `calcium.population.ensembles` too) then get the
-same activations (`member_activations`) and p-value (`ensemble_p_values`): the number of
+same activations (`member_activations`) and p-value
+(`calcium.population.ensemble_significance.ensemble_p_values`): the number of
 bins in which the members are coactive, against `n_shuffles` surrogates in which every
 member's event frames are circularly shifted by its own offset (each keeps its events and
 rate, coincidences become chance), Bonferroni-corrected over the candidates examined.
@@ -37,7 +38,7 @@ import itertools
 import numpy as np
 
 from calcium.population.activations import jaccard_index
-from calcium.population.coactivity import ActiveBins, statistic_scale, window_activity
+from calcium.population.coactivity import ActiveBins, window_activity
 from calcium.population.coincidence_seeds import triple_seeds
 from calcium.population.components import (
     Patterns,
@@ -58,9 +59,7 @@ from calcium.population.member_sets import (  # noqa: F401 (Assembly, refine_mem
     refine_members,
     settle_members,
 )
-from calcium.population.null import circular_shift_null
 from calcium.population.overlap_split import split_overlaps
-from calcium.population.trial_coactivity import trial_shift_null
 from calcium.progress import Progress, track
 
 METHODS = ("refined", "ica", "jaccard")
@@ -335,64 +334,3 @@ def find_assemblies(
             if seed_members.any():
                 found.append(describe_members(raster, windows, seed_members, weight, settings))
     return found, n_candidates, patterns, window_patterns
-
-
-def ensemble_p_values(
-    neurons: np.ndarray,
-    frames: np.ndarray,
-    n_frames: int,
-    frame_rate_hz: float,
-    bin_s: float,
-    jitter_bins: int,
-    members: list[np.ndarray],
-    thresholds: list[int],
-    observed: list[int],
-    n_shuffles: int = 1000,
-    seed: int = 0,
-    n_candidates: int = 1,
-    counted: np.ndarray | None = None,
-    layout=None,
-) -> np.ndarray:
-    """P-value of each ensemble against the circular-shift null, (ensembles,).
-
-    Statistic: the number of bins in which at least `thresholds[e]` of `members[e]` (the neurons
-    whose coactivity defines its activations) are active
-    within ± jitter_bins (`observed[e]` in the data). Null: `n_shuffles` surrogates in which
-    every member's event frames are circularly shifted by its own offset
-    (`calcium.population.null.circular_shift_null`: each keeps its events and rate). p = (1 + surrogates
-    at least as large) / (1 + n_shuffles), times n_candidates (Bonferroni over the candidate
-    ensembles examined), capped at 1.
-    neurons, frames: one entry per event of the session.
-    counted: (n_bins,) bool, the bins that count in the null (e.g. outside stimulus
-        presentations and holding frames; `observed` must count the same); None: all.
-    layout: a session cut into trials (`calcium.population.trial_coactivity.TrialBins`): members shifted
-        within each trial (`calcium.population.trial_coactivity.trial_shift_null`); None: one recording.
-    """
-    out = np.ones(len(members))
-    neurons = np.asarray(neurons, dtype=np.int64)
-    frames = np.asarray(frames, dtype=np.int64)
-    with Progress(len(members), "ensembles tested against the circular-shift null", "ensembles") as progress:
-        for e, (member_ids, k, count) in enumerate(
-            track(zip(members, thresholds, observed, strict=True), progress)
-        ):
-            ids = np.asarray(member_ids, dtype=np.int64)
-            position = np.full(max(int(neurons.max(initial=-1)), int(ids.max(initial=-1))) + 1, -1)
-            position[ids] = np.arange(ids.size)
-            chosen = position[neurons] >= 0 if neurons.size else np.zeros(0, bool)
-            null = (circular_shift_null if layout is None else trial_shift_null)(
-                position[neurons[chosen]],
-                frames[chosen],
-                ids.size,
-                *((n_frames,) if layout is None else (layout,)),
-                frame_rate_hz,
-                bin_s,
-                n_shuffles,
-                seed=seed + e,
-                jitter_bins=jitter_bins,
-            )
-            window = null // statistic_scale(ids.size, jitter_bins)
-            if counted is not None:
-                window = window[:, np.asarray(counted, dtype=bool)]
-            as_large = ((window >= k).sum(axis=1) >= count).sum()
-            out[e] = min(1.0, (1 + as_large) / (1 + n_shuffles) * max(n_candidates, 1))
-    return out

@@ -16,7 +16,7 @@ import pandas as pd
 
 from calcium.input.trial_structure import window_edges
 from calcium.population.activations import Activations, coactivity_threshold
-from calcium.population.assemblies import METHODS, AssemblySettings, ensemble_p_values, find_assemblies
+from calcium.population.assemblies import METHODS, AssemblySettings, find_assemblies
 from calcium.population.coactivity import (
     combined_statistic,
     contributions,
@@ -33,6 +33,7 @@ from calcium.population.components import (
     without_bins,
     zscore_rows,
 )
+from calcium.population.ensemble_significance import ensemble_p_values
 from calcium.population.ensemble_tables import (
     ACTIVATION_COLUMNS,
     ENSEMBLE_COLUMNS,
@@ -184,8 +185,8 @@ def ensemble_analysis(
     "jaccard": ensemble events clustered by Jaccard similarity, members by a binomial test
     against each neuron's own activity (`calcium.population.membership.find_members`). "ica" and
     "refined": `calcium.population.assemblies.find_assemblies` on the session's events binned at bin_s.
-    Every ensemble then gets its p-value (`calcium.population.assemblies.ensemble_p_values`); those at or
-    above settings.alpha are not reported (their events are relabelled -1).
+    Every ensemble then gets its p-value (`calcium.population.ensemble_significance.ensemble_p_values`);
+    those at or above settings.alpha are not reported (their events are relabelled -1).
     min_active: the coactivity null's minimum (see `NullSettings`).
     excluded: (n_bins,) bool, bins left out of the detection and the test of ensembles
         (`calcium.population.components.stimulus_bins`: presentations of stimuli, where neurons driven
