@@ -75,7 +75,7 @@ class Patterns(NamedTuple):
     bound: float
 
 
-def _leading_eigenpairs(z: np.ndarray, bound: float) -> tuple[np.ndarray, np.ndarray]:
+def leading_eigenpairs(z: np.ndarray, bound: float) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues (descending) and eigenvectors of z zᵀ / bins down to the first below `bound`,
     by Lanczos on z (2·neurons·bins per product instead of neurons³); all of them (dense) for up
     to 1000 rows or when more than a tenth lie above it."""
@@ -118,7 +118,7 @@ def ica_patterns(
     their span. zscored: (neurons, bins) with each row z-scored (constant rows all 0).
     bound: another chance level of the eigenvalues (e.g. `surrogate_bounds`); None: the
     Marchenko–Pastur bound. leading: only the eigenvalues down to the first below the bound
-    (`_leading_eigenpairs`) instead of all of them. eigenpairs: `correlation_eigenpairs` of
+    (`leading_eigenpairs`) instead of all of them. eigenpairs: `correlation_eigenpairs` of
     `zscored` when already computed (a second bound on one matrix costs no second eigh)."""
     n_neurons, n_bins = zscored.shape
     active = np.flatnonzero(zscored.any(axis=1))
@@ -130,7 +130,7 @@ def ica_patterns(
     if eigenpairs is not None:
         values, vectors = eigenpairs
     elif leading:
-        values, vectors = _leading_eigenpairs(z, bound)
+        values, vectors = leading_eigenpairs(z, bound)
     else:
         values, vectors = correlation_eigenpairs(zscored)
     k = int((values > bound).sum())
@@ -193,9 +193,19 @@ def surrogate_bounds(
 ) -> tuple[float, float]:
     """Chance levels of the largest eigenvalue of the correlation of the binned and of the
     windowed activity (`windowed_zscored`): the largest over `n_surrogates` circular-shift
-    surrogates (each neuron's binned, and windowed, activity over the bins holding frames
-    shifted by its own offset: each row keeps its activity and autocorrelation; about the 95th
-    percentile). Sparse: O(active bins) per product, no dense matrix.
+    surrogates (`surrogate_top_eigenvalues`; about the 95th percentile)."""
+    binned, windowed = surrogate_top_eigenvalues(raster, jitter_bins, n_surrogates, seed)
+    return float(binned.max()), float(windowed.max())
+
+
+def surrogate_top_eigenvalues(
+    raster: ActiveBins, jitter_bins: int, n_surrogates: int = 20, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The largest eigenvalue of the correlation of the binned and of the windowed activity
+    (`windowed_zscored`) in each of `n_surrogates` circular-shift surrogates (each neuron's
+    binned, and windowed, activity over the bins holding frames shifted by its own offset: each
+    row keeps its activity and autocorrelation), (n_surrogates,) each; inf when no bin holds an
+    event. Sparse: O(active bins) per product, no dense matrix.
 
     Windowed rows are autocorrelated, so the Marchenko–Pastur edge does not apply to them; even
     at the rows' effective number of bins (Bartlett: bins / 2.1 for a 3-bin window) it lies
@@ -207,7 +217,7 @@ def surrogate_bounds(
     held = np.ones(raster.n_bins, bool) if raster.frames_per_bin is None else raster.frames_per_bin > 0
     index = np.flatnonzero(held)
     if index.size == 0 or raster.bins.size == 0:
-        return float("inf"), float("inf")
+        return np.full(n_surrogates, np.inf), np.full(n_surrogates, np.inf)
     position = np.full(raster.n_bins, -1, dtype=np.int64)
     position[index] = np.arange(index.size)
     inside = position[raster.bins] >= 0
@@ -222,7 +232,7 @@ def surrogate_bounds(
             shifted = (places + offsets[neurons]) % index.size
             rows = csr_matrix((np.ones(neurons.size), (neurons, shifted)), shape=shape)
             out.append(_top_correlation_eigenvalue(rows, index.size))
-    return float(max(tops[0])), float(max(tops[1]))
+    return np.asarray(tops[0]), np.asarray(tops[1])
 
 
 def pattern_members(weights: np.ndarray, n_sd: float = 2.0) -> np.ndarray:
