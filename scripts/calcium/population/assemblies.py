@@ -117,11 +117,18 @@ def _settle_all(found: list[Assembly], raster, windows, settings, same) -> list[
 
 
 def _add_if_new(
-    found: list[Assembly], assembly: Assembly | None, raster, windows, settings, same, min_core: int = 0
+    found: list[Assembly],
+    assembly: Assembly | None,
+    raster,
+    windows,
+    settings,
+    same,
+    min_core: int = 0,
+    min_members: int = 0,
 ) -> None:
     """Settle a late candidate with the found assemblies' members out of its core; append it when
-    its core keeps at least `min_core` neurons, at least two of them outside each found one, and
-    it is none of them (`same`)."""
+    its core keeps at least `min_core` neurons (and it `min_members` members), at least two of
+    them outside each found one, and it is none of them (`same`)."""
     if assembly is None:
         return
     others = np.zeros_like(assembly.member)
@@ -134,7 +141,7 @@ def _add_if_new(
     if (settled.member & assembly.member).sum() >= 0.8 * assembly.member.sum():
         assembly = settled
     outside = [(assembly.core & ~other.member).sum() for other in found]
-    if assembly.core.sum() < min_core:
+    if assembly.core.sum() < min_core or assembly.member.sum() < min_members:
         return
     if min(outside, default=2) >= 2 and not any(same(assembly, other) for other in found):
         found.append(assembly)
@@ -174,9 +181,9 @@ def find_assemblies(
     the binned components above the Marchenko–Pastur bound but not the surrogates' (ICA's own
     count: ensembles at the edge of chance, e.g. 8 members at participation 0.5), then from
     repeated triple coincidences (`triple_seeds`), then from the windowed components between
-    the median and the largest of the surrogates' top eigenvalues (`surrogate_top_eigenvalues`;
-    a core of five or more). Last, a set holding two overlapping small assemblies is split into
-    them (`split_overlaps`).
+    the median and the largest of the surrogates' top eigenvalues (`surrogate_top_eigenvalues`).
+    Candidates from eigenvector seeds need a core of four and five members. Last, a set holding
+    two overlapping small assemblies is split into them (`split_overlaps`).
     zscored (`zscore_rows` of `binned_activity`) and windows (`window_matrix`): computed when
     not given.
     """
@@ -308,23 +315,24 @@ def find_assemblies(
             if not any(pieces):
                 break
             found = [a for a, piece in zip(found, pieces, strict=True) if not piece]
-        # A core of three from an eigenvector seed is left to the coincidence seeds, whose test
-        # counts every triple tried: the eigenvalue bounds are the surrogates' ~95th percentile,
-        # and a chance triple of background neurons coinciding four times passed the final test
-        # (a negative control at 1 Hz).
-        found = [a for a in found if a.core.sum() >= 4]
+        # An eigenvector seed's candidate needs a core of four and five members; smaller sets are
+        # left to the coincidence seeds, whose test counts every triple tried: the eigenvalue
+        # bounds are the surrogates' ~95th percentile, and chance sets of background neurons
+        # passed the final test, which tests a set as if fixed beforehand (negative controls: a
+        # triple coinciding four times at 1 Hz, four neurons coinciding seven times at 5 Hz). A
+        # core of four with five members is a small ensemble whose shared neuron left its core.
+        found = [a for a in found if a.core.sum() >= 4 and a.member.sum() >= 5]
         # Components between the Marchenko–Pastur bound and the surrogates' (ICA's own count):
         # at the edge of chance, their seeds come after the assemblies found, and one is kept
         # only where it is not one of those (`same`) nor lies within them, with a core of four
-        # or more: three neurons coinciding by chance make such a component (the negative
-        # controls), and triples are the coincidence seeds' (their test counts every triple).
+        # and five members as above.
         mp = marchenko_pastur_bound(active, zscored.shape[1])
         if int((patterns.eigenvalues > mp).sum()) > len(patterns.weights):
             edge = ica_patterns(zscored, settings.seed, mp, eigenpairs=eigenpairs).weights
             n_candidates += len(edge)
             for w, seed_members in zip(edge, pattern_members(edge), strict=True):
                 candidate = refine_members(raster, windows, seed_members, w, settings)
-                _add_if_new(found, candidate, raster, windows, settings, same, min_core=4)
+                _add_if_new(found, candidate, raster, windows, settings, same, min_core=4, min_members=5)
         # Small assemblies below the eigenvalue bounds: seeds from repeated triple coincidences
         # among neurons of no assembly found (`triple_seeds`), refined and settled the same way.
         extra = triple_seeds(
@@ -344,12 +352,11 @@ def find_assemblies(
         # every other seed: at the edge of chance like the binned ones above (10-member
         # ensembles at participation 0.6 and 1 Hz, window correlation ~0.1 among 200 neurons,
         # stand just below the largest, and their pairs are too weak for the triple seeds).
-        # Kept on the same terms but with a core of five or more: a chance component of four
-        # background neurons coinciding seven times passed the test (a negative control at 5 Hz).
+        # Kept on the same terms.
         n_candidates += len(window_edge)
         for w, seed_members in zip(window_edge, pattern_members(window_edge), strict=True):
             candidate = refine_members(raster, windows, seed_members, w, settings)
-            _add_if_new(found, candidate, raster, windows, settings, same, min_core=5)
+            _add_if_new(found, candidate, raster, windows, settings, same, min_core=4, min_members=5)
         # Two overlapping small assemblies refined into one set: split where its members' presence
         # at its activations makes two (`split_overlaps`).
         found, n_split = split_overlaps(found, raster, windows, settings, same)
