@@ -519,6 +519,29 @@ def test_coincidence_seeds_weigh_every_member_present_together():
     assert seeds(rng.random((100, 1800)) < 0.015) == []
 
 
+def _spread_rates_planted(seed, fs, n_frames, rate_hz, size, shared, participation, n_neurons=200):
+    """Events of n_neurons firing at rates spread log-normally around rate_hz (SD 0.5 in ln), and
+    three ensembles of `size` members (the first two sharing `shared` neurons; the third apart)
+    each at `participation` of 30 activations, ±1 frame. Returns (events, recording, groups)."""
+    rng = np.random.default_rng(seed)
+    rates = rate_hz * rng.lognormal(0, 0.5, n_neurons)
+    neurons, frames = np.nonzero(rng.random((n_neurons, n_frames)) < (rates / fs)[:, None])
+    neurons, frames = [neurons], [frames]
+    order = rng.permutation(n_neurons)
+    second = np.concatenate([order[:shared], order[size : 2 * size - shared]])
+    groups = [order[:size], second, order[2 * size : 3 * size]]
+    for members in groups:
+        onsets = rng.integers(5, n_frames - 5, 30)
+        for neuron in members:
+            fires = rng.random(30) < participation
+            neurons.append(np.full(fires.sum(), neuron))
+            frames.append(onsets[fires] + rng.integers(-1, 2, fires.sum()))
+    events = pd.DataFrame({"neuron": np.concatenate(neurons), "onset_frame": np.concatenate(frames)})
+    events["peak_frame"] = events.onset_frame
+    events = events.sort_values(["neuron", "onset_frame"], ignore_index=True)
+    return events, Recording(n_neurons, n_frames, fs), groups
+
+
 def test_ensembles_between_the_marchenko_pastur_and_the_surrogate_bound_are_found():
     """Three 8-member ensembles (two sharing 2 neurons) at participation 0.5 and 4.8 Hz among 200
     neurons whose rates spread around 0.055 Hz: the binned correlation has a component above
@@ -528,23 +551,8 @@ def test_ensembles_between_the_marchenko_pastur_and_the_surrogate_bound_are_foun
     from calcium.population.components import surrogate_bounds
     from calcium.population.steps import session_raster
 
-    fs, n_neurons, n_frames = 4.8, 200, 4320
-    rng = np.random.default_rng(5)
-    rates = 0.055 * rng.lognormal(0, 0.5, n_neurons)
-    neurons, frames = np.nonzero(rng.random((n_neurons, n_frames)) < (rates / fs)[:, None])
-    neurons, frames = [neurons], [frames]
-    order = rng.permutation(n_neurons)
-    groups = [order[:8], np.concatenate([order[:2], order[8:14]]), order[16:24]]
-    for members in groups:
-        onsets = rng.integers(5, n_frames - 5, 30)
-        for neuron in members:
-            fires = rng.random(30) < 0.5
-            neurons.append(np.full(fires.sum(), neuron))
-            frames.append(onsets[fires] + rng.integers(-1, 2, fires.sum()))
-    events = pd.DataFrame({"neuron": np.concatenate(neurons), "onset_frame": np.concatenate(frames)})
-    events["peak_frame"] = events.onset_frame
-    events = events.sort_values(["neuron", "onset_frame"], ignore_index=True)
-    rec = Recording(n_neurons, n_frames, fs)
+    fs, n_neurons = 4.8, 200
+    events, rec, groups = _spread_rates_planted(5, fs, 4320, 0.055, 8, 2, 0.5)
     raster = session_raster(events, rec, Binning(BIN_S, "onset", 1))
     z = zscore_rows(binned_activity(raster)[0])
     eigenvalues = np.linalg.eigvalsh(z @ z.T / z.shape[1])
@@ -566,23 +574,8 @@ def test_ensembles_just_below_the_windowed_surrogate_bound_are_found():
     from calcium.population.components import surrogate_top_eigenvalues, window_matrix, windowed_zscored
     from calcium.population.steps import session_raster
 
-    fs, n_neurons, n_frames = 1.0, 200, 900
-    rng = np.random.default_rng(8)
-    rates = 0.05 * rng.lognormal(0, 0.5, n_neurons)
-    neurons, frames = np.nonzero(rng.random((n_neurons, n_frames)) < (rates / fs)[:, None])
-    neurons, frames = [neurons], [frames]
-    order = rng.permutation(n_neurons)
-    groups = [order[:10], np.concatenate([order[:3], order[10:17]]), order[20:30]]
-    for members in groups:
-        onsets = rng.integers(5, n_frames - 5, 30)
-        for neuron in members:
-            fires = rng.random(30) < 0.6
-            neurons.append(np.full(fires.sum(), neuron))
-            frames.append(onsets[fires] + rng.integers(-1, 2, fires.sum()))
-    events = pd.DataFrame({"neuron": np.concatenate(neurons), "onset_frame": np.concatenate(frames)})
-    events["peak_frame"] = events.onset_frame
-    events = events.sort_values(["neuron", "onset_frame"], ignore_index=True)
-    rec = Recording(n_neurons, n_frames, fs)
+    fs = 1.0
+    events, rec, groups = _spread_rates_planted(8, fs, 900, 0.05, 10, 3, 0.6)
     raster = session_raster(events, rec, Binning(BIN_S, "onset", 1))
     jitter = frame_jitter_bins(1, fs, BIN_S)
     tops = surrogate_top_eigenvalues(raster, jitter)[1]

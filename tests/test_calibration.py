@@ -141,25 +141,6 @@ def test_independent_neurons_give_one_percent_significant_bins_no_ensembles_and_
 # --- planted ensembles: jitter, missing spikes, noise near the event threshold ---------------------
 
 
-def test_four_neurons_from_an_eigenvector_seed_are_not_an_ensemble():
-    """Independent neurons at 5 Hz (a negative control of the planted grid's design, seed 77025):
-    a windowed component just above the surrogates' largest top eigenvalue (2.252 against 2.234)
-    refined into four background neurons coinciding seven times, and they passed the final test
-    (p 0.002: it tests the set as if it had been fixed beforehand). Eigenvector seeds need five
-    members; smaller sets are the coincidence seeds', whose test counts what it tried."""
-    design = SessionDesign(
-        n_neurons=200,
-        n_frames=4500,
-        frame_rate_hz=5.0,
-        background_rate_hz=0.05,
-        noise_sd_dff=0.1,
-        n_ensembles=0,
-    )
-    events, _, _ = _events(design, seed=77025)
-    result = _ensembles_of(events, design, "refined")
-    assert result.ensembles.empty, result.ensembles.members.tolist()
-
-
 @pytest.mark.parametrize("fs", [4.8, 30.0])
 def test_planted_ensembles_are_found_whole_under_jitter_missing_spikes_and_noise(fs):
     """3 ensembles of 15 among 120 neurons, 25 activations in 15 min; each member fires in 75 % of
@@ -317,21 +298,26 @@ def test_stimulus_driven_groups_are_found_unless_presentations_are_left_out(cont
         assert match_ensembles(members, tuned).max() >= 0.5
 
 
-def test_a_chance_triple_from_an_eigenvector_seed_is_not_an_ensemble():
-    """Independent neurons at 1 Hz (the planted grid's negative control, seed 5501): a component
-    of the windowed activity above the surrogates' bound (their ~95th percentile) seeded three
-    background neurons coinciding four times, and the three passed the final test (p 0.002 over
-    two candidates). A core of three from an eigenvector seed is left to the coincidence seeds,
-    whose test counts every triple tried: nothing is reported."""
+@pytest.mark.parametrize(
+    "fs, seed", [(1.0, 5501), (5.0, 77025)], ids=["three neurons at 1 Hz", "four neurons at 5 Hz"]
+)
+def test_chance_sets_from_eigenvector_seeds_are_not_ensembles(fs, seed):
+    """Independent neurons (negative controls of the planted grid's design): a component of the
+    windowed activity just above the surrogates' bound (their ~95th percentile) seeded at 1 Hz
+    three background neurons coinciding four times, at 5 Hz four coinciding seven times (2.252
+    against 2.234), and each set passed the final test (p 0.002: it tests a set as if fixed
+    beforehand). A candidate from an eigenvector seed needs a core of four and five members;
+    smaller sets are the coincidence seeds', whose test counts every triple tried: nothing is
+    reported."""
     design = SessionDesign(
         n_neurons=200,
-        n_frames=900,
-        frame_rate_hz=1.0,
+        n_frames=int(round(900 * fs)),
+        frame_rate_hz=fs,
         background_rate_hz=0.05,
         noise_sd_dff=0.1,
         n_ensembles=0,
     )
-    events, _, _ = _events(design, seed=5501)
+    events, _, _ = _events(design, seed=seed)
     result = _ensembles_of(events, design, "refined")
     assert result.ensembles.empty, result.ensembles.members.tolist()
 
