@@ -214,7 +214,7 @@ def find_assemblies(
             # their largest seed now, those between seed late (`window_edge`, below).
             windowed_edge = float(np.median(windowed_tops))
             rows = z.any(axis=1)
-            window_eigenpairs = leading_eigenpairs(z[rows], min(windowed_edge, windowed_bound))
+            window_eigenpairs = leading_eigenpairs(z[rows], windowed_edge)
             window_patterns = ica_patterns(z, settings.seed, windowed_bound, eigenpairs=window_eigenpairs)
             if int((window_eigenpairs[0] > windowed_edge).sum()) > len(window_patterns.weights):
                 edge = ica_patterns(z, settings.seed, windowed_edge, eigenpairs=window_eigenpairs)
