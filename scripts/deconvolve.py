@@ -4,7 +4,7 @@ import functools
 
 import oasis.functions  # noqa: F401 (imported before the pool forks: workers share it)
 
-from calcium.blocks import concat_tables, process_blocks
+from calcium.blocks import concat_tables, for_sources, process_blocks, trace_sources
 from calcium.input.trial_structure import per_trial_block, trial_bounds
 from calcium.io import load_json, save_table
 from calcium.logs import log_to
@@ -15,9 +15,10 @@ log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.oasis
 trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
+sources = trace_sources(snakemake.input)  # denoised: the detrended beside them, the scan's rates and noise
 # linear interpolation is the acquisition's, shared by the session's neurons: pooled over all of them once
 ratio = file_interpolation_ratio(
-    snakemake.input.traces,
+    sources[-1],
     facts["n_neurons"],
     facts["n_frames"],
     facts["frame_rate_hz"],
@@ -29,14 +30,18 @@ if ratio == ratio:
         facts["frame_rate_hz"] / ratio,
     )
 stage = functools.partial(
-    deconvolve_block, frame_rate_hz=facts["frame_rate_hz"], session_ratio=ratio, **settings
+    deconvolve_block,
+    frame_rate_hz=facts["frame_rate_hz"],
+    session_ratio=ratio,
+    denoise=snakemake.params.denoise or None,
+    **settings,
 )
 if trials is not None:  # each trial on its own; the table: one row per neuron, medians over trials
     stage = functools.partial(per_trial_block, stage, trials=trials, sums=("spike_sum_dff",))
 output = snakemake.output
 tables = process_blocks(
-    stage,
-    [snakemake.input.traces],
+    for_sources(stage, sources),
+    sources,
     [output.calcium, output.spikes, output.activity],
     facts["n_neurons"],
     facts["n_frames"],

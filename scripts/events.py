@@ -3,7 +3,7 @@
 import functools
 
 import calcium.population.events  # noqa: F401 (imported before the pool forks: workers share it)
-from calcium.blocks import concat_tables, process_blocks
+from calcium.blocks import concat_tables, for_sources, process_blocks, trace_sources
 from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json, save_table
 from calcium.logs import log_to
@@ -15,6 +15,7 @@ log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.events
 trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
+sources = trace_sources(snakemake.input)  # denoised: the detrended beside them, the scan's interpolation
 stage = functools.partial(
     stages.events,
     frame_rate_hz=facts["frame_rate_hz"],
@@ -22,13 +23,13 @@ stage = functools.partial(
     trials=trials,
     # a session's linear interpolation, pooled over all its neurons once: the same for every block
     session_ratio=file_interpolation_ratio(
-        snakemake.input.traces, facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], trials
+        sources[-1], facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], trials
     ),
     **settings,
 )
 tables = process_blocks(
-    stage,
-    [snakemake.input.traces],
+    for_sources(stage, sources),
+    sources,
     [],
     facts["n_neurons"],
     facts["n_frames"],

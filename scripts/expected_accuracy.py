@@ -37,8 +37,8 @@ folders = [str(SHIPPED)] + (
 
 bounds = trial_bounds(snakemake.input)  # with trials: their frames back to back (gaps left out)
 noise = session_noise(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs, bounds)
-prepare = trace_preparation(params.trace, params.detrend, params.denoise)
-pipeline = workflow_pipeline(params.deconvolution, params.spike_times, prepare)
+prepare = trace_preparation(params.trace, params.detrend)  # denoised: detrended, then denoised
+pipeline = workflow_pipeline(params.deconvolution, params.spike_times, prepare, params.denoise or None)
 bands, neurons, scores, status, note = session_expected_accuracy(
     noise, fs, session, indicator, folders, params.expected_accuracy, params.evaluation, pipeline
 )

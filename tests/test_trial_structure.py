@@ -74,11 +74,16 @@ def test_every_signal_stage_gives_within_each_trial_what_the_trial_alone_gives(r
     denoised = stages.denoise(rows, detrended, trials=bounds, **denoise_settings).arrays[0]
     oasis = dict(frame_rate_hz=fs, smoothing_s=0.2, lag_s=0.0, tau_decay_s=1.25, penalty="l1")
     deconvolved = per_trial_block(deconvolve_block, rows, denoised, bounds, ("spike_sum_dff",), **oasis)
+    # denoised input: the detrended traces beside it (its rates and noise), cut into the same trials
+    with_noise = dict(noise_traces=detrended, denoise=denoise_settings)
+    from_detrended = per_trial_block(
+        deconvolve_block, rows, denoised, bounds, ("spike_sum_dff",), **with_noise, **oasis
+    )
     event_settings = dict(frame_rate_hz=fs, start_time_s=2.0, k_sigma=4.0, min_amplitude_dff=0.1)
     events = stages.events(rows, detrended, trials=bounds, **event_settings).tables[0]
 
     gaps = frame_trials(bounds, recording.shape[1]) < 0
-    for array in (dff, detrended, denoised, *deconvolved.arrays):
+    for array in (dff, detrended, denoised, *deconvolved.arrays, *from_detrended.arrays):
         assert np.all(array[:, gaps] == 0)  # gaps are masked (0), never processed
     alone_dff = _each_trial_alone(stages.dff, recording, bounds, **dff_settings)
     for trial, (a, b) in enumerate(bounds):
@@ -89,6 +94,11 @@ def test_every_signal_stage_gives_within_each_trial_what_the_trial_alone_gives(r
         np.testing.assert_array_equal(denoised[:, a:b], alone)
         alone = deconvolve_block(rows, denoised[:, a:b], **oasis)
         for within, single in zip(deconvolved.arrays, alone.arrays, strict=True):
+            np.testing.assert_array_equal(within[:, a:b], single)
+        alone = deconvolve_block(
+            rows, denoised[:, a:b], noise_traces=detrended[:, a:b], denoise=denoise_settings, **oasis
+        )
+        for within, single in zip(from_detrended.arrays, alone.arrays, strict=True):
             np.testing.assert_array_equal(within[:, a:b], single)
         # events: the trial's own, frames moved by its first frame, times on the session's clock
         single = stages.events(rows, detrended[:, a:b], **{**event_settings, "start_time_s": 2.0 + a / fs})

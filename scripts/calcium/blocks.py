@@ -117,6 +117,26 @@ def process_blocks(
     return tables
 
 
+def trace_sources(inputs) -> list[str]:
+    """The .npy files a stage of traces reads (`process_blocks`' sources): a rule's input `traces`,
+    then its `noise_traces` if it has them (the detrended traces wavelet-denoised ones came from,
+    where the scan's rates and noise are read). The last one is where the scan is measured."""
+    noise = getattr(inputs, "noise_traces", None)
+    return [str(inputs.traces)] + ([str(noise)] if noise else [])
+
+
+def for_sources(stage: Callable, sources: Sequence) -> Callable:
+    """`stage` as `process_blocks` calls it with `trace_sources`: the second, if any, passed as the
+    keyword noise_traces (`calcium.signal.deconvolve.deconvolve_block`, `calcium.signal.stages.events`)."""
+    return functools.partial(_with_noise_traces, stage) if len(sources) > 1 else stage
+
+
+def _with_noise_traces(
+    stage: Callable, rows: slice, traces: np.ndarray, noise_traces: np.ndarray, **settings
+):
+    return stage(rows, traces, noise_traces=noise_traces, **settings)
+
+
 def concat_tables(tables: list[tuple], which: int = 0):
     """One table (DataFrame) from the `which`-th table of every block (in block order)."""
     import pandas as pd

@@ -234,16 +234,32 @@ def dff_params(wildcards):
     return sorted_keys({"input_kind": "raw", **config["dff"]})
 
 
+def stage_traces(session, trace):
+    """What a stage given `trace` (dff, detrended or denoised, schema-checked) reads: the traces,
+    and for denoised ones the detrended traces they came from (noise_traces), where the scan's
+    noise and rates are read (the wavelet shrinkage is no band limit of the scan)."""
+    files = {"traces": f"results/{session}/{trace}.npy"}
+    if trace == "denoised":
+        files["noise_traces"] = f"results/{session}/detrended.npy"
+    return files
+
+
 def deconvolution_input(wildcards):
-    """The trace deconvolve reads: deconvolution.input (dff, detrended or denoised, schema-checked)."""
-    return f"results/{wildcards.session}/{config['deconvolution']['input']}.npy"
+    return stage_traces(wildcards.session, config["deconvolution"]["input"])
+
+
+def denoise_of_input(trace):
+    """The denoise settings a stage given `trace` needs ({} unless it is denoised): a change re-runs it."""
+    if trace != "denoised":
+        return {}
+    return {key: config["denoise"][key] for key in ("wavelet", "level")}
 
 
 EVENT_TRACE = config["events"]["input"]
 
 
 def event_input(wildcards):
-    return f"results/{wildcards.session}/{EVENT_TRACE}.npy"
+    return stage_traces(wildcards.session, EVENT_TRACE)
 
 
 def event_params(wildcards):

@@ -1,7 +1,7 @@
 rule deconvolve:
     input:
         unpack(trial_input),
-        traces=deconvolution_input,
+        unpack(deconvolution_input),
         facts=rules.ingest.output.facts,
     output:
         calcium="results/{session}/calcium.npy",
@@ -21,6 +21,7 @@ rule deconvolve:
         runtime=block_runtime(2),
     params:
         oasis=deconvolution_params,
+        denoise=denoise_of_input(config["deconvolution"]["input"]),
     script:
         "../../scripts/deconvolve.py"
 

@@ -1,7 +1,7 @@
 rule events:
     input:
         unpack(trial_input),
-        traces=event_input,
+        unpack(event_input),
         facts=rules.ingest.output.facts,
     output:
         events="results/{session}/events/events.csv",

@@ -19,6 +19,7 @@ def workflow_pipeline(
     deconvolution: dict,
     spike_times: dict,
     prepare: Callable[[np.ndarray, float], np.ndarray] | None = None,
+    denoise: dict | None = None,
 ) -> Pipeline:
     """The workflow's spike inference as one function, for ground truth made to look like a session.
 
@@ -30,12 +31,16 @@ def workflow_pipeline(
     spike_times: the config's spike_times section (method, k_noise, ...).
     prepare: what the workflow does to ΔF/F before deconvolving it (e.g. detrending),
         (traces, frame_rate_hz) -> traces; None = nothing.
+    denoise: the denoise settings when the trace deconvolved is the prepared one wavelet-denoised
+        (`deconvolution.input: denoised`: its rates and noise read from the prepared trace, as the
+        deconvolve rule reads them from the detrended one); None = the prepared trace itself.
     Returns pipeline(traces, frame_rate_hz, start_time_s, session_ratio=None) -> (activity,
     spike times per row), as `score_recordings` takes it (session_ratio: the interpolation the
     rows' session shares, `calcium.signal.deconvolve.deconvolve_block`).
     """
     from calcium.signal.deconvolution_settings import neuron_timing
     from calcium.signal.deconvolve import deconvolve_block
+    from calcium.signal.denoise import wavelet_denoise
     from calcium.signal.spikes import detect_spikes
 
     oasis_keys = ("ar_order", "tau_decay_s", "tau_rise_s", "penalty", "s_min", "optimize_g", "seed")
@@ -46,6 +51,9 @@ def workflow_pipeline(
         traces: np.ndarray, frame_rate_hz: float, start_time_s: float, session_ratio: float | None = None
     ):
         x = prepare(traces, frame_rate_hz) if prepare is not None else traces
+        noise_traces = None
+        if denoise:
+            noise_traces, x = x, wavelet_denoise(x, **denoise)
         smoothing, lag = deconvolution["smoothing_s"], deconvolution["lag_s"]
         if timing is not None:  # at the rate scored at, as a session at it (or a slower scan's rows) gets
             smoothing, lag = (
@@ -59,6 +67,8 @@ def workflow_pipeline(
             lag,
             timing,
             session_ratio,
+            noise_traces=noise_traces,
+            denoise=denoise or None,
             **{k: deconvolution[k] for k in oasis_keys},
         )
         _, spikes, activity = block.arrays
@@ -78,18 +88,14 @@ def workflow_pipeline(
     return run
 
 
-def trace_preparation(trace: str, detrend_settings: dict, denoise_settings: dict) -> Callable:
-    """What the workflow does to ΔF/F before deconvolving it, as (traces, frame_rate_hz) -> traces:
-    nothing (trace "dff"), detrending ("detrended") or detrending then wavelet denoising
-    ("denoised"), with the config's detrend and denoise settings."""
-    from calcium.signal.denoise import wavelet_denoise
+def trace_preparation(trace: str, detrend_settings: dict) -> Callable:
+    """What the workflow does to ΔF/F before deconvolving it or denoising it for deconvolution, as
+    (traces, frame_rate_hz) -> traces: nothing (trace "dff") or detrending with the config's
+    settings ("detrended"; "denoised": `workflow_pipeline`'s denoise then denoises it)."""
     from calcium.signal.detrend import detrend
 
     def prepare(traces: np.ndarray, rate: float) -> np.ndarray:
-        if trace == "dff":
-            return traces
-        out = detrend(traces, rate, **detrend_settings)
-        return wavelet_denoise(out, **denoise_settings) if trace == "denoised" else out
+        return traces if trace == "dff" else detrend(traces, rate, **detrend_settings)
 
     return prepare
 

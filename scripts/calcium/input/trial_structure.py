@@ -324,14 +324,15 @@ def frames_in_trials(bounds: np.ndarray) -> int:
     return int(np.diff(np.asarray(bounds, dtype=np.int64).reshape(-1, 2), axis=1).sum())
 
 
-def per_trial_block(
-    stage: Callable, rows: slice, traces: np.ndarray, trials: np.ndarray, sums=(), **settings
-):
+def per_trial_block(stage: Callable, rows: slice, traces, trials, sums=(), noise_traces=None, **settings):
     """A per-neuron stage (`calcium.blocks`: returns a BlockResult) run on each trial's frames on its
     own: arrays assembled on the session's frames (gap frames 0), its one table of one row per
-    neuron summarised over trials (`per_neuron_summary`, `sums` columns added up)."""
+    neuron summarised over trials (`per_neuron_summary`, `sums` columns added up). noise_traces (the
+    stage's keyword of that name, e.g. `deconvolve_block`'s) is cut into the same trials."""
     outputs, tables, part = None, [], None
     for first, stop in np.asarray(trials, dtype=np.int64):
+        if noise_traces is not None:
+            settings["noise_traces"] = noise_traces[:, first:stop]
         part = stage(rows, traces[:, first:stop], **settings)
         if outputs is None:
             outputs = [np.zeros((traces.shape[0], traces.shape[1]), dtype=np.float32) for _ in part.arrays]

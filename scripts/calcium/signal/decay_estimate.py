@@ -91,3 +91,13 @@ def model_decay_s(result: Deconvolution) -> np.ndarray:
     ok = np.isfinite(g1) & (g1 > 0) & (g1 < 1) & (g2 == 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(ok, -1.0 / (rates * np.log(np.where(ok, g1, 0.5))), np.nan)
+
+
+def oasis_ar_estimate(trace: np.ndarray, ar_order: int, optimize_g: int = 0) -> tuple[float, ...]:
+    """The AR coefficients `oasis.functions.deconvolve` estimates for a trace when given neither g
+    nor a time constant (`estimate_parameters` with its fudge factor: 0.97 for AR(1) with
+    optimize_g, else 0.98): for deconvolving another trace (a denoised one) with this one's."""
+    from oasis.functions import estimate_parameters
+
+    fudge = 0.97 if optimize_g and ar_order == 1 else 0.98
+    return tuple(float(v) for v in estimate_parameters(trace, p=ar_order, fudge_factor=fudge)[0])

@@ -16,8 +16,9 @@ from calcium.blocks import BlockResult
 from calcium.errors import ConfigError
 from calcium.signal.activity_smoothing import smooth_activity_per_neuron
 from calcium.signal.bandlimit import band_limits
-from calcium.signal.decay_estimate import estimated_decay_s, longer_decay_s, model_decay_s
+from calcium.signal.decay_estimate import estimated_decay_s, longer_decay_s, model_decay_s, oasis_ar_estimate
 from calcium.signal.deconvolution_settings import ar_to_time_constants, neuron_timing
+from calcium.signal.denoise import denoise_level, noise_left_sd
 from calcium.signal.precision import precision_smoothing
 from calcium.signal.scan_rate import scan_rate_trace, spread_over_exposure
 
@@ -33,7 +34,7 @@ class Deconvolution(NamedTuple):
     g: (neurons, 2) AR coefficients (g2 = 0 for AR(1)).
     lam: (neurons,) Lagrange multiplier of the sparsity penalty.
     noise_sd: (neurons,) noise SD sn (OASIS's power-spectral estimate, `noise_sd`, the one the
-        noise constraint uses when sn is not given; input units).
+        noise constraint uses when sn is not given; input units; of `noise_traces` if given).
     rate_hz: (neurons,) the rate each neuron was deconvolved at (Hz; below the frame rate
         for band-limited traces, see `effective_frame_rate`); g, lam and noise_sd are at it.
     """
@@ -95,6 +96,8 @@ def deconvolve_traces(
     min_decay_frames: float | None = None,
     max_decay_s: float | None = None,
     interpolated: np.ndarray | None = None,
+    noise_traces: np.ndarray | None = None,
+    denoise_level: int | None = None,
 ) -> Deconvolution:
     """Deconvolve each row of `traces` with OASIS.
 
@@ -117,13 +120,11 @@ def deconvolve_traces(
         (OASIS's autocovariance estimate with the neuron's noise), kept within
         decay_bounds_s (s; default: no bounds) and falling back to tau_decay_s when
         the estimate is no decaying exponential.
-    effective_rate_hz: (neurons,) rate each row's content supports
-        (`effective_frame_rate`); a row whose rate is below frame_rate_hz is
-        deconvolved at that rate (as a slower
-        scan would record it: the trace's spectrum resampled, which keeps its noise per
-        sample) and mapped back: calcium interpolated, each spike amplitude placed in
-        the frame nearest its time. g, lam and noise_sd are then
-        those at the effective rate.
+    effective_rate_hz: (neurons,) rate each row's content supports (`effective_frame_rate`); a
+        row whose rate is below frame_rate_hz is deconvolved at that rate (as a slower scan would
+        record it: the trace's spectrum resampled, which keeps its noise per sample) and mapped
+        back: calcium interpolated, each spike amplitude placed in the frame nearest its time.
+        g, lam and noise_sd are then those at the effective rate.
     interpolated: (neurons,) bool, rows linearly interpolated from a scan at their effective
         rate (`calcium.signal.bandlimit.band_limits`): the interpolation's sinc² roll-off is
         undone at that rate (`undo_linear_interpolation`), so that the noise is the scan's.
@@ -137,8 +138,14 @@ def deconvolve_traces(
         spans at least min_decay_frames frames at its rate (the floor does not bind) and
         OASIS's default estimate from the row's own trace is longer, the model's decay is that
         estimate, at most max_decay_s (s). None: the given decay for every row.
+    noise_traces: (neurons, frames) the detrended ΔF/F `traces` was wavelet-denoised from (to
+        `denoise_level`): rates, noise_sd and decays are estimated on it; the noise the fit allows
+        is what denoising left of its noise (`noise_left_sd`). None: all from `traces`.
     """
     traces = np.asarray(traces, dtype=np.float64)
+    measured = traces if noise_traces is None else np.asarray(noise_traces, dtype=np.float64)
+    if noise_traces is not None and denoise_level is None:
+        raise ValueError("noise_traces needs the denoise_level of traces")
     n_neurons, n_frames = traces.shape
     if ar_order not in (1, 2):
         raise ValueError("ar_order must be 1 or 2")
@@ -176,13 +183,14 @@ def deconvolve_traces(
     native = rates >= frame_rate_hz
     sn_all = np.zeros(n_neurons)
     if native.any():  # estimated once per trace, given to OASIS (it would estimate it again)
-        sn_all[native] = noise_sd(traces[native])
+        sn_all[native] = noise_sd(measured[native])
     state = np.random.get_state()  # noqa: NPY002 (OASIS draws from the global RNG)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)  # OASIS's g=, for noise_traces
             for row in range(n_neurons):
-                y = traces[row]
+                y, m = traces[row], measured[row]
                 np.random.seed([int(seed), int(ids[row])])  # noqa: NPY002
                 if not np.any(y != y[0]):
                     baseline[row] = y[0]
@@ -192,12 +200,13 @@ def deconvolve_traces(
                 if native[row]:
                     sn = float(sn_all[row])
                 else:  # band-limited: the same band sampled at its own Nyquist rate
-                    y, rate = scan_rate_trace(
-                        y, frame_rate_hz, rate, interpolated is not None and bool(interpolated[row])
-                    )
+                    linear = interpolated is not None and bool(interpolated[row])
+                    y, low_rate = scan_rate_trace(y, frame_rate_hz, rate, linear)
+                    m = y if noise_traces is None else scan_rate_trace(m, frame_rate_hz, rate, linear)[0]
+                    rate = low_rate
                     rates[row] = rate
                     low_start = 0.0
-                    sn = float(noise_sd(y[None, :])[0])
+                    sn = float(noise_sd(m[None, :])[0])
                 row_kwargs = dict(kwargs)
                 if "tau_d" in row_kwargs:
                     tau_row = float(np.broadcast_to(np.asarray(tau_decay_s, dtype=float), (n_neurons,))[row])
@@ -206,14 +215,21 @@ def deconvolve_traces(
                         row_kwargs["tau_d"] = max(tau_row, float(min_decay_frames) / rate)
                     if max_decay_s and ar_order == 1:
                         row_kwargs["tau_d"] = longer_decay_s(
-                            y, rate, sn, tau_row, max_decay_s, min_decay_frames
+                            m, rate, sn, tau_row, max_decay_s, min_decay_frames
                         )
                 if estimate_decay:
                     row_kwargs.update(
-                        tau_d=estimated_decay_s(y, rate, sn, tau_decay_s, decay_bounds_s),
+                        tau_d=estimated_decay_s(m, rate, sn, tau_decay_s, decay_bounds_s),
                         tau_r=0.0,
                         framerate=rate,
                     )
+                elif noise_traces is not None and "tau_d" not in row_kwargs:  # OASIS's estimate, from m
+                    row_kwargs.pop("tau_r", None)
+                    row_kwargs["g"] = oasis_ar_estimate(m, ar_order, optimize_g)
+                noise[row] = sn  # the scan's, at the rate deconvolved at
+                if noise_traces is not None:  # OASIS allows the noise denoising left (its share at this rate)
+                    kept = min(1.0, 2.0**-denoise_level * frame_rate_hz / rate)
+                    sn = float(noise_left_sd(y[None, :], m[None, :], np.array([sn]), kept)[0])
                 c, s, b, g, lam_row = oasis_deconvolve(y, sn=sn, **row_kwargs)
                 g = tuple(float(v) for v in np.atleast_1d(g))
                 if s_min > 0:
@@ -229,7 +245,6 @@ def deconvolve_traces(
                 baseline[row] = b
                 g_all[row, : len(g)] = g
                 lam[row] = lam_row
-                noise[row] = sn
     finally:
         np.random.set_state(state)  # noqa: NPY002
     return Deconvolution(calcium, spikes, baseline, g_all, lam, noise, rates)
@@ -275,6 +290,8 @@ def deconvolve_block(
     lag_s: float,
     timing: dict | None = None,
     session_ratio: float | None = None,
+    noise_traces: np.ndarray | None = None,
+    denoise: dict | None = None,
     **oasis,
 ) -> BlockResult:
     """What the deconvolve rule computes for one block of neurons (see `calcium.blocks`):
@@ -283,18 +300,23 @@ def deconvolve_block(
     and what each neuron got and why: its noise level ν, the rate its trace supports,
     its smoothing and timing correction). session_ratio: the linear interpolation the session's
     rows share (frame rate / scan rate, `calcium.signal.scan_rate.file_interpolation_ratio`;
-    NaN: none), which rows not conclusive alone take (`band_limits`); None: pooled over the block."""
+    NaN: none), which rows not conclusive alone take (`band_limits`); None: pooled over the block.
+    noise_traces, denoise: `traces` wavelet-denoised from these rows (the detrended ΔF/F) with
+    these settings (wavelet, level): rates, ν and noise are read from them (the shrunk band is no
+    band limit of the scan; `deconvolve_traces`)."""
     import pandas as pd
 
     from calcium.evaluation.resampling import noise_level_nu
 
     neurons = np.arange(rows.start, rows.stop)
+    measured = traces if noise_traces is None else noise_traces  # as the scan recorded it
+    level = denoise_level(traces.shape[1], denoise["wavelet"], denoise["level"]) if denoise else None
     rates, interpolated, pooled = band_limits(
-        traces, frame_rate_hz, session_ratio=session_ratio, return_pooled=True
+        measured, frame_rate_hz, session_ratio=session_ratio, return_pooled=True
     )
-    nu = noise_level_nu(traces, frame_rate_hz)
+    nu = noise_level_nu(measured, frame_rate_hz)
     for row in np.flatnonzero(rates < frame_rate_hz):  # measured at the rate it is deconvolved at
-        low, rate = scan_rate_trace(traces[row], frame_rate_hz, rates[row], bool(interpolated[row]))
+        low, rate = scan_rate_trace(measured[row], frame_rate_hz, rates[row], bool(interpolated[row]))
         nu[row] = noise_level_nu(low, rate)
     floor = None if timing is None else timing.get("min_decay_frames")
     max_decay = None if timing is None else timing.get("max_decay_s")
@@ -306,6 +328,8 @@ def deconvolve_block(
         min_decay_frames=floor,
         max_decay_s=max_decay,
         interpolated=interpolated,
+        noise_traces=noise_traces,
+        denoise_level=level,
         **oasis,
     )
     rates = result.rate_hz  # the rate each row was deconvolved at (a whole number of its frames)

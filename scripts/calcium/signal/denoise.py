@@ -91,3 +91,24 @@ def wavelet_denoise(
         denoised.append(pywt.threshold(detail, threshold, mode=threshold_mode))
     result = pywt.waverec(denoised, wave, axis=-1, mode="symmetric")
     return result[:, :n_frames].astype(np.float32)
+
+
+def noise_left_sd(
+    denoised: np.ndarray, detrended: np.ndarray, noise_sd: np.ndarray, kept_share: float
+) -> np.ndarray:
+    """SD of the noise left in wavelet-denoised traces (the white-noise SD a model fitted to
+    them, such as OASIS's noise constraint, should allow), per row.
+
+    denoised, detrended: (neurons, frames) a trace and the same trace before denoising;
+    noise_sd: (neurons,) the detrended trace's noise SD (same units); kept_share: the share of
+    white noise's power in the approximation band (2^-level of the depth used, `denoise_level`).
+    The denoised trace keeps the noise the shrinkage did not remove: noise_sd² less the
+    variance of what it removed (robust: `robust_sd` of detrended − denoised, barely moved
+    by the transients' shrunk peaks), and at least the power of white noise in the
+    approximation band, which is never shrunk. A denoised trace's own
+    high-frequency noise estimate reads the shrunk band and is 10-100x smaller.
+    Returns (neurons,) float64.
+    """
+    noise_sd = np.asarray(noise_sd, dtype=np.float64)
+    removed = robust_sd(np.asarray(detrended, dtype=np.float64) - np.asarray(denoised, dtype=np.float64))
+    return np.sqrt(np.maximum(noise_sd**2 - removed**2, noise_sd**2 * float(kept_share)))

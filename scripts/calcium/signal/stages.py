@@ -114,6 +114,7 @@ def events(
     start_time_s: float = 0.0,
     trials: np.ndarray | None = None,
     session_ratio: float | None = None,
+    noise_traces: np.ndarray | None = None,
     **settings,
 ) -> BlockResult:
     """Calcium events and per-neuron thresholds (`calcium.population.events.detect_events`), as table rows.
@@ -123,10 +124,12 @@ def events(
     median over trials of baseline, noise and threshold; n_events summed). None: the whole
     recording. Rows linearly interpolated from a slower scan (found on the whole recording, or
     by the session's pooled evidence: session_ratio, `interpolated_scan_rates`) get the scan's
-    noise σ (`event_thresholds`)."""
+    noise σ (`event_thresholds`). noise_traces: the rows before wavelet denoising, when `traces` is
+    denoised: the interpolation is read from them (the shrunk band is no trace of the scan's)."""
     from calcium.population.events import detect_events
 
-    scan_rates = interpolated_scan_rates(traces, frame_rate_hz, session_ratio)
+    measured = traces if noise_traces is None else noise_traces
+    scan_rates = interpolated_scan_rates(measured, frame_rate_hz, session_ratio)
 
     def one(x, start_s):
         return detect_events(
