@@ -9,26 +9,16 @@ from calcium.input.trial_structure import per_trial_block, trial_bounds
 from calcium.io import load_json, save_table
 from calcium.logs import log_to
 from calcium.signal.deconvolve import deconvolve_block
-from calcium.signal.scan_rate import file_interpolation_ratio
+from calcium.signal.scan_rate import read_interpolation
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.oasis
 trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
 sources = trace_sources(snakemake.input)  # denoised: the detrended beside them, the scan's rates and noise
-# linear interpolation is the acquisition's, shared by the session's neurons: pooled over all of them once
-ratio = file_interpolation_ratio(
-    sources[-1],
-    facts["n_neurons"],
-    facts["n_frames"],
-    facts["frame_rate_hz"],
-    trials,
-)
-if ratio == ratio:
-    log.info(
-        "session linearly interpolated from a %.3g Hz scan (pooled over its neurons)",
-        facts["frame_rate_hz"] / ratio,
-    )
+# linear interpolation is the acquisition's, shared by the session's neurons: pooled over all of
+# them once, as the detrend rule wrote its traces
+ratio = read_interpolation(snakemake.input.scan)
 stage = functools.partial(
     deconvolve_block,
     frame_rate_hz=facts["frame_rate_hz"],

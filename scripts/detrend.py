@@ -1,4 +1,5 @@
-"""Remove slow drifts from every neuron's ΔF/F."""
+"""Remove slow drifts from every neuron's ΔF/F; and, read as it is written, the session's linear
+interpolation from a slower scan (pooled over its neurons), which later rules take from here."""
 
 import functools
 
@@ -8,19 +9,28 @@ from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json
 from calcium.logs import log_to
 from calcium.signal import stages
+from calcium.signal.interpolation_session import pooled_ratio
+from calcium.signal.scan_rate import save_interpolation
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.detrend
 trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
 stage = functools.partial(stages.detrend, frame_rate_hz=facts["frame_rate_hz"], trials=trials, **settings)
-process_blocks(
+tables = process_blocks(
     stage,
     [snakemake.input.traces],
-    [snakemake.output[0]],
+    [snakemake.output.traces],
     facts["n_neurons"],
     facts["n_frames"],
     snakemake.threads,
     label=snakemake.rule,
 )
 log.info("detrended %d neurons with %s", facts["n_neurons"], settings)
+ratio = pooled_ratio([evidence for (evidence,) in tables])
+save_interpolation(snakemake.output.scan, ratio, facts["frame_rate_hz"])
+if ratio == ratio:
+    log.info(
+        "session linearly interpolated from a %.3g Hz scan (pooled over its neurons)",
+        facts["frame_rate_hz"] / ratio,
+    )

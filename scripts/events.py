@@ -9,7 +9,7 @@ from calcium.io import load_json, save_table
 from calcium.logs import log_to
 from calcium.population.events import narrow_large_events
 from calcium.signal import stages
-from calcium.signal.scan_rate import file_interpolation_ratio
+from calcium.signal.scan_rate import read_interpolation
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
@@ -21,10 +21,8 @@ stage = functools.partial(
     frame_rate_hz=facts["frame_rate_hz"],
     start_time_s=facts["start_time_s"],
     trials=trials,
-    # a session's linear interpolation, pooled over all its neurons once: the same for every block
-    session_ratio=file_interpolation_ratio(
-        sources[-1], facts["n_neurons"], facts["n_frames"], facts["frame_rate_hz"], trials
-    ),
+    # a session's linear interpolation, pooled over all its neurons once (by the detrend rule)
+    session_ratio=read_interpolation(snakemake.input.scan),
     **settings,
 )
 tables = process_blocks(

@@ -23,6 +23,7 @@ from calcium.io import load_json, save_table
 from calcium.logs import log_to
 from calcium.outputs.evaluation_plots import expected_accuracy_figure
 from calcium.outputs.plot_style import save_figure
+from calcium.signal.scan_rate import read_interpolation
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 session = snakemake.wildcards.session
@@ -36,7 +37,8 @@ folders = [str(SHIPPED)] + (
 )
 
 bounds = trial_bounds(snakemake.input)  # with trials: their frames back to back (gaps left out)
-noise = session_noise(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs, bounds)
+ratio = read_interpolation(snakemake.input.scan)  # pooled over the session's neurons by detrend
+noise = session_noise(snakemake.input.dff, facts["n_neurons"], facts["n_frames"], fs, bounds, ratio)
 prepare = trace_preparation(params.trace, params.detrend)  # denoised: detrended, then denoised
 pipeline = workflow_pipeline(params.deconvolution, params.spike_times, prepare, params.denoise or None)
 bands, neurons, scores, status, note = session_expected_accuracy(

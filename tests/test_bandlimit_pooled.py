@@ -8,6 +8,8 @@ neurons of a mixed one, keep their rate.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -188,3 +190,43 @@ def test_a_sessions_interpolation_is_taken_only_where_a_neurons_own_spectrum_lea
     traces, _ = _session(7.5, 20)
     rates, interpolated = band_limits(traces[:, :640], FS, session_ratio=4.0)
     assert interpolated.all() and np.all(rates == 7.5)
+
+
+@pytest.mark.parametrize("with_trials", [False, True])
+def test_the_detrend_rule_pools_the_interpolation_as_it_writes_whatever_its_blocks(tmp_path, with_trials):
+    """The detrend rule pools the session's interpolation over the blocks it writes (one pass
+    over the data; deconvolve, events and expected_accuracy read it): blocks of 1 to 16 neurons on
+    one or two processes give the ratio `file_interpolation_ratio` reads from the written file, and
+    with trials (their frames back to back, gaps left out) too."""
+    from calcium.blocks import process_blocks
+    from calcium.io import load_npy
+    from calcium.signal import stages
+    from calcium.signal.interpolation_session import pooled_ratio
+    from calcium.signal.scan_rate import file_interpolation_ratio, read_interpolation, save_interpolation
+
+    traces, _ = _session(7.5, 16, seed=3)
+    trials = np.array([[0, 700], [760, FRAMES]]) if with_trials else None
+    source = tmp_path / "dff.npy"
+    np.save(source, (traces + 1.0).astype(np.float32))
+    settings = dict(frame_rate_hz=FS, trials=trials, method="percentile", slow_drift_s=20.0, percentile=10.0)
+    ratios = []
+    for processes, block_samples in ((1, FRAMES), (2, 5 * FRAMES), (1, 16 * FRAMES)):
+        out = tmp_path / f"detrended_{processes}_{block_samples}.npy"
+        tables = process_blocks(
+            functools.partial(stages.detrend, **settings),
+            [source],
+            [out],
+            16,
+            FRAMES,
+            processes,
+            block_samples,
+        )
+        assert len(tables) == -(-16 * FRAMES // block_samples)
+        ratios.append(pooled_ratio([evidence for (evidence,) in tables]))
+        assert ratios[-1] == file_interpolation_ratio(out, 16, FRAMES, FS, trials)
+    assert ratios == [4.0] * 3
+    save_interpolation(tmp_path / "scan_rate.json", ratios[0], FS)
+    assert read_interpolation(tmp_path / "scan_rate.json") == 4.0
+    assert load_npy(out).shape == (16, FRAMES)
+    save_interpolation(tmp_path / "scan_rate.json", float("nan"), FS)
+    assert np.isnan(read_interpolation(tmp_path / "scan_rate.json"))

@@ -2,6 +2,7 @@ rule deconvolve:
     input:
         unpack(trial_input),
         unpack(deconvolution_input),
+        scan=rules.detrend.output.scan,
         facts=rules.ingest.output.facts,
     output:
         calcium="results/{session}/calcium.npy",

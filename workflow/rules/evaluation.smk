@@ -38,6 +38,7 @@ rule expected_accuracy:
     input:
         unpack(trial_input),
         dff=rules.dff.output[0],
+        scan=rules.detrend.output.scan,
         facts=rules.ingest.output.facts,
     output:
         table="results/{session}/evaluation/expected_accuracy.csv",

@@ -2,6 +2,7 @@ rule events:
     input:
         unpack(trial_input),
         unpack(event_input),
+        scan=rules.detrend.output.scan,
         facts=rules.ingest.output.facts,
     output:
         events="results/{session}/events/events.csv",

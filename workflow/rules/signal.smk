@@ -27,7 +27,8 @@ rule detrend:
         traces=rules.dff.output[0],
         facts=rules.ingest.output.facts,
     output:
-        "results/{session}/detrended.npy",
+        traces="results/{session}/detrended.npy",
+        scan="results/{session}/scan_rate.json",
     log:
         "results/logs/{session}/detrend.log",
     benchmark:

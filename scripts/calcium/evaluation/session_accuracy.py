@@ -113,7 +113,12 @@ class SessionNoise(NamedTuple):
 
 
 def session_noise(
-    dff_path, n_neurons: int, n_frames: int, frame_rate_hz: float, trials: np.ndarray | None = None
+    dff_path,
+    n_neurons: int,
+    n_frames: int,
+    frame_rate_hz: float,
+    trials: np.ndarray | None = None,
+    ratio: float | None = None,
 ) -> SessionNoise:
     """ν and skewness of every neuron of a session's ΔF/F .npy (neurons x frames), measured where
     the spike inference works: a neuron whose trace is band-limited or linearly interpolated
@@ -124,13 +129,15 @@ def session_noise(
     bounded memory. NaN frames are ignored by ν and replaced by the row's median for the rest.
     trials: a session cut into trials, (trials, 2) first and one-past-last frame: measured on
     the trials' frames back to back (`trial_frame_index`), the gaps' zeros left out; None: all
-    frames. A session's linear interpolation is pooled over all its neurons
-    (`calcium.signal.scan_rate.file_interpolation_ratio`)."""
+    frames. ratio: the session's linear interpolation, pooled over all its neurons (frame rate /
+    scan rate, NaN: none; the detrend rule's `calcium.signal.scan_rate.save_interpolation`); None:
+    pooled here (`calcium.signal.scan_rate.file_interpolation_ratio`)."""
     from calcium.io import load_npy
     from calcium.signal.scan_rate import file_interpolation_ratio, trial_frame_index
 
     frames = None if trials is None else trial_frame_index(trials)
-    ratio = file_interpolation_ratio(dff_path, n_neurons, n_frames, frame_rate_hz, trials)
+    if ratio is None:
+        ratio = file_interpolation_ratio(dff_path, n_neurons, n_frames, frame_rate_hz, trials)
     rows = max(1, 10_000_000 // n_frames)
     parts = [
         noise_at_scan_rates(

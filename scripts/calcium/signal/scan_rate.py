@@ -86,22 +86,58 @@ def file_interpolation_ratio(
     shows none. path: the session's (neurons, frames) .npy at frame_rate_hz (Hz), read in blocks of
     ~10^7 samples (bounded memory); trials: a session cut into trials, (trials, 2) first and
     one-past-last frame: their frames back to back (the gaps' zeros left out), None: all frames.
-    Computed once per session, so that every block of it (`calcium.blocks`) and every rule
+    The workflow computes it once per session, as the detrend rule writes its blocks
+    (`interpolation_evidence`, `save_interpolation`), so that every block and every rule
     (deconvolve, events, expected_accuracy) takes the same decision, whatever the number of
-    processes."""
+    processes; this reads a file for it."""
     from calcium.io import load_npy
-    from calcium.signal.bandlimit import session_ratio_of_rows
     from calcium.signal.interpolation_session import pooled_ratio
 
-    frames = None if trials is None else trial_frame_index(trials)
     rows = max(1, 10_000_000 // max(n_frames, 1))
-    parts = []
-    for first in range(0, n_neurons, rows):
-        block = np.asarray(load_npy(path, slice(first, min(first + rows, n_neurons))), dtype=np.float64)
-        if frames is not None:
-            block = block[:, frames]
-        parts.append(session_ratio_of_rows(block[np.all(np.isfinite(block), axis=1)], frame_rate_hz))
-    return pooled_ratio(parts)
+    return pooled_ratio(
+        [
+            interpolation_evidence(
+                load_npy(path, slice(first, min(first + rows, n_neurons))), frame_rate_hz, trials
+            )
+            for first in range(0, n_neurons, rows)
+        ]
+    )
+
+
+def interpolation_evidence(traces: np.ndarray, frame_rate_hz: float, trials: np.ndarray | None = None):
+    """What a block of a session's rows says of the session's linear interpolation
+    (`calcium.signal.bandlimit.session_ratio_of_rows`): its rows without NaN, on the trials' frames
+    back to back (trials as in `file_interpolation_ratio`). The session's ratio is that of all its
+    blocks pooled (`calcium.signal.interpolation_session.pooled_ratio`), whatever the blocks."""
+    from calcium.signal.bandlimit import session_ratio_of_rows
+
+    block = np.asarray(traces, dtype=np.float64)
+    if trials is not None:
+        block = block[:, trial_frame_index(trials)]
+    return session_ratio_of_rows(block[np.all(np.isfinite(block), axis=1)], frame_rate_hz)
+
+
+def save_interpolation(path, ratio: float, frame_rate_hz: float) -> None:
+    """Write a session's linear interpolation (`file_interpolation_ratio`) as JSON: the ratio (frame
+    rate / scan rate) and the scan's rate in Hz, both null where none was found."""
+    from calcium.io import save_json
+
+    found = bool(np.isfinite(ratio))
+    save_json(
+        path,
+        {
+            "interpolation_ratio": float(ratio) if found else None,
+            "scan_rate_hz": float(frame_rate_hz) / float(ratio) if found else None,
+        },
+    )
+
+
+def read_interpolation(path) -> float:
+    """The ratio `save_interpolation` wrote (NaN: none)."""
+    from calcium.io import load_json
+
+    ratio = load_json(path)["interpolation_ratio"]
+    return float("nan") if ratio is None else float(ratio)
 
 
 def trial_frame_index(trials: np.ndarray) -> np.ndarray:

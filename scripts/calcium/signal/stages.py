@@ -49,13 +49,17 @@ def detrend(
     rows: slice, traces: np.ndarray, frame_rate_hz: float, trials: np.ndarray | None = None, **settings
 ) -> BlockResult:
     """Fluctuations slower than slow_drift_s removed (`calcium.signal.detrend.detrend`), within each
-    trial if `trials` is given (see `dff`)."""
+    trial if `trials` is given (see `dff`); the table: what the detrended rows say of the session's
+    linear interpolation (`calcium.signal.scan_rate.interpolation_evidence`, pooled over the blocks
+    by `calcium.signal.interpolation_session.pooled_ratio`), read as they are written."""
     from calcium.signal.detrend import detrend as remove_drift
+    from calcium.signal.scan_rate import interpolation_evidence
 
     def one(x):
         return remove_drift(x, frame_rate_hz, **settings)
 
-    return BlockResult((one(traces) if trials is None else per_trial(one, traces, trials),))
+    detrended = one(traces) if trials is None else per_trial(one, traces, trials)
+    return BlockResult((detrended,), (interpolation_evidence(detrended, frame_rate_hz, trials),))
 
 
 def denoise(rows: slice, traces: np.ndarray, trials: np.ndarray | None = None, **settings) -> BlockResult:
