@@ -105,11 +105,13 @@ def realise(job) -> dict:
 
 def session_ratios(recordings) -> list[float]:
     """The linear interpolation each recording's session shares (frame rate / scan rate, NaN: none),
-    as the workflow pools it over a session's neurons (`calcium.signal.interpolation_session.pooled_ratio`):
-    a set's recordings of one frame rate (to 0.1 Hz) are one session's neurons; --no-pooling: NaN
-    (each recording judged alone)."""
-    from calcium.signal.bandlimit import session_ratio_of_rows
+    as the workflow pools it over a session's neurons (`calcium.signal.interpolation_session.pooled_ratio`
+    of their detrended traces' evidence, as the detrend rule writes it): a set's recordings of one
+    frame rate (to 0.1 Hz) are one session's neurons; --no-pooling: NaN (each recording judged alone)."""
     from calcium.signal.interpolation_session import pooled_ratio
+    from calcium.signal.scan_rate import interpolation_evidence
+
+    settings = {k: CONFIG["detrend"][k] for k in ("method", "slow_drift_s", "percentile", "highpass_order")}
 
     if not POOLING:
         return [float("nan")] * len(recordings)
@@ -117,7 +119,9 @@ def session_ratios(recordings) -> list[float]:
     pooled = {
         rate: pooled_ratio(
             [
-                session_ratio_of_rows(rec.dff[None, :], rec.frame_rate_hz)
+                interpolation_evidence(
+                    detrend(rec.dff[None, :], rec.frame_rate_hz, **settings), rec.frame_rate_hz
+                )
                 for rec, r in zip(recordings, rates, strict=True)
                 if r == rate
             ]

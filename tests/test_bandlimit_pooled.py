@@ -197,7 +197,8 @@ def test_the_detrend_rule_pools_the_interpolation_as_it_writes_whatever_its_bloc
     """The detrend rule pools the session's interpolation over the blocks it writes (one pass
     over the data; deconvolve, events and expected_accuracy read it): blocks of 1 to 16 neurons on
     one or two processes give the ratio `file_interpolation_ratio` reads from the written file, and
-    with trials (their frames back to back, gaps left out) too."""
+    with trials (their frames back to back, gaps left out) too; a neuron with a NaN frame is left
+    out, also when it is a block alone."""
     from calcium.blocks import process_blocks
     from calcium.io import load_npy
     from calcium.signal import stages
@@ -207,6 +208,7 @@ def test_the_detrend_rule_pools_the_interpolation_as_it_writes_whatever_its_bloc
     traces, _ = _session(7.5, 16, seed=3)
     trials = np.array([[0, 700], [760, FRAMES]]) if with_trials else None
     source = tmp_path / "dff.npy"
+    traces[5, 100] = np.nan
     np.save(source, (traces + 1.0).astype(np.float32))
     settings = dict(frame_rate_hz=FS, trials=trials, method="percentile", slow_drift_s=20.0, percentile=10.0)
     ratios = []

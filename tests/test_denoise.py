@@ -61,6 +61,20 @@ def test_noise_free_input_is_returned_in_place(n_frames, wavelet):
         np.testing.assert_allclose(out, clean, atol=2e-3)
 
 
+@pytest.mark.parametrize("mode", THRESHOLD_MODES)
+@pytest.mark.parametrize("rule", THRESHOLD_RULES)
+def test_flat_rows_have_no_noise_to_remove(rule, mode):
+    """A row whose finest details are all zero (a flat ROI, or one flat but for a transient, as
+    detrended ΔF/F of a clipped or integer trace is) has noise sigma 0: nothing is shrunk and the
+    row comes back as it is. Before, PyWavelets' soft rule divided 0 by 0 there: all NaN."""
+    flat = np.zeros((3, 600))
+    flat[1] = 2.5
+    flat[2, 200:212] = np.linspace(1.0, 0.2, 12)
+    out = wavelet_denoise(flat, threshold_rule=rule, threshold_mode=mode)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, flat, atol=1e-6)
+
+
 def test_rows_are_denoised_independently():
     rng = np.random.default_rng(2)
     clean = _clean_signal(1024)

@@ -61,26 +61,48 @@ def test_denoised_input_is_deconvolved_at_the_scan_rate_with_the_scan_noise_left
 
 
 def test_events_on_denoised_traces_read_the_interpolation_from_the_detrended_ones():
-    """A session linearly interpolated from a 7.5 Hz scan to 30 Hz: the detrended traces show the
-    interpolation (their events' σ is taken on the scan's samples); their denoised ones, natively
-    sampled traces' too, look interpolated on their own. With the detrended traces beside them the
-    scan rate is the detrended traces' (found for the interpolated, none for the native)."""
+    """Events on denoised traces are thresholded at σ of the scan's samples where the detrended
+    traces they came from were linearly interpolated (a 7.5 Hz scan on a 30 Hz clock), and at
+    σ of all samples where those were scanned at 30 Hz: the denoised traces alone look
+    interpolated in both cases (their shrunk top band), so the scan rate is read from the
+    detrended ones (`noise_traces`)."""
+    from calcium.population.events import detect_events
+
     scan_hz, fs = 7.5, 30.0
     scans = np.stack([_scanned_recording("GCaMP6f", scan_hz, seconds=300.0, seed=s) for s in (4, 5)])
     t = np.arange(scans.shape[1]) / scan_hz
     grid = np.arange(0.0, t[-1], 1.0 / fs)
     interpolated = np.stack([np.interp(grid, t, row) for row in scans])
     native = np.stack([_scanned_recording("GCaMP6f", fs, seconds=300.0, seed=s) for s in (4, 5)])
-    for x, expected in ((interpolated, scan_hz), (native, np.nan)):
+    for x, scan_rate in ((interpolated, scan_hz), (native, np.nan)):
         denoised = wavelet_denoise(x, **DENOISE).astype(float)
-        alone = stages.interpolated_scan_rates(denoised, fs)
-        with_noise = stages.interpolated_scan_rates(x, fs)
-        np.testing.assert_allclose(with_noise, expected, rtol=0.05)
-        events = stages.events(slice(0, 2), denoised, fs, noise_traces=x, k_sigma=5.0)
-        direct = stages.events(slice(0, 2), denoised, fs, k_sigma=5.0)
-        if np.isnan(expected):  # natively sampled: only the denoised traces alone look interpolated
-            assert np.isfinite(alone).any()
-            assert not events.tables[1].equals(direct.tables[1])
+        assert np.isfinite(stages.interpolated_scan_rates(denoised, fs)).any()  # alone: looks interpolated
+        rates = np.full(2, scan_rate)
+        np.testing.assert_allclose(stages.interpolated_scan_rates(x, fs), rates, rtol=0.05)
+        _, thresholds = stages.events(slice(0, 2), denoised, fs, noise_traces=x, k_sigma=5.0).tables
+        expected = detect_events(
+            denoised, fs, k_sigma=5.0, scan_rates_hz=stages.interpolated_scan_rates(x, fs)
+        )[1]
+        np.testing.assert_array_equal(thresholds.noise_sd_dff, expected.noise_sd_dff)
+        alone = stages.events(slice(0, 2), denoised, fs, k_sigma=5.0).tables[1]
+        if np.isnan(scan_rate):  # natively sampled: σ of every sample, not of a scan it never had
+            assert not np.allclose(thresholds.noise_sd_dff, alone.noise_sd_dff)
+
+
+def test_a_flat_neuron_denoised_gets_no_spikes():
+    """A flat ROI detrends to zeros; denoised input (its noise read from those zeros) gives it no
+    spikes, a NaN decay and finite outputs, as detrended input does."""
+    fs = 30.0
+    x = np.stack([_scanned_recording("GCaMP6f", fs, seconds=120.0, seed=8), np.zeros(3600)])
+    denoised = wavelet_denoise(x, **DENOISE).astype(float)
+    settings = default_settings("GCaMP6f", fs)
+    args = (fs, settings["smoothing_s"], settings["lag_s"], settings["timing"])
+    block = deconvolve_block(
+        slice(0, 2), denoised, *args, noise_traces=x, denoise=DENOISE, **{k: settings[k] for k in OASIS_KEYS}
+    )
+    assert all(np.isfinite(array).all() for array in block.arrays)
+    table = block.tables[0]
+    assert table.spike_sum_dff[1] == 0 and np.isnan(table.g1[1]) and table.spike_sum_dff[0] > 0
 
 
 def test_the_workflow_deconvolves_and_detects_events_on_denoised_traces_within_trials(workflow_copy):

@@ -192,8 +192,8 @@ def deconvolve_traces(
             for row in range(n_neurons):
                 y, m = traces[row], measured[row]
                 np.random.seed([int(seed), int(ids[row])])  # noqa: NPY002
-                if not np.any(y != y[0]):
-                    baseline[row] = y[0]
+                if not np.any(y != y[0]) or not np.any(m != m[0]):  # flat (as scanned): no spikes
+                    baseline[row] = y[0] if np.isfinite(y[0]) else m[0]
                     g_all[row, 0] = np.nan
                     continue
                 rate = float(rates[row])

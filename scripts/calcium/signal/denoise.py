@@ -88,7 +88,11 @@ def wavelet_denoise(
                 sigma**2 / np.where(signal_sd > 0, signal_sd, 1.0),
                 np.max(np.abs(detail), axis=-1, keepdims=True),
             )
-        denoised.append(pywt.threshold(detail, threshold, mode=threshold_mode))
+        # A zero threshold (no noise in the finest details: a flat row, or one flat but for a
+        # transient) keeps the coefficients; PyWavelets' soft rule would divide 0 by 0 there (NaN).
+        threshold = np.maximum(threshold, np.finfo(np.float64).tiny)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            denoised.append(pywt.threshold(detail, threshold, mode=threshold_mode))
     result = pywt.waverec(denoised, wave, axis=-1, mode="symmetric")
     return result[:, :n_frames].astype(np.float32)
 

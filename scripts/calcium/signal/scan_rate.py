@@ -107,14 +107,16 @@ def file_interpolation_ratio(
 def interpolation_evidence(traces: np.ndarray, frame_rate_hz: float, trials: np.ndarray | None = None):
     """What a block of a session's rows says of the session's linear interpolation
     (`calcium.signal.bandlimit.session_ratio_of_rows`): its rows without NaN, on the trials' frames
-    back to back (trials as in `file_interpolation_ratio`). The session's ratio is that of all its
-    blocks pooled (`calcium.signal.interpolation_session.pooled_ratio`), whatever the blocks."""
+    back to back (trials as in `file_interpolation_ratio`); None when no row is finite. The
+    session's ratio is that of all its blocks pooled (`calcium.signal.interpolation_session.pooled_ratio`),
+    whatever the blocks."""
     from calcium.signal.bandlimit import session_ratio_of_rows
 
     block = np.asarray(traces, dtype=np.float64)
     if trials is not None:
         block = block[:, trial_frame_index(trials)]
-    return session_ratio_of_rows(block[np.all(np.isfinite(block), axis=1)], frame_rate_hz)
+    finite = np.all(np.isfinite(block), axis=1)
+    return session_ratio_of_rows(block[finite], frame_rate_hz) if finite.any() else None
 
 
 def save_interpolation(path, ratio: float, frame_rate_hz: float) -> None:
