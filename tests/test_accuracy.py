@@ -108,6 +108,8 @@ def test_noise_bands_split_neurons_by_equal_counts():
     assert edges[0] == 0.5 and edges[-1] == 6.0
     band, edges = noise_bands(np.array([1.0]), 3)
     assert band.tolist() == [0] and edges.size == 2
+    band, edges = noise_bands(np.array([0.0, 1.0, 2.0]), 2)  # a flat trace (ν 0) is in no band
+    assert band.tolist() == [-1, 0, 1] and edges[0] == 1.0
 
 
 def test_excerpt_and_choice_of_recordings():
@@ -360,6 +362,10 @@ def test_a_neuron_whose_transients_stand_out_less_than_its_bands_is_expected_wor
     # without skewness: the band's value for every neuron, as before
     plain = neuron_quality(nu, band, bands, 0.2)
     assert (plain.expected_correlation == 0.3).all() and not plain.quality_flag.any()
+    # a flat trace (ν 0, in no band): flagged, no expected r; before it took the cleanest band's
+    flat = neuron_quality(np.array([0.0, 1.0]), np.array([-1, 0]), bands, 0.2, np.array([np.nan, 2.0]))
+    assert flat.quality_flag.tolist() == [True, False] and np.isnan(flat.expected_correlation[0])
+    assert "flat" in flat.quality_reason[0]
 
 
 def test_the_deconvolution_table_carries_each_neurons_flag_from_a_round_trip_through_files(tmp_path):

@@ -124,14 +124,15 @@ def scoring_rate(native_rate_hz: float, session_rate_hz: float) -> float:
 
 
 def noise_bands(nu: np.ndarray, n_bands: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split neurons into n_bands bands of equal count by their ν (finite values only).
+    """Split neurons into n_bands bands of equal count by their ν (finite, positive values only: a
+    flat trace has ν 0, no noise to match and no signal).
 
-    Returns (band index per neuron, -1 for non-finite ν; band edges (n_bands + 1,)
+    Returns (band index per neuron, -1 for other ν; band edges (n_bands + 1,)
     in %·Hz^-1/2 from the quantiles of ν). Fewer bands when there are fewer
     distinct neurons than bands.
     """
     nu = np.asarray(nu, dtype=float)
-    finite = np.isfinite(nu)
+    finite = np.isfinite(nu) & (nu > 0)
     band = np.full(nu.size, -1, dtype=np.int64)
     if not finite.any():
         return band, np.zeros(0)
@@ -347,9 +348,9 @@ def neuron_quality(
     bands table of `expected_accuracy`; skewness: (neurons,) `transient_skewness` or None.
     A neuron's expected r is its band's plus `skewness_shift`(skewness_slope, s_neuron,
     s_band): within a band, a neuron whose transients stand out less than the
-    band's typical neuron's is expected to do worse. Returns neuron, nu, skewness, band,
-    expected_correlation, quality_flag and quality_reason (a sentence for flagged
-    neurons, else "").
+    band's typical neuron's is expected to do worse. A flat trace (ν 0: a dead or saturated ROI)
+    is flagged, with no expected r. Returns neuron, nu, skewness, band, expected_correlation,
+    quality_flag and quality_reason (a sentence for flagged neurons, else "").
     """
     skew = np.full(nu.size, np.nan) if skewness is None else np.asarray(skewness, dtype=float)
     expected = np.full(nu.size, np.nan)
@@ -364,7 +365,9 @@ def neuron_quality(
             )
             rows = np.flatnonzero(member)[np.isfinite(shift)]
             expected[rows] = np.clip(expected[rows] + shift[np.isfinite(shift)], -1.0, 1.0)
-    flag = np.isfinite(expected) & (expected < quality_floor)
+    flat = np.asarray(nu, dtype=float) == 0
+    expected[flat] = np.nan
+    flag = (np.isfinite(expected) & (expected < quality_floor)) | flat
     neurons = pd.DataFrame(
         {
             "neuron": np.arange(nu.size),
@@ -376,7 +379,9 @@ def neuron_quality(
             "quality_reason": np.where(
                 flag,
                 [
-                    f"expected spike-inference r {e:.2f} < {quality_floor:g} at noise ν {v:.2f}"
+                    "flat ΔF/F (no noise and no signal: a dead or saturated ROI): no spikes to infer"
+                    if v == 0
+                    else f"expected spike-inference r {e:.2f} < {quality_floor:g} at noise ν {v:.2f}"
                     + (f", skewness {k:.2f}" if np.isfinite(k) else "")
                     for e, v, k in zip(expected, nu, skew, strict=True)
                 ],
