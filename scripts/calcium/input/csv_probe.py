@@ -156,8 +156,9 @@ def probe_csv(path: str | os.PathLike, layout: TableLayout = DEFAULT_LAYOUT) -> 
         return CsvShape(n_columns, n_lines, has_header, has_index, first_time, last_time, decided, times)
     if layout.orientation == "auto" and n_columns < AUTO_FRAMES_PER_NEURON * n_lines:
         raise InputError(
-            f"{path}: read as one line per neuron it holds {n_lines} neurons x {n_columns} frames, fewer "
-            f"than {AUTO_FRAMES_PER_NEURON} frames per neuron, so it may as well hold one line per frame. "
+            f"{path}: read as one line per neuron it holds {n_lines} neurons x {n_columns} frames, not "
+            f"{AUTO_FRAMES_PER_NEURON} or more times as many frames as neurons, so it may as well hold one "
+            "line per frame. "
             "If the file has one line per frame, set input.orientation: frames_x_neurons in config.yaml; "
             "if one line per neuron, set input.orientation: neurons_x_frames."
         )
