@@ -120,7 +120,7 @@ def process_blocks(
 def trace_sources(inputs) -> list[str]:
     """The .npy files a stage of traces reads (`process_blocks`' sources): a rule's input `traces`,
     then its `noise_traces` if it has them (the detrended traces wavelet-denoised ones came from,
-    where the scan's rates and noise are read). The last one is where the scan is measured."""
+    where the scan's rates and noise are read)."""
     noise = getattr(inputs, "noise_traces", None)
     return [str(inputs.traces)] + ([str(noise)] if noise else [])
 
