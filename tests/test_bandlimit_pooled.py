@@ -198,11 +198,13 @@ def test_the_detrend_rule_pools_the_interpolation_as_it_writes_whatever_its_bloc
     over the data; deconvolve, events and expected_accuracy read it): blocks of 1 to 16 neurons on
     one or two processes give the ratio `file_interpolation_ratio` reads from the written file, and
     with trials (their frames back to back, gaps left out) too; a neuron with a NaN frame is left
-    out, also when it is a block alone."""
+    out, also when it is a block alone. The knot test reads the same windows of the same rows
+    whatever the blocks, and proves the same ratio; scan_rate.json says it was proven."""
     from calcium.blocks import process_blocks
     from calcium.io import load_npy
     from calcium.signal import stages
-    from calcium.signal.interpolation_session import pooled_ratio
+    from calcium.signal.interpolation_session import SessionInterpolation, pooled_ratio
+    from calcium.signal.knots import knot_ratio, knot_rows
     from calcium.signal.scan_rate import file_interpolation_ratio, read_interpolation, save_interpolation
 
     traces, _ = _session(7.5, 16, seed=3)
@@ -211,7 +213,8 @@ def test_the_detrend_rule_pools_the_interpolation_as_it_writes_whatever_its_bloc
     traces[5, 100] = np.nan
     np.save(source, (traces + 1.0).astype(np.float32))
     settings = dict(frame_rate_hz=FS, trials=trials, method="percentile", slow_drift_s=20.0, percentile=10.0)
-    ratios = []
+    settings["knot_rows"] = knot_rows(16)
+    ratios, knots, windows = [], [], []
     for processes, block_samples in ((1, FRAMES), (2, 5 * FRAMES), (1, 16 * FRAMES)):
         out = tmp_path / f"detrended_{processes}_{block_samples}.npy"
         tables = process_blocks(
@@ -224,11 +227,17 @@ def test_the_detrend_rule_pools_the_interpolation_as_it_writes_whatever_its_bloc
             block_samples,
         )
         assert len(tables) == -(-16 * FRAMES // block_samples)
-        ratios.append(pooled_ratio([evidence for (evidence,) in tables]))
+        ratios.append(pooled_ratio([evidence for evidence, _ in tables]))
         assert ratios[-1] == file_interpolation_ratio(out, 16, FRAMES, FS, trials)
+        windows.append(np.vstack([w for _, w in tables]))
+        knots.append(knot_ratio(windows[-1]))
     assert ratios == [4.0] * 3
+    assert all(np.array_equal(w, windows[0]) for w in windows) and len(windows[0]) == 4 * 16 - 1
+    assert [k[0] for k in knots] == [4.0] * 3 and knots[0][1] < 1e-3
     save_interpolation(tmp_path / "scan_rate.json", ratios[0], FS)
-    assert read_interpolation(tmp_path / "scan_rate.json") == 4.0
+    assert read_interpolation(tmp_path / "scan_rate.json") == SessionInterpolation(4.0, False)
+    save_interpolation(tmp_path / "scan_rate.json", float("nan"), FS, knots[0])
+    assert read_interpolation(tmp_path / "scan_rate.json") == SessionInterpolation(4.0, True)
     assert load_npy(out).shape == (16, FRAMES)
-    save_interpolation(tmp_path / "scan_rate.json", float("nan"), FS)
-    assert np.isnan(read_interpolation(tmp_path / "scan_rate.json"))
+    save_interpolation(tmp_path / "scan_rate.json", float("nan"), FS, (float("nan"), 0.5))
+    assert np.isnan(read_interpolation(tmp_path / "scan_rate.json").ratio)

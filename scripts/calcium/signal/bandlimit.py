@@ -19,6 +19,7 @@ from calcium.signal.interpolation import (  # linear_interpolation_rate: re-expo
     top_octave_evidence,
 )
 from calcium.signal.interpolation_session import (
+    SessionInterpolation,
     _rows_of,
     session_followers,
     session_interpolation_ratio,
@@ -58,7 +59,7 @@ def band_limits(
     frame_rate_hz: float,
     nperseg: int = 256,
     drop: float = 0.1,
-    session_ratio: float | None = None,
+    session_ratio: float | SessionInterpolation | None = None,
     return_pooled: bool = False,
 ):
     """(effective rate of each row in Hz, whether the row is linearly interpolated from it):
@@ -67,8 +68,12 @@ def band_limits(
     session_ratio: that interpolation's ratio (frame rate / scan rate) pooled over all the
     session's rows (`session_ratio_of_rows` over each block, `interpolation_session.pooled_ratio`;
     NaN: none); None: pooled over the rows given (a block of a session would then decide alone: pass the
-    session's). return_pooled: also (rows,) whether a row's interpolation is the session's
-    (taken by `session_followers`, not shown by the row alone)."""
+    session's); a `SessionInterpolation` the session's traces prove: every row but the band-limited
+    (a cliff) takes it. return_pooled: also (rows,) whether a row's interpolation is the session's
+    (taken by `session_followers` or proven, not by the row alone)."""
+    proven = isinstance(session_ratio, SessionInterpolation) and session_ratio.proven
+    if isinstance(session_ratio, SessionInterpolation):
+        session_ratio = session_ratio.ratio
     traces = np.atleast_2d(np.asarray(traces, dtype=np.float64))
     n = min(nperseg, traces.shape[1])
     density = _welch_density(traces, n) if n >= 32 else None  # the octave rule's and the top octave's
@@ -82,7 +87,10 @@ def band_limits(
     rates[interpolated] = scanned[interpolated]
     if session_ratio is None:
         session_ratio = session_interpolation_ratio(_rows_of(evidence, ~cliffs))
-    follow = session_followers(evidence, session_ratio, nperseg) & ~cliffs & ~interpolated
+    if proven:  # exact: a row's own spectral estimate (1-4 % off) gives way to it
+        follow = evidence.valid & (evidence.segments >= 1) & ~cliffs
+    else:
+        follow = session_followers(evidence, session_ratio, nperseg) & ~cliffs & ~interpolated
     rates[follow] = frame_rate_hz / session_ratio
     interpolated |= follow
     return (rates, interpolated, follow) if return_pooled else (rates, interpolated)
@@ -104,6 +112,13 @@ def session_ratio_of_rows(
     evidence = top_octave_evidence(traces, nperseg, density)
     cliffs = _cliff_or_filter_rates(traces, frame_rate_hz, nperseg, 0.1, density)[1]
     return _rows_of(evidence, ~cliffs)
+
+
+def resampled_rows(traces: np.ndarray, frame_rate_hz: float, nperseg: int = 256) -> np.ndarray:
+    """(rows,) whether each row was resampled from a slower rate (Fourier, spikefinder's 100 Hz):
+    its band limit a cliff (`effective_frame_rate`). Such a trace is smooth, and fits any
+    piecewise-linear basis as it fits `calcium.signal.knots`' tests: they leave it out."""
+    return _cliff_or_filter_rates(traces, frame_rate_hz, nperseg, 0.1)[1]
 
 
 def _cliff_or_filter_rates(
@@ -248,3 +263,29 @@ def _half_level_edge(y: np.ndarray, above: float, level: float) -> float:
     before, after = smooth[i - 1], smooth[i]
     fraction = (before - 0.5 * level) / (before - after) if before > after else 1.0
     return float(frequencies[i - 1] + np.clip(fraction, 0.0, 1.0) * (frequencies[i] - frequencies[i - 1]))
+
+
+def rate_reasons(
+    pooled: np.ndarray, interpolated: np.ndarray, band_limited: np.ndarray, proven: bool
+) -> np.ndarray:
+    """(rows,) why each row is deconvolved at the rate it is (`band_limits`' rows: pooled, taking the
+    session's interpolation; interpolated, by its own spectrum; band-limited; proven: the session's
+    interpolation proven by its traces), for the deconvolution table."""
+    pooled_reason = (
+        "linearly interpolated from a scan at this rate, proven by the session's traces (exactly "
+        "piecewise linear between the scan's frames); deconvolved at it, the roll-off undone"
+        if proven
+        else "linearly interpolated from a scan at this rate, shown by the session's neurons together "
+        "(the interpolation's roll-off in their spectra; this one alone is too short or not "
+        "conclusive); deconvolved at it, the roll-off undone"
+    )
+    return np.select(
+        [pooled, interpolated, band_limited],
+        [
+            pooled_reason,
+            "linearly interpolated from a scan at this rate (the interpolation's roll-off in its "
+            "spectrum); deconvolved at it, the roll-off undone",
+            "band-limited: no noise above this rate's Nyquist frequency; deconvolved at it",
+        ],
+        "natively sampled",
+    )

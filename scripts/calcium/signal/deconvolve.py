@@ -15,10 +15,11 @@ import numpy as np
 from calcium.blocks import BlockResult
 from calcium.errors import ConfigError
 from calcium.signal.activity_smoothing import smooth_activity_per_neuron
-from calcium.signal.bandlimit import band_limits
+from calcium.signal.bandlimit import band_limits, rate_reasons
 from calcium.signal.decay_estimate import estimated_decay_s, longer_decay_s, model_decay_s, oasis_ar_estimate
 from calcium.signal.deconvolution_settings import ar_to_time_constants, neuron_timing
 from calcium.signal.denoise import denoise_level, noise_left_sd
+from calcium.signal.interpolation_session import SessionInterpolation
 from calcium.signal.precision import precision_smoothing
 from calcium.signal.scan_rate import scan_rate_trace, spread_over_exposure
 
@@ -289,7 +290,7 @@ def deconvolve_block(
     smoothing_s: float,
     lag_s: float,
     timing: dict | None = None,
-    session_ratio: float | None = None,
+    session_ratio: float | SessionInterpolation | None = None,
     noise_traces: np.ndarray | None = None,
     denoise: dict | None = None,
     **oasis,
@@ -300,7 +301,8 @@ def deconvolve_block(
     and what each neuron got and why: its noise level ν, the rate its trace supports,
     its smoothing and timing correction). session_ratio: the linear interpolation the session's
     rows share (frame rate / scan rate, `calcium.signal.scan_rate.file_interpolation_ratio`;
-    NaN: none), which rows not conclusive alone take (`band_limits`); None: pooled over the block.
+    NaN: none), which rows not conclusive alone take (`band_limits`; a `SessionInterpolation` the
+    traces prove: every row); None: pooled over the block.
     noise_traces, denoise: `traces` wavelet-denoised from these rows (the detrended ΔF/F) with
     these settings (wavelet, level): rates, ν and noise are read from them (the shrunk band is no
     band limit of the scan; `deconvolve_traces`)."""
@@ -377,17 +379,11 @@ def deconvolve_block(
                 f"estimated from the trace: longer than the indicator's (at most {max_decay or 0:g} s)",
                 "the indicator's (or the config's) decay, at least the frame floor",
             ),
-            "rate_reason": np.select(
-                [pooled, interpolated, band_limited],
-                [
-                    "linearly interpolated from a scan at this rate, shown by the session's neurons "
-                    "together (the interpolation's roll-off in their spectra; this one alone is too short "
-                    "or not conclusive); deconvolved at it, the roll-off undone",
-                    "linearly interpolated from a scan at this rate (the interpolation's roll-off in "
-                    "its spectrum); deconvolved at it, the roll-off undone",
-                    "band-limited: no noise above this rate's Nyquist frequency; deconvolved at it",
-                ],
-                "natively sampled",
+            "rate_reason": rate_reasons(
+                pooled,
+                interpolated,
+                band_limited,
+                isinstance(session_ratio, SessionInterpolation) and session_ratio.proven,
             ),
         }
     )

@@ -5,6 +5,8 @@ Interpolation to a common clock is the acquisition's: shared by every neuron of 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from calcium.signal.interpolation import (
@@ -14,6 +16,17 @@ from calcium.signal.interpolation import (
     _interpolation_noise,
     _whole_ratio,
 )
+
+
+class SessionInterpolation(NamedTuple):
+    """A session's linear interpolation: ratio (frame rate / scan rate; NaN: none) and whether its
+    traces prove it (exactly piecewise linear between the scan's frames, `calcium.signal.knots`):
+    then every row takes it (`calcium.signal.bandlimit.band_limits`), not only those whose own
+    spectrum leans to it."""
+
+    ratio: float
+    proven: bool = False
+
 
 # Pooled over a session (`session_interpolation_ratio`): at least 8 rows of at least 4 Welch
 # segments (640 frames), and a shared ratio fitting 2x better than the native shapes (the median

@@ -119,27 +119,43 @@ def interpolation_evidence(traces: np.ndarray, frame_rate_hz: float, trials: np.
     return session_ratio_of_rows(block[finite], frame_rate_hz) if finite.any() else None
 
 
-def save_interpolation(path, ratio: float, frame_rate_hz: float) -> None:
-    """Write a session's linear interpolation (`file_interpolation_ratio`) as JSON: the ratio (frame
-    rate / scan rate) and the scan's rate in Hz, both null where none was found."""
+def save_interpolation(
+    path, ratio: float, frame_rate_hz: float, knots: tuple[float, float] | None = None
+) -> None:
+    """Write a session's linear interpolation as JSON: the ratio (frame rate / scan rate) and the
+    scan's rate in Hz (both null where none was found), and how it was found ("knots": the traces
+    are exactly piecewise linear between the scan's frames, `calcium.signal.knots.knot_ratio`;
+    "spectrum": the interpolation's roll-off in the pooled spectra, `file_interpolation_ratio`).
+    ratio: the spectral ratio (NaN: none); knots: `knot_ratio`'s (ratio, NaN: none; contrast),
+    which, when it proves a ratio, is the one written; None: the knot test was not run."""
     from calcium.io import save_json
 
+    proven = knots is not None and bool(np.isfinite(knots[0]))
+    ratio = knots[0] if proven else ratio
     found = bool(np.isfinite(ratio))
     save_json(
         path,
         {
             "interpolation_ratio": float(ratio) if found else None,
             "scan_rate_hz": float(frame_rate_hz) / float(ratio) if found else None,
+            "found_by": ("knots" if proven else "spectrum") if found else None,
+            "knot_contrast": None if knots is None or not np.isfinite(knots[1]) else float(knots[1]),
         },
     )
 
 
-def read_interpolation(path) -> float:
-    """The ratio `save_interpolation` wrote (NaN: none)."""
+def read_interpolation(path):
+    """The interpolation `save_interpolation` wrote, as a
+    `calcium.signal.interpolation_session.SessionInterpolation` (ratio NaN: none; proven: found
+    by the knot test)."""
     from calcium.io import load_json
+    from calcium.signal.interpolation_session import SessionInterpolation
 
-    ratio = load_json(path)["interpolation_ratio"]
-    return float("nan") if ratio is None else float(ratio)
+    saved = load_json(path)
+    ratio = saved["interpolation_ratio"]
+    return SessionInterpolation(
+        float("nan") if ratio is None else float(ratio), saved.get("found_by") == "knots"
+    )
 
 
 def trial_frame_index(trials: np.ndarray) -> np.ndarray:

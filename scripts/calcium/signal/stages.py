@@ -46,20 +46,34 @@ def dff(
 
 
 def detrend(
-    rows: slice, traces: np.ndarray, frame_rate_hz: float, trials: np.ndarray | None = None, **settings
+    rows: slice,
+    traces: np.ndarray,
+    frame_rate_hz: float,
+    trials: np.ndarray | None = None,
+    knot_rows: np.ndarray | None = None,
+    **settings,
 ) -> BlockResult:
     """Fluctuations slower than slow_drift_s removed (`calcium.signal.detrend.detrend`), within each
-    trial if `trials` is given (see `dff`); the table: what the detrended rows say of the session's
+    trial if `trials` is given (see `dff`); the tables: what the detrended rows say of the session's
     linear interpolation (`calcium.signal.scan_rate.interpolation_evidence`, pooled over the blocks
-    by `calcium.signal.interpolation_session.pooled_ratio`), read as they are written."""
+    by `calcium.signal.interpolation_session.pooled_ratio`), and the windows of the ΔF/F rows of
+    `knot_rows` (the session's rows, `calcium.signal.knots.knot_rows`) in this block that the knot
+    test reads (`calcium.signal.knots.knot_windows`: before detrending, which bends the
+    interpolation's straight pieces; Fourier-resampled rows left out, `resampled_rows`)."""
+    from calcium.signal.bandlimit import resampled_rows
     from calcium.signal.detrend import detrend as remove_drift
+    from calcium.signal.knots import knot_windows, window_starts
     from calcium.signal.scan_rate import interpolation_evidence
 
     def one(x):
         return remove_drift(x, frame_rate_hz, **settings)
 
     detrended = one(traces) if trials is None else per_trial(one, traces, trials)
-    return BlockResult((detrended,), (interpolation_evidence(detrended, frame_rate_hz, trials),))
+    chosen = np.asarray([] if knot_rows is None else knot_rows, dtype=np.int64)
+    read = traces[chosen[(chosen >= rows.start) & (chosen < rows.stop)] - rows.start]
+    read = read[~resampled_rows(read, frame_rate_hz)]  # smooth: any piecewise-linear basis fits
+    windows = knot_windows(read, window_starts(traces.shape[1], trials))
+    return BlockResult((detrended,), (interpolation_evidence(detrended, frame_rate_hz, trials), windows))
 
 
 def denoise(rows: slice, traces: np.ndarray, trials: np.ndarray | None = None, **settings) -> BlockResult:
