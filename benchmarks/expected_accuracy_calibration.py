@@ -103,31 +103,38 @@ def realise(job) -> dict:
     }
 
 
-def session_ratios(recordings) -> list[float]:
-    """The linear interpolation each recording's session shares (frame rate / scan rate, NaN: none),
-    as the workflow pools it over a session's neurons (`calcium.signal.interpolation_session.pooled_ratio`
-    of their detrended traces' evidence, as the detrend rule writes it): a set's recordings of one
-    frame rate (to 0.1 Hz) are one session's neurons; --no-pooling: NaN (each recording judged alone)."""
-    from calcium.signal.interpolation_session import pooled_ratio
-    from calcium.signal.scan_rate import interpolation_evidence
+def session_ratios(recordings) -> list:
+    """The linear interpolation each recording's session shares (a `SessionInterpolation`: ratio
+    frame rate / scan rate, NaN: none; proven by the knot test), as the detrend rule decides it
+    over a session's neurons (`calcium.signal.scan_rate.session_interpolation`: the spectral
+    evidence of their detrended traces pooled, `pooled_ratio`, and the knot test on their ΔF/F,
+    `calcium.signal.knots`, over up to `KNOT_ROWS` of them): a set's recordings of one frame rate
+    (to 0.1 Hz) are one session's neurons; --no-pooling: NaN (each recording judged alone)."""
+    from calcium.signal.interpolation_session import SessionInterpolation, pooled_ratio
+    from calcium.signal.knots import knot_ratio, knot_rows, session_windows
+    from calcium.signal.scan_rate import interpolation_evidence, session_interpolation
 
     settings = {k: CONFIG["detrend"][k] for k in ("method", "slow_drift_s", "percentile", "highpass_order")}
 
     if not POOLING:
-        return [float("nan")] * len(recordings)
+        return [SessionInterpolation(float("nan"))] * len(recordings)
     rates = [round(rec.frame_rate_hz, 1) for rec in recordings]
-    pooled = {
-        rate: pooled_ratio(
+    pooled = {}
+    for rate in set(rates):
+        members = [rec for rec, r in zip(recordings, rates, strict=True) if r == rate]
+        spectral = pooled_ratio(
             [
                 interpolation_evidence(
                     detrend(rec.dff[None, :], rec.frame_rate_hz, **settings), rec.frame_rate_hz
                 )
-                for rec, r in zip(recordings, rates, strict=True)
-                if r == rate
+                for rec in members
             ]
         )
-        for rate in set(rates)
-    }
+        windows = [
+            session_windows(members[k].dff[None, :], members[k].frame_rate_hz)
+            for k in knot_rows(len(members))
+        ]
+        pooled[rate] = session_interpolation(spectral, knot_ratio(np.vstack(windows)))
     return [pooled[rate] for rate in rates]
 
 

@@ -26,8 +26,8 @@ KNOT_ROWS = 16
 # over all ratios) is below 0.01 of that at ratios 1-3 % away; a whole multiple of a proven ratio
 # below 0.05. Measured (docs/methods.md): scans interpolated from 4-28 Hz to 30 Hz read < 4e-4
 # (a multiple: < 0.015); natively sampled ground truth (32 sets, each as a session of up to 16
-# recordings, at its rate and averaged to 30 and 7.5 Hz) 0.32 at least, its single recordings
-# 0.086 at least. Fourier-resampled traces (spikefinder) read 0-0.04: they are left out.
+# recordings, at its rate and averaged to 30 and 7.5 Hz: 76 sessions) 0.37 at least, its single
+# recordings 0.086 at least. Fourier-resampled traces (spikefinder) read 0-0.04: they are left out.
 PROVEN_BELOW = 0.01
 MULTIPLE_PROVEN_BELOW = 0.05
 # Whole multiples of a proven ratio tried up to a 12x slower scan (`knot_ratio`).
@@ -71,6 +71,17 @@ def knot_windows(traces: np.ndarray, starts: np.ndarray) -> np.ndarray:
     windows = windows[np.all(np.isfinite(windows), axis=1)]
     windows = windows - windows.mean(axis=1, keepdims=True)
     return windows[np.sum(windows**2, axis=1) > 0]
+
+
+def session_windows(traces: np.ndarray, frame_rate_hz: float, trials: np.ndarray | None = None) -> np.ndarray:
+    """`knot_windows` of some of a session's ΔF/F rows (those of `knot_rows` in a block, or a set's
+    recordings one by one), at frame_rate_hz (Hz), Fourier-resampled rows left out
+    (`calcium.signal.bandlimit.resampled_rows`: smooth, they fit any piecewise-linear basis)."""
+    from calcium.signal.bandlimit import resampled_rows
+
+    traces = np.atleast_2d(np.asarray(traces, dtype=np.float64))
+    read = traces[~resampled_rows(traces, frame_rate_hz)] if traces.shape[0] else traces
+    return knot_windows(read, window_starts(traces.shape[1], trials))
 
 
 def _least_residuals(windows: np.ndarray, ratios: np.ndarray, n_phases: int = N_PHASES) -> np.ndarray:

@@ -119,26 +119,36 @@ def interpolation_evidence(traces: np.ndarray, frame_rate_hz: float, trials: np.
     return session_ratio_of_rows(block[finite], frame_rate_hz) if finite.any() else None
 
 
+def session_interpolation(ratio: float, knots: tuple[float, float] | None):
+    """A session's `calcium.signal.interpolation_session.SessionInterpolation` from the spectral
+    ratio pooled over its rows (`calcium.signal.interpolation_session.pooled_ratio`; NaN: none)
+    and the knot test's (ratio, contrast) (`calcium.signal.knots.knot_ratio`; None: not run):
+    a ratio the knot test proves (exact) wins; else the spectral one, not proven."""
+    from calcium.signal.interpolation_session import SessionInterpolation
+
+    if knots is not None and np.isfinite(knots[0]):
+        return SessionInterpolation(float(knots[0]), True)
+    return SessionInterpolation(float(ratio), False)
+
+
 def save_interpolation(
     path, ratio: float, frame_rate_hz: float, knots: tuple[float, float] | None = None
 ) -> None:
-    """Write a session's linear interpolation as JSON: the ratio (frame rate / scan rate) and the
-    scan's rate in Hz (both null where none was found), and how it was found ("knots": the traces
-    are exactly piecewise linear between the scan's frames, `calcium.signal.knots.knot_ratio`;
-    "spectrum": the interpolation's roll-off in the pooled spectra, `file_interpolation_ratio`).
-    ratio: the spectral ratio (NaN: none); knots: `knot_ratio`'s (ratio, NaN: none; contrast),
-    which, when it proves a ratio, is the one written; None: the knot test was not run."""
+    """Write a session's linear interpolation (`session_interpolation`) as JSON: the ratio (frame
+    rate / scan rate) and the scan's rate in Hz (both null where none was found), how it was found
+    ("knots": the traces are exactly piecewise linear between the scan's frames; "spectrum": the
+    interpolation's roll-off in the pooled spectra) and the knot test's contrast (its best ratio's
+    residual against its neighbours'; null: not run)."""
     from calcium.io import save_json
 
-    proven = knots is not None and bool(np.isfinite(knots[0]))
-    ratio = knots[0] if proven else ratio
-    found = bool(np.isfinite(ratio))
+    session = session_interpolation(ratio, knots)
+    found = bool(np.isfinite(session.ratio))
     save_json(
         path,
         {
-            "interpolation_ratio": float(ratio) if found else None,
-            "scan_rate_hz": float(frame_rate_hz) / float(ratio) if found else None,
-            "found_by": ("knots" if proven else "spectrum") if found else None,
+            "interpolation_ratio": session.ratio if found else None,
+            "scan_rate_hz": float(frame_rate_hz) / session.ratio if found else None,
+            "found_by": ("knots" if session.proven else "spectrum") if found else None,
             "knot_contrast": None if knots is None or not np.isfinite(knots[1]) else float(knots[1]),
         },
     )

@@ -58,11 +58,10 @@ def detrend(
     linear interpolation (`calcium.signal.scan_rate.interpolation_evidence`, pooled over the blocks
     by `calcium.signal.interpolation_session.pooled_ratio`), and the windows of the ΔF/F rows of
     `knot_rows` (the session's rows, `calcium.signal.knots.knot_rows`) in this block that the knot
-    test reads (`calcium.signal.knots.knot_windows`: before detrending, which bends the
-    interpolation's straight pieces; Fourier-resampled rows left out, `resampled_rows`)."""
-    from calcium.signal.bandlimit import resampled_rows
+    test reads (`calcium.signal.knots.session_windows`: before detrending, which bends the
+    interpolation's straight pieces)."""
     from calcium.signal.detrend import detrend as remove_drift
-    from calcium.signal.knots import knot_windows, window_starts
+    from calcium.signal.knots import session_windows
     from calcium.signal.scan_rate import interpolation_evidence
 
     def one(x):
@@ -70,9 +69,8 @@ def detrend(
 
     detrended = one(traces) if trials is None else per_trial(one, traces, trials)
     chosen = np.asarray([] if knot_rows is None else knot_rows, dtype=np.int64)
-    read = traces[chosen[(chosen >= rows.start) & (chosen < rows.stop)] - rows.start]
-    read = read[~resampled_rows(read, frame_rate_hz)]  # smooth: any piecewise-linear basis fits
-    windows = knot_windows(read, window_starts(traces.shape[1], trials))
+    chosen = chosen[(chosen >= rows.start) & (chosen < rows.stop)] - rows.start
+    windows = session_windows(traces[chosen], frame_rate_hz, trials)
     return BlockResult((detrended,), (interpolation_evidence(detrended, frame_rate_hz, trials), windows))
 
 
