@@ -84,6 +84,7 @@ from calcium.signal.deconvolution_settings import (  # noqa: E402
 from calcium.signal.deconvolve import deconvolve_traces, spike_amplitude_noise  # noqa: E402
 from calcium.signal.detrend import detrend  # noqa: E402
 from calcium.signal.indicators import canonical_indicator, indicator_kinetics  # noqa: E402
+from calcium.signal.knots import knot_ratio, session_windows  # noqa: E402
 from calcium.signal.precision import (  # noqa: E402
     EXTRA_SMOOTHING_S,
     LONGER_DECAY_TARGET,
@@ -92,7 +93,7 @@ from calcium.signal.precision import (  # noqa: E402
     redrawn_traces,
     reproducibility_curve,
 )
-from calcium.signal.scan_rate import spread_over_exposure  # noqa: E402
+from calcium.signal.scan_rate import session_interpolation, spread_over_exposure  # noqa: E402
 from calcium.signal.spikes import detect_spikes  # noqa: E402
 
 RATES = ("native", "7.5", "30")
@@ -114,11 +115,12 @@ DEFAULT = (
     REPRODUCIBILITY_TARGET,
     LONGER_DECAY_TARGET,
 )
-CACHE_VERSION = 8  # in the cache's file names: spike-time inputs since 2, the redrawn traces' s since 3,
+CACHE_VERSION = 9  # in the cache's file names: spike-time inputs since 2, the redrawn traces' s since 3,
 # decays lengthened from the trace (MAX_DECAY_FACTOR) since 5, band limits below an empty floor and
 # linearly interpolated traces (`band_limits`; the 30 Hz versions of slower sets are interpolated) since 6,
 # their gain with its folded images (whole-number ratios coherent) since 7, recordings longer than
-# BOOTSTRAP_WINDOW_S re-inferred on the workflow's parts (`bootstrap_parts`) since 8
+# BOOTSTRAP_WINDOW_S re-inferred on the workflow's parts (`bootstrap_parts`) since 8, linear
+# interpolation proven by the knot test (`calcium.signal.knots`; exact ratios) since 9
 
 
 def set_label(folder: Path) -> str:
@@ -232,7 +234,12 @@ def _deconvolve(job):
             continue
         kinetics = indicator_kinetics(rec.indicator)
         x = detrend(y[None, :], fs, **DETREND)
-        eff, interpolated = band_limits(x, fs)
+        # as the detrend rule decides for a session of this one neuron: its interpolation proven
+        # from the ΔF/F (np.interp's straight pieces), else its own spectrum alone
+        proven = session_interpolation(
+            float("nan"), knot_ratio(session_windows(y[None, :].astype(np.float32), fs))
+        )
+        eff, interpolated = band_limits(x, fs, session_ratio=proven if proven.proven else None)
         item = {
             "recording": rec.name,
             "indicator": canonical_indicator(rec.indicator),

@@ -24,7 +24,7 @@ WINDOWS_PER_ROW = 4
 KNOT_ROWS = 16
 # A ratio is proven when the windows' residual there (their median, each relative to its median
 # over all ratios) is below 0.01 of that at ratios 1-3 % away; a whole multiple of a proven ratio
-# below 0.05. Measured (docs/methods.md): scans interpolated from 4-28 Hz to 30 Hz read < 4e-4
+# below 0.05. Measured (docs/accuracy.md): scans interpolated from 4-28 Hz to 30 Hz read < 4e-4
 # (a multiple: < 0.015); natively sampled ground truth (32 sets, each as a session of up to 16
 # recordings, at its rate and averaged to 30 and 7.5 Hz: 76 sessions) 0.37 at least, its single
 # recordings 0.086 at least. Fourier-resampled traces (spikefinder) read 0-0.04: they are left out.
@@ -55,7 +55,7 @@ def window_starts(n_frames: int, trials: np.ndarray | None = None) -> np.ndarray
 
 
 def knot_rows(n_neurons: int) -> np.ndarray:
-    """The rows of a session that `knot_residuals` reads: `KNOT_ROWS` spread over it (all if fewer),
+    """The rows of a session that `knot_ratio` reads: `KNOT_ROWS` spread over it (all if fewer),
     the same whatever the blocks a rule reads it in."""
     return np.unique(np.linspace(0, n_neurons - 1, min(KNOT_ROWS, n_neurons)).round().astype(np.int64))
 
@@ -92,15 +92,16 @@ def _least_residuals(windows: np.ndarray, ratios: np.ndarray, n_phases: int = N_
     the knots, vectorised over the fits and windows."""
     out = np.empty((windows.shape[0], ratios.size))
     energy = np.sum(windows**2, axis=1)
-    for first in range(0, ratios.size, _CHUNK):
-        chunk = ratios[first : first + _CHUNK]
+    step = max(1, _FITS // n_phases)
+    for first in range(0, ratios.size, step):
+        chunk = ratios[first : first + step]
         fitted, dof = _fitted_energy(windows, chunk, n_phases)  # (fits, windows), (fits,)
         residual = np.maximum(energy[None, :] - fitted, 0.0) / dof[:, None]
         out[:, first : first + chunk.size] = residual.reshape(chunk.size, n_phases, -1).min(axis=1).T
     return out
 
 
-_CHUNK = 32  # ratios fitted at once (memory: fits x knots x windows)
+_FITS = 768  # (ratio, phase) fits at once: memory ~ fits x knots x windows (60 MB for 64 windows)
 
 
 def _fitted_energy(windows: np.ndarray, ratios: np.ndarray, n_phases: int) -> tuple[np.ndarray, np.ndarray]:
