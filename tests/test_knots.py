@@ -50,6 +50,45 @@ def test_a_natively_sampled_session_is_not_proven(nu):
     assert np.isnan(_proven(gaussian_filter1d(native, 2.0, axis=1))[0])
 
 
+def test_native_traces_with_constant_stretches_or_no_noise_are_not_proven():
+    """What fits a fine piecewise-linear basis exactly without being interpolated: rectified ΔF/F
+    (zero but for its top 5 %: proven at R 1.04-1.06 before windows with repeated values were left
+    out), traces zero-padded after 5 frames, noiseless simulated traces (0.008-0.011 of their
+    neighbours' residual, but not exact)."""
+    native = np.array(
+        [
+            _scan(FS, FRAMES / FS + 1, 2100 + k, rate_hz=(0.5, 2.0)[k % 2], tau_s=(0.3, 1.0)[k % 2])[:FRAMES]
+            for k in range(16)
+        ]
+    )
+    rectified = np.maximum(native - np.percentile(native, 95, axis=1, keepdims=True), 0.0)
+    padded = native.copy()
+    padded[:, 5:] = 0.0
+    noiseless = np.array([_scan(FS, FRAMES / FS + 1, 300 + k, nu=1e-9)[:FRAMES] for k in range(16)])
+    for traces in (rectified, rectified[:1], padded[:1], noiseless, noiseless[:1]):
+        assert np.isnan(_proven(traces)[0])
+
+
+def test_smooth_resampling_is_not_taken_for_the_linear_interpolation_the_spectra_contradict():
+    """A cubic spline from 7.5 Hz to 30 Hz is exactly piecewise linear at R = 8/7 (each spline piece
+    of 4 frames split in 3.5 hat intervals), which the knot test proves, but the spectra show the
+    scan's R = 4: the session takes 4, not proven (`session_interpolation`)."""
+    from scipy.interpolate import CubicSpline
+
+    from calcium.signal.interpolation_session import pooled_ratio
+    from calcium.signal.scan_rate import interpolation_evidence, session_interpolation
+
+    rows = []
+    for k in range(16):
+        y = _scan(7.5, FRAMES / FS + 1, 500 + k, nu=(0.5, 1.0, 2.0)[k % 3])
+        rows.append(CubicSpline(np.arange(y.size) / 7.5, y)(np.arange(FRAMES) / FS))
+    traces = np.array(rows)
+    knots = _proven(traces)
+    assert knots[0] == pytest.approx(8 / 7, rel=1e-6)
+    spectral = pooled_ratio([interpolation_evidence(traces, FS)])
+    assert session_interpolation(spectral, knots) == (4.0, False)
+
+
 def test_real_recordings_are_not_proven_at_their_rate_or_averaged_to_slower_ones():
     """The workflow's own ground-truth excerpts (resources/groundtruth: 7.8-500 Hz, OGB-1 to
     jGCaMP8), each set a session, at their own rate and box-averaged to 7.5 Hz: none is taken

@@ -69,8 +69,9 @@ def band_limits(
     session's rows (`session_ratio_of_rows` over each block, `interpolation_session.pooled_ratio`;
     NaN: none); None: pooled over the rows given (a block of a session would then decide alone: pass the
     session's); a `SessionInterpolation` the session's traces prove: every row but the band-limited
-    (a cliff) takes it. return_pooled: also (rows,) whether a row's interpolation is the session's
-    (taken by `session_followers` or proven, not by the row alone)."""
+    (a cliff) takes it (rows or trials under 32 frames, with no spectrum, keep the frame rate).
+    return_pooled: also (rows,) whether a row's interpolation is the session's (taken by
+    `session_followers` or proven, not by the row alone)."""
     proven = isinstance(session_ratio, SessionInterpolation) and session_ratio.proven
     if isinstance(session_ratio, SessionInterpolation):
         session_ratio = session_ratio.ratio
@@ -88,7 +89,7 @@ def band_limits(
     if session_ratio is None:
         session_ratio = session_interpolation_ratio(_rows_of(evidence, ~cliffs))
     if proven:  # exact: a row's own spectral estimate (1-4 % off) gives way to it
-        follow = evidence.valid & (evidence.segments >= 1) & ~cliffs
+        follow = evidence.valid & ~cliffs
     else:
         follow = session_followers(evidence, session_ratio, nperseg) & ~cliffs & ~interpolated
     rates[follow] = frame_rate_hz / session_ratio

@@ -39,6 +39,15 @@ _CANDIDATES = 6
 # ratio: <= ~0.1 there; natively sampled ground truth's minima: ~0.3 and above).
 _REFINED_BELOW = 0.25
 _NEIGHBOURS = (0.01, 0.03)
+# At most this share of a window's frames may repeat the previous frame's value (`knot_windows`).
+_MAX_REPEATS = 0.25
+# A proven ratio must also be exact: the windows' least residual (ratio and each window's phase
+# optimised continuously, `_exact_residual`) at most this share of their energy (median over
+# windows). np.interp stored as float32 leaves 1e-16-1e-13 (ΔF/F over a constant F0, or a running
+# F0 over 30 s); natively sampled traces, cubic-spline or quadratic resampling (smooth: their
+# neighbours' residual is far above, but they fit no basis exactly) 5e-10 and more; a running F0
+# over 5 s 4e-9 (such a session is left to the spectral test).
+EXACT_BELOW = 1e-11
 
 
 def window_starts(n_frames: int, trials: np.ndarray | None = None) -> np.ndarray:
@@ -63,12 +72,15 @@ def knot_rows(n_neurons: int) -> np.ndarray:
 def knot_windows(traces: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """(windows, `WINDOW`) the windows of each row that `knot_ratio` reads, each centred. traces:
     (rows, frames), e.g. ΔF/F (a constant F0 keeps the interpolation's linearity; detrending does
-    not); starts: the windows' first frames (`window_starts`). Windows that are not finite, or
-    flat, are left out."""
+    not); starts: the windows' first frames (`window_starts`). Windows that are not finite, flat,
+    or repeat the previous value in more than a quarter of their frames are left out."""
     traces = np.atleast_2d(np.asarray(traces, dtype=np.float64))
     index = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(WINDOW)[None, :]
     windows = traces[:, index].reshape(-1, WINDOW) if index.size else np.zeros((0, WINDOW))
     windows = windows[np.all(np.isfinite(windows), axis=1)]
+    # a window with stretches of repeated values (zero padding, clipping, rectified or coarsely
+    # quantised ΔF/F) fits a fine basis exactly wherever two frames share a piece
+    windows = windows[np.mean(np.diff(windows, axis=1) == 0, axis=1) <= _MAX_REPEATS]
     windows = windows - windows.mean(axis=1, keepdims=True)
     return windows[np.sum(windows**2, axis=1) > 0]
 
@@ -106,37 +118,64 @@ _FITS = 768  # (ratio, phase) fits at once: memory ~ fits x knots x windows (60 
 
 def _fitted_energy(windows: np.ndarray, ratios: np.ndarray, n_phases: int) -> tuple[np.ndarray, np.ndarray]:
     """(fits, windows) energy of each window's least-squares fit on each (ratio, phase)'s hat
-    functions (fits ordered ratio-major), and (fits,) each fit's degrees of freedom."""
+    functions (fits ordered ratio-major, phases R/n_phases apart), and (fits,) each fit's degrees
+    of freedom."""
     from scipy.sparse import csr_matrix
 
     phases = (np.arange(n_phases)[None, :] / n_phases * ratios[:, None]).ravel()
-    u = (np.arange(WINDOW)[None, :] - phases[:, None]) / np.repeat(ratios, n_phases)[:, None]
-    knot = np.floor(u).astype(np.int64)
-    weight = u - knot
-    knot -= knot[:, :1]
-    n_fits, n_knots = knot.shape[0], int(knot.max()) + 2
-    left = (np.arange(n_fits)[:, None] * n_knots + knot).ravel()
+    left, weight, n_knots, diagonal, upper, dof = _hat_bases(np.repeat(ratios, n_phases), phases)
     # Aᵀy for every fit: a sparse (fits·knots, frames) map, 2 entries per frame
     rows = np.concatenate([left, left + 1])
-    values = np.concatenate([(1.0 - weight).ravel(), weight.ravel()])
-    columns = np.tile(np.arange(WINDOW), 2 * n_fits)
-    projection = csr_matrix((values, (rows, columns)), shape=(n_fits * n_knots, WINDOW))
-    projected = (projection @ windows.T).reshape(n_fits, n_knots, -1)
-    # the Gram matrix's diagonal and superdiagonal (a knot no frame reaches: 1, alone)
-    diagonal = np.bincount(rows, values**2, n_fits * n_knots).reshape(n_fits, n_knots)
-    upper = np.bincount(left + 1, (weight * (1.0 - weight)).ravel(), n_fits * n_knots)
-    upper = upper.reshape(n_fits, n_knots)
+    columns = np.tile(np.arange(WINDOW), 2 * phases.size)
+    values = np.concatenate([1.0 - weight, weight])
+    projection = csr_matrix((values, (rows, columns)), shape=(phases.size * n_knots, WINDOW))
+    projected = (projection @ windows.T).reshape(phases.size, n_knots, -1)
+    return _fitted(projected, diagonal, upper), dof
+
+
+def _paired_fitted_energy(windows: np.ndarray, ratios: np.ndarray, phases: np.ndarray) -> np.ndarray:
+    """(windows,) energy of each window's least-squares fit on its own (ratio, phase)'s hat functions
+    (ratios, phases: (windows,), any phase in frames)."""
+    left, weight, n_knots, diagonal, upper, _ = _hat_bases(ratios, phases)
+    values = windows.ravel()
+    projected = np.bincount(left, values * (1.0 - weight), windows.shape[0] * n_knots)
+    projected += np.bincount(left + 1, values * weight, windows.shape[0] * n_knots)
+    return _fitted(projected.reshape(windows.shape[0], n_knots, 1), diagonal, upper)[:, 0]
+
+
+def _hat_bases(ratios: np.ndarray, phases: np.ndarray):
+    """Hat functions over a `WINDOW`-frame window with knots at phase + k·ratio frames, one basis per
+    (ratio, phase) pair: (each frame's left knot as a flat index into (bases, knots), its weight on
+    the right knot (both (bases·frames,)), knots per basis (padded to the most), the Gram matrix's
+    diagonal and superdiagonal (bases, knots) (a knot no frame reaches: 1, alone), degrees of
+    freedom (bases,))."""
+    u = (np.arange(WINDOW)[None, :] - phases[:, None]) / ratios[:, None]
+    knot = np.floor(u).astype(np.int64)
+    weight = (u - knot).ravel()
+    knot -= knot[:, :1]
+    n_bases, n_knots = knot.shape[0], int(knot.max()) + 2
+    left = (np.arange(n_bases)[:, None] * n_knots + knot).ravel()
+    size = n_bases * n_knots
+    diagonal = np.bincount(left, (1.0 - weight) ** 2, size) + np.bincount(left + 1, weight**2, size)
+    upper = np.bincount(left + 1, weight * (1.0 - weight), size).reshape(n_bases, n_knots)
+    diagonal = diagonal.reshape(n_bases, n_knots)
     used = diagonal > 0
     diagonal[~used] = 1.0
+    return left, weight, n_knots, diagonal, upper, np.maximum(WINDOW - used.sum(axis=1), 1).astype(float)
+
+
+def _fitted(projected: np.ndarray, diagonal: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """(bases, windows) ||L⁻¹ Aᵀy||², the fitted energy: projected (bases, knots, windows) Aᵀy; the
+    Gram matrix (diagonal, upper: (bases, knots)) tridiagonal, its Cholesky factor L bidiagonal."""
     pivot = np.sqrt(diagonal[:, 0])
     z = projected[:, 0] / pivot[:, None]
     fitted = z**2
-    for k in range(1, n_knots):
+    for k in range(1, diagonal.shape[1]):
         multiplier = upper[:, k] / pivot
         pivot = np.sqrt(np.maximum(diagonal[:, k] - multiplier**2, 1e-300))
         z = (projected[:, k] - multiplier[:, None] * z) / pivot[:, None]
         fitted += z**2
-    return fitted, np.maximum(WINDOW - used.sum(axis=1), 1).astype(float)
+    return fitted
 
 
 def knot_ratio(windows: np.ndarray) -> tuple[float, float]:
@@ -147,7 +186,9 @@ def knot_ratio(windows: np.ndarray) -> tuple[float, float]:
     `PROVEN_BELOW` of the residual at ratios 1-3 % away (the specificity to one ratio: a smooth
     trace fits every piecewise-linear basis nearly as well), `_CANDIDATES` local minima tried.
     A trace interpolated by R is also piecewise linear at R/2, R/3...: the largest whole multiple
-    of the largest ratio proven, up to `MAX_RATIO`, that is proven too is the interpolation's."""
+    of the largest ratio proven, up to `MAX_RATIO`, that is proven too is the interpolation's.
+    Proven means exact too (`EXACT_BELOW`, `_exact_residual`): smooth resampling (cubic spline)
+    fits some ratio far better than its neighbours, but no basis exactly."""
     windows = np.asarray(windows, dtype=np.float64)
     if windows.shape[0] == 0:
         return float("nan"), float("nan")
@@ -166,16 +207,20 @@ def knot_ratio(windows: np.ndarray) -> tuple[float, float]:
         ratio, residual = _refined(windows, scale, float(RATIOS[best]))
         contrast = min(contrast, residual / level)
         if residual < PROVEN_BELOW * level:
-            proven.append((ratio, residual / level, level))
+            exact, share = _exact_residual(windows, ratio)
+            if share <= EXACT_BELOW:
+                proven.append((exact, residual / level, level))
     if not proven:
         return float("nan"), float(contrast)
     found = base = max(proven)
     for multiple in range(2, int(MAX_RATIO / base[0]) + 1):
         ratio, residual = _refined(windows, scale, multiple * base[0])
         if residual < MULTIPLE_PROVEN_BELOW * base[2]:
-            found = (ratio, residual / base[2], base[2])
+            exact, share = _exact_residual(windows, ratio)
+            if share <= EXACT_BELOW:
+                found = (exact, residual / base[2], base[2])
     whole = round(found[0])
-    return (float(whole) if abs(found[0] / whole - 1.0) < 5e-4 else found[0]), found[1]
+    return (float(whole) if abs(found[0] / whole - 1.0) < 1e-6 else found[0]), found[1]
 
 
 def _refined(windows: np.ndarray, scale: np.ndarray, ratio: float) -> tuple[float, float]:
@@ -184,3 +229,53 @@ def _refined(windows: np.ndarray, scale: np.ndarray, ratio: float) -> tuple[floa
     fine = ratio * (1.0 + np.linspace(-0.0012, 0.0012, 25))
     refined = np.median(_least_residuals(windows, fine, 4 * N_PHASES) / scale, axis=0)
     return float(fine[np.argmin(refined)]), float(refined.min())
+
+
+def _exact_residual(windows: np.ndarray, ratio: float) -> tuple[float, float]:
+    """(the ratio within ±0.02 % of `ratio`, each window's phase free, whose piecewise-linear fit
+    leaves the least residual; that residual's share of the windows' energy, median over windows).
+    Golden-section searches: over the ratio (24 steps: to ~4e-9 of it), and within each for every
+    window's phase (within two R/96 steps of its best on that grid; 24 steps: to ~1e-6 frame)."""
+    energy = np.sum(windows**2, axis=1)
+    step = ratio / (4 * N_PHASES)
+    fitted, _ = _fitted_energy(windows, np.array([ratio]), 4 * N_PHASES)
+    start = np.argmax(fitted, axis=0) * step
+
+    def share(r: float) -> float:
+        ratios = np.full(windows.shape[0], r)
+        phases = _golden(
+            lambda phase: 1.0 - _paired_fitted_energy(windows, ratios, phase) / energy,
+            start - 2 * step,
+            start + 2 * step,
+        )
+        return float(np.median(1.0 - _paired_fitted_energy(windows, ratios, phases) / energy))
+
+    best = float(
+        _golden(
+            lambda r: np.array([share(float(r[0]))]),
+            np.array([ratio * (1 - 2e-4)]),
+            np.array([ratio * (1 + 2e-4)]),
+        )[0]
+    )
+    return best, max(share(best), 0.0)
+
+
+def _golden(objective, low: np.ndarray, high: np.ndarray, steps: int = 24) -> np.ndarray:
+    """Golden-section search of each element's minimum of objective (arrays in, arrays out,
+    elementwise) within [low, high]; returns the points."""
+    shrink = (np.sqrt(5.0) - 1.0) / 2.0
+    a, b = low.astype(float), high.astype(float)
+    c, d = b - shrink * (b - a), a + shrink * (b - a)
+    fc, fd = objective(c), objective(d)
+    for _ in range(steps):
+        left = fc < fd  # the minimum lies in [a, d]
+        a, b = np.where(left, a, c), np.where(left, d, b)
+        new = np.where(left, b - shrink * (b - a), a + shrink * (b - a))
+        value = objective(new)
+        c, d, fc, fd = (
+            np.where(left, new, d),
+            np.where(left, c, new),
+            np.where(left, value, fd),
+            np.where(left, fc, value),
+        )
+    return np.where(fc < fd, c, d)

@@ -87,9 +87,10 @@ def file_interpolation_ratio(
     ~10^7 samples (bounded memory); trials: a session cut into trials, (trials, 2) first and
     one-past-last frame: their frames back to back (the gaps' zeros left out), None: all frames.
     The workflow computes it once per session, as the detrend rule writes its blocks
-    (`interpolation_evidence`, `save_interpolation`), so that every block and every rule
-    (deconvolve, events, expected_accuracy) takes the same decision, whatever the number of
-    processes; this reads a file for it."""
+    (`interpolation_evidence`, `save_interpolation`, with the knot test's exact ratio,
+    `session_interpolation`), so that every block and every rule (deconvolve, events,
+    expected_accuracy) takes the same decision, whatever the number of processes; this reads a
+    file for the spectral evidence alone."""
     from calcium.io import load_npy
     from calcium.signal.interpolation_session import pooled_ratio
 
@@ -123,12 +124,17 @@ def session_interpolation(ratio: float, knots: tuple[float, float] | None):
     """A session's `calcium.signal.interpolation_session.SessionInterpolation` from the spectral
     ratio pooled over its rows (`calcium.signal.interpolation_session.pooled_ratio`; NaN: none)
     and the knot test's (ratio, contrast) (`calcium.signal.knots.knot_ratio`; None: not run):
-    a ratio the knot test proves (exact) wins; else the spectral one, not proven."""
+    a ratio the knot test proves (exact) wins, unless the spectra show another (more than 5 %
+    away: smooth resampling, a cubic spline from 7.5 Hz, fits a fine piecewise-linear basis
+    exactly at a ratio commensurate with the scan's, 8/7 for its 4, where the spectra read 4);
+    else the spectral one, not proven."""
     from calcium.signal.interpolation_session import SessionInterpolation
 
+    spectral = float(ratio)
     if knots is not None and np.isfinite(knots[0]):
-        return SessionInterpolation(float(knots[0]), True)
-    return SessionInterpolation(float(ratio), False)
+        if not np.isfinite(spectral) or abs(np.log(knots[0] / spectral)) <= np.log(1.05):
+            return SessionInterpolation(float(knots[0]), True)
+    return SessionInterpolation(spectral, False)
 
 
 def save_interpolation(
