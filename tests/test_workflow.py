@@ -34,6 +34,8 @@ def test_every_output_exists_and_is_sane(default_run):
             array = np.load(out / f"{stage}.npy", allow_pickle=False)
             assert array.shape == raw.shape and array.dtype == np.float32, stage
             assert np.isfinite(array).all(), stage
+        scan = json.loads((out / "scan_rate.json").read_text())  # natively sampled: no interpolation
+        assert scan["interpolation_ratio"] is None and scan["knot_contrast"] > 0.1, scan
         dff = np.load(out / "dff.npy")
         # F0 is the lower quartile: a quarter of each neuron's ΔF/F is at or below 0.
         np.testing.assert_allclose(np.mean(dff <= 1e-6, axis=1), 0.25, atol=0.01)
@@ -292,6 +294,30 @@ def test_npy_input_gives_the_same_traces_as_csv(workflow_copy):
     result = snakemake(workflow_copy, "results/s2/ingest/fluorescence.npy", "--forceall")
     assert result.returncode != 0
     assert "pickled arrays are refused" in result.stdout, result.stdout[-3000:]
+
+
+def test_a_session_interpolated_to_a_faster_clock_is_deconvolved_at_its_scans_rate(workflow_copy):
+    """The bundled 8 Hz session np.interp'ed to 10 Hz (ratio 1.25, below what the spectra show):
+    the detrend rule proves the interpolation from the ΔF/F (scan_rate.json: found by the knots,
+    ratio 1.25 to 1e-6) and every neuron is deconvolved at 8 Hz, the table saying why."""
+    _only_session(workflow_copy, "s2")
+    traces = np.loadtxt(workflow_copy / "resources" / "s2.csv", delimiter=",", dtype=np.float64)
+    scan_times = np.arange(traces.shape[1]) / 8.0
+    clock = np.arange(int(scan_times[-1] * 10.0) + 1) / 10.0
+    faster = np.array([np.interp(clock, scan_times, row) for row in traces])
+    np.savetxt(workflow_copy / "resources" / "s2.csv", faster, delimiter=",", fmt="%.7g")
+    sheet_path = workflow_copy / "resources" / "sessions.tsv"
+    sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
+    sheet.loc[:, "frame_rate_hz"] = "10.0"
+    sheet.loc[:, "ground_truth"] = ""
+    sheet.to_csv(sheet_path, sep="\t", index=False)
+    result = snakemake(workflow_copy, "results/s2/deconvolution_settings.tsv")
+    assert result.returncode == 0, result.stdout[-3000:]
+    scan = json.loads((workflow_copy / "results" / "s2" / "scan_rate.json").read_text())
+    assert scan["found_by"] == "knots" and scan["interpolation_ratio"] == pytest.approx(1.25, rel=1e-6)
+    table = pd.read_csv(workflow_copy / "results" / "s2" / "deconvolution_settings.tsv", sep="\t")
+    np.testing.assert_allclose(table.effective_rate_hz, 8.0, rtol=1e-3)
+    assert table.rate_reason.str.contains("proven by the session's traces").all()
 
 
 def test_suite2p_folder_input_is_neuropil_corrected_cells_only(workflow_copy):
