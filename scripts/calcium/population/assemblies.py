@@ -335,12 +335,14 @@ def find_assemblies(
                 _add_if_new(found, candidate, raster, windows, settings, same, min_core=4, min_members=5)
         # Small assemblies below the eigenvalue bounds: seeds from repeated triple coincidences
         # among neurons of no assembly found (`triple_seeds`), refined and settled the same way.
+        weak: list[np.ndarray] = []
         extra = triple_seeds(
             raster,
             windows,
             window_activity(raster, settings.jitter_bins),
             settings.jitter_bins,
             covered=[a.member for a in found],
+            weak=weak,
         )
         n_candidates += len(extra)
         for seed_members in extra:
@@ -348,6 +350,14 @@ def find_assemblies(
                 raster, windows, seed_members, seed_members / np.sqrt(seed_members.sum()), settings
             )
             _add_if_new(found, assembly, raster, windows, settings, same)
+        # Weak seeds (pairs whose triple does not hold together from its other sides), after the
+        # others: kept on the terms of the eigenvector seeds, a core of four and five members.
+        n_candidates += len(weak)
+        for seed_members in weak:
+            assembly = refine_members(
+                raster, windows, seed_members, seed_members / np.sqrt(seed_members.sum()), settings
+            )
+            _add_if_new(found, assembly, raster, windows, settings, same, min_core=4, min_members=5)
         # Windowed components between the surrogates' median and largest top eigenvalue, after
         # every other seed: at the edge of chance like the binned ones above (10-member
         # ensembles at participation 0.6 and 1 Hz, window correlation ~0.1 among 200 neurons,

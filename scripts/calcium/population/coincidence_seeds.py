@@ -26,6 +26,12 @@ more often than chance: the activations of two members hold a third one in most 
    other and the third, Bonferroni over the neurons). A seed sharing two neurons with an earlier
    one joins it (their union): the pairs of one weak, large assembly (50 members at 1 Hz) each
    seeded a few of its members, refined into pieces.
+3. weak seeds (optional): a pair whose statistic passes but whose triple does not hold together
+   from its other sides (a 5-member assembly at 60 % participation with one member's events
+   partly missed: that member present at 4 of the other two's 12 activations) seeds a *weak*
+   candidate instead of none: the pair, its significant neurons and its `joint` neurons most
+   present. The caller keeps such a candidate only where its refined core holds four neurons
+   and it five members (the rule of the eigenvector seeds, which a chance triple does not meet).
 
 The seeds are then refined like the ICA ones (`calcium.population.assemblies.refine_members`) and
 tested against the circular-shift null with the other candidates.
@@ -108,6 +114,7 @@ def triple_seeds(
     max_pairs: int = 1000,
     covered: list[np.ndarray] | None = None,
     joint: int = 3,
+    weak: list[np.ndarray] | None = None,
 ) -> list[np.ndarray]:
     """Seeds (neurons,) bool of pairs whose activations hold a third neuron beyond chance (module doc).
 
@@ -120,6 +127,8 @@ def triple_seeds(
     is a seed with fewer than two neurons outside some set of `covered`: a stranger paired with a
     member of a found assembly sees the member's partners at their coincidences (they are not
     independent of the pair), not a new assembly.
+    weak: a list to which the weak seeds (module doc, 3.) are appended, (neurons,) bool each,
+    strongest pair first (`_add_weak`); None: pairs whose triple does not hold together are dropped.
     """
     from scipy.special import bdtrc
 
@@ -185,6 +194,8 @@ def triple_seeds(
         thirds = thirds[np.argsort(p_value[thirds], kind="stable")]
         fourth = next((f for f in (coherent(a, b, int(c)) for c in thirds) if f is not None), None)
         if fourth is None:
+            if weak is not None:
+                _add_weak(weak, seeds, taken_sets[:n_found], significant, p_value, joint, (a, b))
             continue
         seed = significant | fourth
         seed[[a, b]] = True
@@ -197,3 +208,28 @@ def triple_seeds(
         seeds.append(seed)
         taken_sets.append(seed)
     return seeds
+
+
+def _add_weak(
+    weak: list[np.ndarray],
+    seeds: list[np.ndarray],
+    found: list[np.ndarray],
+    significant: np.ndarray,
+    p_value: np.ndarray,
+    joint: int,
+    pair: tuple[int, int],
+) -> None:
+    """Append the weak seed of a pair (`triple_seeds`' weak): the pair, its significant neurons and
+    its `joint` neurons most present at its activations (smallest p_value), (neurons,) bool: none
+    when it has fewer than two neurons outside an assembly in `found`; joined to an earlier weak
+    seed sharing two neurons with it; else added unless it shares two neurons with a seed."""
+    seed = np.asarray(significant, dtype=bool).copy()
+    seed[np.argpartition(p_value, joint - 1)[:joint]] = True
+    seed[list(pair)] = True
+    if any((seed & ~s).sum() < 2 for s in found):
+        return
+    joined = next((x for x in weak if (x & seed).sum() >= 2), None)
+    if joined is not None:
+        joined |= seed
+    elif not any((x & seed).sum() >= 2 for x in seeds):
+        weak.append(seed)
