@@ -5,7 +5,7 @@ with the shared neuron and a chance member of the other, reach the union's thres
 set holds one assembly and a piece of the other (on a planted grid at 30 Hz: one found with J
 0.71, the rest of the other as a piece, J 0.33). Members of one assembly coincide with each other
 at all its activations; members of two overlapping ones only through the neurons they share. So
-the members of each found set of 6-16 neurons are clustered into two by their coincidences over
+the members of each found set of 6-40 neurons are clustered into two by their coincidences over
 the recording (`member_clusters`); each cluster, grown by the neurons present at its own
 coactivations beyond chance (`_grown`: a core of two or three cannot test its own members),
 seeds a candidate refined and settled like every seed (`calcium.population.member_sets`). The
@@ -105,7 +105,7 @@ def split_overlaps(
     settings: AssemblySettings,
     same: Callable[[Assembly, Assembly], bool],
     min_members: int = 6,
-    max_members: int = 16,
+    max_members: int = 40,
     min_core: int = 3,
     max_separation: float = 0.5,
 ) -> tuple[list[Assembly], int]:
