@@ -306,11 +306,7 @@ def test_a_session_interpolated_to_a_faster_clock_is_deconvolved_at_its_scans_ra
     clock = np.arange(int(scan_times[-1] * 10.0) + 1) / 10.0
     faster = np.array([np.interp(clock, scan_times, row) for row in traces])
     np.savetxt(workflow_copy / "resources" / "s2.csv", faster, delimiter=",", fmt="%.7g")
-    sheet_path = workflow_copy / "resources" / "sessions.tsv"
-    sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
-    sheet.loc[:, "frame_rate_hz"] = "10.0"
-    sheet.loc[:, "ground_truth"] = ""
-    sheet.to_csv(sheet_path, sep="\t", index=False)
+    _edit_sheet(workflow_copy, frame_rate_hz="10.0", ground_truth="")
     result = snakemake(workflow_copy, "results/s2/deconvolution_settings.tsv")
     assert result.returncode == 0, result.stdout[-3000:]
     scan = json.loads((workflow_copy / "results" / "s2" / "scan_rate.json").read_text())
@@ -332,11 +328,7 @@ def test_suite2p_folder_input_is_neuropil_corrected_cells_only(workflow_copy):
     iscell = np.ones((traces.shape[0], 2), dtype=np.float32)
     iscell[[3, 7], 0] = 0.0
     np.save(folder / "iscell.npy", iscell)
-    sheet_path = workflow_copy / "resources" / "sessions.tsv"
-    sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
-    sheet.loc[:, "path"] = "resources/suite2p/plane0"
-    sheet.loc[:, "ground_truth"] = ""
-    sheet.to_csv(sheet_path, sep="\t", index=False)
+    _edit_sheet(workflow_copy, path="resources/suite2p/plane0", ground_truth="")
     result = snakemake(workflow_copy, "results/s2/ingest/fluorescence.npy")
     assert result.returncode == 0, result.stdout[-3000:]
     out = workflow_copy / "results" / "s2" / "ingest"
@@ -506,6 +498,15 @@ def test_bad_session_sheet_stops_before_anything_runs(workflow_copy, column, val
 def test_empty_csv_stops_before_anything_runs(workflow_copy):
     (workflow_copy / "resources" / "s2.csv").write_text("")
     _fails_before_any_output(workflow_copy, "resources/s2.csv is empty")
+
+
+def _edit_sheet(workdir, **columns):
+    """Set columns of every row of the copy's resources/sessions.tsv (values as text)."""
+    sheet_path = workdir / "resources" / "sessions.tsv"
+    sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
+    for column, value in columns.items():
+        sheet.loc[:, column] = value
+    sheet.to_csv(sheet_path, sep="\t", index=False)
 
 
 def _only_session(workdir, session):
