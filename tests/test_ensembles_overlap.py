@@ -53,16 +53,23 @@ def test_two_five_member_ensembles_sharing_a_neuron_refined_as_one_set_are_split
 
 def test_one_ensemble_is_not_split():
     """A 9-member ensemble: its two clusters of members coincide with each other about as much as
-    within each (no split is tried), and refined on their own each returns to the whole."""
+    within each (no split is tried), and, forced, each cluster refined on its own returns to the
+    whole (raster seed 7: clusters of 5 and 4). Where one cluster is a single member (seed 1: 8
+    and 1) nothing is tried even when forced: no second assembly to seed, and nothing counted in
+    the test's correction (a 30-member ensemble with one stray member was counted before)."""
     group = list(range(10, 19))
-    raster = _raster(1, [group])
-    windows = window_matrix(raster, 1)
-    assembly = _refined(raster, windows, group)
-    assert set(np.flatnonzero(assembly.member).tolist()) == set(group)
-    split, n_tried = split_overlaps([assembly], raster, windows, AssemblySettings(), _same)
-    assert len(split) == 1 and np.array_equal(split[0].member, assembly.member) and n_tried == 0
-    tried = split_overlaps([assembly], raster, windows, AssemblySettings(), _same, max_separation=np.inf)
-    assert len(tried[0]) == 1 and np.array_equal(tried[0][0].member, assembly.member) and tried[1] > 0
+    for seed, forced_tries in ((7, True), (1, False)):
+        raster = _raster(seed, [group])
+        windows = window_matrix(raster, 1)
+        assembly = _refined(raster, windows, group)
+        assert set(np.flatnonzero(assembly.member).tolist()) == set(group)
+        split, n_tried = split_overlaps([assembly], raster, windows, AssemblySettings(), _same)
+        assert len(split) == 1 and np.array_equal(split[0].member, assembly.member) and n_tried == 0
+        forced, n_forced = split_overlaps(
+            [assembly], raster, windows, AssemblySettings(), _same, max_separation=np.inf
+        )
+        assert len(forced) == 1 and np.array_equal(forced[0].member, assembly.member)
+        assert (n_forced > 0) == forced_tries
 
 
 def test_late_partner_of_a_found_ensemble_keeps_its_members_when_settled():

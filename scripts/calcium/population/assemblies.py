@@ -180,7 +180,8 @@ def find_assemblies(
     members out of its core and kept only where it is none of them (`_add_if_new`): first from
     the binned components above the Marchenko–Pastur bound but not the surrogates' (ICA's own
     count: ensembles at the edge of chance, e.g. 8 members at participation 0.5), then from
-    repeated triple coincidences (`triple_seeds`), then from the windowed components between
+    repeated triple coincidences (`triple_seeds`), then from its weak seeds (pairs whose triple does
+    not hold together; a core of four and five members), then from the windowed components between
     the median and the largest of the surrogates' top eigenvalues (`surrogate_top_eigenvalues`).
     Candidates from eigenvector seeds need a core of four and five members. Last, a set holding
     two overlapping small assemblies is split into them (`split_overlaps`).

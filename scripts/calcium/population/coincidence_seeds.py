@@ -207,6 +207,8 @@ def triple_seeds(
             continue
         seeds.append(seed)
         taken_sets.append(seed)
+    if weak is not None:  # a weak seed of an assembly that a later (stronger-ending) pair seeded
+        weak[:] = [x for x in weak if not any((x & seed).sum() >= 2 for seed in seeds)]
     return seeds
 
 
@@ -221,15 +223,21 @@ def _add_weak(
 ) -> None:
     """Append the weak seed of a pair (`triple_seeds`' weak): the pair, its significant neurons and
     its `joint` neurons most present at its activations (smallest p_value), (neurons,) bool: none
-    when it has fewer than two neurons outside an assembly in `found`; joined to an earlier weak
-    seed sharing two neurons with it; else added unless it shares two neurons with a seed."""
+    when it has fewer than two neurons outside an assembly in `found` or shares two neurons with a
+    seed; else joined to an earlier weak seed sharing two neurons with it (the union checked
+    against `found` again), or added. `triple_seeds` drops, at its end, the weak seeds that share
+    two neurons with a seed found after them."""
     seed = np.asarray(significant, dtype=bool).copy()
     seed[np.argpartition(p_value, joint - 1)[:joint]] = True
     seed[list(pair)] = True
-    if any((seed & ~s).sum() < 2 for s in found):
+    if any((seed & ~s).sum() < 2 for s in found) or any((x & seed).sum() >= 2 for x in seeds):
         return
-    joined = next((x for x in weak if (x & seed).sum() >= 2), None)
-    if joined is not None:
-        joined |= seed
-    elif not any((x & seed).sum() >= 2 for x in seeds):
+    joined = next((k for k, x in enumerate(weak) if (x & seed).sum() >= 2), None)
+    if joined is None:
         weak.append(seed)
+        return
+    union = weak[joined] | seed
+    if any((union & ~s).sum() < 2 for s in found):
+        del weak[joined]
+    else:
+        weak[joined] = union

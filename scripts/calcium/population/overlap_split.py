@@ -128,12 +128,12 @@ def split_overlaps(
         labels, separation = member_clusters(windows, members, n_held)
         if separation >= max_separation:  # one assembly: its two clusters coincide as much
             continue
+        if min(np.sum(labels == 0), np.sum(labels == 1)) < 2:
+            continue  # one stray member: no second assembly to seed (nothing tried, nothing counted)
         parts = []
         for side in (0, 1):
             seed = np.zeros_like(assembly.member)
             seed[members[labels == side]] = True
-            if seed.sum() < 2:
-                break
             n_tried += 1
             seed = _grown(windows, seed, chance, settings, assembly.member)
             part = refine_members(raster, windows, seed, seed / np.sqrt(seed.sum()), settings)
