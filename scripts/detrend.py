@@ -13,7 +13,7 @@ from calcium.logs import log_to
 from calcium.signal import stages
 from calcium.signal.interpolation_session import pooled_ratio
 from calcium.signal.knots import knot_ratio, knot_rows
-from calcium.signal.scan_rate import save_interpolation, session_interpolation
+from calcium.signal.scan_rate import save_interpolation
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
@@ -38,8 +38,7 @@ tables = process_blocks(
 log.info("detrended %d neurons with %s", facts["n_neurons"], settings)
 ratio = pooled_ratio([evidence for evidence, _ in tables])
 knots = knot_ratio(np.vstack([windows for _, windows in tables]))  # exact where np.interp made the clock
-save_interpolation(snakemake.output.scan, ratio, facts["frame_rate_hz"], knots)
-session = session_interpolation(ratio, knots)
+session = save_interpolation(snakemake.output.scan, ratio, facts["frame_rate_hz"], knots)
 if session.ratio == session.ratio:
     log.info(
         "session linearly interpolated from a %.4g Hz scan (%s)",

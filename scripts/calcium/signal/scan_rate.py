@@ -137,14 +137,12 @@ def session_interpolation(ratio: float, knots: tuple[float, float] | None):
     return SessionInterpolation(spectral, False)
 
 
-def save_interpolation(
-    path, ratio: float, frame_rate_hz: float, knots: tuple[float, float] | None = None
-) -> None:
+def save_interpolation(path, ratio: float, frame_rate_hz: float, knots: tuple[float, float] | None = None):
     """Write a session's linear interpolation (`session_interpolation`) as JSON: the ratio (frame
     rate / scan rate) and the scan's rate in Hz (both null where none was found), how it was found
     ("knots": the traces are exactly piecewise linear between the scan's frames; "spectrum": the
     interpolation's roll-off in the pooled spectra) and the knot test's contrast (its best ratio's
-    residual against its neighbours'; null: not run)."""
+    residual against its neighbours'; null: not run). Returns the `SessionInterpolation` written."""
     from calcium.io import save_json
 
     session = session_interpolation(ratio, knots)
@@ -158,6 +156,7 @@ def save_interpolation(
             "knot_contrast": None if knots is None or not np.isfinite(knots[1]) else float(knots[1]),
         },
     )
+    return session
 
 
 def read_interpolation(path):
