@@ -315,11 +315,19 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
     [
         (
             "1.5,#DIV/0!,2.5,3.5\n" + "1.5,2.5,3.5,4.5\n" * 3,
-            "line 1 mixes text .*#DIV/0!.* set input.header: true",
+            "line 1, column 2 holds '#DIV/0!', a spreadsheet's error value",
         ),
         (
             "1.5,2.5,3.5,4.5\n#VALUE!,2.5,3.5,4.5\n",
-            "first column mixes text .*#VALUE!.* input.index_column: true",
+            "line 2, column 1 holds '#VALUE!', a spreadsheet's error value",
+        ),
+        (
+            "\ufeff#DIV/0!,0,0\r\n",  # a one-line Excel file: its error cell is no neuron's label
+            "line 1, column 1 holds '#DIV/0!'",
+        ),
+        (
+            "\n\nCell 1,Cell 2,Cell 3\n1.5,2.5,3.5\n\nErr:502,2.5,3.5\n",  # LibreOffice, blank lines
+            "line 6, column 1 holds 'Err:502'",
         ),
         ("1.5,2.5,3.5,\n" * 3, "every data line ends with a comma"),
         ("a,b,c\n" + "1.5,2.5,3.5,\n" * 3, "every data line ends with a comma"),
@@ -329,6 +337,8 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
     ids=[
         "excel error on line 1",
         "excel error in column 1",
+        "excel error as the only label",
+        "libreoffice error below blank lines",
         "trailing commas",
         "trailing commas below a header",
         "CR line ends",

@@ -15,7 +15,15 @@ from typing import NamedTuple
 import numpy as np
 
 from calcium.errors import InputError
-from calcium.input.csv_text import INTEGER, is_na, is_number, is_text, last_line, sample_top
+from calcium.input.csv_text import (
+    INTEGER,
+    is_na,
+    is_number,
+    is_spreadsheet_error,
+    is_text,
+    last_line,
+    sample_top,
+)
 
 
 @dataclass(frozen=True)
@@ -266,6 +274,22 @@ def _decide_orientation(
     return orientation
 
 
+def _refuse_spreadsheet_errors(path: Path, sample) -> None:
+    """A spreadsheet's error value (#DIV/0!, #VALUE!, ...) in line 1 or the first column would pass
+    for a column name or a neuron's label (a one-line file whose only text is #DIV/0! read as one
+    neuron named '#DIV/0!'): refused, naming its line and column. Elsewhere the reader refuses it
+    as a cell that is not a number."""
+    for row, line_number in zip(sample.rows, sample.line_numbers, strict=True):
+        cells = row if line_number == sample.line_numbers[0] else row[:1]
+        column = next((c for c, cell in enumerate(cells) if is_spreadsheet_error(cell)), None)
+        if column is not None:
+            raise InputError(
+                f"{path}: line {line_number}, column {column + 1} holds {cells[column]!r}, a spreadsheet's "
+                "error value (a formula that failed), which is neither a number, a missing value nor a "
+                "label: fix the formula, or clear that cell to leave a missing value."
+            )
+
+
 def detect_layout(path: Path, layout: TableLayout) -> Layout:
     """Decide the header, index column and orientation of a fluorescence CSV.
 
@@ -303,6 +327,7 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
             f"{path}: every data line ends with a comma (an empty last column), which would add a frame or a "
             "neuron of missing values; remove the trailing commas."
         )
+    _refuse_spreadsheet_errors(path, sample)
     reasons: list[str] = []
     has_header = _decide_header(path, layout, lines, reasons)
     body = lines[1:] if has_header else lines

@@ -41,6 +41,12 @@ NA_TOKENS = frozenset(
         "-1.#QNAN",
     ]
 )
+# What spreadsheets write for a formula that failed (Excel's error values, LibreOffice's Err:NNN):
+# never a number, a missing value or a label. #N/A is pandas' missing value (NA_TOKENS).
+_SPREADSHEET_ERROR = re.compile(
+    r"^(#NULL!|#DIV/0!|#VALUE!|#REF!|#NAME\?|#NUM!|#SPILL!|#CALC!|#FIELD!|#GETTING_DATA|#BLOCKED!"
+    r"|#CONNECT!|#BUSY!|#UNKNOWN!|#EXTERNAL!|Err:\d{3})$"
+)
 _NUMBER = re.compile(r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity)$", re.IGNORECASE)
 INTEGER = re.compile(r"^[+-]?\d+$")
 BOM = "\ufeff"
@@ -54,6 +60,10 @@ def is_na(cell: str) -> bool:
 
 def is_number(text: str) -> bool:
     return bool(_NUMBER.match(text))
+
+
+def is_spreadsheet_error(cell: str) -> bool:
+    return bool(_SPREADSHEET_ERROR.match(cell))
 
 
 def is_text(cell: str) -> bool:
@@ -126,12 +136,14 @@ class Sample(NamedTuple):
     first_line_number: int
     bom: bool
     quoted: bool
+    line_numbers: tuple[int, ...] = ()  # each row's line in the file, from 1
 
 
 def sample_top(path: Path, n: int = SAMPLE_LINES, whole: int = 2) -> Sample:
     """Cells of the first `n` non-blank lines; beyond the first `whole` lines only the first
     cell is split off (wide tables have thousands of cells per line)."""
     rows: list[list[str]] = []
+    numbers: list[int] = []
     first_number, bom, quoted = 0, False, False
     with open(path, newline="", encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle):
@@ -144,9 +156,10 @@ def sample_top(path: Path, n: int = SAMPLE_LINES, whole: int = 2) -> Sample:
             line = line.rstrip("\r\n")
             quoted |= '"' in line
             rows.append(split_line(line) if len(rows) < whole else [_first_cell(line)])
+            numbers.append(number + 1)
             if len(rows) >= n:
                 break
-    return Sample(rows, first_number, bom, quoted)
+    return Sample(rows, first_number, bom, quoted, tuple(numbers))
 
 
 def first_lines(path: Path, n: int, whole: int | None = None) -> list[list[str]]:
