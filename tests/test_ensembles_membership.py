@@ -53,6 +53,36 @@ def test_silent_neurons_do_not_dilute_the_correction():
     assert (holm(p_value) >= 0.05)[0]  # what the plain correction over every neuron says
 
 
+def test_a_neuron_never_active_away_from_the_activations_is_tested_against_one_event():
+    """Neuron 20's one active bin lies at an activation and neuron 21's 12 at 12 of them; neither is
+    active away from them (chance 0). Against chance 0 one presence is p 0 and neuron 20 joined
+    (three strangers with one event each in a 15-member ensemble, noise 0.08, 30 Hz); against one
+    event's share of the windows (3 of 600 bins) its p is 1 - (1 - 0.005)^30 = 0.14 and it stays
+    out, while neuron 21 (p ~ 1e-19) and the core are members. With sizes, neither draws a size
+    null from activity it does not have: neuron 20 keeps the binomial p."""
+    windows, core, activations, chance, active_bins = _session()
+    peaks = activations.peak
+    windows[peaks[0], 20] = True
+    windows[peaks[:12], 21] = True
+    active_bins[20], active_bins[21] = 1, 12
+    loose, _, p_loose = membership_test(windows, core, activations, chance, 0.05, 0.01, active_bins)
+    member, _, p_value = membership_test(
+        windows, core, activations, chance, 0.05, 0.01, active_bins, least_chance=3 / 600
+    )
+    assert loose[20] and p_loose[20] == 0.0
+    assert not member[20] and p_value[20] == pytest.approx(1 - (1 - 0.005) ** 30)
+    assert member[21] and p_value[21] < 1e-15
+    assert np.flatnonzero(member).tolist() == [0, 1, 2, 3, 21]
+    levels = np.zeros((peaks.size, 200), dtype=np.int64)
+    levels[windows[peaks]] = 4
+    pmf = np.zeros((200, 33))
+    pmf[:, 0], pmf[:, 4] = 1 - chance, chance
+    sized, _, p_sized = membership_test(
+        windows, core, activations, chance, 0.05, 0.01, active_bins, (levels, pmf), least_chance=3 / 600
+    )
+    assert not sized[20] and p_sized[20] == pytest.approx(p_value[20])
+
+
 def test_size_tail_is_the_binomial_tail_when_every_event_has_one_size():
     """Every event one size (level 4): the sum of levels is 4 x the count, and the test of sizes is
     the binomial test of presence exactly."""

@@ -71,6 +71,7 @@ def membership_test(
     most_present: np.ndarray | None = None,
     sizes: tuple[np.ndarray, np.ndarray] | None = None,
     explained: np.ndarray | None = None,
+    least_chance: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Who takes part in the activations more often than chance: (member, participation, p_value).
 
@@ -84,6 +85,11 @@ def membership_test(
     (`calcium.population.event_sizes.size_tail`); its p-value is that test's.
     explained: (activations, neurons) bool, activations a neuron does not count (another
     assembly of which it is a member is active there); None: none.
+    least_chance: the smallest chance presence a neuron is tested against (one event's share of
+    the windows, (2·jitter_bins + 1) / bins: a neuron with no activity away from the activations
+    is not known to be silent there, and with chance 0 one presence gave p 0). Such a neuron
+    keeps the binomial test: the size test has no events of its away from the activations to
+    draw its null from.
     """
     from scipy.special import bdtrc
 
@@ -101,12 +107,14 @@ def membership_test(
     taken = (present & counted).sum(axis=0)
     trials = counted.sum(axis=0)
     participation = np.divide(taken, trials, out=np.zeros(n_neurons), where=trials > 0)
-    p_value = np.where(taken > 0, bdtrc(np.maximum(taken - 1, 0), trials, np.clip(chance, 0, 1)), 1.0)
+    chance = np.asarray(chance, dtype=float)
+    tested = np.clip(np.maximum(chance, least_chance), 0, 1)
+    p_value = np.where(taken > 0, bdtrc(np.maximum(taken - 1, 0), trials, tested), 1.0)
     if sizes is not None:
         from calcium.population.event_sizes import size_tail
 
         levels, pmf = sizes
-        screened = np.flatnonzero((p_value < alpha) & (taken > 0))
+        screened = np.flatnonzero((p_value < alpha) & (taken > 0) & (chance >= least_chance))
         observed = np.where(counted[:, screened], levels[:, screened], 0).sum(axis=0)
         p_value[screened] = size_tail(pmf[screened], trials[screened], observed)
     if most_present is None:
@@ -116,7 +124,7 @@ def membership_test(
     # activation it can reach (its active bins: activations lie more than 2·jitter bins apart,
     # so one active bin serves at most one) is not a test; Holm over those that are.
     best = np.minimum(np.asarray(most_present), trials)
-    floor = np.where(best > 0, bdtrc(np.maximum(best - 1, 0), trials, np.clip(chance, 0, 1)), 1.0)
+    floor = np.where(best > 0, bdtrc(np.maximum(best - 1, 0), trials, tested), 1.0)
     testable = tarone_testable(floor, alpha)
     member = np.zeros(n_neurons, dtype=bool)
     if testable.any():

@@ -117,6 +117,7 @@ def refine_members(
             chance_of.n_active,
             None if elsewhere is None else chance_of.sizes(found.peak),
             None if elsewhere is None else chance_of.explained(found.peak, elsewhere, core),
+            chance_of.one_event,
         )
         failing = core & ~member
         if not failing.any():
@@ -159,6 +160,8 @@ class _WindowChance:
         self.total = windows.sum(axis=0, dtype=np.int64)
         n_held = int(self.held.sum())
         self.overall = self.total / n_held if n_held else np.zeros(raster.n_neurons)
+        # The window share of one event: the least chance presence a neuron is tested against.
+        self.one_event = (2 * jitter_bins + 1) / n_held if n_held else 0.0
         # Each neuron's active bins (holding frames): the most activations it can take part in.
         keep = self.held[raster.bins]
         keys = sorted_unique(raster.neurons[keep].astype(np.int64) * raster.n_bins + raster.bins[keep])
