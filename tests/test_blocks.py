@@ -61,3 +61,51 @@ def test_a_failing_block_leaves_no_output_and_keeps_the_error(tmp_path):
     with pytest.raises(InputError, match="neuron id 7 is bad"):
         process_blocks(_failing, [tmp_path / "in.npy"], [tmp_path / "out.npy"], 10, 20, 2, 40)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npy"]
+
+
+def _dying(rows, traces):
+    """A worker killed by the system (out of memory) while computing its block."""
+    import os
+
+    if rows.start > 0:
+        os._exit(9)
+    return BlockResult((traces,))
+
+
+_KILLED_WORKER = """
+import sys
+sys.path[:0] = {paths!r}
+import numpy as np
+from calcium.blocks import process_blocks
+from calcium.io import save_npy
+from test_blocks import _dying, _failing
+from calcium.errors import InputError
+save_npy({folder!r} + "/in.npy", np.ones((10, 20), dtype=np.float32))
+try:
+    process_blocks(_dying, [{folder!r} + "/in.npy"], [{folder!r} + "/out.npy"], 10, 20, 2, 40)
+except RuntimeError as error:
+    print("broken" if "worker process of _dying died" in str(error) else str(error))
+for _ in range(150):  # multiprocessing.Pool's terminate deadlocked about once in 100 of these
+    try:
+        process_blocks(_failing, [{folder!r} + "/in.npy"], [{folder!r} + "/out.npy"], 10, 20, 2, 40)
+    except InputError:
+        pass
+print("done")
+"""
+
+
+def test_a_killed_worker_or_a_failing_block_stops_the_run_instead_of_hanging_it(tmp_path):
+    """A worker process that dies (os._exit, as when the system kills it for memory) stops the run
+    with an error naming the step and memory; multiprocessing.Pool waited for its block forever.
+    And 150 failing blocks in a row all end (Pool's terminate, called with blocks queued,
+    deadlocked about once in 100). Run in a child process with a timeout, so that a hang fails
+    the test instead of the suite."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    paths = [str(Path(__file__).resolve().parents[1] / "scripts"), str(Path(__file__).resolve().parent)]
+    code = _KILLED_WORKER.format(paths=paths, folder=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["broken", "done"], done.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npy"]  # nothing half-written

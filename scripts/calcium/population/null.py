@@ -97,15 +97,16 @@ def circular_shift_null(
             return np.concatenate(
                 [_null_rows(trains, offsets[rows]) for rows in track(parts, progress, count)]
             )
-    import multiprocessing
+    from calcium.workers import forked_workers
 
     global _SHARED_NULL_WORK
     _SHARED_NULL_WORK = (trains, offsets)  # inherited by the forked workers, never pickled
     try:
-        with multiprocessing.get_context("fork").Pool(min(processes, len(parts))) as pool:
+        with forked_workers(min(processes, len(parts))) as pool:
+            chunks = pool.map(_null_chunk, parts)  # forks the workers
             # the progress thread starts after the fork: the workers inherit none
             with Progress(n_shuffles, "circular-shift null", "shuffles") as progress:
-                return np.concatenate(list(track(pool.imap(_null_chunk, parts), progress, len)))
+                return np.concatenate(list(track(chunks, progress, len)))
     finally:
         _SHARED_NULL_WORK = None
 
