@@ -53,7 +53,7 @@ def test_silent_neurons_do_not_dilute_the_correction():
     assert (holm(p_value) >= 0.05)[0]  # what the plain correction over every neuron says
 
 
-def test_a_neuron_never_active_away_from_the_activations_is_tested_against_one_event():
+def test_a_recruit_never_active_away_from_the_activations_is_tested_against_least_chance():
     """Neuron 20's one active bin lies at an activation and neuron 21's 12 at 12 of them; neither is
     active away from them (chance 0). Against chance 0 one presence is p 0 and neuron 20 joined
     (three strangers with one event each in a 15-member ensemble, noise 0.08, 30 Hz); against one
@@ -81,6 +81,55 @@ def test_a_neuron_never_active_away_from_the_activations_is_tested_against_one_e
         windows, core, activations, chance, 0.05, 0.01, active_bins, (levels, pmf), least_chance=3 / 600
     )
     assert not sized[20] and p_sized[20] == pytest.approx(p_value[20])
+    # Neuron 21 has no events away from the activations for a size null: its binomial p stands.
+    assert sized[21] and p_sized[21] == pytest.approx(p_value[21], rel=1e-6, abs=0)
+    # A neuron with activity away from them, however little (chance 0.001, below one event's
+    # share), is tested against its own chance: the same p-values as without least_chance.
+    chance[22] = 0.001
+    windows[peaks[:2], 22] = True
+    active_bins[22] = 3
+    _, _, p_own = membership_test(windows, core, activations, chance, 0.05, 0.01, active_bins)
+    _, _, p_least = membership_test(
+        windows, core, activations, chance, 0.05, 0.01, active_bins, least_chance=3 / 600
+    )
+    assert p_least[22] == p_own[22] and p_least[0] == p_own[0]
+    # A core neuron was seeded, not recruited: never active away from the activations, it keeps
+    # its own chance (its activations are counted without it).
+    chance[1] = 0.0
+    _, _, p_core = membership_test(windows, core, activations, chance, 0.05, 0.01, active_bins)
+    _, _, p_core_least = membership_test(
+        windows, core, activations, chance, 0.05, 0.01, active_bins, least_chance=3 / 600
+    )
+    assert p_core_least[1] == p_core[1]
+
+
+def test_refinement_leaves_out_a_neuron_whose_one_event_lies_at_an_activation():
+    """Four neurons coactive every 40th bin (30 times), each also active once between; neuron 4's
+    only event lies at the first activation. The refined set is the four: neuron 4, never active
+    away from the activations, is tested against half an event's share of the windows (Jeffreys'
+    0.5 events: 1.5 / 1200 bins, p 0.04 before the correction), not chance 0 (p 0)."""
+    from calcium.population.coactivity import ActiveBins
+    from calcium.population.components import window_matrix
+    from calcium.population.member_sets import AssemblySettings, refine_members
+
+    n_bins, n = 1200, 30
+    active = np.zeros((n_bins, n), dtype=bool)
+    peaks = np.arange(20, n_bins, 40)
+    active[peaks[:, None], [0, 1, 2, 3]] = True
+    active[peaks[:4] + 20, [0, 1, 2, 3]] = True
+    active[peaks[0], 4] = True
+    rng = np.random.default_rng(3)
+    for neuron in range(5, n):
+        active[rng.choice(n_bins, 40, replace=False), neuron] = True
+    neurons, bins = np.nonzero(active.T)
+    raster = ActiveBins(neurons, bins, n, n_bins)
+    windows = window_matrix(raster, 1)
+    seed = np.zeros(n, dtype=bool)
+    seed[[0, 1, 2, 3]] = True
+    found = refine_members(raster, windows, seed, seed / 2.0, AssemblySettings())
+    assert found is not None and found.activations.peak.size == 30
+    assert np.flatnonzero(found.member).tolist() == [0, 1, 2, 3]
+    assert found.p_value[4] == pytest.approx(1 - (1 - 1.5 / n_bins) ** 30)
 
 
 def test_size_tail_is_the_binomial_tail_when_every_event_has_one_size():

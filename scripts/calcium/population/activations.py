@@ -85,11 +85,12 @@ def membership_test(
     (`calcium.population.event_sizes.size_tail`); its p-value is that test's.
     explained: (activations, neurons) bool, activations a neuron does not count (another
     assembly of which it is a member is active there); None: none.
-    least_chance: the smallest chance presence a neuron is tested against (one event's share of
-    the windows, (2·jitter_bins + 1) / bins: a neuron with no activity away from the activations
-    is not known to be silent there, and with chance 0 one presence gave p 0). Such a neuron
-    keeps the binomial test: the size test has no events of its away from the activations to
-    draw its null from.
+    least_chance: the chance presence a recruit (a neuron not in `members`) with none away from
+    the activations (chance 0) is tested against (`member_sets`: half an event's share of the
+    windows): it is not known to be silent there, and against chance 0 one presence gave p 0
+    and membership. Such a neuron keeps the binomial test: the size test has no events of its
+    away from them to draw its null from. Every other neuron is tested against its own chance
+    (a core neuron's activations are counted without it: it was seeded, not recruited).
     """
     from scipy.special import bdtrc
 
@@ -108,13 +109,14 @@ def membership_test(
     trials = counted.sum(axis=0)
     participation = np.divide(taken, trials, out=np.zeros(n_neurons), where=trials > 0)
     chance = np.asarray(chance, dtype=float)
-    tested = np.clip(np.maximum(chance, least_chance), 0, 1)
+    unknown = (chance <= 0) & ~np.asarray(members, dtype=bool)  # a recruit never active away
+    tested = np.clip(np.where(unknown, least_chance, chance), 0, 1)
     p_value = np.where(taken > 0, bdtrc(np.maximum(taken - 1, 0), trials, tested), 1.0)
     if sizes is not None:
         from calcium.population.event_sizes import size_tail
 
         levels, pmf = sizes
-        screened = np.flatnonzero((p_value < alpha) & (taken > 0) & (chance >= least_chance))
+        screened = np.flatnonzero((p_value < alpha) & (taken > 0) & ~unknown)
         observed = np.where(counted[:, screened], levels[:, screened], 0).sum(axis=0)
         p_value[screened] = size_tail(pmf[screened], trials[screened], observed)
     if most_present is None:

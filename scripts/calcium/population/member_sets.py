@@ -160,8 +160,11 @@ class _WindowChance:
         self.total = windows.sum(axis=0, dtype=np.int64)
         n_held = int(self.held.sum())
         self.overall = self.total / n_held if n_held else np.zeros(raster.n_neurons)
-        # The window share of one event: the least chance presence a neuron is tested against.
-        self.one_event = (2 * jitter_bins + 1) / n_held if n_held else 0.0
+        # Half an event's share of the windows (of every bin: at rates below 1 / bin_s, bins
+        # without a frame dilute it as they do a neuron's activity): what a neuron with no
+        # activity away from an assembly's activations is tested against (`membership_test`'s
+        # least_chance), the rate a zero count gives with Jeffreys' prior (0.5 events).
+        self.one_event = 0.5 * (2 * jitter_bins + 1) / max(raster.n_bins, 1)
         # Each neuron's active bins (holding frames): the most activations it can take part in.
         keep = self.held[raster.bins]
         keys = sorted_unique(raster.neurons[keep].astype(np.int64) * raster.n_bins + raster.bins[keep])
