@@ -329,6 +329,20 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
             "\n\nCell 1,Cell 2,Cell 3\n1.5,2.5,3.5\n\nErr:502,2.5,3.5\n",  # LibreOffice, blank lines
             "line 6, column 1 holds 'Err:502'",
         ),
+        (
+            "".join(f"n{i},1.5,2.5,3.5,4.5,5.5,6.5\n" for i in range(60)) + "#REF!,1.5,2.5,3.5,4.5,5.5,6.5\n",
+            "line 61, column 1 holds '#REF!'",  # a label below the lines the layout is decided on
+        ),
+        ("\ufeff#WERT!,0.5,0.7,0.2\r\n", "line 1, column 1 holds '#WERT!'"),  # German Excel
+        ("\ufeff#ERROR!,0.5,0.7,0.2\n", "line 1, column 1 holds '#ERROR!'"),  # Google Sheets
+        (
+            "\n\n1.5,2.5,3.5\n\n1.5,2.5,3.5\n1.5,#DIV/0!,3.5\n",
+            "line 6, column 2 holds '#DIV/0!', a spreadsheet's error value",  # a data cell
+        ),
+        (
+            "\n1.5,2.5,3.5\n\n1.5,abc,3.5\n1.5,2.5,3.5\n",
+            "line 4, column 2: 'abc' is not a number",  # blank lines counted
+        ),
         ("1.5,2.5,3.5,\n" * 3, "every data line ends with a comma"),
         ("a,b,c\n" + "1.5,2.5,3.5,\n" * 3, "every data line ends with a comma"),
         ("1.5,2.5,3.5\r" * 3, "carriage return alone"),
@@ -339,6 +353,11 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
         "excel error in column 1",
         "excel error as the only label",
         "libreoffice error below blank lines",
+        "excel error label on line 61",
+        "german excel error",
+        "google sheets error",
+        "excel error in a data cell below blank lines",
+        "a bad cell below blank lines",
         "trailing commas",
         "trailing commas below a header",
         "CR line ends",

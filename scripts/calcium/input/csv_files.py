@@ -18,7 +18,14 @@ import pandas as pd
 from calcium.errors import InputError
 from calcium.input.csv_layout import DEFAULT_LAYOUT, Layout, TableLayout
 from calcium.input.csv_probe import probe_csv
-from calcium.input.csv_text import BOM, first_lines, is_na, is_number
+from calcium.input.csv_text import (
+    BOM,
+    first_lines,
+    is_na,
+    is_number,
+    is_spreadsheet_error,
+    spreadsheet_error_message,
+)
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Neuron labels (index column or header) longer than this are not labels.
@@ -40,33 +47,52 @@ def _ragged_line(path: Path, n_cells: int) -> str | None:
     return None
 
 
-def _locate_bad_cell(path: Path, decided: Layout, rows_per_chunk: int) -> str:
-    """Find the first cell that is not a number (slow path, only after a failure)."""
+def _locate_bad_cell(path: Path, decided: Layout) -> str:
+    """Find the first cell that is not a number, by its line in the file (slow path, only after a
+    failure; blank lines and a quoted cell's line breaks counted as the file has them)."""
+    import csv
+
     has_header, has_index = decided.header, decided.index
-    reader = pd.read_csv(
-        path,
-        header=None,
-        skiprows=decided.header_line + int(has_header),
-        index_col=0 if has_index else None,
-        dtype=str,
-        chunksize=rows_per_chunk,
-        keep_default_na=False,
-        encoding="utf-8-sig",
-    )
-    done = 0
-    for chunk in reader:
-        cells = np.array([str(c).strip() for c in chunk.to_numpy().ravel()], dtype=object)
-        bad = np.flatnonzero([not (is_number(c) or is_na(c)) for c in cells])
-        if bad.size:
-            i, j = divmod(int(bad[0]), chunk.shape[1])
-            return (
-                f"{path}: line {done + i + 1 + int(has_header)}, column {j + 1 + int(has_index)}: "
-                f"{cells[bad[0]]!r} is not a number. Every cell must be a number or a missing value "
-                "('', NA, NaN, #N/A, ...): fix or remove that cell, or set "
-                "input.header / input.index_column in config.yaml if that line or column holds labels."
-            )
-        done += chunk.shape[0]
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        rows = csv.reader(handle)
+        header_left = int(has_header)
+        for row in rows:
+            if not any(cell.strip() for cell in row):
+                continue
+            if header_left:
+                header_left -= 1
+                continue
+            for j, cell in enumerate(row[int(has_index) :], start=1 + int(has_index)):
+                cell = cell.strip()
+                if is_number(cell) or is_na(cell):
+                    continue
+                if is_spreadsheet_error(cell):
+                    return spreadsheet_error_message(path, rows.line_num, j, cell)
+                return (
+                    f"{path}: line {rows.line_num}, column {j}: {cell!r} is not a number. Every cell must "
+                    "be a number or a missing value ('', NA, NaN, #N/A, ...): fix or remove that cell, or "
+                    "set input.header / input.index_column in config.yaml if that line or column holds "
+                    "labels."
+                )
     return f"{path}: could not read the table as numbers; check its delimiter (a comma is expected)."
+
+
+def _locate_bad_label(path: Path, decided: Layout) -> str:
+    """The first label of the index column that is a spreadsheet's error value, by its line."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        rows = csv.reader(handle)
+        header_left = int(decided.header)
+        for row in rows:
+            if not any(cell.strip() for cell in row):
+                continue
+            if header_left:
+                header_left -= 1
+                continue
+            if is_spreadsheet_error(row[0].strip()):
+                return spreadsheet_error_message(path, rows.line_num, 1, row[0].strip())
+    return f"{path}: a label of its first column is a spreadsheet's error value."
 
 
 def _read_plain_numbers(
@@ -220,6 +246,8 @@ def read_fluorescence_csv(
                 _check_float32_range(path, values, filled + int(has_header), 1)
                 out[filled : filled + values.shape[0]] = values
                 labels.extend(str(v) for v in chunk.index)
+                if any(is_spreadsheet_error(str(v).strip()) for v in chunk.index):
+                    raise InputError(_locate_bad_label(path, decided))
                 filled += values.shape[0]
     except InputError:
         raise
@@ -228,7 +256,7 @@ def read_fluorescence_csv(
             _ragged_line(path, n_columns + int(has_index)) or f"{path}: not a well-formed CSV."
         ) from None
     except (ValueError, TypeError):
-        raise InputError(_locate_bad_cell(path, decided, rows_per_chunk)) from None
+        raise InputError(_locate_bad_cell(path, decided)) from None
     out = out[:filled]
     finite = np.isfinite(out)
     if not finite.all():

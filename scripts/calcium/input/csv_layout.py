@@ -23,6 +23,7 @@ from calcium.input.csv_text import (
     is_text,
     last_line,
     sample_top,
+    spreadsheet_error_message,
 )
 
 
@@ -283,11 +284,7 @@ def _refuse_spreadsheet_errors(path: Path, sample) -> None:
         cells = row if line_number == sample.line_numbers[0] else row[:1]
         column = next((c for c, cell in enumerate(cells) if is_spreadsheet_error(cell)), None)
         if column is not None:
-            raise InputError(
-                f"{path}: line {line_number}, column {column + 1} holds {cells[column]!r}, a spreadsheet's "
-                "error value (a formula that failed), which is neither a number, a missing value nor a "
-                "label: fix the formula, or clear that cell to leave a missing value."
-            )
+            raise InputError(spreadsheet_error_message(path, line_number, column + 1, cells[column]))
 
 
 def detect_layout(path: Path, layout: TableLayout) -> Layout:

@@ -41,12 +41,22 @@ NA_TOKENS = frozenset(
         "-1.#QNAN",
     ]
 )
-# What spreadsheets write for a formula that failed (Excel's error values, LibreOffice's Err:NNN):
-# never a number, a missing value or a label. #N/A is pandas' missing value (NA_TOKENS).
-_SPREADSHEET_ERROR = re.compile(
-    r"^(#NULL!|#DIV/0!|#VALUE!|#REF!|#NAME\?|#NUM!|#SPILL!|#CALC!|#FIELD!|#GETTING_DATA|#BLOCKED!"
-    r"|#CONNECT!|#BUSY!|#UNKNOWN!|#EXTERNAL!|Err:\d{3})$"
-)
+# What spreadsheets write for a formula that failed: Excel's error values in any language (#DIV/0!,
+# #VALUE!, #WERT!, #¡VALOR!, #NOM?, ...: '#', capitals, ending in '!' or '?'; German #NV), Google
+# Sheets' #ERROR!, LibreOffice's Err:NNN. Never a number, a missing value or a label. #N/A is
+# pandas' missing value (NA_TOKENS).
+_SPREADSHEET_ERROR = re.compile(r"^(#[¡¿]?[A-ZÀ-ÖØ-Þ][A-ZÀ-ÖØ-Þ0-9/_. ]*[!?]|#NV|Err:\d{3})$")
+
+
+def spreadsheet_error_message(path, line: int, column: int, cell: str) -> str:
+    """The refusal of a spreadsheet's error value, naming where it is."""
+    return (
+        f"{path}: line {line}, column {column} holds {cell!r}, a spreadsheet's error value (a formula "
+        "that failed), which is neither a number, a missing value nor a label: fix the formula, or "
+        "clear that cell to leave a missing value."
+    )
+
+
 _NUMBER = re.compile(r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity)$", re.IGNORECASE)
 INTEGER = re.compile(r"^[+-]?\d+$")
 BOM = "\ufeff"
