@@ -47,12 +47,11 @@ def _ragged_line(path: Path, n_cells: int) -> str | None:
     return None
 
 
-def _locate_bad_cell(path: Path, decided: Layout) -> str:
-    """Find the first cell that is not a number, by its line in the file (slow path, only after a
-    failure; blank lines and a quoted cell's line breaks counted as the file has them)."""
+def _data_rows(path: Path, has_header: bool):
+    """(line number, cells) of each data line, numbered as the file has them (blank lines and a
+    quoted cell's line breaks counted): the slow path that locates a bad cell after a failure."""
     import csv
 
-    has_header, has_index = decided.header, decided.index
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
         rows = csv.reader(handle)
         header_left = int(has_header)
@@ -62,36 +61,31 @@ def _locate_bad_cell(path: Path, decided: Layout) -> str:
             if header_left:
                 header_left -= 1
                 continue
-            for j, cell in enumerate(row[int(has_index) :], start=1 + int(has_index)):
-                cell = cell.strip()
-                if is_number(cell) or is_na(cell):
-                    continue
-                if is_spreadsheet_error(cell):
-                    return spreadsheet_error_message(path, rows.line_num, j, cell)
-                return (
-                    f"{path}: line {rows.line_num}, column {j}: {cell!r} is not a number. Every cell must "
-                    "be a number or a missing value ('', NA, NaN, #N/A, ...): fix or remove that cell, or "
-                    "set input.header / input.index_column in config.yaml if that line or column holds "
-                    "labels."
-                )
+            yield rows.line_num, [cell.strip() for cell in row]
+
+
+def _locate_bad_cell(path: Path, decided: Layout) -> str:
+    """Find the first cell that is not a number, by its line in the file."""
+    first = 1 + int(decided.index)
+    for line, row in _data_rows(path, decided.header):
+        for j, cell in enumerate(row[first - 1 :], start=first):
+            if is_number(cell) or is_na(cell):
+                continue
+            if is_spreadsheet_error(cell):
+                return spreadsheet_error_message(path, line, j, cell)
+            return (
+                f"{path}: line {line}, column {j}: {cell!r} is not a number. Every cell must be a number "
+                "or a missing value ('', NA, NaN, #N/A, ...): fix or remove that cell, or set "
+                "input.header / input.index_column in config.yaml if that line or column holds labels."
+            )
     return f"{path}: could not read the table as numbers; check its delimiter (a comma is expected)."
 
 
 def _locate_bad_label(path: Path, decided: Layout) -> str:
     """The first label of the index column that is a spreadsheet's error value, by its line."""
-    import csv
-
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
-        rows = csv.reader(handle)
-        header_left = int(decided.header)
-        for row in rows:
-            if not any(cell.strip() for cell in row):
-                continue
-            if header_left:
-                header_left -= 1
-                continue
-            if is_spreadsheet_error(row[0].strip()):
-                return spreadsheet_error_message(path, rows.line_num, 1, row[0].strip())
+    for line, row in _data_rows(path, decided.header):
+        if is_spreadsheet_error(row[0]):
+            return spreadsheet_error_message(path, line, 1, row[0])
     return f"{path}: a label of its first column is a spreadsheet's error value."
 
 
