@@ -109,3 +109,63 @@ def test_a_killed_worker_or_a_failing_block_stops_the_run_instead_of_hanging_it(
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.split() == ["broken", "done"], done.stderr[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npy"]  # nothing half-written
+
+
+def _sleeping(rows, traces, folder=""):
+    """A block that takes long: its worker writes its pid, then sleeps."""
+    import os
+    import time
+
+    with open(f"{folder}/worker_{os.getpid()}", "w"):
+        pass
+    time.sleep(60)
+    return BlockResult((traces,))
+
+
+_PARENT = """
+import functools, sys
+sys.path[:0] = {paths!r}
+import numpy as np
+from calcium.blocks import process_blocks
+from calcium.io import save_npy
+from test_blocks import _sleeping
+save_npy({folder!r} + "/in.npy", np.ones((10, 20), dtype=np.float32))
+process_blocks(functools.partial(_sleeping, folder={folder!r}), [{folder!r} + "/in.npy"],
+               [{folder!r} + "/out.npy"], 10, 20, 2, 40)
+"""
+
+
+def test_workers_end_when_their_parent_is_killed(tmp_path):
+    """The step's process killed (SIGKILL, as the system does for memory): its two workers, in the
+    middle of their blocks, end within seconds instead of running on as orphans."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    paths = [str(Path(__file__).resolve().parents[1] / "scripts"), str(Path(__file__).resolve().parent)]
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT.format(paths=paths, folder=str(tmp_path))])
+    try:
+        deadline = time.time() + 60
+        while len(list(tmp_path.glob("worker_*"))) < 2 and time.time() < deadline:
+            time.sleep(0.1)
+        workers = [int(p.name.split("_")[1]) for p in tmp_path.glob("worker_*")]
+        assert len(workers) == 2
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        with open(f"/proc/{pid}/stat") as stat:  # a zombie awaiting its reaper is gone
+            return stat.read().split(")")[-1].split()[0] != "Z"
+
+    deadline = time.time() + 10
+    while any(alive(pid) for pid in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in workers)

@@ -4,7 +4,10 @@ the circular-shift nulls of `calcium.population`)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
+import os
+import signal
 from collections.abc import Callable
 
 
@@ -20,9 +23,28 @@ def forked_workers(processes: int, initializer: Callable | None = None):
     from concurrent.futures import ProcessPoolExecutor
 
     executor = ProcessPoolExecutor(
-        processes, mp_context=multiprocessing.get_context("fork"), initializer=initializer
+        processes,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=functools.partial(_start_worker, os.getpid(), initializer),
     )
     try:
         yield executor
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_worker(parent: int, initializer: Callable | None) -> None:
+    """Worker start: end with the parent. An executor's workers wait on their task pipe and,
+    unlike multiprocessing.Pool's, never see it close when the parent is killed (by the system
+    for memory, or by a scheduler): on Linux the kernel sends them SIGTERM then
+    (prctl PR_SET_PDEATHSIG); a parent already gone ends the worker at once."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: no such call
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+    if initializer is not None:
+        initializer()
