@@ -369,3 +369,19 @@ def test_a_stray_cell_never_becomes_a_header_a_label_or_a_frame(tmp_path, text, 
     path.write_text(text)
     with pytest.raises(InputError, match=message):
         read_fluorescence_csv(path, allow_missing=True)
+
+
+def test_a_bad_cell_is_located_below_a_header_of_empty_cells_and_a_stray_quote_is_named(tmp_path):
+    """A header line of empty cells (',,,') is the header, not a blank line, when the bad cell is
+    located; a stray quote opening a field longer than the csv module reads gives an error, not a
+    traceback."""
+    path = tmp_path / "f.csv"
+    path.write_text(",,,\n1.5,abc,3.5,4.5\n1.5,2.5,3.5,4.5\n")
+    with pytest.raises(InputError, match="line 2, column 2: 'abc' is not a number"):
+        read_fluorescence_csv(path, TableLayout(header=True), allow_missing=True)
+    line = "1.5,1.5,1.5,1.5,1.5,1.5\n"
+    path.write_text(
+        line * 5 + '1.5,"abc,1.5,1.5,1.5,1.5\n' + line * 30_000 + '1.5,1.5,abc",1.5,1.5,1.5\n' + line
+    )
+    with pytest.raises(InputError, match="field larger than field limit .* check for a stray quote"):
+        read_fluorescence_csv(path, allow_missing=True)

@@ -7,6 +7,7 @@ the line/column (counted from 1, as a text editor shows them) and the fix.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from pathlib import Path
@@ -56,7 +57,7 @@ def _data_rows(path: Path, has_header: bool):
         rows = csv.reader(handle)
         header_left = int(has_header)
         for row in rows:
-            if not any(cell.strip() for cell in row):
+            if not row or (len(row) == 1 and not row[0].strip()):  # a blank line (',,,' is not)
                 continue
             if header_left:
                 header_left -= 1
@@ -66,6 +67,15 @@ def _data_rows(path: Path, has_header: bool):
 
 def _locate_bad_cell(path: Path, decided: Layout) -> str:
     """Find the first cell that is not a number, by its line in the file."""
+    import csv
+
+    try:
+        return _first_bad_cell(path, decided)
+    except csv.Error as error:  # e.g. a stray quote opening a field longer than the csv module allows
+        return f'{path}: could not read the table as numbers ({error}); check for a stray quote (").'
+
+
+def _first_bad_cell(path: Path, decided: Layout) -> str:
     first = 1 + int(decided.index)
     for line, row in _data_rows(path, decided.header):
         for j, cell in enumerate(row[first - 1 :], start=first):
@@ -83,9 +93,12 @@ def _locate_bad_cell(path: Path, decided: Layout) -> str:
 
 def _locate_bad_label(path: Path, decided: Layout) -> str:
     """The first label of the index column that is a spreadsheet's error value, by its line."""
-    for line, row in _data_rows(path, decided.header):
-        if is_spreadsheet_error(row[0]):
-            return spreadsheet_error_message(path, line, 1, row[0])
+    import csv
+
+    with contextlib.suppress(csv.Error):
+        for line, row in _data_rows(path, decided.header):
+            if is_spreadsheet_error(row[0]):
+                return spreadsheet_error_message(path, line, 1, row[0])
     return f"{path}: a label of its first column is a spreadsheet's error value."
 
 
