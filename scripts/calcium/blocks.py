@@ -20,7 +20,7 @@ import numpy as np
 
 from calcium.io import npy_writer, read_npy_rows
 from calcium.progress import Progress
-from calcium.workers import forked_workers
+from calcium.workers import forked_workers, named_breakage
 
 # Samples (neurons x frames) per block by default: 16 MB of float32 per array.
 BLOCK_SAMPLES = 1 << 22
@@ -106,7 +106,7 @@ def process_blocks(
             or getattr(getattr(stage, "func", None), "__name__", "stage")
         )
         progress = stack.enter_context(Progress(len(blocks), f"{name} ({n_neurons} neurons)", "blocks"))
-        for result in _named_breakage(results, name):
+        for result in named_breakage(results, name):
             if len(result.arrays) != len(writers):
                 raise ValueError(f"stage returned {len(result.arrays)} arrays for {len(writers)} outputs")
             for writer, array in zip(writers, result.arrays, strict=True):
@@ -114,20 +114,6 @@ def process_blocks(
             tables.append(result.tables)
             progress.advance()
     return tables
-
-
-def _named_breakage(results, name: str):
-    """The results, with a worker's death (BrokenProcessPool) explained in terms of the run."""
-    from concurrent.futures.process import BrokenProcessPool
-
-    try:
-        yield from results
-    except BrokenProcessPool as error:
-        raise RuntimeError(
-            f"a worker process of {name} died before finishing its block of neurons (killed by the "
-            "system, most often for lack of memory): give the rule more memory (--resources mem_mb, "
-            "or a cluster profile's mem_mb) or fewer threads; nothing of this step was written."
-        ) from error
 
 
 def trace_sources(inputs) -> list[str]:

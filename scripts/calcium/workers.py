@@ -48,3 +48,18 @@ def _start_worker(parent: int, initializer: Callable | None) -> None:
         os._exit(1)
     if initializer is not None:
         initializer()
+
+
+def named_breakage(results, name: str):
+    """The results of a `forked_workers` map, with a worker's death (BrokenProcessPool) explained
+    in terms of the run."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        yield from results
+    except BrokenProcessPool as error:
+        raise RuntimeError(
+            f"a worker process of {name} died before finishing its part (killed by the system, most "
+            "often for lack of memory): give the rule more memory (--resources mem_mb, or a cluster "
+            "profile's mem_mb) or fewer threads; nothing of this step was written."
+        ) from error

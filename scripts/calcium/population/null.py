@@ -97,13 +97,13 @@ def circular_shift_null(
             return np.concatenate(
                 [_null_rows(trains, offsets[rows]) for rows in track(parts, progress, count)]
             )
-    from calcium.workers import forked_workers
+    from calcium.workers import forked_workers, named_breakage
 
     global _SHARED_NULL_WORK
     _SHARED_NULL_WORK = (trains, offsets)  # inherited by the forked workers, never pickled
     try:
         with forked_workers(min(processes, len(parts))) as pool:
-            chunks = pool.map(_null_chunk, parts)  # forks the workers
+            chunks = named_breakage(pool.map(_null_chunk, parts), "the circular-shift null")  # forks
             # the progress thread starts after the fork: the workers inherit none
             with Progress(n_shuffles, "circular-shift null", "shuffles") as progress:
                 return np.concatenate(list(track(chunks, progress, len)))

@@ -121,15 +121,16 @@ def trial_shift_null(
         # Trials share out over one pool of processes (a pool per trial would fork
         # `processes` children for every trial: 93 pools for 93 trials); each trial's shuffles
         # are those of its own seed, so the null does not depend on the number of processes.
-        from calcium.workers import forked_workers
+        from calcium.workers import forked_workers, named_breakage
 
         global _SHARED_TRIALS
         _SHARED_TRIALS = (trials, settings)  # inherited by the forked workers, never pickled
         try:
             with forked_workers(processes) as pool:
+                chunks = max(1, len(trials) // (4 * processes))
                 parts = list(
-                    pool.map(
-                        _trial_null, range(len(trials)), chunksize=max(1, len(trials) // (4 * processes))
+                    named_breakage(
+                        pool.map(_trial_null, range(len(trials)), chunksize=chunks), "the trials' null"
                     )
                 )
         finally:
