@@ -117,7 +117,7 @@ def refine_members(
             chance_of.n_active,
             None if elsewhere is None else chance_of.sizes(found.peak),
             None if elsewhere is None else chance_of.explained(found.peak, elsewhere, core),
-            chance_of.one_event,
+            chance_of.least_chance,
         )
         failing = core & ~member
         if not failing.any():
@@ -164,7 +164,7 @@ class _WindowChance:
         # without a frame dilute it as they do a neuron's activity): what a neuron with no
         # activity away from an assembly's activations is tested against (`membership_test`'s
         # least_chance), the rate a zero count gives with Jeffreys' prior (0.5 events).
-        self.one_event = 0.5 * (2 * jitter_bins + 1) / max(raster.n_bins, 1)
+        self.least_chance = 0.5 * (2 * jitter_bins + 1) / max(raster.n_bins, 1)
         # Each neuron's active bins (holding frames): the most activations it can take part in.
         keep = self.held[raster.bins]
         keys = sorted_unique(raster.neurons[keep].astype(np.int64) * raster.n_bins + raster.bins[keep])
