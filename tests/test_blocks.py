@@ -169,3 +169,49 @@ def test_workers_end_when_their_parent_is_killed(tmp_path):
     while any(alive(pid) for pid in workers) and time.time() < deadline:
         time.sleep(0.1)
     assert not any(alive(pid) for pid in workers)
+
+
+class _CountingExecutor:
+    """Runs each task at once in this process and counts what was submitted."""
+
+    def __init__(self):
+        self.submitted = 0
+        self.futures = []
+
+    def submit(self, function, item):
+        from concurrent.futures import Future
+
+        self.submitted += 1
+        future = Future()
+        try:
+            future.set_result(function(item))
+        except Exception as error:  # noqa: BLE001 - handed to the consumer, as an executor does
+            future.set_exception(error)
+        self.futures.append(future)
+        return future
+
+
+def test_blocks_waiting_to_be_written_stay_bounded():
+    """What is submitted and not yet written is at most `ahead` blocks, however many blocks there
+    are (executor.map submits all and keeps every finished result while the first one stalls:
+    memory grew with the recording); results come in order; a failing block cancels none of the
+    finished ones' order and submits nothing after it."""
+    from calcium.workers import in_order
+
+    executor = _CountingExecutor()
+    results = in_order(executor, lambda x: x * x, range(1000), ahead=4)
+    assert next(results) == 0
+    assert executor.submitted == 4
+    assert [next(results) for _ in range(3)] == [1, 4, 9]
+    assert executor.submitted <= 4 + 3
+    assert list(results) == [x * x for x in range(4, 1000)]
+
+    def failing(x):
+        if x == 10:
+            raise InputError("block 10 is bad")
+        return x
+
+    executor = _CountingExecutor()
+    with pytest.raises(InputError, match="block 10"):
+        list(in_order(executor, failing, range(1000), ahead=4))
+    assert executor.submitted <= 10 + 4

@@ -3,9 +3,10 @@
 A stage is a function of one block of neurons' rows of its input arrays that returns that
 block's rows of its output arrays (and, optionally, table rows). `process_blocks` reads each
 block by offset from the input .npy files (never the whole session), hands blocks to a
-process pool, and writes the results in order straight into the output .npy files, so memory
-stays at a few blocks per process however long the recording, and the outputs do not depend
-on the block size or the number of processes.
+process pool (at most two per process submitted and not yet written), and writes the results
+in order straight into the output .npy files, so memory stays at a few blocks per process
+however long the recording, and the outputs do not depend on the block size or the number of
+processes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from calcium.io import npy_writer, read_npy_rows
 from calcium.progress import Progress
-from calcium.workers import forked_workers, named_breakage
+from calcium.workers import forked_workers, in_order, named_breakage
 
 # Samples (neurons x frames) per block by default: 16 MB of float32 per array.
 BLOCK_SAMPLES = 1 << 22
@@ -95,8 +96,10 @@ def process_blocks(
     with contextlib.ExitStack() as stack:
         writers = [stack.enter_context(npy_writer(path, (n_neurons, n_frames))) for path in outputs]
         if processes > 1 and len(blocks) > 1:
-            pool = stack.enter_context(forked_workers(min(processes, len(blocks)), _one_thread_each))
-            results = pool.map(run, blocks)
+            workers = min(processes, len(blocks))
+            pool = stack.enter_context(forked_workers(workers, _one_thread_each))
+            # Two blocks per worker in flight: one running, one ready to write.
+            results = in_order(pool, run, blocks, ahead=2 * workers)
         else:
             results = map(run, blocks)
         # after the fork: the workers inherit no progress thread

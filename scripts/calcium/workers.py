@@ -50,6 +50,28 @@ def _start_worker(parent: int, initializer: Callable | None) -> None:
         initializer()
 
 
+def in_order(executor, function: Callable, items, ahead: int):
+    """function(item) for each item, run on `executor`, yielded in order with at most `ahead`
+    submitted and not yet yielded: what waits for the consumer is bounded (`executor.map` submits
+    every item at once and keeps every finished result until the consumer takes it, all of them
+    while the first one stalls). Leaving early (an error, the consumer's or a task's) cancels
+    what has not started."""
+    from collections import deque
+
+    pending: deque = deque()
+    items = iter(items)
+    try:
+        for item in items:
+            pending.append(executor.submit(function, item))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
 def named_breakage(results, name: str):
     """The results of a `forked_workers` map, with a worker's death (BrokenProcessPool) explained
     in terms of the run."""
