@@ -335,6 +335,9 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
         ),
         ("\ufeff#WERT!,0.5,0.7,0.2\r\n", "line 1, column 1 holds '#WERT!'"),  # German Excel
         ("\ufeff#ERROR!,0.5,0.7,0.2\n", "line 1, column 1 holds '#ERROR!'"),  # Google Sheets
+        ("\ufeff#ЗНАЧ!,0.5,0.7,0.2\n", "line 1, column 1 holds '#ЗНАЧ!'"),  # Russian Excel
+        ("n1,0.5,#DEĞER!,0.2\n" * 3, "line 1, column 3 holds '#DEĞER!'"),  # Turkish Excel
+        ("\ufeff#N/D,0.5,0.7,0.2\n", "line 1, column 1 holds '#N/D'"),  # #N/A, Italian Excel
         (
             "\n\n1.5,2.5,3.5\n\n1.5,2.5,3.5\n1.5,#DIV/0!,3.5\n",
             "line 6, column 2 holds '#DIV/0!', a spreadsheet's error value",  # a data cell
@@ -356,6 +359,9 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
         "excel error label on line 61",
         "german excel error",
         "google sheets error",
+        "russian excel error",
+        "turkish excel error in a data cell",
+        "italian excel not-available",
         "excel error in a data cell below blank lines",
         "a bad cell below blank lines",
         "trailing commas",

@@ -42,10 +42,17 @@ NA_TOKENS = frozenset(
     ]
 )
 # What spreadsheets write for a formula that failed: Excel's error values in any language (#DIV/0!,
-# #VALUE!, #WERT!, #¡VALOR!, #NOM?, ...: '#', capitals, ending in '!' or '?'; German #NV), Google
-# Sheets' #ERROR!, LibreOffice's Err:NNN. Never a number, a missing value or a label. #N/A is
-# pandas' missing value (NA_TOKENS).
-_SPREADSHEET_ERROR = re.compile(r"^(#[¡¿]?[A-ZÀ-ÖØ-Þ][A-ZÀ-ÖØ-Þ0-9/_. ]*[!?]|#NV|Err:\d{3})$")
+# #VALUE!, #WERT!, #¡VALOR!, #NOM?, #ЗНАЧ!, #DEĞER!, ...: '#', capitals of any alphabet, ending in
+# '!' or '?'), the "not available" of other languages than English (#NV, #N/D, #Н/Д, ...), Google
+# Sheets' #ERROR!, LibreOffice's Err:NNN. Never a number, a missing value or a label. #N/A itself
+# is pandas' missing value (NA_TOKENS).
+_LIBREOFFICE_ERROR = re.compile(r"^Err:\d{3}$")
+# Excel's #N/A in German, Italian and Portuguese, Polish, Dutch, Russian, Turkish, Danish and
+# Norwegian, Czech, Hungarian (those ending in '!' or '?' follow the general form), and what Excel
+# shows while a data source is read.
+_NOT_AVAILABLE = frozenset(
+    ["#NV", "#N/D", "#N/B", "#Н/Д", "#YOK", "#I/T", "#NENÍ_K_DISPOZICI", "#HIÁNYZIK", "#GETTING_DATA"]
+)
 
 
 def spreadsheet_error_message(path, line: int, column: int, cell: str) -> str:
@@ -73,7 +80,12 @@ def is_number(text: str) -> bool:
 
 
 def is_spreadsheet_error(cell: str) -> bool:
-    return bool(_SPREADSHEET_ERROR.match(cell))
+    if cell in _NOT_AVAILABLE or _LIBREOFFICE_ERROR.match(cell):
+        return True
+    if len(cell) < 3 or cell[0] != "#" or cell[-1] not in "!?":
+        return False
+    body = cell[1:-1].lstrip("¡¿")
+    return body[:1].isalpha() and body == body.upper() and all(ch.isalnum() or ch in "/_. " for ch in body)
 
 
 def is_text(cell: str) -> bool:
