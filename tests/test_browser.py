@@ -365,14 +365,11 @@ def test_envelope_page_in_chromium_draws_the_decimated_arrays(chromium_path, tmp
         # every spike of neuron 5 is marked in its column at the top of the drawn envelope
         spike_frames = np.sort(data.spikes.frame[data.spikes.neuron == 5].to_numpy())
         assert state["spikes"] == spike_frames.tolist()
-        marks = series(state, "spikes", "spike times")
+        marks = state["spike_marks"]
         s_drawn = series(state, "spikes", "spike amplitude")
         columns = spike_frames // res.frames_per_column
-        assert np.unique(columns).size == np.isfinite(marks).sum()
-        assert np.all(
-            np.nanmax(s_drawn.reshape(-1, 2)[columns], axis=1)
-            == np.nanmax(marks.reshape(-1, 2)[columns], axis=1)
-        )
+        np.testing.assert_allclose(marks["time"], spike_frames / 20.0 - marks["lag"])
+        assert np.all(np.nanmax(s_drawn.reshape(-1, 2)[columns], axis=1) == np.asarray(marks["value"]))
         # flagged events are drawn as their own series
         detrended = chart(state, "detrended")
         labels = [s["label"] for s in detrended["series"]]
@@ -405,6 +402,10 @@ def test_session_browser_of_the_workflow_in_chromium(default_run, chromium_path,
         assert_drawn(series(state, "spikes", "spike amplitude"), np.load(results / "spikes.npy")[neuron])
         spikes = pd.read_csv(results / "spike_times.csv")
         assert state["spikes"] == sorted(spikes.frame[spikes.neuron == neuron].tolist())
+        # marked at the tables' times (the frame's, lag_s earlier), not at their frames'
+        mine = spikes[spikes.neuron == neuron].sort_values("frame")
+        np.testing.assert_allclose(state["spike_marks"]["time"], mine.time_s, atol=1e-9)
+        assert state["spike_marks"]["lag"] > 0
         events = pd.read_csv(results / "events" / "events.csv")
         mine = events[events.neuron == neuron].sort_values("onset_frame")
         assert [e["onset"] for e in state["events"]] == mine.onset_frame.tolist()

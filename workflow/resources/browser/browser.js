@@ -349,6 +349,20 @@
     };
   }
 
+  /* Spike-time markers at their own times (not on the frame grid the series share). */
+  function spikeMarks(marks) {
+    return (u, ctx) => {
+      ctx.fillStyle = "#9467bd";
+      for (let k = 0; k < marks.time.length; k++) {
+        if (marks.value[k] === null || marks.value[k] === undefined) continue;
+        const x = u.valToPos(marks.time[k], "x", true), y = u.valToPos(marks.value[k], "y", true);
+        ctx.beginPath();
+        ctx.arc(x, y, 3 * (window.devicePixelRatio || 1), 0, 2 * Math.PI);
+        ctx.fill();
+      }
+    };
+  }
+
   function markerSeries(label, colour, size, hollow) {
     return {
       label, stroke: colour, fill: hollow ? "#fff" : colour, width: 0, paths: () => null,
@@ -436,16 +450,20 @@
     }
     if (traceMeta("spikes")) {
       const s = traceValues("spikes", i);
-      const marks = new Array(R.n_slots).fill(null);
       const spikes = neuronSpikes(i);
-      for (const f of spikes) { const j = slotOf(f, s, true); marks[j] = s[j]; }
+      // Spike times as the tables give them (spike_times.csv time_s, the NWB file's InferredSpikes):
+      // the frame's time moved the neuron's timing correction lag_s earlier (deconvolution.tsv),
+      // each marked at the height of its frame's amplitude as drawn (its column's top).
+      const lag = Number((tableRow("deconvolution", i) || {}).lag_s) || 0;
+      const marks = { time: spikes.map((f) => frameTime(f) - lag), value: spikes.map((f) => s[slotOf(f, s, true)]), lag };
+      const label = "spike times (" + spikes.length + (lag ? "; lag_s " + fmt(lag) + " s before their frame)" : ")");
       panels.push({
         key: "spikes", title: "OASIS spike amplitudes s and spike times", unit: "s (ΔF/F)",
         series: [
           { label: "spike amplitude s", stroke: "#555", fill: "#555", width: 1, paths: uPlot.paths.bars({ size: [0.9, 6, 1] }), points: { show: false } },
-          markerSeries("spike times (" + spikes.length + ")", "#9467bd", 6, false),
+          markerSeries(label, "#9467bd", 6, false),
         ],
-        values: [s, marks], extra: null,
+        values: [s, new Array(R.n_slots).fill(null)], extra: spikeMarks(marks), marks,
       });
     }
     return panels;
@@ -1250,6 +1268,7 @@
       })),
       events: neuronEvents(current),
       spikes: neuronSpikes(current),
+      spike_marks: (charts.find((c) => c.panel.key === "spikes") || { panel: {} }).panel.marks || null,
       side_text: $("side").innerText,
     };
   };
