@@ -707,10 +707,11 @@ def _equal_columns(stored: pd.DataFrame, expected: pd.DataFrame, where: str) -> 
         assert len(ours) == len(theirs), (where, column)
         if pd.api.types.is_bool_dtype(theirs):
             assert ours.dtype == bool, f"{where}.{column}: stored as {ours.dtype}, not boolean"
-        if pd.api.types.is_numeric_dtype(theirs):
+        if pd.api.types.is_numeric_dtype(theirs) and pd.api.types.is_numeric_dtype(ours):
             np.testing.assert_array_equal(ours.to_numpy(), theirs.to_numpy(), err_msg=f"{where}.{column}")
-        else:
-            assert ours.astype(str).tolist() == theirs.astype(str).tolist(), f"{where}.{column}"
+        else:  # text: a blank cell (NaN as pandas reads it) is "" in the NWB file
+            blank = theirs.astype(object).where(theirs.notna(), "")
+            assert ours.astype(str).tolist() == blank.astype(str).tolist(), f"{where}.{column}"
 
 
 def _ragged(column) -> list[list[int]]:
@@ -1151,3 +1152,19 @@ def test_bad_metadata_file_stops_before_any_job(workflow_copy):
     assert result.returncode != 0
     assert "session s1: nwb.dandi_layout is true but the session has no subject id" in result.stdout
     assert not (workflow_copy / "results").exists()
+
+
+def test_text_columns_keep_blank_cells_blank_and_reasons_stay_text():
+    """A blank text cell is "" in the NWB file (it was written "nan"), and a `*_reason` column is
+    text in every session, also where no neuron has a reason and pandas reads it as NaN floats (its
+    type changed from session to session)."""
+    from calcium.outputs.nwb_columns import column_data
+
+    flagged = pd.Series(["expected r below 0.2", np.nan, None], name="quality_reason")
+    assert column_data(flagged, 0) == ["expected r below 0.2", "", ""]
+    nobody = pd.Series([np.nan, np.nan], name="quality_reason")
+    assert column_data(nobody, 0) == ["", ""]
+    labels = pd.Series(["a", np.nan], name="label")
+    assert column_data(labels, 0) == ["a", ""]
+    numbers = pd.Series([0.5, np.nan], name="expected_correlation")
+    np.testing.assert_array_equal(np.asarray(column_data(numbers, 0)), [0.5, np.nan])

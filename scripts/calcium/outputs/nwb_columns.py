@@ -86,7 +86,12 @@ def compressed(values, gzip_level: int):
 
 def column_data(values: pd.Series, gzip_level: int):
     """A pandas column as NWB column data: booleans, int64 and float64 arrays (large ones
-    compressed), anything else as strings."""
+    compressed), anything else as strings, a missing cell as "" (not "nan"). A `*_reason` column
+    is text however pandas read it (with no reason given anywhere it reads as all-NaN floats)."""
+    if str(values.name).endswith("_reason") or not (
+        pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values)
+    ):
+        return ["" if _missing(v) else str(v) for v in values]
     if pd.api.types.is_bool_dtype(values):
         return compressed(values.to_numpy(dtype=bool), gzip_level)
     if pd.api.types.is_integer_dtype(values):
@@ -94,6 +99,10 @@ def column_data(values: pd.Series, gzip_level: int):
     if pd.api.types.is_float_dtype(values):
         return compressed(values.to_numpy(dtype=np.float64), gzip_level)
     return [str(v) for v in values]
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
 
 
 def roi_region(name: str, rows, description: str, rois):

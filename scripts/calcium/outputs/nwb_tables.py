@@ -210,7 +210,11 @@ def regressor_series(
             description=f"{text}; {description}; columns: {', '.join(labels)}",
         )
         for name, values, text in (
-            ("stimulus_boxcars", boxcars, "1 while the stimulus is on, else 0"),
+            (
+                "stimulus_boxcars",
+                boxcars,
+                "fraction of each frame's interval during which the stimulus is on (0-1)",
+            ),
             ("stimulus_regressors", regressors, "boxcar convolved with the indicator's response kernel"),
         )
     ]
