@@ -545,6 +545,29 @@ def test_session_browser_of_the_workflow_in_chromium(default_run, chromium_path,
             "rgb({}, {}, {})".format(*(round(255 * c) for c in to_rgb(ensemble_colour(k)))) for k in ids
         ]
         assert swatches == expected
+        # each ensemble's activations (n_events of them, ensemble_activation_times.csv) colour
+        # its members' ticks; the side panel counts them as activations
+        side = browser.evaluate("document.getElementById('ensemble-side').innerText")
+        table = pd.read_csv(results / "ensembles" / "ensembles.csv")
+        for k, n in zip(table.ensemble, table.n_events, strict=True):
+            assert f"ensemble {k}: " in side.lower() and f"{n} activations" in side.lower()
+        windows = pd.read_csv(results / "ensembles" / "ensemble_activation_times.csv")
+        ticks = pd.DataFrame(browser.evaluate("sessionBrowser.rasterTicks()"))
+        member_of = members[members.member].groupby("neuron").ensemble.apply(set)
+        inside = {
+            (k, n): (
+                (w.start_s.to_numpy()[:, None] <= t.to_numpy()) & (t.to_numpy() < w.end_s.to_numpy()[:, None])
+            ).any(axis=0)
+            for k, w in windows.groupby("ensemble")
+            for n, t in ticks.groupby("neuron").time
+            if k in member_of.get(n, set())
+        }
+        coloured = ticks[ticks.colour >= 0]
+        assert len(coloured) > 0
+        for n, tick in ticks.groupby("neuron"):
+            hits = [inside[(k, n)] for k in sorted(member_of.get(n, set())) if (k, n) in inside]
+            expected = np.any(hits, axis=0) if hits else np.zeros(len(tick), bool)
+            assert np.array_equal(tick.colour.to_numpy() >= 0, expected), n
         browser.send("Input.dispatchMouseEvent", type="mouseMoved", x=at["x"], y=at["y"])
         browser.click(at["x"], at["y"])
         opened = f"sessionBrowser.view === 'traces' && sessionBrowser.state().neuron === {target}"

@@ -764,6 +764,7 @@ def _check_against_results(obj, out: Path, session: str) -> None:
         "coactivity_null_distribution": "population/null_histogram.csv",
         "coactivity_null_shuffles": "population/null_shuffles.csv",
         "ensemble_membership": "ensembles/ensemble_members.csv",
+        "ensemble_activation_times": "ensembles/ensemble_activation_times.csv",
         "stimulus_regression": "stimulus/regression.csv",
         "stimulus_responses": "stimulus/stimulus_responses.csv",
         "expected_accuracy": "evaluation/expected_accuracy.csv",
@@ -844,6 +845,7 @@ def test_bundled_sessions_nwb_output_equals_the_results_value_for_value(default_
                 names.add(obj.name)
             expected = {"fluorescence", "dff", "activity", "InferredSpikes", "calcium_events", "coactivity"}
             expected |= {"coactivity_null_distribution", "ensembles", "expected_accuracy", "evaluation"}
+            expected |= {"ensemble_activation_times"}
             assert expected <= names, expected - names
             assert ("stimuli" in names and "stimulus_regression" in names) == (session == "s1")
             # nothing invented: unknown subject fields and start time are absent or flagged

@@ -25,6 +25,7 @@ rule browser:
         null_histogram=rules.coactivity.output.histogram,
         ensembles=rules.ensembles.output.ensembles,
         ensemble_events=rules.ensembles.output.activations,
+        ensemble_activation_times=rules.ensembles.output.activation_times,
         ensemble_members=rules.ensembles.output.members,
         template=f"{BROWSER_ASSETS}/page.html",
         js=f"{BROWSER_ASSETS}/browser.js",

@@ -623,6 +623,7 @@ def nwb_inputs(wildcards):
         "ensemble_event_neurons": f"{base}/population/ensemble_event_neurons.csv",
         "ensemble_events": f"{base}/ensembles/ensemble_activations.csv",
         "ensembles": f"{base}/ensembles/ensembles.csv",
+        "activation_times": f"{base}/ensembles/ensemble_activation_times.csv",
         "members": f"{base}/ensembles/ensemble_members.csv",
         "similarity": f"{base}/ensembles/similarity.npy",
         "clustering": f"{base}/ensembles/clustering.json",

@@ -78,7 +78,8 @@ class SessionData:
     stimuli: presentations (stimulus, onset_s, offset_s) or None; regressors: stimulus ->
         (frames,) regressor; regression: one row per neuron with intercept_dff and
         coef_<stimulus> (fit = intercept + sum coef * regressor) or None.
-    ensembles, ensemble_events, ensemble_members: the ensemble tables (or None).
+    ensembles, ensemble_events, ensemble_activation_times, ensemble_members: the ensemble tables
+        (or None).
     coactivity: the tested coactivity per bin (neurons active within the jitter window; or
         None), coactivity_start_s: each bin's start (s), coactivity_bin_s: bin width (s),
         coactivity_threshold: the null threshold (neurons; pooled), coactivity_thresholds:
@@ -120,6 +121,7 @@ class SessionData:
     regression: pd.DataFrame | None = None
     ensembles: pd.DataFrame | None = None
     ensemble_events: pd.DataFrame | None = None
+    ensemble_activation_times: pd.DataFrame | None = None
     ensemble_members: pd.DataFrame | None = None
     coactivity: np.ndarray | None = None
     coactivity_start_s: np.ndarray | None = None
@@ -185,6 +187,7 @@ def _table_parts(
         "stimuli": data.stimuli,
         "ensembles": data.ensembles,
         "ensemble_events": data.ensemble_events,
+        "ensemble_activation_times": data.ensemble_activation_times,
         "ensemble_members": data.ensemble_members,
     }
     parts["tables"] = json_bytes(

@@ -157,6 +157,7 @@ def read_session(
         roles=dict(roles),
         ensembles=read_table(paths["ensembles"]),
         ensemble_events=read_table(paths["ensemble_events"]),
+        ensemble_activation_times=read_table(paths["ensemble_activation_times"]),
         ensemble_members=read_table(paths["ensemble_members"]),
         raster_orders=orders,
         footprints=read_footprints(paths["footprints"]),

@@ -266,7 +266,8 @@ def _add_population_tables(add, paths: dict, settings: dict) -> None:
 
 
 def _add_ensemble_tables(add, paths: dict) -> None:
-    """Ensemble events with their neurons, ensembles with their members, membership, similarity."""
+    """Ensemble events with their neurons, ensembles with their members and activations,
+    membership, similarity."""
     pairs = read_table(paths["ensemble_event_neurons"])
     ensemble_events = read_table(paths["ensemble_events"])
     by_event = {e: g.neuron.to_numpy() for e, g in pairs.groupby("event")}
@@ -298,6 +299,17 @@ def _add_ensemble_tables(add, paths: dict) -> None:
         neuron_columns=(),
         ragged_neurons={"members": member_lists},
     )
+    if paths.get("activation_times"):
+        add(
+            "ensemble_activation_times",
+            read_table(paths["activation_times"]),
+            "one row per (ensemble, activation), as many as the ensemble's n_events in the ensembles "
+            "table: bin (peak), first_bin-last_bin, peak_s, start_s-end_s (its window), "
+            "n_members_active, threshold_n_members, strength (R at the peak)",
+            where="analysis",
+            neuron_columns=(),
+            descriptions=BIN_DESCRIPTIONS,
+        )
     add(
         "ensemble_membership",
         members,

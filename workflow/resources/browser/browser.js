@@ -659,30 +659,54 @@
     raster.rowOf = rowOf;
   }
 
+  /* Each ensemble's windows, [{ensemble, start, end}] sorted by start: its activations
+   * (ensemble_activation_times.csv, as many as its n_events, whatever the method), or on a page
+   * without them the ensemble events assigned to it. */
+  function ensembleWindows() {
+    const own = D.tables.ensemble_activation_times;
+    const table = own || D.tables.ensemble_events;
+    const starts = columnOf(table, "start_s") || [], ends = columnOf(table, "end_s") || [], labels = columnOf(table, "ensemble") || [];
+    const windows = new Map();
+    for (let r = 0; r < starts.length; r++) {
+      if (labels[r] < 0) continue;
+      if (!windows.has(labels[r])) windows.set(labels[r], { start: [], end: [] });
+      windows.get(labels[r]).start.push(starts[r]);
+      windows.get(labels[r]).end.push(ends[r]);
+    }
+    for (const w of windows.values()) {
+      const order = w.start.map((_, r) => r).sort((a, b) => w.start[a] - w.start[b]);
+      w.start = order.map((r) => w.start[r]);
+      w.end = order.map((r) => w.end[r]);
+    }
+    return windows;
+  }
+
+  function within(w, t) {
+    let lo = 0, hi = w.start.length - 1, found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (w.start[mid] <= t) { found = mid; lo = mid + 1; } else hi = mid - 1;
+    }
+    return found >= 0 && t < w.end[found];
+  }
+
   /* Each event's tick: its time and the colour index of the ensemble it takes part in
-   * (the event falls in an ensemble event of an ensemble the neuron is a member of), or -1. */
+   * (the event falls in an activation of an ensemble the neuron is a member of), or -1. */
   function rasterTicks() {
     const E = D.events, total = E.onset.length;
     const time = new Float64Array(total), neuron = new Int32Array(total), colour = new Int16Array(total).fill(-1);
     const usePeak = (M.roles || {}).event_time === "peak";
-    const table = D.tables.ensemble_events;
-    const starts = columnOf(table, "start_s") || [], ends = columnOf(table, "end_s") || [], labels = columnOf(table, "ensemble") || [];
-    const order = starts.map((_, r) => r).sort((a, b) => starts[a] - starts[b]);
+    const windows = ensembleWindows();
     const memberOf = new Map();
-    for (const [n, list] of D.members) memberOf.set(n, new Set(list.filter((m) => m.member).map((m) => m.ensemble)));
+    for (const [n, list] of D.members) memberOf.set(n, [...new Set(list.filter((m) => m.member).map((m) => m.ensemble))].sort((a, b) => a - b));
     for (let n = 0; n < N; n++) {
+      const mine = (memberOf.get(n) || []).filter((k) => windows.has(k));
       for (let j = E.start[n]; j < E.start[n + 1]; j++) {
         const f = E.onset[j] + (usePeak ? E.rise[j] : 0);
         time[j] = frameTime(f);
         neuron[j] = n;
-        const mine = memberOf.get(n);
-        if (!mine || !order.length) continue;
-        let lo = 0, hi = order.length - 1, found = -1;
-        while (lo <= hi) {
-          const mid = (lo + hi) >> 1;
-          if (starts[order[mid]] <= time[j]) { found = mid; lo = mid + 1; } else hi = mid - 1;
-        }
-        if (found >= 0 && time[j] < ends[order[found]] && mine.has(labels[order[found]])) colour[j] = labels[order[found]];
+        const k = mine.find((e) => within(windows.get(e), time[j]));
+        if (k !== undefined) colour[j] = k;
       }
     }
     raster.ticks = { time, neuron, colour };
@@ -699,13 +723,17 @@
     ctx.beginPath();
     ctx.rect(left, top, width, height);
     ctx.clip();
-    if (table) {
+    const band = (start, end, fill) => {
+      const x0 = u.valToPos(start, "x", true), x1 = u.valToPos(end, "x", true);
+      ctx.fillStyle = fill;
+      ctx.fillRect(x0, top, Math.max(1, x1 - x0), height);
+    };
+    if (table) {  // bins above the null threshold that no ensemble took: grey
       const s = columnOf(table, "start_s"), e = columnOf(table, "end_s"), lab = columnOf(table, "ensemble");
-      for (let r = 0; r < s.length; r++) {
-        const x0 = u.valToPos(s[r], "x", true), x1 = u.valToPos(e[r], "x", true);
-        ctx.fillStyle = lab[r] >= 0 ? ENSEMBLE_COLOURS[lab[r] % ENSEMBLE_COLOURS.length] + "30" : "#00000014";
-        ctx.fillRect(x0, top, Math.max(1, x1 - x0), height);
-      }
+      for (let r = 0; r < s.length; r++) if (lab[r] < 0) band(s[r], e[r], "#00000014");
+    }
+    for (const [k, w] of ensembleWindows()) {  // each ensemble's activations in its colour
+      for (let r = 0; r < w.start.length; r++) band(w.start[r], w.end[r], ENSEMBLE_COLOURS[k % ENSEMBLE_COLOURS.length] + "30");
     }
     const w = Math.max(1, Math.round(width)), h = Math.max(1, Math.round(height));
     const image = new ImageData(w, h);
@@ -770,7 +798,7 @@
       for (const other of [raster.u, raster.co]) if (other && other !== u) other.setScale("x", { min: u.scales.x.min, max: u.scales.x.max });
       syncingRaster = false;
     };
-    box.append(el("div", { class: "panel-title" }, "Raster of calcium events (" + ((M.roles || {}).event_time || "onset") + " times); shaded: ensemble events"));
+    box.append(el("div", { class: "panel-title" }, "Raster of calcium events (" + ((M.roles || {}).event_time || "onset") + " times); shaded: ensemble activations"));
     const holder = el("div");
     box.append(holder);
     raster.u = new uPlot({
@@ -929,7 +957,7 @@
       const colour = ENSEMBLE_COLOURS[ids[r] % ENSEMBLE_COLOURS.length];
       const list = String(members[r] || "").split(/\s+/).filter(Boolean).map(Number);
       side.append(el("h3", {}, el("span", { class: "swatch", style: "display:inline-block;width:10px;height:10px;margin-right:6px;background:" + colour }),
-        "ensemble " + ids[r] + ": " + list.length + " members, " + nEvents[r] + " events"));
+        "ensemble " + ids[r] + ": " + list.length + " members, " + nEvents[r] + " activations"));
       side.append(el("div", {}, ...list.map(neuronLink)));
     }
     const ev = D.tables.ensemble_events;
@@ -1187,7 +1215,7 @@
     if (Object.keys(D.stimuli.colours).length) legend.prepend("Shaded bands: stimulus presentations.");
     trialLegend(legend);
     const rl = $("raster-legend");
-    rl.append("Ticks coloured by ensemble where a member takes part in its ensemble's events; bands: ensemble events (grey: no ensemble).");
+    rl.append("Ticks coloured by ensemble where a member takes part in one of its ensemble's activations; bands: each ensemble's activations (grey: bins above the null threshold that no ensemble took).");
     trialLegend(rl);
   }
 
@@ -1296,6 +1324,12 @@
     return null;
   };
   api.trialState = () => ({ neuron: trialView.neuron, stimuli: trialView.stimuli });
+  /* The raster's ticks: each event's time, neuron and ensemble colour index (-1: none). */
+  api.rasterTicks = () => {
+    if (!raster.ticks) rasterTicks();
+    const T = raster.ticks;
+    return { time: Array.from(T.time), neuron: Array.from(T.neuron), colour: Array.from(T.colour) };
+  };
   api.rasterRows = () => ({ order: raster.order, neuronAt: Array.from(raster.neuronAt || []),
     groups: ((D.tables.raster_orders || {})[raster.order]) || [], axis: raster.u ? raster.u.axes[1].label : null });
   api.hoverCoactivityBin = (b) => { raster.co.setCursor({ left: raster.co.valToPos(raster.co.data[0][b] + 1e-9, "x"), top: 10 }); return nullSummary(); };
