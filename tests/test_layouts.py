@@ -391,3 +391,106 @@ def test_a_bad_cell_is_located_below_a_header_of_empty_cells_and_a_stray_quote_i
     )
     with pytest.raises(InputError, match="field larger than field limit .* check for a stray quote"):
         read_fluorescence_csv(path, allow_missing=True)
+
+
+def _frames(n_frames: int = 60, n_neurons: int = 4, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        1000 + rng.normal(0, 10, (n_frames, n_neurons)).round(2),
+        columns=[f"cell{i}" for i in range(n_neurons)],
+    )
+
+
+@pytest.mark.parametrize(
+    ("write", "orientation", "message"),
+    [
+        (  # pandas to_csv(index=False) of a frame column, a time column and the cells
+            lambda f: (
+                f.assign(time_s=np.arange(len(f)) / 10)[["time_s", *f.columns]].rename_axis("frame").to_csv()
+            ),
+            "auto",
+            r"column 2 \('time_s'\) names a time or a frame",
+        ),
+        (  # a long ("tidy") table: one line per frame and neuron
+            lambda f: (
+                f.melt(var_name="neuron", value_name="F")
+                .assign(frame=lambda d: d.groupby("neuron").cumcount())[["frame", "neuron", "F"]]
+                .to_csv(index=False)
+            ),
+            "auto",
+            r"column 2 \('neuron'\) names neurons: this looks like a long table",
+        ),
+        (  # pandas' index kept beside a time column
+            lambda f: f.assign(time=np.arange(len(f)) / 10)[["time", *f.columns]].to_csv(),
+            "frames_x_neurons",
+            r"column 2 \('time'\) names a time",
+        ),
+        (  # R write.csv with a time column
+            lambda f: (
+                f.assign(time=np.arange(len(f)) / 10)[["time", *f.columns]]
+                .set_axis(range(1, len(f) + 1))
+                .to_csv(quoting=csv.QUOTE_NONNUMERIC)
+            ),
+            "frames_x_neurons",
+            r"column 2 \('time'\) names a time",
+        ),
+        (  # the time column last
+            lambda f: f.assign(time_s=np.arange(len(f)) / 10).to_csv(index=False),
+            "frames_x_neurons",
+            r"column 5 \('time_s'\) names a time",
+        ),
+        (  # ImageJ Multi Measure with Area, Min, Max beside Mean
+            lambda f: pd.DataFrame(
+                {"Area1": 42.0, "Mean1": f.cell0, "Min1": f.cell0 - 30, "Max1": f.cell0 + 30},
+                index=pd.RangeIndex(1, len(f) + 1, name=" "),
+            ).to_csv(),
+            "frames_x_neurons",
+            r"column 2 \('Area1'\) is an ImageJ measurement",
+        ),
+    ],
+    ids=["frame and time columns", "long table", "pandas index and time", "R time", "time last", "imagej"],
+)
+def test_columns_that_are_not_neurons_are_refused(tmp_path, write, orientation, message):
+    """With one line per frame every column after the first is a neuron: a second time column, a
+    long table's neuron column or ImageJ's other measurements were read as neurons (a "neuron"
+    holding the time ramp got most of the session's spikes)."""
+    path = tmp_path / "f.csv"
+    path.write_text(write(_frames()))
+    with pytest.raises(InputError, match=message):
+        probe_input(path, InputSettings(layout=TableLayout(orientation=orientation)))
+
+
+@pytest.mark.parametrize(
+    ("header", "unit"),
+    [("Time (s)", 1.0), ("time [ms]", 1e-3), ("Time(s)", 1.0), (None, 1.0)],
+)
+def test_a_time_column_in_any_spelling_is_the_clock_and_is_checked_against_the_rate(tmp_path, header, unit):
+    """A time column named 'Time (s)' (or with no header: MATLAB's writematrix([t F'])) was taken
+    for an index and dropped: never checked against the sheet's frame rate, its start lost."""
+    from calcium.input.ingest import recording_start_s
+
+    frames = _frames()
+    times = 5.0 + np.arange(len(frames)) / 8.0  # an 8 Hz recording starting at 5 s
+    table = frames.assign(t=np.round(times / unit, 6))[["t", *frames.columns]]
+    path = tmp_path / "f.csv"
+    if header is None:
+        table.to_csv(path, index=False, header=False)
+    else:
+        table.rename(columns={"t": header}).to_csv(path, index=False)
+    settings = InputSettings(layout=TableLayout(orientation="frames_x_neurons" if header is None else "auto"))
+    shape = probe_input(path, settings)
+    assert (shape.n_neurons, shape.n_frames) == (4, 60)
+    assert recording_start_s(shape, 8.0, str(path)) == pytest.approx(5.0)
+    with pytest.raises(InputError, match="its time column steps by 0.125 s per frame"):
+        recording_start_s(shape, 30.0, str(path))
+
+
+def test_a_frame_column_that_restarts_is_refused(tmp_path):
+    """A frame index counting 0..n-1 and restarting is a long table's, not one line per frame."""
+    path = tmp_path / "f.csv"
+    frames = _frames(30, 1)
+    pd.concat([frames, frames]).rename_axis("frame").reset_index(drop=False).assign(
+        frame=lambda d: np.tile(np.arange(30), 2)
+    ).to_csv(path, index=False)
+    with pytest.raises(InputError, match="data line 31: the frame number 0 does not follow 29"):
+        probe_input(path, InputSettings(layout=TableLayout(orientation="auto")))

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from calcium.errors import InputError
+from calcium.input.csv_columns import is_frame_name, time_unit_s
 from calcium.input.csv_text import (
     INTEGER,
     is_na,
@@ -212,7 +213,7 @@ def _decide_index(
         has_index, _ = True, reasons.append("index column yes: it holds text")
     elif short_header:
         has_index, _ = True, reasons.append("index column yes: the header has one cell fewer (row names)")
-    elif corner is not None and (corner == "" or _INDEX_NAMES.match(corner)):
+    elif corner is not None and (corner == "" or _INDEX_NAMES.match(corner) or time_unit_s(corner)):
         has_index, _ = True, reasons.append(f"index column yes: its header cell is {corner!r}")
     elif _counts(column):
         others_whole = _whole_numbers_only([c for row in body[:2] for c in row[1:]])
@@ -253,7 +254,7 @@ def _decide_orientation(
     orientation = layout.orientation
     if orientation == "auto":
         name = first[0] if has_header and has_index and not short_header else ""
-        if has_index and _FRAME_NAMES.match(name):
+        if has_index and (_FRAME_NAMES.match(name) or time_unit_s(name) or is_frame_name(name)):
             orientation = "frames_x_neurons"
             reasons.append(f"one line per frame: the index column is named {name!r}")
         elif has_index and _NEURON_NAMES.match(name):
@@ -343,12 +344,3 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
         sample.quoted,
         tuple(reasons),
     )
-
-
-# Index-column names that mean "time of the frame", and their unit in seconds.
-_TIME_UNITS = {"t": 1.0, "time": 1.0, "time_s": 1.0, "timestamp": 1.0, "timestamps": 1.0, "time_ms": 1e-3}
-
-
-def time_unit_s(index_name: str) -> float | None:
-    """Seconds per unit of an index column named like a time ("time_s": 1, "time_ms": 0.001), else None."""
-    return _TIME_UNITS.get(index_name.strip().lower())

@@ -1,0 +1,75 @@
+"""Column names of a one-line-per-frame fluorescence CSV that are not neurons.
+
+With one line per frame, every column after the index is read as a neuron. Files from other
+tools often hold columns that are not: a second time or frame column (pandas' `to_csv()` of a
+table with a frame index and a time column), the neuron-id column of a long ("tidy") table (one
+row per frame and neuron), or ImageJ's other measurements (Area, Min, Max ... beside Mean).
+Read as neurons they gave a "neuron" holding the time ramp, or two "neurons" of 48 000 frames
+for 20 neurons of 2 400: refused here, naming the column and what to do.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from calcium.errors import InputError
+
+# A time column's name, optionally with its unit: t, time, time_s, time_ms, timestamp(s),
+# "Time (s)", "time [ms]", "Time(s)".
+_TIME_NAME = re.compile(
+    r"^(?:t|time|times|time_s|time_ms|timestamp|timestamps|frame_time|frame_times)"
+    r"\s*(?:[(\[]\s*(s|sec|secs|seconds|ms|msec|milliseconds)\s*[)\]])?$",
+    re.I,
+)
+_FRAME_NAME = re.compile(r"^(?:frame|frames|frame_index|frame_number|frame_no|frame_id)$", re.I)
+_NEURON_ID_NAME = re.compile(
+    r"^(?:neuron|neuron_id|neurons|cell|cell_id|cells|roi|roi_id|rois|unit|unit_id)$", re.I
+)
+# ImageJ's Multi Measure columns other than the mean intensity, numbered per ROI.
+_IMAGEJ_MEASURE = re.compile(
+    r"^(?:Area|Min|Max|StdDev|IntDen|RawIntDen|X|Y|XM|YM|Median|Mode|Skew|Kurt|%Area|Perim\.?|Major|"
+    r"Minor|Angle|Circ\.?|Feret|FeretX|FeretY|FeretAngle|MinFeret|AR|Round|Solidity|BX|BY|Width|Height)"
+    r"\d+$"
+)
+
+
+def time_unit_s(name: str) -> float | None:
+    """Seconds per unit of a column named like a time ("time_s", "Time (s)": 1; "time_ms",
+    "Time (ms)": 0.001), else None."""
+    match = _TIME_NAME.match(name.strip())
+    if match is None:
+        return None
+    unit = (match.group(1) or "").lower()
+    milliseconds = unit.startswith("m") or name.strip().lower().startswith("time_ms")
+    return 1e-3 if milliseconds else 1.0
+
+
+def is_frame_name(name: str) -> bool:
+    return bool(_FRAME_NAME.match(name.strip()))
+
+
+def refuse_non_neuron_columns(path: Path, names: list[str], first_column: int) -> None:
+    """Refuse a one-line-per-frame file whose neuron columns (header cells `names`, the first of
+    them in file column `first_column`, counted from 1) include a time or frame column, a
+    long table's neuron-id column, or ImageJ measurements other than the mean."""
+    for offset, raw in enumerate(names):
+        name, column = raw.strip(), first_column + offset
+        where = f"{path}: line 1, column {column} ({name!r})"
+        if time_unit_s(name) is not None or is_frame_name(name):
+            raise InputError(
+                f"{where} names a time or a frame, but with one line per frame every column after the "
+                "first is read as a neuron. Keep one time (or frame) column, as the first column, and "
+                "remove the other."
+            )
+        if _NEURON_ID_NAME.match(name):
+            raise InputError(
+                f"{where} names neurons: this looks like a long table (one line per frame and neuron). "
+                "Give one column per neuron and one line per frame (pandas: "
+                "df.pivot(index='frame', columns='neuron', values=...); R: tidyr::pivot_wider)."
+            )
+        if _IMAGEJ_MEASURE.match(name):
+            raise InputError(
+                f"{where} is an ImageJ measurement other than the mean intensity, not a trace. Keep only "
+                "the Mean columns (Analyze > Set Measurements: Mean gray value only), or remove the others."
+            )
