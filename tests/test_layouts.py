@@ -347,6 +347,7 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
             "line 4, column 2: 'abc' is not a number",  # blank lines counted
         ),
         ("1.5,2.5,3.5,\n" * 3, "every data line ends with a comma"),
+        ("time_s,a,b,\n" + "".join(f"{k / 10},1.5,2.5\n" for k in range(9)), "line 1 ends with a comma"),
         ("a,b,c\n" + "1.5,2.5,3.5,\n" * 3, "every data line ends with a comma"),
         ("1.5,2.5,3.5\r" * 3, "carriage return alone"),
         ("1.5 2.5 3.5\n" * 3, "separates its cells with spaces, not commas"),  # np.savetxt's default
@@ -365,6 +366,7 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
         "excel error in a data cell below blank lines",
         "a bad cell below blank lines",
         "trailing commas",
+        "a trailing comma on the header only",
         "trailing commas below a header",
         "CR line ends",
         "spaces",

@@ -330,6 +330,11 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
     has_header = _decide_header(path, layout, lines, reasons)
     body = lines[1:] if has_header else lines
     data_width = len(body[0]) if body else len(first)
+    if has_header and body and len(first) == data_width + 1 and first[-1] == "":
+        raise InputError(
+            f"{path}: line 1 ends with a comma (an empty last column name) that the data lines do not "
+            "have, so it names one column more than there are; remove the trailing comma."
+        )
     short_header = has_header and len(body) > 0 and len(first) == data_width - 1
     has_index = _decide_index(path, layout, first, body, short_header, has_header, reasons)
     column = [row[0] for row in body if row]
