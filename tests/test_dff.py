@@ -145,3 +145,42 @@ def test_low_f0_clip_gives_finite_output_and_keeps_good_neurons():
 def test_unknown_low_f0_policy_raises():
     with pytest.raises(ValueError, match="low_f0"):
         delta_f_over_f(np.zeros((2, 10)), np.zeros((2, 1)), low_f0="ignore")
+
+
+def _transients(rng, n_neurons: int, n_frames: int, fs: float) -> np.ndarray:
+    """Fractional ΔF/F: calcium transients (amplitude 0.2-2, 0.5 s decay) at 0.2 Hz."""
+    spikes = rng.poisson(0.2 / fs, (n_neurons, n_frames)) * rng.uniform(0.2, 2.0, (n_neurons, 1))
+    kernel = np.exp(-np.arange(int(5 * fs) + 1) / (0.5 * fs))
+    return np.stack([np.convolve(row, kernel)[:n_frames] for row in spikes])
+
+
+@pytest.mark.parametrize("fs", [1.0, 5.0, 30.0])
+@pytest.mark.parametrize("noise", [0.02, 0.1, 0.5])
+def test_traces_on_another_scale_than_the_sheet_says_are_refused_and_others_are_not(fs, noise):
+    """ΔF/F in percent, raw fluorescence called ΔF/F, or ΔF/F called raw gave every ΔF/F-unit
+    number off by 100x (or 10x) while the spike and event counts looked normal. Fractional
+    ΔF/F (noise 0.02-0.5 of F0) and raw fluorescence (F0 100-1000, noise up to 0.5 of F0) pass."""
+    from calcium.signal.dff import scale_mismatch
+
+    rng = np.random.default_rng(int(fs * 10 + noise * 100))
+    dff = _transients(rng, 20, int(120 * fs), fs) + rng.normal(0, noise, (20, int(120 * fs)))
+    f0 = rng.uniform(100, 1000, (20, 1))
+    raw = f0 * (1 + dff)
+    assert scale_mismatch(dff, "dff") is None
+    assert scale_mismatch(raw, "raw") is None
+    assert "in percent" in scale_mismatch(100 * dff, "dff")
+    assert "raw fluorescence" in scale_mismatch(raw, "dff")
+    assert "ΔF/F already" in scale_mismatch(dff, "raw")
+
+
+def test_a_scale_mismatch_stops_the_dff_step_naming_the_fix():
+    from calcium.signal.dff import ScaleError
+    from calcium.signal.stages import dff as dff_stage
+
+    rng = np.random.default_rng(3)
+    dff = _transients(rng, 4, 600, 5.0) + rng.normal(0, 0.05, (4, 600))
+    with pytest.raises(ScaleError, match="neurons 0-3 \\(input_kind: dff\\).*Divide them by 100"):
+        dff_stage(slice(0, 4), (100 * dff).astype(np.float32), input_kind="dff")
+    assert np.array_equal(
+        dff_stage(slice(0, 4), dff.astype(np.float32), input_kind="dff").arrays[0], dff.astype(np.float32)
+    )

@@ -586,7 +586,27 @@ def _s2_as_dff(workflow_copy):
     sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
     sheet.loc[:, "input_kind"] = "dff"
     sheet.to_csv(sheet_path, sep="\t", index=False)
+    csv = workflow_copy / "resources" / "s2.csv"  # made ΔF/F (a fraction), as the sheet now says
+    traces = np.loadtxt(csv, delimiter=",")
+    np.savetxt(csv, traces / np.median(traces, axis=1, keepdims=True) - 1, delimiter=",", fmt="%.6f")
     return ("results/s2/dff.npy",)
+
+
+def _s2_percent_as_dff(workflow_copy):
+    _s2_as_dff(workflow_copy)
+    csv = workflow_copy / "resources" / "s2.csv"
+    np.savetxt(csv, 100 * np.loadtxt(csv, delimiter=","), delimiter=",", fmt="%.4f")
+    return ("results/s2/dff.npy",)
+
+
+@prestarted(_s2_percent_as_dff)
+def test_dff_input_in_percent_stops_naming_the_fix(prestarted_run):
+    """ΔF/F in percent given as ΔF/F: every ΔF/F-unit number was 100x off, silently."""
+    workflow_copy, result = prestarted_run
+    assert result.returncode != 0
+    assert "session s2: neurons 0-59 (input_kind: dff)" in result.stdout
+    assert "look like ΔF/F in percent. Divide them by 100" in result.stdout
+    assert not list((workflow_copy / "results" / "s2").rglob("dff.npy"))
 
 
 @prestarted(_s2_as_dff)

@@ -12,6 +12,10 @@ class BaselineError(UserError):
     """F0 is zero, negative or too small to divide by."""
 
 
+class ScaleError(UserError):
+    """The traces are on another scale than the session's input_kind says."""
+
+
 def baseline_f0(
     fluorescence: np.ndarray,
     percentile: float = 25.0,
@@ -73,3 +77,62 @@ def delta_f_over_f(
             raise ValueError(f"low_f0 must be 'error' or 'clip', not {low_f0!r}")
         f0 = np.maximum(f0, np.float32(min_f0))
     return (fluorescence - f0) / f0
+
+
+# A fractional ΔF/F rests near 0 and its frame-to-frame noise is a fraction of F0 (0.01-0.3 in
+# practice). Raw fluorescence rests far above its noise. Beyond these, the traces are on another
+# scale than the session sheet says, and every ΔF/F-unit number would be off by it (100x for
+# percent) while spike and event counts look normal.
+MAX_DFF_LEVEL = 5.0  # |median| of a ΔF/F trace: 500 % above F0
+MAX_DFF_NOISE = 1.0  # robust frame-to-frame noise SD of a ΔF/F trace: 100 % of F0
+MIN_RAW_SNR = 1.0  # F0 over the robust noise SD of raw fluorescence
+# Fewer neurons are not judged: a single odd ROI (CASCADE DS32's ΔF/F noise 3.4, resting at 17) is no scale.
+MIN_NEURONS_JUDGED = 3
+
+
+def robust_noise_sd(traces: np.ndarray) -> np.ndarray:
+    """Per neuron, the noise SD from the median absolute frame-to-frame difference (MAD / 0.6745
+    / sqrt 2: insensitive to transients and slow drift), (neurons,)."""
+    steps = np.diff(np.asarray(traces, dtype=np.float64), axis=1)
+    if steps.shape[1] == 0:
+        return np.zeros(steps.shape[0])
+    centred = steps - np.median(steps, axis=1, keepdims=True)
+    return np.median(np.abs(centred), axis=1) / 0.6745 / np.sqrt(2.0)
+
+
+def scale_mismatch(traces: np.ndarray, input_kind: str) -> str | None:
+    """Why these traces (a block of a session's neurons, (neurons, frames)) are not on the scale
+    `input_kind` says, or None. Judged on the neurons' medians (at least MIN_NEURONS_JUDGED
+    neurons with finite traces), so that a few odd neurons do not decide: ΔF/F (input_kind dff)
+    resting beyond MAX_DFF_LEVEL and above its noise (raw fluorescence) or noisier than
+    MAX_DFF_NOISE (percent); raw fluorescence whose F0 (25th percentile) is not above
+    MIN_RAW_SNR noise SDs (ΔF/F already)."""
+    traces = np.asarray(traces, dtype=np.float64)
+    finite = np.isfinite(traces).all(axis=1)
+    traces = traces[finite]
+    if traces.shape[1] < 10 or traces.shape[0] < MIN_NEURONS_JUDGED:
+        return None
+    noise = float(np.median(robust_noise_sd(traces)))
+    if input_kind == "dff":
+        level = float(np.median(np.abs(np.median(traces, axis=1))))
+        if level > MAX_DFF_LEVEL and level > MIN_RAW_SNR * noise:
+            return (
+                f"the traces rest at {level:.4g} (median), far above what ΔF/F (a fraction of F0) rests "
+                "at, near 0: they look like raw fluorescence. Set input_kind: raw in the session sheet."
+            )
+        if noise > MAX_DFF_NOISE:
+            return (
+                f"the traces' frame-to-frame noise is {noise:.4g} (median SD), more than F0 itself if "
+                "they were ΔF/F as a fraction: they look like ΔF/F in percent. Divide them by 100 (the "
+                "workflow takes ΔF/F as a fraction: 0.5 for 50 %)."
+            )
+        return None
+    f0 = float(np.median(np.percentile(traces, 25.0, axis=1)))
+    if noise > 0 and f0 < MIN_RAW_SNR * noise:
+        return (
+            f"the traces' baseline (25th percentile, median {f0:.4g}) is not above their noise SD "
+            f"({noise:.4g}), where raw fluorescence rests far above its noise: they look like "
+            "ΔF/F already (or background-subtracted). Set input_kind: dff in the session sheet if they "
+            "are ΔF/F; give raw fluorescence otherwise."
+        )
+    return None
