@@ -55,6 +55,7 @@ def ophys_file(
     container="Fluorescence",
     name="plane0",
     masks="pixel",
+    unit="lumens",
 ):
     """A small NWB file as Suite2p's export writes it: traces (rois, frames) stored as (frames, ROIs)
     in processing/ophys/<container>/<name> (or (ROIs, frames) with layout="rois_x_frames"), the
@@ -112,7 +113,7 @@ def ophys_file(
                 name=name,
                 data=stored(values),
                 rois=region,
-                unit="lumens",
+                unit=unit,
                 conversion=conversion,
                 offset=offset,
                 **timing,
@@ -193,6 +194,19 @@ def test_conversion_and_offset_give_the_series_unit(tmp_path, recording):
     traces, info = read_all(path)
     np.testing.assert_allclose(traces, raw * 0.1 + 5.0, rtol=1e-6)
     assert traces.dtype == np.float32 and info.start_time_s == 3.0
+
+
+def test_dff_in_percent_is_read_as_a_fraction(tmp_path, recording):
+    """A ΔF/F series whose unit is '%' was read as a fraction: every ΔF/F-unit number 100x."""
+    f = recording[0]
+    percent = (100 * (f / f.mean(axis=1, keepdims=True) - 1)).astype(np.float32)
+    path = ophys_file(tmp_path / "percent.nwb", percent, container="DfOverF", unit="%")
+    traces, info = read_all(path, series="processing/ophys/DfOverF/plane0", input_kind="dff")
+    np.testing.assert_allclose(traces, percent / 100, rtol=1e-6)
+    assert any("divided by 100" in note for note in info.notes)
+    fraction = ophys_file(tmp_path / "fraction.nwb", percent / 100, container="DfOverF", unit="dF/F")
+    traces, _ = read_all(fraction, series="processing/ophys/DfOverF/plane0", input_kind="dff")
+    np.testing.assert_allclose(traces, percent / 100, rtol=1e-6)
 
 
 def test_stimulus_intervals_become_a_stimulus_table(tmp_path, recording):

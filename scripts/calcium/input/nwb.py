@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from calcium.input.nwb_series import NwbSeriesInfo, describe_series, open_nwb
+from calcium.input.nwb_series import PERCENT_UNITS, NwbSeriesInfo, describe_series, open_nwb
 from calcium.input.nwb_tables import read_intervals
 
 
@@ -112,8 +112,13 @@ class NwbTraces:
         return traces
 
 
-def _scale(series) -> tuple[float, float]:
-    return float(series.conversion), float(getattr(series, "offset", 0.0) or 0.0)
+def _scale(series, input_kind: str = "raw") -> tuple[float, float]:
+    """(conversion, offset) of a series: data · conversion + offset in its unit; ΔF/F in percent
+    (unit "%" or "percent") is brought to the fraction the workflow takes (÷ 100)."""
+    conversion, offset = float(series.conversion), float(getattr(series, "offset", 0.0) or 0.0)
+    if input_kind == "dff" and str(getattr(series, "unit", "")).strip().lower() in PERCENT_UNITS:
+        return conversion / 100.0, offset / 100.0
+    return conversion, offset
 
 
 @contextlib.contextmanager
@@ -140,7 +145,7 @@ def open_nwb_traces(
             found.data,
             info.time_axis,
             positions,
-            _scale(found),
+            _scale(found, input_kind),
             neuropil.data if neuropil is not None else None,
             _scale(neuropil) if neuropil is not None else None,
             neuropil_coefficient,

@@ -25,6 +25,9 @@ import numpy as np
 
 from calcium.errors import InputError
 
+# Units of a ΔF/F series in percent (brought to a fraction on reading).
+PERCENT_UNITS = frozenset(["%", "percent", "pct", "% df/f", "%df/f", "% δf/f", "%δf/f", "percent df/f"])
+
 # Where a session's traces are looked for when the sheet names no series, in order.
 DEFAULT_SERIES = {
     "raw": (
@@ -347,6 +350,8 @@ def describe_series(nwbfile, path, series, input_kind, neuropil_series, cells_on
         roi_note,
         f"unit {found.unit!r}, conversion {found.conversion:g}, offset {getattr(found, 'offset', 0.0):g}",
     ]
+    if input_kind == "dff" and str(found.unit).strip().lower() in PERCENT_UNITS:
+        notes.append("ΔF/F in percent (its unit): divided by 100 to the fraction the workflow takes")
     if neuropil is not None:
         notes.append(f"neuropil {neuropil_name} subtracted")
     info = NwbSeriesInfo(
