@@ -63,6 +63,18 @@ def copy_workflow(destination: Path) -> Path:
     return destination
 
 
+def _environment() -> dict:
+    """A copy of os.environ taken from a background thread: pytest sets and removes
+    PYTEST_CURRENT_TEST on the main thread meanwhile, and copying while a key goes raised KeyError
+    (seen once in a full run)."""
+    for _ in range(100):
+        try:
+            return dict(os.environ)
+        except (KeyError, RuntimeError):
+            continue
+    return dict(os.environ)
+
+
 def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run Snakemake in `workdir`; returns the finished process (stdout+stderr in .stdout).
 
@@ -73,7 +85,7 @@ def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.Compl
     command = [tool("snakemake"), "--cores", "2", *args]
     if threading.current_thread() is threading.main_thread():
         return _forked_snakemake(workdir, command, timeout)
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env = dict(_environment(), PYTHONDONTWRITEBYTECODE="1")
     return subprocess.run(
         command,
         cwd=workdir,
