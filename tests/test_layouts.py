@@ -351,6 +351,14 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
         ("a,b,c\n" + "1.5,2.5,3.5,\n" * 3, "every data line ends with a comma"),
         ("1.5,2.5,3.5\r" * 3, "carriage return alone"),
         ("1.5 2.5 3.5\n" * 3, "separates its cells with spaces, not commas"),  # np.savetxt's default
+        (
+            "1034,558;1082,162;1033,0\n" * 3,
+            "line 1 separates its cells with semicolons and writes numbers with decimal commas",
+        ),
+        (
+            "a\tb\tc\n" + "1034,5\t1082,2\t7,0\n" * 3,
+            "line 2 separates its cells with tabs and writes numbers",
+        ),
     ],
     ids=[
         "excel error on line 1",
@@ -370,6 +378,8 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
         "trailing commas below a header",
         "CR line ends",
         "spaces",
+        "semicolons and decimal commas",
+        "tabs and decimal commas below a header",
     ],
 )
 def test_a_stray_cell_never_becomes_a_header_a_label_or_a_frame(tmp_path, text, message):

@@ -64,6 +64,7 @@ def spreadsheet_error_message(path, line: int, column: int, cell: str) -> str:
     )
 
 
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+([eE][+-]?\d+)?$")
 _NUMBER = re.compile(r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity)$", re.IGNORECASE)
 INTEGER = re.compile(r"^[+-]?\d+$")
 BOM = "\ufeff"
@@ -126,7 +127,17 @@ def check_text_csv(path: Path) -> None:
             f"{path}: its lines end with a carriage return alone (classic Mac OS, Excel's CSV (Macintosh)); "
             'save it with LF or CRLF line ends (e.g. as "CSV UTF-8").'
         )
-    first = next((line for line in text.lstrip(BOM).splitlines() if line.strip()), "")
+    lines = [line for line in text.lstrip(BOM).splitlines()[:50] if line.strip()]
+    first = lines[0] if lines else ""
+    for number, line in enumerate(lines[:2], start=1):  # ';' or tabs between decimal commas
+        for name, separator in (("semicolons", ";"), ("tabs", "\t")):
+            cells = [cell.strip() for cell in line.split(separator)]
+            if len(cells) > 1 and any(_DECIMAL_COMMA.match(cell) for cell in cells):
+                raise InputError(
+                    f"{path}: line {number} separates its cells with {name} and writes numbers with "
+                    "decimal commas (a European locale's CSV); save the table comma-separated with "
+                    "decimal points (pandas: read_csv(path, sep=';', decimal=',').to_csv(path))."
+                )
     if "," not in first:
         spaced = len(first.split()) > 1 and all(is_number(cell) or is_na(cell) for cell in first.split())
         for name, separator in (("semicolons", ";"), ("tabs", "\t"), ("spaces", " ")):
