@@ -506,3 +506,21 @@ def test_a_frame_column_that_restarts_is_refused(tmp_path):
     ).to_csv(path, index=False)
     with pytest.raises(InputError, match="data line 31: the frame number 0 does not follow 29"):
         probe_input(path, InputSettings(layout=TableLayout(orientation="auto")))
+
+
+@pytest.mark.parametrize("prefix", ["roi_", "cell", "Mean", "C0"])
+def test_a_header_naming_neurons_means_one_line_per_frame(tmp_path, prefix):
+    """320 frames of 700 neurons with a header of neuron names were read as 320 neurons of 700
+    frames (at least twice as many cells per line as lines: one line per neuron was assumed)."""
+    rng = np.random.default_rng(1)
+    table = pd.DataFrame(
+        1000 + rng.normal(0, 10, (320, 700)).round(2), columns=[f"{prefix}{i}" for i in range(700)]
+    )
+    path = tmp_path / "f.csv"
+    table.to_csv(path, index=False)
+    shape = probe_input(path, InputSettings(layout=TableLayout(orientation="auto")))
+    assert (shape.n_neurons, shape.n_frames) == (700, 320)
+    generic = tmp_path / "generic.csv"  # R's V1, V2, ... name nothing: the auto rule, as before
+    table.set_axis([f"V{i + 1}" for i in range(700)], axis=1).to_csv(generic, index=False)
+    shape = probe_input(generic, InputSettings(layout=TableLayout(orientation="auto")))
+    assert (shape.n_neurons, shape.n_frames) == (320, 700)

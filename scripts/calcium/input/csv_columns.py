@@ -34,6 +34,18 @@ _IMAGEJ_MEASURE = re.compile(
 )
 
 
+# A neuron's column name: roi_0, ROI 12, cell1, Cell-3, neuron_7, unit 2, Mean1 (ImageJ), C00
+# (Inscopix), n5. Generic names (pandas' 0, 1, ...; R's V1, X1; MATLAB's Var1) name nothing.
+_NEURON_COLUMN = re.compile(r"^(?:roi|cell|neuron|unit|mean|c|n)[\s_-]*\d+$", re.I)
+
+
+def names_neurons(names: list[str]) -> bool:
+    """Whether header cells name neurons (at least 90 % of at least 2 cells look like `roi_0`,
+    `cell1`, `Mean1`, `C00`, ...): a header of frames would hold times or numbers."""
+    names = [name.strip() for name in names]
+    return len(names) >= 2 and sum(bool(_NEURON_COLUMN.match(name)) for name in names) >= 0.9 * len(names)
+
+
 def time_unit_s(name: str) -> float | None:
     """Seconds per unit of a column named like a time ("time_s", "Time (s)": 1; "time_ms",
     "Time (ms)": 0.001), else None."""

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from calcium.errors import InputError
-from calcium.input.csv_columns import is_frame_name, time_unit_s
+from calcium.input.csv_columns import is_frame_name, names_neurons, time_unit_s
 from calcium.input.csv_text import (
     INTEGER,
     is_na,
@@ -263,6 +263,9 @@ def _decide_orientation(
         elif has_index and _constant_step(column) and not _whole_numbers_only(column):
             orientation = "frames_x_neurons"
             reasons.append("one line per frame: the index column holds frame times")
+        elif has_header and names_neurons(first[0 if short_header or not has_index else 1 :]):
+            orientation = "frames_x_neurons"
+            reasons.append("one line per frame: the header names neurons (roi_0, cell1, Mean1, C00, ...)")
         else:
             orientation = "neurons_x_frames"
             reasons.append(
