@@ -524,3 +524,16 @@ def test_a_header_naming_neurons_means_one_line_per_frame(tmp_path, prefix):
     table.set_axis([f"V{i + 1}" for i in range(700)], axis=1).to_csv(generic, index=False)
     shape = probe_input(generic, InputSettings(layout=TableLayout(orientation="auto")))
     assert (shape.n_neurons, shape.n_frames) == (320, 700)
+
+
+@pytest.mark.parametrize("index", ["time_s,", ""])
+def test_empty_rows_below_the_data_are_named_as_such(tmp_path, index):
+    """Excel leaves lines of empty cells (',,,') below the data: they were reported as missing
+    values to interpolate, and interpolated, as a neuron 'with no finite sample' (no file named)."""
+    path = tmp_path / "f.csv"
+    body = "".join(f"{k / 10 if index else 'x'},1.5,2.5,3.5\n".replace("x,", "") for k in range(30))
+    header = f"{index}a,b,c\n"
+    path.write_text(header + body + ("," * (3 if index else 2) + "\n") * 2)
+    with pytest.raises(InputError, match="empty row, as spreadsheets leave below the data"):
+        probe_input(path, InputSettings(layout=TableLayout(orientation="frames_x_neurons")))
+        read_fluorescence_csv(path, TableLayout(orientation="frames_x_neurons"), allow_missing=True)

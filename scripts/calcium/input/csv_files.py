@@ -271,6 +271,13 @@ def read_fluorescence_csv(
         ragged = _ragged_line(path, n_columns + int(has_index))
         if ragged:
             raise InputError(ragged)
+    empty = np.flatnonzero(~finite.any(axis=1))
+    if empty.size:  # a line of empty cells (',,,,'): spreadsheets leave them below the data
+        raise InputError(
+            f"{path}: data line {empty[0] + 1} (below the header, blank lines not counted) holds no "
+            f"value at all ({empty.size} such lines): an empty row, as spreadsheets leave below the "
+            "data; delete it."
+        )
     if not allow_missing and not finite.all():
         i, j = np.argwhere(~finite)[0]
         raise InputError(

@@ -83,7 +83,12 @@ def _read_time_column(path: Path, decided: Layout, strict: bool = True) -> np.nd
     if bad.size:
         raise InputError(
             f"{path}: data line {bad[0] + 1} (below the header): time stamp {column.iloc[bad[0]]!r} is not "
-            "a finite number; every frame needs its time."
+            "a finite number; every frame needs its time"
+            + (
+                " (an empty row, as spreadsheets leave below the data? delete it)."
+                if column.iloc[bad[0]] == ""
+                else "."
+            )
         )
     return times
 

@@ -262,7 +262,9 @@ def open_input(
     yield OpenedInput(table.traces, table.neuron_labels, table.notes, table.layout)
 
 
-def interpolate_missing(traces: np.ndarray, first_neuron: int = 0) -> tuple[np.ndarray, int]:
+def interpolate_missing(
+    traces: np.ndarray, first_neuron: int = 0, source: str = ""
+) -> tuple[np.ndarray, int]:
     """Fill NaN/inf samples of each neuron by linear interpolation in time (held at the ends).
 
     Returns (filled float32 traces, number of samples filled). A neuron with no
@@ -278,8 +280,9 @@ def interpolate_missing(traces: np.ndarray, first_neuron: int = 0) -> tuple[np.n
         good = ~bad[neuron]
         if not good.any():
             raise InputError(
-                f"neuron id {first_neuron + neuron} (ids count from 0) has no finite sample; remove it "
-                "from the input."
+                f"{source + ': ' if source else ''}neuron id {first_neuron + neuron} (ids count from 0) "
+                "has no finite sample (an empty row or column, as a spreadsheet may leave at its end?); "
+                "remove it from the input."
             )
         traces[neuron, bad[neuron]] = np.interp(frames[bad[neuron]], frames[good], traces[neuron, good])
     return traces, n_bad
@@ -310,4 +313,4 @@ def checked_block(
             f"{source}: neuron id {first_neuron + i}, frame {j} (both counted from 0) is NaN or infinite; "
             "fill it in, or set input.missing_values: interpolate in config.yaml."
         )
-    return interpolate_missing(block, first_neuron)
+    return interpolate_missing(block, first_neuron, source)
