@@ -236,6 +236,25 @@ def test_binary_file_is_called_binary(tmp_path):
         read_fluorescence_csv(path)
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("time_s,a,b\n0.0,1.5,2.5\n".encode("utf-16"), "UTF-16 text"),
+        ("time_s,a,b\n0.0,1.5,2.5\n".encode("utf-16-le"), "UTF-16 text"),
+        (b"PK\x03\x04" + bytes(100), "a zip archive"),
+        (b"# F of 3 cells\n# frames 0-99\n1.5,2.5,3.5\n" * 3, "line 1 starts with '#', a comment"),
+    ],
+    ids=["utf-16", "utf-16 without a mark", "npz", "np.savetxt header"],
+)
+def test_files_of_another_kind_are_named_as_such(tmp_path, content, message):
+    """Excel's "Unicode Text" and .npz were reported as binary content, and np.savetxt's comment
+    header as '7 neurons x 1 frames'."""
+    path = tmp_path / "f.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        read_fluorescence_csv(path)
+
+
 def test_value_beyond_float32_is_called_an_overflow(tmp_path):
     path = _traces(tmp_path)
     lines = path.read_text().splitlines()

@@ -101,6 +101,14 @@ def _unquote(cell: str) -> str:
     return cell
 
 
+def _utf16_without_mark(head: bytes) -> bool:
+    """Little-endian UTF-16 text of ASCII characters: every second byte 0, the others printable."""
+    head = head[:64]
+    return (
+        len(head) >= 8 and not any(head[1::2]) and all(32 <= b < 127 or b in (9, 10, 13) for b in head[0::2])
+    )
+
+
 def check_text_csv(path: Path) -> None:
     """Refuse files that cannot be a comma-separated text table, with the reason.
 
@@ -109,6 +117,16 @@ def check_text_csv(path: Path) -> None:
     """
     with open(path, "rb") as handle:
         head = handle.read(1 << 16)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or _utf16_without_mark(head):
+        raise InputError(
+            f'{path}: UTF-16 text (Excel\'s "Unicode Text"), not a UTF-8 CSV; save the table as '
+            '"CSV UTF-8 (comma delimited)".'
+        )
+    if head[:4] == b"PK\x03\x04":
+        raise InputError(
+            f"{path}: a zip archive (a NumPy .npz, or a zipped table), not a text CSV; unzip it, or give "
+            "each session's array as a .npy file (np.save)."
+        )
     if b"\x00" in head:
         raise InputError(
             f"{path}: binary content, not a text CSV; give a comma-separated text table "
@@ -129,6 +147,15 @@ def check_text_csv(path: Path) -> None:
         )
     lines = [line for line in text.lstrip(BOM).splitlines()[:50] if line.strip()]
     first = lines[0] if lines else ""
+    if (
+        first.startswith("#")
+        and not is_spreadsheet_error(first.split(",")[0].strip())
+        and not is_na(first.split(",")[0].strip())
+    ):
+        raise InputError(
+            f"{path}: line 1 starts with '#', a comment (as np.savetxt's header= writes); remove the "
+            "comment lines (np.savetxt(..., header='') or comments=''), keeping only the table."
+        )
     for number, line in enumerate(lines[:2], start=1):  # ';' or tabs between decimal commas
         for name, separator in (("semicolons", ";"), ("tabs", "\t")):
             cells = [cell.strip() for cell in line.split(separator)]
