@@ -255,6 +255,15 @@ def test_files_of_another_kind_are_named_as_such(tmp_path, content, message):
         read_fluorescence_csv(path)
 
 
+def test_a_corner_cell_hash_is_a_label_not_a_comment(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "#,f0,f1,f2,f3,f4,f5,f6,f7\n"
+        + "".join(f"cell{i},1.5,2.5,3.5,4.5,5.5,6.5,7.5,8.5\n" for i in range(3))
+    )
+    assert read_fluorescence_csv(path).traces.shape == (3, 8)
+
+
 def test_value_beyond_float32_is_called_an_overflow(tmp_path):
     path = _traces(tmp_path)
     lines = path.read_text().splitlines()

@@ -147,11 +147,7 @@ def check_text_csv(path: Path) -> None:
         )
     lines = [line for line in text.lstrip(BOM).splitlines()[:50] if line.strip()]
     first = lines[0] if lines else ""
-    if (
-        first.startswith("#")
-        and not is_spreadsheet_error(first.split(",")[0].strip())
-        and not is_na(first.split(",")[0].strip())
-    ):
+    if first.startswith("# "):  # np.savetxt's comments; not a corner cell "#" (row numbers), #N/A
         raise InputError(
             f"{path}: line 1 starts with '#', a comment (as np.savetxt's header= writes); remove the "
             "comment lines (np.savetxt(..., header='') or comments=''), keeping only the table."
