@@ -2,17 +2,27 @@
 
 import functools
 
+import numpy as np
+
 import calcium.signal.dff  # noqa: F401 (imported before the pool forks: workers share it)
 from calcium.blocks import process_blocks
 from calcium.input.trial_structure import trial_bounds
 from calcium.io import load_json
 from calcium.logs import log_to
 from calcium.signal import stages
+from calcium.signal.dff import check_session_scale
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.dff
 trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
+# Traces on another scale than input_kind says stop here, judged once for the whole session.
+check_session_scale(
+    np.load(snakemake.input.traces, mmap_mode="r"),
+    settings.get("input_kind", "raw"),
+    settings.get("low_f0", "error"),
+    trials,
+)
 stage = functools.partial(stages.dff, frame_rate_hz=facts["frame_rate_hz"], trials=trials, **settings)
 process_blocks(
     stage,

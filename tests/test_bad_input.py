@@ -255,6 +255,15 @@ def test_files_of_another_kind_are_named_as_such(tmp_path, content, message):
         read_fluorescence_csv(path)
 
 
+def test_a_trailing_tab_is_no_decimal_comma(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("frame,roi_0\n" + "".join(f"{k},{100 + k}\t\n" for k in range(40)))
+    try:
+        read_fluorescence_csv(path, TableLayout(orientation="frames_x_neurons"))
+    except InputError as error:
+        assert "decimal commas" not in str(error)
+
+
 def test_a_corner_cell_hash_is_a_label_not_a_comment(tmp_path):
     path = tmp_path / "f.csv"
     path.write_text(

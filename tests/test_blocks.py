@@ -215,3 +215,26 @@ def test_blocks_waiting_to_be_written_stay_bounded():
     with pytest.raises(InputError, match="block 10"):
         list(in_order(executor, failing, range(1000), ahead=4))
     assert executor.submitted <= 10 + 4
+
+
+_FORKED_WITH = []
+
+
+def _record_threads_at_fork():
+    import threading
+
+    _FORKED_WITH.append(sorted(t.name for t in threading.enumerate()))
+
+
+def test_workers_are_forked_before_the_progress_thread_starts(tmp_path):
+    """A fork while another thread runs can leave a lock held in the child: the workers are forked
+    (on the pool's first submission) before the progress heartbeat starts."""
+    import os
+
+    os.register_at_fork(before=_record_threads_at_fork)
+    traces = np.random.default_rng(0).normal(size=(40, 50)).astype(np.float32)
+    save_npy(tmp_path / "in.npy", traces)
+    _FORKED_WITH.clear()
+    process_blocks(_stage, [tmp_path / "in.npy"], [tmp_path / "a.npy", tmp_path / "b.npy"], 40, 50, 2, 200)
+    assert _FORKED_WITH, "no worker was forked"
+    assert all(not any(name.startswith("progress") for name in names) for names in _FORKED_WITH), _FORKED_WITH

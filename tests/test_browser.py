@@ -341,6 +341,8 @@ def assert_drawn(drawn, expected, dtype="int16"):
 def test_envelope_page_in_chromium_draws_the_decimated_arrays(chromium_path, tmp_path):
     rng = np.random.default_rng(6)
     data = synthetic_session(rng, 8, 20_000)
+    lags = np.linspace(0.05, 0.4, 8)  # each neuron's timing correction (deconvolution.tsv lag_s)
+    data.neuron_tables["deconvolution"] = pd.DataFrame({"neuron": np.arange(8), "lag_s": lags})
     template, assets = page_assets()
     html, info = build_page(data, template, assets, max_bytes=700_000)
     res = info["resolution"]
@@ -368,7 +370,8 @@ def test_envelope_page_in_chromium_draws_the_decimated_arrays(chromium_path, tmp
         marks = state["spike_marks"]
         s_drawn = series(state, "spikes", "spike amplitude")
         columns = spike_frames // res.frames_per_column
-        np.testing.assert_allclose(marks["time"], spike_frames / 20.0 - marks["lag"])
+        assert marks["lag"] == pytest.approx(lags[5])
+        np.testing.assert_allclose(marks["time"], spike_frames / 20.0 - lags[5])
         assert np.all(np.nanmax(s_drawn.reshape(-1, 2)[columns], axis=1) == np.asarray(marks["value"]))
         # flagged events are drawn as their own series
         detrended = chart(state, "detrended")

@@ -169,18 +169,31 @@ def test_traces_on_another_scale_than_the_sheet_says_are_refused_and_others_are_
     assert scale_mismatch(dff, "dff") is None
     assert scale_mismatch(raw, "raw") is None
     assert "in percent" in scale_mismatch(100 * dff, "dff")
-    assert "raw fluorescence" in scale_mismatch(raw, "dff")
+    assert "input_kind: raw" in scale_mismatch(raw, "dff").replace("Set", "set")
     assert "ΔF/F already" in scale_mismatch(dff, "raw")
 
 
-def test_a_scale_mismatch_stops_the_dff_step_naming_the_fix():
-    from calcium.signal.dff import ScaleError
-    from calcium.signal.stages import dff as dff_stage
+def test_a_scale_mismatch_is_judged_once_per_session_and_names_the_fix():
+    """Judged on neurons spread over the whole session (per block, a run of noisy ROIs in one block
+    stopped a session that 1 process ran: the verdict depended on the processes); percent ΔF/F
+    resting above 5 (a low-percentile baseline) is percent, not raw fluorescence; background-
+    subtracted raw F passes with dff.low_f0: clip, the fix its refusal names."""
+    from calcium.signal.dff import ScaleError, check_session_scale, scale_mismatch
 
     rng = np.random.default_rng(3)
-    dff = _transients(rng, 4, 600, 5.0) + rng.normal(0, 0.05, (4, 600))
-    with pytest.raises(ScaleError, match="neurons 0-3 \\(input_kind: dff\\).*Divide them by 100"):
-        dff_stage(slice(0, 4), (100 * dff).astype(np.float32), input_kind="dff")
-    assert np.array_equal(
-        dff_stage(slice(0, 4), dff.astype(np.float32), input_kind="dff").arrays[0], dff.astype(np.float32)
-    )
+    dff = _transients(rng, 40, 3000, 30.0) + rng.normal(0, 0.1, (40, 3000))
+    with pytest.raises(ScaleError, match="input_kind dff: .*Divide them by 100"):
+        check_session_scale(100 * dff, "dff")
+    noisy_first = dff.copy()
+    noisy_first[:8] = rng.normal(0, 1.5, (8, 3000))  # a block's worth of noisy ROIs
+    check_session_scale(noisy_first, "dff")
+    assert "in percent" in scale_mismatch(noisy_first[:8], "dff")  # what one block alone said
+    percent = 100 * (dff - np.percentile(dff, 8, axis=1, keepdims=True)) + 5
+    assert "in percent" in scale_mismatch(percent, "dff")
+    subtracted = 5 * (1 + dff) + rng.normal(0, 10, dff.shape)
+    assert "dff.low_f0: clip" in scale_mismatch(subtracted, "raw")
+    check_session_scale(subtracted, "raw", low_f0="clip")
+    gaps = np.array([[0, 1000], [1500, 3000]])
+    with_gap = dff.copy()
+    with_gap[:, 1000:1500] = 0.0
+    check_session_scale(with_gap, "dff", trials=gaps)

@@ -356,8 +356,8 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
             "line 1 separates its cells with semicolons and writes numbers with decimal commas",
         ),
         (
-            "a\tb\tc\n" + "1034,5\t1082,2\t7,0\n" * 3,
-            "line 2 separates its cells with tabs and writes numbers",
+            "\na\tb\tc\n" + "1034,5\t1082,2\t7,0\n" * 3,  # the file's own line numbers
+            "line 3 separates its cells with tabs and writes numbers",
         ),
     ],
     ids=[
@@ -474,11 +474,12 @@ def test_columns_that_are_not_neurons_are_refused(tmp_path, write, orientation, 
 
 @pytest.mark.parametrize(
     ("header", "unit"),
-    [("Time (s)", 1.0), ("time [ms]", 1e-3), ("Time(s)", 1.0), (None, 1.0)],
+    [("Time (s)", 1.0), ("time [ms]", 1e-3), ("Time(s)", 1.0)],
 )
 def test_a_time_column_in_any_spelling_is_the_clock_and_is_checked_against_the_rate(tmp_path, header, unit):
-    """A time column named 'Time (s)' (or with no header: MATLAB's writematrix([t F'])) was taken
-    for an index and dropped: never checked against the sheet's frame rate, its start lost."""
+    """A time column named 'Time (s)' was taken for an index and dropped: never checked against the
+    sheet's frame rate, its start lost. (An unnamed one still is: nothing tells its unit, and real
+    time stamps may pause between trials.)"""
     from calcium.input.ingest import recording_start_s
 
     frames = _frames()
@@ -495,17 +496,6 @@ def test_a_time_column_in_any_spelling_is_the_clock_and_is_checked_against_the_r
     assert recording_start_s(shape, 8.0, str(path)) == pytest.approx(5.0)
     with pytest.raises(InputError, match="its time column steps by 0.125 s per frame"):
         recording_start_s(shape, 30.0, str(path))
-
-
-def test_a_frame_column_that_restarts_is_refused(tmp_path):
-    """A frame index counting 0..n-1 and restarting is a long table's, not one line per frame."""
-    path = tmp_path / "f.csv"
-    frames = _frames(30, 1)
-    pd.concat([frames, frames]).rename_axis("frame").reset_index(drop=False).assign(
-        frame=lambda d: np.tile(np.arange(30), 2)
-    ).to_csv(path, index=False)
-    with pytest.raises(InputError, match="data line 31: the frame number 0 does not follow 29"):
-        probe_input(path, InputSettings(layout=TableLayout(orientation="auto")))
 
 
 @pytest.mark.parametrize("prefix", ["roi_", "cell", "Mean", "C0"])
@@ -529,11 +519,43 @@ def test_a_header_naming_neurons_means_one_line_per_frame(tmp_path, prefix):
 @pytest.mark.parametrize("index", ["time_s,", ""])
 def test_empty_rows_below_the_data_are_named_as_such(tmp_path, index):
     """Excel leaves lines of empty cells (',,,') below the data: they were reported as missing
-    values to interpolate, and interpolated, as a neuron 'with no finite sample' (no file named)."""
+    values to interpolate, and interpolated. A frame of missing values inside the data (a dropped
+    frame written as NaN) is still interpolated with input.missing_values: interpolate."""
     path = tmp_path / "f.csv"
     body = "".join(f"{k / 10 if index else 'x'},1.5,2.5,3.5\n".replace("x,", "") for k in range(30))
     header = f"{index}a,b,c\n"
     path.write_text(header + body + ("," * (3 if index else 2) + "\n") * 2)
-    with pytest.raises(InputError, match="empty row, as spreadsheets leave below the data"):
+    with pytest.raises(InputError, match="empty rows?, as spreadsheets leave below the data"):
         probe_input(path, InputSettings(layout=TableLayout(orientation="frames_x_neurons")))
         read_fluorescence_csv(path, TableLayout(orientation="frames_x_neurons"), allow_missing=True)
+    dropped = tmp_path / "dropped.csv"
+    lines = (header + body).splitlines()
+    lines[5] = ("0.4," if index else "") + "NaN,NaN,NaN"
+    dropped.write_text("\n".join(lines) + "\n")
+    table = read_fluorescence_csv(dropped, TableLayout(orientation="frames_x_neurons"), allow_missing=True)
+    assert table.traces.shape == (3, 30) and np.isnan(table.traces[:, 4]).all()
+
+
+@pytest.mark.parametrize("corner", ["Time (s)", "time [s]", "frame_number"])
+def test_text_labels_in_the_first_column_mean_one_line_per_neuron_whatever_the_corner(tmp_path, corner):
+    """A transposed table whose corner cell names the time axis ('Time (s)' above the frame times,
+    neuron labels below) was read as one line per frame."""
+    rng = np.random.default_rng(2)
+    table = pd.DataFrame(
+        1000 + rng.normal(0, 10, (10, 200)).round(2),
+        index=[f"cell{i}" for i in range(10)],
+        columns=[f"{k / 10:.1f}" for k in range(200)],
+    ).rename_axis(corner)
+    path = tmp_path / "f.csv"
+    table.to_csv(path)
+    settings = InputSettings(layout=TableLayout(orientation="auto", header=True))
+    shape = probe_input(path, settings)
+    assert (shape.n_neurons, shape.n_frames) == (10, 200)
+
+
+def test_r_column_names_x1_are_neurons_not_imagej_measurements(tmp_path):
+    """R names a data frame's columns X1, X2, ...; ImageJ's X1 (a centroid) is not what they are."""
+    path = tmp_path / "f.csv"
+    _frames(50, 5).set_axis([f"X{i + 1}" for i in range(5)], axis=1).to_csv(path)
+    shape = probe_input(path, InputSettings(layout=TableLayout(orientation="frames_x_neurons")))
+    assert (shape.n_neurons, shape.n_frames) == (5, 50)

@@ -54,17 +54,22 @@ def in_order(executor, function: Callable, items, ahead: int):
     """function(item) for each item, run on `executor`, yielded in order with at most `ahead`
     submitted and not yet yielded: what waits for the consumer is bounded (`executor.map` submits
     every item at once and keeps every finished result until the consumer takes it, all of them
-    while the first one stalls). Leaving early (an error, the consumer's or a task's) cancels
-    what has not started."""
+    while the first one stalls). The first `ahead` are submitted at once, before this returns (a
+    forked pool forks its workers on the first submission: before the caller starts threads).
+    Leaving early (an error, the consumer's or a task's) cancels what has not started."""
+    import itertools
     from collections import deque
 
-    pending: deque = deque()
     items = iter(items)
+    pending: deque = deque(executor.submit(function, item) for item in itertools.islice(items, ahead))
+    return _in_order(executor, function, items, pending)
+
+
+def _in_order(executor, function: Callable, items, pending):
     try:
         for item in items:
+            yield pending.popleft().result()
             pending.append(executor.submit(function, item))
-            if len(pending) >= ahead:
-                yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
     finally:

@@ -26,9 +26,10 @@ _FRAME_NAME = re.compile(r"^(?:frame|frames|frame_index|frame_number|frame_no|fr
 _NEURON_ID_NAME = re.compile(
     r"^(?:neuron|neuron_id|neurons|cell|cell_id|cells|roi|roi_id|rois|unit|unit_id)$", re.I
 )
-# ImageJ's Multi Measure columns other than the mean intensity, numbered per ROI.
+# ImageJ's Multi Measure columns other than the mean intensity, numbered per ROI (not its X1, Y1:
+# R names a data frame's columns X1, X2, ...).
 _IMAGEJ_MEASURE = re.compile(
-    r"^(?:Area|Min|Max|StdDev|IntDen|RawIntDen|X|Y|XM|YM|Median|Mode|Skew|Kurt|%Area|Perim\.?|Major|"
+    r"^(?:Area|Min|Max|StdDev|IntDen|RawIntDen|XM|YM|Median|Mode|Skew|Kurt|%Area|Perim\.?|Major|"
     r"Minor|Angle|Circ\.?|Feret|FeretX|FeretY|FeretAngle|MinFeret|AR|Round|Solidity|BX|BY|Width|Height)"
     r"\d+$"
 )

@@ -271,12 +271,14 @@ def read_fluorescence_csv(
         ragged = _ragged_line(path, n_columns + int(has_index))
         if ragged:
             raise InputError(ragged)
-    empty = np.flatnonzero(~finite.any(axis=1))
-    if empty.size:  # a line of empty cells (',,,,'): spreadsheets leave them below the data
+    # Lines of empty cells (',,,,') at the end, where spreadsheets leave them: not a frame (or a
+    # neuron) of missing values to interpolate. A line with an index cell is a frame (or neuron)
+    # whose values are missing: the missing-value rule below.
+    trailing = len(out) - (np.flatnonzero(finite.any(axis=1))[-1] + 1 if finite.any() else 0)
+    if trailing and not has_index:
         raise InputError(
-            f"{path}: data line {empty[0] + 1} (below the header, blank lines not counted) holds no "
-            f"value at all ({empty.size} such lines): an empty row, as spreadsheets leave below the "
-            "data; delete it."
+            f"{path}: its last {trailing} data line(s) hold no value at all: empty rows, as spreadsheets "
+            "leave below the data; delete them."
         )
     if not allow_missing and not finite.all():
         i, j = np.argwhere(~finite)[0]

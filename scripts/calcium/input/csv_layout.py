@@ -254,7 +254,10 @@ def _decide_orientation(
     orientation = layout.orientation
     if orientation == "auto":
         name = first[0] if has_header and has_index and not short_header else ""
-        if has_index and (_FRAME_NAMES.match(name) or time_unit_s(name) or is_frame_name(name)):
+        if has_index and any(is_text(v) for v in column):  # labels: neurons', whatever the corner says
+            orientation = "neurons_x_frames"
+            reasons.append("one line per neuron: the index column holds text labels")
+        elif has_index and (_FRAME_NAMES.match(name) or time_unit_s(name) or is_frame_name(name)):
             orientation = "frames_x_neurons"
             reasons.append(f"one line per frame: the index column is named {name!r}")
         elif has_index and _NEURON_NAMES.match(name):

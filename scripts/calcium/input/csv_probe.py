@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from calcium.errors import InputError
-from calcium.input.csv_columns import is_frame_name, refuse_non_neuron_columns, time_unit_s
+from calcium.input.csv_columns import refuse_non_neuron_columns, time_unit_s
 from calcium.input.csv_layout import DEFAULT_LAYOUT, Layout, TableLayout, detect_layout
 from calcium.input.csv_text import check_text_csv, first_lines
 
@@ -61,9 +61,8 @@ def _count_data_lines(path: Path) -> int:
     return count + (0 if after_newline else 1)
 
 
-def _read_time_column(path: Path, decided: Layout, strict: bool = True) -> np.ndarray | None:
-    """Every data line's first cell as float64 (the frame times), refusing cells that are not
-    numbers (strict; else None when one is not)."""
+def _read_time_column(path: Path, decided: Layout) -> np.ndarray:
+    """Every data line's first cell as float64 (the frame times), refusing cells that are not numbers."""
     skip = decided.header_line + int(decided.header)
     column = pd.read_csv(
         path,
@@ -78,8 +77,6 @@ def _read_time_column(path: Path, decided: Layout, strict: bool = True) -> np.nd
     )[0].str.strip()
     times = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(times))
-    if bad.size and not strict:
-        return None
     if bad.size:
         raise InputError(
             f"{path}: data line {bad[0] + 1} (below the header): time stamp {column.iloc[bad[0]]!r} is not "
@@ -128,35 +125,18 @@ def check_frame_times(times_s: np.ndarray, source: str) -> None:
 
 
 def _frame_times(path: Path, decided: Layout, name: str) -> np.ndarray | None:
-    """The frame times (s) of a one-line-per-frame file's index column, checked frame by frame
-    (`check_frame_times`): a column named like a time in its unit ("time_ms", "Time (ms)": ms),
-    or an unnamed one rising by a constant step that is not a whole number (seconds; the sheet's
-    frame rate then checks the unit). A column named like a frame must count up. None otherwise."""
+    """The frame times (s) of a one-line-per-frame file's index column named like a time, in its
+    unit ("time_s", "Time (s)": s; "time_ms", "Time (ms)": ms), checked frame by frame
+    (`check_frame_times`); None for any other index (frame numbers, which may restart per trial;
+    an unnamed column, whose unit nothing tells)."""
     if not (decided.one_row_per_frame and decided.index) or decided.short_header:
         return None
     unit = time_unit_s(name) if name else None
-    if unit is None and not is_frame_name(name) and name != "":
+    if unit is None:
         return None
-    if unit is not None:
-        times = _read_time_column(path, decided) * unit
-        check_frame_times(times, str(path))
-        return times
-    values = _read_time_column(path, decided, strict=False)
-    if values is None:
-        return None
-    steps = np.diff(values)
-    if is_frame_name(name) or np.all(values == np.round(values)):
-        back = np.flatnonzero(steps <= 0)
-        if back.size and (is_frame_name(name) or np.all(steps[: back[0]] == 1)):
-            k = int(back[0])
-            raise InputError(
-                f"{path}: data line {k + 2}: the frame number {values[k + 1]:g} does not follow "
-                f"{values[k]:g} on the line before; with one line per frame the frames must count up "
-                "(a long table, one line per frame and neuron? give one column per neuron)."
-            )
-        return None
-    check_frame_times(values, str(path))  # times in seconds, unnamed
-    return values
+    times = _read_time_column(path, decided) * unit
+    check_frame_times(times, str(path))
+    return times
 
 
 def probe_csv(path: str | os.PathLike, layout: TableLayout = DEFAULT_LAYOUT) -> CsvShape:

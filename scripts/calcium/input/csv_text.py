@@ -145,16 +145,16 @@ def check_text_csv(path: Path) -> None:
             f"{path}: its lines end with a carriage return alone (classic Mac OS, Excel's CSV (Macintosh)); "
             'save it with LF or CRLF line ends (e.g. as "CSV UTF-8").'
         )
-    lines = [line for line in text.lstrip(BOM).splitlines()[:50] if line.strip()]
-    first = lines[0] if lines else ""
+    numbered = [(k, line) for k, line in enumerate(text.lstrip(BOM).splitlines()[:200], 1) if line.strip()]
+    first = numbered[0][1] if numbered else ""
     if first.startswith("# "):  # np.savetxt's comments; not a corner cell "#" (row numbers), #N/A
         raise InputError(
-            f"{path}: line 1 starts with '#', a comment (as np.savetxt's header= writes); remove the "
-            "comment lines (np.savetxt(..., header='') or comments=''), keeping only the table."
+            f"{path}: line {numbered[0][0]} starts with '#', a comment (as np.savetxt's header= writes); "
+            "remove the comment lines (np.savetxt(..., header='') or comments=''), keeping only the table."
         )
-    for number, line in enumerate(lines[:2], start=1):  # ';' or tabs between decimal commas
+    for number, line in numbered[:2]:  # ';' or tabs between numbers with decimal commas
         for name, separator in (("semicolons", ";"), ("tabs", "\t")):
-            cells = [cell.strip() for cell in line.split(separator)]
+            cells = [cell.strip() for cell in line.split(separator) if cell.strip()]
             if len(cells) > 1 and any(_DECIMAL_COMMA.match(cell) for cell in cells):
                 raise InputError(
                     f"{path}: line {number} separates its cells with {name} and writes numbers with "

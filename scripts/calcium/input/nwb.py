@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from calcium.input.nwb_series import PERCENT_UNITS, NwbSeriesInfo, describe_series, open_nwb
+from calcium.input.nwb_series import NwbSeriesInfo, describe_series, in_percent, open_nwb
 from calcium.input.nwb_tables import read_intervals
 
 
@@ -116,7 +116,7 @@ def _scale(series, input_kind: str = "raw") -> tuple[float, float]:
     """(conversion, offset) of a series: data · conversion + offset in its unit; ΔF/F in percent
     (unit "%" or "percent") is brought to the fraction the workflow takes (÷ 100)."""
     conversion, offset = float(series.conversion), float(getattr(series, "offset", 0.0) or 0.0)
-    if input_kind == "dff" and str(getattr(series, "unit", "")).strip().lower() in PERCENT_UNITS:
+    if input_kind == "dff" and in_percent(getattr(series, "unit", "")):
         return conversion / 100.0, offset / 100.0
     return conversion, offset
 

@@ -25,8 +25,12 @@ import numpy as np
 
 from calcium.errors import InputError
 
-# Units of a ΔF/F series in percent (brought to a fraction on reading).
-PERCENT_UNITS = frozenset(["%", "percent", "pct", "% df/f", "%df/f", "% δf/f", "%δf/f", "percent df/f"])
+
+def in_percent(unit) -> bool:
+    """Whether a series' unit says percent ("%", "dF/F (%)", "percent", "pct")."""
+    text = str(unit or "").strip().lower()
+    return "%" in text or text in ("percent", "pct") or text.endswith(" percent")
+
 
 # Where a session's traces are looked for when the sheet names no series, in order.
 DEFAULT_SERIES = {
@@ -350,7 +354,7 @@ def describe_series(nwbfile, path, series, input_kind, neuropil_series, cells_on
         roi_note,
         f"unit {found.unit!r}, conversion {found.conversion:g}, offset {getattr(found, 'offset', 0.0):g}",
     ]
-    if input_kind == "dff" and str(found.unit).strip().lower() in PERCENT_UNITS:
+    if input_kind == "dff" and in_percent(found.unit):
         notes.append("ΔF/F in percent (its unit): divided by 100 to the fraction the workflow takes")
     if neuropil is not None:
         notes.append(f"neuropil {neuropil_name} subtracted")

@@ -308,7 +308,11 @@ def _add_ensemble_tables(add, paths: dict) -> None:
             "n_members_active, threshold_n_members, strength (R at the peak)",
             where="analysis",
             neuron_columns=(),
-            descriptions=BIN_DESCRIPTIONS,
+            descriptions={
+                "start_s": "start of the activation's window (s)",
+                "end_s": "end of the activation's window (s)",
+                "peak_s": "start of the activation's peak bin (s)",
+            },
         )
     add(
         "ensemble_membership",

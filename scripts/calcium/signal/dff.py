@@ -86,6 +86,9 @@ def delta_f_over_f(
 MAX_DFF_LEVEL = 5.0  # |median| of a ΔF/F trace: 500 % above F0
 MAX_DFF_NOISE = 1.0  # robust frame-to-frame noise SD of a ΔF/F trace: 100 % of F0
 MIN_RAW_SNR = 1.0  # F0 over the robust noise SD of raw fluorescence
+# ΔF/F given resting this many noise SDs above 0 (and beyond MAX_DFF_LEVEL) is raw fluorescence;
+# below it (percent ΔF/F with a low-percentile baseline rests 1-2 of its noise SDs up) it is not.
+RAW_LEVEL_OVER_NOISE = 3.0
 # Fewer neurons are not judged: a single odd ROI (CASCADE DS32's ΔF/F noise 3.4, resting at 17) is no scale.
 MIN_NEURONS_JUDGED = 3
 
@@ -100,13 +103,32 @@ def robust_noise_sd(traces: np.ndarray) -> np.ndarray:
     return np.median(np.abs(centred), axis=1) / 0.6745 / np.sqrt(2.0)
 
 
-def scale_mismatch(traces: np.ndarray, input_kind: str) -> str | None:
+def check_session_scale(
+    traces, input_kind: str, low_f0: str = "error", trials: np.ndarray | None = None, max_neurons: int = 128
+) -> None:
+    """Raise ScaleError when a session's traces ((neurons, frames), e.g. a memory-mapped .npy) are
+    not on the scale `input_kind` says (`scale_mismatch`), judged once for the whole session on up
+    to `max_neurons` neurons spread over it (the frames inside `trials` only, (trials, 2) first and
+    one-past-last frame; None: all), so that the verdict does not depend on how the session is cut
+    into blocks. low_f0 "clip" accepts raw traces resting near 0 (background-subtracted)."""
+    n_neurons = traces.shape[0]
+    rows = np.unique(np.linspace(0, n_neurons - 1, min(n_neurons, max_neurons)).round().astype(int))
+    sample = np.asarray(traces[rows] if n_neurons else traces, dtype=np.float32)
+    if trials is not None and len(trials):
+        sample = sample[:, np.concatenate([np.arange(a, b) for a, b in trials])]
+    mismatch = scale_mismatch(sample, input_kind, low_f0)
+    if mismatch is not None:
+        raise ScaleError(f"input_kind {input_kind}: {mismatch}")
+
+
+def scale_mismatch(traces: np.ndarray, input_kind: str, low_f0: str = "error") -> str | None:
     """Why these traces (a block of a session's neurons, (neurons, frames)) are not on the scale
     `input_kind` says, or None. Judged on the neurons' medians (at least MIN_NEURONS_JUDGED
     neurons with finite traces), so that a few odd neurons do not decide: ΔF/F (input_kind dff)
-    resting beyond MAX_DFF_LEVEL and above its noise (raw fluorescence) or noisier than
-    MAX_DFF_NOISE (percent); raw fluorescence whose F0 (25th percentile) is not above
-    MIN_RAW_SNR noise SDs (ΔF/F already)."""
+    resting beyond MAX_DFF_LEVEL and RAW_LEVEL_OVER_NOISE noise SDs (raw fluorescence), or else
+    noisier than MAX_DFF_NOISE (percent); raw fluorescence whose F0 (25th percentile) is not above
+    MIN_RAW_SNR noise SDs (ΔF/F already), unless low_f0 is "clip" (background-subtracted F
+    accepted with its F0 clipped)."""
     traces = np.asarray(traces, dtype=np.float64)
     finite = np.isfinite(traces).all(axis=1)
     traces = traces[finite]
@@ -115,24 +137,30 @@ def scale_mismatch(traces: np.ndarray, input_kind: str) -> str | None:
     noise = float(np.median(robust_noise_sd(traces)))
     if input_kind == "dff":
         level = float(np.median(np.abs(np.median(traces, axis=1))))
-        if level > MAX_DFF_LEVEL and level > MIN_RAW_SNR * noise:
+        if level > MAX_DFF_LEVEL and level > RAW_LEVEL_OVER_NOISE * noise:
             return (
                 f"the traces rest at {level:.4g} (median), far above what ΔF/F (a fraction of F0) rests "
                 "at, near 0: they look like raw fluorescence. Set input_kind: raw in the session sheet."
             )
         if noise > MAX_DFF_NOISE:
+            raw = (
+                f" If they are raw fluorescence (resting at {level:.4g}), set input_kind: raw."
+                if level > MAX_DFF_LEVEL
+                else ""
+            )
             return (
                 f"the traces' frame-to-frame noise is {noise:.4g} (median SD), more than F0 itself if "
                 "they were ΔF/F as a fraction: they look like ΔF/F in percent. Divide them by 100 (the "
-                "workflow takes ΔF/F as a fraction: 0.5 for 50 %)."
+                "workflow takes ΔF/F as a fraction: 0.5 for 50 %)." + raw
             )
         return None
     f0 = float(np.median(np.percentile(traces, 25.0, axis=1)))
-    if noise > 0 and f0 < MIN_RAW_SNR * noise:
+    if low_f0 != "clip" and noise > 0 and f0 < MIN_RAW_SNR * noise:
         return (
             f"the traces' baseline (25th percentile, median {f0:.4g}) is not above their noise SD "
             f"({noise:.4g}), where raw fluorescence rests far above its noise: they look like "
             "ΔF/F already (or background-subtracted). Set input_kind: dff in the session sheet if they "
-            "are ΔF/F; give raw fluorescence otherwise."
+            "are ΔF/F; give raw fluorescence otherwise (or set dff.low_f0: clip to accept "
+            "background-subtracted traces)."
         )
     return None

@@ -32,12 +32,6 @@ def dff(
     trials: (trials, 2) first and one-past-last frame of each trial (`calcium.input.trial_structure`):
     F0 and ΔF/F of each trial on its own, gap frames 0; None: the whole recording."""
     ids = np.arange(rows.start, rows.stop)
-    from calcium.signal.dff import ScaleError, scale_mismatch
-
-    inside = None if trials is None else np.concatenate([np.arange(a, b) for a, b in trials])
-    mismatch = scale_mismatch(fluorescence if inside is None else fluorescence[:, inside], input_kind)
-    if mismatch is not None:
-        raise ScaleError(f"neurons {rows.start}-{rows.stop - 1} (input_kind: {input_kind}): {mismatch}")
     if input_kind == "dff":
         if trials is not None:
             return BlockResult((per_trial(lambda x: x, fluorescence, trials),))
