@@ -352,6 +352,8 @@
   /* Spike-time markers at their own times (not on the frame grid the series share). */
   function spikeMarks(marks) {
     return (u, ctx) => {
+      const legend = u.series.find((x) => String(x.label).startsWith("spike times"));
+      if (legend && !legend.show) return;  // hidden from the legend
       ctx.fillStyle = "#9467bd";
       for (let k = 0; k < marks.time.length; k++) {
         if (marks.value[k] === null || marks.value[k] === undefined) continue;
