@@ -197,3 +197,20 @@ def test_a_scale_mismatch_is_judged_once_per_session_and_names_the_fix():
     with_gap = dff.copy()
     with_gap[:, 1000:1500] = 0.0
     check_session_scale(with_gap, "dff", trials=gaps)
+
+
+def test_the_session_scale_check_reads_a_bounded_sample(tmp_path):
+    """Up to 128 neurons x 20 000 frames, however long the recording (it read 128 whole rows as
+    float64 and copied them: 1.9 GB for 200 neurons x 300 000 frames, beyond the rule's memory)."""
+    import tracemalloc
+
+    from calcium.signal.dff import check_session_scale
+
+    traces = np.lib.format.open_memmap(tmp_path / "t.npy", mode="w+", dtype=np.float32, shape=(150, 100_000))
+    traces[:] = 0.05 * np.random.default_rng(0).standard_normal((150, 100_000), dtype=np.float32)
+    traces.flush()
+    tracemalloc.start()
+    check_session_scale(np.load(tmp_path / "t.npy", mmap_mode="r"), "dff")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 120e6, peak  # the sample and a few copies of it; all 128 rows whole: > 400 MB

@@ -516,7 +516,7 @@ def test_a_header_naming_neurons_means_one_line_per_frame(tmp_path, prefix):
     assert (shape.n_neurons, shape.n_frames) == (320, 700)
 
 
-@pytest.mark.parametrize("index", ["time_s,", ""])
+@pytest.mark.parametrize("index", ["time_s,", "frame,", ""])
 def test_empty_rows_below_the_data_are_named_as_such(tmp_path, index):
     """Excel leaves lines of empty cells (',,,') below the data: they were reported as missing
     values to interpolate, and interpolated. A frame of missing values inside the data (a dropped
@@ -526,7 +526,6 @@ def test_empty_rows_below_the_data_are_named_as_such(tmp_path, index):
     header = f"{index}a,b,c\n"
     path.write_text(header + body + ("," * (3 if index else 2) + "\n") * 2)
     with pytest.raises(InputError, match="empty rows?, as spreadsheets leave below the data"):
-        probe_input(path, InputSettings(layout=TableLayout(orientation="frames_x_neurons")))
         read_fluorescence_csv(path, TableLayout(orientation="frames_x_neurons"), allow_missing=True)
     dropped = tmp_path / "dropped.csv"
     lines = (header + body).splitlines()
@@ -559,3 +558,18 @@ def test_r_column_names_x1_are_neurons_not_imagej_measurements(tmp_path):
     _frames(50, 5).set_axis([f"X{i + 1}" for i in range(5)], axis=1).to_csv(path)
     shape = probe_input(path, InputSettings(layout=TableLayout(orientation="frames_x_neurons")))
     assert (shape.n_neurons, shape.n_frames) == (5, 50)
+
+
+def test_text_frame_labels_under_a_frame_or_time_name_stay_one_line_per_frame(tmp_path):
+    """Frames labelled 'frame_0000' under an index named 'frame', with a header of neuron names,
+    were read transposed (300 neurons named frame_0000...) by the rule for text labels."""
+    rng = np.random.default_rng(4)
+    table = pd.DataFrame(
+        1000 + rng.normal(0, 10, (300, 700)).round(1),
+        index=pd.Index([f"frame_{k:04d}" for k in range(300)], name="frame"),
+        columns=[f"roi_{i}" for i in range(700)],
+    )
+    path = tmp_path / "f.csv"
+    table.to_csv(path)
+    shape = probe_input(path, InputSettings(layout=TableLayout(orientation="auto")))
+    assert (shape.n_neurons, shape.n_frames) == (700, 300)

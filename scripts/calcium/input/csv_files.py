@@ -275,7 +275,12 @@ def read_fluorescence_csv(
     # neuron) of missing values to interpolate. A line with an index cell is a frame (or neuron)
     # whose values are missing: the missing-value rule below.
     trailing = len(out) - (np.flatnonzero(finite.any(axis=1))[-1] + 1 if finite.any() else 0)
-    if trailing and not has_index:
+    if trailing and has_index:  # pandas reads an empty index cell as NaN
+        trailing = next(
+            (k for k in range(trailing) if labels[len(out) - 1 - k].strip().lower() not in ("", "nan")),
+            trailing,
+        )
+    if trailing:
         raise InputError(
             f"{path}: its last {trailing} data line(s) hold no value at all: empty rows, as spreadsheets "
             "leave below the data; delete them."

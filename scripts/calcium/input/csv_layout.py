@@ -254,9 +254,11 @@ def _decide_orientation(
     orientation = layout.orientation
     if orientation == "auto":
         name = first[0] if has_header and has_index and not short_header else ""
-        if has_index and any(is_text(v) for v in column):  # labels: neurons', whatever the corner says
+        header_numbers = has_header and all(is_number(c) or is_na(c) for c in first[1:])
+        if has_index and header_numbers and any(is_text(v) for v in column):
+            # labels down the side, frame times across: the corner ('Time (s)') names the header
             orientation = "neurons_x_frames"
-            reasons.append("one line per neuron: the index column holds text labels")
+            reasons.append("one line per neuron: text labels in the index column, numbers in the header")
         elif has_index and (_FRAME_NAMES.match(name) or time_unit_s(name) or is_frame_name(name)):
             orientation = "frames_x_neurons"
             reasons.append(f"one line per frame: the index column is named {name!r}")

@@ -96,7 +96,7 @@ MIN_NEURONS_JUDGED = 3
 def robust_noise_sd(traces: np.ndarray) -> np.ndarray:
     """Per neuron, the noise SD from the median absolute frame-to-frame difference (MAD / 0.6745
     / sqrt 2: insensitive to transients and slow drift), (neurons,)."""
-    steps = np.diff(np.asarray(traces, dtype=np.float64), axis=1)
+    steps = np.diff(np.asarray(traces, dtype=np.float32), axis=1)
     if steps.shape[1] == 0:
         return np.zeros(steps.shape[0])
     centred = steps - np.median(steps, axis=1, keepdims=True)
@@ -104,18 +104,29 @@ def robust_noise_sd(traces: np.ndarray) -> np.ndarray:
 
 
 def check_session_scale(
-    traces, input_kind: str, low_f0: str = "error", trials: np.ndarray | None = None, max_neurons: int = 128
+    traces,
+    input_kind: str,
+    low_f0: str = "error",
+    trials: np.ndarray | None = None,
+    max_neurons: int = 128,
+    max_frames: int = 20_000,
 ) -> None:
     """Raise ScaleError when a session's traces ((neurons, frames), e.g. a memory-mapped .npy) are
     not on the scale `input_kind` says (`scale_mismatch`), judged once for the whole session on up
-    to `max_neurons` neurons spread over it (the frames inside `trials` only, (trials, 2) first and
-    one-past-last frame; None: all), so that the verdict does not depend on how the session is cut
-    into blocks. low_f0 "clip" accepts raw traces resting near 0 (background-subtracted)."""
-    n_neurons = traces.shape[0]
-    rows = np.unique(np.linspace(0, n_neurons - 1, min(n_neurons, max_neurons)).round().astype(int))
-    sample = np.asarray(traces[rows] if n_neurons else traces, dtype=np.float32)
+    to `max_neurons` neurons spread over it and its first `max_frames` frames inside `trials`
+    ((trials, 2) first and one-past-last frame; None: all), so that the verdict does not depend on
+    how the session is cut into blocks and memory stays bounded (128 x 20 000 float32: 10 MB).
+    low_f0 "clip" accepts raw traces resting near 0 (background-subtracted): dff.low_f0 is the
+    config's, so with it no raw session is checked for being ΔF/F already."""
+    n_neurons, n_frames = traces.shape
+    frames = np.arange(n_frames)
     if trials is not None and len(trials):
-        sample = sample[:, np.concatenate([np.arange(a, b) for a, b in trials])]
+        frames = np.concatenate([np.arange(a, b) for a, b in trials])
+    frames = frames[:max_frames]
+    if n_neurons == 0 or frames.size == 0:
+        return
+    rows = np.unique(np.linspace(0, n_neurons - 1, min(n_neurons, max_neurons)).round().astype(int))
+    sample = np.stack([np.asarray(traces[row][frames], dtype=np.float32) for row in rows])
     mismatch = scale_mismatch(sample, input_kind, low_f0)
     if mismatch is not None:
         raise ScaleError(f"input_kind {input_kind}: {mismatch}")
@@ -129,7 +140,7 @@ def scale_mismatch(traces: np.ndarray, input_kind: str, low_f0: str = "error") -
     noisier than MAX_DFF_NOISE (percent); raw fluorescence whose F0 (25th percentile) is not above
     MIN_RAW_SNR noise SDs (ΔF/F already), unless low_f0 is "clip" (background-subtracted F
     accepted with its F0 clipped)."""
-    traces = np.asarray(traces, dtype=np.float64)
+    traces = np.asarray(traces, dtype=np.float32)
     finite = np.isfinite(traces).all(axis=1)
     traces = traces[finite]
     if traces.shape[1] < 10 or traces.shape[0] < MIN_NEURONS_JUDGED:
