@@ -359,6 +359,10 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
             "\na\tb\tc\n" + "1034,5\t1082,2\t7,0\n" * 3,  # the file's own line numbers
             "line 3 separates its cells with tabs and writes numbers",
         ),
+        (
+            '"1,082.16","1,034.50",7.5\n' * 3,
+            "line 1, column 1 holds '1,082.16', a number with thousands separators",
+        ),
     ],
     ids=[
         "excel error on line 1",
@@ -379,6 +383,7 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
         "CR line ends",
         "spaces",
         "semicolons and decimal commas",
+        "thousands separators",
         "tabs and decimal commas below a header",
     ],
 )

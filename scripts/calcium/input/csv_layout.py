@@ -296,6 +296,21 @@ def _refuse_spreadsheet_errors(path: Path, sample) -> None:
             raise InputError(spreadsheet_error_message(path, line_number, column + 1, cells[column]))
 
 
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+
+
+def _refuse_thousands_separators(path: Path, sample) -> None:
+    """A quoted number with thousands separators ("1,082.16", as spreadsheets format them) is text
+    to a CSV reader: it made line 1 'mix text and numbers' and the advice was to set a header."""
+    for row, line_number in zip(sample.rows, sample.line_numbers, strict=True):
+        column = next((c for c, cell in enumerate(row) if _THOUSANDS.match(cell)), None)
+        if column is not None:
+            raise InputError(
+                f"{path}: line {line_number}, column {column + 1} holds {row[column]!r}, a number with "
+                "thousands separators; save the table without them (plain numbers such as 1082.16)."
+            )
+
+
 def detect_layout(path: Path, layout: TableLayout) -> Layout:
     """Decide the header, index column and orientation of a fluorescence CSV.
 
@@ -334,6 +349,7 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
             "neuron of missing values; remove the trailing commas."
         )
     _refuse_spreadsheet_errors(path, sample)
+    _refuse_thousands_separators(path, sample)
     reasons: list[str] = []
     has_header = _decide_header(path, layout, lines, reasons)
     body = lines[1:] if has_header else lines
