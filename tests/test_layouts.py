@@ -578,3 +578,20 @@ def test_text_frame_labels_under_a_frame_or_time_name_stay_one_line_per_frame(tm
     table.to_csv(path)
     shape = probe_input(path, InputSettings(layout=TableLayout(orientation="auto")))
     assert (shape.n_neurons, shape.n_frames) == (700, 300)
+
+
+def test_a_few_roi_ids_in_front_of_the_traces_are_not_taken_for_a_frame(tmp_path):
+    """Five neurons labelled 3, 7, 12, 15, 20 (pandas to_csv(header=False)): the ids became frame 0
+    (values 3, 7, ... in front of traces near 1000); fewer lines than the ordered-column rule needs."""
+    rng = np.random.default_rng(5)
+    traces = pd.DataFrame(1000 + rng.normal(0, 10, (5, 200)).round(2), index=[3, 7, 12, 15, 20])
+    path = tmp_path / "f.csv"
+    traces.to_csv(path, header=False)
+    with pytest.raises(InputError, match="far below the other values of their lines .*input.index_column"):
+        probe_input(path, InputSettings(layout=TableLayout(orientation="auto")))
+    whole = tmp_path / "whole.csv"  # a first frame of whole numbers like the rest (integer F): data
+    values = 1000 + rng.normal(0, 10, (5, 200)).round(2)
+    values[:, 0] = [990, 995, 1001, 1004, 1010]
+    pd.DataFrame(values).to_csv(whole, header=False, index=False)
+    shape = probe_input(whole, InputSettings(layout=TableLayout(orientation="auto")))
+    assert (shape.n_neurons, shape.n_frames) == (5, 200)

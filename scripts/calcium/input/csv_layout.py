@@ -87,6 +87,20 @@ def _constant_step(values: list[str]) -> bool:
     return bool(steps[0] > 0 and np.allclose(steps, steps[0], rtol=1e-6, atol=1e-12))
 
 
+def _ids_beside_values(column: list[str], body: list[list[str]]) -> bool:
+    """Whole numbers increasing down the first column, each below a tenth of the median magnitude
+    of the other cells of its line: ROI ids (3, 7, 12, ...) in front of traces (~1000), which fewer
+    than MIN_ORDERED lines do not show as an ordered column."""
+    if len(column) < 2 or not all(INTEGER.match(v) for v in column) or not _increasing(column):
+        return False
+    full = [(first, row) for first, row in zip(column, body, strict=False) if len(row) > 1]
+    for first, row in full:  # the sample keeps whole lines only at the top
+        others = _numbers([c for c in row[1:] if not is_na(c)])
+        if others is None or others.size == 0 or not abs(float(first)) < 0.1 * np.median(np.abs(others)):
+            return False
+    return len(full) >= 1
+
+
 def _whole_numbers_only(cells: list[str]) -> bool:
     return all(INTEGER.match(c) or is_na(c) for c in cells)
 
@@ -232,6 +246,14 @@ def _decide_index(
             path,
             f"the first column holds numbers in increasing order on its first {len(column)} lines (labels "
             "such as ids or times, or data?)",
+            "input.index_column",
+            "true (it holds labels) or false (it is data)",
+        )
+    elif _ids_beside_values(column, body):
+        raise _ambiguous(
+            path,
+            f"the first column holds whole numbers in increasing order ({', '.join(column[:4])}, ...), "
+            "far below the other values of their lines (ROI ids, or data?)",
             "input.index_column",
             "true (it holds labels) or false (it is data)",
         )
