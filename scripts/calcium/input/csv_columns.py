@@ -58,8 +58,9 @@ def time_unit_s(name: str) -> float | None:
     return 1e-3 if milliseconds else 1.0
 
 
-def is_frame_name(name: str) -> bool:
-    return bool(_FRAME_NAME.match(name.strip()))
+def names_time_or_frame(name: str) -> bool:
+    """Whether a column name means the frames' axis: a time (`time_unit_s`) or a frame number."""
+    return time_unit_s(name) is not None or bool(_FRAME_NAME.match(name.strip()))
 
 
 def refuse_non_neuron_columns(path: Path, names: list[str], first_column: int) -> None:
@@ -69,7 +70,7 @@ def refuse_non_neuron_columns(path: Path, names: list[str], first_column: int) -
     for offset, raw in enumerate(names):
         name, column = raw.strip(), first_column + offset
         where = f"{path}: line 1, column {column} ({name!r})"
-        if time_unit_s(name) is not None or is_frame_name(name):
+        if names_time_or_frame(name):
             raise InputError(
                 f"{where} names a time or a frame, but with one line per frame every column after the "
                 "first is read as a neuron. Keep one time (or frame) column, as the first column, and "

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from calcium.errors import InputError
-from calcium.input.csv_columns import is_frame_name, names_neurons, time_unit_s
+from calcium.input.csv_columns import names_neurons, names_time_or_frame, time_unit_s
 from calcium.input.csv_text import (
     INTEGER,
     is_na,
@@ -110,7 +110,6 @@ _INDEX_NAMES = re.compile(
     r"time_ms|timestamp|timestamps)$",
     re.I,
 )
-_FRAME_NAMES = re.compile(r"^(frame|frames|frame_index|t|time|time_s|time_ms|timestamp|timestamps)$", re.I)
 _NEURON_NAMES = re.compile(r"^(neuron|neuron_id|cell|cell_id|roi|roi_id|unit)$", re.I)
 
 
@@ -281,7 +280,7 @@ def _decide_orientation(
             # labels down the side, frame times across: the corner ('Time (s)') names the header
             orientation = "neurons_x_frames"
             reasons.append("one line per neuron: text labels in the index column, numbers in the header")
-        elif has_index and (_FRAME_NAMES.match(name) or time_unit_s(name) or is_frame_name(name)):
+        elif has_index and names_time_or_frame(name):
             orientation = "frames_x_neurons"
             reasons.append(f"one line per frame: the index column is named {name!r}")
         elif has_index and _NEURON_NAMES.match(name):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from calcium.errors import UserError
-from calcium.signal.baseline import running_percentile
+from calcium.signal.baseline import robust_sd, running_percentile
 
 
 class BaselineError(UserError):
@@ -94,13 +94,12 @@ MIN_NEURONS_JUDGED = 3
 
 
 def robust_noise_sd(traces: np.ndarray) -> np.ndarray:
-    """Per neuron, the noise SD from the median absolute frame-to-frame difference (MAD / 0.6745
-    / sqrt 2: insensitive to transients and slow drift), (neurons,)."""
+    """Per neuron, the noise SD from the frame-to-frame differences (`robust_sd` / sqrt 2:
+    insensitive to transients and slow drift), (neurons,)."""
     steps = np.diff(np.asarray(traces, dtype=np.float32), axis=1)
     if steps.shape[1] == 0:
         return np.zeros(steps.shape[0])
-    centred = steps - np.median(steps, axis=1, keepdims=True)
-    return np.median(np.abs(centred), axis=1) / 0.6745 / np.sqrt(2.0)
+    return robust_sd(steps) / np.sqrt(2.0)
 
 
 def check_session_scale(
