@@ -595,3 +595,54 @@ def test_a_few_roi_ids_in_front_of_the_traces_are_not_taken_for_a_frame(tmp_path
     pd.DataFrame(values).to_csv(whole, header=False, index=False)
     shape = probe_input(whole, InputSettings(layout=TableLayout(orientation="auto")))
     assert (shape.n_neurons, shape.n_frames) == (5, 200)
+
+
+def _inscopix(path, values, statuses, start_s=2.0, rate_hz=20.0):
+    """A cell-trace CSV as Inscopix IDPS exports it: cell names, a line of cell statuses, then one
+    line per frame led by its time in seconds (cells padded with a space, NaN as ' nan')."""
+    lines = [" ," + ",".join(f" C{i:02d}" for i in range(values.shape[1]))]
+    lines.append("Time(s)/Cell Status," + ",".join(f" {s}" for s in statuses))
+    for k, row in enumerate(values):
+        cells = ",".join(" nan" if np.isnan(v) else f" {v:.6f}" for v in row)
+        lines.append(f"{start_s + k / rate_hz:.2f},{cells}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_inscopix_cell_statuses_are_read_rejected_cells_left_out_and_the_times_are_the_clock(tmp_path):
+    """Inscopix's second header line (cell statuses) made the first column 'mix text and numbers',
+    and the advice (input.index_column: true) did not read the file."""
+    from calcium.input.ingest import recording_start_s
+
+    rng = np.random.default_rng(2)
+    values = rng.normal(1.0, 0.1, (200, 5))
+    values[7, 3] = np.nan
+    statuses = ["accepted", "rejected", "accepted", "undecided", "accepted"]
+    path = tmp_path / "traces.csv"
+    _inscopix(path, values, statuses)
+    layout = TableLayout(orientation="auto")
+    shape = probe_input(path, InputSettings(layout=layout, missing_values="interpolate"))
+    assert (shape.n_neurons, shape.n_frames) == (4, 200)
+    assert recording_start_s(shape, 20.0, str(path)) == pytest.approx(2.0)
+    with pytest.raises(InputError, match="time column steps by 0.05 s per frame"):
+        recording_start_s(shape, 10.0, str(path))
+    table = read_fluorescence_csv(path, layout, allow_missing=True)
+    kept = [0, 2, 3, 4]
+    np.testing.assert_allclose(table.traces, values[:, kept].T.astype(np.float32), rtol=1e-6)
+    assert table.neuron_labels == ["C00", "C02", "C03", "C04"]
+    assert table.layout["cell_statuses"] == {"accepted": 3, "rejected": 1, "undecided": 1}
+    with pytest.raises(InputError, match=r"line 10, column 5 is empty, NaN"):
+        read_fluorescence_csv(path, layout)
+    _inscopix(path, values, ["rejected"] * 5)
+    with pytest.raises(InputError, match="marks every cell 'rejected'"):
+        probe_input(path, InputSettings(layout=layout))
+
+
+@pytest.mark.parametrize("above", [["Fluorescence exported by ImageJ"], ["Session A: mouse 3", ""]])
+def test_a_title_line_above_the_header_is_named_as_such(tmp_path, above):
+    """A title above the header gave 'the first column mixes text and numbers ... set
+    input.index_column: true', which does not read the file."""
+    frames = _frames()
+    path = tmp_path / "f.csv"
+    path.write_text("\n".join(above) + "\n" + frames.to_csv(index=False))
+    with pytest.raises(InputError, match=r"line \d \(cell0, cell1, .*more than one line above its data"):
+        probe_input(path, InputSettings(layout=TableLayout(orientation="auto")))

@@ -87,3 +87,20 @@ def refuse_non_neuron_columns(path: Path, names: list[str], first_column: int) -
                 f"{where} is an ImageJ measurement other than the mean intensity, not a trace. Keep only "
                 "the Mean columns (Analyze > Set Measurements: Mean gray value only), or remove the others."
             )
+
+
+# Inscopix IDPS's CSV of cell traces has a second header line of cell statuses under the cell names
+# (' , C00, C01, ...' then 'Time(s)/Cell Status, accepted, rejected, ...'), then one line per frame
+# starting with its time in seconds.
+_STATUS_CORNER = re.compile(r"^time\s*\(\s*s\s*\)\s*/\s*cell\s*status$", re.I)
+CELL_STATUSES = ("accepted", "undecided", "rejected")
+
+
+def cell_statuses(header: list[str], second: list[str]) -> tuple[str, ...] | None:
+    """Each cell's status (lower case) when `second`, the line below the header `header`, is
+    Inscopix's line of cell statuses ('Time(s)/Cell Status, accepted, rejected, ...', one per
+    header cell after the corner); None when it is not."""
+    if len(second) < 2 or len(second) != len(header) or not _STATUS_CORNER.match(second[0].strip()):
+        return None
+    statuses = tuple(cell.strip().lower() for cell in second[1:])
+    return statuses if all(status in CELL_STATUSES for status in statuses) else None

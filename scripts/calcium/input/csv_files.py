@@ -48,14 +48,14 @@ def _ragged_line(path: Path, n_cells: int) -> str | None:
     return None
 
 
-def _data_rows(path: Path, has_header: bool):
+def _data_rows(path: Path, lines_above: int):
     """(line number, cells) of each data line, numbered as the file has them (blank lines and a
     quoted cell's line breaks counted): the slow path that locates a bad cell after a failure."""
     import csv
 
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
         rows = csv.reader(handle)
-        header_left = int(has_header)
+        header_left = lines_above
         for row in rows:
             if not row or (len(row) == 1 and not row[0].strip()):  # a blank line (',,,' is not)
                 continue
@@ -77,7 +77,7 @@ def _locate_bad_cell(path: Path, decided: Layout) -> str:
 
 def _first_bad_cell(path: Path, decided: Layout) -> str:
     first = 1 + int(decided.index)
-    for line, row in _data_rows(path, decided.header):
+    for line, row in _data_rows(path, decided.lines_above):
         for j, cell in enumerate(row[first - 1 :], start=first):
             if is_number(cell) or is_na(cell):
                 continue
@@ -96,7 +96,7 @@ def _locate_bad_label(path: Path, decided: Layout) -> str:
     import csv
 
     with contextlib.suppress(csv.Error):
-        for line, row in _data_rows(path, decided.header):
+        for line, row in _data_rows(path, decided.lines_above):
             if is_spreadsheet_error(row[0]):
                 return spreadsheet_error_message(path, line, 1, row[0])
     return f"{path}: a label of its first column is a spreadsheet's error value."
@@ -221,7 +221,8 @@ def read_fluorescence_csv(
     shape = probe_csv(path, layout)
     decided = shape.layout
     has_header, has_index = shape.has_header, shape.has_index
-    top_lines = first_lines(path, 1 + int(has_header))
+    above = decided.lines_above
+    top_lines = first_lines(path, 1 + above)
     header_names = top_lines[0] if has_header else None
     n_columns = len(top_lines[-1]) - int(has_index)
     n_lines = shape.n_frames if decided.one_row_per_frame else shape.n_neurons
@@ -230,12 +231,12 @@ def read_fluorescence_csv(
     filled = 0
     try:
         if not has_index:
-            filled = _read_plain_numbers(path, int(has_header), n_columns, out)
+            filled = _read_plain_numbers(path, above, n_columns, out)
         else:
             reader = pd.read_csv(
                 path,
                 header=None,
-                skiprows=decided.header_line + int(has_header),
+                skiprows=decided.header_line + above,
                 index_col=0,
                 chunksize=rows_per_chunk,
                 skip_blank_lines=True,
@@ -245,12 +246,12 @@ def read_fluorescence_csv(
             for chunk in reader:
                 if chunk.shape[1] != n_columns:
                     raise InputError(
-                        f"{path}: a line near line {filled + 1 + int(has_header)} has "
+                        f"{path}: a line near line {filled + 1 + above} has "
                         f"{chunk.shape[1] + 1} cells but the first data line has "
                         f"{n_columns + 1}; every line needs the same number of cells."
                     )
                 values = chunk.to_numpy(dtype=np.float64)
-                _check_float32_range(path, values, filled + int(has_header), 1)
+                _check_float32_range(path, values, filled + above, 1)
                 out[filled : filled + values.shape[0]] = values
                 labels.extend(str(v) for v in chunk.index)
                 if any(is_spreadsheet_error(str(v).strip()) for v in chunk.index):
@@ -288,7 +289,7 @@ def read_fluorescence_csv(
     if not allow_missing and not finite.all():
         i, j = np.argwhere(~finite)[0]
         raise InputError(
-            f"{path}: line {i + 1 + int(has_header)}, column {j + 1 + int(has_index)} is empty, "
+            f"{path}: line {i + 1 + above}, column {j + 1 + int(has_index)} is empty, "
             f"NaN, NA or infinite ({int((~finite).sum())} such cells in all). Fill them in, or set "
             "input.missing_values: interpolate in config.yaml to interpolate them in time."
         )
@@ -300,6 +301,11 @@ def read_fluorescence_csv(
             neuron_labels = None
     else:
         neuron_labels = labels if has_index else None
+    statuses = decided.statuses
+    if statuses is not None:  # Inscopix: cells rejected there are not neurons
+        kept = np.array([status != "rejected" for status in statuses])
+        out = np.ascontiguousarray(out[kept]) if not kept.all() else out
+        neuron_labels = [name for name, keep in zip(neuron_labels, kept, strict=True) if keep]
     if out.shape[0] == 0:
         raise InputError(f"{path}: the table holds no neurons.")
     if out.shape[1] < 2:
@@ -312,7 +318,7 @@ def read_fluorescence_csv(
         if decided.one_row_per_frame:
             place = f"line 1, column {long[0] + 1 + int(has_index and not decided.short_header)}"
         else:
-            place = f"line {long[0] + 1 + int(has_header)}, column 1"
+            place = f"line {long[0] + 1 + above}, column 1"
         raise InputError(
             f"{path}: {place}: a neuron label of {len(neuron_labels[long[0]])} characters; labels are at "
             f"most {MAX_LABEL_CHARS} (they name neurons in tables, figures and the NWB file)."
@@ -326,6 +332,8 @@ def read_fluorescence_csv(
         "quoted": decided.quoted,
         "na_cells": int(np.isnan(out).sum()),
     }
+    if statuses is not None:
+        facts["cell_statuses"] = {status: statuses.count(status) for status in sorted(set(statuses))}
     notes = [
         f"header row: {'yes' if has_header else 'no'}",
         f"index column: {'yes' if has_index else 'no'}",

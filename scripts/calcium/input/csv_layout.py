@@ -15,16 +15,16 @@ from typing import NamedTuple
 import numpy as np
 
 from calcium.errors import InputError
-from calcium.input.csv_columns import names_neurons, names_time_or_frame, time_unit_s
+from calcium.input.csv_columns import cell_statuses, names_neurons, names_time_or_frame, time_unit_s
 from calcium.input.csv_text import (
     INTEGER,
     is_na,
     is_number,
-    is_spreadsheet_error,
     is_text,
     last_line,
+    refuse_spreadsheet_errors,
+    refuse_thousands_separators,
     sample_top,
-    spreadsheet_error_message,
 )
 
 
@@ -123,6 +123,8 @@ class Layout(NamedTuple):
     header_line: raw line number (from 0) of the header, or of the first data line if none.
     bom, quoted: a byte-order mark starts the file / cells are quoted.
     reasons: why each was decided, for the log.
+    statuses: Inscopix's cell statuses (`calcium.input.csv_columns.cell_statuses`), one per
+        neuron column, from a second header line; None: no such line.
     """
 
     header: bool
@@ -133,10 +135,21 @@ class Layout(NamedTuple):
     bom: bool
     quoted: bool
     reasons: tuple[str, ...]
+    statuses: tuple[str, ...] | None = None
 
     @property
     def one_row_per_frame(self) -> bool:
         return self.orientation == "frames_x_neurons"
+
+    @property
+    def lines_above(self) -> int:
+        """Non-blank lines above the data: the header and Inscopix's line of cell statuses."""
+        return int(self.header) + int(self.statuses is not None)
+
+    @property
+    def index_name(self) -> str | None:
+        """What names the index column when the header's corner cell does not: Inscopix's times."""
+        return "Time(s)" if self.statuses is not None else None
 
 
 def _ambiguous(path: Path, what: str, key: str, choices: str) -> InputError:
@@ -305,33 +318,6 @@ def _decide_orientation(
     return orientation
 
 
-def _refuse_spreadsheet_errors(path: Path, sample) -> None:
-    """A spreadsheet's error value (#DIV/0!, #VALUE!, ...) in line 1 or the first column would pass
-    for a column name or a neuron's label (a one-line file whose only text is #DIV/0! read as one
-    neuron named '#DIV/0!'): refused, naming its line and column. Elsewhere the reader refuses it
-    as a cell that is not a number."""
-    for row, line_number in zip(sample.rows, sample.line_numbers, strict=True):
-        cells = row if line_number == sample.line_numbers[0] else row[:1]
-        column = next((c for c, cell in enumerate(cells) if is_spreadsheet_error(cell)), None)
-        if column is not None:
-            raise InputError(spreadsheet_error_message(path, line_number, column + 1, cells[column]))
-
-
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
-
-
-def _refuse_thousands_separators(path: Path, sample) -> None:
-    """A quoted number with thousands separators ("1,082.16", as spreadsheets format them) is text
-    to a CSV reader: it made line 1 'mix text and numbers' and the advice was to set a header."""
-    for row, line_number in zip(sample.rows, sample.line_numbers, strict=True):
-        column = next((c for c, cell in enumerate(row) if _THOUSANDS.match(cell)), None)
-        if column is not None:
-            raise InputError(
-                f"{path}: line {line_number}, column {column + 1} holds {row[column]!r}, a number with "
-                "thousands separators; save the table without them (plain numbers such as 1082.16)."
-            )
-
-
 def detect_layout(path: Path, layout: TableLayout) -> Layout:
     """Decide the header, index column and orientation of a fluorescence CSV.
 
@@ -356,7 +342,7 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
       lines (else refused, naming input.orientation).
     Raises InputError naming the file and the config key that settles an ambiguity.
     """
-    sample = sample_top(path)
+    sample = sample_top(path, whole=3)
     lines = sample.rows
     if not lines:
         raise InputError(f"{path}: the file is empty; expected a table of fluorescence values.")
@@ -369,11 +355,23 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
             f"{path}: every data line ends with a comma (an empty last column), which would add a frame or a "
             "neuron of missing values; remove the trailing commas."
         )
-    _refuse_spreadsheet_errors(path, sample)
-    _refuse_thousands_separators(path, sample)
+    refuse_spreadsheet_errors(path, sample)
+    refuse_thousands_separators(path, sample)
     reasons: list[str] = []
     has_header = _decide_header(path, layout, lines, reasons)
     body = lines[1:] if has_header else lines
+    statuses = cell_statuses(first, body[0]) if has_header and body else None
+    if statuses is not None:  # Inscopix: the time column is named on the status line
+        body, first = body[1:], ["Time(s)", *first[1:]]
+        reasons.append("line 2 holds Inscopix's cell statuses (Time(s)/Cell Status): rejected cells left out")
+    elif has_header and len(body) > 1 and not any(map(is_number, body[0])) and sum(map(is_text, body[0])) > 1:
+        shown = ", ".join(body[0][:4]) + (", ..." if len(body[0]) > 4 else "")
+        raise InputError(
+            f"{path}: line {sample.line_numbers[1]} ({shown}) holds text, not numbers, below line "
+            f"{sample.line_numbers[0]} (taken for the header): the table has more than one line above "
+            "its data (a title, or a second header line). Keep one line of column names directly above "
+            "the data and delete the other."
+        )
     data_width = len(body[0]) if body else len(first)
     if has_header and body and len(first) == data_width + 1 and first[-1] == "":
         raise InputError(
@@ -393,4 +391,5 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
         sample.bom,
         sample.quoted,
         tuple(reasons),
+        statuses,
     )

@@ -63,7 +63,7 @@ def _count_data_lines(path: Path) -> int:
 
 def _read_time_column(path: Path, decided: Layout) -> np.ndarray:
     """Every data line's first cell as float64 (the frame times), refusing cells that are not numbers."""
-    skip = decided.header_line + int(decided.header)
+    skip = decided.header_line + decided.lines_above
     column = pd.read_csv(
         path,
         header=None,
@@ -154,23 +154,38 @@ def probe_csv(path: str | os.PathLike, layout: TableLayout = DEFAULT_LAYOUT) -> 
     check_text_csv(path)
     decided = detect_layout(path, layout)
     has_header, has_index = decided.header, decided.index
-    top_lines = first_lines(path, 1 + int(has_header))
-    if len(top_lines) <= int(has_header):
+    above = decided.lines_above
+    top_lines = first_lines(path, 1 + above)
+    if len(top_lines) <= above:
         raise InputError(f"{path}: the table has no data lines below its header.")
     n_columns = len(top_lines[-1]) - int(has_index)
     if n_columns <= 0:
         raise InputError(
-            f"{path}: line {1 + int(has_header)} holds a single cell, taken for a label; a table needs "
+            f"{path}: line {1 + above} holds a single cell, taken for a label; a table needs "
             "numbers in comma-separated columns (set input.index_column: false if the first column "
             "holds data)."
         )
-    n_lines = _count_data_lines(path) - int(has_header)
+    n_lines = _count_data_lines(path) - above
     labelled = has_index and not decided.short_header  # the header's first cell names the index
     if decided.one_row_per_frame and has_header:
         refuse_non_neuron_columns(path, top_lines[0][int(labelled) :], 1 + int(labelled))
-    times = _frame_times(path, decided, top_lines[0][0] if has_header and labelled else "")
+    times = _frame_times(
+        path, decided, decided.index_name or (top_lines[0][0] if has_header and labelled else "")
+    )
     first_time = float(times[0]) if times is not None else None
     last_time = float(times[-1]) if times is not None else None
+    if decided.statuses is not None:  # Inscopix's rejected cells are not read
+        if not decided.one_row_per_frame:
+            raise InputError(
+                f"{path}: line 2 holds Inscopix's cell statuses, one per column, so the file has one line "
+                "per frame; set input.orientation: frames_x_neurons (or auto)."
+            )
+        n_columns = sum(status != "rejected" for status in decided.statuses)
+        if n_columns == 0:
+            raise InputError(
+                f"{path}: line 2 marks every cell 'rejected' (Inscopix's cell statuses); there is no neuron "
+                "to analyse. Accept cells in Inscopix, or export the accepted ones."
+            )
     if decided.one_row_per_frame:
         return CsvShape(n_columns, n_lines, has_header, has_index, first_time, last_time, decided, times)
     if layout.orientation == "auto" and n_columns < AUTO_FRAMES_PER_NEURON * n_lines:

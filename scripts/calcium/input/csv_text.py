@@ -232,3 +232,30 @@ def last_line(path: Path) -> list[str]:
         tail = handle.read().decode("utf-8", errors="replace")
     lines = [line for line in tail.splitlines() if line.strip()]
     return split_line(lines[-1].lstrip(BOM)) if lines else []
+
+
+def refuse_spreadsheet_errors(path: Path, sample: Sample) -> None:
+    """A spreadsheet's error value (#DIV/0!, #VALUE!, ...) in line 1 or the first column would pass
+    for a column name or a neuron's label (a one-line file whose only text is #DIV/0! read as one
+    neuron named '#DIV/0!'): refused, naming its line and column. Elsewhere the reader refuses it
+    as a cell that is not a number."""
+    for row, line_number in zip(sample.rows, sample.line_numbers, strict=True):
+        cells = row if line_number == sample.line_numbers[0] else row[:1]
+        column = next((c for c, cell in enumerate(cells) if is_spreadsheet_error(cell)), None)
+        if column is not None:
+            raise InputError(spreadsheet_error_message(path, line_number, column + 1, cells[column]))
+
+
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+
+
+def refuse_thousands_separators(path: Path, sample: Sample) -> None:
+    """A quoted number with thousands separators ("1,082.16", as spreadsheets format them) is text
+    to a CSV reader: it made line 1 'mix text and numbers' and the advice was to set a header."""
+    for row, line_number in zip(sample.rows, sample.line_numbers, strict=True):
+        column = next((c for c, cell in enumerate(row) if _THOUSANDS.match(cell)), None)
+        if column is not None:
+            raise InputError(
+                f"{path}: line {line_number}, column {column + 1} holds {row[column]!r}, a number with "
+                "thousands separators; save the table without them (plain numbers such as 1082.16)."
+            )
