@@ -207,9 +207,10 @@ def test_dff_in_percent_is_read_as_a_fraction(tmp_path, recording):
     spelled = ophys_file(tmp_path / "spelled.nwb", percent, container="DfOverF", unit="dF/F (%)")
     traces, _ = read_all(spelled, series="processing/ophys/DfOverF/plane0", input_kind="dff")
     np.testing.assert_allclose(traces, percent / 100, rtol=1e-6)
-    fraction = ophys_file(tmp_path / "fraction.nwb", percent / 100, container="DfOverF", unit="dF/F")
-    traces, _ = read_all(fraction, series="processing/ophys/DfOverF/plane0", input_kind="dff")
-    np.testing.assert_allclose(traces, percent / 100, rtol=1e-6)
+    for unit in ("dF/F", "dF/F (fraction, not %)"):
+        fraction = ophys_file(tmp_path / "fraction.nwb", percent / 100, container="DfOverF", unit=unit)
+        traces, _ = read_all(fraction, series="processing/ophys/DfOverF/plane0", input_kind="dff")
+        np.testing.assert_allclose(traces, percent / 100, rtol=1e-6)
 
 
 def test_stimulus_intervals_become_a_stimulus_table(tmp_path, recording):

@@ -86,7 +86,8 @@ def named_breakage(results, name: str):
         yield from results
     except BrokenProcessPool as error:
         raise RuntimeError(
-            f"a worker process of {name} died before finishing its part (killed by the system, most "
-            "often for lack of memory): give the rule more memory (--resources mem_mb, or a cluster "
-            "profile's mem_mb) or fewer threads; nothing of this step was written."
+            f"a worker process of {name} died before finishing its part, nothing of this step was "
+            "written. Killed by the system, most often for lack of memory: give the rule more memory "
+            "(--resources mem_mb, or a cluster profile's mem_mb) or fewer threads. Or it failed as it "
+            "started ('Exception in initializer' above in this log): that error says why."
         ) from error

@@ -27,8 +27,11 @@ from calcium.errors import InputError
 
 
 def in_percent(unit) -> bool:
-    """Whether a series' unit says percent ("%", "dF/F (%)", "percent", "pct")."""
+    """Whether a series' unit says percent ("%", "dF/F (%)", "percent", "pct"); a unit that says it is
+    a fraction ("dF/F (fraction, not %)") does not."""
     text = str(unit or "").strip().lower()
+    if "fraction" in text or "not %" in text or "not percent" in text:
+        return False
     return "%" in text or text in ("percent", "pct") or text.endswith(" percent")
 
 
