@@ -373,6 +373,13 @@ def test_envelope_page_in_chromium_draws_the_decimated_arrays(chromium_path, tmp
         assert marks["lag"] == pytest.approx(lags[5])
         np.testing.assert_allclose(marks["time"], spike_frames / 20.0 - lags[5])
         assert np.all(np.nanmax(s_drawn.reshape(-1, 2)[columns], axis=1) == np.asarray(marks["value"]))
+        # amplitudes hidden from the legend: the markers stay on a y scale that spans them (it lost
+        # its data and the markers went off the chart)
+        assert browser.evaluate('sessionBrowser.showSeries("spikes", "spike amplitude", false)')
+        hidden = chart(browser.evaluate("sessionBrowser.state()"), "spikes")
+        assert hidden["shown"][0] is False
+        assert hidden["y_scale"][0] <= min(marks["value"]) and max(marks["value"]) <= hidden["y_scale"][1]
+        browser.evaluate('sessionBrowser.showSeries("spikes", "spike amplitude", true)')
         # flagged events are drawn as their own series
         detrended = chart(state, "detrended")
         labels = [s["label"] for s in detrended["series"]]

@@ -459,13 +459,19 @@
       const lag = Number((tableRow("deconvolution", i) || {}).lag_s) || 0;
       const marks = { time: spikes.map((f) => frameTime(f) - lag), value: spikes.map((f) => s[slotOf(f, s, true)]), lag };
       const label = "spike times (" + spikes.length + (lag ? "; lag_s " + fmt(lag) + " s before their frame)" : ")");
+      // The markers' series holds their heights at their frames' columns but draws nothing (the draw
+      // hook does, at the tables' times): the y scale then spans the markers when s is hidden.
+      const heights = new Array(R.n_slots).fill(null);
+      spikes.forEach((f, k) => { heights[slotOf(f, s, true)] = marks.value[k]; });
+      const markerLegend = markerSeries(label, "#9467bd", 6, false);
+      markerLegend.points = { ...markerLegend.points, show: false };
       panels.push({
         key: "spikes", title: "OASIS spike amplitudes s and spike times", unit: "s (ΔF/F)",
         series: [
           { label: "spike amplitude s", stroke: "#555", fill: "#555", width: 1, paths: uPlot.paths.bars({ size: [0.9, 6, 1] }), points: { show: false } },
-          markerSeries(label, "#9467bd", 6, false),
+          markerLegend,
         ],
-        values: [s, new Array(R.n_slots).fill(null)], extra: spikeMarks(marks), marks,
+        values: [s, heights], extra: spikeMarks(marks), marks,
       });
     }
     return panels;
@@ -1295,6 +1301,8 @@
         x: Array.from(c.u.data[0]),
         series: c.u.series.slice(1).map((s, j) => ({ label: s.label, values: Array.from(c.u.data[j + 1]) })),
         x_scale: [c.u.scales.x.min, c.u.scales.x.max],
+        y_scale: [c.u.scales.y.min, c.u.scales.y.max],
+        shown: c.u.series.slice(1).map((s) => s.show),
       })),
       events: neuronEvents(current),
       spikes: neuronSpikes(current),
@@ -1337,6 +1345,13 @@
   api.hoverCoactivityBin = (b) => { raster.co.setCursor({ left: raster.co.valToPos(raster.co.data[0][b] + 1e-9, "x"), top: 10 }); return nullSummary(); };
   api.showView = (name) => showView(name);
   api.setZoom = (a, b) => setZoom(a, b);
+  /* Show or hide a chart's series, as a click on its legend entry does. */
+  api.showSeries = function (key, label, show) {
+    const c = charts.find((x) => x.panel.key === key);
+    const j = c ? c.u.series.findIndex((x) => String(x.label).startsWith(label)) : -1;
+    if (j > 0) c.u.setSeries(j, { show });
+    return j > 0;
+  };
   api.rasterRowCentre = function (neuron) {
     // page coordinates (CSS px) of the centre of a neuron's raster row, for click tests
     const u = raster.u;
