@@ -16,13 +16,17 @@ log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
 settings = snakemake.params.dff
 trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
-# Traces on another scale than input_kind says stop here, judged once for the whole session.
-check_session_scale(
-    np.load(snakemake.input.traces, mmap_mode="r"),
-    settings.get("input_kind", "raw"),
-    settings.get("low_f0", "error"),
-    trials,
-)
+# Traces on another scale than input_kind says stop here, judged once for the whole session
+# (unless the sheet's scale_check says no for it).
+if snakemake.params.scale_check:
+    check_session_scale(
+        np.load(snakemake.input.traces, mmap_mode="r"),
+        settings.get("input_kind", "raw"),
+        settings.get("low_f0", "error"),
+        trials,
+    )
+else:
+    log.info("scale check skipped: scale_check no in the session sheet")
 stage = functools.partial(stages.dff, frame_rate_hz=facts["frame_rate_hz"], trials=trials, **settings)
 process_blocks(
     stage,

@@ -606,7 +606,16 @@ def test_dff_input_in_percent_stops_naming_the_fix(prestarted_run):
     assert result.returncode != 0
     assert "session s2: input_kind dff: " in result.stdout
     assert "look like ΔF/F in percent. Divide them by 100" in result.stdout
+    assert "set scale_check: no for this session" in result.stdout
     assert not list((workflow_copy / "results" / "s2").rglob("dff.npy"))
+    # the user's override for a session the check misjudges: its traces taken as input_kind says
+    sheet_path = workflow_copy / "resources" / "sessions.tsv"
+    sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
+    sheet.assign(scale_check="no").to_csv(sheet_path, sep="\t", index=False)
+    result = snakemake(workflow_copy, "results/s2/dff.npy")
+    assert result.returncode == 0, result.stdout[-3000:]
+    traces = np.load(workflow_copy / "results" / "s2" / "ingest" / "fluorescence.npy")
+    np.testing.assert_array_equal(np.load(workflow_copy / "results" / "s2" / "dff.npy"), traces)
 
 
 @prestarted(_s2_as_dff)

@@ -17,6 +17,7 @@ rule dff:
         runtime=block_runtime(0.05),
     params:
         dff=dff_params,
+        scale_check=lambda wc: sessions.loc[wc.session].get("scale_check", "") != "no",
     script:
         "../../scripts/dff.py"
 

@@ -128,7 +128,10 @@ def check_session_scale(
     sample = np.stack([np.asarray(traces[row][frames], dtype=np.float32) for row in rows])
     mismatch = scale_mismatch(sample, input_kind, low_f0)
     if mismatch is not None:
-        raise ScaleError(f"input_kind {input_kind}: {mismatch}")
+        raise ScaleError(
+            f"input_kind {input_kind}: {mismatch} If the traces are on the scale input_kind says "
+            "(e.g. very noisy ΔF/F), set scale_check: no for this session in the session sheet."
+        )
 
 
 def scale_mismatch(traces: np.ndarray, input_kind: str, low_f0: str = "error") -> str | None:
