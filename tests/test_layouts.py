@@ -637,12 +637,55 @@ def test_inscopix_cell_statuses_are_read_rejected_cells_left_out_and_the_times_a
         probe_input(path, InputSettings(layout=layout))
 
 
-@pytest.mark.parametrize("above", [["Fluorescence exported by ImageJ"], ["Session A: mouse 3", ""]])
-def test_a_title_line_above_the_header_is_named_as_such(tmp_path, above):
+def test_inscopix_rejected_cells_are_not_checked_and_places_are_the_files(tmp_path):
+    """Review findings: a missing value in a rejected cell refused the file; a blank line under the
+    header read the status line as data; index_column false crashed the reader; an over-long
+    name was placed by its kept column."""
+    rng = np.random.default_rng(3)
+    values = rng.normal(1.0, 0.1, (40, 4))
+    values[:, 1] = np.nan  # the rejected cell's trace is empty
+    path = tmp_path / "traces.csv"
+    _inscopix(path, values, ["accepted", "rejected", "accepted", "accepted"])
+    layout = TableLayout(orientation="auto")
+    table = read_fluorescence_csv(path, layout)
+    np.testing.assert_allclose(table.traces, values[:, [0, 2, 3]].T.astype(np.float32), rtol=1e-6)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], "", *lines[1:]]) + "\n")  # a blank line under the header
+    assert read_fluorescence_csv(path, layout).traces.shape == (3, 40)
+    with pytest.raises(InputError, match=r"line 3 holds Inscopix's cell statuses.*index_column: auto"):
+        probe_input(path, InputSettings(layout=TableLayout(orientation="auto", index_column=False)))
+    long = "X" * 201
+    path.write_text("\n".join([lines[0].replace("C03", long), *lines[1:]]) + "\n")
+    with pytest.raises(InputError, match="line 1, column 5: a neuron label of 201 characters"):
+        read_fluorescence_csv(path, layout)
+    path.write_text(
+        "\n".join([lines[0], lines[1].replace("undecided", "maybe").replace("rejected", "maybe"), *lines[2:]])
+    )
+    with pytest.raises(InputError, match="line 2 looks like Inscopix's cell statuses"):
+        probe_input(path, InputSettings(layout=layout))
+
+
+@pytest.mark.parametrize(
+    ("above", "header", "lines"),
+    [
+        (["Fluorescence exported by ImageJ"], True, "lines 1-2"),
+        (["Session A: mouse 3", ""], True, "lines 1-3"),
+        (["My recording,,,"], True, "lines 1-2"),  # a spreadsheet's title, padded with commas
+        (["My recording,,,"], False, "line 1"),  # ... straight above the numbers
+    ],
+)
+def test_a_title_line_above_the_data_is_named_as_such(tmp_path, above, header, lines):
     """A title above the header gave 'the first column mixes text and numbers ... set
     input.index_column: true', which does not read the file."""
     frames = _frames()
     path = tmp_path / "f.csv"
-    path.write_text("\n".join(above) + "\n" + frames.to_csv(index=False))
-    with pytest.raises(InputError, match=r"line \d \(cell0, cell1, .*more than one line above its data"):
+    path.write_text("\n".join(above) + "\n" + frames.to_csv(index=False, header=header))
+    with pytest.raises(InputError, match=rf"{lines} \(.*\) above the data hold text and no number: a title"):
+        probe_input(path, InputSettings(layout=TableLayout(orientation="auto")))
+
+
+def test_a_mistyped_number_below_the_header_is_named_as_a_bad_cell_not_a_title(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("roi_0,roi_1,roi_2\n\u22121.0,\u22122.0,\u22120.5\n" + "0.7,0.3,1.9\n" * 30)
+    with pytest.raises(InputError, match="mixes text .* fix that cell"):
         probe_input(path, InputSettings(layout=TableLayout(orientation="auto")))

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from calcium.errors import InputError
+from calcium.input.csv_text import is_na, is_number, is_text
 
 # A time column's name, optionally with its unit: t, time, time_s, time_ms, timestamp(s),
 # "Time (s)", "time [ms]", "Time(s)".
@@ -92,6 +93,7 @@ def refuse_non_neuron_columns(path: Path, names: list[str], first_column: int) -
 # Inscopix IDPS's CSV of cell traces has a second header line of cell statuses under the cell names
 # (' , C00, C01, ...' then 'Time(s)/Cell Status, accepted, rejected, ...'), then one line per frame
 # starting with its time in seconds.
+_LETTER = re.compile(r"[^\W\d_]")
 _STATUS_CORNER = re.compile(r"^time\s*\(\s*s\s*\)\s*/\s*cell\s*status$", re.I)
 CELL_STATUSES = ("accepted", "undecided", "rejected")
 
@@ -104,3 +106,47 @@ def cell_statuses(header: list[str], second: list[str]) -> tuple[str, ...] | Non
         return None
     statuses = tuple(cell.strip().lower() for cell in second[1:])
     return statuses if all(status in CELL_STATUSES for status in statuses) else None
+
+
+def refuse_lines_above_data(
+    path: Path, rows: list[list[str]], numbers: tuple[int, ...], index_column
+) -> None:
+    """Refuse the top of a table that no layout reads, naming its lines (`rows`: the first lines'
+    cells, `numbers`: their line numbers in the file; the first three lines split whole):
+    - Inscopix's cell statuses under the header, with input.index_column false (their first
+      column is the frames' times), or with a status other than accepted, undecided, rejected;
+    - more than one line of text above the data (a title above the header, a second header
+      line), or a single text cell on a line of otherwise empty cells above it (a spreadsheet's
+      title padded with commas): every such line was read as data ('the first column mixes text
+      and numbers'). Lines of text above lines that hold no number either are left to the
+      layout rules (a bad cell, not a title)."""
+    if len(rows) > 1 and _STATUS_CORNER.match(rows[1][0].strip()):
+        statuses = cell_statuses(rows[0], rows[1])
+        if statuses is None:
+            raise InputError(
+                f"{path}: line {numbers[1]} looks like Inscopix's cell statuses but is not one status per "
+                f"column of line {numbers[0]} ({', '.join(CELL_STATUSES)}); fix that line or delete it."
+            )
+        if index_column is False:
+            raise InputError(
+                f"{path}: line {numbers[1]} holds Inscopix's cell statuses, so the first column holds the "
+                "frames' times; set input.index_column: auto (or true)."
+            )
+        return
+
+    def words(row: list[str]) -> bool:  # text with letters: names or a title, not a mistyped number
+        return not any(map(is_number, row)) and any(is_text(cell) and _LETTER.search(cell) for cell in row)
+
+    top = 0
+    while top < min(len(rows), 3) and words(rows[top]):
+        top += 1
+    if top >= len(rows) or not any(map(is_number, rows[top])):
+        return
+    padded_title = len(rows[0]) > 1 and sum(not is_na(cell) for cell in rows[0]) == 1
+    if top >= 2 or (top == 1 and padded_title):
+        shown = ", ".join(cell for cell in rows[0][:4] if cell) + (", ..." if len(rows[0]) > 4 else "")
+        lines = f"lines {numbers[0]}-{numbers[top - 1]}" if top >= 2 else f"line {numbers[0]}"
+        raise InputError(
+            f"{path}: {lines} ({shown}) above the data hold text and no number: a title, or a second "
+            "header line. Keep at most one line above the data, the column names, and delete the other(s)."
+        )

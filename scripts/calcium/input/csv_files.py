@@ -154,7 +154,7 @@ def _read_plain_numbers(
                 engine="c",
             )["value"].to_numpy()
             block = values.reshape(n_rows, n_columns)
-            _check_float32_range(path, block, filled + skip_lines, 0)
+            _check_float32_range(path, block, filled + skip_lines, 0, np.arange(n_columns))
             out[filled : filled + n_rows] = block
             filled += n_rows
     return filled
@@ -168,13 +168,17 @@ def _check_cells_per_line(path: Path, data: bytes, n_columns: int) -> int:
     return int(commas.size)
 
 
-def _check_float32_range(path: Path, values: np.ndarray, lines_before: int, index_columns: int) -> None:
-    """Refuse finite values that overflow float32 (naming the 1-based line and column)."""
+def _check_float32_range(
+    path: Path, values: np.ndarray, lines_before: int, index_columns: int, columns: np.ndarray
+) -> None:
+    """Refuse finite values that overflow float32 (naming the 1-based line and column; `columns`:
+    each value column's place among the file's columns after the index)."""
     huge = np.abs(np.where(np.isfinite(values), values, 0.0)) > FLOAT32_MAX
     if huge.any():
         i, j = np.argwhere(huge)[0]
+        column = columns[j] + 1 + index_columns
         raise InputError(
-            f"{path}: line {lines_before + i + 1}, column {j + 1 + index_columns}: {values[i, j]:g} is "
+            f"{path}: line {lines_before + i + 1}, column {column}: {values[i, j]:g} is "
             "beyond the range of 32-bit floats (±3.4e38) in which traces are stored; rescale the data "
             "(e.g. divide by a constant)."
         )
@@ -226,7 +230,12 @@ def read_fluorescence_csv(
     header_names = top_lines[0] if has_header else None
     n_columns = len(top_lines[-1]) - int(has_index)
     n_lines = shape.n_frames if decided.one_row_per_frame else shape.n_neurons
-    out = np.empty((n_lines, n_columns), dtype=np.float32)
+    # The file's columns (after the index) read: Inscopix's rejected cells are not (nor checked).
+    statuses = decided.statuses
+    columns = (
+        np.arange(n_columns) if statuses is None else np.flatnonzero([s != "rejected" for s in statuses])
+    )
+    out = np.empty((n_lines, columns.size), dtype=np.float32)
     labels: list[str] = []
     filled = 0
     try:
@@ -236,7 +245,7 @@ def read_fluorescence_csv(
             reader = pd.read_csv(
                 path,
                 header=None,
-                skiprows=decided.header_line + above,
+                skiprows=decided.data_line,
                 index_col=0,
                 chunksize=rows_per_chunk,
                 skip_blank_lines=True,
@@ -250,8 +259,8 @@ def read_fluorescence_csv(
                         f"{chunk.shape[1] + 1} cells but the first data line has "
                         f"{n_columns + 1}; every line needs the same number of cells."
                     )
-                values = chunk.to_numpy(dtype=np.float64)
-                _check_float32_range(path, values, filled + above, 1)
+                values = chunk.iloc[:, columns].to_numpy(dtype=np.float64)
+                _check_float32_range(path, values, filled + above, 1, columns)
                 out[filled : filled + values.shape[0]] = values
                 labels.extend(str(v) for v in chunk.index)
                 if any(is_spreadsheet_error(str(v).strip()) for v in chunk.index):
@@ -289,7 +298,7 @@ def read_fluorescence_csv(
     if not allow_missing and not finite.all():
         i, j = np.argwhere(~finite)[0]
         raise InputError(
-            f"{path}: line {i + 1 + above}, column {j + 1 + int(has_index)} is empty, "
+            f"{path}: line {i + 1 + above}, column {columns[j] + 1 + int(has_index)} is empty, "
             f"NaN, NA or infinite ({int((~finite).sum())} such cells in all). Fill them in, or set "
             "input.missing_values: interpolate in config.yaml to interpolate them in time."
         )
@@ -301,11 +310,8 @@ def read_fluorescence_csv(
             neuron_labels = None
     else:
         neuron_labels = labels if has_index else None
-    statuses = decided.statuses
     if statuses is not None:  # Inscopix: cells rejected there are not neurons
-        kept = np.array([status != "rejected" for status in statuses])
-        out = np.ascontiguousarray(out[kept]) if not kept.all() else out
-        neuron_labels = [name for name, keep in zip(neuron_labels, kept, strict=True) if keep]
+        neuron_labels = [neuron_labels[j] for j in columns]
     if out.shape[0] == 0:
         raise InputError(f"{path}: the table holds no neurons.")
     if out.shape[1] < 2:
@@ -316,7 +322,7 @@ def read_fluorescence_csv(
     long = [i for i, name in enumerate(neuron_labels or []) if len(name) > MAX_LABEL_CHARS]
     if long:
         if decided.one_row_per_frame:
-            place = f"line 1, column {long[0] + 1 + int(has_index and not decided.short_header)}"
+            place = f"line 1, column {columns[long[0]] + 1 + int(has_index and not decided.short_header)}"
         else:
             place = f"line {long[0] + 1 + above}, column 1"
         raise InputError(

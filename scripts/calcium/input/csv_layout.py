@@ -15,7 +15,13 @@ from typing import NamedTuple
 import numpy as np
 
 from calcium.errors import InputError
-from calcium.input.csv_columns import cell_statuses, names_neurons, names_time_or_frame, time_unit_s
+from calcium.input.csv_columns import (
+    cell_statuses,
+    names_neurons,
+    names_time_or_frame,
+    refuse_lines_above_data,
+    time_unit_s,
+)
 from calcium.input.csv_text import (
     INTEGER,
     is_na,
@@ -125,6 +131,7 @@ class Layout(NamedTuple):
     reasons: why each was decided, for the log.
     statuses: Inscopix's cell statuses (`calcium.input.csv_columns.cell_statuses`), one per
         neuron column, from a second header line; None: no such line.
+    data_line: raw line number (from 0) of the first data line (blank lines above it counted).
     """
 
     header: bool
@@ -136,6 +143,7 @@ class Layout(NamedTuple):
     quoted: bool
     reasons: tuple[str, ...]
     statuses: tuple[str, ...] | None = None
+    data_line: int = 0
 
     @property
     def one_row_per_frame(self) -> bool:
@@ -360,18 +368,11 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
     reasons: list[str] = []
     has_header = _decide_header(path, layout, lines, reasons)
     body = lines[1:] if has_header else lines
+    refuse_lines_above_data(path, lines, sample.line_numbers, layout.index_column)
     statuses = cell_statuses(first, body[0]) if has_header and body else None
     if statuses is not None:  # Inscopix: the time column is named on the status line
         body, first = body[1:], ["Time(s)", *first[1:]]
         reasons.append("line 2 holds Inscopix's cell statuses (Time(s)/Cell Status): rejected cells left out")
-    elif has_header and len(body) > 1 and not any(map(is_number, body[0])) and sum(map(is_text, body[0])) > 1:
-        shown = ", ".join(body[0][:4]) + (", ..." if len(body[0]) > 4 else "")
-        raise InputError(
-            f"{path}: line {sample.line_numbers[1]} ({shown}) holds text, not numbers, below line "
-            f"{sample.line_numbers[0]} (taken for the header): the table has more than one line above "
-            "its data (a title, or a second header line). Keep one line of column names directly above "
-            "the data and delete the other."
-        )
     data_width = len(body[0]) if body else len(first)
     if has_header and body and len(first) == data_width + 1 and first[-1] == "":
         raise InputError(
@@ -392,4 +393,5 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
         sample.quoted,
         tuple(reasons),
         statuses,
+        sample.raw_line(int(has_header) + int(statuses is not None)),
     )

@@ -63,7 +63,7 @@ def _count_data_lines(path: Path) -> int:
 
 def _read_time_column(path: Path, decided: Layout) -> np.ndarray:
     """Every data line's first cell as float64 (the frame times), refusing cells that are not numbers."""
-    skip = decided.header_line + decided.lines_above
+    skip = decided.data_line
     column = pd.read_csv(
         path,
         header=None,

@@ -194,6 +194,11 @@ class Sample(NamedTuple):
     quoted: bool
     line_numbers: tuple[int, ...] = ()  # each row's line in the file, from 1
 
+    def raw_line(self, row: int) -> int:
+        """Raw line number (from 0, blank lines counted) of the `row`-th non-blank line."""
+        numbers = self.line_numbers
+        return numbers[row] - 1 if len(numbers) > row else self.first_line_number + row
+
 
 def sample_top(path: Path, n: int = SAMPLE_LINES, whole: int = 2) -> Sample:
     """Cells of the first `n` non-blank lines; beyond the first `whole` lines only the first
