@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,12 +28,12 @@ from calcium.errors import InputError
 
 
 def in_percent(unit) -> bool:
-    """Whether a series' unit says percent ("%", "dF/F (%)", "percent", "pct"); a unit that says it is
-    a fraction ("dF/F (fraction, not %)") does not."""
-    text = str(unit or "").strip().lower()
-    if "fraction" in text or "not %" in text or "not percent" in text:
+    """Whether a series' unit says percent ("%", "dF/F (%)", "percent", "pct", "fractional change
+    (%)"); a unit that says it is not ("dF/F (fraction, not %)", "not in percent") does not."""
+    text = " ".join(str(unit or "").strip().lower().split())
+    if re.search(r"\bnot (?:in )?(?:%|percent|pct)", text):
         return False
-    return "%" in text or text in ("percent", "pct") or text.endswith(" percent")
+    return "%" in text or bool(re.search(r"\b(?:percent|pct)\b", text))
 
 
 # Where a session's traces are looked for when the sheet names no series, in order.
