@@ -238,3 +238,35 @@ def test_workers_are_forked_before_the_progress_thread_starts(tmp_path):
     process_blocks(_stage, [tmp_path / "in.npy"], [tmp_path / "a.npy", tmp_path / "b.npy"], 40, 50, 2, 200)
     assert _FORKED_WITH, "no worker was forked"
     assert all(not any(name.startswith("progress") for name in names) for names in _FORKED_WITH), _FORKED_WITH
+
+
+_FAILING_START = """
+import sys
+sys.path[:0] = {paths!r}
+from calcium.logs import log_to
+from calcium.workers import forked_workers, in_order, named_breakage
+log_to({log!r}, "session s1")
+def start():
+    raise ValueError("no such device")
+with forked_workers(2, start) as executor:
+    try:
+        list(named_breakage(in_order(executor, abs, range(4), 2), "dff"))
+    except RuntimeError as error:
+        print("broken" if "failed as it started" in str(error) else str(error))
+"""
+
+
+def test_a_worker_failing_as_it_starts_leaves_its_error_in_the_log(tmp_path):
+    """The error of a worker's initializer reached stderr only (the executor's logger): the rule's log
+    said the worker died, most often for lack of memory, and nothing else."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    paths = [str(Path(__file__).resolve().parents[1] / "scripts")]
+    log = tmp_path / "dff.log"
+    code = _FAILING_START.format(paths=paths, log=str(log))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["broken"], done.stderr[-2000:]
+    text = log.read_text()
+    assert "a worker process failed as it started" in text and "ValueError: no such device" in text

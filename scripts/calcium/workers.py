@@ -47,7 +47,14 @@ def _start_worker(parent: int, initializer: Callable | None) -> None:
     if os.getppid() != parent:
         os._exit(1)
     if initializer is not None:
-        initializer()
+        try:
+            initializer()
+        except BaseException:
+            # Into the rule's log (the executor reports it on stderr only), before the worker dies.
+            import logging
+
+            logging.getLogger("calcium.workers").exception("a worker process failed as it started")
+            raise
 
 
 def in_order(executor, function: Callable, items, ahead: int):
@@ -89,5 +96,5 @@ def named_breakage(results, name: str):
             f"a worker process of {name} died before finishing its part, nothing of this step was "
             "written. Killed by the system, most often for lack of memory: give the rule more memory "
             "(--resources mem_mb, or a cluster profile's mem_mb) or fewer threads. Or it failed as it "
-            "started ('Exception in initializer' above in this log): that error says why."
+            "started ('a worker process failed as it started' above in this log): that error says why."
         ) from error
