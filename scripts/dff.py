@@ -14,11 +14,12 @@ from calcium.signal.dff import check_session_scale
 
 log = log_to(snakemake.log[0], snakemake.wildcards)
 facts = load_json(snakemake.input.facts)
-settings = snakemake.params.dff
+settings = dict(snakemake.params.dff)
+scale_check = settings.pop("scale_check", True)  # False: the sheet's scale_check: no
 trials = trial_bounds(snakemake.input)  # (trials, 2) frames of each trial; None: continuous
 # Traces on another scale than input_kind says stop here, judged once for the whole session
 # (unless the sheet's scale_check says no for it).
-if snakemake.params.scale_check:
+if scale_check:
     check_session_scale(
         np.load(snakemake.input.traces, mmap_mode="r"),
         settings.get("input_kind", "raw"),

@@ -234,6 +234,16 @@ def dff_params(wildcards):
     return sorted_keys({"input_kind": "raw", **config["dff"]})
 
 
+def dff_rule_params(wildcards):
+    """The ΔF/F rule's: `dff_params`, and scale_check False for a session whose sheet says
+    scale_check: no (absent otherwise, so that the column changes nothing for the others).
+    """
+    params = dff_params(wildcards)
+    if sessions.loc[wildcards.session].get("scale_check", "") == "no":
+        params = {**params, "scale_check": False}
+    return params
+
+
 def stage_traces(session, trace):
     """What a stage given `trace` (dff, detrended or denoised, schema-checked) reads: the traces,
     and for denoised ones the detrended traces they came from (noise_traces), where the scan's

@@ -16,8 +16,7 @@ rule dff:
         mem_mb=block_mem_mb(4),
         runtime=block_runtime(0.05),
     params:
-        dff=dff_params,
-        scale_check=lambda wc: sessions.loc[wc.session].get("scale_check", "") != "no",
+        dff=dff_rule_params,
     script:
         "../../scripts/dff.py"
 
