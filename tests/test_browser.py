@@ -378,6 +378,8 @@ def test_envelope_page_in_chromium_draws_the_decimated_arrays(chromium_path, tmp
         assert browser.evaluate('sessionBrowser.showSeries("spikes", "spike amplitude", false)')
         hidden = chart(browser.evaluate("sessionBrowser.state()"), "spikes")
         assert hidden["shown"][0] is False
+        # the markers' series is their legend entry only: no value at a frame (the hover shows none)
+        assert np.isnan(series(state, "spikes", "spike times")).all()
         assert hidden["y_scale"][0] <= min(marks["value"]) and max(marks["value"]) <= hidden["y_scale"][1]
         browser.evaluate('sessionBrowser.showSeries("spikes", "spike amplitude", true)')
         # flagged events are drawn as their own series

@@ -459,19 +459,19 @@
       const lag = Number((tableRow("deconvolution", i) || {}).lag_s) || 0;
       const marks = { time: spikes.map((f) => frameTime(f) - lag), value: spikes.map((f) => s[slotOf(f, s, true)]), lag };
       const label = "spike times (" + spikes.length + (lag ? "; lag_s " + fmt(lag) + " s before their frame)" : ")");
-      // The markers' series holds their heights at their frames' columns but draws nothing (the draw
-      // hook does, at the tables' times): the y scale then spans the markers when s is hidden.
-      const heights = new Array(R.n_slots).fill(null);
-      spikes.forEach((f, k) => { heights[slotOf(f, s, true)] = marks.value[k]; });
+      // The markers are drawn by the draw hook at the tables' times; their series is the legend entry
+      // only. With s hidden the y scale spans the markers (it had no data left).
       const markerLegend = markerSeries(label, "#9467bd", 6, false);
       markerLegend.points = { ...markerLegend.points, show: false };
+      const heights = marks.value.filter((v) => v !== null && v !== undefined);
+      const yRange = heights.length ? [Math.min(0, ...heights), Math.max(...heights)] : [0, 1];
       panels.push({
         key: "spikes", title: "OASIS spike amplitudes s and spike times", unit: "s (ΔF/F)",
         series: [
           { label: "spike amplitude s", stroke: "#555", fill: "#555", width: 1, paths: uPlot.paths.bars({ size: [0.9, 6, 1] }), points: { show: false } },
           markerLegend,
         ],
-        values: [s, heights], extra: spikeMarks(marks), marks,
+        values: [s, new Array(R.n_slots).fill(null)], extra: spikeMarks(marks), marks, yRange,
       });
     }
     return panels;
@@ -479,12 +479,20 @@
 
   function chartWidth(container) { return Math.max(400, container.clientWidth - 4); }
 
+  /* A y range that falls back to the panel's own (its markers') when its first series is hidden. */
+  function yRangeOf(panel) {
+    return (u, min, max) => {
+      const shown = u.series[1] && u.series[1].show && min !== null && max !== null;
+      return shown ? uPlot.rangeNum(min, max, 0.1, true) : uPlot.rangeNum(panel.yRange[0], panel.yRange[1], 0.1, true);
+    };
+  }
+
   function makeTraceChart(panel, width, height) {
     const box = el("div", { class: "panel" }, el("div", { class: "panel-title" }, panel.title));
     $("charts").append(box);
     const opts = {
       width, height,
-      scales: { x: { time: false } },
+      scales: { x: { time: false }, ...(panel.yRange ? { y: { range: yRangeOf(panel) } } : {}) },
       series: [{ label: "time (s)", value: (u, v) => (v === null ? "–" : v.toFixed(2)) }, ...panel.series],
       axes: [
         { label: "time (s)", labelSize: 16, size: 32 },
