@@ -288,8 +288,9 @@ def _time_table(path, time_s):
         (lambda t: np.concatenate([t[:300], t[300:] + 5.0]), "data line 301 follows a gap of 5.03"),
         (lambda t: np.concatenate([t[:300], t[300:350][::-1], t[350:]]), "data line 302: the time stamp"),
         (lambda t: np.concatenate([t[:300], t[299:599]]), "data line 301: the time stamp"),
+        (lambda t: np.delete(t, 300), r"data line 301 follows a gap of 0.0666667 s, 2 frames"),  # it passed
     ],
-    ids=["pause", "reversed block", "repeated frame"],
+    ids=["pause", "reversed block", "repeated frame", "one frame dropped mid-recording"],
 )
 def test_time_column_is_checked_frame_by_frame(tmp_path, edit, message):
     time_s = np.arange(600) / 30.0

@@ -185,6 +185,12 @@ def test_rate_and_start_come_from_timestamps(tmp_path, recording):
         InputError, match=r"gap\.nwb: series processing/ophys/Fluorescence/plane0: .*irregular"
     ):
         check_nwb_session(ophys_file(tmp_path / "gap.nwb", f, timestamps=gap))
+    middle = f.shape[1] // 2  # one frame dropped mid-recording: the others stray by half a frame only
+    dropped = np.delete(12.5 + np.arange(f.shape[1] + 1) / 20.0, middle)
+    with pytest.raises(
+        InputError, match=rf"timestamp {middle}, counted from 0, follows a gap of 0.1 s, 1.99 frames"
+    ):
+        check_nwb_session(ophys_file(tmp_path / "dropped.nwb", f, timestamps=dropped))
 
 
 def test_conversion_and_offset_give_the_series_unit(tmp_path, recording):

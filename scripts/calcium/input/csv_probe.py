@@ -112,16 +112,30 @@ def check_frame_times(times_s: np.ndarray, source: str) -> None:
     rate = 1.0 / slope
     drift = np.abs(times_s - (intercept + slope * frames))
     worst = int(np.argmax(drift))
-    if drift[worst] > 0.5 / rate:
-        gaps = np.flatnonzero(steps > 1.5 / rate)
+    # A step of more than 1.5 frames (beyond the stamps' rounding) is a dropped frame or a pause, even
+    # where the fitted rate absorbs it (one frame dropped mid-recording moves the others by half a frame).
+    gaps = np.flatnonzero(steps > 1.5 / rate + _resolution_s(times_s))
+    if drift[worst] > 0.5 / rate or gaps.size:
         if gaps.size:
-            where = f"data line {int(gaps[0]) + 2} follows a gap of {steps[gaps[0]]:.6g} s"
+            step = steps[gaps[0]]
+            where = f"data line {int(gaps[0]) + 2} follows a gap of {step:.6g} s, {step * rate:.3g} frames"
         else:
-            where = f"data line {worst + 1} lies {drift[worst]:.3g} s from a constant rate"
+            where = (
+                f"data line {worst + 1} lies {drift[worst]:.3g} s, over half a frame, from a constant rate"
+            )
         raise InputError(
-            f"{source}: the frame times are irregular ({where}, more than half a frame at the mean rate "
-            f"{rate:.6g} Hz); split the recording into sessions at the pause, or fill in the missing frames."
+            f"{source}: the frame times are irregular ({where} at the mean rate {rate:.6g} Hz); split the "
+            "recording into sessions at the pause, or fill in the missing frames."
         )
+
+
+def _resolution_s(times_s: np.ndarray) -> float:
+    """The stamps' rounding: 10**-d for the fewest decimals d (0-9) that write every stamp (s)."""
+    for decimals in range(10):
+        scaled = times_s * 10.0**decimals
+        if np.all(np.abs(scaled - np.round(scaled)) < 1e-6):
+            return 10.0**-decimals
+    return 0.0
 
 
 def _frame_times(path: Path, decided: Layout, name: str) -> np.ndarray | None:

@@ -230,6 +230,14 @@ def _timing(series, path: Path, name: str) -> tuple[float, float, str]:
     # The workflow places frame k at start + k / rate: refuse timestamps that stray by half a frame
     # (dropped frames, pauses), which no single rate describes.
     drift = np.abs(stamps - (stamps[0] + np.arange(stamps.size) / rate)).max()
+    steps = np.diff(stamps)
+    if np.any(steps > 1.5 / rate):  # a dropped frame mid-recording strays by only half a frame
+        k = int(np.argmax(steps > 1.5 / rate))
+        raise InputError(
+            f"{path}: series {name}: its timestamps are irregular (timestamp {k + 1}, counted from 0, "
+            f"follows a gap of {steps[k]:.6g} s, {steps[k] * rate:.3g} frames at the mean rate {rate:.6g} "
+            "Hz: a dropped frame or a pause); split the recording at the gap."
+        )
     if drift > 0.5 / rate:
         raise InputError(
             f"{path}: series {name}: its timestamps are irregular (a frame lies {drift:.3g} s from "
