@@ -94,6 +94,7 @@ def refuse_non_neuron_columns(path: Path, names: list[str], first_column: int) -
 # (' , C00, C01, ...' then 'Time(s)/Cell Status, accepted, rejected, ...'), then one line per frame
 # starting with its time in seconds.
 _LETTER = re.compile(r"[^\W\d_]")
+_INDEX = re.compile(r"^\s*(?:index|idx|id|t|frame_no)\s*$", re.I)
 _STATUS_CORNER = re.compile(r"^time\s*\(\s*s\s*\)\s*/\s*cell\s*status$", re.I)
 CELL_STATUSES = ("accepted", "undecided", "rejected")
 
@@ -109,17 +110,20 @@ def cell_statuses(header: list[str], second: list[str]) -> tuple[str, ...] | Non
 
 
 def refuse_lines_above_data(
-    path: Path, rows: list[list[str]], numbers: tuple[int, ...], index_column
+    path: Path, rows: list[list[str]], numbers: tuple[int, ...], header, index_column
 ) -> None:
     """Refuse the top of a table that no layout reads, naming its lines (`rows`: the first lines'
-    cells, `numbers`: their line numbers in the file; the first three lines split whole):
+    cells, `numbers`: their line numbers in the file; the first three lines split whole; `header`,
+    `index_column`: input.header and input.index_column):
     - Inscopix's cell statuses under the header, with input.index_column false (their first
       column is the frames' times), or with a status other than accepted, undecided, rejected;
-    - more than one line of text above the data (a title above the header, a second header
-      line), or a single text cell on a line of otherwise empty cells above it (a spreadsheet's
-      title padded with commas): every such line was read as data ('the first column mixes text
-      and numbers'). Lines of text above lines that hold no number either are left to the
-      layout rules (a bad cell, not a title)."""
+    - with input.header auto: more than one line of names above the data (a title above the
+      header, a second header line: text with letters beyond a line's first cell, the label
+      column, on every line but the first), or a single text cell in the first cell of a line of
+      otherwise empty cells straight above a line of numbers (a spreadsheet's title padded with
+      commas, not an index's name): every such line was read as data ('the first column mixes
+      text and numbers').
+      Only above a line that holds a number."""
     if len(rows) > 1 and _STATUS_CORNER.match(rows[1][0].strip()):
         statuses = cell_statuses(rows[0], rows[1])
         if statuses is None:
@@ -133,20 +137,33 @@ def refuse_lines_above_data(
                 "frames' times; set input.index_column: auto (or true)."
             )
         return
+    if header != "auto":
+        return
 
-    def words(row: list[str]) -> bool:  # text with letters: names or a title, not a mistyped number
-        return not any(map(is_number, row)) and any(is_text(cell) and _LETTER.search(cell) for cell in row)
+    def names(cells: list[str]) -> bool:  # no number, and text with letters among `cells`
+        return any(is_text(cell) and _LETTER.search(cell) for cell in cells)
 
     top = 0
-    while top < min(len(rows), 3) and words(rows[top]):
+    while top < min(len(rows), 3) and not any(map(is_number, rows[top])) and names(rows[top][int(top > 0) :]):
         top += 1
     if top >= len(rows) or not any(map(is_number, rows[top])):
         return
-    padded_title = len(rows[0]) > 1 and sum(not is_na(cell) for cell in rows[0]) == 1
-    if top >= 2 or (top == 1 and padded_title):
-        shown = ", ".join(cell for cell in rows[0][:4] if cell) + (", ..." if len(rows[0]) > 4 else "")
+    first = rows[0]
+    padded_title = (  # ... straight above numbers: a labelled row with no values has a label below it
+        top == 1
+        and len(first) > 1
+        and is_number(rows[1][0])
+        and sum(not is_na(cell) for cell in first) == 1
+        and names(first[:1])
+        and not (
+            names_time_or_frame(first[0]) or _NEURON_ID_NAME.match(first[0].strip()) or _INDEX.match(first[0])
+        )
+    )
+    if top >= 2 or padded_title:
+        shown = ", ".join(cell for cell in first[:4] if cell) + (", ..." if len(first) > 4 else "")
         lines = f"lines {numbers[0]}-{numbers[top - 1]}" if top >= 2 else f"line {numbers[0]}"
         raise InputError(
-            f"{path}: {lines} ({shown}) above the data hold text and no number: a title, or a second "
-            "header line. Keep at most one line above the data, the column names, and delete the other(s)."
+            f"{path}: {lines} ({shown}) above the data hold text and no number: a title or a second "
+            "header line (keep at most one line above the data, the column names, and delete the other), "
+            "or data whose cells are not numbers (fix them)."
         )

@@ -77,9 +77,10 @@ def _locate_bad_cell(path: Path, decided: Layout) -> str:
 
 def _first_bad_cell(path: Path, decided: Layout) -> str:
     first = 1 + int(decided.index)
+    rejected = {first + k for k, status in enumerate(decided.statuses or ()) if status == "rejected"}
     for line, row in _data_rows(path, decided.lines_above):
         for j, cell in enumerate(row[first - 1 :], start=first):
-            if is_number(cell) or is_na(cell):
+            if is_number(cell) or is_na(cell) or j in rejected:  # Inscopix's rejected cells are not read
                 continue
             if is_spreadsheet_error(cell):
                 return spreadsheet_error_message(path, line, j, cell)

@@ -368,7 +368,7 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
     reasons: list[str] = []
     has_header = _decide_header(path, layout, lines, reasons)
     body = lines[1:] if has_header else lines
-    refuse_lines_above_data(path, lines, sample.line_numbers, layout.index_column)
+    refuse_lines_above_data(path, lines, sample.line_numbers, layout.header, layout.index_column)
     statuses = cell_statuses(first, body[0]) if has_header and body else None
     if statuses is not None:  # Inscopix: the time column is named on the status line
         body, first = body[1:], ["Time(s)", *first[1:]]

@@ -191,8 +191,8 @@ def probe_csv(path: str | os.PathLike, layout: TableLayout = DEFAULT_LAYOUT) -> 
     if decided.statuses is not None:  # Inscopix's rejected cells are not read
         if not decided.one_row_per_frame:
             raise InputError(
-                f"{path}: line 2 holds Inscopix's cell statuses, one per column, so the file has one line "
-                "per frame; set input.orientation: frames_x_neurons (or auto)."
+                f"{path}: the line under the header holds Inscopix's cell statuses, one per column, so the "
+                "file has one line per frame; set input.orientation: frames_x_neurons (or auto)."
             )
         n_columns = sum(status != "rejected" for status in decided.statuses)
         if n_columns == 0:
