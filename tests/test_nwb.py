@@ -210,11 +210,17 @@ def test_dff_in_percent_is_read_as_a_fraction(tmp_path, recording):
     traces, info = read_all(path, series="processing/ophys/DfOverF/plane0", input_kind="dff")
     np.testing.assert_allclose(traces, percent / 100, rtol=1e-6)
     assert any("divided by 100" in note for note in info.notes)
-    for unit in ("dF/F (%)", "fractional change (%)", "% (not a fraction)", "percent, not fraction"):
+    for unit in (
+        "dF/F (%)",
+        "fractional change (%)",
+        "% (not a fraction)",
+        "percent, not fraction",
+        "percentage",
+    ):
         spelled = ophys_file(tmp_path / "spelled.nwb", percent, container="DfOverF", unit=unit)
         traces, _ = read_all(spelled, series="processing/ophys/DfOverF/plane0", input_kind="dff")
         np.testing.assert_allclose(traces, percent / 100, rtol=1e-6)
-    for unit in ("dF/F", "dF/F (fraction, not %)", "not in percent"):
+    for unit in ("dF/F", "dF/F (fraction, not %)", "not in percent", "dF/F (no %)", "fraction (1 = 100 %)"):
         fraction = ophys_file(tmp_path / "fraction.nwb", percent / 100, container="DfOverF", unit=unit)
         traces, _ = read_all(fraction, series="processing/ophys/DfOverF/plane0", input_kind="dff")
         np.testing.assert_allclose(traces, percent / 100, rtol=1e-6)

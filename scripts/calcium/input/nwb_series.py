@@ -28,12 +28,17 @@ from calcium.errors import InputError
 
 
 def in_percent(unit) -> bool:
-    """Whether a series' unit says percent ("%", "dF/F (%)", "percent", "pct", "fractional change
-    (%)"); a unit that says it is not ("dF/F (fraction, not %)", "not in percent") does not."""
+    """Whether a series' unit says percent ("%", "dF/F (%)", "percent", "percentage", "pct",
+    "fractional change (%)"); a unit that says it is not ("dF/F (fraction, not %)", "no %",
+    "non-percent", "without %") or that it is a fraction of 100 % ("1 = 100 %", "percent/100")
+    does not."""
     text = " ".join(str(unit or "").strip().lower().split())
-    if re.search(r"\bnot (?:in )?(?:%|percent|pct)", text):
+    percent = r"(?:%|percent(?:age)?|pct)"
+    if re.search(rf"\b(?:not|no|non|without|never)[\s-]*(?:in\s+)?{percent}", text):
         return False
-    return "%" in text or bool(re.search(r"\b(?:percent|pct)\b", text))
+    if re.search(rf"=\s*100\s*{percent}|{percent}\s*/\s*100", text):
+        return False
+    return "%" in text or bool(re.search(r"\b(?:percent(?:age)?|pct)\b", text))
 
 
 # Where a session's traces are looked for when the sheet names no series, in order.
