@@ -49,7 +49,7 @@ def _start_worker(parent: int, initializer: Callable | None) -> None:
     if initializer is not None:
         try:
             initializer()
-        except BaseException:
+        except Exception:
             # Into the rule's log (the executor reports it on stderr only), before the worker dies.
             import logging
 

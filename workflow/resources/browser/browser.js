@@ -463,8 +463,9 @@
       // only. With s hidden the y scale spans the markers (it had no data left).
       const markerLegend = markerSeries(label, "#9467bd", 6, false);
       markerLegend.points = { ...markerLegend.points, show: false };
-      const heights = marks.value.filter((v) => v !== null && v !== undefined);
-      const yRange = heights.length ? [Math.min(0, ...heights), Math.max(...heights)] : [0, 1];
+      let low = 0, high = -Infinity;  // a loop: spreading 10^5 spikes as arguments overflows the stack
+      for (const v of marks.value) if (v !== null && v !== undefined) { low = Math.min(low, v); high = Math.max(high, v); }
+      const yRange = high > -Infinity ? [low, high] : [0, 1];
       panels.push({
         key: "spikes", title: "OASIS spike amplitudes s and spike times", unit: "s (ΔF/F)",
         series: [
