@@ -309,6 +309,12 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
         _time_table(tmp_path / "t.csv", time_s), InputSettings(layout=TableLayout(orientation="auto"))
     )
     assert shape.n_frames == 600 and shape.times_s[0] == time_s[0]
+    # Unix seconds at 8 Hz written with one decimal: steps of 0.1 and 0.2 s are the rounding, not gaps
+    unix = np.round(1.7e9 + np.arange(600) / 8.0, 1)
+    shape = probe_input(
+        _time_table(tmp_path / "u.csv", unix), InputSettings(layout=TableLayout(orientation="auto"))
+    )
+    assert shape.n_frames == 600
 
 
 @pytest.mark.parametrize(

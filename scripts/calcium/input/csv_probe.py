@@ -133,7 +133,9 @@ def _resolution_s(times_s: np.ndarray) -> float:
     """The stamps' rounding: 10**-d for the fewest decimals d (0-9) that write every stamp (s)."""
     for decimals in range(10):
         scaled = times_s * 10.0**decimals
-        if np.all(np.abs(scaled - np.round(scaled)) < 1e-6):
+        # float64 carries ~16 digits: stamps such as Unix seconds (1.7e9) hold few decimals exactly
+        tolerance = 1e-6 + 16 * np.finfo(np.float64).eps * np.abs(scaled)
+        if np.all(np.abs(scaled - np.round(scaled)) <= tolerance):
             return 10.0**-decimals
     return 0.0
 
