@@ -309,12 +309,38 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
         _time_table(tmp_path / "t.csv", time_s), InputSettings(layout=TableLayout(orientation="auto"))
     )
     assert shape.n_frames == 600 and shape.times_s[0] == time_s[0]
-    # Unix seconds at 8 Hz written with one decimal: steps of 0.1 and 0.2 s are the rounding, not gaps
-    unix = np.round(1.7e9 + np.arange(600) / 8.0, 1)
-    shape = probe_input(
-        _time_table(tmp_path / "u.csv", unix), InputSettings(layout=TableLayout(orientation="auto"))
-    )
-    assert shape.n_frames == 600
+
+
+@pytest.mark.parametrize(
+    ("time_s", "dropped"),
+    [
+        (np.round(1.7e9 + np.arange(600) / 8.0, 1), False),  # Unix seconds, one decimal: steps 0.1, 0.2 s
+        (np.round(np.arange(3000) / 9.7, 1), False),  # steps of 1-2 frames are the rounding
+        (np.arange(3000) / 30.0 + np.random.default_rng(4).uniform(-0.01, 0.01, 3000), False),  # +-30 %
+        (np.arange(20_000) / 30.0 + np.random.default_rng(5).normal(0, 0.0033, 20_000), False),  # 10 %
+        (np.round(np.delete(np.arange(601) / 10.0, 300), 1), True),  # exact 0.1 s grid, one frame dropped
+        (np.round(np.delete(np.arange(3001) / 5.0, 630), 1), True),  # ... at 21 %, where the fit hid it
+    ],
+    ids=[
+        "unix 8 Hz",
+        "9.7 Hz 1 decimal",
+        "uniform jitter",
+        "gaussian jitter",
+        "10 Hz drop",
+        "5 Hz drop at 21 %",
+    ],
+)
+def test_jitter_and_rounding_pass_and_one_dropped_frame_does_not(tmp_path, time_s, dropped):
+    """Review findings: a rule on single steps refused clocks with ordinary jitter (steps up to 1.6
+    frames) and, with a rounding allowance, let a drop on an exact decimal grid through; a lasting
+    shift of the stamps tells them apart."""
+    settings = InputSettings(layout=TableLayout(orientation="auto"))
+    path = _time_table(tmp_path / "t.csv", time_s)
+    if dropped:
+        with pytest.raises(InputError, match=r"follows a gap of .* 2 frames at the mean rate"):
+            probe_input(path, settings)
+    else:
+        assert probe_input(path, settings).n_frames == time_s.size
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from calcium.errors import InputError
+from calcium.input.clock import fit_clock, largest_step_near
 from calcium.input.csv_columns import refuse_non_neuron_columns, time_unit_s
 from calcium.input.csv_layout import DEFAULT_LAYOUT, Layout, TableLayout, detect_layout
 from calcium.input.csv_text import check_text_csv, first_lines
@@ -106,19 +107,16 @@ def check_frame_times(times_s: np.ndarray, source: str) -> None:
             "block of lines?)."
         )
     # The constant rate that fits the stamps best (least squares: stamps written with few decimals
-    # scatter around it by their rounding), and each frame's distance from it.
-    frames = np.arange(times_s.size, dtype=np.float64)
-    slope, intercept = np.polyfit(frames, times_s, 1)
-    rate = 1.0 / slope
-    drift = np.abs(times_s - (intercept + slope * frames))
+    # scatter around it by their rounding), each frame's distance from it, and a lasting shift (one
+    # frame dropped mid-recording moves the others by only half a frame from the fit).
+    rate, drift, jump = fit_clock(times_s)
     worst = int(np.argmax(drift))
-    # A step of more than 1.5 frames (beyond the stamps' rounding) is a dropped frame or a pause, even
-    # where the fitted rate absorbs it (one frame dropped mid-recording moves the others by half a frame).
-    gaps = np.flatnonzero(steps > 1.5 / rate + _resolution_s(times_s))
-    if drift[worst] > 0.5 / rate or gaps.size:
-        if gaps.size:
-            step = steps[gaps[0]]
-            where = f"data line {int(gaps[0]) + 2} follows a gap of {step:.6g} s, {step * rate:.3g} frames"
+    if drift[worst] > 0.5 / rate or jump is not None:
+        if jump is not None or steps.max() > 1.5 / rate:
+            k = largest_step_near(times_s, jump[0]) if jump is not None else int(np.argmax(steps)) + 1
+            where = (
+                f"data line {k + 1} follows a gap of {steps[k - 1]:.6g} s, {steps[k - 1] * rate:.3g} frames"
+            )
         else:
             where = (
                 f"data line {worst + 1} lies {drift[worst]:.3g} s, over half a frame, from a constant rate"
@@ -127,17 +125,6 @@ def check_frame_times(times_s: np.ndarray, source: str) -> None:
             f"{source}: the frame times are irregular ({where} at the mean rate {rate:.6g} Hz); split the "
             "recording into sessions at the pause, or fill in the missing frames."
         )
-
-
-def _resolution_s(times_s: np.ndarray) -> float:
-    """The stamps' rounding: 10**-d for the fewest decimals d (0-9) that write every stamp (s)."""
-    for decimals in range(10):
-        scaled = times_s * 10.0**decimals
-        # float64 carries ~16 digits: stamps such as Unix seconds (1.7e9) hold few decimals exactly
-        tolerance = 1e-6 + 16 * np.finfo(np.float64).eps * np.abs(scaled)
-        if np.all(np.abs(scaled - np.round(scaled)) <= tolerance):
-            return 10.0**-decimals
-    return 0.0
 
 
 def _frame_times(path: Path, decided: Layout, name: str) -> np.ndarray | None:

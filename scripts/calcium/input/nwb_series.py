@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from calcium.errors import InputError
+from calcium.input.clock import fit_clock, largest_step_near
 
 
 def in_percent(unit) -> bool:
@@ -233,14 +234,16 @@ def _timing(series, path: Path, name: str) -> tuple[float, float, str]:
         )
     rate = (stamps.size - 1) / (stamps[-1] - stamps[0])
     # The workflow places frame k at start + k / rate: refuse timestamps that stray by half a frame
-    # (dropped frames, pauses), which no single rate describes.
+    # (dropped frames, pauses), which no single rate describes, or that shift for good by more than
+    # half a frame (one frame dropped mid-recording strays by only half a frame from any fit).
     drift = np.abs(stamps - (stamps[0] + np.arange(stamps.size) / rate)).max()
-    steps = np.diff(stamps)
-    if np.any(steps > 1.5 / rate):  # a dropped frame mid-recording strays by only half a frame
-        k = int(np.argmax(steps > 1.5 / rate))
+    jump = fit_clock(stamps).jump
+    if jump is not None:
+        k = largest_step_near(stamps, jump[0])
+        step = stamps[k] - stamps[k - 1]
         raise InputError(
-            f"{path}: series {name}: its timestamps are irregular (timestamp {k + 1}, counted from 0, "
-            f"follows a gap of {steps[k]:.6g} s, {steps[k] * rate:.3g} frames at the mean rate {rate:.6g} "
+            f"{path}: series {name}: its timestamps are irregular (timestamp {k}, counted from 0, "
+            f"follows a gap of {step:.6g} s, {step * rate:.3g} frames at the mean rate {rate:.6g} "
             "Hz: a dropped frame or a pause); split the recording at the gap."
         )
     if drift > 0.5 / rate:
