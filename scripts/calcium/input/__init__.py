@@ -6,7 +6,9 @@
 - `csv_text`, `csv_layout`, `csv_probe`, `csv_files`: CSV cells, layout detection, shape and
   reading; `arrays`: .npy and Suite2p; `nwb_series`, `nwb`, `nwb_tables`: NWB series discovery,
   traces and ROI masks, stimulus intervals and metadata; `tables`: small user tables
-  (stimulus tables, ground truth); `footprints`: ROI masks and the mean image
+  (stimulus tables, ground truth); `footprints`: ROI masks and the mean image; `csv_columns`:
+  column names that are not neurons, Inscopix's cell statuses, titles above a table; `clock`:
+  frame times against one constant rate (CSV time columns, NWB timestamps)
 - `trial_structure`: sessions made of trials: the trial table, each trial's frames, per-trial
   processing (docs/trials.md)
 """
