@@ -710,6 +710,7 @@ def test_inscopix_rejected_cells_are_not_checked_and_places_are_the_files(tmp_pa
         (["Session A: mouse 3", ""], True, "lines 1-3"),
         (["My recording,,,"], True, "lines 1-2"),  # a spreadsheet's title, padded with commas
         (["My recording,,,"], False, "line 1"),  # ... straight above the numbers
+        ([",Fluorescence traces,,"], False, "line 1"),  # ... in another cell (it became the index)
     ],
 )
 def test_a_title_line_above_the_data_is_named_as_such(tmp_path, above, header, lines):

@@ -216,11 +216,12 @@ def test_dff_in_percent_is_read_as_a_fraction(tmp_path, recording):
         "% (not a fraction)",
         "percent, not fraction",
         "percentage",
+        "% of baseline (baseline = 100%)",
     ):
         spelled = ophys_file(tmp_path / "spelled.nwb", percent, container="DfOverF", unit=unit)
         traces, _ = read_all(spelled, series="processing/ophys/DfOverF/plane0", input_kind="dff")
         np.testing.assert_allclose(traces, percent / 100, rtol=1e-6)
-    for unit in ("dF/F", "dF/F (fraction, not %)", "not in percent", "dF/F (no %)", "fraction (1 = 100 %)"):
+    for unit in ("dF/F", "dF/F (fraction, not %)", "dF/F (not a percentage)", "1 = 100 %", "100% = 1"):
         fraction = ophys_file(tmp_path / "fraction.nwb", percent / 100, container="DfOverF", unit=unit)
         traces, _ = read_all(fraction, series="processing/ophys/DfOverF/plane0", input_kind="dff")
         np.testing.assert_allclose(traces, percent / 100, rtol=1e-6)

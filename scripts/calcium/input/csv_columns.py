@@ -149,14 +149,18 @@ def refuse_lines_above_data(
     if top >= len(rows) or not any(map(is_number, rows[top])):
         return
     first = rows[0]
-    padded_title = (  # ... straight above numbers: a labelled row with no values has a label below it
+    # A single text cell on a line of otherwise empty cells, straight above numbers (a labelled row
+    # with no values has a label below it): a title, unless it names an index, or it is a pandas
+    # one-column table's only name (',roi_0': two cells).
+    text = [cell for cell in first if not is_na(cell)]
+    padded_title = (
         top == 1
-        and len(first) > 1
+        and len(text) == 1
+        and len(first) > (1 if is_text(first[0]) else 2)
         and is_number(rows[1][0])
-        and sum(not is_na(cell) for cell in first) == 1
-        and names(first[:1])
+        and names(text)
         and not (
-            names_time_or_frame(first[0]) or _NEURON_ID_NAME.match(first[0].strip()) or _INDEX.match(first[0])
+            names_time_or_frame(text[0]) or _NEURON_ID_NAME.match(text[0].strip()) or _INDEX.match(text[0])
         )
     )
     if top >= 2 or padded_title:

@@ -30,14 +30,14 @@ from calcium.input.clock import fit_clock, largest_step_near
 
 def in_percent(unit) -> bool:
     """Whether a series' unit says percent ("%", "dF/F (%)", "percent", "percentage", "pct",
-    "fractional change (%)"); a unit that says it is not ("dF/F (fraction, not %)", "no %",
-    "non-percent", "without %") or that it is a fraction of 100 % ("1 = 100 %", "percent/100")
-    does not."""
+    "fractional change (%)", "% of baseline (baseline = 100 %)"). Not when it says it is not
+    ("dF/F (fraction, not %)", "not a percentage", "no %", "non-percent", "without %") or that
+    1 is 100 % ("1 = 100 %", "100% = 1.0", "percent/100")."""
     text = " ".join(str(unit or "").strip().lower().split())
     percent = r"(?:%|percent(?:age)?|pct)"
-    if re.search(rf"\b(?:not|no|non|without|never)[\s-]*(?:in\s+)?{percent}", text):
-        return False
-    if re.search(rf"=\s*100\s*{percent}|{percent}\s*/\s*100", text):
+    negated = rf"\b(?:not|no|non|without|never)\b[\s-]*(?:(?:a|an|in)\s+)?{percent}"
+    one_is_all = rf"\b1(?:\.0*)?\s*=\s*100\s*%|\b100\s*%\s*=\s*1(?:\.0*)?(?![\d.])|{percent}\)?\s*/\s*100\b"
+    if re.search(negated, text) or re.search(one_is_all, text):
         return False
     return "%" in text or bool(re.search(r"\b(?:percent(?:age)?|pct)\b", text))
 
