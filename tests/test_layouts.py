@@ -766,3 +766,20 @@ def test_a_mistyped_number_below_the_header_is_named_as_a_bad_cell_not_a_title(t
     path.write_text("roi_0,roi_1,roi_2\n\u22121.0,\u22122.0,\u22120.5\n" + "0.7,0.3,1.9\n" * 30)
     with pytest.raises(InputError, match="mixes text .* fix that cell"):
         probe_input(path, InputSettings(layout=TableLayout(orientation="auto")))
+
+
+@pytest.mark.parametrize("header", [False, True], ids=["above numbers", "above a header of frame times"])
+def test_a_one_cell_title_is_not_taken_for_a_header(tmp_path, header):
+    """Review finding: a one-cell title above the data was taken for a header of one name (three
+    neurons, one label), or, above a header of frame times, that header became a neuron (the time
+    ramp)."""
+    rng = np.random.default_rng(6)
+    path = tmp_path / "f.csv"
+    if header:
+        table = pd.DataFrame(rng.normal(100, 5, (3, 60)).round(2), columns=np.arange(60) / 10.0)
+        text = table.rename_axis("neuron").to_csv()
+    else:
+        text = pd.DataFrame(rng.normal(100, 5, (60, 3)).round(2)).to_csv(index=False, header=False)
+    path.write_text("Fluorescence exported by ImageJ\n" + text)
+    with pytest.raises(InputError, match="line 1 holds 1 cells but the data lines"):
+        probe_input(path, InputSettings(layout=TableLayout(orientation="auto")))

@@ -171,3 +171,19 @@ def refuse_lines_above_data(
             "header line (keep at most one line above the data, the column names, and delete the other), "
             "or data whose cells are not numbers (fix them)."
         )
+
+
+def refuse_header_width(path: Path, header: list[str], data_width: int) -> None:
+    """A header names every column, or all but the row names' (R's write.table): one cell more, an
+    empty one, is a trailing comma (it would add a column); fewer is a title above the data or a
+    header naming some columns only (the names would not match the neurons)."""
+    if len(header) == data_width + 1 and header[-1] == "":
+        raise InputError(
+            f"{path}: line 1 ends with a comma (an empty last column name) that the data lines do not "
+            "have, so it names one column more than there are; remove the trailing comma."
+        )
+    if len(header) < data_width - 1:
+        raise InputError(
+            f"{path}: line 1 holds {len(header)} cells but the data lines {data_width}: a title above the "
+            "data? Delete it, or name every column (set input.header: false if line 1 is data)."
+        )

@@ -19,6 +19,7 @@ from calcium.input.csv_columns import (
     cell_statuses,
     names_neurons,
     names_time_or_frame,
+    refuse_header_width,
     refuse_lines_above_data,
     time_unit_s,
 )
@@ -374,11 +375,8 @@ def detect_layout(path: Path, layout: TableLayout) -> Layout:
         body, first = body[1:], ["Time(s)", *first[1:]]
         reasons.append("line 2 holds Inscopix's cell statuses (Time(s)/Cell Status): rejected cells left out")
     data_width = len(body[0]) if body else len(first)
-    if has_header and body and len(first) == data_width + 1 and first[-1] == "":
-        raise InputError(
-            f"{path}: line 1 ends with a comma (an empty last column name) that the data lines do not "
-            "have, so it names one column more than there are; remove the trailing comma."
-        )
+    if has_header and body:
+        refuse_header_width(path, first, data_width)
     short_header = has_header and len(body) > 0 and len(first) == data_width - 1
     has_index = _decide_index(path, layout, first, body, short_header, has_header, reasons)
     column = [row[0] for row in body if row]
