@@ -285,10 +285,10 @@ def _time_table(path, time_s):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda t: np.concatenate([t[:300], t[300:] + 5.0]), "data line 301 follows a gap of 5.03"),
+        (lambda t: np.concatenate([t[:300], t[300:] + 5.0]), "data line 301 follows a step of 5.03"),
         (lambda t: np.concatenate([t[:300], t[300:350][::-1], t[350:]]), "data line 302: the time stamp"),
         (lambda t: np.concatenate([t[:300], t[299:599]]), "data line 301: the time stamp"),
-        (lambda t: np.delete(t, 300), r"data line 301 follows a gap of 0.0666667 s, 2 frames"),  # it passed
+        (lambda t: np.delete(t, 300), r"data line 301 follows a step of 0.0666667 s, 2 frames"),  # it passed
     ],
     ids=["pause", "reversed block", "repeated frame", "one frame dropped mid-recording"],
 )
@@ -320,6 +320,9 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
         (np.arange(20_000) / 30.0 + np.random.default_rng(5).normal(0, 0.0033, 20_000), False),  # 10 %
         (np.round(np.delete(np.arange(601) / 10.0, 300), 1), True),  # exact 0.1 s grid, one frame dropped
         (np.round(np.delete(np.arange(3001) / 5.0, 630), 1), True),  # ... at 21 %, where the fit hid it
+        (np.delete(np.arange(3060) / 30.0, np.arange(25, 3060, 50))[:3000], True),  # one in 50, regularly
+        (np.delete(np.arange(13) / 30.0, 6), True),  # in 12 frames (a trial file)
+        (np.round(np.arange(24) / 9.7, 1), False),  # short, rounded to about a frame
     ],
     ids=[
         "unix 8 Hz",
@@ -328,6 +331,9 @@ def test_time_column_with_jitter_and_few_decimals_is_accepted(tmp_path):
         "gaussian jitter",
         "10 Hz drop",
         "5 Hz drop at 21 %",
+        "regular drops",
+        "short",
+        "short 9.7 Hz 1 decimal",
     ],
 )
 def test_jitter_and_rounding_pass_and_one_dropped_frame_does_not(tmp_path, time_s, dropped):
@@ -337,7 +343,7 @@ def test_jitter_and_rounding_pass_and_one_dropped_frame_does_not(tmp_path, time_
     settings = InputSettings(layout=TableLayout(orientation="auto"))
     path = _time_table(tmp_path / "t.csv", time_s)
     if dropped:
-        with pytest.raises(InputError, match=r"follows a gap of .* 2 frames at the mean rate"):
+        with pytest.raises(InputError, match=r"follows a step of .* (2|1.96|1.78) frames at the mean rate"):
             probe_input(path, settings)
     else:
         assert probe_input(path, settings).n_frames == time_s.size

@@ -185,10 +185,14 @@ def test_rate_and_start_come_from_timestamps(tmp_path, recording):
         InputError, match=r"gap\.nwb: series processing/ophys/Fluorescence/plane0: .*irregular"
     ):
         check_nwb_session(ophys_file(tmp_path / "gap.nwb", f, timestamps=gap))
+    jittered = 12.5 + np.arange(f.shape[1]) / 20.0 + rng.uniform(-0.015, 0.015, f.shape[1])  # +-30 %
+    assert (
+        check_nwb_session(ophys_file(tmp_path / "jitter.nwb", f, timestamps=jittered)).n_frames == f.shape[1]
+    )
     middle = f.shape[1] // 2  # one frame dropped mid-recording: the others stray by half a frame only
     dropped = np.delete(12.5 + np.arange(f.shape[1] + 1) / 20.0, middle)
     with pytest.raises(
-        InputError, match=rf"timestamp {middle}, counted from 0, follows a gap of 0.1 s, 1.99 frames"
+        InputError, match=rf"timestamp {middle}, counted from 0, follows a step of 0.1 s, 1.99 frames"
     ):
         check_nwb_session(ophys_file(tmp_path / "dropped.nwb", f, timestamps=dropped))
 
@@ -221,7 +225,7 @@ def test_dff_in_percent_is_read_as_a_fraction(tmp_path, recording):
         spelled = ophys_file(tmp_path / "spelled.nwb", percent, container="DfOverF", unit=unit)
         traces, _ = read_all(spelled, series="processing/ophys/DfOverF/plane0", input_kind="dff")
         np.testing.assert_allclose(traces, percent / 100, rtol=1e-6)
-    for unit in ("dF/F", "dF/F (fraction, not %)", "dF/F (not a percentage)", "1 = 100 %", "100% = 1"):
+    for unit in ("dF/F", "dF/F (fraction, not %)", "dF/F (not a percentage)", "1 = 100 percent", "100% = 1"):
         fraction = ophys_file(tmp_path / "fraction.nwb", percent / 100, container="DfOverF", unit=unit)
         traces, _ = read_all(fraction, series="processing/ophys/DfOverF/plane0", input_kind="dff")
         np.testing.assert_allclose(traces, percent / 100, rtol=1e-6)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from calcium.errors import InputError
-from calcium.input.clock import fit_clock, largest_step_near
+from calcium.input.clock import fit_clock
 from calcium.input.csv_columns import refuse_non_neuron_columns, time_unit_s
 from calcium.input.csv_layout import DEFAULT_LAYOUT, Layout, TableLayout, detect_layout
 from calcium.input.csv_text import check_text_csv, first_lines
@@ -109,21 +109,21 @@ def check_frame_times(times_s: np.ndarray, source: str) -> None:
     # The constant rate that fits the stamps best (least squares: stamps written with few decimals
     # scatter around it by their rounding), each frame's distance from it, and a lasting shift (one
     # frame dropped mid-recording moves the others by only half a frame from the fit).
-    rate, drift, jump = fit_clock(times_s)
+    rate, drift, k, _ = fit_clock(times_s)
     worst = int(np.argmax(drift))
-    if drift[worst] > 0.5 / rate or jump is not None:
-        if jump is not None or steps.max() > 1.5 / rate:
-            k = largest_step_near(times_s, jump[0]) if jump is not None else int(np.argmax(steps)) + 1
+    if drift[worst] > 0.5 / rate or k is not None:
+        if k is not None:
             where = (
-                f"data line {k + 1} follows a gap of {steps[k - 1]:.6g} s, {steps[k - 1] * rate:.3g} frames"
+                f"data line {k + 1} follows a step of {steps[k - 1]:.6g} s, {steps[k - 1] * rate:.3g} frames"
             )
         else:
             where = (
                 f"data line {worst + 1} lies {drift[worst]:.3g} s, over half a frame, from a constant rate"
             )
         raise InputError(
-            f"{source}: the frame times are irregular ({where} at the mean rate {rate:.6g} Hz); split the "
-            "recording into sessions at the pause, or fill in the missing frames."
+            f"{source}: the frame times are irregular ({where} at the mean rate {rate:.6g} Hz): dropped "
+            "frames or a pause (split the recording into sessions there, or fill in the missing frames), or "
+            "time stamps rounded to about a frame (write them with more decimals)."
         )
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from calcium.errors import InputError
-from calcium.input.clock import fit_clock, largest_step_near
+from calcium.input.clock import fit_clock
 
 
 def in_percent(unit) -> bool:
@@ -36,7 +36,10 @@ def in_percent(unit) -> bool:
     text = " ".join(str(unit or "").strip().lower().split())
     percent = r"(?:%|percent(?:age)?|pct)"
     negated = rf"\b(?:not|no|non|without|never)\b[\s-]*(?:(?:a|an|in)\s+)?{percent}"
-    one_is_all = rf"\b1(?:\.0*)?\s*=\s*100\s*%|\b100\s*%\s*=\s*1(?:\.0*)?(?![\d.])|{percent}\)?\s*/\s*100\b"
+    one_is_all = (
+        rf"(?<![\w.])1(?:\.0*)?\s*=+\s*100\s*{percent}|(?<![\w.])100\s*{percent}\s*=+\s*1(?:\.0*)?(?![\d.])"
+        rf"|{percent}\)?\s*/\s*100\b"
+    )
     if re.search(negated, text) or re.search(one_is_all, text):
         return False
     return "%" in text or bool(re.search(r"\b(?:percent(?:age)?|pct)\b", text))
@@ -236,15 +239,15 @@ def _timing(series, path: Path, name: str) -> tuple[float, float, str]:
     # The workflow places frame k at start + k / rate: refuse timestamps that stray by half a frame
     # (dropped frames, pauses), which no single rate describes, or that shift for good by more than
     # half a frame (one frame dropped mid-recording strays by only half a frame from any fit).
-    drift = np.abs(stamps - (stamps[0] + np.arange(stamps.size) / rate)).max()
-    jump = fit_clock(stamps).jump
-    if jump is not None:
-        k = largest_step_near(stamps, jump[0])
+    clock = fit_clock(stamps)  # the least-squares rate, as for a CSV's time column
+    drift = clock.drift_s.max()
+    if clock.break_at is not None:
+        k = clock.break_at
         step = stamps[k] - stamps[k - 1]
         raise InputError(
             f"{path}: series {name}: its timestamps are irregular (timestamp {k}, counted from 0, "
-            f"follows a gap of {step:.6g} s, {step * rate:.3g} frames at the mean rate {rate:.6g} "
-            "Hz: a dropped frame or a pause); split the recording at the gap."
+            f"follows a step of {step:.6g} s, {step * rate:.3g} frames at the mean rate {rate:.6g} "
+            "Hz: dropped frames or a pause); split the recording there."
         )
     if drift > 0.5 / rate:
         raise InputError(
