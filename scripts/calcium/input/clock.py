@@ -18,13 +18,12 @@ MIN_WINDOW = 16
 class ClockFit(NamedTuple):
     """rate_hz: the least-squares constant rate; drift_s: each stamp's distance from it (s);
     break_at: the first frame after a dropped frame or a pause (a step beyond what jitter and
-    rounding give, or a lasting shift of more than half a frame), or None; shift_frames: that
-    step's or shift's size in frames (negative: a frame too many)."""
+    rounding give, or a lasting shift of more than half a frame; after a frame too many: the
+    shortest step there), or None."""
 
     rate_hz: float
     drift_s: np.ndarray
     break_at: int | None
-    shift_frames: float
 
 
 def resolution_s(times_s: np.ndarray) -> float:
@@ -59,7 +58,7 @@ def fit_clock(times_s: np.ndarray) -> ClockFit:
         spread = 1.4826 * np.median(np.abs(steps - np.median(steps)))
         long = np.flatnonzero(steps > max(1.5, 1.0 + 6.0 * spread) + rounding)
         if long.size:
-            return ClockFit(float(1.0 / slope), np.abs(drift), int(long[0]) + 1, float(steps[long[0]]))
+            return ClockFit(float(1.0 / slope), np.abs(drift), int(long[0]) + 1)
     window = min(JUMP_WINDOW, times_s.size // 4)
     if window >= MIN_WINDOW:
         sums = np.concatenate([[0.0], np.cumsum(drift)])
@@ -71,5 +70,5 @@ def fit_clock(times_s: np.ndarray) -> ClockFit:
             near = np.arange(max(1, k - window), min(times_s.size, k + window + 1))
             # the step there that is most unlike one frame: the longest (a drop) or shortest (one too many)
             at = near[np.argmax(steps[near - 1])] if shift[best] > 0 else near[np.argmin(steps[near - 1])]
-            return ClockFit(float(1.0 / slope), np.abs(drift), int(at), float(shift[best]))
-    return ClockFit(float(1.0 / slope), np.abs(drift), None, 0.0)
+            return ClockFit(float(1.0 / slope), np.abs(drift), int(at))
+    return ClockFit(float(1.0 / slope), np.abs(drift), None)

@@ -109,7 +109,7 @@ def check_frame_times(times_s: np.ndarray, source: str) -> None:
     # The constant rate that fits the stamps best (least squares: stamps written with few decimals
     # scatter around it by their rounding), each frame's distance from it, and a lasting shift (one
     # frame dropped mid-recording moves the others by only half a frame from the fit).
-    rate, drift, k, _ = fit_clock(times_s)
+    rate, drift, k = fit_clock(times_s)
     worst = int(np.argmax(drift))
     if drift[worst] > 0.5 / rate or k is not None:
         if k is not None:
@@ -186,8 +186,8 @@ def probe_csv(path: str | os.PathLike, layout: TableLayout = DEFAULT_LAYOUT) -> 
         n_columns = sum(status != "rejected" for status in decided.statuses)
         if n_columns == 0:
             raise InputError(
-                f"{path}: line 2 marks every cell 'rejected' (Inscopix's cell statuses); there is no neuron "
-                "to analyse. Accept cells in Inscopix, or export the accepted ones."
+                f"{path}: the line of Inscopix's cell statuses marks every cell 'rejected'; there is no "
+                "neuron to analyse. Accept cells in Inscopix, or export the accepted ones."
             )
     if decided.one_row_per_frame:
         return CsvShape(n_columns, n_lines, has_header, has_index, first_time, last_time, decided, times)
