@@ -53,6 +53,7 @@ from calcium.population.components import (
     windowed_zscored,
     zscore_rows,
 )
+from calcium.population.dense_seeds import dense_set_seeds
 from calcium.population.member_sets import (  # noqa: F401 (Assembly, refine_members: public here too)
     Assembly,
     AssemblySettings,
@@ -355,6 +356,22 @@ def find_assemblies(
         # others: kept on the terms of the eigenvector seeds, a core of four and five members.
         n_candidates += len(weak)
         for seed_members in weak:
+            assembly = refine_members(
+                raster, windows, seed_members, seed_members / np.sqrt(seed_members.sum()), settings
+            )
+            _add_if_new(found, assembly, raster, windows, settings, same, min_core=4, min_members=5)
+        # Dense sets of the pair-coincidence graph beyond those of circular-shift surrogates of the
+        # same search (`dense_set_seeds`): assemblies whose pairs are each weak (10 members at
+        # participation 0.6 and 1 Hz); kept on the same terms.
+        dense = dense_set_seeds(
+            raster,
+            windows,
+            window_activity(raster, settings.jitter_bins),
+            covered=[a.member for a in found],
+            seed=settings.seed,
+        )
+        n_candidates += len(dense)
+        for seed_members in dense:
             assembly = refine_members(
                 raster, windows, seed_members, seed_members / np.sqrt(seed_members.sum()), settings
             )

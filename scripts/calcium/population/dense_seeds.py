@@ -1,0 +1,194 @@
+"""Seeds of assemblies that no other seed finds: dense sets of the pair-coincidence graph, the
+search calibrated against circular-shift surrogates of itself (the `refined` method's last seeds).
+
+A 10-member assembly at 60 % participation and 1 Hz stands below the eigenvalue bounds, and each
+of its pairs coincides only a little more often than chance (Poisson z ~1-3), too weakly for the
+triple seeds. Its 45 pairs together are far beyond chance. So:
+
+1. pair z-scores: for every pair, the coincidences of each neuron's binned activity with the
+   other's window activity (± jitter_bins) against their expectation under independence (as
+   `coincidence_seeds.pair_partners`), Poisson z, averaged over the two directions; only z >=
+   `MIN_PAIR_Z` (1) is kept (a sparse graph: memory grows with the pairs that coincide, not with
+   neurons squared).
+2. greedy dense sets: from every neuron, the neuron and its strongest partner, then each time the
+   neuron with the largest summed z to the set, up to max(`SIZES`) (12) neurons. At each size m
+   of `SIZES` (5, 8, 12) a set scores the sum of its pairs' z over sqrt(pairs): its pairs'
+   evidence together.
+3. calibration of the whole search: the same search on `N_SURROGATES` (99) surrogates in which
+   every neuron's binned and windowed activity over the bins holding frames is circularly
+   shifted by its own offset (each keeps its activity and autocorrelation; the neurons are
+   independent). Each size's scores are standardised by the mean and SD of the surrogates'
+   largest score at that size; each surrogate's largest standardised score over the sizes is
+   its maximum, and a set is a seed when its standardised score exceeds the (1 - `ALPHA`)
+   quantile of a Gumbel distribution fitted to those maxima (`gumbel_quantile`; ALPHA 0.001:
+   one session of independent neurons in 1000 yields a seed, whatever the number of sets the
+   search tried; with the largest of the 99 surrogates as the bound, 1 in 100 did, and one such
+   chance set in 560 negative-control sessions refined into an ensemble that passed the test).
+
+The search costs about neurons² x bins per surrogate (2000 neurons x 7200 bins: ~1 s, ~100 s
+with the surrogates); above `MAX_NEURONS` (2500) neurons it is skipped and the job's log says so.
+
+Seeds are returned most significant first; a set sharing two neurons with an earlier seed is
+skipped, and so is one with fewer than two neurons outside an assembly found already. The caller
+refines them like the others and keeps one on the eigenvector seeds' terms (a core of four, five
+members).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from calcium.population.coactivity import ActiveBins
+from calcium.progress import Progress, track
+
+SIZES = (5, 8, 12)
+N_SURROGATES = 99
+MIN_PAIR_Z = 1.0
+MAX_NEURONS = 2500
+ALPHA = 0.001
+
+
+def gumbel_quantile(maxima: np.ndarray, alpha: float) -> float:
+    """The (1 - alpha) quantile of a Gumbel distribution fitted to `maxima` by its moments (mean
+    mu + 0.5772 beta, SD beta pi / sqrt(6)): the tail of a maximum beyond what a few surrogates
+    sample (Gumbel 1958)."""
+    beta = float(np.std(maxima)) * np.sqrt(6.0) / np.pi
+    location = float(np.mean(maxima)) - np.euler_gamma * beta
+    return location - beta * np.log(-np.log1p(-alpha))
+
+
+def _poisson_z(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """(observed - expected) / sqrt(expected), 0 where nothing is expected."""
+    z = np.zeros(observed.shape)
+    np.divide(observed - expected, np.sqrt(expected), out=z, where=expected > 0)
+    return z
+
+
+def _pair_z(binned, windowed, n_active: np.ndarray, chance: np.ndarray, block: int = 512):
+    """Symmetric sparse (neurons, neurons) float32 of the pair z-scores >= MIN_PAIR_Z (module doc,
+    1.); binned, windowed: (neurons, held bins) csr of 0/1."""
+    from scipy.sparse import csr_matrix, vstack
+
+    n = binned.shape[0]
+    windowed_t = windowed.T.tocsc()
+    binned_t = binned.T.tocsc()
+    parts = []
+    for start in range(0, n, block):
+        rows = slice(start, min(start + block, n))
+        forward = (binned[rows] @ windowed_t).toarray()  # i's bins with j in its window
+        backward = (windowed[rows] @ binned_t).toarray()  # j's bins with i in its window
+        z = (
+            _poisson_z(forward, n_active[rows, None] * chance[None, :])
+            + _poisson_z(backward, chance[rows, None] * n_active[None, :])
+        ) / 2
+        z[np.arange(z.shape[0]), np.arange(rows.start, rows.stop)] = 0.0
+        z[z < MIN_PAIR_Z] = 0.0
+        parts.append(csr_matrix(z.astype(np.float32)))
+    return vstack(parts).tocsr()
+
+
+def _dense_sets(z, block: int = 256) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Greedy dense sets from every neuron (module doc, 2.): {size: (sets (neurons, size), score
+    (neurons,))}; a neuron with no partner scores 0."""
+    n = z.shape[0]
+    top = max(SIZES)
+    out = {m: (np.zeros((n, m), np.int64), np.zeros(n)) for m in SIZES}
+    if n < top:
+        return out
+    for start in range(0, n, block):
+        starts = np.arange(start, min(start + block, n))
+        b = starts.size
+        total = z[starts].toarray().astype(np.float64)
+        members = np.zeros((b, top), np.int64)
+        members[:, 0] = starts
+        taken = np.zeros((b, n), dtype=bool)
+        taken[np.arange(b), starts] = True
+        pairs = np.zeros(b)
+        for k in range(1, top):
+            candidate = np.where(taken, -np.inf, total)
+            j = np.argmax(candidate, axis=1)
+            pairs += total[np.arange(b), j]
+            members[:, k] = j
+            taken[np.arange(b), j] = True
+            total += z[j].toarray()
+            size = k + 1
+            if size in out:
+                out[size][0][starts] = members[:, :size]
+                out[size][1][starts] = pairs / np.sqrt(size * (size - 1) / 2)
+    return out
+
+
+def dense_set_seeds(
+    raster: ActiveBins,
+    windows: np.ndarray,
+    chance: np.ndarray,
+    covered: list[np.ndarray] | None = None,
+    seed: int = 0,
+    n_surrogates: int = N_SURROGATES,
+) -> list[np.ndarray]:
+    """Seeds (neurons,) bool, most significant first (module doc).
+
+    windows: (bins, neurons) bool (`calcium.population.components.window_matrix`); chance:
+    (neurons,) window activity over the bins holding frames; covered: member sets of assemblies
+    found already (a seed needs two neurons outside each)."""
+    from scipy.sparse import csr_matrix
+
+    n = raster.n_neurons
+    held = np.ones(raster.n_bins, bool) if raster.frames_per_bin is None else raster.frames_per_bin > 0
+    index = np.flatnonzero(held)
+    if n < max(SIZES) + 2 or index.size == 0 or raster.bins.size == 0:
+        return []
+    if n > MAX_NEURONS:
+        logging.getLogger("calcium").info(
+            "dense-set seeds skipped: %d neurons (more than %d; the search's surrogates cost grows "
+            "with neurons squared)",
+            n,
+            MAX_NEURONS,
+        )
+        return []
+    position = np.full(raster.n_bins, -1, dtype=np.int64)
+    position[index] = np.arange(index.size)
+    inside = position[raster.bins] >= 0
+    binned_at = (raster.neurons[inside], position[raster.bins[inside]])
+    windowed_at = np.nonzero(np.asarray(windows)[index].T)
+    shape = (n, index.size)
+
+    def search(offsets: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        rows = []
+        for neurons, places in (binned_at, windowed_at):
+            shifted = (places + offsets[neurons]) % index.size
+            matrix = csr_matrix((np.ones(neurons.size, np.float32), (neurons, shifted)), shape=shape)
+            matrix.sum_duplicates()
+            matrix.data[:] = 1.0
+            rows.append(matrix)
+        n_active = np.asarray(rows[0].sum(axis=1), dtype=np.float64).ravel()
+        return _dense_sets(_pair_z(rows[0], rows[1], n_active, np.asarray(chance, dtype=np.float64)))
+
+    found = search(np.zeros(n, dtype=np.int64))
+    rng = np.random.default_rng([seed, 31])
+    maxima = {m: np.zeros(n_surrogates) for m in SIZES}
+    with Progress(n_surrogates, "dense-set search on circular-shift surrogates", "surrogates") as progress:
+        for s in track(range(n_surrogates), progress):
+            surrogate = search(rng.integers(0, index.size, n))
+            for m in SIZES:
+                maxima[m][s] = surrogate[m][1].max()
+    centre = {m: maxima[m].mean() for m in SIZES}
+    spread = {m: max(maxima[m].std(), 1e-9) for m in SIZES}
+    bound = gumbel_quantile(np.max([(maxima[m] - centre[m]) / spread[m] for m in SIZES], axis=0), ALPHA)
+    candidates = []
+    for m in SIZES:
+        sets, score = found[m]
+        standardised = (score - centre[m]) / spread[m]
+        candidates += [(standardised[i] - bound, m, sets[i]) for i in np.flatnonzero(standardised > bound)]
+    candidates.sort(key=lambda c: (-c[0], -c[1]))
+    taken = [np.asarray(c, dtype=bool) for c in (covered or [])]
+    seeds: list[np.ndarray] = []
+    for _, _, members in candidates:
+        candidate = np.zeros(n, dtype=bool)
+        candidate[members] = True
+        if any((candidate & ~c).sum() < 2 for c in taken) or any((candidate & s).sum() >= 2 for s in seeds):
+            continue
+        seeds.append(candidate)
+    return seeds
