@@ -5,6 +5,7 @@ circular-shift surrogates of itself, finds nothing among independent neurons."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from test_ensembles_weak_seeds import _found, _grid_session
 
 from calcium.population.coactivity import ActiveBins, window_activity
@@ -74,3 +75,50 @@ def test_the_search_is_skipped_beyond_max_neurons_and_the_log_says_so(monkeypatc
     with caplog.at_level(logging.INFO, logger="calcium"):
         assert _seeds(active) == []
     assert "dense-set seeds skipped: 120 neurons (more than 100" in caplog.text
+
+
+def test_gumbel_quantile_is_that_of_the_moment_fitted_gumbel():
+    """Against scipy's Gumbel with the moment-fitted location and scale, and on a large Gumbel
+    sample its 99.9th percentile lies near the distribution's (location 2, scale 0.5: 5.45)."""
+    from scipy.stats import gumbel_r
+
+    from calcium.population.dense_seeds import gumbel_quantile
+
+    sample = gumbel_r.rvs(loc=2.0, scale=0.5, size=20000, random_state=np.random.default_rng(3))
+    scale = sample.std() * np.sqrt(6) / np.pi
+    expected = gumbel_r.ppf(0.999, loc=sample.mean() - np.euler_gamma * scale, scale=scale)
+    assert gumbel_quantile(sample, 0.001) == pytest.approx(expected, rel=1e-9)
+    assert gumbel_quantile(sample, 0.001) == pytest.approx(gumbel_r.ppf(0.999, loc=2.0, scale=0.5), abs=0.1)
+
+
+def test_a_near_empty_session_gives_no_seed():
+    """200 neurons of which 15 have one event each (a reviewer's generator, its session 27): two of
+    them coincide once, which 1 of 99 surrogates shows, so it stands far out of their maxima. A set
+    does not grow past the pair (no other neuron has a positive z to it), so no set reaches 5
+    neurons and nothing seeds (before, the pair was filled with unrelated neurons up to 12 and
+    seeded); nor in three other sessions of that generator."""
+    for session in (27, 0, 1, 2):
+        rng = np.random.default_rng([4242, session])
+        active = np.zeros((7200, 200), dtype=bool)
+        active[rng.integers(0, 7200, 15), np.arange(15)] = True
+        raster = _raster(active)
+        windows = window_matrix(raster, 1)
+        assert dense_set_seeds(raster, windows, window_activity(raster, 1), seed=session) == []
+
+
+def test_a_found_assembly_is_not_seeded_again():
+    """A strong 6-member assembly (all six at 30 activations) given as found: no seed holds half of
+    it (a set grown from it keeps two strangers beside it, and blocked the seeds of an assembly
+    overlapping it)."""
+    active = _weak_assembly(4, planted=False)
+    rng = np.random.default_rng(4)
+    for onset in rng.choice(np.arange(10, 1790), 30, replace=False):
+        active[onset, 20:26] = True
+    raster = _raster(active)
+    windows = window_matrix(raster, 2)
+    found = np.zeros(120, dtype=bool)
+    found[20:26] = True
+    seeds = dense_set_seeds(raster, windows, window_activity(raster, 2), covered=[found], seed=0)
+    assert all((s & found).sum() * 2 < s.sum() for s in seeds)
+    unchecked = dense_set_seeds(raster, windows, window_activity(raster, 2), seed=0)
+    assert any((s & found).sum() >= 5 for s in unchecked)  # without it the assembly is seeded

@@ -8,8 +8,8 @@ triple seeds. Its 45 pairs together are far beyond chance. So:
 1. pair z-scores: for every pair, the coincidences of each neuron's binned activity with the
    other's window activity (± jitter_bins) against their expectation under independence (as
    `coincidence_seeds.pair_partners`), Poisson z, averaged over the two directions; only z >=
-   `MIN_PAIR_Z` (1) is kept (a sparse graph: memory grows with the pairs that coincide, not with
-   neurons squared).
+   `MIN_PAIR_Z` (1) is kept (a sparse graph, computed in blocks of neurons: 10-16 % of the pairs
+   of independent neurons reach it).
 2. greedy dense sets: from every neuron, the neuron and its strongest partner, then each time the
    neuron with the largest summed z to the set, up to max(`SIZES`) (12) neurons. At each size m
    of `SIZES` (5, 8, 12) a set scores the sum of its pairs' z over sqrt(pairs): its pairs'
@@ -23,13 +23,19 @@ triple seeds. Its 45 pairs together are far beyond chance. So:
    quantile of a Gumbel distribution fitted to those maxima (`gumbel_quantile`; ALPHA 0.001:
    one session of independent neurons in 1000 yields a seed, whatever the number of sets the
    search tried; with the largest of the 99 surrogates as the bound, 1 in 100 did, and one such
-   chance set in 560 negative-control sessions refined into an ensemble that passed the test).
+   chance set in 560 negative-control sessions refined into an ensemble that passed the test),
+   and at least every surrogate's maximum. The surrogates keep each neuron's rate, not a state
+   shared by all neurons: neurons independent but for a common up/down state in their rates
+   give seeds (the coactivity null and the other seeds share that limit).
 
-The search costs about neurons² x bins per surrogate (2000 neurons x 7200 bins: ~1 s, ~100 s
-with the surrogates); above `MAX_NEURONS` (2500) neurons it is skipped and the job's log says so.
+The search costs about neurons² x bins per surrogate (2000 neurons x 7200 bins: ~1 s, ~80-100 s
+with the surrogates; 2500 x 36 000 bins ~450 s, 550 MB); above `MAX_NEURONS` (2500) neurons it
+is skipped and the job's log says so.
 
 Seeds are returned most significant first; a set sharing two neurons with an earlier seed is
-skipped, and so is one with fewer than two neurons outside an assembly found already. The caller
+skipped, and so is one with fewer than two neurons outside an assembly found already or half its
+neurons inside one (a found assembly grown by a few neurons, which would block the seeds of an
+assembly overlapping it). The caller
 refines them like the others and keeps one on the eigenvector seeds' terms (a core of four, five
 members).
 """
@@ -91,10 +97,11 @@ def _pair_z(binned, windowed, n_active: np.ndarray, chance: np.ndarray, block: i
 
 def _dense_sets(z, block: int = 256) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Greedy dense sets from every neuron (module doc, 2.): {size: (sets (neurons, size), score
-    (neurons,))}; a neuron with no partner scores 0."""
+    (neurons,))}. A set stops growing when no neuron has a positive summed z to it (it would be
+    filled with unrelated neurons); it scores -inf at the sizes it does not reach."""
     n = z.shape[0]
     top = max(SIZES)
-    out = {m: (np.zeros((n, m), np.int64), np.zeros(n)) for m in SIZES}
+    out = {m: (np.zeros((n, m), np.int64), np.full(n, -np.inf)) for m in SIZES}
     if n < top:
         return out
     for start in range(0, n, block):
@@ -106,9 +113,11 @@ def _dense_sets(z, block: int = 256) -> dict[int, tuple[np.ndarray, np.ndarray]]
         taken = np.zeros((b, n), dtype=bool)
         taken[np.arange(b), starts] = True
         pairs = np.zeros(b)
+        growing = np.ones(b, dtype=bool)
         for k in range(1, top):
             candidate = np.where(taken, -np.inf, total)
             j = np.argmax(candidate, axis=1)
+            growing &= candidate[np.arange(b), j] > 0
             pairs += total[np.arange(b), j]
             members[:, k] = j
             taken[np.arange(b), j] = True
@@ -116,7 +125,7 @@ def _dense_sets(z, block: int = 256) -> dict[int, tuple[np.ndarray, np.ndarray]]
             size = k + 1
             if size in out:
                 out[size][0][starts] = members[:, :size]
-                out[size][1][starts] = pairs / np.sqrt(size * (size - 1) / 2)
+                out[size][1][starts] = np.where(growing, pairs / np.sqrt(size * (size - 1) / 2), -np.inf)
     return out
 
 
@@ -174,11 +183,18 @@ def dense_set_seeds(
             surrogate = search(rng.integers(0, index.size, n))
             for m in SIZES:
                 maxima[m][s] = surrogate[m][1].max()
-    centre = {m: maxima[m].mean() for m in SIZES}
-    spread = {m: max(maxima[m].std(), 1e-9) for m in SIZES}
-    bound = gumbel_quantile(np.max([(maxima[m] - centre[m]) / spread[m] for m in SIZES], axis=0), ALPHA)
+    # Sizes that some surrogate's sets never reach, or whose surrogates all score alike, give no
+    # distribution to standardise by (near-empty sessions: one chance coincidence would stand out
+    # of all-zero surrogates): no seeds from them.
+    usable = [m for m in SIZES if np.isfinite(maxima[m]).all() and maxima[m].std() > 0]
+    if not usable:
+        return []
+    centre = {m: maxima[m].mean() for m in usable}
+    spread = {m: maxima[m].std() for m in usable}
+    standardised_maxima = np.max([(maxima[m] - centre[m]) / spread[m] for m in usable], axis=0)
+    bound = max(gumbel_quantile(standardised_maxima, ALPHA), float(standardised_maxima.max()))
     candidates = []
-    for m in SIZES:
+    for m in usable:
         sets, score = found[m]
         standardised = (score - centre[m]) / spread[m]
         candidates += [(standardised[i] - bound, m, sets[i]) for i in np.flatnonzero(standardised > bound)]
@@ -188,7 +204,10 @@ def dense_set_seeds(
     for _, _, members in candidates:
         candidate = np.zeros(n, dtype=bool)
         candidate[members] = True
-        if any((candidate & ~c).sum() < 2 for c in taken) or any((candidate & s).sum() >= 2 for s in seeds):
+        inside = any(
+            (candidate & ~c).sum() < 2 or 2 * (candidate & c).sum() >= candidate.sum() for c in taken
+        )
+        if inside or any((candidate & s).sum() >= 2 for s in seeds):
             continue
         seeds.append(candidate)
     return seeds
