@@ -73,8 +73,9 @@ def _poisson_z(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
 
 
 def _pair_z(binned, windowed, n_active: np.ndarray, chance: np.ndarray, block: int = 512):
-    """Symmetric sparse (neurons, neurons) float32 of the pair z-scores >= MIN_PAIR_Z (module doc,
-    1.); binned, windowed: (neurons, held bins) csr of 0/1."""
+    """Symmetric (neurons, neurons) float32 of the pair z-scores >= MIN_PAIR_Z, 0 elsewhere (module
+    doc, 1.): csr, or a dense array when the neurons fit one block; binned, windowed: (neurons,
+    held bins) csr of 0/1."""
     from scipy.sparse import csr_matrix, vstack
 
     n = binned.shape[0]
@@ -84,15 +85,26 @@ def _pair_z(binned, windowed, n_active: np.ndarray, chance: np.ndarray, block: i
     for start in range(0, n, block):
         rows = slice(start, min(start + block, n))
         forward = (binned[rows] @ windowed_t).toarray()  # i's bins with j in its window
-        backward = (windowed[rows] @ binned_t).toarray()  # j's bins with i in its window
+        if rows.stop - rows.start == n:  # one block: j's bins with i in its window, transposed
+            backward = forward.T
+        else:
+            backward = (windowed[rows] @ binned_t).toarray()
         z = (
             _poisson_z(forward, n_active[rows, None] * chance[None, :])
             + _poisson_z(backward, chance[rows, None] * n_active[None, :])
         ) / 2
         z[np.arange(z.shape[0]), np.arange(rows.start, rows.stop)] = 0.0
         z[z < MIN_PAIR_Z] = 0.0
+        if rows.stop - rows.start == n:  # one block: kept dense (the same values)
+            return z.astype(np.float32)
         parts.append(csr_matrix(z.astype(np.float32)))
     return vstack(parts).tocsr()
+
+
+def _rows(z, index: np.ndarray) -> np.ndarray:
+    """Rows of z (sparse, or dense for a session of one block) as a dense float64 array."""
+    rows = z[index]
+    return np.asarray(rows.toarray() if hasattr(rows, "toarray") else rows, dtype=np.float64)
 
 
 def _dense_sets(z, block: int = 256) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -107,7 +119,7 @@ def _dense_sets(z, block: int = 256) -> dict[int, tuple[np.ndarray, np.ndarray]]
     for start in range(0, n, block):
         starts = np.arange(start, min(start + block, n))
         b = starts.size
-        total = z[starts].toarray().astype(np.float64)
+        total = _rows(z, starts)
         members = np.zeros((b, top), np.int64)
         members[:, 0] = starts
         taken = np.zeros((b, n), dtype=bool)
@@ -121,7 +133,7 @@ def _dense_sets(z, block: int = 256) -> dict[int, tuple[np.ndarray, np.ndarray]]
             pairs += total[np.arange(b), j]
             members[:, k] = j
             taken[np.arange(b), j] = True
-            total += z[j].toarray()
+            total += _rows(z, j)
             size = k + 1
             if size in out:
                 out[size][0][starts] = members[:, :size]
@@ -160,19 +172,27 @@ def dense_set_seeds(
     position = np.full(raster.n_bins, -1, dtype=np.int64)
     position[index] = np.arange(index.size)
     inside = position[raster.bins] >= 0
-    binned_at = (raster.neurons[inside], position[raster.bins[inside]])
-    windowed_at = np.nonzero(np.asarray(windows)[index].T)
-    shape = (n, index.size)
+    binned = csr_matrix(
+        (np.ones(int(inside.sum()), np.float32), (raster.neurons[inside], position[raster.bins[inside]])),
+        shape=(n, index.size),
+    )
+    binned.sum_duplicates()
+    # (neuron, place) of each active bin and window, by neuron: a shift keeps each row's entries
+    # distinct, so each surrogate's rows are built directly (no sorting or summing of duplicates).
+    layouts = [
+        (np.repeat(np.arange(n), np.diff(m.indptr)), m.indices.astype(np.int64), m.indptr)
+        for m in (binned, csr_matrix(np.asarray(windows)[index].T))
+    ]
 
     def search(offsets: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        rows = []
-        for neurons, places in (binned_at, windowed_at):
-            shifted = (places + offsets[neurons]) % index.size
-            matrix = csr_matrix((np.ones(neurons.size, np.float32), (neurons, shifted)), shape=shape)
-            matrix.sum_duplicates()
-            matrix.data[:] = 1.0
-            rows.append(matrix)
-        n_active = np.asarray(rows[0].sum(axis=1), dtype=np.float64).ravel()
+        rows = [
+            csr_matrix(
+                (np.ones(places.size, np.float32), (places + offsets[neurons]) % index.size, indptr),
+                shape=(n, index.size),
+            )
+            for neurons, places, indptr in layouts
+        ]
+        n_active = np.diff(rows[0].indptr).astype(np.float64)
         return _dense_sets(_pair_z(rows[0], rows[1], n_active, np.asarray(chance, dtype=np.float64)))
 
     found = search(np.zeros(n, dtype=np.int64))
