@@ -338,10 +338,11 @@ def find_assemblies(
         # Small assemblies below the eigenvalue bounds: seeds from repeated triple coincidences
         # among neurons of no assembly found (`triple_seeds`), refined and settled the same way.
         weak: list[np.ndarray] = []
+        chance = window_activity(raster, settings.jitter_bins)
         extra = triple_seeds(
             raster,
             windows,
-            window_activity(raster, settings.jitter_bins),
+            chance,
             settings.jitter_bins,
             covered=[a.member for a in found],
             weak=weak,
@@ -366,7 +367,7 @@ def find_assemblies(
         dense = dense_set_seeds(
             raster,
             windows,
-            window_activity(raster, settings.jitter_bins),
+            chance,
             covered=[a.member for a in found],
             seed=settings.seed,
         )
