@@ -10,8 +10,10 @@ neurons each, beyond the reach of ICA's mean + 2 SD member cut). The workflow's 
 detrending, the event detector, the coactivity null (`coactivity_analysis`) and each method
 (`ensemble_analysis`) with the defaults of config.yaml (bin_s 0.5, jitter_bins 1).
 
-Negative controls: independent neurons only, and stimulus-driven groups only (no ensembles),
-at 1, 5 and 30 Hz, 3 seeds each.
+Negative controls: independent neurons only, stimulus-driven groups only (no ensembles), and
+independent neurons sharing an up/down state (`STATE_*`: every neuron at 0.02 Hz, 0.1 Hz while
+the population is up, the state switching every 50 s on average; arousal or locomotion raise
+most neurons' rates together), at 1, 5 and 30 Hz, 3 seeds each.
 
 A planted ensemble is recovered when a reported one matches it with Jaccard >= 0.5 (members);
 a reported ensemble is spurious when it matches no planted one with Jaccard >= 0.5.
@@ -55,6 +57,13 @@ METHODS = {
     "refined, stimuli kept": dict(method="refined", stimuli_kept=True),
 }
 DURATION_S = 900.0
+STATE_RATES_HZ = (0.02, 0.1)  # every neuron's rate while the population is down, up
+STATE_DWELL_S = 50.0  # mean time between switches of the state
+CONTROL_LABELS = {
+    "independent": "independent only",
+    "stimulus": "stimulus only",
+    "state": "independent, shared up/down state",
+}
 
 
 def design_for(
@@ -64,7 +73,7 @@ def design_for(
         n_neurons=200,
         n_frames=int(round(DURATION_S * fs)),
         frame_rate_hz=fs,
-        background_rate_hz=0.05,
+        background_rate_hz=STATE_RATES_HZ[0] if kind == "state" else 0.05,
         noise_sd_dff=noise,
         n_ensembles=3 if kind == "planted" else 0,
         ensemble_size=size,
@@ -77,8 +86,9 @@ def design_for(
     )
 
 
-def simulate(design: SessionDesign, seed: int):
-    """Events of a session (the workflow's detector on detrended ΔF/F) and its planted member sets."""
+def simulate(design: SessionDesign, seed: int, shared_state: bool = False):
+    """Events of a session (the workflow's detector on detrended ΔF/F) and its planted member sets;
+    shared_state: every neuron fires STATE_RATES_HZ[1] - [0] more while the population is up."""
     plan = plan_session(design, np.random.default_rng([seed, 0]))
     if len(plan.ensemble_members) >= 2:  # ensembles 0 and 1 share a third of their members
         shared = max(1, len(plan.ensemble_members[0]) // 3)
@@ -88,6 +98,11 @@ def simulate(design: SessionDesign, seed: int):
     neurons = np.arange(design.n_neurons)
     rngs = neuron_rngs(seed, neurons)
     spikes = simulate_spikes(design, plan, neurons, rngs)
+    if shared_state:
+        fs, rng = design.frame_rate_hz, np.random.default_rng([seed, 7])
+        up = np.cumsum(rng.random(design.n_frames) < 1 / (STATE_DWELL_S * fs)) % 2 == 1
+        extra = (STATE_RATES_HZ[1] - STATE_RATES_HZ[0]) / fs
+        spikes[:, up] += rng.poisson(extra, (design.n_neurons, int(up.sum()))).astype(spikes.dtype)
     fluorescence, _ = simulate_fluorescence(design, spikes, rngs)
     dff = delta_f_over_f(fluorescence, baseline_f0(fluorescence))
     events, _ = detect_events(
@@ -183,13 +198,13 @@ def main() -> None:
         )
     controls = [
         (kind, fs, seed)
-        for kind in ("independent", "stimulus")
+        for kind in ("independent", "stimulus", "state")
         for fs in (1.0, 5.0, 30.0)
         for seed in range(1 if args.quick else 3)
     ]
     for kind, fs, seed in controls:
         design = design_for(10, 0.9, 0.1, fs, kind)
-        events, planted, stimuli = simulate(design, seed=args.seed * 1000 + 500 + seed)
+        events, planted, stimuli = simulate(design, args.seed * 1000 + 500 + seed, kind == "state")
         session = session_rows(run_methods(events, design, stimuli, methods), planted, kind, 0, 0, 0.1, fs)
         rows += session
         print(
@@ -232,13 +247,13 @@ def report(table: pd.DataFrame) -> str:
         + " | ".join(str(int(planted[planted.method == m].spurious.sum())) for m in methods)
         + " |"
     )
-    for kind in ("independent", "stimulus"):
+    for kind in ("independent", "stimulus", "state"):
         part = table[table.kind == kind]
         for fs in sorted(part.fs.unique()):
             chosen = part[part.fs == fs]
             n = len(chosen) // len(methods)
             lines.append(
-                f"| control: {kind} only, {fs:g} Hz ({n} sessions), spurious | "
+                f"| control: {CONTROL_LABELS[kind]}, {fs:g} Hz ({n} sessions), spurious | "
                 + " | ".join(str(int(chosen[chosen.method == m].spurious.sum())) for m in methods)
                 + " |"
             )
