@@ -8,7 +8,8 @@ and ensembles.
   levels, ICA patterns), `assemblies` (ICA assemblies and the refined default; its seeds from
   `coincidence_seeds`, its member sets in `member_sets` with event sizes from `event_sizes`,
   overlapping ones split in `overlap_split`), `activations`
-  (a member set's activations, its members tested against chance), `ordering` (raster rows)
+  (a member set's activations, its members tested against chance), `state` (the population's
+  state around each bin, which their chance follows), `ordering` (raster rows)
 - `steps`: the coactivity and features rules as library calls; `ensemble_step`: the ensembles
   rule (its tables in `ensemble_tables`)
 """

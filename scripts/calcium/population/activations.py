@@ -35,19 +35,46 @@ def coactivity_threshold(p: np.ndarray, alpha: float, min_active: int = 2) -> in
 
 class Activations(NamedTuple):
     """Activations of one member set: peak, first and last bin of each (merged runs of bins
-    whose windows overlap), the members active at each peak (count), and the threshold k."""
+    whose windows overlap), the members active at each peak (count), and the threshold k (one, or
+    (activations,) each one's where it follows the population's state)."""
 
     peak: np.ndarray
     first: np.ndarray
     last: np.ndarray
     n_active: np.ndarray
-    threshold: int
+    threshold: int | np.ndarray
+
+
+def _levels(state: np.ndarray, step: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """The population state (`calcium.population.state`) rounded to `step`: (levels, index of
+    each entry's level)."""
+    rounded = np.maximum(np.round(np.asarray(state, dtype=float) / step), 1) * step
+    return np.unique(rounded, return_inverse=True)
+
+
+def state_thresholds(chance: np.ndarray, alpha: float, state: np.ndarray | None) -> int | np.ndarray:
+    """`coactivity_threshold` of neurons whose window activity `chance` rises and falls with the
+    population's state: (bins,) k of each bin's state (rounded, `_levels`), or one k where the
+    state is flat (or None)."""
+    if state is None:
+        return coactivity_threshold(chance, alpha)
+    levels, at = _levels(state)
+    if levels.size == 1 and levels[0] == 1.0:
+        return coactivity_threshold(chance, alpha)
+    return np.array([coactivity_threshold(np.clip(chance * v, 0, 1), alpha) for v in levels])[at]
 
 
 def member_activations(
-    windows: np.ndarray, members: np.ndarray, chance: np.ndarray, alpha: float, jitter_bins: int
+    windows: np.ndarray,
+    members: np.ndarray,
+    chance: np.ndarray,
+    alpha: float,
+    jitter_bins: int,
+    state: np.ndarray | None = None,
 ) -> Activations:
-    """Bins where at least k members are active within ± jitter_bins, k from `coactivity_threshold`.
+    """Bins where at least k members are active within ± jitter_bins, k from `coactivity_threshold`
+    (each bin's from the members' chance scaled by the population's `state` there, where one lasts:
+    `state_thresholds`; `threshold` is then each activation's k).
 
     windows: (bins, neurons) from `window_matrix`; members: (neurons,) bool; chance: (neurons,)
     each neuron's window activity (`calcium.population.coactivity.window_activity`). Bins whose windows
@@ -55,10 +82,10 @@ def member_activations(
     most members active (the earliest of ties).
     """
     index = np.flatnonzero(members)
-    k = coactivity_threshold(chance[index], alpha)
     count = windows[:, index].sum(axis=1)
+    k = state_thresholds(chance[index], alpha, state)  # each bin's, in a lasting state
     peak, first, last = group_ensemble_events(count >= k, count, jitter_bins)
-    return Activations(peak, first, last, count[peak], k)
+    return Activations(peak, first, last, count[peak], k[peak] if np.ndim(k) else k)
 
 
 def membership_test(
@@ -72,6 +99,7 @@ def membership_test(
     sizes: tuple[np.ndarray, np.ndarray] | None = None,
     explained: np.ndarray | None = None,
     least_chance: float = 0.0,
+    state: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Who takes part in the activations more often than chance: (member, participation, p_value).
 
@@ -79,6 +107,8 @@ def membership_test(
     Its count is tested against Binomial(activations, chance_i), one-sided, Holm-corrected
     over neurons (p < alpha). A current member counts only the activations that are
     activations without it (the others reach the threshold for the set without it).
+    state: (n_bins,) the population's state (`calcium.population.state`) or None: chance_i, the
+    event sizes' presence and the others' threshold follow the state at the activations counted.
     sizes: (levels (activations, neurons), null pmf (neurons, levels)) of the neurons' event sizes
     (`calcium.population.event_sizes.WindowLevels`): a neuron nominally above chance (binomial p
     < alpha) is tested by the sum of its levels at the counted activations instead
@@ -99,10 +129,11 @@ def membership_test(
     counted = np.ones(present.shape, dtype=bool)
     index = np.flatnonzero(members)
     others = present[:, index].sum(axis=1)
+    states, at = _levels(np.ones(present.shape[0]) if state is None else np.asarray(state)[activations.peak])
     for position, i in enumerate(index):
         rest = np.delete(index, position)
-        k = coactivity_threshold(chance[rest], chance_alpha)
-        counted[:, i] = (others - present[:, i]) >= k
+        k = np.array([coactivity_threshold(np.clip(chance[rest] * v, 0, 1), chance_alpha) for v in states])
+        counted[:, i] = (others - present[:, i]) >= k[at]
     if explained is not None:
         counted &= ~np.asarray(explained, dtype=bool)
     taken = (present & counted).sum(axis=0)
@@ -110,15 +141,26 @@ def membership_test(
     participation = np.divide(taken, trials, out=np.zeros(n_neurons), where=trials > 0)
     chance = np.asarray(chance, dtype=float)
     unknown = (chance <= 0) & ~np.asarray(members, dtype=bool)  # a recruit never active away
-    tested = np.clip(np.where(unknown, least_chance, chance), 0, 1)
+    in_state = np.ones(n_neurons)  # the mean population state (rounded) at the activations each counts
+    if state is not None:
+        in_state = np.divide(states[at] @ counted, trials, out=in_state, where=trials > 0)
+    tested = np.clip(np.where(unknown, least_chance, chance) * in_state, 0, 1)
     p_value = np.where(taken > 0, bdtrc(np.maximum(taken - 1, 0), trials, tested), 1.0)
     if sizes is not None:
         from calcium.population.event_sizes import size_tail
 
         levels, pmf = sizes
         screened = np.flatnonzero((p_value < alpha) & (taken > 0) & ~unknown)
+        if state is not None:  # presence (levels above 0) as likely as the state makes it
+            pmf = pmf[screened].copy()
+            present_mass = pmf[:, 1:].sum(axis=1)
+            scale = np.minimum(in_state[screened], 1 / np.maximum(present_mass, 1e-300))
+            pmf[:, 1:] *= scale[:, None]
+            pmf[:, 0] = np.maximum(1 - pmf[:, 1:].sum(axis=1), 0)
+        else:
+            pmf = pmf[screened]
         observed = np.where(counted[:, screened], levels[:, screened], 0).sum(axis=0)
-        p_value[screened] = size_tail(pmf[screened], trials[screened], observed)
+        p_value[screened] = size_tail(pmf, trials[screened], observed)
     if most_present is None:
         member = (holm(p_value) < alpha) & (taken > 0)
         return member, participation, p_value

@@ -370,6 +370,7 @@ def find_assemblies(
             chance,
             covered=[a.member for a in found],
             seed=settings.seed,
+            jitter_bins=settings.jitter_bins,
         )
         n_candidates += len(dense)
         for seed_members in dense:

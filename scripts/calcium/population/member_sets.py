@@ -102,9 +102,9 @@ def refine_members(
     for _ in range(max_passes):
         if core.sum() < 2:
             return None
-        found = member_activations(windows, core, overall, settings.activation_alpha, j)
+        found = member_activations(windows, core, overall, settings.activation_alpha, j, chance_of.state)
         chance = chance_of.outside(found.peak)
-        found = member_activations(windows, core, chance, settings.activation_alpha, j)
+        found = member_activations(windows, core, chance, settings.activation_alpha, j, chance_of.state)
         if found.peak.size < settings.min_events:
             return None
         member, participation, p_value = membership_test(
@@ -118,6 +118,7 @@ def refine_members(
             None if elsewhere is None else chance_of.sizes(found.peak),
             None if elsewhere is None else chance_of.explained(found.peak, elsewhere, core),
             chance_of.least_chance,
+            chance_of.state,
         )
         failing = core & ~member
         if not failing.any():
@@ -170,6 +171,11 @@ class _WindowChance:
         keys = sorted_unique(raster.neurons[keep].astype(np.int64) * raster.n_bins + raster.bins[keep])
         self.n_active = np.bincount(keys // raster.n_bins, minlength=raster.n_neurons)
         self.levels = None if raster.sizes is None else window_levels(raster, jitter_bins, self.held)
+        # The population's state around each bin (`calcium.population.state`); None without one.
+        from calcium.population.state import raster_state
+
+        state = raster_state(raster, jitter_bins)
+        self.state = None if np.all(state == 1.0) else state
 
     def _near(self, peaks: np.ndarray) -> np.ndarray:
         """(n_bins,) bool: the bins holding frames within ± 2·jitter_bins of the peaks."""
