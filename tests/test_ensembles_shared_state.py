@@ -76,4 +76,5 @@ def test_each_activation_reports_the_threshold_of_its_own_state():
     flat = member_activations(windows, np.ones(20, bool), np.full(20, 0.1), 0.01, 1)
     assert np.shape(found.threshold) == found.peak.shape and np.all(found.n_active >= found.threshold)
     down, up = found.peak < 500, found.peak >= 500
-    assert down.any() and up.any() and found.threshold[down].max() < flat.threshold < found.threshold[up].min()
+    assert down.any() and up.any()
+    assert found.threshold[down].max() < flat.threshold < found.threshold[up].min()
