@@ -78,3 +78,13 @@ def test_each_activation_reports_the_threshold_of_its_own_state():
     down, up = found.peak < 500, found.peak >= 500
     assert down.any() and up.any()
     assert found.threshold[down].max() < flat.threshold < found.threshold[up].min()
+
+
+def test_thresholds_of_many_states_at_once_equal_each_one_alone():
+    from calcium.population.activations import coactivity_thresholds
+
+    rng = np.random.default_rng(4)
+    for members in (0, 1, 5, 40):
+        chance = rng.random((6, members)) * rng.choice([0.02, 0.2, 0.9], (6, 1))
+        alone = [coactivity_threshold(row, 0.01) for row in chance]
+        assert coactivity_thresholds(chance, 0.01).tolist() == alone

@@ -14,23 +14,30 @@ from calcium.population.membership import holm
 
 
 def poisson_binomial_survival(p: np.ndarray) -> np.ndarray:
-    """P(X >= k) for k = 0..len(p), X the number of successes of independent Bernoulli(p_i)."""
-    pmf = np.zeros(len(p) + 1)
-    pmf[0] = 1.0
-    for i, q in enumerate(np.asarray(p, dtype=np.float64)):
-        pmf[1 : i + 2] = pmf[1 : i + 2] * (1 - q) + pmf[: i + 1] * q
-        pmf[0] *= 1 - q
-    return np.cumsum(pmf[::-1])[::-1]
+    """P(X >= k) for k = 0..len(p), X the number of successes of independent Bernoulli(p_i); p
+    (..., members): one such distribution per row, (..., members + 1)."""
+    p = np.asarray(p, dtype=np.float64)
+    pmf = np.zeros(p.shape[:-1] + (p.shape[-1] + 1,))
+    pmf[..., 0] = 1.0
+    for i in range(p.shape[-1]):
+        q = p[..., i, None]
+        pmf[..., 1 : i + 2] = pmf[..., 1 : i + 2] * (1 - q) + pmf[..., : i + 1] * q
+        pmf[..., 0] *= 1 - q[..., 0]
+    return np.cumsum(pmf[..., ::-1], axis=-1)[..., ::-1]
 
 
 def coactivity_threshold(p: np.ndarray, alpha: float, min_active: int = 2) -> int:
     """Fewest coactive members k (>= min_active) with P(X >= k) <= alpha, X as in
     `poisson_binomial_survival`: under the circular-shift null each member's activity in a
     window is Bernoulli(its window activity), independently of the others. len(p) + 1 if none."""
-    survival = poisson_binomial_survival(p)
-    passing = np.flatnonzero(survival <= alpha)
-    k = int(passing[0]) if passing.size else len(p) + 1
-    return max(k, min_active)
+    return int(coactivity_thresholds(np.asarray(p)[None, :], alpha, min_active)[0])
+
+
+def coactivity_thresholds(p: np.ndarray, alpha: float, min_active: int = 2) -> np.ndarray:
+    """`coactivity_threshold` of each row of p (rows, members): (rows,) int."""
+    passing = poisson_binomial_survival(p) <= alpha
+    k = np.where(passing.any(axis=-1), np.argmax(passing, axis=-1), p.shape[-1] + 1)
+    return np.maximum(k, min_active)
 
 
 class Activations(NamedTuple):
@@ -61,7 +68,7 @@ def state_thresholds(chance: np.ndarray, alpha: float, state: np.ndarray | None)
     levels, at = _levels(state)
     if levels.size == 1 and levels[0] == 1.0:
         return coactivity_threshold(chance, alpha)
-    return np.array([coactivity_threshold(np.clip(chance * v, 0, 1), alpha) for v in levels])[at]
+    return coactivity_thresholds(np.clip(chance[None, :] * levels[:, None], 0, 1), alpha)[at]
 
 
 def member_activations(
@@ -132,7 +139,7 @@ def membership_test(
     states, at = _levels(np.ones(present.shape[0]) if state is None else np.asarray(state)[activations.peak])
     for position, i in enumerate(index):
         rest = np.delete(index, position)
-        k = np.array([coactivity_threshold(np.clip(chance[rest] * v, 0, 1), chance_alpha) for v in states])
+        k = coactivity_thresholds(np.clip(chance[rest][None, :] * states[:, None], 0, 1), chance_alpha)
         counted[:, i] = (others - present[:, i]) >= k[at]
     if explained is not None:
         counted &= ~np.asarray(explained, dtype=bool)
