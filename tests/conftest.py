@@ -191,6 +191,23 @@ def default_run(default_run_started, prestarted_runs) -> Path:
     return workdir
 
 
+@pytest.fixture(scope="session")
+def default_report(default_run: Path, tmp_path_factory) -> Path:
+    """The single-file Snakemake report of the default run, made once for the tests that read it
+    (each report takes ~10 s)."""
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    result = subprocess.run(
+        [tool("snakemake"), "--report", str(path)],
+        cwd=default_run,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    return path
+
+
 def prestarted(prepare: Callable[..., tuple[str, ...]], from_default_run: bool = False):
     """Marks a test whose own workflow run starts in the background when the session begins:
     `prepare(workdir)` edits a fresh copy of the workflow and returns the Snakemake arguments;
