@@ -196,14 +196,7 @@ def default_report(default_run: Path, tmp_path_factory) -> Path:
     """The single-file Snakemake report of the default run, made once for the tests that read it
     (each report takes ~10 s)."""
     path = tmp_path_factory.mktemp("report") / "report.html"
-    result = subprocess.run(
-        [tool("snakemake"), "--report", str(path)],
-        cwd=default_run,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=300,
-    )
+    result = snakemake(default_run, "--report", str(path), timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
     return path
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 import zipfile
 import zlib
 
@@ -14,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 from cdp import Chromium, find_chromium
-from conftest import REPO, tool
+from conftest import REPO, snakemake
 from matplotlib.colors import to_rgb
 
 from calcium.outputs.browser import DenseTrace, SessionData, build_page, render_page
@@ -589,14 +588,7 @@ def test_session_browser_of_the_workflow_in_chromium(default_run, chromium_path,
 
 def test_report_links_and_zip_report_holds_the_browser(default_run, default_report, tmp_path):
     """The single-file report links each session's page; the zip report carries the page itself."""
-    result = subprocess.run(
-        [tool("snakemake"), "--report", str(tmp_path / "report.zip")],
-        cwd=default_run,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=300,
-    )
+    result = snakemake(default_run, "--report", str(tmp_path / "report.zip"), timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
     html = default_report.read_text(errors="replace")
     assert "6. Session browser" in html

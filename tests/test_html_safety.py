@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -140,16 +139,9 @@ def test_markup_in_every_sheet_column_and_config_string_is_inert_in_the_report(d
     config["deconvolution"].update(tau_decay_s=1.0, tau_rise_s=0.1)
     config["stimulus"].update(tau_decay_s=1.0, tau_rise_s=0.1)
     (work / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
-    from conftest import tool
+    from conftest import snakemake
 
-    result = subprocess.run(
-        [tool("snakemake"), "--report", "report.html"],
-        cwd=work,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=300,
-    )
+    result = snakemake(work, "--report", "report.html", timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
     html = (work / "report.html").read_text(errors="replace")
     assert "onerror=alert(1)" in html  # the indicator reached the report (as a rule's params) ...
