@@ -147,7 +147,8 @@ def test_population_state_follows_slow_changes_not_chance_nor_an_activation_of_i
     assert np.allclose(state[:170], 0.5, atol=0.03) and np.allclose(state[230:], 1.5, atol=0.03)
     counts[100] += 20  # an assembly's activation: its own bin's expectation does not rise
     state = population_state(counts, 1)
-    assert state[100] == state[99] == state[101] == state[50] < state[110]  # its neighbours' do
+    # its neighbours' do (beyond ± 2·jitter: a clean step is followed from the nearest bins)
+    assert state[100] == state[99] == state[101] == state[50] < state[103]
     # Independent neurons: no lasting state (exactly 1) in 599 of these 600 sessions; with the
     # shrinkage alone (no 3-SD rule) it was not 1 in 12-49 % of such sessions.
     flat = [

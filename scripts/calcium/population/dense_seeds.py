@@ -54,7 +54,7 @@ import logging
 import numpy as np
 
 from calcium.population.coactivity import ActiveBins
-from calcium.population.state import population_state
+from calcium.population.state import held_jitter, population_state
 from calcium.progress import Progress, track
 
 SIZES = (5, 8, 12)
@@ -201,7 +201,7 @@ def dense_set_seeds(
             )
             for neurons, places, indptr in layouts
         ]
-        state = population_state(np.asarray(rows[0].sum(axis=0)).ravel(), jitter_bins)
+        state = population_state(np.asarray(rows[0].sum(axis=0)).ravel(), held_jitter(jitter_bins, held))
         n_active = rows[0] @ state  # each active bin weighted by the population's state there
         return _dense_sets(_pair_z(rows[0], rows[1], n_active, np.asarray(chance, dtype=np.float64)))
 

@@ -2,14 +2,17 @@
 
 The statistic is the number of bins in which enough of the ensemble's members are coactive;
 the null shifts every member's event frames circularly by its own offset (each keeps its
-events and rate, coincidences become chance); Bonferroni over the candidates examined.
+events and rate, coincidences become chance); Bonferroni over the candidates examined. Where the
+population has a lasting state (`calcium.population.state`), the shifts are rotations in the
+state's operational time: each member keeps its events and follows the state as the population
+does, and only coincidences beyond the state count.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from calcium.population.coactivity import statistic_scale
+from calcium.population.coactivity import frame_bins, statistic_scale
 from calcium.population.null import circular_shift_null
 from calcium.population.trial_coactivity import trial_shift_null
 from calcium.progress import Progress, track
@@ -30,6 +33,7 @@ def ensemble_p_values(
     n_candidates: int = 1,
     counted: np.ndarray | None = None,
     layout=None,
+    state: np.ndarray | None = None,
 ) -> np.ndarray:
     """P-value of each ensemble against the circular-shift null, (ensembles,).
 
@@ -45,10 +49,17 @@ def ensemble_p_values(
         presentations and holding frames; `observed` must count the same); None: all.
     layout: a session cut into trials (`calcium.population.trial_coactivity.TrialBins`): members shifted
         within each trial (`calcium.population.trial_coactivity.trial_shift_null`); None: one recording.
+    state: (n_bins,) > 0, the population's state in each bin (`calcium.population.state.raster_state`),
+        or None (flat): the shifts are rotations in its operational time
+        (`calcium.population.null.circular_shift_null`'s frame_weights). One recording only (a
+        session cut into trials keeps the shifts within trials).
     """
     out = np.ones(len(members))
     neurons = np.asarray(neurons, dtype=np.int64)
     frames = np.asarray(frames, dtype=np.int64)
+    weights = None
+    if state is not None and layout is None:
+        weights = np.asarray(state, dtype=np.float64)[frame_bins(np.arange(n_frames), frame_rate_hz, bin_s)]
     with Progress(len(members), "ensembles tested against the circular-shift null", "ensembles") as progress:
         for e, (member_ids, k, count) in enumerate(
             track(zip(members, thresholds, observed, strict=True), progress)
@@ -67,6 +78,7 @@ def ensemble_p_values(
                 n_shuffles,
                 seed=seed + e,
                 jitter_bins=jitter_bins,
+                **({} if weights is None else {"frame_weights": weights}),
             )
             window = null // statistic_scale(ids.size, jitter_bins)
             if counted is not None:

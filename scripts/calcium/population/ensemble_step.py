@@ -45,6 +45,7 @@ from calcium.population.ensemble_tables import (
 from calcium.population.ensembles import cluster_ensemble_events, jaccard_similarity
 from calcium.population.event_sizes import with_event_sizes
 from calcium.population.membership import find_members
+from calcium.population.state import session_state
 from calcium.population.steps import Binning, Recording, session_raster
 from calcium.population.trial_coactivity import bin_times, trial_layout
 
@@ -274,6 +275,7 @@ def ensemble_analysis(
         n_candidates=max(n_candidates, len(found)),
         counted=counted,
         layout=layout,
+        state=session_state(tested, jitter),
     )
     passing = [e for e in range(len(found)) if p_values[e] < settings.alpha or settings.alpha >= 1]
     if labels is None:  # number by activations (most first), ties by the first activation

@@ -33,6 +33,7 @@ def circular_shift_null(
     shuffles_per_block: int | None = None,
     jitter_bins: int = 0,
     processes: int = 1,
+    frame_weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Coactivity statistic of `n_shuffles` surrogates, (n_shuffles, n_bins).
 
@@ -53,6 +54,13 @@ def circular_shift_null(
         ties broken by those active in the bin itself).
     processes: worker processes sharing the shuffles (all offsets are drawn first, so the
         result does not depend on it).
+    frame_weights: (n_frames,) > 0, the population's relative rate in each frame (its state,
+        `calcium.population.state`), or None (uniform: the shifts above). The shifts are then
+        rotations in operational time, the cumulative sum of the weights, uniform over it: each
+        frame spans its weight there, so a shifted event falls in a frame with a chance in
+        proportion to its weight (a neuron keeps its events and is as active in the up states
+        as the population is), and coincidences beyond the shared state become chance. A
+        Poisson train whose rate follows the state is a homogeneous one in operational time.
     Returns (n_shuffles, n_bins) int32 (int64 for > 46,000 neurons with jitter).
     """
     n_bins = bin_count(n_frames, frame_rate_hz, bin_s)
@@ -60,7 +68,11 @@ def circular_shift_null(
     frames = np.asarray(event_frames, dtype=np.int64)
     _check_events(neurons, frames, n_neurons, n_frames)
     rng = np.random.default_rng(seed)
-    offsets = rng.integers(0, n_frames, size=(n_shuffles, n_neurons), dtype=np.intp)
+    if frame_weights is None:
+        offsets = rng.integers(0, n_frames, size=(n_shuffles, n_neurons), dtype=np.intp)
+    else:
+        clock = operational_clock(frame_weights, n_frames)
+        offsets = rng.random((n_shuffles, n_neurons)) * clock[-1]
     scale = statistic_scale(n_neurons, jitter_bins)
     dtype = np.int32 if (n_neurons + 1) * scale < 2**31 else np.int64
     if neurons.size == 0:
@@ -84,6 +96,7 @@ def circular_shift_null(
         scale,
         dtype,
         shuffles_per_block,
+        None if frame_weights is None else (clock, clock[frames] - 0.5 * np.diff(clock, prepend=0.0)[frames]),
     )
     offsets = offsets[:, firing]
     chunks = -(-n_shuffles // max(1, 4 * processes))  # a few chunks per process: even finish
@@ -125,9 +138,21 @@ class _Trains(NamedTuple):
     scale: int
     dtype: type
     shuffles_per_block: int
+    # None, or (clock, event_times): each frame's end in operational time (`operational_clock`),
+    # and each event's time there (its frame's middle); shifts are then rotations of that time
+    operational: tuple[np.ndarray, np.ndarray] | None = None
 
 
 _SHARED_NULL_WORK = None
+
+
+def operational_clock(frame_weights: np.ndarray, n_frames: int) -> np.ndarray:
+    """(n_frames,) float64, the end of each frame in operational time: the cumulative sum of
+    the frames' weights (each frame spans its weight)."""
+    weights = np.asarray(frame_weights, dtype=np.float64)
+    if weights.shape != (n_frames,) or not np.all(np.isfinite(weights)) or np.any(weights <= 0):
+        raise ValueError(f"frame_weights must be ({n_frames},) finite and positive")
+    return np.cumsum(weights)
 
 
 def _null_chunk(rows: slice) -> np.ndarray:
@@ -143,8 +168,14 @@ def _null_rows(trains: _Trains, offsets: np.ndarray) -> np.ndarray:
     for first in range(0, offsets.shape[0], t.shuffles_per_block):
         block = offsets[first : first + t.shuffles_per_block]
         shifted = np.repeat(block, t.counts, axis=1)
-        shifted += t.frames
-        np.subtract(shifted, t.n_frames, out=shifted, where=shifted >= t.n_frames)  # modulo, no division
+        if t.operational is None:
+            shifted += t.frames
+            np.subtract(shifted, t.n_frames, out=shifted, where=shifted >= t.n_frames)  # modulo, no division
+        else:  # rotated in operational time, then the frame each new time falls in
+            clock, times = t.operational
+            shifted += times
+            np.subtract(shifted, clock[-1], out=shifted, where=shifted >= clock[-1])
+            shifted = np.minimum(np.searchsorted(clock, shifted, side="right"), t.n_frames - 1)
         bins = t.bin_of_frame[shifted]
         # A neuron's shifted frames stay in circular order, so its events that share a bin are
         # circular neighbours: count each run of equal bins once, where the bin changes ...

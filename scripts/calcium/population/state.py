@@ -3,12 +3,13 @@
 Neurons independent but for a state they share (arousal or locomotion raise most neurons' rates
 together; up and down states) coincide more often than their rates predict, and a null that keeps
 each neuron's rate alone (the circular shifts) takes them for ensembles. The `refined` method
-expects each neuron's activity in the state around each bin instead (`population_state`): the
-dense-set seeds' pair expectations, and the activations' threshold and the membership test's
-chance in refinement (`calcium.population.activations.state_thresholds`). The test of each
-ensemble keeps the circular-shift null of each neuron's rate: a threshold per bin there, against
-surrogates that the shifts take out of the state, was far too strict (a planted ensemble at p
-0.8). Where no state lasts beyond chance the state is exactly 1 and nothing changes.
+expects each neuron's activity in the population's state around each bin instead
+(`population_state`): the dense-set seeds' pair expectations, and the activations' threshold and
+the membership test's chance in refinement (`calcium.population.activations.state_thresholds`).
+The test of each ensemble, whatever the method, shifts each member's events in the state's
+operational time (`calcium.population.null.circular_shift_null`'s frame_weights): each keeps its
+events and is as active in the up states as the population. Where no state lasts beyond chance
+the state is exactly 1 (None where passed on) and nothing changes.
 """
 
 from __future__ import annotations
@@ -17,8 +18,35 @@ import numpy as np
 
 from calcium.population.coactivity import ActiveBins, sorted_unique
 
-STATE_REACH = 20
+# The reaches tried (held bins either side); each session takes the one that predicts its own
+# counts best from the bins around them (`state_reach`). Set beforehand, not tuned: from a few
+# frames to ~a minute at 1 Hz, steps of ~1.5x.
+STATE_REACHES = (3, 5, 8, 12, 20, 30, 45)
 _STATES: list = []  # the last raster's state: (its neurons array, n_bins, jitter_bins, state)
+
+
+def _around(counts: np.ndarray, gap_bins: int, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the mean count over the bins within ± reach of each bin, the bins within ± gap left out;
+    how many bins that mean holds)."""
+    kernel = np.ones(2 * reach + 1)
+    gap = min(gap_bins, reach - 1)
+    kernel[reach - gap : reach + gap + 1] = 0.0
+    weights = np.convolve(np.ones(counts.size), kernel, mode="same")
+    return np.convolve(counts, kernel, mode="same") / weights, weights
+
+
+def state_reach(counts: np.ndarray, jitter_bins: int) -> int:
+    """The reach (held bins either side) of `STATE_REACHES` whose mean around each bin, that bin's
+    neighbourhood of ± 2·jitter_bins left out, predicts the bin's own count best (least squares:
+    a cross-validation, since no bin enters its own prediction). Short where the state switches
+    often against many counts per bin, the longest where there is no state to follow."""
+    counts = np.asarray(counts, dtype=np.float64)
+    errors = [
+        float(np.mean((counts - _around(counts, 2 * jitter_bins, reach)[0]) ** 2))
+        for reach in STATE_REACHES
+        if counts.size > 2 * reach + 1
+    ]
+    return STATE_REACHES[int(np.argmin(errors))] if errors else STATE_REACHES[0]
 
 
 def population_state(counts: np.ndarray, jitter_bins: int, reach: int | None = None) -> np.ndarray:
@@ -26,35 +54,39 @@ def population_state(counts: np.ndarray, jitter_bins: int, reach: int | None = N
     mean number of active neurons over the bins within ± reach of it, the bins within ± 2·jitter_bins
     left out (an assembly's own activation does not raise its expectation), over the session's
     mean. A state is taken to last where this varies beyond what counts varying from bin to bin
-    alone would give by 3 SDs of a variance ratio; it is then shrunk towards 1 by that share of
-    its variance (James-Stein), else it is 1 (independent neurons' counts: not 1 in 1 session of
-    600, and 3 of 4800 in a review; with the shrinkage alone, in 12-49 % of them). Bins are the held bins
-    (those holding frames): `STATE_REACH` (20) is 10 s at the default bin_s, 20 s at 1 Hz, set
-    beforehand, not tuned. counts: (bins,) active neurons per held bin."""
-    reach = STATE_REACH if reach is None else reach
+    alone would give by 3 SDs of a variance ratio, else it is 1 (independent neurons' counts: not
+    1 in 2 sessions of 3600). It is not shrunk towards 1: expected coincidences of k neurons
+    grow as the state's k-th power, and a state shrunk by its noise share (James-Stein, tried)
+    left 5 more chance ensembles of up-state neurons in 15 sessions. counts: (bins,)
+    active neurons per held bin (those holding frames); jitter_bins and reach in held bins; reach
+    None: the session's own (`state_reach`)."""
     counts = np.asarray(counts, dtype=np.float64)
+    reach = state_reach(counts, jitter_bins) if reach is None else reach
     if counts.size <= 2 * reach + 1 or counts.sum() <= 0:
         return np.ones(counts.size)
-    kernel = np.ones(2 * reach + 1)
-    gap = min(2 * jitter_bins, reach - 1)
-    kernel[reach - gap : reach + gap + 1] = 0.0
-    weights = np.convolve(np.ones(counts.size), kernel, mode="same")
-    state = np.convolve(counts, kernel, mode="same") / weights / counts.mean()
-    # Shrunk towards 1 by the share of its variance that counts independent beyond the left-out
-    # bins would give: half the mean squared difference of counts 2·gap + 1 bins apart (von
-    # Neumann's estimate, which a lasting state hardly enters; an assembly's activation, spread
-    # over its window, does) over the bins averaged. A state persists; chance and activations do not.
-    lag = 2 * gap + 1
+    around, weights = _around(counts, 2 * jitter_bins, reach)
+    state = around / counts.mean()
+    # The variance counts independent beyond the left-out bins would give this mean: half the mean
+    # squared difference of counts 2·gap + 1 bins apart (von Neumann's estimate, which a lasting
+    # state hardly enters; an assembly's activation, spread over its window, does) over the bins
+    # averaged. A state persists; chance and activations do not.
+    lag = 2 * min(2 * jitter_bins, reach - 1) + 1
     from_bin_to_bin = 0.5 * float(np.mean((counts[lag:] - counts[:-lag]) ** 2))
     chance_variance = float(np.mean(from_bin_to_bin / weights)) / counts.mean() ** 2
     ratio = float(state.var()) / max(chance_variance, 1e-300)
     # A lasting state only where the ratio stands 3 SDs above 1, the SD of a variance ratio over
     # counts.size / (bins averaged) independent stretches (sqrt(2 / stretches)): chance alone
     # exceeded 1 in half the sessions and moved their thresholds by a level.
-    stretches = counts.size / float(kernel.sum())
+    stretches = counts.size / float(np.median(weights))
     if ratio <= 1.0 + 3.0 * np.sqrt(2.0 / stretches):
         return np.ones(counts.size)
-    return 1.0 + (1.0 - 1.0 / ratio) * (state - 1.0)
+    return state
+
+
+def held_jitter(jitter_bins: int, held: np.ndarray) -> int:
+    """± jitter_bins of a raster's bins in its held bins (those holding frames): at 1 Hz with
+    0.5 s bins every other bin holds a frame, and ± 2 bins are ± 1 held bin."""
+    return int(np.ceil(jitter_bins * float(np.mean(held)))) if np.size(held) else int(jitter_bins)
 
 
 def raster_state(raster: ActiveBins, jitter_bins: int) -> np.ndarray:
@@ -67,6 +99,12 @@ def raster_state(raster: ActiveBins, jitter_bins: int) -> np.ndarray:
     keys = sorted_unique(raster.neurons[keep].astype(np.int64) * raster.n_bins + raster.bins[keep])
     per_bin = np.bincount(keys % raster.n_bins, minlength=raster.n_bins)
     state = np.ones(raster.n_bins)
-    state[held] = population_state(per_bin[held], jitter_bins)
+    state[held] = population_state(per_bin[held], held_jitter(jitter_bins, held))
     _STATES[:] = [(raster.neurons, raster.n_bins, jitter_bins, state)]
     return state
+
+
+def session_state(raster: ActiveBins, jitter_bins: int) -> np.ndarray | None:
+    """`raster_state`, or None where the population has no lasting state (exactly 1 everywhere)."""
+    state = raster_state(raster, jitter_bins)
+    return None if np.all(state == 1.0) else state
