@@ -270,3 +270,38 @@ def test_a_worker_failing_as_it_starts_leaves_its_error_in_the_log(tmp_path):
     assert done.stdout.split() == ["broken"], done.stderr[-2000:]
     text = log.read_text()
     assert "a worker process failed as it started" in text and "ValueError: no such device" in text
+
+
+_KILLED_IN_A_RULE = """
+import sys
+sys.path[:0] = {paths!r}
+import numpy as np
+from calcium.logs import log_to
+from calcium.blocks import process_blocks
+from calcium.io import save_npy
+from test_blocks import _dying
+log_to({log!r}, "session s1")
+save_npy({folder!r} + "/in.npy", np.ones((10, 20), dtype=np.float32))
+process_blocks(_dying, [{folder!r} + "/in.npy"], [{folder!r} + "/out.npy"], 10, 20, 2, 40)
+"""
+
+
+def test_a_killed_worker_is_logged_as_an_error_with_its_fix_not_as_a_bug(tmp_path):
+    """A worker the system kills stops the rule with the step's error and what to give it (memory),
+    logged as an error; it was logged CRITICAL as 'unexpected error (a bug in the workflow)'."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    log = tmp_path / "rule.log"
+    code = _KILLED_IN_A_RULE.format(
+        paths=[str(here.parent / "scripts"), str(here)], log=str(log), folder=str(tmp_path)
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    text = log.read_text() + done.stderr
+    assert "died before finishing" in text and "mem_mb" in text, text[-2000:]
+    assert "bug in the workflow" not in text and "CRITICAL" not in text and "Traceback" not in text, text[
+        -2000:
+    ]

@@ -26,3 +26,8 @@ class ConfigError(UserError):
 
 class OutputError(UserError):
     """A result cannot be written (no permission, read-only or full file system)."""
+
+
+class ResourceError(UserError, RuntimeError):
+    """A step stopped by the machine, not by its data or a bug: a worker process killed (most often
+    for lack of memory) or failing as it started. The message says what to give the rule."""

@@ -86,13 +86,16 @@ def _in_order(executor, function: Callable, items, pending):
 
 def named_breakage(results, name: str):
     """The results of a `forked_workers` map, with a worker's death (BrokenProcessPool) explained
-    in terms of the run."""
+    in terms of the run: a `calcium.errors.ResourceError` (a RuntimeError), which the rule's log
+    reports as an error with its fix, not as a bug in the workflow."""
     from concurrent.futures.process import BrokenProcessPool
+
+    from calcium.errors import ResourceError
 
     try:
         yield from results
     except BrokenProcessPool as error:
-        raise RuntimeError(
+        raise ResourceError(
             f"a worker process of {name} died before finishing its part, nothing of this step was "
             "written. Killed by the system, most often for lack of memory: give the rule more memory "
             "(--resources mem_mb, or a cluster profile's mem_mb) or fewer threads. Or it failed as it "
