@@ -256,7 +256,16 @@ def ensemble_analysis(
     # circular shifts keep (the activations' k, from activity away from them, is lower: with it
     # a strong ensemble's own events, spread by the shifts, fill the null with bins above k).
     overall = window_activity(tested, jitter)
-    thresholds = [coactivity_threshold(overall[ids], settings.activation_alpha) for ids in member_ids]
+    # Where the population has a state, k is what chance reaches rarely in its up states too (the
+    # rates times the state's 90th percentile over the counted bins): with the rates over all bins
+    # chance alone filled the up states with bins at k, in the data and in surrogates that keep the
+    # state alike, and a planted ensemble's 15 activations were lost among them (p 1.0).
+    state = session_state(tested, jitter)
+    high = 1.0 if state is None else float(np.percentile(state[counted], 90))
+    thresholds = [
+        coactivity_threshold(np.minimum(overall[ids] * high, 1.0), settings.activation_alpha)
+        for ids in member_ids
+    ]
     observed = [
         int((windows[:, ids].sum(axis=1) >= k).sum()) for ids, k in zip(member_ids, thresholds, strict=True)
     ]
@@ -275,7 +284,7 @@ def ensemble_analysis(
         n_candidates=max(n_candidates, len(found)),
         counted=counted,
         layout=layout,
-        state=session_state(tested, jitter),
+        state=state,
     )
     passing = [e for e in range(len(found)) if p_values[e] < settings.alpha or settings.alpha >= 1]
     if labels is None:  # number by activations (most first), ties by the first activation

@@ -58,14 +58,18 @@ def population_state(counts: np.ndarray, jitter_bins: int, reach: int | None = N
     1 in 2 sessions of 3600). It is not shrunk towards 1: expected coincidences of k neurons
     grow as the state's k-th power, and a state shrunk by its noise share (James-Stein, tried)
     left 5 more chance ensembles of up-state neurons in 15 sessions. counts: (bins,)
-    active neurons per held bin (those holding frames); jitter_bins and reach in held bins; reach
-    None: the session's own (`state_reach`)."""
+    active neurons per held bin (those holding frames); jitter_bins and reach in held bins (the
+    left-out neighbourhood is at most reach - 1); reach None: the session's own (`state_reach`).
+    Never 0: where no bin averaged holds an event, what half an event would give."""
     counts = np.asarray(counts, dtype=np.float64)
     reach = state_reach(counts, jitter_bins) if reach is None else reach
     if counts.size <= 2 * reach + 1 or counts.sum() <= 0:
         return np.ones(counts.size)
     around, weights = _around(counts, 2 * jitter_bins, reach)
-    state = around / counts.mean()
+    # Where no neuron was active in any bin averaged, the state is what half an event there would
+    # give (never 0: a silent minute, focus lost, is not a rate of zero, and a state of 0 gives
+    # the operational time of the test of each ensemble no length there).
+    state = np.maximum(around, 0.5 / weights) / counts.mean()
     # The variance counts independent beyond the left-out bins would give this mean: half the mean
     # squared difference of counts 2·gap + 1 bins apart (von Neumann's estimate, which a lasting
     # state hardly enters; an assembly's activation, spread over its window, does) over the bins
