@@ -142,18 +142,8 @@ def test_the_null_in_operational_time_equals_shifting_each_train_by_hand(jitter)
     trains = [[0, 50, 150, 199], [0, 199], [7], [3, 4, 5, 120], [], list(range(60, 70))]
     neurons = np.concatenate([np.full(len(t), n) for n, t in enumerate(trains)]).astype(int)
     frames = np.concatenate([np.asarray(t, dtype=int) for t in trains])
-    null = circular_shift_null(
-        neurons,
-        frames,
-        n_neurons,
-        n_frames,
-        fs,
-        bin_s,
-        n_shuffles,
-        seed=9,
-        jitter_bins=jitter,
-        frame_weights=weights,
-    )
+    shape = (n_neurons, n_frames, fs, bin_s, n_shuffles)
+    null = circular_shift_null(neurons, frames, *shape, seed=9, jitter_bins=jitter, frame_weights=weights)
     clock = operational_clock(weights, n_frames)
     offsets = np.random.default_rng(9).random((n_shuffles, n_neurons)) * clock[-1]
     n_bins = bin_count(n_frames, fs, bin_s)
