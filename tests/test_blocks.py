@@ -305,3 +305,29 @@ def test_a_killed_worker_is_logged_as_an_error_with_its_fix_not_as_a_bug(tmp_pat
     assert "bug in the workflow" not in text and "CRITICAL" not in text and "Traceback" not in text, text[
         -2000:
     ]
+
+
+def test_a_pool_broken_before_its_first_results_is_explained_too():
+    """A worker whose initializer fails at once can break the pool while `in_order` still submits
+    its first tasks: that BrokenProcessPool was raised before `named_breakage` could explain it
+    (seen once in a full run under load)."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from calcium.errors import ResourceError
+    from calcium.workers import in_order, named_breakage
+
+    class BreaksOnSecondTask:
+        def __init__(self):
+            self.futures = []
+
+        def submit(self, function, item):
+            if self.futures:
+                raise BrokenProcessPool("A child process terminated abruptly")
+            self.futures.append(Future())
+            return self.futures[-1]
+
+    executor = BreaksOnSecondTask()
+    with pytest.raises(ResourceError, match="died before finishing"):
+        list(named_breakage(in_order(executor, abs, range(4), 2), "dff"))
+    assert executor.futures[0].cancelled()

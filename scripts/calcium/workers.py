@@ -66,10 +66,26 @@ def in_order(executor, function: Callable, items, ahead: int):
     Leaving early (an error, the consumer's or a task's) cancels what has not started."""
     import itertools
     from collections import deque
+    from concurrent.futures.process import BrokenProcessPool
 
     items = iter(items)
-    pending: deque = deque(executor.submit(function, item) for item in itertools.islice(items, ahead))
+    pending: deque = deque()
+    try:
+        for item in itertools.islice(items, ahead):
+            pending.append(executor.submit(function, item))
+    except BrokenProcessPool as error:
+        # A worker died already (its initializer failed at once): raised from the first result,
+        # inside the caller's `named_breakage`, which explains it (raised here, it went unexplained).
+        return _broken(error, pending)
     return _in_order(executor, function, items, pending)
+
+
+def _broken(error: BaseException, pending):
+    """A generator that cancels `pending` and raises `error` when first asked for a result."""
+    for future in pending:
+        future.cancel()
+    raise error
+    yield  # a generator: the error is raised where its results are read
 
 
 def _in_order(executor, function: Callable, items, pending):
