@@ -260,12 +260,16 @@ def ensemble_analysis(
     # rates times the state's 90th percentile over the counted bins): with the rates over all bins
     # chance alone filled the up states with bins at k, in the data and in surrogates that keep the
     # state alike, and a planted ensemble's 15 activations were lost among them (p 1.0).
+    # Raised by the state to at most every member (a k no bin can reach made the ensemble
+    # untestable, p 1; any k is a valid test, the data and the surrogates counted alike). Trials
+    # keep no state (`ensemble_p_values`). Without a state, k is the flat one.
     state = session_state(tested, jitter)
-    high = 1.0 if state is None else float(np.percentile(state[counted], 90))
-    thresholds = [
-        coactivity_threshold(np.minimum(overall[ids] * high, 1.0), settings.activation_alpha)
-        for ids in member_ids
-    ]
+    high = 1.0 if state is None or layout else float(np.percentile(state[counted], 90))
+    thresholds = []
+    for ids in member_ids:
+        flat = coactivity_threshold(overall[ids], settings.activation_alpha)
+        raised = coactivity_threshold(np.minimum(overall[ids] * high, 1.0), settings.activation_alpha)
+        thresholds.append(min(raised, max(flat, ids.size)))
     observed = [
         int((windows[:, ids].sum(axis=1) >= k).sum()) for ids, k in zip(member_ids, thresholds, strict=True)
     ]

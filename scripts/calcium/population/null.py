@@ -182,15 +182,10 @@ def _null_rows(trains: _Trains, offsets: np.ndarray) -> np.ndarray:
         counted = np.empty(bins.shape, dtype=bool)
         counted[:, 1:] = bins[:, 1:] != bins[:, :-1]
         counted[:, starts] = bins[:, starts] != bins[:, last]
-        # ... and a neuron whose events all fall in one bin once: its first and last events share
-        # the bin and no event wrapped past the end between them (or there is only one bin).
-        if t.operational is None:
-            single = (bins[:, starts] == bins[:, last]) & (
-                (shifted[:, last] >= shifted[:, starts]) | (n_bins == 1)
-            )
-            counted[:, starts] |= single
-        else:  # a wide frame can hold a wrapped first and last event: no change of bin anywhere
-            counted[:, starts] |= np.add.reduceat(counted, starts, axis=1) == 0
+        # ... and a neuron whose events all fall in one bin once: no change of bin anywhere in its
+        # circular order, also where its first and last events meet across the end of the session
+        # (a train at both ends shifted into one bin; a wide frame of operational time)
+        counted[:, starts] |= np.add.reduceat(counted, starts, axis=1) == 0
         if t.jitter_bins:
             previous = np.empty_like(bins)
             previous[:, 1:] = bins[:, :-1]
