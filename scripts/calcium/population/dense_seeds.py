@@ -8,8 +8,8 @@ triple seeds. Its 45 pairs together are far beyond chance. So:
 1. pair z-scores: for every pair, the coincidences of each neuron's binned activity with the
    other's window activity (± jitter_bins) against their expectation for neurons independent
    given the population's state: each active bin of the one weighted by the population's
-   activity around it (`calcium.population.state`: active neurons per bin over the 20
-   bins either side, those within ± 2·jitter_bins left out, relative to the session's mean) times
+   activity around it (`calcium.population.state`: active neurons per bin over the session's
+   own reach of bins either side, those within ± 2·jitter_bins left out, relative to the session's mean) times
    the other's window activity; flat, this is `coincidence_seeds.pair_partners`' expectation.
    Poisson z, averaged over the two directions; only z >= `MIN_PAIR_Z` (1) is kept (a sparse
    graph, computed in blocks of neurons: 10-16 % of the pairs of independent neurons reach it).

@@ -16,6 +16,7 @@ from calcium.population.activations import (
 )
 from calcium.population.coactivity import ActiveBins, sorted_unique, window_activity
 from calcium.population.event_sizes import WindowLevels
+from calcium.population.state import session_state
 
 _LEVELS: list = []  # the last session's WindowLevels: (its raster's sizes, jitter_bins, levels)
 
@@ -172,10 +173,7 @@ class _WindowChance:
         self.n_active = np.bincount(keys // raster.n_bins, minlength=raster.n_neurons)
         self.levels = None if raster.sizes is None else window_levels(raster, jitter_bins, self.held)
         # The population's state around each bin (`calcium.population.state`); None without one.
-        from calcium.population.state import raster_state
-
-        state = raster_state(raster, jitter_bins)
-        self.state = None if np.all(state == 1.0) else state
+        self.state = session_state(raster, jitter_bins)
 
     def _near(self, peaks: np.ndarray) -> np.ndarray:
         """(n_bins,) bool: the bins holding frames within ± 2·jitter_bins of the peaks."""
