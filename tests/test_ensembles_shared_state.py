@@ -128,9 +128,10 @@ def test_the_null_of_a_state_keeps_the_coincidences_it_makes():
 
 
 @pytest.mark.parametrize("jitter", [0, 1])
-@pytest.mark.parametrize("uneven", [True, False])
-def test_the_null_in_operational_time_equals_shifting_each_train_by_hand(jitter, uneven):
-    """Brute force with the same offsets: uneven frame weights (or none: the plain circular shifts),
+@pytest.mark.parametrize("weighting", ["shared", "own", "none"])
+def test_the_null_in_operational_time_equals_shifting_each_train_by_hand(jitter, weighting):
+    """Brute force with the same offsets: uneven frame weights shared by every neuron, each neuron's
+    own (its own clock; a neuron with no event among them), or none (the plain circular shifts);
     events in the first and last frames, a neuron whose events all fall in one bin across the wrap
     (counted once: with a wide frame of operational time holding its wrapped first and last events
     it was counted twice; a train at both ends shifted into one bin was counted in none)."""
@@ -139,17 +140,21 @@ def test_the_null_in_operational_time_equals_shifting_each_train_by_hand(jitter,
 
     rng = np.random.default_rng(5)
     n_neurons, n_frames, fs, bin_s, n_shuffles = 6, 200, 10.0, 0.3, 200
+    uneven = weighting != "none"
     weights = rng.choice([0.05, 1.0, 40.0], n_frames) if uneven else np.ones(n_frames)
     weights[[0, -1]] = 0.05 if uneven else 1.0  # thin end frames
+    if weighting == "own":  # each neuron's weights the shared ones to its own power (0: flat)
+        weights = weights[None, :] ** np.array([1.0, 2.5, 0.0, -1.0, 3.0, 0.5])[:, None]
     trains = [[0, 50, 150, 199], [0, 199], [7], [3, 4, 5, 120], [], list(range(60, 70))]
     neurons = np.concatenate([np.full(len(t), n) for n, t in enumerate(trains)]).astype(int)
     frames = np.concatenate([np.asarray(t, dtype=int) for t in trains])
     shape = (n_neurons, n_frames, fs, bin_s, n_shuffles)
     given = {"frame_weights": weights} if uneven else {}
     null = circular_shift_null(neurons, frames, *shape, seed=9, jitter_bins=jitter, **given)
-    clock = operational_clock(weights, n_frames)
+    clock = operational_clock(weights, n_frames, n_neurons) * np.ones((n_neurons, 1))  # a row each
+    weights = weights * np.ones((n_neurons, 1))
     if uneven:
-        offsets = np.random.default_rng(9).random((n_shuffles, n_neurons)) * clock[-1]
+        offsets = np.random.default_rng(9).random((n_shuffles, n_neurons)) * clock[:, -1]
     else:  # whole frames: the clock's times are each frame's middle, k + 0.5
         offsets = np.random.default_rng(9).integers(0, n_frames, (n_shuffles, n_neurons)).astype(float)
     n_bins = bin_count(n_frames, fs, bin_s)
@@ -157,8 +162,8 @@ def test_the_null_in_operational_time_equals_shifting_each_train_by_hand(jitter,
     for s in range(n_shuffles):
         active = np.zeros((n_neurons, n_bins), dtype=bool)
         for n, train in enumerate(trains):
-            times = (clock[train] - weights[train] / 2 + offsets[s, n]) % clock[-1]
-            active[n, frame_bins(np.searchsorted(clock, times, side="right"), fs, bin_s)] = True
+            times = (clock[n, train] - weights[n, train] / 2 + offsets[s, n]) % clock[n, -1]
+            active[n, frame_bins(np.searchsorted(clock[n], times, side="right"), fs, bin_s)] = True
         count = active.sum(axis=0)
         window = np.array(
             [active[:, max(0, b - jitter) : b + jitter + 1].any(axis=1).sum() for b in range(n_bins)]

@@ -3,9 +3,10 @@
 The statistic is the number of bins in which enough of the ensemble's members are coactive;
 the null shifts every member's event frames circularly by its own offset (each keeps its
 events and rate, coincidences become chance); Bonferroni over the candidates examined. Where the
-population has a lasting state (`calcium.population.state`), the shifts are rotations in the
-state's operational time: each member keeps its events and follows the state as the population
-does, and only coincidences beyond the state count.
+population has a lasting state (`calcium.population.state`), the shifts are rotations in
+operational time: each member keeps its events and follows the state as closely as its own events
+do (its coupling, `calcium.population.state.state_coupling`), and only coincidences beyond the
+state count.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from calcium.population.coactivity import frame_bins, statistic_scale
 from calcium.population.null import circular_shift_null
+from calcium.population.state import coupled_weights
 from calcium.population.trial_coactivity import trial_shift_null
 from calcium.progress import Progress, track
 
@@ -50,8 +52,10 @@ def ensemble_p_values(
     layout: a session cut into trials (`calcium.population.trial_coactivity.TrialBins`): members shifted
         within each trial (`calcium.population.trial_coactivity.trial_shift_null`); None: one recording.
     state: (n_bins,) > 0, the population's state in each bin (`calcium.population.state.raster_state`),
-        or None (flat): the shifts are rotations in its operational time
-        (`calcium.population.null.circular_shift_null`'s frame_weights). One recording only (a
+        or None (flat): the shifts are rotations in each member's operational time, the
+        cumulative sum of state ** its coupling (`calcium.population.state.state_coupling`, over the
+        counted frames; `calcium.population.null.circular_shift_null`'s frame_weights, a row per
+        member). One recording only (a
         session cut into trials keeps the shifts within trials).
     """
     out = np.ones(len(members))
@@ -59,7 +63,9 @@ def ensemble_p_values(
     frames = np.asarray(frames, dtype=np.int64)
     weights = None
     if state is not None and layout is None:
-        weights = np.asarray(state, dtype=np.float64)[frame_bins(np.arange(n_frames), frame_rate_hz, bin_s)]
+        bin_of_frame = frame_bins(np.arange(n_frames), frame_rate_hz, bin_s)
+        weights = np.asarray(state, dtype=np.float64)[bin_of_frame]
+        in_counted = np.ones(n_frames, bool) if counted is None else np.asarray(counted, bool)[bin_of_frame]
     with Progress(len(members), "ensembles tested against the circular-shift null", "ensembles") as progress:
         for e, (member_ids, k, count) in enumerate(
             track(zip(members, thresholds, observed, strict=True), progress)
@@ -68,6 +74,10 @@ def ensemble_p_values(
             position = np.full(max(int(neurons.max(initial=-1)), int(ids.max(initial=-1))) + 1, -1)
             position[ids] = np.arange(ids.size)
             chosen = position[neurons] >= 0 if neurons.size else np.zeros(0, bool)
+            if weights is not None:  # each member follows the state as closely as its events do
+                member_weights = coupled_weights(
+                    weights, position[neurons[chosen]], frames[chosen], ids.size, in_counted
+                )
             null = (circular_shift_null if layout is None else trial_shift_null)(
                 position[neurons[chosen]],
                 frames[chosen],
@@ -78,7 +88,7 @@ def ensemble_p_values(
                 n_shuffles,
                 seed=seed + e,
                 jitter_bins=jitter_bins,
-                **({} if weights is None else {"frame_weights": weights}),
+                **({} if weights is None else {"frame_weights": member_weights}),
             )
             window = null // statistic_scale(ids.size, jitter_bins)
             if counted is not None:

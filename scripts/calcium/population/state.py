@@ -8,7 +8,8 @@ expects each neuron's activity in the population's state around each bin instead
 the membership test's chance in refinement (`calcium.population.activations.state_thresholds`).
 The test of each ensemble, whatever the method, shifts each member's events in the state's
 operational time (`calcium.population.null.circular_shift_null`'s frame_weights): each keeps its
-events and is as active in the up states as the population. Where no state lasts beyond chance
+events and follows the state as closely as its own events do (`state_coupling`: some neurons swing
+further than the population, some not at all). Where no state lasts beyond chance
 the state is exactly 1 (None where passed on) and nothing changes.
 """
 
@@ -85,6 +86,65 @@ def population_state(counts: np.ndarray, jitter_bins: int, reach: int | None = N
     if ratio <= 1.0 + 3.0 * np.sqrt(2.0 / stretches):
         return np.ones(counts.size)
     return state
+
+
+# The couplings a neuron may have to the state (`state_coupling`): from following it inversely to
+# following its 8th power; beyond, a neuron is all but confined to the extreme states either way.
+COUPLINGS = np.linspace(-4.0, 8.0, 1201)
+
+
+def state_coupling(
+    frame_state: np.ndarray,
+    neurons: np.ndarray,
+    frames: np.ndarray,
+    n_neurons: int,
+    counted: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n_neurons,) each neuron's coupling to the population's state, beta in a rate proportional
+    to state ** beta: 1 follows the population, 0 ignores it, 2 swings twice as far (on a log
+    scale), < 0 is silenced by it. Neurons differ (locomotion excites some, suppresses others);
+    a test that moved every neuron with the population took sets of strongly modulated neurons
+    for ensembles. The maximum-likelihood beta of the neuron's event frames under a rate
+    proportional to state ** beta over `frame_state`'s frames: the one whose state-weighted mean of
+    ln state equals the mean over its events (that mean rises with beta), within `COUPLINGS`'
+    range. frame_state: (n_frames,) > 0; neurons, frames: one entry per event (a frame counted
+    once per neuron); counted: (n_frames,) bool, the frames that count (both sides), None: all. A
+    neuron with no event counted gets 1."""
+    log_state = np.log(np.asarray(frame_state, dtype=np.float64))
+    counted = np.ones(log_state.size, bool) if counted is None else np.asarray(counted, bool)
+    frames = np.asarray(frames, np.int64)
+    keep = counted[frames]
+    values, frames_at = np.unique(log_state[counted], return_counts=True)
+    exponent = COUPLINGS[:, None] * values[None, :]
+    weights = frames_at * np.exp(exponent - exponent.max(axis=1, keepdims=True))
+    expected = weights @ values / weights.sum(axis=1)  # nondecreasing in beta
+    keys = np.unique(np.asarray(neurons, np.int64)[keep] * log_state.size + frames[keep])
+    owner = keys // log_state.size
+    events = np.bincount(owner, minlength=n_neurons)
+    mean = np.bincount(owner, log_state[keys % log_state.size], minlength=n_neurons) / np.maximum(events, 1)
+    expected, first = np.unique(expected, return_index=True)  # strictly rising, for interp
+    coupling = np.interp(mean, expected, COUPLINGS[first])
+    return np.where(events > 0, coupling, 1.0)
+
+
+# A neuron's lightest frame in its own operational time, relative to its mean (one coupled strongly
+# to the state hardly fires in the down states; a weight of 0 would be none at all).
+_LIGHTEST = 1e-9
+
+
+def coupled_weights(
+    frame_state: np.ndarray,
+    neurons: np.ndarray,
+    frames: np.ndarray,
+    n_neurons: int,
+    counted: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n_neurons, n_frames) each neuron's frame weights for the test's rotations: frame_state **
+    its `state_coupling`, relative to their mean (at least 1e-9 of it). Arguments as there."""
+    coupling = state_coupling(frame_state, neurons, frames, n_neurons, counted)
+    weights = np.exp(coupling[:, None] * np.log(np.asarray(frame_state, dtype=np.float64))[None, :])
+    weights /= weights.mean(axis=1, keepdims=True)
+    return np.maximum(weights, _LIGHTEST, out=weights)
 
 
 def held_jitter(jitter_bins: int, held: np.ndarray) -> int:
