@@ -32,6 +32,23 @@ def test_the_coupling_of_each_neuron_to_the_state_is_recovered():
     assert np.all(state_coupling(state, neurons, frames, 5)[:4] < betas - 0.3)  # uncounted ones in
 
 
+def test_no_coupling_is_measured_where_the_state_does_not_vary_over_the_counted_frames():
+    """A state varying only in frames that do not count (or no frame counted) gives every neuron 1:
+    it gave -4 (the grid's end), which put nearly all of a neuron's operational time where its
+    shifted events do not count, or a ValueError (a review's finding). Neurons silenced 20x in the
+    up states are within the range (-4 was its end; they couple at about -4.8 to a 2x state)."""
+    state = np.r_[np.full(500, 1.0), np.linspace(0.5, 2.0, 500)]
+    counted = np.arange(1000) < 500
+    neurons, frames = np.array([0, 0, 1]), np.array([10, 20, 300])
+    assert state_coupling(state, neurons, frames, 2, counted).tolist() == [1.0, 1.0]
+    assert state_coupling(state, neurons, frames, 2, np.zeros(1000, bool)).tolist() == [1.0, 1.0]
+    rng = np.random.default_rng(1)
+    two = np.repeat(rng.choice([0.5, 1.0], 100), 500)
+    rate = two**-4.8
+    n, f = np.nonzero(rng.random((1, two.size)) < 0.05 * rate / rate.mean())
+    assert abs(state_coupling(two, n, f, 1)[0] + 4.8) < 0.5
+
+
 def _fixed_set_p_values(seed, fs, n_sets=12):
     """p of fixed sets of 8 neurons, the test as the ensemble step runs it: neurons 0-99 at 0.01 Hz
     and 0.2 Hz while the population is up (20x), neurons 100-199 at 0.05 Hz throughout."""

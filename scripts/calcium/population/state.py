@@ -88,9 +88,10 @@ def population_state(counts: np.ndarray, jitter_bins: int, reach: int | None = N
     return state
 
 
-# The couplings a neuron may have to the state (`state_coupling`): from following it inversely to
-# following its 8th power; beyond, a neuron is all but confined to the extreme states either way.
-COUPLINGS = np.linspace(-4.0, 8.0, 1201)
+# The couplings a neuron may have to the state (`state_coupling`): from following its -8th power to
+# its 8th; beyond, a neuron is all but confined to the extreme states either way (neurons silenced
+# 20x in the up states of a population that rises 2x couple at about -4.8: a review's measurement).
+COUPLINGS = np.linspace(-8.0, 8.0, 1601)
 
 
 def state_coupling(
@@ -109,12 +110,15 @@ def state_coupling(
     ln state equals the mean over its events (that mean rises with beta), within `COUPLINGS`'
     range. frame_state: (n_frames,) > 0; neurons, frames: one entry per event (a frame counted
     once per neuron); counted: (n_frames,) bool, the frames that count (both sides), None: all. A
-    neuron with no event counted gets 1."""
+    neuron with no event counted gets 1, and so does every neuron where the state is one value over
+    the counted frames (or none counts): no coupling can be measured there."""
     log_state = np.log(np.asarray(frame_state, dtype=np.float64))
     counted = np.ones(log_state.size, bool) if counted is None else np.asarray(counted, bool)
     frames = np.asarray(frames, np.int64)
     keep = counted[frames]
     values, frames_at = np.unique(log_state[counted], return_counts=True)
+    if values.size < 2:  # nothing to follow (a state varying only where nothing counts)
+        return np.ones(n_neurons)
     exponent = COUPLINGS[:, None] * values[None, :]
     weights = frames_at * np.exp(exponent - exponent.max(axis=1, keepdims=True))
     expected = weights @ values / weights.sum(axis=1)  # nondecreasing in beta
