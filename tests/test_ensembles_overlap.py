@@ -51,6 +51,40 @@ def test_two_five_member_ensembles_sharing_a_neuron_refined_as_one_set_are_split
     assert found == [first, second] and n_tried == 2, found
 
 
+def test_two_20_member_ensembles_sharing_seven_neurons_refined_as_one_set_are_split():
+    """Ensembles {0..19} and {0..6, 20..32} (participation 0.9): refined from their union, the set
+    holds both (the seven shared neurons alone reach its threshold at either one's activations).
+    Its members cluster into one side's own neurons and the other's with the shared ones; grown
+    from either side, each grows back into the union. Each side defined by its own neurons
+    without the other's, then without the shared ones it finds, both are found whole."""
+    first, second = list(range(20)), list(range(7)) + list(range(20, 33))
+    for seed in (0, 1):
+        raster = _raster(seed, [first, second], participation=0.9)
+        windows = window_matrix(raster, 1)
+        union = _refined(raster, windows, first + second)
+        assert set(np.flatnonzero(union.member).tolist()) == set(first + second)
+        split, n_tried = split_overlaps([union], raster, windows, AssemblySettings(), _same)
+        found = sorted(sorted(np.flatnonzero(a.member).tolist()) for a in split)
+        assert found == [first, sorted(second)], found
+        assert n_tried > 2  # the grown sides and the sides without each other: all counted
+
+
+def test_one_large_ensemble_forced_apart_returns_whole():
+    """A 20-member ensemble forced through the split (any separation): each side, without the
+    other side's neurons in its core, still has the whole ensemble's activations, so both parts
+    are the ensemble and it stays one (raster seed 2: clusters of 2 and 18, both ways tried)."""
+    group = list(range(40, 60))
+    raster = _raster(2, [group], participation=0.9)
+    windows = window_matrix(raster, 1)
+    assembly = _refined(raster, windows, group)
+    assert set(np.flatnonzero(assembly.member).tolist()) == set(group)
+    forced, n_forced = split_overlaps(
+        [assembly], raster, windows, AssemblySettings(), _same, max_separation=np.inf
+    )
+    assert len(forced) == 1 and set(np.flatnonzero(forced[0].member).tolist()) == set(group)
+    assert n_forced == 4
+
+
 def test_one_ensemble_is_not_split():
     """A 9-member ensemble: its two clusters of members coincide with each other about as much as
     within each (no split is tried), and, forced, each cluster refined on its own returns to the

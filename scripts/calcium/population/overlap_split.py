@@ -12,7 +12,10 @@ seeds a candidate refined and settled like every seed (`calcium.population.membe
 set is split when the two candidates are different assemblies (not `same`, cores of three or
 more, neither one with a larger found set); a found set that is one with either part is dropped
 (the piece). The parts of one assembly refine back into it (their activations are its), and it
-stays as it was. Every part tried is a candidate counted in the per-ensemble test.
+stays as it was. Large assemblies sharing several neurons grow back into their union from either
+side (the shared neurons alone reach the threshold at the other's activations); where a split so
+fails, each side is defined by its own neurons without the other's (`_exclusive_parts`). Every
+part tried is a candidate counted in the per-ensemble test.
 """
 
 from __future__ import annotations
@@ -98,6 +101,39 @@ def _grown(
     return group
 
 
+def _exclusive_parts(
+    sides: list[np.ndarray], raster: ActiveBins, windows: np.ndarray, settings: AssemblySettings
+) -> tuple[list[Assembly] | None, int]:
+    """Two assemblies from the two clusters of a set's members, each defined by the neurons of its
+    side that the other assembly does not hold: (parts or None, candidates examined). Grown from
+    its side (`_grown`), a side holding the neurons two large assemblies share takes the other
+    one's activations as its own (the shared neurons alone reach its threshold: two 20-member
+    assemblies sharing 7 at participation 0.9), and both sides grow back into the union. Here
+    each side is refined with the other side out of its core; the neurons of a side that are
+    members of the other side's part (the shared ones, clustered with one side) then leave its
+    core too, and each part settles with the other's members out of its core."""
+    n_tried = 0
+
+    def part(side: int, others: np.ndarray) -> Assembly | None:
+        nonlocal n_tried
+        n_tried += 1
+        seed = sides[side]
+        return refine_members(raster, windows, seed, seed / np.sqrt(seed.sum()), settings, others=others)
+
+    first = [part(s, sides[1 - s]) for s in (0, 1)]
+    if any(p is None for p in first):
+        return None, n_tried
+    # A side's neurons that are members of the other side's part, unless that part holds most of
+    # the side (then it is the union, and says nothing of which neurons are shared).
+    held = [sides[s] & first[1 - s].member for s in (0, 1)]
+    held = [h if h.sum() <= 0.5 * sides[s].sum() else np.zeros_like(h) for s, h in enumerate(held)]
+    again = [part(s, sides[1 - s] | held[s]) if held[s].any() else first[s] for s in (0, 1)]
+    if any(p is None for p in again):
+        return None, n_tried
+    settled = [settle_members(raster, windows, again[s], settings, again[1 - s].member) for s in (0, 1)]
+    return settled, n_tried
+
+
 def split_overlaps(
     found: list[Assembly],
     raster: ActiveBins,
@@ -130,19 +166,23 @@ def split_overlaps(
             continue
         if min(np.sum(labels == 0), np.sum(labels == 1)) < 2:
             continue  # one stray member: no second assembly to seed (nothing tried, nothing counted)
+        sides = [np.zeros_like(assembly.member) for _ in (0, 1)]
+        for side in (0, 1):
+            sides[side][members[labels == side]] = True
         parts = []
         for side in (0, 1):
-            seed = np.zeros_like(assembly.member)
-            seed[members[labels == side]] = True
             n_tried += 1
-            seed = _grown(windows, seed, chance, settings, assembly.member)
+            seed = _grown(windows, sides[side], chance, settings, assembly.member)
             part = refine_members(raster, windows, seed, seed / np.sqrt(seed.sum()), settings)
             if part is None:
                 break
             other_side = assembly.member & ~seed
             parts.append(settle_members(raster, windows, part, settings, other_side))
         if len(parts) < 2 or min(p.core.sum() for p in parts) < min_core or same(*parts):
-            continue
+            parts, n_exclusive = _exclusive_parts(sides, raster, windows, settings)
+            n_tried += n_exclusive
+            if parts is None or min(p.core.sum() for p in parts) < min_core or same(*parts):
+                continue
         larger = [o for y, o in enumerate(found) if y != x and o.member.sum() > assembly.member.sum()]
         if any(same(p, o) for p in parts for o in larger):
             continue
