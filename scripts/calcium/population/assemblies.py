@@ -62,6 +62,7 @@ from calcium.population.member_sets import (  # noqa: F401 (Assembly, refine_mem
     settle_members,
 )
 from calcium.population.overlap_split import split_overlaps
+from calcium.population.state import session_state
 from calcium.progress import Progress, track
 
 METHODS = ("refined", "ica", "jaccard")
@@ -346,6 +347,7 @@ def find_assemblies(
             settings.jitter_bins,
             covered=[a.member for a in found],
             weak=weak,
+            state=session_state(raster, settings.jitter_bins),
         )
         n_candidates += len(extra)
         for seed_members in extra:
