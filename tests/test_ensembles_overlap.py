@@ -85,6 +85,27 @@ def test_one_large_ensemble_forced_apart_returns_whole():
     assert n_forced == 4
 
 
+def test_a_chance_triple_of_an_ensembles_weaker_members_is_not_split_off():
+    """One ensemble, 5 members at participation 0.95 and 20 at 0.4 (raster seed 2), forced through
+    the split: refined without the other side, three of its weaker members (5 activations) made a
+    part of their own, two or all three of them inside the other part (a review's case). A part
+    sharing more than half its members with the other is not a second assembly: it stays one."""
+    rng = np.random.default_rng(2)
+    active = rng.random((N_NEURONS, 1800)) < 0.03
+    strong, weak = np.arange(40, 45), np.arange(45, 65)
+    for onset in rng.choice(np.arange(5, 1795), 30, replace=False):
+        for group, participation in ((strong, 0.95), (weak, 0.4)):
+            fires = group[rng.random(group.size) < participation]
+            active[fires, onset + rng.integers(-1, 2, fires.size)] = True
+    raster = ActiveBins(*np.nonzero(active), *active.shape)
+    windows = window_matrix(raster, 1)
+    assembly = _refined(raster, windows, list(range(40, 65)))
+    forced, n_forced = split_overlaps(
+        [assembly], raster, windows, AssemblySettings(), _same, max_separation=np.inf
+    )
+    assert len(forced) == 1 and np.array_equal(forced[0].member, assembly.member) and n_forced > 0
+
+
 def test_one_ensemble_is_not_split():
     """A 9-member ensemble: its two clusters of members coincide with each other about as much as
     within each (no split is tried), and, forced, each cluster refined on its own returns to the
