@@ -133,8 +133,7 @@ def test_late_partner_of_a_found_ensemble_keeps_its_members_when_settled():
     the shared neuron its core of four loses one (three neurons cannot hold the fourth); it then
     kept three members and failed the late seeds' core of four. Like `_settle_all`, a candidate
     that would lose more than a fifth of its members stays as it was: it is added whole."""
-    from calcium.population.assemblies import _add_if_new
-    from calcium.population.member_sets import settle_members
+    from calcium.population.member_sets import add_if_new, settle_members
 
     first, second = [0, 1, 2, 3, 4], [0, 5, 6, 7, 8]
     raster = _raster(2, [first, second])
@@ -145,5 +144,5 @@ def test_late_partner_of_a_found_ensemble_keeps_its_members_when_settled():
     collapsed = settle_members(raster, windows, late, AssemblySettings(), found_first.member)
     assert collapsed.member.sum() <= 3  # what settling alone leaves
     found = [found_first]
-    _add_if_new(found, late, raster, windows, AssemblySettings(), _same, min_core=4)
+    add_if_new(found, late, raster, windows, AssemblySettings(), _same, min_core=4)
     assert [np.flatnonzero(a.member).tolist() for a in found] == [first, second]

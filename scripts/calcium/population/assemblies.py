@@ -57,6 +57,7 @@ from calcium.population.dense_seeds import dense_set_seeds
 from calcium.population.member_sets import (  # noqa: F401 (Assembly, refine_members: public here too)
     Assembly,
     AssemblySettings,
+    add_if_new,
     describe_members,
     refine_members,
     settle_members,
@@ -118,37 +119,6 @@ def _settle_all(found: list[Assembly], raster, windows, settings, same) -> list[
     return settled
 
 
-def _add_if_new(
-    found: list[Assembly],
-    assembly: Assembly | None,
-    raster,
-    windows,
-    settings,
-    same,
-    min_core: int = 0,
-    min_members: int = 0,
-) -> None:
-    """Settle a late candidate with the found assemblies' members out of its core; append it when
-    its core keeps at least `min_core` neurons (and it `min_members` members), at least two of
-    them outside each found one, and it is none of them (`same`)."""
-    if assembly is None:
-        return
-    others = np.zeros_like(assembly.member)
-    for other in found:
-        others |= other.member
-    settled = settle_members(raster, windows, assembly, settings, others, elsewhere=found)
-    # As in `_settle_all`: a candidate that would lose more than a fifth of its members stays as
-    # it was (the partner of a found ensemble, its shared neuron out of the core, was left a core
-    # of three that no longer holds its other members).
-    if (settled.member & assembly.member).sum() >= 0.8 * assembly.member.sum():
-        assembly = settled
-    outside = [(assembly.core & ~other.member).sum() for other in found]
-    if assembly.core.sum() < min_core or assembly.member.sum() < min_members:
-        return
-    if min(outside, default=2) >= 2 and not any(same(assembly, other) for other in found):
-        found.append(assembly)
-
-
 def find_assemblies(
     raster: ActiveBins,
     settings: AssemblySettings,
@@ -179,13 +149,15 @@ def find_assemblies(
     a fragment of the other (half or more of its members and of its activations are the
     other's); of those, one from a binned seed is kept if any, else the one with the most
     activations. Late candidates come after these, each settled with the found assemblies'
-    members out of its core and kept only where it is none of them (`_add_if_new`): first from
+    members out of its core and kept only where it is none of them (`add_if_new`): first from
     the binned components above the Marchenko–Pastur bound but not the surrogates' (ICA's own
     count: ensembles at the edge of chance, e.g. 8 members at participation 0.5), then from
     repeated triple coincidences (`triple_seeds`), then from its weak seeds (pairs whose triple does
-    not hold together; a core of four and five members), then from the windowed components between
-    the median and the largest of the surrogates' top eigenvalues (`surrogate_top_eigenvalues`).
-    Candidates from eigenvector seeds need a core of four and five members. Last, a set holding
+    not hold together; a core of four and five members), then from dense sets of the pair-coincidence
+    graph (`dense_set_seeds`; the same terms), then from the windowed components between
+    the median and the largest of the surrogates' top eigenvalues (`surrogate_top_eigenvalues`),
+    then a dense-set seed refined to four members, all in its core (its search is calibrated as a
+    whole). Candidates from eigenvector seeds need a core of four and five members. Last, a set holding
     two overlapping small assemblies is split into them (`split_overlaps`).
     zscored (`zscore_rows` of `binned_activity`) and windows (`window_matrix`): computed when
     not given.
@@ -335,7 +307,7 @@ def find_assemblies(
             n_candidates += len(edge)
             for w, seed_members in zip(edge, pattern_members(edge), strict=True):
                 candidate = refine_members(raster, windows, seed_members, w, settings)
-                _add_if_new(found, candidate, raster, windows, settings, same, min_core=4, min_members=5)
+                add_if_new(found, candidate, raster, windows, settings, same, min_core=4, min_members=5)
         # Small assemblies below the eigenvalue bounds: seeds from repeated triple coincidences
         # among neurons of no assembly found (`triple_seeds`), refined and settled the same way.
         weak: list[np.ndarray] = []
@@ -354,7 +326,7 @@ def find_assemblies(
             assembly = refine_members(
                 raster, windows, seed_members, seed_members / np.sqrt(seed_members.sum()), settings
             )
-            _add_if_new(found, assembly, raster, windows, settings, same)
+            add_if_new(found, assembly, raster, windows, settings, same)
         # Weak seeds (pairs whose triple does not hold together from its other sides), after the
         # others: kept on the terms of the eigenvector seeds, a core of four and five members.
         n_candidates += len(weak)
@@ -362,7 +334,7 @@ def find_assemblies(
             assembly = refine_members(
                 raster, windows, seed_members, seed_members / np.sqrt(seed_members.sum()), settings
             )
-            _add_if_new(found, assembly, raster, windows, settings, same, min_core=4, min_members=5)
+            add_if_new(found, assembly, raster, windows, settings, same, min_core=4, min_members=5)
         # Dense sets of the pair-coincidence graph beyond those of circular-shift surrogates of the
         # same search (`dense_set_seeds`): assemblies whose pairs are each weak (10 members at
         # participation 0.6 and 1 Hz); kept on the same terms.
@@ -375,11 +347,13 @@ def find_assemblies(
             jitter_bins=settings.jitter_bins,
         )
         n_candidates += len(dense)
+        dense_refined = []
         for seed_members in dense:
             assembly = refine_members(
                 raster, windows, seed_members, seed_members / np.sqrt(seed_members.sum()), settings
             )
-            _add_if_new(found, assembly, raster, windows, settings, same, min_core=4, min_members=5)
+            dense_refined.append(assembly)
+            add_if_new(found, assembly, raster, windows, settings, same, min_core=4, min_members=5)
         # Windowed components between the surrogates' median and largest top eigenvalue, after
         # every other seed: at the edge of chance like the binned ones above (10-member
         # ensembles at participation 0.6 and 1 Hz, window correlation ~0.1 among 200 neurons,
@@ -388,7 +362,15 @@ def find_assemblies(
         n_candidates += len(window_edge)
         for w, seed_members in zip(window_edge, pattern_members(window_edge), strict=True):
             candidate = refine_members(raster, windows, seed_members, w, settings)
-            _add_if_new(found, candidate, raster, windows, settings, same, min_core=4, min_members=5)
+            add_if_new(found, candidate, raster, windows, settings, same, min_core=4, min_members=5)
+        # Last, a dense-set seed refined to four members, all in its core: its search is
+        # calibrated as a whole against surrogates (1 chance seed in 1000 sessions), which the
+        # five-member rule stands in for elsewhere (a 5-member ensemble at participation 0.6 and
+        # 5 Hz, seeded whole, whose fifth member fails the membership test). After every other
+        # seed: earlier, the four-member piece of a 10-member ensemble at 1 Hz blocked the
+        # windowed seed that finds it whole.
+        for assembly in dense_refined:
+            add_if_new(found, assembly, raster, windows, settings, same, min_core=4, min_members=4)
         # Two overlapping small assemblies refined into one set: split where its members' presence
         # at its activations makes two (`split_overlaps`).
         found, n_split = split_overlaps(found, raster, windows, settings, same)

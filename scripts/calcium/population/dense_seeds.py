@@ -44,7 +44,8 @@ skipped, and so is one with fewer than two neurons outside an assembly found alr
 neurons inside one (a found assembly grown by a few neurons, which would block the seeds of an
 assembly overlapping it). The caller
 refines them like the others and keeps one on the eigenvector seeds' terms (a core of four, five
-members).
+members), or, after every other seed, with four members all in its core (this search, unlike
+theirs, is calibrated as a whole).
 """
 
 from __future__ import annotations

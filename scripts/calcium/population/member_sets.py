@@ -246,3 +246,34 @@ def settle_members(
         if settled:
             break
     return assembly
+
+
+def add_if_new(
+    found: list[Assembly],
+    assembly: Assembly | None,
+    raster,
+    windows,
+    settings,
+    same,
+    min_core: int = 0,
+    min_members: int = 0,
+) -> None:
+    """Settle a late candidate with the found assemblies' members out of its core; append it when
+    its core keeps at least `min_core` neurons (and it `min_members` members), at least two of
+    them outside each found one, and it is none of them (`same`)."""
+    if assembly is None:
+        return
+    others = np.zeros_like(assembly.member)
+    for other in found:
+        others |= other.member
+    settled = settle_members(raster, windows, assembly, settings, others, elsewhere=found)
+    # As in `_settle_all`: a candidate that would lose more than a fifth of its members stays as
+    # it was (the partner of a found ensemble, its shared neuron out of the core, was left a core
+    # of three that no longer holds its other members).
+    if (settled.member & assembly.member).sum() >= 0.8 * assembly.member.sum():
+        assembly = settled
+    outside = [(assembly.core & ~other.member).sum() for other in found]
+    if assembly.core.sum() < min_core or assembly.member.sum() < min_members:
+        return
+    if min(outside, default=2) >= 2 and not any(same(assembly, other) for other in found):
+        found.append(assembly)
