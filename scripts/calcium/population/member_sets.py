@@ -267,7 +267,7 @@ def add_if_new(
     for other in found:
         others |= other.member
     settled = settle_members(raster, windows, assembly, settings, others, elsewhere=found)
-    # As in `_settle_all`: a candidate that would lose more than a fifth of its members stays as
+    # As in `assemblies._settle_all`: a candidate that would lose more than a fifth of its members stays as
     # it was (the partner of a found ensemble, its shared neuron out of the core, was left a core
     # of three that no longer holds its other members).
     if (settled.member & assembly.member).sum() >= 0.8 * assembly.member.sum():
