@@ -376,7 +376,7 @@ def find_assemblies(
         # other seed: earlier, the four-member piece of a 10-member ensemble at 1 Hz blocked the
         # windowed seed that finds it whole. Settling (`add_if_new`) never shrinks a four-member
         # set: losing one member is more than a fifth, so the set stays as refined (in that sweep
-        # twice, the member lost being one shared with a found ensemble, rightly a member).
+        # for 2 of the 4; in one the member settling dropped was shared with a found ensemble).
         # A candidate kept above is not tried again (it would be rejected: its core lies in its own
         # settled copy).
         for assembly in dense_left:
