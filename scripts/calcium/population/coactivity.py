@@ -29,6 +29,14 @@ class ActiveBins(NamedTuple):
     frames_per_bin: np.ndarray | None = None
     sizes: np.ndarray | None = None
 
+    @property
+    def held_bins(self) -> np.ndarray:
+        """(n_bins,) bool: the bins holding at least one frame (all of them when
+        frames_per_bin is None)."""
+        if self.frames_per_bin is None:
+            return np.ones(self.n_bins, bool)
+        return np.asarray(self.frames_per_bin) > 0
+
 
 def sorted_unique(keys: np.ndarray) -> np.ndarray:
     """np.unique(keys) for integer keys made of a few sorted runs (e.g. events listed by
@@ -306,7 +314,7 @@ def window_activity(
     `exclude` ((n_bins,) bool, e.g. around an ensemble's own events, whose
     activity is what is being tested). Sparse: O(active pairs x (2·jitter_bins + 1)).
     """
-    holds = np.ones(raster.n_bins, bool) if raster.frames_per_bin is None else raster.frames_per_bin > 0
+    holds = raster.held_bins
     if exclude is not None:
         holds = holds & ~np.asarray(exclude, dtype=bool)
     if raster.bins.size == 0 or not holds.any():

@@ -57,7 +57,7 @@ def pair_partners(
 
     n = raster.n_neurons
     m = max(1, min(n_partners, n - 1))
-    held = np.ones(raster.n_bins, bool) if raster.frames_per_bin is None else raster.frames_per_bin > 0
+    held = raster.held_bins
     keep = held[raster.bins]
     neurons, bins = raster.neurons[keep], raster.bins[keep]
     binned = csr_matrix((np.ones(neurons.size, np.float32), (neurons, bins)), shape=(n, raster.n_bins))
@@ -112,7 +112,7 @@ def state_presence(raster: ActiveBins, state: np.ndarray, step: float = 0.05):
     (neurons modulated 20x beside unmodulated ones). state: (bins,) > 0."""
     from calcium.population.state import state_coupling
 
-    held = np.ones(raster.n_bins, bool) if raster.frames_per_bin is None else raster.frames_per_bin > 0
+    held = raster.held_bins
     log_state = np.log(np.asarray(state, dtype=np.float64))
     coupling = state_coupling(state, raster.neurons, raster.bins, raster.n_neurons, held)
     levels, of_neuron = np.unique(np.round(coupling / step), return_inverse=True)

@@ -20,7 +20,7 @@ from calcium.population.coactivity import ActiveBins, contributions
 
 def binned_activity(raster: ActiveBins) -> tuple[np.ndarray, np.ndarray]:
     """Dense binary activity (neurons, bins holding frames) float32, and those bins' indices."""
-    holds = np.ones(raster.n_bins, bool) if raster.frames_per_bin is None else raster.frames_per_bin > 0
+    holds = raster.held_bins
     kept = np.flatnonzero(holds)
     column = np.full(raster.n_bins, -1, dtype=np.int64)
     column[kept] = np.arange(kept.size)
@@ -214,7 +214,7 @@ def surrogate_top_eigenvalues(
     refined set passed the test, on the grid's negative controls)."""
     from scipy.sparse import csr_matrix
 
-    held = np.ones(raster.n_bins, bool) if raster.frames_per_bin is None else raster.frames_per_bin > 0
+    held = raster.held_bins
     index = np.flatnonzero(held)
     if index.size == 0 or raster.bins.size == 0:
         return np.full(n_surrogates, np.inf), np.full(n_surrogates, np.inf)

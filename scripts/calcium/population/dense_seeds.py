@@ -167,7 +167,7 @@ def dense_set_seeds(
     from scipy.sparse import csr_matrix
 
     n = raster.n_neurons
-    held = np.ones(raster.n_bins, bool) if raster.frames_per_bin is None else raster.frames_per_bin > 0
+    held = raster.held_bins
     index = np.flatnonzero(held)
     if n < max(SIZES) + 2 or index.size == 0 or raster.bins.size == 0:
         return []

@@ -162,7 +162,7 @@ def raster_state(raster: ActiveBins, jitter_bins: int) -> np.ndarray:
     the others."""
     if _STATES and _STATES[0][0] is raster.neurons and _STATES[0][1:3] == (raster.n_bins, jitter_bins):
         return _STATES[0][3]  # a session refines hundreds of member sets on one raster
-    held = np.ones(raster.n_bins, bool) if raster.frames_per_bin is None else raster.frames_per_bin > 0
+    held = raster.held_bins
     keep = held[raster.bins]
     keys = sorted_unique(raster.neurons[keep].astype(np.int64) * raster.n_bins + raster.bins[keep])
     per_bin = np.bincount(keys % raster.n_bins, minlength=raster.n_bins)
